@@ -1,0 +1,19 @@
+import { formatSection, type BenchSection } from './report.js';
+import { benchPolicy } from './policy.js';
+import { benchRecording } from './recording.js';
+import { benchSse } from './sse.js';
+
+/** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
+const sections: [string, () => Promise<BenchSection>][] = [
+  ['policy', benchPolicy],
+  ['recording', benchRecording],
+  ['sse', benchSse],
+];
+
+const only = process.argv.slice(2);
+console.log(`airlock benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, run] of sections) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  const section = await run();
+  console.log('\n' + formatSection(section));
+}

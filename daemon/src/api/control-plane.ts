@@ -1,0 +1,44 @@
+import type {
+  AgentSession,
+  AgentSessionsResponse,
+  Approval,
+  ApprovalsResponse,
+  CreateAgentSessionResponse,
+  EffectivePolicy,
+  RecordingSummary,
+  RecordsPage,
+  StatusResponse,
+  SubmitActionResponse,
+  Target,
+  TargetStatus,
+  VerifyResult,
+  ApproveRequest,
+  CreateAgentSessionRequest,
+  DenyRequest,
+  SubmitActionRequest,
+} from '@airlock/shared';
+import type { z } from 'zod';
+import type { EventBus } from '../events/bus.js';
+
+/** What the control API needs from the daemon; the daemon implements it, the routes stay thin. */
+export interface ControlPlane {
+  readonly bus: EventBus;
+  status(): StatusResponse;
+  targets(): TargetStatus[];
+  addTarget(target: Target): Promise<TargetStatus[]>;
+  removeTarget(name: string): Promise<TargetStatus[]>;
+  createSession(request: z.output<typeof CreateAgentSessionRequest>): Promise<CreateAgentSessionResponse>;
+  listSessions(): AgentSessionsResponse['sessions'];
+  revokeSession(id: string): Promise<AgentSession | undefined>;
+  recordings(): RecordingSummary[];
+  recording(id: string): RecordingSummary | undefined;
+  records(id: string, after: number, limit: number): Promise<RecordsPage>;
+  verify(id: string): Promise<VerifyResult>;
+  approvals(): ApprovalsResponse;
+  approval(id: string): Approval | undefined;
+  approve(id: string, request: z.output<typeof ApproveRequest>): Approval;
+  deny(id: string, request: z.output<typeof DenyRequest>): Approval;
+  effectivePolicy(): EffectivePolicy;
+  /** present only when the daemon runs with the test-only action source */
+  submitTestAction?(request: z.output<typeof SubmitActionRequest>, signal: AbortSignal): Promise<SubmitActionResponse>;
+}

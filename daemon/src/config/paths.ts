@@ -1,0 +1,34 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** The data dir: $AIRLOCK_HOME, or ~/.airlock. Everything the daemon keeps lives below it. */
+export function airlockHome(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.AIRLOCK_HOME;
+  return path.resolve(fromEnv && fromEnv.trim() !== '' ? fromEnv : path.join(os.homedir(), '.airlock'));
+}
+
+export interface HomePaths {
+  home: string;
+  config: string;
+  daemonInfo: string;
+  recordings: string;
+  sessionIndex: string;
+  agentSessions: string;
+  pendingApprovals: string;
+  centralPolicyCache: string;
+  daemonLog: string;
+}
+
+export function homePaths(home: string): HomePaths {
+  return {
+    home,
+    config: path.join(home, 'config.yaml'),
+    daemonInfo: path.join(home, 'daemon.json'),
+    recordings: path.join(home, 'recordings'),
+    sessionIndex: path.join(home, 'sessions.json'),
+    agentSessions: path.join(home, 'agent-sessions.json'),
+    pendingApprovals: path.join(home, 'pending-approvals.json'),
+    centralPolicyCache: path.join(home, 'central-policy.json'),
+    daemonLog: path.join(home, 'daemon.log'),
+  };
+}

@@ -1,0 +1,377 @@
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  agentSessionState,
+  parseDuration,
+  type AgentSession,
+  type Approval,
+  type Grant,
+  type ApprovalsResponse,
+  type LocalConfig,
+  type RecordBody,
+  type StatusResponse,
+  type Target,
+  type TargetStatus,
+} from '@airlock/shared';
+import { homePaths, type HomePaths } from '../config/paths.js';
+import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
+import { PolicyStore } from '../policy/store.js';
+import { Recorder } from '../recording/recorder.js';
+import { ApprovalBroker } from '../approvals/broker.js';
+import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
+import { AgentSessionStore } from '../sessions/store.js';
+import { EventBus } from '../events/bus.js';
+import { ActionPipeline } from '../pipeline/pipeline.js';
+import { ListenerManager, type ProxyFactory } from '../proxies/listeners.js';
+import { startApiServer } from '../api/server.js';
+import type { ControlPlane } from '../api/control-plane.js';
+import { HttpError } from '../api/errors.js';
+import { watchFile } from '../util/watch-file.js';
+import { VERSION } from '../version.js';
+import { readDaemonInfo, processAlive, writeDaemonInfo } from './daemon-info.js';
+import type { Protocol } from '@airlock/shared';
+
+export interface DaemonOptions {
+  home: string;
+  /** protocol adapters in this build */
+  proxies?: Partial<Record<Protocol, ProxyFactory>>;
+  /** enables POST /v1/test/actions (AIRLOCK_TEST_ACTION_SOURCE=1); never on in normal use */
+  testActionSource?: boolean;
+  sseHeartbeatMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Thrown when another daemon already serves this data dir. */
+export class AlreadyRunningError extends Error {}
+
+/**
+ * airlockd: wires config, policy, sessions, approvals, recording, listeners and the control API
+ * together, and owns their lifecycle.
+ */
+export class Daemon implements ControlPlane {
+  readonly bus = new EventBus();
+  private readonly paths: HomePaths;
+  private readonly log: (line: string) => void;
+  private config!: LocalConfig;
+  private policy!: PolicyStore;
+  private recorder!: Recorder;
+  private broker!: ApprovalBroker;
+  private pendingFile!: PendingApprovalsFile;
+  private sessions!: AgentSessionStore;
+  private pipeline!: ActionPipeline;
+  private listeners!: ListenerManager;
+  private api?: { port: number; close(): Promise<void> };
+  private readonly token = randomBytes(32).toString('base64url');
+  private readonly startedAt = new Date().toISOString();
+  private readonly disposables: { close(): void }[] = [];
+  private readonly inflightRecords = new Set<Promise<unknown>>();
+  private stopping?: Promise<void>;
+
+  private constructor(private readonly options: DaemonOptions) {
+    this.paths = homePaths(options.home);
+    this.log = options.log ?? ((line) => console.error(line));
+  }
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(options);
+    try {
+      await daemon.boot();
+    } catch (err) {
+      await daemon.teardown().catch(() => undefined);
+      throw err;
+    }
+    return daemon;
+  }
+
+  get apiPort(): number {
+    return this.api?.port ?? 0;
+  }
+
+  private async boot(): Promise<void> {
+    const { paths } = this;
+    await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
+    const existing = await readDaemonInfo(paths.daemonInfo);
+    if (existing && existing.pid !== process.pid && processAlive(existing.pid)) {
+      throw new AlreadyRunningError(`airlockd is already running for ${paths.home} (pid ${existing.pid}, API ${existing.host}:${existing.port}); stop it with "airlock stop"`);
+    }
+
+    this.config = await loadLocalConfig(paths.config);
+    const defaultTimeoutMs = parseDuration(this.config.approvals.defaultTimeout);
+    this.policy = new PolicyStore({
+      localFile: resolvePolicyFile(this.config, paths.home),
+      centralCacheFile: paths.centralPolicyCache,
+      defaultReviewTimeoutMs: defaultTimeoutMs,
+    });
+    await this.policy.load();
+
+    this.sessions = new AgentSessionStore(paths.agentSessions);
+    await this.sessions.load();
+
+    this.recorder = new Recorder({
+      dir: paths.recordings,
+      indexFile: paths.sessionIndex,
+      mode: this.config.recording.mode,
+      queueLimit: this.config.recording.queueLimit,
+      indexLimit: this.config.recording.indexLimit,
+    });
+    const { interrupted } = await this.recorder.start();
+    for (const recording of interrupted) {
+      this.log(`airlockd: recording ${recording.id} (agent session "${recording.agentSessionName}") was left open by a crash; marked interrupted`);
+    }
+    this.recorder.on('opened', (recording) => this.bus.publish({ type: 'recording.opened', data: { recording } }));
+    this.recorder.on('sealed', (recording) => this.bus.publish({ type: 'recording.sealed', data: { recording } }));
+    this.recorder.on('failed', ({ recordingId, error }) => {
+      this.log(`airlockd: recording ${recordingId} failed: ${error}`);
+      this.bus.publish({ type: 'recording.failed', data: { recordingId, error } });
+    });
+
+    this.broker = new ApprovalBroker();
+    this.pendingFile = new PendingApprovalsFile(paths.pendingApprovals);
+    this.broker.on('requested', (approval) => {
+      this.recordFor(approval.action.sessionId, { type: 'approval.requested', approvalId: approval.id, actionId: approval.action.id, ruleId: approval.ruleId, expiresAt: approval.expiresAt });
+      this.bus.publish({ type: 'approval.requested', data: { approval } });
+    });
+    this.broker.on('resolved', (approval, grant) => {
+      this.onApprovalResolved(approval);
+      if (grant) queueMicrotask(() => this.releaseCoveredByGrant(grant));
+    });
+    this.broker.on('changed', (pending) => this.pendingFile.save(pending));
+    await this.recoverPendingApprovals();
+
+    this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
+    this.listeners = new ListenerManager(this.options.proxies ?? {}, { pipeline: this.pipeline, sessions: this.sessions });
+    await this.listeners.reconcile(this.config.targets);
+
+    this.policy.on('changed', (effective) => {
+      this.log(`airlockd: policy reloaded (${effective.policy.rules.length} rules, ${effective.hash.slice(0, 12)})`);
+      this.bus.publish({ type: 'policy.changed', data: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources } });
+    });
+    this.policy.on('rejected', ({ file, error }) => {
+      this.log(`airlockd: policy change refused, the previous policy stays in force: ${error}`);
+      this.bus.publish({ type: 'policy.rejected', data: { file, error } });
+    });
+    this.policy.watch();
+    this.disposables.push(watchFile(paths.config, () => void this.reloadConfig()));
+    const expiryTimer = setInterval(() => void this.sealExpiredSessions(), 30_000);
+    expiryTimer.unref();
+    this.disposables.push({ close: () => clearInterval(expiryTimer) });
+
+    this.api = await startApiServer(this, {
+      host: this.config.api.host,
+      port: this.config.api.port,
+      token: this.token,
+      version: VERSION,
+      heartbeatMs: this.options.sseHeartbeatMs,
+    });
+    await writeDaemonInfo(paths.daemonInfo, { pid: process.pid, host: this.config.api.host, port: this.api.port, token: this.token, version: VERSION, startedAt: this.startedAt });
+    this.log(`airlockd ${VERSION}: control API on http://${this.config.api.host}:${this.api.port}, data dir ${paths.home}`);
+  }
+
+  /** SIGTERM: stop accepting, cancel held requests, finish writes, seal open logs. */
+  stop(): Promise<void> {
+    this.stopping ??= this.teardown();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    for (const d of this.disposables.splice(0)) d.close();
+    this.policy?.close();
+    await this.api?.close();
+    await this.listeners?.closeAll();
+    this.broker?.close('the daemon is stopping');
+    await Promise.allSettled([...this.inflightRecords]);
+    await this.pendingFile?.flush();
+    await this.recorder?.close();
+    if (this.api) {
+      const info = await readDaemonInfo(this.paths.daemonInfo);
+      if (info?.pid === process.pid) await fs.rm(this.paths.daemonInfo, { force: true });
+    }
+  }
+
+  // ---- ControlPlane ----
+
+  status(): StatusResponse {
+    const effective = this.policy.current().effective;
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      home: this.paths.home,
+      api: `http://${this.config.api.host}:${this.apiPort}`,
+      recordingMode: this.config.recording.mode,
+      policy: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources },
+      targets: this.listeners.statuses(),
+      pendingApprovals: this.broker.pending().length,
+      activeSessions: this.sessions.list().filter((s) => s.state === 'active').length,
+    };
+  }
+
+  targets(): TargetStatus[] {
+    return this.listeners.statuses();
+  }
+
+  async addTarget(target: Target): Promise<TargetStatus[]> {
+    try {
+      this.config = await addTarget(this.paths.config, target);
+    } catch (err) {
+      throw new HttpError(409, (err as Error).message);
+    }
+    return this.applyTargets();
+  }
+
+  async removeTarget(name: string): Promise<TargetStatus[]> {
+    if (!this.config.targets.some((t) => t.name === name)) throw new HttpError(404, `no target named "${name}"`);
+    this.config = await removeTarget(this.paths.config, name);
+    return this.applyTargets();
+  }
+
+  async createSession(request: { name: string; targets?: string[]; ttl: string }) {
+    const created = await this.sessions.create({ name: request.name, targets: request.targets ?? null, ttlMs: parseDuration(request.ttl) });
+    this.bus.publish({ type: 'session.created', data: { session: created.session } });
+    return created;
+  }
+
+  listSessions() {
+    return this.sessions.list();
+  }
+
+  async revokeSession(id: string): Promise<AgentSession | undefined> {
+    const session = await this.sessions.revoke(id);
+    if (!session) return undefined;
+    this.broker.cancelSession(id, `agent session "${session.name}" was revoked`);
+    await Promise.allSettled([...this.inflightRecords]);
+    await this.recorder.seal(id, 'revoked');
+    this.bus.publish({ type: 'session.revoked', data: { session } });
+    return session;
+  }
+
+  recordings() {
+    return this.recorder.list();
+  }
+
+  recording(id: string) {
+    return this.recorder.get(id);
+  }
+
+  records(id: string, after: number, limit: number) {
+    return this.recorder.readRecords(id, after, limit);
+  }
+
+  verify(id: string) {
+    return this.recorder.verify(id);
+  }
+
+  approvals(): ApprovalsResponse {
+    return { approvals: this.broker.pending(), grants: this.broker.grants() };
+  }
+
+  approval(id: string): Approval | undefined {
+    return this.broker.get(id);
+  }
+
+  approve(id: string, request: { scope: 'once' | 'session'; by?: string; via: 'extension' | 'cli' | 'central' | 'api'; grantTtl?: string }): Approval {
+    return this.broker.approve(id, {
+      by: request.by ?? 'unknown',
+      via: request.via,
+      scope: request.scope,
+      grantTtlMs: request.grantTtl ? parseDuration(request.grantTtl) : undefined,
+    }).approval;
+  }
+
+  deny(id: string, request: { reason: string; by?: string; via: 'extension' | 'cli' | 'central' | 'api' }): Approval {
+    return this.broker.deny(id, { by: request.by ?? 'unknown', via: request.via, reason: request.reason });
+  }
+
+  effectivePolicy() {
+    return this.policy.current().effective;
+  }
+
+  get submitTestAction() {
+    if (!this.options.testActionSource) return undefined;
+    return async (request: { token: string; target: string } & Record<string, unknown>, signal: AbortSignal) => {
+      const { token, ...rest } = request;
+      const auth = this.sessions.authenticate(token, request.target);
+      if (!auth.ok) throw new HttpError(401, auth.message);
+      return this.pipeline.submit(auth.session, rest as never, { signal });
+    };
+  }
+
+  // ---- internals ----
+
+  private async applyTargets(): Promise<TargetStatus[]> {
+    const statuses = await this.listeners.reconcile(this.config.targets);
+    this.bus.publish({ type: 'targets.changed', data: { targets: statuses } });
+    return statuses;
+  }
+
+  private async reloadConfig(): Promise<void> {
+    try {
+      const next = await loadLocalConfig(this.paths.config);
+      if (JSON.stringify(next) === JSON.stringify(this.config)) return;
+      const restartNeeded = JSON.stringify(next.api) !== JSON.stringify(this.config.api) || JSON.stringify(next.recording) !== JSON.stringify(this.config.recording);
+      if (restartNeeded) this.log('airlockd: api and recording settings take effect at the next start (airlock stop && airlock up)');
+      this.config = { ...next, api: this.config.api, recording: this.config.recording };
+      await this.applyTargets();
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log(`airlockd: config change refused, the previous config stays in force: ${error}`);
+      this.bus.publish({ type: 'config.rejected', data: { file: this.paths.config, error } });
+    }
+  }
+
+  private async recoverPendingApprovals(): Promise<void> {
+    const { approvals, warning } = await loadPendingApprovals(this.paths.pendingApprovals);
+    if (warning) this.log(`airlockd: ${warning}`);
+    if (approvals.length === 0) return;
+    const cancelled = this.broker.recoverInterrupted(approvals);
+    for (const approval of cancelled) this.onApprovalResolved(approval);
+    this.pendingFile.save(this.broker.pending());
+    this.log(`airlockd: ${cancelled.length} approval(s) pending when the previous daemon stopped were recorded as cancelled`);
+  }
+
+  /** A session grant also covers what the same session is already waiting on under the same rule. */
+  private releaseCoveredByGrant(grant: Grant): void {
+    for (const pending of this.broker.pending()) {
+      if (pending.action.sessionId !== grant.sessionId || pending.ruleId !== grant.ruleId) continue;
+      try {
+        this.broker.approve(pending.id, { by: grant.by, via: grant.via, scope: 'once' });
+      } catch {
+        // decided meanwhile (timeout, another approver): nothing to release
+      }
+    }
+  }
+
+  private onApprovalResolved(approval: Approval): void {
+    if (approval.resolution) {
+      this.recordFor(approval.action.sessionId, {
+        type: 'approval.resolved',
+        approvalId: approval.id,
+        actionId: approval.action.id,
+        status: approval.status,
+        resolution: approval.resolution,
+      });
+    }
+    this.bus.publish({ type: 'approval.resolved', data: { approval } });
+  }
+
+  /** Records outside an action's own path (approval events); tracked so stop() waits for them. */
+  private recordFor(sessionId: string, body: RecordBody): void {
+    const session = this.sessions.get(sessionId);
+    const write = this.recorder.append({ id: sessionId, name: session?.name ?? sessionId }, body).catch((err: Error) => {
+      this.log(`airlockd: could not record ${body.type} for agent session ${sessionId}: ${err.message}`);
+    });
+    this.inflightRecords.add(write);
+    void write.finally(() => this.inflightRecords.delete(write));
+  }
+
+  private lastExpiryCheck = Date.now();
+  private async sealExpiredSessions(): Promise<void> {
+    const since = this.lastExpiryCheck;
+    this.lastExpiryCheck = Date.now();
+    for (const session of this.sessions.expiredSince(since)) {
+      if (agentSessionState(session) !== 'expired') continue;
+      this.broker.cancelSession(session.id, `agent session "${session.name}" expired`);
+      await this.recorder.seal(session.id, 'expired').catch(() => undefined);
+    }
+  }
+}

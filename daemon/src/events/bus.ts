@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import type { AirlockEvent, AirlockEventBody } from '@airlock/shared';
+
+export type EventListener = (event: AirlockEvent) => void;
+
+/**
+ * The daemon's in-process event bus. Keeps the newest events in a ring so an SSE client that
+ * reconnects with Last-Event-ID gets what it missed; ids restart with each daemon run, so the
+ * stream id carries the run id too.
+ */
+export class EventBus {
+  readonly runId = randomBytes(4).toString('hex');
+  private nextId = 1;
+  private readonly ring: (AirlockEvent | undefined)[];
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly capacity = 10_000) {
+    this.ring = new Array<AirlockEvent | undefined>(capacity);
+  }
+
+  publish(body: AirlockEventBody): AirlockEvent {
+    const event = { ...body, id: this.nextId++, ts: new Date().toISOString() } as AirlockEvent;
+    this.ring[event.id % this.capacity] = event;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        // one broken subscriber must not stop the others or the action path
+        console.error(`airlockd: event listener failed on ${event.type}: ${(err as Error).message}`);
+      }
+    }
+    return event;
+  }
+
+  subscribe(listener: EventListener): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  /** Events after `id`, oldest first; null when some of them are no longer kept. */
+  since(id: number): AirlockEvent[] | null {
+    const last = this.lastId;
+    if (id >= last) return [];
+    if (id < 0 || last - id > this.capacity) return null;
+    const out: AirlockEvent[] = [];
+    for (let i = id + 1; i <= last; i++) {
+      const event = this.ring[i % this.capacity];
+      if (!event || event.id !== i) return null;
+      out.push(event);
+    }
+    return out;
+  }
+
+  streamId(event: AirlockEvent): string {
+    return `${this.runId}.${event.id}`;
+  }
+
+  /** Parses a Last-Event-ID; null when it belongs to another daemon run or is malformed. */
+  parseStreamId(value: string): number | null {
+    const m = /^([0-9a-f]+)\.(\d+)$/.exec(value.trim());
+    if (!m || m[1] !== this.runId) return null;
+    return Number(m[2]);
+  }
+}

@@ -1,0 +1,132 @@
+import type { Action, AgentSession, Approval, Decision, RecordBody, Verdict } from '@airlock/shared';
+import type { ApprovalBroker, ApprovalOutcome } from '../approvals/broker.js';
+import type { EventBus } from '../events/bus.js';
+import type { Recorder } from '../recording/recorder.js';
+import type { CompiledPolicy } from '../policy/engine.js';
+import { newId } from '../util/ids.js';
+
+/** What a protocol adapter hands in: the action without the fields the pipeline assigns. */
+export type ActionRequest = Omit<Action, 'id' | 'at' | 'sessionId'>;
+
+export interface ActionResult {
+  summary: string;
+  durationMs?: number;
+  error?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface PipelineDeps {
+  policy: { current(): { compiled: CompiledPolicy } };
+  broker: ApprovalBroker;
+  recorder: Pick<Recorder, 'append'>;
+  bus: EventBus;
+}
+
+/**
+ * The path of one action: policy decides; a review is held by the approval broker; every step is
+ * recorded and published. Fail closed: an error anywhere (evaluation, recording in sync mode)
+ * ends in a refusal, never in an allow.
+ */
+export class ActionPipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal } = {}): Promise<{ action: Action; verdict: Verdict }> {
+    const action: Action = { ...request, id: newId('act'), sessionId: session.id, at: new Date().toISOString() };
+    let decision: Decision;
+    try {
+      decision = this.deps.policy.current().compiled.evaluate(action);
+    } catch (err) {
+      decision = { decision: 'deny', ruleId: 'error', reason: `policy evaluation failed: ${(err as Error).message}` };
+    }
+
+    try {
+      await this.record(session, { type: 'action', action, decision });
+    } catch (err) {
+      const verdict = this.refuse(action, 'error', decision.ruleId, `refused because the recording failed (sync mode): ${(err as Error).message}`);
+      this.deps.bus.publish({ type: 'action.completed', data: { action, verdict } });
+      return { action, verdict };
+    }
+    this.deps.bus.publish({ type: 'action.decided', data: { action, decision } });
+
+    const verdict = await this.decide(action, decision, options.signal);
+    try {
+      await this.record(session, { type: 'outcome', verdict });
+    } catch (err) {
+      const refused = verdict.allowed ? this.refuse(action, 'error', verdict.ruleId, `refused because the recording failed (sync mode): ${(err as Error).message}`) : verdict;
+      this.deps.bus.publish({ type: 'action.completed', data: { action, verdict: refused } });
+      return { action, verdict: refused };
+    }
+    this.deps.bus.publish({ type: 'action.completed', data: { action, verdict } });
+    return { action, verdict };
+  }
+
+  /** What came back from upstream (already masked by the adapter). */
+  async recordResult(session: AgentSession, actionId: string, result: ActionResult): Promise<void> {
+    await this.record(session, { type: 'result', actionId, summary: result.summary, durationMs: result.durationMs, error: result.error, detail: result.detail ?? {} });
+  }
+
+  private async decide(action: Action, decision: Decision, signal?: AbortSignal): Promise<Verdict> {
+    const base = { actionId: action.id, ruleId: decision.ruleId };
+    switch (decision.decision) {
+      case 'allow':
+        return { ...base, allowed: true, via: 'policy', reason: decision.reason };
+      case 'deny':
+        return { ...base, allowed: false, via: 'policy', reason: decision.reason };
+      case 'review': {
+        const grant = this.deps.broker.findGrant(action.sessionId, decision.ruleId);
+        if (grant) {
+          return {
+            ...base,
+            allowed: true,
+            via: 'grant',
+            grantId: grant.id,
+            approvalId: grant.approvalId,
+            decidedBy: { by: grant.by, via: grant.via },
+            reason: `allowed by grant ${grant.id} (approved for the session by ${grant.by})`,
+          };
+        }
+        if (signal?.aborted) return this.refuse(action, 'cancelled', decision.ruleId, 'the agent disconnected before a decision');
+        let outcome: ApprovalOutcome;
+        try {
+          outcome = await this.deps.broker.request(action, decision, signal).outcome;
+        } catch (err) {
+          return this.refuse(action, 'error', decision.ruleId, `the approval could not be held: ${(err as Error).message}`);
+        }
+        return verdictFromApproval(action, outcome.approval);
+      }
+    }
+  }
+
+  private refuse(action: Action, via: Verdict['via'], ruleId: string, reason: string): Verdict {
+    return { actionId: action.id, allowed: false, via, ruleId, reason };
+  }
+
+  private async record(session: AgentSession, body: RecordBody): Promise<void> {
+    await this.deps.recorder.append({ id: session.id, name: session.name }, body);
+  }
+}
+
+export function verdictFromApproval(action: Action, approval: Approval): Verdict {
+  const r = approval.resolution;
+  const base = { actionId: action.id, ruleId: approval.ruleId, approvalId: approval.id };
+  const decidedBy = r && r.via !== 'system' ? { by: r.by, via: r.via } : undefined;
+  switch (approval.status) {
+    case 'approved':
+      return {
+        ...base,
+        allowed: true,
+        via: 'approval',
+        decidedBy,
+        grantId: r?.grantId,
+        reason: `approved by ${r?.by ?? 'unknown'} via ${r?.via ?? 'unknown'}${r?.scope === 'session' ? ' for the rest of the session' : ''}`,
+      };
+    case 'denied':
+      return { ...base, allowed: false, via: 'approval', decidedBy, reason: `denied by ${r?.by ?? 'unknown'} via ${r?.via ?? 'unknown'}: ${r?.reason ?? 'no reason given'}` };
+    case 'expired':
+      return { ...base, allowed: false, via: 'timeout', reason: r?.reason ?? 'no decision before the approval timed out' };
+    case 'cancelled':
+    case 'pending':
+      // a pending approval here would be a broker bug: fail closed
+      return { ...base, allowed: false, via: 'cancelled', reason: r?.reason ?? 'the approval was cancelled' };
+  }
+}

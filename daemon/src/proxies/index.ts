@@ -1,0 +1,7 @@
+import type { Protocol } from '@airlock/shared';
+import type { ProxyFactory } from './listeners.js';
+
+/** The protocol adapters compiled into this build; each protocol's folder adds itself here. */
+export function builtInProxies(): Partial<Record<Protocol, ProxyFactory>> {
+  return {};
+}

@@ -1,0 +1,92 @@
+import type { Protocol, Target, TargetStatus } from '@airlock/shared';
+import type { ActionPipeline } from '../pipeline/pipeline.js';
+import type { AgentSessionStore } from '../sessions/store.js';
+
+/** What a protocol adapter needs from the daemon core. */
+export interface ProxyContext {
+  pipeline: ActionPipeline;
+  sessions: AgentSessionStore;
+}
+
+export interface ProxyListener {
+  /** host:port actually bound */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Starts a listener for one target. Each protocol's folder under proxies/ provides one. */
+export type ProxyFactory = (target: Target, context: ProxyContext) => Promise<ProxyListener>;
+
+interface Running {
+  key: string;
+  status: TargetStatus;
+  listener?: ProxyListener;
+}
+
+/**
+ * Keeps one listener per configured target, starting, restarting and stopping them as the config
+ * changes, without restarting the daemon. A target whose protocol has no adapter in this build is
+ * reported as unsupported: nothing listens, so nothing passes.
+ */
+export class ListenerManager {
+  private readonly running = new Map<string, Running>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly factories: Partial<Record<Protocol, ProxyFactory>>,
+    private readonly context: ProxyContext,
+  ) {}
+
+  /** Serialized: two config changes in a row apply in order. */
+  reconcile(targets: Target[]): Promise<TargetStatus[]> {
+    const next = this.queue.then(() => this.apply(targets));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  statuses(): TargetStatus[] {
+    return [...this.running.values()].map((r) => r.status).sort((a, b) => a.target.name.localeCompare(b.target.name));
+  }
+
+  async closeAll(): Promise<void> {
+    await this.reconcile([]);
+  }
+
+  private async apply(targets: Target[]): Promise<TargetStatus[]> {
+    const wanted = new Map(targets.map((t) => [t.name, t]));
+    for (const [name, running] of this.running) {
+      const target = wanted.get(name);
+      if (!target || keyOf(target) !== running.key) {
+        await running.listener?.close().catch(() => undefined);
+        this.running.delete(name);
+      }
+    }
+    for (const target of targets) {
+      if (this.running.has(target.name)) continue;
+      this.running.set(target.name, await this.start(target));
+    }
+    return this.statuses();
+  }
+
+  private async start(target: Target): Promise<Running> {
+    const key = keyOf(target);
+    const factory = this.factories[target.protocol];
+    if (!factory) {
+      return {
+        key,
+        status: { target, state: 'unsupported', error: `this build of airlockd has no ${target.protocol} proxy yet; nothing listens for target "${target.name}"` },
+      };
+    }
+    try {
+      const listener = await factory(target, this.context);
+      return { key, listener, status: { target, state: 'listening', address: listener.address } };
+    } catch (err) {
+      const reason = (err as Error).message;
+      return { key, status: { target, state: 'error', error: `target "${target.name}": cannot listen on ${target.listen.host}:${target.listen.port}: ${reason}` } };
+    }
+  }
+}
+
+function keyOf(target: Target): string {
+  return JSON.stringify(target);
+}

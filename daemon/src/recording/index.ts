@@ -1,0 +1,13 @@
+export { RECORDING_FORMAT_VERSION, buildRecord, hashLine, linksTo, serializeChained, serializeRecord } from './chain.js';
+export type { ChainBody, HeaderBody, HeaderRecordData, SealBody, SealReason, SealRecordData } from './chain.js';
+export { Recorder, UnknownRecordingError } from './recorder.js';
+export type { RecorderEventMap, RecorderOptions, RecorderStart } from './recorder.js';
+export { RecordingWriteError, RecordingWriter } from './writer.js';
+export type { RecordingWriterOptions, WrittenState } from './writer.js';
+export { describeVerifyResult, scanLog, verifyLog } from './verify.js';
+export type { ExpectedChain, LogScan } from './verify.js';
+export { buildExport, formatReplay } from './replay.js';
+export type { RecordingExport } from './replay.js';
+export { SessionIndex, summarizeLog, summarizeLogs } from './session-index.js';
+export type { IndexLoad, SessionIndexOptions } from './session-index.js';
+export { readIndexReadOnly, readLogRecords } from './offline.js';

@@ -1,0 +1,409 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { RecordingRecord } from '@airlock/shared';
+import type { RecordBody, RecordingMode, RecordingSummary, VerifyResult } from '@airlock/shared';
+import { RECORDING_FORMAT_VERSION } from './chain.js';
+import type { SealReason } from './chain.js';
+import { scanLines } from './lines.js';
+import type { LineCursor } from './lines.js';
+import { LOG_EXTENSION, SessionIndex } from './session-index.js';
+import type { IndexLoad } from './session-index.js';
+import { scanLog, verifyLog } from './verify.js';
+import { RecordingWriter } from './writer.js';
+import type { RecordingWriteError } from './writer.js';
+
+export interface RecorderOptions {
+  /** recordings dir: one `<recordingId>.jsonl` per recording */
+  dir: string;
+  /** the session index (lowdb), `<home>/sessions.json` */
+  indexFile: string;
+  mode: RecordingMode;
+  /** records queued per recording before appends wait */
+  queueLimit: number;
+  /** entries kept in the session index */
+  indexLimit: number;
+  now?: () => Date;
+  /** least time between index writes while recording (default 250 ms) */
+  indexThrottleMs?: number;
+}
+
+export interface RecorderEventMap {
+  opened: [RecordingSummary];
+  sealed: [RecordingSummary];
+  failed: [{ recordingId: string; error: string }];
+  /** the session index could not be written in the background; the logs are unaffected */
+  indexFailed: [{ file: string; error: string }];
+}
+
+export interface RecorderStart {
+  /** recordings a previous run left open (crashed), now marked interrupted; after a rebuild, every unsealed log */
+  interrupted: RecordingSummary[];
+  index: IndexLoad;
+}
+
+/** No recording by that id: not in the index, and no log of that name. */
+export class UnknownRecordingError extends Error {
+  constructor(
+    readonly recordingId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnknownRecordingError';
+  }
+}
+
+interface OpenRecording {
+  agentSessionId: string;
+  summary: RecordingSummary;
+  writer: RecordingWriter;
+}
+
+/** Ids become file names; anything else cannot name a log. */
+const RECORDING_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CHECKPOINT_EVERY_LINES = 1024;
+const CHECKPOINT_CACHE_RECORDINGS = 64;
+
+/**
+ * Records every agent session in its own hash-chained log (see writer.ts and verify.ts) and keeps the
+ * session index. A recording is opened on its agent session's first record and sealed when the session
+ * ends or the daemon stops; a recording never spans two daemon runs.
+ */
+export class Recorder extends EventEmitter<RecorderEventMap> {
+  readonly dir: string;
+  readonly mode: RecordingMode;
+  readonly #options: RecorderOptions;
+  readonly #now: () => Date;
+  readonly #index: SessionIndex;
+  /** by agent session id: the recording new records of that session go to */
+  readonly #open = new Map<string, OpenRecording>();
+  /** by recording id: recordings whose writer this run owns, to refresh their index entries */
+  readonly #live = new Map<string, OpenRecording>();
+  /** byte offsets of every CHECKPOINT_EVERY_LINES-th line, so paging a long log does not rescan it from the top */
+  readonly #checkpoints = new Map<string, number[]>();
+  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+
+  constructor(options: RecorderOptions) {
+    super();
+    this.dir = options.dir;
+    this.mode = options.mode;
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+    const indexOptions = {
+      file: options.indexFile,
+      dir: options.dir,
+      limit: options.indexLimit,
+      refresh: () => this.#refreshLive(),
+      onWriteError: (err: Error) => this.emit('indexFailed', { file: options.indexFile, error: err.message }),
+    };
+    this.#index = new SessionIndex(options.indexThrottleMs === undefined ? indexOptions : { ...indexOptions, throttleMs: options.indexThrottleMs });
+  }
+
+  /**
+   * Loads the session index (rebuilding it from the logs if missing or corrupt) and settles recordings a
+   * crashed run left open: each is verified and marked interrupted with what its log holds. A log that
+   * fails verification keeps the index's counts, which are the evidence of what was removed.
+   */
+  async start(): Promise<RecorderStart> {
+    if (this.#state !== 'new') throw new Error(`recorder (${this.dir}): start() may be called once`);
+    this.#state = 'starting';
+    try {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const index = await this.#index.load();
+      const interrupted: RecordingSummary[] = [];
+      for (const entry of this.#index.values()) {
+        if (entry.state === 'open') {
+          if ((await this.#settleCrashed(entry)) === 'interrupted') interrupted.push({ ...entry });
+        } else if (index.rebuilt && entry.state === 'interrupted') {
+          interrupted.push({ ...entry });
+        }
+      }
+      this.#index.evict();
+      await this.#index.write();
+      this.#state = 'running';
+      return { interrupted, index };
+    } catch (err) {
+      this.#state = 'new';
+      throw err;
+    }
+  }
+
+  /**
+   * Appends a record to the agent session's recording, opening one if the session has none open in this
+   * run. Sync mode: resolves once the record is on disk, rejects if it could not be written (the caller
+   * must then refuse the action). Async mode: resolves once queued, waiting while the queue is full.
+   */
+  append(agentSession: { id: string; name: string }, body: RecordBody): Promise<{ recordingId: string; seq: number }> {
+    if (this.#state !== 'running') {
+      const state = this.#state === 'closed' ? 'closed' : 'not started';
+      return Promise.reject(new Error(`recorder (${this.dir}): cannot record for agent session ${agentSession.id}: the recorder is ${state}`));
+    }
+    const recording = this.#open.get(agentSession.id) ?? this.#openRecording(agentSession);
+    const recordingId = recording.summary.id;
+    // Not an async function: this is the per-record hot path, and each await costs.
+    return recording.writer.append(body).then((seq) => ({ recordingId, seq }));
+  }
+
+  /**
+   * Seals the agent session's open recording (if any): appends the seal, syncs and closes the log and
+   * updates the index. A recording whose writer already failed is just closed (it stays interrupted).
+   */
+  async seal(agentSessionId: string, reason: SealReason): Promise<RecordingSummary | undefined> {
+    const recording = this.#open.get(agentSessionId);
+    if (!recording) return undefined;
+    this.#open.delete(agentSessionId);
+    const { summary, writer } = recording;
+    if (writer.failure) {
+      await writer.abort('closed after a failure');
+      this.#live.delete(summary.id);
+      return { ...summary };
+    }
+    try {
+      const seal = await writer.seal(reason);
+      this.#refreshEntry(recording);
+      summary.state = 'sealed';
+      summary.sealReason = reason;
+      summary.endedAt = seal.ts;
+    } catch (err) {
+      await writer.abort('sealing failed');
+      throw err;
+    } finally {
+      this.#live.delete(summary.id);
+      await this.#index.write().catch((err: Error) => this.emit('indexFailed', { file: this.#index.file, error: err.message }));
+    }
+    const sealed = { ...summary };
+    this.emit('sealed', sealed);
+    return { ...sealed };
+  }
+
+  /**
+   * Seals every open recording (reason "shutdown") and writes the index; further appends are refused.
+   * Rejects after doing all of it if a recording could not be sealed or the index not written.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closed';
+    if (!wasRunning) return;
+    const results = await Promise.allSettled([...this.#open.keys()].map((id) => this.seal(id, 'shutdown')));
+    this.#index.stopTimer();
+    await this.#index.write();
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (errors.length > 0) {
+      throw new AggregateError(errors, `recorder (${this.dir}): ${errors.length} recording(s) could not be sealed: ${errors.map((e) => e.message).join('; ')}`);
+    }
+  }
+
+  /** Index entries, newest first. */
+  list(): RecordingSummary[] {
+    this.#refreshLive();
+    return this.#index
+      .values()
+      .reverse()
+      .map((entry) => ({ ...entry }));
+  }
+
+  get(id: string): RecordingSummary | undefined {
+    const live = this.#live.get(id);
+    if (live) this.#refreshEntry(live);
+    const entry = this.#index.get(id);
+    return entry ? { ...entry } : undefined;
+  }
+
+  /**
+   * Up to `limit` records with seq > `after` (-1: from the header), streaming the log from the nearest
+   * known line offset. `nextAfter` is the last seq returned when more complete records follow, else null.
+   * A torn last line is skipped; any other unreadable line is an error (verify says more).
+   */
+  async readRecords(id: string, after: number, limit: number): Promise<{ records: RecordingRecord[]; nextAfter: number | null }> {
+    if (!Number.isInteger(after) || after < -1) throw new RangeError(`recording ${id}: after must be an integer >= -1, got ${after}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`recording ${id}: limit must be a positive integer, got ${limit}`);
+    const file = await this.#logFile(id);
+    const firstWanted = after + 1;
+    const checkpoints = this.#checkpointsFor(id);
+    const start = this.#cursorBefore(checkpoints, firstWanted);
+    const records: RecordingRecord[] = [];
+    let more = false;
+    let unparsedLine: number | null = null;
+    let failure: Error | null = null;
+    await scanLines(
+      file,
+      ({ bytes, index, offset, complete }) => {
+        if (complete && index % CHECKPOINT_EVERY_LINES === 0 && index / CHECKPOINT_EVERY_LINES === checkpoints.length) checkpoints.push(offset);
+        if (!complete) return false;
+        if (unparsedLine !== null) {
+          failure = new Error(`recording ${id}: line ${unparsedLine} of ${file} is not valid JSON and more lines follow; run verify`);
+          return false;
+        }
+        if (index < firstWanted) return true;
+        if (records.length >= limit) {
+          more = true;
+          return false;
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(bytes.toString('utf8'));
+        } catch {
+          unparsedLine = index + 1;
+          return true;
+        }
+        const parsed = RecordingRecord.safeParse(value);
+        if (!parsed.success) {
+          failure = new Error(`recording ${id}: line ${index + 1} of ${file} is not a valid record (${parsed.error.issues[0]?.message ?? 'schema mismatch'}); run verify`);
+          return false;
+        }
+        // The parsed line itself, not zod's copy: key order and content stay as written, so
+        // serializeRecord(record) reproduces the line and an export can be re-chained elsewhere.
+        if (parsed.data.seq > after) records.push(value as RecordingRecord);
+        return true;
+      },
+      start,
+    );
+    if (failure) throw failure;
+    const last = records[records.length - 1];
+    return { records, nextAfter: more && last ? last.seq : null };
+  }
+
+  /** Verifies a log against its chain and against what the index knows of it (catches truncation). */
+  async verify(id: string): Promise<VerifyResult> {
+    const file = await this.#logFile(id);
+    const entry = this.get(id);
+    return verifyLog(file, entry ? { records: entry.records, head: entry.head, recordingId: id } : { records: 0, head: null, recordingId: id });
+  }
+
+  /** Absolute path of a recording's log (the file may not exist). */
+  logPath(id: string): string {
+    const entry = this.#index.get(id);
+    return path.join(this.dir, entry ? path.basename(entry.file) : `${id}${LOG_EXTENSION}`);
+  }
+
+  #openRecording(agentSession: { id: string; name: string }): OpenRecording {
+    const startedAt = this.#now();
+    const id = newRecordingId(startedAt);
+    const file = path.join(this.dir, `${id}${LOG_EXTENSION}`);
+    const summary: RecordingSummary = {
+      id,
+      agentSessionId: agentSession.id,
+      agentSessionName: agentSession.name,
+      file: path.basename(file),
+      startedAt: startedAt.toISOString(),
+      endedAt: null,
+      records: 0,
+      head: null,
+      state: 'open',
+      actions: 0,
+    };
+    const recording: OpenRecording = {
+      agentSessionId: agentSession.id,
+      summary,
+      writer: new RecordingWriter({
+        recordingId: id,
+        file,
+        mode: this.mode,
+        queueLimit: this.#options.queueLimit,
+        now: this.#now,
+        // The index names the recording before its log exists, so a crash can never leave a log the index does not know.
+        beforeOpen: () => this.#index.write(),
+        onWritten: () => this.#index.markDirty(),
+        onFailed: (err) => this.#recordingFailed(recording, err),
+      }),
+    };
+    this.#open.set(agentSession.id, recording);
+    this.#live.set(id, recording);
+    this.#index.add(summary);
+    recording.writer
+      .append({
+        type: 'header',
+        version: RECORDING_FORMAT_VERSION,
+        recordingId: id,
+        agentSessionId: agentSession.id,
+        agentSessionName: agentSession.name,
+        nonce: randomBytes(16).toString('hex'),
+      })
+      // A header that cannot be written fails the writer: reported through onFailed and every later append.
+      .catch(() => undefined);
+    this.emit('opened', { ...summary });
+    return recording;
+  }
+
+  #recordingFailed(recording: OpenRecording, error: RecordingWriteError): void {
+    this.#refreshEntry(recording);
+    recording.summary.state = 'interrupted';
+    recording.summary.endedAt = this.#now().toISOString();
+    this.#index.markDirty();
+    // The recording stays the session's current one, so its later appends are refused too (fail closed).
+    void recording.writer.abort('failed').catch(() => undefined);
+    this.emit('failed', { recordingId: recording.summary.id, error: error.message });
+  }
+
+  /** Marks a recording a crashed run left open as interrupted (or sealed, if its seal made it to disk). */
+  async #settleCrashed(entry: RecordingSummary): Promise<RecordingSummary['state']> {
+    const scan = await scanLog(path.join(this.dir, path.basename(entry.file)), {
+      records: entry.records,
+      head: entry.head,
+      recordingId: entry.id,
+    });
+    entry.state = 'interrupted';
+    entry.endedAt = scan.lastTs ?? entry.startedAt;
+    if (!scan.result.ok) return entry.state;
+    entry.records = scan.result.records;
+    entry.head = scan.head;
+    entry.actions = scan.actions;
+    if (scan.seal) {
+      // Sealed just before the crash, with only the index write lost.
+      entry.state = 'sealed';
+      entry.sealReason = scan.seal.reason;
+      entry.endedAt = scan.seal.ts;
+    }
+    return entry.state;
+  }
+
+  #refreshLive(): void {
+    for (const recording of this.#live.values()) this.#refreshEntry(recording);
+  }
+
+  #refreshEntry(recording: OpenRecording): void {
+    const written = recording.writer.written;
+    recording.summary.records = written.records;
+    recording.summary.head = written.head;
+    recording.summary.actions = written.actions;
+  }
+
+  async #logFile(id: string): Promise<string> {
+    const entry = this.#index.get(id);
+    if (entry) return path.join(this.dir, path.basename(entry.file));
+    if (!RECORDING_ID_PATTERN.test(id)) throw new UnknownRecordingError(id, `unknown recording "${id}"`);
+    const file = path.join(this.dir, `${id}${LOG_EXTENSION}`);
+    try {
+      await fs.access(file);
+    } catch {
+      throw new UnknownRecordingError(id, `unknown recording "${id}": not in the session index and no log ${file}`);
+    }
+    return file;
+  }
+
+  #checkpointsFor(id: string): number[] {
+    let checkpoints = this.#checkpoints.get(id);
+    if (!checkpoints) {
+      checkpoints = [];
+      this.#checkpoints.set(id, checkpoints);
+      if (this.#checkpoints.size > CHECKPOINT_CACHE_RECORDINGS) {
+        const oldest = this.#checkpoints.keys().next().value as string;
+        this.#checkpoints.delete(oldest);
+      }
+    }
+    return checkpoints;
+  }
+
+  #cursorBefore(checkpoints: number[], line: number): LineCursor {
+    const k = Math.min(Math.floor(line / CHECKPOINT_EVERY_LINES), checkpoints.length - 1);
+    if (k <= 0) return { offset: 0, index: 0 };
+    return { offset: checkpoints[k] as number, index: k * CHECKPOINT_EVERY_LINES };
+  }
+}
+
+/** Sortable by time, unique by its random part: `rec-20250101T120000123Z-1a2b3c4d`. */
+function newRecordingId(at: Date): string {
+  return `rec-${at.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,138 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { z } from 'zod';
+import { AgentSession, agentSessionState, describeIssues } from '@airlock/shared';
+import type { AgentSessionState } from '@airlock/shared';
+import { writeFileAtomic } from '../config/files.js';
+import { newId } from '../util/ids.js';
+
+const StoredAgentSession = AgentSession.extend({ tokenHash: z.string().regex(/^[0-9a-f]{64}$/) });
+type StoredAgentSession = z.infer<typeof StoredAgentSession>;
+const StoreFile = z.object({ version: z.literal(1), sessions: z.array(StoredAgentSession) });
+
+export const TOKEN_PREFIX = 'alk_';
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export type AuthResult =
+  | { ok: true; session: AgentSession }
+  | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'target'; message: string };
+
+/**
+ * Agent sessions and their bearer tokens. A token is returned once, at creation; only its SHA-256
+ * is kept (tokens are 256 random bits, so a plain hash is enough). Lookups are by hash.
+ */
+export class AgentSessionStore {
+  private readonly byId = new Map<string, StoredAgentSession>();
+  private readonly byHash = new Map<string, StoredAgentSession>();
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads the store; a corrupt file is refused (tokens would silently stop working otherwise). */
+  async load(): Promise<void> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`${this.file}: not valid JSON; move it away to start with no agent sessions`);
+    }
+    const parsed = StoreFile.safeParse(json);
+    if (!parsed.success) throw new Error(describeIssues(this.file, parsed.error));
+    for (const s of parsed.data.sessions) this.index(s);
+  }
+
+  async create(input: { name: string; targets?: string[] | null; ttlMs: number }): Promise<{ session: AgentSession; token: string }> {
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const created = this.now();
+    const stored: StoredAgentSession = {
+      id: newId('ses'),
+      name: input.name,
+      targets: input.targets && input.targets.length > 0 ? [...input.targets] : null,
+      createdAt: new Date(created).toISOString(),
+      expiresAt: new Date(created + input.ttlMs).toISOString(),
+      revokedAt: null,
+      tokenHash: hashToken(token),
+    };
+    this.index(stored);
+    await this.persist();
+    return { session: publicView(stored), token };
+  }
+
+  /** Checks a presented token, and that the session may use `target` when given. */
+  authenticate(token: string, target?: string): AuthResult {
+    const hash = hashToken(token);
+    const stored = this.byHash.get(hash);
+    // the map lookup is by hash, so timing reveals nothing about the token; compare anyway for defence in depth
+    if (!stored || !timingSafeEqual(Buffer.from(stored.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
+      return { ok: false, reason: 'unknown', message: 'unknown agent session token' };
+    }
+    const state = agentSessionState(stored, this.now());
+    if (state === 'revoked') return { ok: false, reason: 'revoked', message: `agent session "${stored.name}" (${stored.id}) was revoked` };
+    if (state === 'expired') return { ok: false, reason: 'expired', message: `agent session "${stored.name}" (${stored.id}) expired at ${stored.expiresAt}` };
+    if (target !== undefined && stored.targets !== null && !stored.targets.includes(target)) {
+      return { ok: false, reason: 'target', message: `agent session "${stored.name}" (${stored.id}) may not use target "${target}"` };
+    }
+    return { ok: true, session: publicView(stored) };
+  }
+
+  get(idOrName: string): AgentSession | undefined {
+    const byId = this.byId.get(idOrName);
+    if (byId) return publicView(byId);
+    const named = [...this.byId.values()].filter((s) => s.name === idOrName && agentSessionState(s, this.now()) === 'active');
+    return named.length === 1 ? publicView(named[0]!) : undefined;
+  }
+
+  list(): (AgentSession & { state: AgentSessionState })[] {
+    return [...this.byId.values()]
+      .map((s) => ({ ...publicView(s), state: agentSessionState(s, this.now()) }))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** Sessions that are past their expiry but were active at `since`. */
+  expiredSince(since: number): AgentSession[] {
+    const now = this.now();
+    return [...this.byId.values()]
+      .filter((s) => !s.revokedAt && Date.parse(s.expiresAt) <= now && Date.parse(s.expiresAt) > since)
+      .map(publicView);
+  }
+
+  async revoke(id: string): Promise<AgentSession | undefined> {
+    const stored = this.byId.get(id);
+    if (!stored) return undefined;
+    if (!stored.revokedAt) {
+      stored.revokedAt = new Date(this.now()).toISOString();
+      await this.persist();
+    }
+    return publicView(stored);
+  }
+
+  private index(s: StoredAgentSession): void {
+    this.byId.set(s.id, s);
+    this.byHash.set(s.tokenHash, s);
+  }
+
+  private persist(): Promise<void> {
+    // serialized so an older snapshot never lands after a newer one
+    const snapshot = JSON.stringify({ version: 1, sessions: [...this.byId.values()] }, null, 2);
+    this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, snapshot, 0o600));
+    return this.writing;
+  }
+}
+
+function publicView(s: StoredAgentSession): AgentSession {
+  const { tokenHash: _hash, ...rest } = s;
+  return { ...rest, targets: rest.targets ? [...rest.targets] : null };
+}

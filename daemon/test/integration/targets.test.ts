@@ -1,0 +1,69 @@
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCli, startDaemon, tempHome } from '../helpers/daemon-process.js';
+
+interface TargetStatus {
+  target: { name: string };
+  state: string;
+  error?: string;
+}
+
+describe('targets through the CLI, picked up by the running daemon', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  test('add, list, remove; invalid input refused with one line', async () => {
+    const daemon = await startDaemon(home.dir);
+    try {
+      const add = await runCli(home.dir, ['target', 'add', 'app-db', '--protocol', 'postgres', '--upstream', 'postgres://app@127.0.0.1:5432/app', '--password-env', 'APP_DB_PASSWORD', '--listen', '127.0.0.1:0']);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(add.stdout, /added target "app-db"/);
+      const config = readFileSync(path.join(home.dir, 'config.yaml'), 'utf8');
+      assert.match(config, /APP_DB_PASSWORD/);
+
+      let statuses: TargetStatus[] = [];
+      for (let i = 0; i < 100 && !statuses.some((s) => s.target.name === 'app-db'); i++) {
+        statuses = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      const appDb = statuses.find((s) => s.target.name === 'app-db');
+      assert.ok(appDb, 'the daemon picked up the new target without a restart');
+      // no postgres proxy in this build yet: nothing listens, and the status says so
+      assert.equal(appDb.state, 'unsupported');
+
+      const list = await runCli(home.dir, ['target', 'list', '--json']);
+      assert.equal((JSON.parse(list.stdout) as { targets: TargetStatus[] }).targets[0]?.target.name, 'app-db');
+
+      const dup = await runCli(home.dir, ['target', 'add', 'app-db', '--protocol', 'postgres', '--upstream', 'postgres://app@h/app', '--listen', '127.0.0.1:0']);
+      assert.notEqual(dup.code, 0);
+      assert.match(dup.stderr, /already exists/);
+
+      const secret = await runCli(home.dir, ['target', 'add', 'leaky', '--protocol', 'postgres', '--upstream', 'postgres://app:hunter2@h/app', '--listen', '127.0.0.1:0']);
+      assert.notEqual(secret.code, 0);
+      assert.match(secret.stderr, /upstream: the upstream URL must not contain a password/);
+      assert.doesNotMatch(readFileSync(path.join(home.dir, 'config.yaml'), 'utf8'), /hunter2/);
+
+      const badListen = await runCli(home.dir, ['target', 'add', 'x', '--protocol', 'postgres', '--upstream', 'postgres://h/db', '--listen', 'nonsense']);
+      assert.notEqual(badListen.code, 0);
+      assert.match(badListen.stderr, /expected HOST:PORT/);
+      const badProtocol = await runCli(home.dir, ['target', 'add', 'x', '--protocol', 'ftp', '--upstream', 'ftp://h/', '--listen', '127.0.0.1:1']);
+      assert.notEqual(badProtocol.code, 0);
+      assert.match(badProtocol.stderr, /protocol/);
+
+      const remove = await runCli(home.dir, ['target', 'remove', 'app-db']);
+      assert.equal(remove.code, 0, remove.stderr);
+      for (let i = 0; i < 100 && statuses.some((s) => s.target.name === 'app-db'); i++) {
+        statuses = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      assert.equal(statuses.length, 0);
+      const missing = await runCli(home.dir, ['target', 'remove', 'app-db']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /no target named "app-db"/);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { Duration, Name } from './common.js';
+import { Target } from './config.js';
+import { Action, ApprovalChannel, Verdict } from './action.js';
+import { Approval, ApprovalScope, Grant } from './approval.js';
+import { AgentSession } from './session.js';
+import { RecordingRecord, RecordingSummary, VerifyResult } from './recording.js';
+import { EffectivePolicy } from './policy.js';
+
+/** Control API (daemon <-> extension and CLI). Paths are under /v1. */
+
+export const ApiError = z.object({ error: z.string() });
+export type ApiError = z.infer<typeof ApiError>;
+
+export const Health = z.object({ ok: z.literal(true), version: z.string(), pid: z.number().int() });
+export type Health = z.infer<typeof Health>;
+
+export const TargetState = z.enum(['listening', 'stopped', 'unsupported', 'error']);
+export const TargetStatus = z.object({
+  target: Target,
+  state: TargetState,
+  /** host:port the listener is bound to */
+  address: z.string().optional(),
+  error: z.string().optional(),
+});
+export type TargetStatus = z.infer<typeof TargetStatus>;
+
+export const StatusResponse = z.object({
+  version: z.string(),
+  pid: z.number().int(),
+  startedAt: z.string(),
+  home: z.string(),
+  api: z.string(),
+  recordingMode: z.enum(['async', 'sync']),
+  policy: z.object({ hash: z.string(), rules: z.number().int(), sources: EffectivePolicy.shape.sources }),
+  targets: z.array(TargetStatus),
+  pendingApprovals: z.number().int(),
+  activeSessions: z.number().int(),
+});
+export type StatusResponse = z.infer<typeof StatusResponse>;
+
+export const TargetsResponse = z.object({ targets: z.array(TargetStatus) });
+export type TargetsResponse = z.infer<typeof TargetsResponse>;
+
+export const CreateAgentSessionRequest = z
+  .object({
+    name: z.string().min(1).max(200),
+    targets: z.array(Name).min(1).optional(),
+    ttl: Duration.default('8h'),
+  })
+  .strict();
+export type CreateAgentSessionRequest = z.input<typeof CreateAgentSessionRequest>;
+export const CreateAgentSessionResponse = z.object({ session: AgentSession, token: z.string() });
+export type CreateAgentSessionResponse = z.infer<typeof CreateAgentSessionResponse>;
+export const AgentSessionsResponse = z.object({
+  sessions: z.array(AgentSession.extend({ state: z.enum(['active', 'expired', 'revoked']) })),
+});
+export type AgentSessionsResponse = z.infer<typeof AgentSessionsResponse>;
+
+export const RecordingsResponse = z.object({ recordings: z.array(RecordingSummary) });
+export type RecordingsResponse = z.infer<typeof RecordingsResponse>;
+export const RecordsPage = z.object({
+  records: z.array(RecordingRecord),
+  /** pass as `after` for the next page; null at the end of the log */
+  nextAfter: z.number().int().nullable(),
+});
+export type RecordsPage = z.infer<typeof RecordsPage>;
+export const RecordsQuery = z.object({
+  after: z.coerce.number().int().min(-1).default(-1),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+export const VerifyResponse = VerifyResult;
+
+export const ApprovalsResponse = z.object({ approvals: z.array(Approval), grants: z.array(Grant) });
+export type ApprovalsResponse = z.infer<typeof ApprovalsResponse>;
+export const ApproveRequest = z
+  .object({
+    scope: ApprovalScope.default('once'),
+    by: z.string().min(1).max(200).optional(),
+    via: ApprovalChannel.default('api'),
+    /** session scope: how long the grant lasts; until the agent session ends when omitted */
+    grantTtl: Duration.optional(),
+  })
+  .strict();
+export type ApproveRequest = z.input<typeof ApproveRequest>;
+export const DenyRequest = z
+  .object({
+    reason: z.string().trim().min(1, { message: 'a reason is required to deny' }).max(2000),
+    by: z.string().min(1).max(200).optional(),
+    via: ApprovalChannel.default('api'),
+  })
+  .strict();
+export type DenyRequest = z.input<typeof DenyRequest>;
+export const ApprovalResponse = z.object({ approval: Approval });
+export type ApprovalResponse = z.infer<typeof ApprovalResponse>;
+
+export const PolicyResponse = EffectivePolicy;
+
+/** Test-only action source (enabled with AIRLOCK_TEST_ACTION_SOURCE=1): runs an action through the pipeline. */
+export const SubmitActionRequest = Action.omit({ id: true, at: true, sessionId: true })
+  .extend({ token: z.string().min(1) })
+  .strict();
+export type SubmitActionRequest = z.input<typeof SubmitActionRequest>;
+export const SubmitActionResponse = z.object({ action: Action, verdict: Verdict });
+export type SubmitActionResponse = z.infer<typeof SubmitActionResponse>;
