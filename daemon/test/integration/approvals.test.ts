@@ -164,8 +164,11 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
     assert.equal(((await held).json as { verdict: Verdict }).verdict.allowed, false);
   });
 
+  const freshToken = async (name: string) => ((await daemon.api('POST', '/v1/agent-sessions', { name })).json as { token: string }).token;
+
   test('an agent that disconnects cancels its approval', async () => {
-    const body = JSON.stringify({ token, ...write('update orders set x = 1 where id = 9') });
+    // a new agent session: agent-1 holds a grant for "writes" since the previous test
+    const body = JSON.stringify({ token: await freshToken('agent-3'), ...write('update orders set x = 1 where id = 9') });
     const req = http.request(`${daemon.base}/v1/test/actions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${daemon.info.token}` } });
     req.on('error', () => undefined);
     req.end(body);
@@ -193,7 +196,7 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
   });
 
   test('restart with a pending approval: recorded as cancelled after kill -9', async () => {
-    const held = submit(write('truncate orders')).catch(() => undefined);
+    const held = submit(write('truncate orders'), await freshToken('agent-4')).catch(() => undefined);
     const approval = await waitPending('truncate orders');
     await daemon.kill9();
     await held;
@@ -208,7 +211,7 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
 
     // the cancellation is in the session's log
     const sessions = await daemon.api('GET', '/v1/sessions');
-    const recordings = (sessions.json as { recordings: { id: string; agentSessionName: string; state: string }[] }).recordings.filter((r) => r.agentSessionName === 'agent-1');
+    const recordings = (sessions.json as { recordings: { id: string; agentSessionName: string; state: string }[] }).recordings.filter((r) => r.agentSessionName === 'agent-4');
     let found = false;
     for (const r of recordings) {
       const page = await daemon.api('GET', `/v1/sessions/${r.id}/records?limit=1000`);
