@@ -58,7 +58,7 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       const { compiled, effective } = store.current();
       const decision = compiled.evaluate({ target: opts.target, protocol, kind: opts.kind, attributes });
       if (opts.json) return printJson({ action: { target: opts.target, protocol, kind: opts.kind, attributes }, decision, policyHash: effective.hash });
-      console.log(`${decision.decision.toUpperCase()}  rule ${decision.ruleId}: ${decision.reason}`);
+      console.log(`${decision.decision.toUpperCase()}: ${decision.reason}`);
       if (decision.decision === 'review' && decision.timeoutMs) console.log(`held for a human for up to ${formatDuration(decision.timeoutMs)}, then denied`);
     });
 
