@@ -140,13 +140,19 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
 
   test('approve for the session: a grant lets later matching actions through, recorded as such', async () => {
     const first = submit(write('insert into orders values (3)'));
+    const waiting = submit(write('insert into orders values (3b)'));
     const approval = await waitPending('insert into orders values (3)');
+    await waitPending('insert into orders values (3b)');
     const cli = await runCli(home.dir, ['approve', approval.id, '--session']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /grant grt_/);
     const firstVerdict = ((await first).json as { verdict: Verdict }).verdict;
     assert.equal(firstVerdict.allowed, true);
     assert.ok(firstVerdict.grantId);
+    // what the same session was already waiting on under the same rule is released by the grant too
+    const waitingVerdict = ((await waiting).json as { verdict: Verdict }).verdict;
+    assert.equal(waitingVerdict.allowed, true);
+    assert.equal(waitingVerdict.decidedBy?.via, 'cli');
 
     const second = await submit(write('insert into orders values (4)'));
     const verdict = (second.json as { verdict: Verdict }).verdict;

@@ -1,0 +1,72 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Target } from '@airlock/shared';
+import { ListenerManager, type ProxyContext, type ProxyFactory } from '../../src/proxies/listeners.js';
+
+/** A real TCP listener standing in for a protocol adapter: the manager's job is the lifecycle. */
+const tcpFactory: ProxyFactory = async (target) => {
+  const server = net.createServer((socket) => socket.end());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target.listen.port, target.listen.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { address: `${target.listen.host}:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+};
+
+const target = (name: string, port = 0, protocol: Target['protocol'] = 'postgres'): Target => ({
+  name,
+  protocol,
+  upstream: 'postgres://u@127.0.0.1:5432/db',
+  listen: { host: '127.0.0.1', port },
+});
+
+async function connects(address: string): Promise<boolean> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve) => {
+    const s = net.connect(port, host, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('listener manager', () => {
+  test('starts, restarts on change and stops listeners as targets come and go', async () => {
+    const manager = new ListenerManager({ postgres: tcpFactory }, {} as ProxyContext);
+    const [a] = await manager.reconcile([target('a')]);
+    assert.equal(a?.state, 'listening');
+    assert.ok(await connects(a!.address!));
+
+    const changed = await manager.reconcile([{ ...target('a'), upstream: 'postgres://u@127.0.0.1:5433/db' }]);
+    assert.equal(changed[0]?.state, 'listening');
+    assert.equal(await connects(a!.address!), false, 'the old listener closed');
+    assert.ok(await connects(changed[0]!.address!));
+
+    await manager.reconcile([]);
+    assert.equal(manager.statuses().length, 0);
+    assert.equal(await connects(changed[0]!.address!), false);
+  });
+
+  test('a protocol without an adapter is unsupported; a port in use is an error naming the target', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const manager = new ListenerManager({ postgres: tcpFactory }, {} as ProxyContext);
+      const statuses = await manager.reconcile([target('ssh-box', 0, 'ssh'), target('clash', taken)]);
+      const ssh = statuses.find((s) => s.target.name === 'ssh-box');
+      const clash = statuses.find((s) => s.target.name === 'clash');
+      assert.equal(ssh?.state, 'unsupported');
+      assert.match(ssh?.error ?? '', /no ssh proxy/);
+      assert.equal(clash?.state, 'error');
+      assert.match(clash?.error ?? '', new RegExp(`target "clash": cannot listen on 127.0.0.1:${taken}: .*EADDRINUSE`));
+      await manager.closeAll();
+    } finally {
+      blocker.close();
+    }
+  });
+});

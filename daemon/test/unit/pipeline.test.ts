@@ -1,0 +1,132 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AgentSession, Policy, RecordBody } from '@airlock/shared';
+import { Policy as PolicySchema } from '@airlock/shared';
+import { ActionPipeline, type ActionRequest } from '../../src/pipeline/pipeline.js';
+import { ApprovalBroker } from '../../src/approvals/broker.js';
+import { EventBus } from '../../src/events/bus.js';
+import { compilePolicy } from '../../src/policy/engine.js';
+
+const session: AgentSession = {
+  id: 'ses_test',
+  name: 'agent',
+  targets: null,
+  createdAt: new Date().toISOString(),
+  expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  revokedAt: null,
+};
+
+const policy: Policy = PolicySchema.parse({
+  rules: [
+    { id: 'deny-priv', decision: 'deny', match: { attributes: { class: 'privileged' } } },
+    { id: 'review-writes', decision: 'review', timeout: '5s', match: { attributes: { class: 'write' } } },
+    { id: 'allow-reads', decision: 'allow', match: { attributes: { class: 'read' } } },
+  ],
+});
+
+const request = (cls: string, summary = `a ${cls}`): ActionRequest => ({
+  target: 'db',
+  protocol: 'postgres',
+  kind: 'sql.query',
+  summary,
+  risk: 'medium',
+  attributes: { class: cls },
+  detail: {},
+});
+
+function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: boolean } = {}) {
+  const records: RecordBody[] = [];
+  const bus = new EventBus();
+  const events: string[] = [];
+  bus.subscribe((e) => events.push(e.type));
+  const broker = new ApprovalBroker();
+  const compiled = compilePolicy(policy, { defaultReviewTimeoutMs: 60_000 });
+  const pipeline = new ActionPipeline({
+    policy: {
+      current: () => ({
+        compiled: options.evaluateThrows
+          ? { policy, evaluate: () => { throw new Error('classifier exploded'); } }
+          : compiled,
+      }),
+    },
+    broker,
+    bus,
+    recorder: {
+      append: async (_s: { id: string; name: string }, body: RecordBody) => {
+        if (body.type === options.failRecordsOf) throw new Error('disk full');
+        records.push(body);
+        return { recordingId: 'rec', seq: records.length };
+      },
+    },
+  });
+  return { pipeline, broker, records, events };
+}
+
+describe('action pipeline', () => {
+  test('allow and deny by policy are recorded and published in order', async () => {
+    const { pipeline, records, events } = setup();
+    const read = await pipeline.submit(session, request('read'));
+    assert.equal(read.verdict.allowed, true);
+    assert.equal(read.verdict.ruleId, 'allow-reads');
+    const priv = await pipeline.submit(session, request('privileged'));
+    assert.equal(priv.verdict.allowed, false);
+    assert.equal(priv.verdict.via, 'policy');
+    assert.deepEqual(records.map((r) => r.type), ['action', 'outcome', 'action', 'outcome']);
+    assert.deepEqual(events, ['action.decided', 'action.completed', 'action.decided', 'action.completed']);
+    assert.equal(read.action.sessionId, session.id);
+    assert.match(read.action.id, /^act_/);
+  });
+
+  test('review waits for the broker; a session grant lets the next matching action through', async () => {
+    const { pipeline, broker } = setup();
+    const held = pipeline.submit(session, request('write', 'update 1'));
+    await new Promise((r) => setImmediate(r));
+    const [approval] = broker.pending();
+    assert.ok(approval, 'held');
+    broker.approve(approval.id, { by: 'dev', via: 'cli', scope: 'session' });
+    const first = await held;
+    assert.equal(first.verdict.allowed, true);
+    assert.equal(first.verdict.via, 'approval');
+    assert.deepEqual(first.verdict.decidedBy, { by: 'dev', via: 'cli' });
+
+    const second = await pipeline.submit(session, request('write', 'update 2'));
+    assert.equal(second.verdict.via, 'grant');
+    assert.equal(broker.pending().length, 0, 'no prompt');
+    const other = pipeline.submit({ ...session, id: 'ses_other' }, request('write', 'update 3'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(broker.pending().length, 1, 'grants are per agent session');
+    broker.deny(broker.pending()[0]!.id, { by: 'dev', via: 'cli', reason: 'no' });
+    assert.equal((await other).verdict.allowed, false);
+  });
+
+  test('an aborted agent cancels the hold', async () => {
+    const { pipeline, broker } = setup();
+    const controller = new AbortController();
+    const held = pipeline.submit(session, request('write'), { signal: controller.signal });
+    await new Promise((r) => setImmediate(r));
+    controller.abort();
+    const { verdict } = await held;
+    assert.equal(verdict.allowed, false);
+    assert.equal(verdict.via, 'cancelled');
+    assert.equal(broker.pending().length, 0);
+  });
+
+  test('fail closed: a recording failure refuses the action', async () => {
+    const { pipeline } = setup({ failRecordsOf: 'action' });
+    const { verdict } = await pipeline.submit(session, request('read'));
+    assert.equal(verdict.allowed, false);
+    assert.equal(verdict.via, 'error');
+    assert.match(verdict.reason, /recording failed.*disk full/);
+
+    const late = setup({ failRecordsOf: 'outcome' });
+    const r = await late.pipeline.submit(session, request('read'));
+    assert.equal(r.verdict.allowed, false, 'an allow whose outcome cannot be recorded is refused too');
+  });
+
+  test('fail closed: an evaluation error is a deny', async () => {
+    const { pipeline } = setup({ evaluateThrows: true });
+    const { verdict } = await pipeline.submit(session, request('read'));
+    assert.equal(verdict.allowed, false);
+    assert.match(verdict.reason, /policy evaluation failed: classifier exploded/);
+  });
+});
