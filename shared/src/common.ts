@@ -29,3 +29,21 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const Name = z
   .string()
   .regex(NAME_PATTERN, { message: 'expected a name of letters, digits, ".", "_" or "-" (at most 63), starting with a letter or digit' });
+
+/** Adds an issue for every item whose key repeats an earlier one's, naming both places. */
+export function refineUnique<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  ctx: { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void },
+  where: { list: string; field: string; what: string },
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    const prior = seen.get(key);
+    if (prior !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [where.list, i, where.field], message: `duplicate ${where.what} "${key}" (also ${where.list}[${prior}])` });
+    }
+    seen.set(key, i);
+  });
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Name, Protocol } from './common.js';
+import { Duration, Name, Protocol, refineUnique } from './common.js';
 
 /** Where a target's real credential lives. Secrets are never written into config or policy. */
 export const CredentialRef = z.union([
@@ -77,16 +77,7 @@ export const LocalConfig = z
     central: z.object({ url: z.string().url() }).strict().optional(),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.targets.forEach((t, i) => {
-      const prior = seen.get(t.name);
-      if (prior !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}" (also targets[${prior}])` });
-      }
-      seen.set(t.name, i);
-    });
-  });
+  .superRefine((config, ctx) => refineUnique(config.targets, (t) => t.name, ctx, { list: 'targets', field: 'name', what: 'target name' }));
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
 /** Written by the daemon at start to <data dir>/daemon.json, mode 0600; removed on clean stop. */

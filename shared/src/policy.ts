@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Name, Pattern, Protocol } from './common.js';
+import { Duration, Name, Pattern, Protocol, refineUnique } from './common.js';
 
 export const DECISIONS = ['allow', 'deny', 'review'] as const;
 export const DecisionKind = z.enum(DECISIONS);
@@ -110,16 +110,7 @@ export const Policy = z
     masking: MaskingPolicy.default({ columns: [], custom: [] }),
   })
   .strict()
-  .superRefine((policy, ctx) => {
-    const seen = new Map<string, number>();
-    policy.rules.forEach((rule, i) => {
-      const prior = seen.get(rule.id);
-      if (prior !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id "${rule.id}" (also rules[${prior}])` });
-      }
-      seen.set(rule.id, i);
-    });
-  });
+  .superRefine((policy, ctx) => refineUnique(policy.rules, (r) => r.id, ctx, { list: 'rules', field: 'id', what: 'rule id' }));
 export type Policy = z.infer<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;
 

@@ -29,7 +29,8 @@ import { HttpError } from '../api/errors.js';
 import { watchFile } from '../util/watch-file.js';
 import { VERSION } from '../version.js';
 import { readDaemonInfo, processAlive, writeDaemonInfo } from './daemon-info.js';
-import type { Protocol } from '@airlock/shared';
+import type { Protocol, SubmitActionRequest } from '@airlock/shared';
+import type { z } from 'zod';
 
 export interface DaemonOptions {
   home: string;
@@ -288,11 +289,10 @@ export class Daemon implements ControlPlane {
 
   get submitTestAction() {
     if (!this.options.testActionSource) return undefined;
-    return async (request: { token: string; target: string } & Record<string, unknown>, signal: AbortSignal) => {
-      const { token, ...rest } = request;
+    return async ({ token, ...request }: z.output<typeof SubmitActionRequest>, signal: AbortSignal) => {
       const auth = this.sessions.authenticate(token, request.target);
       if (!auth.ok) throw new HttpError(401, auth.message);
-      return this.pipeline.submit(auth.session, rest as never, { signal });
+      return this.pipeline.submit(auth.session, request, { signal });
     };
   }
 
