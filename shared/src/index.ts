@@ -8,3 +8,4 @@ export * from './session.js';
 export * from './recording.js';
 export * from './api.js';
 export * from './events.js';
+export * from './masking.js';
