@@ -23,6 +23,6 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
 console.error('airlock: building…');
 run(npm, ['run', 'build', '--silent']);
 
-const daemon = spawn(process.execPath, [path.join(root, 'daemon/dist/src/cli/main.js'), 'up', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const daemon = spawn(process.execPath, [path.join(root, 'daemon/dist/src/cli/main.js'), 'up', '--demo', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => daemon.kill(signal));
 daemon.on('exit', (code) => process.exit(code ?? 0));

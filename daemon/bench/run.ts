@@ -1,13 +1,19 @@
 import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
+import { benchClassify } from './classify.js';
+import { benchMasking } from './masking.js';
+import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
+  ['classify', benchClassify],
+  ['masking', benchMasking],
   ['recording', benchRecording],
   ['sse', benchSse],
+  ['postgres', benchPostgres],
 ];
 
 const only = process.argv.slice(2);

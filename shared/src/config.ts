@@ -12,6 +12,8 @@ export const ListenAddress = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535),
+    /** serve TLS to agents (PEM files); agents may then also log in with a cleartext token */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type ListenAddress = z.infer<typeof ListenAddress>;
@@ -23,6 +25,8 @@ export const Target = z
     upstream: z.string().url({ message: 'expected a URL such as postgres://user@db.internal:5432/app' }),
     listen: ListenAddress,
     credential: CredentialRef.optional(),
+    /** largest protocol message accepted from an agent; a bigger one closes that connection */
+    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
   })
   .strict()
   .superRefine((target, ctx) => {

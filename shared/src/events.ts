@@ -5,6 +5,7 @@ import { AgentSession } from './session.js';
 import { RecordingSummary } from './recording.js';
 import { EffectivePolicy } from './policy.js';
 import { TargetStatus } from './api.js';
+import { MaskReport } from './masking.js';
 
 /**
  * Events on the daemon's bus, streamed to the extension over SSE (`event:` = type, `id:` = id).
@@ -13,6 +14,19 @@ import { TargetStatus } from './api.js';
 const variants = [
   z.object({ type: z.literal('action.decided'), data: z.object({ action: Action, decision: Decision }) }),
   z.object({ type: z.literal('action.completed'), data: z.object({ action: Action, verdict: Verdict }) }),
+  z.object({
+    type: z.literal('action.result'),
+    data: z.object({
+      actionId: z.string(),
+      sessionId: z.string(),
+      target: z.string(),
+      summary: z.string(),
+      durationMs: z.number().optional(),
+      error: z.string().optional(),
+      rowCount: z.number().int().optional(),
+      maskReport: MaskReport.optional(),
+    }),
+  }),
   z.object({ type: z.literal('approval.requested'), data: z.object({ approval: Approval }) }),
   z.object({ type: z.literal('approval.resolved'), data: z.object({ approval: Approval }) }),
   z.object({

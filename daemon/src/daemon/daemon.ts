@@ -23,6 +23,7 @@ import { AgentSessionStore } from '../sessions/store.js';
 import { EventBus } from '../events/bus.js';
 import { ActionPipeline } from '../pipeline/pipeline.js';
 import { ListenerManager, type ProxyFactory } from '../proxies/listeners.js';
+import { compileMasking, type Masker } from '../masking/index.js';
 import { startApiServer } from '../api/server.js';
 import type { ControlPlane } from '../api/control-plane.js';
 import { HttpError } from '../api/errors.js';
@@ -140,7 +141,12 @@ export class Daemon implements ControlPlane {
     await this.recoverPendingApprovals();
 
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
-    this.listeners = new ListenerManager(this.options.proxies ?? {}, { pipeline: this.pipeline, sessions: this.sessions });
+    this.listeners = new ListenerManager(this.options.proxies ?? {}, {
+      pipeline: this.pipeline,
+      sessions: this.sessions,
+      masking: (target) => this.maskerFor(target),
+      limits: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes },
+    });
     await this.listeners.reconcile(this.config.targets);
 
     this.policy.on('changed', (effective) => {
@@ -362,6 +368,20 @@ export class Daemon implements ControlPlane {
     });
     this.inflightRecords.add(write);
     void write.finally(() => this.inflightRecords.delete(write));
+  }
+
+  private readonly maskers = new Map<string, Masker>();
+  /** Compiled once per policy version and target; a policy change starts a new cache. */
+  private maskerFor(target: string): Masker {
+    const effective = this.policy.current().effective;
+    const key = `${effective.hash}:${target}`;
+    let masker = this.maskers.get(key);
+    if (!masker) {
+      if (this.maskers.size > 1000) this.maskers.clear();
+      masker = compileMasking(effective.policy.masking, target);
+      this.maskers.set(key, masker);
+    }
+    return masker;
   }
 
   private lastExpiryCheck = Date.now();

@@ -1,4 +1,4 @@
-import type { Action, AgentSession, Approval, Decision, RecordBody, Verdict } from '@airlock/shared';
+import type { Action, AgentSession, Approval, Decision, MaskReport, RecordBody, Verdict } from '@airlock/shared';
 import type { ApprovalBroker, ApprovalOutcome } from '../approvals/broker.js';
 import type { EventBus } from '../events/bus.js';
 import type { Recorder } from '../recording/recorder.js';
@@ -12,6 +12,8 @@ export interface ActionResult {
   summary: string;
   durationMs?: number;
   error?: string;
+  rowCount?: number;
+  maskReport?: MaskReport;
   detail?: Record<string, unknown>;
 }
 
@@ -61,8 +63,22 @@ export class ActionPipeline {
   }
 
   /** What came back from upstream (already masked by the adapter). */
-  async recordResult(session: AgentSession, actionId: string, result: ActionResult): Promise<void> {
-    await this.record(session, { type: 'result', actionId, summary: result.summary, durationMs: result.durationMs, error: result.error, detail: result.detail ?? {} });
+  async recordResult(session: AgentSession, action: Pick<Action, 'id' | 'target'>, result: ActionResult): Promise<void> {
+    const detail = { ...(result.detail ?? {}), ...(result.rowCount !== undefined ? { rowCount: result.rowCount } : {}), ...(result.maskReport ? { maskReport: result.maskReport } : {}) };
+    this.deps.bus.publish({
+      type: 'action.result',
+      data: {
+        actionId: action.id,
+        sessionId: session.id,
+        target: action.target,
+        summary: result.summary,
+        durationMs: result.durationMs,
+        error: result.error,
+        rowCount: result.rowCount,
+        maskReport: result.maskReport,
+      },
+    });
+    await this.record(session, { type: 'result', actionId: action.id, summary: result.summary, durationMs: result.durationMs, error: result.error, detail });
   }
 
   private async decide(action: Action, decision: Decision, signal?: AbortSignal): Promise<Verdict> {

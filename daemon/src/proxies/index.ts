@@ -1,7 +1,8 @@
 import type { Protocol } from '@airlock/shared';
 import type { ProxyFactory } from './listeners.js';
+import { postgresProxy } from './postgres/listener.js';
 
 /** The protocol adapters compiled into this build; each protocol's folder adds itself here. */
 export function builtInProxies(): Partial<Record<Protocol, ProxyFactory>> {
-  return {};
+  return { postgres: postgresProxy };
 }

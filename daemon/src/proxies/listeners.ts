@@ -1,11 +1,16 @@
 import type { Protocol, Target, TargetStatus } from '@airlock/shared';
 import type { ActionPipeline } from '../pipeline/pipeline.js';
 import type { AgentSessionStore } from '../sessions/store.js';
+import type { Masker } from '../masking/index.js';
 
 /** What a protocol adapter needs from the daemon core. */
 export interface ProxyContext {
   pipeline: ActionPipeline;
   sessions: AgentSessionStore;
+  /** the masker for a target under the policy in force (compiled once per policy and target) */
+  masking(target: string): Masker;
+  /** how much of each result the recording keeps */
+  limits: { resultRows: number; resultBytes: number };
 }
 
 export interface ProxyListener {

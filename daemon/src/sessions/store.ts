@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { scramVerifier } from './scram-verifier.js';
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { AgentSession, agentSessionState, describeIssues } from '@airlock/shared';
@@ -6,9 +7,22 @@ import type { AgentSessionState } from '@airlock/shared';
 import { writeFileAtomic } from '../config/files.js';
 import { newId } from '../util/ids.js';
 
-const StoredAgentSession = AgentSession.extend({ tokenHash: z.string().regex(/^[0-9a-f]{64}$/) });
+const Base64 = z.string().regex(/^[A-Za-z0-9+/]+=*$/);
+const StoredAgentSession = AgentSession.extend({
+  tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** SCRAM-SHA-256 verifier of the token, so wire protocols that use SCRAM (PostgreSQL) can check it */
+  scram: z.object({ storedKey: Base64, serverKey: Base64 }).optional(),
+});
 type StoredAgentSession = z.infer<typeof StoredAgentSession>;
-const StoreFile = z.object({ version: z.literal(1), sessions: z.array(StoredAgentSession) });
+const ScramParameters = z.object({ salt: Base64, iterations: z.number().int().min(4096) });
+const StoreFile = z.object({ version: z.literal(1), scram: ScramParameters.optional(), sessions: z.array(StoredAgentSession) });
+
+/** What a SCRAM server needs: the salt and iteration count shared by all tokens, and each active session's keys. */
+export interface ScramCandidates {
+  salt: Buffer;
+  iterations: number;
+  sessions: { session: AgentSession; storedKey: Buffer; serverKey: Buffer }[];
+}
 
 export const TOKEN_PREFIX = 'alk_';
 
@@ -28,6 +42,7 @@ export class AgentSessionStore {
   private readonly byId = new Map<string, StoredAgentSession>();
   private readonly byHash = new Map<string, StoredAgentSession>();
   private writing: Promise<void> = Promise.resolve();
+  private scramParameters = { salt: randomBytes(16).toString('base64'), iterations: 4096 };
 
   constructor(
     private readonly file: string,
@@ -51,6 +66,7 @@ export class AgentSessionStore {
     }
     const parsed = StoreFile.safeParse(json);
     if (!parsed.success) throw new Error(describeIssues(this.file, parsed.error));
+    if (parsed.data.scram) this.scramParameters = parsed.data.scram;
     for (const s of parsed.data.sessions) this.index(s);
   }
 
@@ -65,6 +81,7 @@ export class AgentSessionStore {
       expiresAt: new Date(created + input.ttlMs).toISOString(),
       revokedAt: null,
       tokenHash: hashToken(token),
+      scram: this.scramVerifierOf(token),
     };
     this.index(stored);
     await this.persist();
@@ -79,6 +96,10 @@ export class AgentSessionStore {
     if (!stored || !timingSafeEqual(Buffer.from(stored.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
       return { ok: false, reason: 'unknown', message: 'unknown agent session token' };
     }
+    return this.verdictFor(stored, target);
+  }
+
+  private verdictFor(stored: StoredAgentSession, target: string | undefined): AuthResult {
     const state = agentSessionState(stored, this.now());
     if (state === 'revoked') return { ok: false, reason: 'revoked', message: `agent session "${stored.name}" (${stored.id}) was revoked` };
     if (state === 'expired') return { ok: false, reason: 'expired', message: `agent session "${stored.name}" (${stored.id}) expired at ${stored.expiresAt}` };
@@ -86,6 +107,31 @@ export class AgentSessionStore {
       return { ok: false, reason: 'target', message: `agent session "${stored.name}" (${stored.id}) may not use target "${target}"` };
     }
     return { ok: true, session: publicView(stored) };
+  }
+
+  /**
+   * Every session with a SCRAM verifier, whatever its state: the proof tells which token the client
+   * holds, and check() then says whether it may still be used (so a revoked token gets that reason).
+   */
+  scramCandidates(): ScramCandidates {
+    const sessions: ScramCandidates['sessions'] = [];
+    for (const s of this.byId.values()) {
+      if (!s.scram) continue;
+      sessions.push({ session: publicView(s), storedKey: Buffer.from(s.scram.storedKey, 'base64'), serverKey: Buffer.from(s.scram.serverKey, 'base64') });
+    }
+    return { salt: Buffer.from(this.scramParameters.salt, 'base64'), iterations: this.scramParameters.iterations, sessions };
+  }
+
+  private scramVerifierOf(token: string): { storedKey: string; serverKey: string } {
+    const { storedKey, serverKey } = scramVerifier(token, Buffer.from(this.scramParameters.salt, 'base64'), this.scramParameters.iterations);
+    return { storedKey: storedKey.toString('base64'), serverKey: serverKey.toString('base64') };
+  }
+
+  /** Whether the session may act now, on `target` when given. */
+  check(id: string, target?: string): AuthResult {
+    const stored = this.byId.get(id);
+    if (!stored) return { ok: false, reason: 'unknown', message: 'unknown agent session' };
+    return this.verdictFor(stored, target);
   }
 
   get(idOrName: string): AgentSession | undefined {
@@ -126,13 +172,13 @@ export class AgentSessionStore {
 
   private persist(): Promise<void> {
     // serialized so an older snapshot never lands after a newer one
-    const snapshot = JSON.stringify({ version: 1, sessions: [...this.byId.values()] }, null, 2);
+    const snapshot = JSON.stringify({ version: 1, scram: this.scramParameters, sessions: [...this.byId.values()] }, null, 2);
     this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, snapshot, 0o600));
     return this.writing;
   }
 }
 
 function publicView(s: StoredAgentSession): AgentSession {
-  const { tokenHash: _hash, ...rest } = s;
+  const { tokenHash: _hash, scram: _scram, ...rest } = s;
   return { ...rest, targets: rest.targets ? [...rest.targets] : null };
 }

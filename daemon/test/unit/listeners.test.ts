@@ -21,6 +21,7 @@ const target = (name: string, port = 0, protocol: Target['protocol'] = 'postgres
   protocol,
   upstream: 'postgres://u@127.0.0.1:5432/db',
   listen: { host: '127.0.0.1', port },
+  maxMessageBytes: 64 * 1024 * 1024,
 });
 
 async function connects(address: string): Promise<boolean> {

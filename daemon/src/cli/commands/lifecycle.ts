@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { StatusResponse } from '@airlock/shared';
+import { CreateAgentSessionResponse, StatusResponse, TargetsResponse } from '@airlock/shared';
+import { DEMO_TARGET, demoInstructions, prepareDemo } from '../../demo/demo.js';
 import { homePaths } from '../../config/paths.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { processAlive, runningDaemon } from '../../daemon/daemon-info.js';
@@ -17,10 +18,19 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
     .command('up')
     .description('start airlockd in the foreground (or in the background with --detach)')
     .option('-d, --detach', 'start in the background and return once the control API answers')
-    .action(async (opts: { detach?: boolean }) => {
+    .option('--demo', 'also set up the demo: a database with synthetic PII on the local PostgreSQL, a "demo" target and an agent session')
+    .action(async (opts: { detach?: boolean; demo?: boolean }) => {
       const home = ctx.home();
-      if (opts.detach) return detach(home);
-      await runForeground(home);
+      if (opts.demo) {
+        const setup = await prepareDemo(home);
+        for (const note of setup.notes) console.error(`airlock: ${note}`);
+      }
+      if (opts.detach) {
+        await detach(home);
+        if (opts.demo) await printDemo(home);
+        return;
+      }
+      await runForeground(home, opts.demo ?? false);
     });
 
   program
@@ -77,13 +87,14 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
     });
 }
 
-async function runForeground(home: string): Promise<void> {
+async function runForeground(home: string, demo: boolean): Promise<void> {
   const daemon = await Daemon.start({
     home,
     proxies: builtInProxies(),
     testActionSource: process.env.AIRLOCK_TEST_ACTION_SOURCE === '1',
     sseHeartbeatMs: process.env.AIRLOCK_SSE_HEARTBEAT_MS ? Number(process.env.AIRLOCK_SSE_HEARTBEAT_MS) : undefined,
   });
+  if (demo) await printDemo(home).catch((err: Error) => console.error(`airlock: demo: ${err.message}`));
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -99,6 +110,16 @@ async function runForeground(home: string): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** An agent session for the demo and what to type; works against the running daemon. */
+async function printDemo(home: string): Promise<void> {
+  const client = await DaemonClient.connect(home);
+  const created = await client.post('/v1/agent-sessions', { name: 'demo-agent', ttl: '8h' }, CreateAgentSessionResponse);
+  const { targets } = await client.get('/v1/targets', TargetsResponse);
+  const demo = targets.find((t) => t.target.name === DEMO_TARGET);
+  if (!demo?.address) throw new CliError(`the demo target is not listening: ${demo?.error ?? 'no such target'}`);
+  console.log(demoInstructions(demo.address, created.token));
 }
 
 async function detach(home: string): Promise<void> {

@@ -1,0 +1,732 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import type { Protocol } from '@airlock/shared';
+import { Daemon } from '../src/daemon/daemon.js';
+import { readDaemonInfo } from '../src/daemon/daemon-info.js';
+import { builtInProxies } from '../src/proxies/index.js';
+import type { ProxyFactory } from '../src/proxies/listeners.js';
+import { chownToServerUser, createTestDatabase, dropTestDatabase, freePort, machinePg, serverOwner, startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
+import type { BenchFigure, BenchSection } from './report.js';
+
+/**
+ * PostgreSQL through Airlock, against the same work straight to the server and through PgBouncer
+ * (session mode), all on this machine:
+ * - pgbench select-only (-S) at 1 and 8 clients, and TPC-B at 8 clients: TPS excluding connection time;
+ * - the daemon's RSS with 200 idle proxied connections;
+ * - a wide result (10,000 rows x 10 text columns of synthetic PII) read with masking on, in MB/s.
+ * Every client sends plaintext (PGSSLMODE=disable) so the three paths do the same work.
+ */
+
+const DB = 'airlock_bench';
+const SCALE = 10;
+const IDLE_CONNECTIONS = 200;
+const WIDE_ROWS = 10_000;
+const WIDE_REPEATS = 10;
+const MB = 1e6;
+
+type Mode = 'direct' | 'pgbouncer' | 'airlock';
+const LABEL: Record<Mode, string> = { direct: 'direct', pgbouncer: 'pgbouncer (session)', airlock: 'Airlock' };
+
+interface Endpoint {
+  mode: Mode;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface BenchPostgresOptions {
+  /** protocol adapters to run the daemon with; builtInProxies() when omitted (for trying the harness) */
+  proxies?: Partial<Record<Protocol, ProxyFactory>>;
+  log?: (line: string) => void;
+}
+
+/** AIRLOCK_BENCH_SECONDS: length of each pgbench select-only run (default 10). */
+function benchSeconds(): number {
+  const raw = process.env.AIRLOCK_BENCH_SECONDS;
+  const value = raw === undefined || raw.trim() === '' ? 10 : Number(raw);
+  if (!Number.isFinite(value) || value < 1) throw new Error(`AIRLOCK_BENCH_SECONDS must be a number of seconds >= 1, got ${JSON.stringify(raw)}`);
+  return Math.round(value);
+}
+
+export async function benchPostgres(options: BenchPostgresOptions = {}): Promise<BenchSection> {
+  const log = options.log ?? ((line: string) => console.error(`[postgres bench] ${line}`));
+  const seconds = benchSeconds();
+  const tpcbSeconds = Math.max(2, Math.round(seconds / 2));
+  const figures: BenchFigure[] = [];
+  const notes: string[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+
+  try {
+    log(`initializing ${DB} (pgbench -i -s ${SCALE}) on the machine's server`);
+    await createTestDatabase(DB);
+    cleanups.push(() => dropTestDatabase(DB));
+    const direct: Endpoint = { mode: 'direct', ...machinePg(DB) };
+    const initStarted = performance.now();
+    await pgbenchRaw(direct, ['-i', '-s', String(SCALE), '-q'], 600_000);
+    notes.push(`pgbench -i -s ${SCALE} in ${DB} took ${((performance.now() - initStarted) / 1000).toFixed(1)} s; runs: select-only ${seconds} s each (AIRLOCK_BENCH_SECONDS), simple query protocol, plaintext`);
+
+    const endpoints: Endpoint[] = [direct];
+
+    const bouncer = await startPgbouncer(direct).catch((err: Error) => {
+      notes.push(`pgbouncer: not measured: ${err.message}`);
+      return undefined;
+    });
+    if (bouncer) {
+      cleanups.push(bouncer.stop);
+      endpoints.push(bouncer.endpoint);
+    }
+
+    const airlock = await startAirlock(direct, options.proxies ?? builtInProxies(), log).catch((err: Error) => {
+      notes.push(`Airlock: could not start: ${err.message}`);
+      return undefined;
+    });
+    if (airlock) cleanups.push(airlock.stop);
+    if (airlock?.endpoint) endpoints.push(airlock.endpoint);
+    if (airlock?.note) notes.push(airlock.note);
+
+    // ---- pgbench select-only, interleaved so drift on the machine hits every mode alike ----
+    const runs = new Map<string, PgbenchResult[]>();
+    const failed = new Map<string, string>();
+    for (let round = 1; round <= 2; round++) {
+      for (const clients of [1, 8]) {
+        for (const ep of endpoints) {
+          const key = `${ep.mode}/${clients}`;
+          if (failed.has(key)) continue;
+          log(`round ${round}: select-only, ${clients} client(s), ${LABEL[ep.mode]}`);
+          try {
+            const result = await pgbench(ep, ['-S', '-n', '-c', String(clients), '-j', clients > 1 ? '2' : '1', '-T', String(seconds)], seconds);
+            runs.set(key, [...(runs.get(key) ?? []), result]);
+          } catch (err) {
+            failed.set(key, (err as Error).message);
+          }
+        }
+      }
+    }
+    for (const [key, message] of failed) notes.push(`select-only ${key}: failed: ${message}`);
+
+    for (const clients of [1, 8]) {
+      const mean = (mode: Mode) => summarize(runs.get(`${mode}/${clients}`));
+      const d = mean('direct');
+      const b = mean('pgbouncer');
+      const a = mean('airlock');
+      const what = `select-only, ${clients} client${clients > 1 ? 's' : ''}`;
+      if (d) figures.push({ name: `${what}: direct`, value: d.tps, unit: 'tps' });
+      if (b) figures.push({ name: `${what}: pgbouncer (session)`, value: b.tps, unit: 'tps', ...(d ? { baseline: { name: 'direct', value: d.tps } } : {}) });
+      if (a) {
+        figures.push({
+          name: `${what}: Airlock`,
+          value: a.tps,
+          unit: 'tps',
+          ...(b ? { baseline: { name: 'pgbouncer (session)', value: b.tps }, target: { op: '>=', value: b.tps } } : {}),
+        });
+        if (b) figures.push({ name: `${what}: Airlock / pgbouncer TPS`, value: a.tps / b.tps, unit: 'x', target: { op: '>=', value: 1 } });
+        if (d) figures.push({ name: `${what}: Airlock / direct TPS`, value: a.tps / d.tps, unit: 'x' });
+      }
+      if (d) figures.push({ name: `${what}: direct latency avg`, value: d.latencyMs, unit: 'ms' });
+      if (b) figures.push({ name: `${what}: pgbouncer latency avg`, value: b.latencyMs, unit: 'ms', ...(d ? { baseline: { name: 'direct', value: d.latencyMs } } : {}) });
+      if (a) figures.push({ name: `${what}: Airlock latency avg`, value: a.latencyMs, unit: 'ms', ...(b ? { baseline: { name: 'pgbouncer', value: b.latencyMs } } : d ? { baseline: { name: 'direct', value: d.latencyMs } } : {}) });
+      const spread = endpoints.flatMap((ep) => {
+        const r = runs.get(`${ep.mode}/${clients}`);
+        return r ? [`${ep.mode} ${r.map((x) => Math.round(x.tps)).join(' / ')}`] : [];
+      });
+      if (spread.length > 0) notes.push(`${what}, TPS per round: ${spread.join('; ')}`);
+    }
+
+    // ---- TPC-B (pgbench's default script): writes, so a transaction's statements all go through ----
+    const tpcb = new Map<Mode, PgbenchResult>();
+    for (const ep of endpoints) {
+      log(`TPC-B, 8 clients, ${LABEL[ep.mode]}`);
+      try {
+        tpcb.set(ep.mode, await pgbench(ep, ['-n', '-c', '8', '-j', '2', '-T', String(tpcbSeconds)], tpcbSeconds));
+      } catch (err) {
+        notes.push(`TPC-B through ${LABEL[ep.mode]}: failed: ${(err as Error).message}`);
+      }
+    }
+    const td = tpcb.get('direct');
+    const tb = tpcb.get('pgbouncer');
+    const ta = tpcb.get('airlock');
+    if (td) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): direct`, value: td.tps, unit: 'tps' });
+    if (tb) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): pgbouncer (session)`, value: tb.tps, unit: 'tps', ...(td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
+    if (ta) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): Airlock`, value: ta.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
+
+    // ---- RSS with idle proxied connections ----
+    if (airlock?.endpoint && airlock.idleEndpoint) {
+      log(`RSS with ${IDLE_CONNECTIONS} idle connections through Airlock`);
+      try {
+        const rss = await idleRss(airlock.idleEndpoint, IDLE_CONNECTIONS);
+        figures.push({
+          name: `bench process RSS (in-process daemon) with ${IDLE_CONNECTIONS} idle proxied connections`,
+          value: rss.after / MB,
+          unit: 'MB',
+          baseline: { name: 'the same process before they connected', value: rss.before / MB },
+          target: { op: '<=', value: 150 },
+        });
+        notes.push(`RSS: the daemon runs inside the bench process, so the RSS is that process's (daemon + bench harness); the ${IDLE_CONNECTIONS} node-postgres clients run in a child process, each ran "select 1" once and stayed idle`);
+      } catch (err) {
+        notes.push(`RSS with ${IDLE_CONNECTIONS} idle connections: failed: ${(err as Error).message}`);
+      }
+    } else if (!airlock?.endpoint) {
+      notes.push(`RSS with ${IDLE_CONNECTIONS} idle proxied connections: not measured (no Airlock listener)`);
+    }
+
+    // ---- wide result with PII, masking on ----
+    log(`wide result: ${WIDE_ROWS} rows x 10 text columns`);
+    const bytes = await createWideTable(direct);
+    const mbps = (r: WideResult) => (bytes * r.seconds.length) / r.seconds.reduce((sum, x) => sum + x, 0) / MB;
+    const what = `SELECT * of ${WIDE_ROWS.toLocaleString('en-US')} rows x 10 text columns (${(bytes / MB).toFixed(2)} MB of text)`;
+    for (const client of ['raw', 'pg'] as const) {
+      const label = client === 'raw' ? 'wire-level reader' : 'node-postgres';
+      const attempt = (ep: Endpoint) =>
+        wideRead(ep, client, WIDE_REPEATS).catch((err: Error) => {
+          notes.push(`wide result, ${label}, ${LABEL[ep.mode]}: failed: ${err.message}`);
+          return undefined;
+        });
+      const d = await attempt(direct);
+      const a = airlock?.endpoint ? await attempt(airlock.endpoint) : undefined;
+      if (d) figures.push({ name: `${what}, ${label}: direct`, value: mbps(d), unit: 'MB/s' });
+      if (a) {
+        const masked = !a.firstRow.some((v) => v !== null && (v.includes('4111111111111111') || v.includes('4111 1111 1111 1111') || /@example\.(com|org)\b/.test(v)));
+        figures.push({
+          name: `${what}, ${label}: Airlock, ${masked ? 'masking on' : 'result NOT masked'}`,
+          value: mbps(a),
+          unit: 'MB/s',
+          ...(d ? { baseline: { name: 'direct', value: mbps(d) } } : {}),
+          // the target is the proxy's; node-postgres's own decoding caps what it can show
+          ...(client === 'raw' ? { target: { op: '>=' as const, value: 100 } } : {}),
+        });
+        if (client === 'raw') notes.push(`wide result through Airlock: first row as the client saw it${masked ? '' : ' (NOT MASKED)'}: ${JSON.stringify(a.firstRow).slice(0, 400)}`);
+      }
+    }
+    notes.push(
+      `wide result: clients in a child process, ${WIDE_REPEATS} reads each after one warm-up; MB/s counts the unmasked text bytes (sum of octet_length), the DataRow payload the server sends. ` +
+        'The wire-level reader only frames messages (the proxy\'s throughput); node-postgres also builds a JS value per field and tops out near its direct figure, so the 100 MB/s target is set on the former',
+    );
+
+    return {
+      title: `PostgreSQL: pgbench through Airlock vs direct and PgBouncer (scale ${SCALE}, machine's PostgreSQL on 127.0.0.1, ${os.cpus().length} CPUs)`,
+      figures,
+      notes,
+    };
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: Error) => log(`cleanup: ${err.message}`));
+  }
+}
+
+// ---- pgbench ----
+
+export interface PgbenchResult {
+  tps: number;
+  latencyMs: number;
+  transactions: number;
+}
+
+function clientEnv(ep: Endpoint): NodeJS.ProcessEnv {
+  // only what we mean: a developer's PGHOST/PGSERVICE/PGSSLMODE must not change what is measured
+  return { PATH: process.env.PATH, LANG: 'C', PGPASSWORD: ep.password, PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '10' };
+}
+
+function pgbenchRaw(ep: Endpoint, args: string[], timeoutMs: number): Promise<string> {
+  const argv = ['-h', ep.host, '-p', String(ep.port), '-U', ep.user, ...args, ep.database];
+  return new Promise((resolve, reject) => {
+    // the timeout catches a statement held for review or a proxy that stops answering
+    execFile('pgbench', argv, { env: clientEnv(ep), encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        const detail = (stderr || stdout).trim().split('\n').slice(-3).join(' | ');
+        reject(new Error(`pgbench ${args.join(' ')} (${LABEL[ep.mode]}): ${err.killed ? 'timed out' : `exit ${String(err.code)}`}: ${detail}`));
+      } else {
+        resolve(`${stdout}\n${stderr}`);
+      }
+    });
+  });
+}
+
+/** Parses pgbench's summary (PostgreSQL 14+ prints "tps = N (without initial connection time)"). */
+export function parsePgbench(output: string): PgbenchResult {
+  const tps = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(output);
+  const latency = /latency average = ([\d.]+) ms/.exec(output);
+  const processed = /number of transactions actually processed: (\d+)/.exec(output);
+  const failedTx = /number of failed transactions: (\d+)/.exec(output);
+  if (!tps || !latency || !processed) throw new Error(`unexpected pgbench output: ${output.trim().split('\n').slice(-6).join(' | ')}`);
+  if (failedTx && Number(failedTx[1]) > 0) throw new Error(`${failedTx[1]} transactions failed`);
+  return { tps: Number(tps[1]), latencyMs: Number(latency[1]), transactions: Number(processed[1]) };
+}
+
+async function pgbench(ep: Endpoint, args: string[], seconds: number): Promise<PgbenchResult> {
+  const result = parsePgbench(await pgbenchRaw(ep, args, (seconds + 60) * 1000));
+  if (result.transactions === 0) throw new Error('no transaction completed');
+  return result;
+}
+
+function summarize(results: PgbenchResult[] | undefined): { tps: number; latencyMs: number } | undefined {
+  if (!results || results.length === 0) return undefined;
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return { tps: mean(results.map((r) => r.tps)), latencyMs: mean(results.map((r) => r.latencyMs)) };
+}
+
+// ---- PgBouncer ----
+
+function findPgbouncer(): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
+    if (dir && existsSync(path.join(dir, 'pgbouncer'))) return path.join(dir, 'pgbouncer');
+  }
+  return undefined;
+}
+
+function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`exited (${child.exitCode ?? child.signalCode})`));
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`not listening on 127.0.0.1:${port} after ${deadlineMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * PgBouncer 1.x from the Debian package, session mode, on a free port, with its own ini and userlist.
+ * md5 auth towards the client (a password as an agent would present one); towards the machine's
+ * trust-auth server it logs in as postgres.
+ */
+async function startPgbouncer(direct: Endpoint): Promise<{ endpoint: Endpoint; stop(): Promise<void> }> {
+  const binary = findPgbouncer();
+  if (!binary) throw new Error('pgbouncer is not installed (apt-get install pgbouncer)');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-pgbouncer-'));
+  const port = await freePort();
+  const password = 'bench-password';
+  const ini = [
+    '[databases]',
+    `${DB} = host=${direct.host} port=${direct.port} dbname=${DB} user=${direct.user}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = md5',
+    `auth_file = ${path.join(dir, 'userlist.txt')}`,
+    'pool_mode = session',
+    'max_client_conn = 300',
+    'default_pool_size = 20',
+    `logfile = ${path.join(dir, 'pgbouncer.log')}`,
+    'log_connections = 0',
+    'log_disconnections = 0',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(dir, 'pgbouncer.ini'), ini);
+  writeFileSync(path.join(dir, 'userlist.txt'), `"${direct.user}" "${password}"\n`);
+  // pgbouncer refuses to run as root: as root it runs as the postgres OS user, which must own its
+  // files. Spawned with uid/gid rather than through runuser, so our child is pgbouncer itself and
+  // stopping it leaves no orphan behind.
+  chownToServerUser(dir);
+  const owner = serverOwner();
+  const child = spawn(binary, [path.join(dir, 'pgbouncer.ini')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(owner ?? {}) });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    // SIGTERM: immediate shutdown
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, child, 10_000);
+  } catch (err) {
+    let logText = '';
+    try {
+      logText = readFileSync(path.join(dir, 'pgbouncer.log'), 'utf8');
+    } catch {
+      // no log yet
+    }
+    await stop();
+    throw new Error(`pgbouncer did not start: ${(err as Error).message}: ${(stderr + logText).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  return { endpoint: { mode: 'pgbouncer', host: '127.0.0.1', port, user: direct.user, password, database: DB }, stop };
+}
+
+// ---- Airlock ----
+
+interface AirlockUnderTest {
+  endpoint?: Endpoint;
+  /** a second target, upstream a throw-away server with room for the idle connections */
+  idleEndpoint?: Endpoint;
+  note?: string;
+  stop(): Promise<void>;
+}
+
+/** Reads and writes go through (TPC-B writes); everything else is refused at once instead of held. */
+const BENCH_POLICY = `version: 1
+default: deny
+rules:
+  - id: privileged-deny
+    decision: deny
+    match: { attributes: { class: privileged } }
+  - id: bench-reads-writes
+    decision: allow
+    match: { attributes: { class: [read, write] } }
+masking:
+  # every built-in detector runs (detectors omitted), plus the default column rules
+  columns:
+    - columns: ["*password*", "*passwd*", "*secret*", "*token*", "*api_key*", "*apikey*"]
+      label: REDACTED
+    - columns: ["*ssn*"]
+      label: REDACTED
+`;
+
+async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, ProxyFactory>>, log: (line: string) => void): Promise<AirlockUnderTest> {
+  if (!proxies.postgres) return { note: 'Airlock: no postgres proxy in this build', stop: async () => undefined };
+
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    // the machine's server allows 100 connections; the idle test needs 200 upstream backends
+    let idleCluster: PgCluster | undefined;
+    let idleNote: string | undefined;
+    try {
+      idleCluster = await startPgCluster({ auth: 'trust', settings: { max_connections: String(IDLE_CONNECTIONS + 50) } });
+      const cluster = idleCluster;
+      stops.push(() => cluster.stop());
+    } catch (err) {
+      idleNote = `RSS with ${IDLE_CONNECTIONS} idle connections: no throw-away server for them: ${(err as Error).message.split('\n')[0]}`;
+    }
+
+    const home = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-pg-'));
+    stops.push(async () => rmSync(home, { recursive: true, force: true }));
+    const port = await freePort();
+    const idlePort = await freePort();
+    const target = (name: string, upstream: string, listenPort: number) => [
+      `  - name: ${name}`,
+      '    protocol: postgres',
+      `    upstream: ${upstream}`,
+      `    listen: { host: 127.0.0.1, port: ${listenPort} }`,
+    ];
+    const config = [
+      'version: 1',
+      'targets:',
+      ...target('bench', `postgres://${direct.user}@${direct.host}:${direct.port}/${DB}`, port),
+      ...(idleCluster ? target('bench-idle', `postgres://${idleCluster.user}@127.0.0.1:${idleCluster.port}/${idleCluster.database}`, idlePort) : []),
+      'recording: { mode: async }',
+      'policyFile: policy.yaml',
+      '',
+    ].join('\n');
+    writeFileSync(path.join(home, 'config.yaml'), config);
+    writeFileSync(path.join(home, 'policy.yaml'), BENCH_POLICY);
+
+    const daemonLog: string[] = [];
+    const daemon = await Daemon.start({ home, proxies, log: (line) => daemonLog.push(line) });
+    stops.push(() => daemon.stop());
+
+    const statuses = daemon.targets();
+    const bench = statuses.find((s) => s.target.name === 'bench');
+    if (bench?.state !== 'listening') {
+      const why = bench?.state === 'unsupported' ? 'no postgres proxy in this build' : `target "bench" is ${bench?.state ?? 'missing'}: ${bench?.error ?? ''}`;
+      await stop();
+      return { note: `Airlock: ${why}`, stop: async () => undefined };
+    }
+    const idle = statuses.find((s) => s.target.name === 'bench-idle');
+
+    const info = await readDaemonInfo(path.join(home, 'daemon.json'));
+    if (!info) throw new Error('daemon.json was not written');
+    const res = await fetch(`http://${info.host}:${info.port}/v1/agent-sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', ttl: '8h' }),
+    });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`POST /v1/agent-sessions: ${res.status} ${await res.text()}`);
+    const { token } = (await res.json()) as { token: string };
+    log(`Airlock listening on 127.0.0.1:${port} (daemon in this process)`);
+    return {
+      // the agent's user name is its own business: the daemon logs in upstream with the target's
+      endpoint: { mode: 'airlock', host: '127.0.0.1', port, user: 'agent', password: token, database: DB },
+      idleEndpoint: idleCluster && idle?.state === 'listening' ? { mode: 'airlock', host: '127.0.0.1', port: idlePort, user: 'agent', password: token, database: idleCluster.database } : undefined,
+      note: idleNote,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// ---- node-postgres in a child process ----
+
+/**
+ * Client work runs in a child process: the daemon shares this process's event loop and its RSS is
+ * what we measure, so clients living here would both slow it down and inflate the figure.
+ */
+const CHILD = String.raw`
+const cfg = JSON.parse(process.argv[1]);
+const { default: pg } = await import(cfg.pg);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const conn = { ...cfg.conn, connectionTimeoutMillis: 20000 };
+try {
+  if (cfg.task === 'idle') {
+    const clients = [];
+    for (let i = 0; i < cfg.count; i += 20) {
+      await Promise.all(Array.from({ length: Math.min(20, cfg.count - i) }, async () => {
+        const c = new pg.Client(conn);
+        c.on('error', () => {});
+        clients.push(c);
+        await c.connect();
+        await c.query('select 1');
+      }));
+    }
+    out({ ready: clients.length });
+    process.stdin.resume();
+    process.stdin.on('end', async () => {
+      await Promise.all(clients.map((c) => c.end().catch(() => {})));
+      process.exit(0);
+    });
+  } else if (cfg.task === 'wide-pg') {
+    const c = new pg.Client(conn);
+    await c.connect();
+    const seconds = [];
+    let rows = 0;
+    let firstRow = [];
+    for (let i = 0; i <= cfg.repeats; i++) {
+      const t0 = performance.now();
+      const r = await c.query({ text: cfg.sql, rowMode: 'array' });
+      const t = (performance.now() - t0) / 1000;
+      if (i > 0) seconds.push(t);
+      rows = r.rows.length;
+      firstRow = r.rows[0];
+    }
+    await c.end();
+    out({ seconds, rows, firstRow });
+    process.exit(0);
+  } else {
+    out(await rawWide(conn, cfg.sql, cfg.repeats));
+    process.exit(0);
+  }
+} catch (err) {
+  out({ error: String(err && err.message || err) });
+  process.exit(1);
+}
+
+// The wire protocol read with no per-value work: only DataRows are counted (the first one decoded).
+async function rawWide(conn, sql, repeats) {
+  const net = await import('node:net');
+  const { createHash, createHmac, pbkdf2Sync, randomBytes } = await import('node:crypto');
+  const socket = net.connect(conn.port, conn.host);
+  socket.setNoDelay(true);
+  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  const send = (type, body) => {
+    const head = Buffer.alloc(type ? 5 : 4);
+    if (type) { head[0] = type.charCodeAt(0); head.writeInt32BE(4 + body.length, 1); } else head.writeInt32BE(4 + body.length, 0);
+    socket.write(Buffer.concat([head, body]));
+  };
+  let onMessage = () => {};
+  let failed;
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    let off = 0;
+    while (buf.length - off >= 5) {
+      const len = buf.readInt32BE(off + 1);
+      if (buf.length - off < 1 + len) break;
+      onMessage(String.fromCharCode(buf[off]), buf.subarray(off + 5, off + 1 + len));
+      off += 1 + len;
+    }
+    buf = buf.subarray(off);
+  });
+  const until = (handler) => new Promise((resolve, reject) => {
+    socket.once('close', () => reject(new Error(failed ?? 'connection closed')));
+    onMessage = (type, body) => {
+      if (type === 'E') failed = body.toString('utf8').split('\0').filter((f) => f.startsWith('M')).map((f) => f.slice(1)).join('; ') || 'error';
+      else if (type === 'Z') { if (failed) reject(new Error(failed)); else resolve(); }
+      else handler(type, body);
+    };
+  });
+  const version = Buffer.alloc(4);
+  version.writeInt32BE(196608);
+  const params = Buffer.from('user\0' + conn.user + '\0database\0' + conn.database + '\0\0');
+  send(null, Buffer.concat([version, params]));
+  let clientFirstBare = '';
+  await until((type, body) => {
+    if (type !== 'R') return;
+    const code = body.readInt32BE(0);
+    if (code === 3) send('p', Buffer.from(conn.password + '\0'));
+    else if (code === 5) {
+      const inner = createHash('md5').update(conn.password + conn.user).digest('hex');
+      send('p', Buffer.from('md5' + createHash('md5').update(Buffer.concat([Buffer.from(inner), body.subarray(4, 8)])).digest('hex') + '\0'));
+    } else if (code === 10) {
+      // SCRAM-SHA-256 (RFC 7677), no channel binding
+      clientFirstBare = 'n=*,r=' + randomBytes(18).toString('base64');
+      const first = Buffer.from('n,,' + clientFirstBare);
+      const len = Buffer.alloc(4);
+      len.writeInt32BE(first.length);
+      send('p', Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), len, first]));
+    } else if (code === 11) {
+      const serverFirst = body.subarray(4).toString('utf8');
+      const attrs = Object.fromEntries(serverFirst.split(',').map((kv) => [kv[0], kv.slice(2)]));
+      const salted = pbkdf2Sync(conn.password, Buffer.from(attrs.s, 'base64'), Number(attrs.i), 32, 'sha256');
+      const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+      const storedKey = createHash('sha256').update(clientKey).digest();
+      const withoutProof = 'c=biws,r=' + attrs.r;
+      const signature = createHmac('sha256', storedKey).update(clientFirstBare + ',' + serverFirst + ',' + withoutProof).digest();
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]));
+      send('p', Buffer.from(withoutProof + ',p=' + proof.toString('base64')));
+    } else if (code !== 0 && code !== 12) failed = 'authentication method ' + code + ' is not supported by this reader';
+  });
+  const seconds = [];
+  let rows = 0;
+  let firstRow = [];
+  for (let i = 0; i <= repeats; i++) {
+    rows = 0;
+    const t0 = performance.now();
+    const done = until((type, body) => {
+      if (type !== 'D') return;
+      if (rows++ === 0) {
+        firstRow = [];
+        let p = 2;
+        for (let n = body.readInt16BE(0); n > 0; n--) {
+          const l = body.readInt32BE(p);
+          p += 4;
+          firstRow.push(l < 0 ? null : body.toString('utf8', p, p + l));
+          p += Math.max(l, 0);
+        }
+      }
+    });
+    send('Q', Buffer.from(sql + '\0'));
+    await done;
+    if (i > 0) seconds.push((performance.now() - t0) / 1000);
+  }
+  send('X', Buffer.alloc(0));
+  socket.end();
+  return { seconds, rows, firstRow };
+}
+`;
+
+interface ChildHandle {
+  first: Promise<Record<string, unknown>>;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+function runChild(task: Record<string, unknown>, ep: Endpoint): ChildHandle {
+  const pgEntry = pathToFileURL(createRequire(import.meta.url).resolve('pg')).href;
+  const arg = JSON.stringify({ ...task, pg: pgEntry, conn: { host: ep.host, port: ep.port, user: ep.user, password: ep.password, database: ep.database } });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, arg], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const nl = stdout.indexOf('\n');
+      if (nl >= 0) {
+        const message = JSON.parse(stdout.slice(0, nl)) as Record<string, unknown>;
+        if (typeof message.error === 'string') reject(new Error(message.error));
+        else resolve(message);
+      }
+    });
+    void exited.then(() => reject(new Error(`client process exited: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+  });
+  return { first, child, exited };
+}
+
+async function idleRss(ep: Endpoint, count: number): Promise<{ before: number; after: number }> {
+  const before = process.memoryUsage().rss;
+  const handle = runChild({ task: 'idle', count }, ep);
+  try {
+    const ready = await withTimeout(handle.first, 120_000, 'opening the idle connections');
+    if (ready.ready !== count) throw new Error(`only ${String(ready.ready)} of ${count} connections opened`);
+    // let the per-connection work settle before reading RSS
+    await new Promise((r) => setTimeout(r, 1000));
+    let after = 0;
+    for (let i = 0; i < 5; i++) {
+      after = Math.max(after, process.memoryUsage().rss);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { before, after };
+  } finally {
+    handle.child.stdin!.end();
+    await withTimeout(handle.exited, 20_000, 'closing the idle connections').catch(() => handle.child.kill('SIGKILL'));
+  }
+}
+
+interface WideResult {
+  seconds: number[];
+  rows: number;
+  firstRow: (string | null)[];
+}
+
+/** node-postgres (what an agent's script would use) or the bare wire protocol (what the proxy can carry). */
+type WideClient = 'pg' | 'raw';
+
+async function wideRead(ep: Endpoint, client: WideClient, repeats: number): Promise<WideResult> {
+  const handle = runChild({ task: client === 'pg' ? 'wide-pg' : 'wide-raw', sql: 'SELECT * FROM wide_pii', repeats }, ep);
+  try {
+    const result = (await withTimeout(handle.first, 300_000, 'reading the wide result')) as unknown as WideResult;
+    if (result.rows !== WIDE_ROWS) throw new Error(`expected ${WIDE_ROWS} rows, got ${result.rows}`);
+    return result;
+  } finally {
+    if (handle.child.exitCode === null) handle.child.kill('SIGKILL');
+    await handle.exited;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * 10 text columns of synthetic PII: names, emails, phones, Luhn-valid test card numbers, mod-97-valid
+ * IBANs, addresses and free text that embeds more of the same. Returns the text bytes per read.
+ */
+async function createWideTable(direct: Endpoint): Promise<number> {
+  const client = new pg.Client({ host: direct.host, port: direct.port, user: direct.user, password: direct.password, database: direct.database });
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS wide_pii');
+    await client.query(`
+      CREATE TABLE wide_pii AS
+      SELECT
+        (ARRAY['Alice','Bruno','Chiara','Dmitri','Emma','Farid','Grace','Hiro'])[1 + i % 8] || ' ' ||
+          (ARRAY['Smith','Rossi','Müller','Dubois','Tanaka','Novak','García','Okafor'])[1 + (i / 8) % 8] AS full_name,
+        'user' || i || '@example.com' AS email,
+        '+1 415 555 ' || lpad((i % 10000)::text, 4, '0') AS phone,
+        (ARRAY['4111111111111111','5500005555555559','378282246310005','6011111111111117'])[1 + i % 4] AS card_number,
+        (ARRAY['DE89370400440532013000','GB82WEST12345698765432','FR1420041010050500013M02606','NL91ABNA0417164300'])[1 + i % 4] AS iban,
+        (100 + i % 900) || ' Market Street, Apt ' || (i % 40) AS street,
+        (ARRAY['San Francisco','Berlin','Paris','Amsterdam','Milan','Osaka'])[1 + i % 6] AS city,
+        'Company ' || (i % 97) || ' Ltd' AS company,
+        'Customer ' || i || ' called from +44 20 7946 0' || lpad((i % 1000)::text, 3, '0') ||
+          ' about invoice ' || (100000 + i) || '; reach them at contact' || i || '@example.org. ' ||
+          'Paid with card 4111 1111 1111 1111, refund to IBAN DE89 3704 0044 0532 0130 00.' AS notes,
+        md5(i::text) AS reference
+      FROM generate_series(1, ${WIDE_ROWS}) AS i`);
+    const { rows } = await client.query<{ bytes: string }>(`
+      SELECT sum(octet_length(full_name) + octet_length(email) + octet_length(phone) + octet_length(card_number) +
+                 octet_length(iban) + octet_length(street) + octet_length(city) + octet_length(company) +
+                 octet_length(notes) + octet_length(reference))::text AS bytes
+      FROM wide_pii`);
+    return Number(rows[0]?.bytes ?? 0);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What the SQL classifier reports. `class` is what the default policy matches on; the other fields
+ * are attributes a policy may also match on, and reasons a human reads when a statement is held.
+ */
+export type SqlClass = 'read' | 'write' | 'ddl' | 'privileged' | 'unknown';
+
+export interface SqlStatementInfo {
+  /** this statement's source text, trimmed */
+  text: string;
+  /** 'SELECT', 'INSERT', 'CREATE TABLE', 'COPY', 'DO', 'EXECUTE', ... */
+  command: string;
+  class: SqlClass;
+  /** relations touched (read or written), as written: 'public.users' or 'users'; unquoted names are lower case */
+  tables: string[];
+  /** relations modified: rows written, locked or truncated, or the relation created, altered or dropped */
+  writesTables: string[];
+  /** an UPDATE or DELETE without WHERE (a CTE's included), or a TRUNCATE */
+  noWhere: boolean;
+  /** dangerous or side-effecting functions called, lower case, schema stripped */
+  functions: string[];
+  /** short human reasons for the class */
+  reasons: string[];
+  /** PREPARE name AS <statement> */
+  prepares?: { name: string; statement: SqlStatementInfo };
+  /**
+   * EXECUTE name (alone, or inside EXPLAIN ANALYZE, CREATE TABLE AS, ...): the class here is
+   * 'unknown'; the caller resolves it from the prepared statements it knows.
+   */
+  executes?: string;
+  /**
+   * Set with `executes`: the class of the rest of the statement, so that the resolved class is
+   * combineClasses([classBesidesExecute, prepared.class]). CREATE TABLE x AS EXECUTE p stays ddl
+   * even when p is a read; substituting p's class alone would lose that.
+   */
+  classBesidesExecute?: SqlClass;
+  /** DEALLOCATE name, or '*' for DEALLOCATE ALL */
+  deallocates?: string;
+}
+
+export interface SqlClassification {
+  /** the strictest class of the statements: privileged > unknown > ddl > write > read */
+  class: SqlClass;
+  statements: SqlStatementInfo[];
+  statementCount: number;
+  tables: string[];
+  writesTables: string[];
+  functions: string[];
+  commands: string[];
+  noWhere: boolean;
+  /** the parser rejected the text (class 'unknown', no statements) */
+  parseError?: string;
+}
+
+/**
+ * Strictness, lowest first. `unknown` ranks above `ddl` and `write` so that a part the classifier
+ * could not see into is never hidden behind one it could.
+ */
+const STRICTNESS: Record<SqlClass, number> = { read: 0, write: 1, ddl: 2, unknown: 3, privileged: 4 };
+
+/** The strictest of the classes; an empty list is 'read' (nothing runs). */
+export function combineClasses(classes: readonly SqlClass[]): SqlClass {
+  let strictest: SqlClass = 'read';
+  for (const c of classes) if (STRICTNESS[c] > STRICTNESS[strictest]) strictest = c;
+  return strictest;
+}

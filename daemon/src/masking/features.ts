@@ -1,0 +1,256 @@
+/**
+ * What one pass over a text tells the detectors before any regex runs, packed into one small
+ * integer so that nothing is allocated per cell:
+ *
+ * - the longest run of digits joined by single spaces or dashes, as a tier: any digit, 6, 7, 9 or
+ *   13 digits (card numbers, SSNs, IBAN account numbers, Spanish ids, NINOs)
+ * - whether a run of 7 digits joined by up to two of ` -./()+` starts where a phone number may
+ *   start (not glued to a letter, as in UUIDs and order ids)
+ * - whether there is an uppercase ASCII letter, and a hint of a secret (see HINT below)
+ *
+ * A detector whose shape needs more than the text has is skipped: a UUID or a timestamp never
+ * reaches the card regex, a name never reaches any regex.
+ *
+ * The pass is three small deterministic automata over a character class, table driven: random data
+ * such as UUIDs makes per-character branches mispredict, which costs more than the lookups.
+ */
+
+// --- character classes ------------------------------------------------------------------------
+
+const K_OTHER = 0; // punctuation not listed below, control characters, non-ASCII
+const K_DIGIT = 1;
+const K_SPACE = 2;
+const K_DASH = 3;
+const K_DOT = 4;
+const K_SLASH = 5;
+const K_PAREN_PLUS = 6; // ( ) +
+const K_AT = 7;
+const K_UPPER = 8; // uppercase letters not listed below
+const K_A = 9;
+const K_K_S = 10;
+const K_I = 11;
+const K_J = 12;
+const K_UNDERSCORE_EQUALS = 13;
+const K_COLON = 14;
+const K_Y_QUOTE = 15; // y " '
+const K_Y_UPPER = 16;
+const K_K_T = 17; // k t
+const K_X = 18;
+const K_O = 19;
+const K_ABPR = 20; // a b p r
+const K_LOWER = 21; // lowercase letters not listed above
+const CLASSES = 22;
+
+const CHAR_CLASS = new Uint8Array(65536).fill(K_OTHER);
+function classify(chars: string, kind: number): void {
+  for (const ch of chars) CHAR_CLASS[ch.charCodeAt(0)] = kind;
+}
+classify('abcdefghijklmnopqrstuvwxyz', K_LOWER);
+classify('ABCDEFGHIJKLMNOPQRSTUVWXYZ', K_UPPER);
+classify('0123456789', K_DIGIT);
+classify(' ', K_SPACE);
+classify('-', K_DASH);
+classify('.', K_DOT);
+classify('/', K_SLASH);
+classify('()+', K_PAREN_PLUS);
+classify('@', K_AT);
+classify('A', K_A);
+classify('KS', K_K_S);
+classify('I', K_I);
+classify('J', K_J);
+classify('_=', K_UNDERSCORE_EQUALS);
+classify(':', K_COLON);
+classify('y"\'', K_Y_QUOTE);
+classify('Y', K_Y_UPPER);
+classify('kt', K_K_T);
+classify('x', K_X);
+classify('o', K_O);
+classify('abpr', K_ABPR);
+
+const UPPER_CLASSES = new Set([K_UPPER, K_A, K_K_S, K_I, K_J, K_Y_UPPER]);
+const LETTER_CLASSES = new Set([...UPPER_CLASSES, K_Y_QUOTE, K_K_T, K_X, K_O, K_ABPR, K_LOWER]);
+
+export const HAS_UPPER = 1;
+export const SECRET_HINT = 2;
+
+// --- automata ---------------------------------------------------------------------------------
+
+/**
+ * Builds a transition table from a step function over states encoded as strings, exploring the
+ * states reachable from `initial`. Table entries are next-state numbers pre-multiplied by CLASSES
+ * so that a step is one addition and one load.
+ */
+function buildAutomaton(initial: string, step: (state: string, kind: number) => string): { table: Uint16Array; states: string[] } {
+  const index = new Map<string, number>([[initial, 0]]);
+  const states = [initial];
+  const rows: number[][] = [];
+  for (let s = 0; s < states.length; s++) {
+    const row: number[] = [];
+    for (let kind = 0; kind < CLASSES; kind++) {
+      const next = step(states[s] as string, kind);
+      let n = index.get(next);
+      if (n === undefined) {
+        n = states.length;
+        index.set(next, n);
+        states.push(next);
+      }
+      row.push(n * CLASSES);
+    }
+    rows.push(row);
+  }
+  return { table: Uint16Array.from(rows.flat()), states };
+}
+
+/** The tiers of the longest card-style run: digits joined by single spaces or dashes. */
+export const RUN_NONE = 0;
+export const RUN_ANY = 1;
+export const RUN_6 = 2;
+export const RUN_7 = 3;
+export const RUN_9 = 4;
+export const RUN_13 = 5;
+
+function runTier(run: number): number {
+  if (run >= 13) return RUN_13;
+  if (run >= 9) return RUN_9;
+  if (run >= 7) return RUN_7;
+  if (run >= 6) return RUN_6;
+  return run >= 1 ? RUN_ANY : RUN_NONE;
+}
+
+/** State `tier,run,joins`; the tier only grows and 13 is final. */
+const CARD = buildAutomaton('0,0,0', (state, kind) => {
+  const [tier, run, joins] = state.split(',').map(Number) as [number, number, number];
+  if (tier === RUN_13) return state;
+  if (kind === K_DIGIT) {
+    const next = run > 0 && joins <= 1 ? run + 1 : 1;
+    const best = Math.max(tier, runTier(next));
+    return best === RUN_13 ? `${RUN_13},0,0` : `${best},${Math.min(next, 12)},0`;
+  }
+  if ((kind === K_SPACE || kind === K_DASH) && run > 0 && joins === 0) return `${tier},${run},1`;
+  return `${tier},0,0`;
+});
+const CARD_TIER = Uint8Array.from(CARD.states, (state) => Number(state.split(',')[0]));
+
+/**
+ * State `tier,run,joins,eligible,soft,prevGlue`. A run is eligible when it starts after a
+ * character the phone regex's lookbehind allows (not a letter, digit, `@`, `_`, `-`, `.`, `/`),
+ * or after a space, `(`, `)` or `+` within a longer run; `soft` records such a joiner since the
+ * last digit. Ambiguous characters count as not glued, which can only let more through.
+ */
+const PHONE_FINAL = 1;
+const PHONE = buildAutomaton('0,0,0,0,0,0', (state, kind) => {
+  const [tier, run, joins, eligible, soft, prevGlue] = state.split(',').map(Number) as [number, number, number, number, number, number];
+  if (tier === PHONE_FINAL) return state;
+  if (kind === K_DIGIT) {
+    let nextRun: number;
+    let nextEligible: number;
+    if (run > 0 && joins <= 2) {
+      if (eligible) [nextRun, nextEligible] = [run + 1, 1];
+      else if (soft) [nextRun, nextEligible] = [1, 1];
+      else [nextRun, nextEligible] = [run + 1, 0];
+    } else {
+      [nextRun, nextEligible] = [1, prevGlue ? 0 : 1];
+    }
+    if (nextEligible && nextRun >= 7) return `${PHONE_FINAL},0,0,0,0,0`;
+    return `${tier},${Math.min(nextRun, 6)},0,${nextEligible},0,1`;
+  }
+  if (kind === K_SPACE || kind === K_PAREN_PLUS) {
+    return run > 0 ? `${tier},${run},${Math.min(joins + 1, 3)},${eligible},1,0` : `${tier},0,0,0,0,0`;
+  }
+  if (kind === K_DASH || kind === K_DOT || kind === K_SLASH) {
+    return run > 0 ? `${tier},${run},${Math.min(joins + 1, 3)},${eligible},${soft},1` : `${tier},0,0,0,0,1`;
+  }
+  const glue = LETTER_CLASSES.has(kind) || kind === K_AT;
+  return `${tier},0,0,0,0,${glue ? 1 : 0}`;
+});
+const PHONE_TIER = Uint8Array.from(PHONE.states, (state) => Number(state.split(',')[0]));
+
+/**
+ * Whether something a secret detector looks for may be here: `_` and `=` (token prefixes,
+ * `password=`, `AccountKey=`), `--` (a PEM line), `k-` and `t-` (`sk-`, `glpat-`), `xoxb-`, `://`,
+ * a quoted or camel-case key before `:`, `yJ` (a JWT), `AKI`, `ASI`, `AI`. (`bearer` is looked for
+ * once after the pass.) Loose on purpose: it only decides whether the secret trigger regex runs.
+ */
+const HINT_FINAL = 'hint';
+function hintStep(state: string, kind: number): string {
+  if (state === HINT_FINAL) return state;
+  switch (kind) {
+    case K_UNDERSCORE_EQUALS:
+      return HINT_FINAL;
+    case K_DASH:
+      return state === 'dash' || state === 'kt' || state === 'xoxL' ? HINT_FINAL : 'dash';
+    case K_COLON:
+      return state === 'yq' ? HINT_FINAL : 'colon';
+    case K_SLASH:
+      return state === 'colon' ? HINT_FINAL : 'none';
+    case K_J:
+      return state === 'yq' ? HINT_FINAL : 'none';
+    case K_I:
+      return state === 'A' || state === 'AKS' ? HINT_FINAL : 'none';
+    case K_A:
+      return 'A';
+    case K_K_S:
+      return state === 'A' ? 'AKS' : 'none';
+    case K_Y_QUOTE:
+    case K_Y_UPPER:
+      return 'yq';
+    case K_K_T:
+      return 'kt';
+    case K_X:
+      return state === 'xo' ? 'xox' : 'x';
+    case K_O:
+      return state === 'x' ? 'xo' : 'none';
+    case K_ABPR:
+      return state === 'xox' ? 'xoxL' : 'none';
+    default:
+      return 'none';
+  }
+}
+
+/** The hint automaton, with whether an uppercase letter was seen folded into its state (`upper|hint`). */
+const HINT = buildAutomaton('0|none', (state, kind) => {
+  const [upper, hint] = state.split('|') as [string, string];
+  return `${upper === '1' || UPPER_CLASSES.has(kind) ? 1 : 0}|${hintStep(hint, kind)}`;
+});
+const HINT_FLAGS = Uint8Array.from(HINT.states, (state) => {
+  const [upper, hint] = state.split('|');
+  return (upper === '1' ? HAS_UPPER : 0) | (hint === HINT_FINAL ? SECRET_HINT : 0);
+});
+
+// --- the pass ---------------------------------------------------------------------------------
+
+const CARD_SHIFT = 2;
+const PHONE_SHIFT = 5;
+
+/** `Bearer ` and a 16-character token with a digit in it. */
+const BEARER_MIN_LENGTH = 23;
+
+export function textFeatures(text: string): number {
+  const card = CARD.table;
+  const phone = PHONE.table;
+  const hint = HINT.table;
+  let c = 0;
+  let p = 0;
+  let h = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const kind = CHAR_CLASS[text.charCodeAt(i)] as number;
+    c = card[c + kind] as number;
+    p = phone[p + kind] as number;
+    h = hint[h + kind] as number;
+  }
+  const cardTier = CARD_TIER[c / CLASSES] as number;
+  let flags = HINT_FLAGS[h / CLASSES] as number;
+  if ((flags & SECRET_HINT) === 0 && cardTier !== RUN_NONE && length >= BEARER_MIN_LENGTH && text.indexOf('earer') >= 0) flags |= SECRET_HINT;
+  return flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
+}
+
+/** The card-style run tier, RUN_NONE … RUN_13. */
+export function cardRunTier(features: number): number {
+  return (features >>> CARD_SHIFT) & 7;
+}
+
+/** Whether an eligible phone-style run of at least 7 digits was seen. */
+export function hasPhoneRun(features: number): boolean {
+  return (features & (1 << PHONE_SHIFT)) !== 0;
+}

@@ -1,0 +1,142 @@
+import { DETECTORS } from '@airlock/shared';
+import type { DetectorName, MaskingPolicy } from '@airlock/shared';
+import { GlobMatcher } from '../policy/glob.js';
+import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, scanWith } from './detectors.js';
+import type { SecretDetector } from './detectors.js';
+import { SECRET_HINT, textFeatures } from './features.js';
+import type { MaskReportBuilder } from './report.js';
+import { SpanList } from './spans.js';
+
+interface ColumnRulePlan {
+  /** lower-cased globs, matched against lower-cased column names */
+  readonly columns: GlobMatcher;
+  readonly label: string;
+}
+
+interface CustomDetectorPlan {
+  readonly name: string;
+  readonly regex: RegExp;
+  readonly replacement: string;
+}
+
+/** What a column rule puts in place of a whole cell. */
+export function columnForm(label: string): string {
+  return `[${label}]`;
+}
+
+/** What a custom detector puts in place of a match: its label as written, else its name upper-cased. */
+export function customForm(name: string, label: string | undefined): string {
+  return `[${label ?? name.toUpperCase()}]`;
+}
+
+/**
+ * The masking policy compiled for one target. Stateless between calls apart from scratch space,
+ * so one instance serves every connection to the target (JavaScript runs one call at a time).
+ *
+ * Order within a text: custom detectors first (the policy author knows best), then the built-in
+ * secret detectors, then email, IBAN, payment card, national id and phone. Characters one detector
+ * replaced are not looked at by the later ones.
+ */
+export class Masker {
+  /** false when nothing could ever be masked: callers skip decoding and rebuilding entirely */
+  readonly active: boolean;
+  private readonly hasContentDetection: boolean;
+  private readonly secretDetectors: readonly SecretDetector[];
+  /** PLAIN_DETECTOR_BITS of the enabled detectors */
+  private readonly plainDetectors: number;
+  private readonly columnForms = new Map<string, string>();
+  private readonly scratch = new SpanList();
+
+  constructor(
+    readonly detectors: readonly DetectorName[],
+    private readonly columnRules: readonly ColumnRulePlan[],
+    private readonly custom: readonly CustomDetectorPlan[],
+  ) {
+    const enabled = new Set<string>(detectors);
+    this.secretDetectors = SECRET_DETECTORS.filter((d) => enabled.has(d.name));
+    this.plainDetectors = detectors.reduce((bits, name) => bits | (PLAIN_DETECTOR_BITS[name] ?? 0), 0);
+    this.hasContentDetection = detectors.length > 0 || custom.length > 0;
+    this.active = this.hasContentDetection || columnRules.length > 0;
+    for (const rule of columnRules) this.columnForms.set(rule.label, columnForm(rule.label));
+  }
+
+  /** The label of the first column rule for this target whose globs match the name (case-insensitive). */
+  columnRule(columnName: string): string | undefined {
+    if (this.columnRules.length === 0) return undefined;
+    const name = columnName.toLowerCase();
+    for (const rule of this.columnRules) if (rule.columns.test(name)) return rule.label;
+    return undefined;
+  }
+
+  /**
+   * One result cell. With a column label the whole non-empty value becomes `[label]`; otherwise the
+   * content detectors run. Returns the very same string when nothing matched.
+   */
+  maskCell(text: string, columnLabel: string | undefined, report: MaskReportBuilder): string {
+    if (columnLabel !== undefined) {
+      if (text.length === 0) return text;
+      report.add(columnLabel, 1);
+      return this.columnForms.get(columnLabel) ?? columnForm(columnLabel);
+    }
+    const spans = this.scratch;
+    if (!this.findSpans(text, spans)) return text;
+    if (spans.length === 1) report.add(spans.at(0).detector, 1);
+    else report.addCell(distinctDetectors(spans));
+    return spans.render(text);
+  }
+
+  /** Free text (a notice, a COPY row, a body): every match counts. Returns the same string when nothing matched. */
+  maskText(text: string, report: MaskReportBuilder): string {
+    const spans = this.scratch;
+    if (!this.findSpans(text, spans)) return text;
+    for (let i = 0; i < spans.length; i++) report.add(spans.at(i).detector, 1);
+    return spans.render(text);
+  }
+
+  /** Whether a built-in detector runs. */
+  detects(name: DetectorName): boolean {
+    return this.detectors.includes(name);
+  }
+
+  /**
+   * Fills `spans` with what to replace in `text`; false when there is nothing. The building block
+   * of maskCell, maskText and the stream masker.
+   */
+  findSpans(text: string, spans: SpanList): boolean {
+    spans.clear();
+    if (!this.hasContentDetection || text.length === 0) return false;
+    for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
+    const features = textFeatures(text);
+    if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0 && mayHoldSecret(text)) {
+      for (const detector of this.secretDetectors) detector.find(text, spans);
+    }
+    if (this.plainDetectors !== 0 && spans.covered < text.length) findPlainSpans(text, spans, features, this.plainDetectors);
+    return spans.length > 0;
+  }
+}
+
+function distinctDetectors(spans: SpanList): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < spans.length; i++) {
+    const name = spans.at(i).detector;
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Compiles the masking section of a policy for one target: which built-in detectors run (all when
+ * `detectors` is omitted), the column rules whose `targets` globs match the target, and the custom
+ * regexes. Compile once per (policy, target) and reuse.
+ */
+export function compileMasking(masking: MaskingPolicy, target: string): Masker {
+  const detectors = masking.detectors ?? DETECTORS;
+  const columnRules: ColumnRulePlan[] = [];
+  for (const rule of masking.columns ?? []) {
+    if (rule.targets !== undefined && !GlobMatcher.compile(rule.targets).test(target)) continue;
+    const globs = typeof rule.columns === 'string' ? [rule.columns] : rule.columns;
+    columnRules.push({ columns: GlobMatcher.compile(globs.map((g) => g.toLowerCase())), label: rule.label ?? 'REDACTED' });
+  }
+  const custom = (masking.custom ?? []).map((c) => ({ name: c.name, regex: new RegExp(c.regex, 'g'), replacement: customForm(c.name, c.label) }));
+  return new Masker([...detectors], columnRules, custom);
+}

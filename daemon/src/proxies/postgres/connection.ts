@@ -1,0 +1,743 @@
+import type net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { serialize } from 'pg-protocol';
+import type { Action, AgentSession, Target, Verdict } from '@airlock/shared';
+import type { ActionRequest } from '../../pipeline/pipeline.js';
+import type { ProxyContext } from '../listeners.js';
+import { MaskReportBuilder, type Masker } from '../../masking/index.js';
+import type { SqlClassification } from '../../classify/sql/index.js';
+import { BackendDecoder } from './backend.js';
+import {
+  MessageFramer,
+  ProtocolError,
+  authenticationCleartext,
+  authenticationOk,
+  authenticationSasl,
+  authenticationSaslContinue,
+  authenticationSaslFinal,
+  backendKeyData,
+  buildDataRow,
+  errorResponse,
+  message,
+  negotiateProtocolVersion,
+  parameterStatus,
+  parseStartupPacket,
+  readBind,
+  readDataRow,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
+  readyForQuery,
+  BodyReader,
+  PROTOCOL_3_0,
+  type WireMessage,
+} from './protocol.js';
+import { ScramServerExchange, SCRAM_MECHANISM } from './scram.js';
+import { connectUpstream, UpstreamError, type UpstreamSettings } from './upstream.js';
+import { RowMasker, ResultSample, maskCopyRow, type ResultColumn } from './results.js';
+import type { SqlClassifier } from './classification.js';
+import type { CancelRegistry } from './cancel.js';
+
+/** Startup parameters passed on to the server; `options` could set role or other GUCs, so it is not. */
+const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'datestyle', 'timezone']);
+
+/** The server's messages are trusted to be sane; the bound only stops a runaway buffer. */
+const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+
+/** A refused statement is replaced upstream by one that fails without doing anything, so both sides agree on the transaction. */
+const REFUSAL_QUERY = serialize.query('AIRLOCK REFUSED');
+/** Sent upstream when the agent asks for a prepared statement that Airlock refused: its error takes the refused one's place. */
+const BLOCKED_PORTAL_PREFIX = 'airlock_refused_';
+
+export interface ConnectionDeps {
+  target: Target;
+  context: ProxyContext;
+  upstream: UpstreamSettings;
+  classifier: SqlClassifier;
+  cancels: CancelRegistry;
+  tlsContext?: tls.SecureContext;
+}
+
+interface PreparedStatement {
+  sql: string;
+  classification: SqlClassification;
+  /** from Describe (statement): names and types; formats come from Bind */
+  columns?: ResultColumn[];
+}
+
+interface Portal {
+  statementName: string;
+  statement?: PreparedStatement;
+  params: (Buffer | null)[];
+  paramFormats: number[];
+  resultFormats: number[];
+  columns?: ResultColumn[];
+  /** decided once: later Executes of a suspended portal continue the same statement */
+  allowedAction?: Action;
+}
+
+/** Result of one action as it streams back. */
+interface ResultCapture {
+  action: Action;
+  startedAt: bigint;
+  sample: ResultSample;
+  report: MaskReportBuilder;
+  tags: string[];
+  error?: string;
+  rowMasker?: RowMasker;
+  copyOut?: boolean;
+}
+
+/** What the upstream owes the client for each forwarded message, in order. */
+type Expectation =
+  | { kind: 'query'; capture?: ResultCapture; refusal?: Verdict }
+  | { kind: 'parse' | 'bind' | 'close' }
+  | { kind: 'describe'; target: 'S' | 'P'; name: string }
+  | { kind: 'execute'; portal?: Portal; capture?: ResultCapture; refusal?: Verdict }
+  | { kind: 'sync' };
+
+type State = 'startup' | 'auth-cleartext' | 'auth-sasl-initial' | 'auth-sasl-final' | 'connecting' | 'ready' | 'closed';
+
+/**
+ * One agent connection: authenticates the agent's session token, logs in upstream with the real
+ * credential, and then relays messages, holding each statement for the pipeline's verdict,
+ * masking rows on the way back and recording results.
+ */
+export class ClientConnection {
+  private socket: net.Socket;
+  private upstreamSocket?: net.Socket;
+  private state: State = 'startup';
+  private readonly framer: MessageFramer;
+  private readonly upFramer: MessageFramer;
+  private readonly decoder = new BackendDecoder();
+  private session?: AgentSession;
+  private params = new Map<string, string>();
+  private scram?: ScramServerExchange;
+  private readonly queue: WireMessage[] = [];
+  private queuedBytes = 0;
+  private pumping = false;
+  private readonly expectations: Expectation[] = [];
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+  /** SQL-level PREPARE name AS ...: what EXECUTE name will run */
+  private readonly sqlPrepared = new Map<string, SqlClassification>();
+  private skipUntilSync = false;
+  private held?: AbortController;
+  private masker?: Masker;
+  private cancelKey?: { processId: number; secretKey: number };
+  private upstreamKey?: { processId: number; secretKey: number };
+  /** the query whose rows are streaming (simple protocol) */
+  private activeColumns?: ResultColumn[];
+
+  constructor(
+    socket: net.Socket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.socket = socket;
+    this.framer = new MessageFramer(deps.target.maxMessageBytes, true);
+    this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
+    this.attachClient(socket);
+  }
+
+  /** State changes inside callbacks and awaits, which type narrowing does not see. */
+  private get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Cancels what this connection is doing: a held statement is cancelled, a running one cancelled upstream. */
+  cancel(): Promise<void> {
+    if (this.held) {
+      this.held.abort();
+      return Promise.resolve();
+    }
+    if (!this.upstreamKey) return Promise.resolve();
+    return this.deps.cancels.cancelUpstream(this.deps.upstream, this.upstreamKey);
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.held?.abort();
+    if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
+    this.socket.destroy();
+    if (this.upstreamSocket && !this.upstreamSocket.destroyed) this.upstreamSocket.end(serialize.end());
+    this.upstreamSocket?.destroy();
+  }
+
+  // ---- client side ----
+
+  private attachClient(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+    socket.on('drain', () => this.upstreamSocket?.resume());
+  }
+
+  private onClientData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      this.framer.push(chunk);
+      while (!this.closed) {
+        if (this.state === 'startup') {
+          const packet = this.framer.nextStartup();
+          if (!packet) break;
+          this.onStartup(packet);
+          continue;
+        }
+        const msg = this.framer.next();
+        if (!msg) break;
+        if (this.state === 'ready' || this.state === 'connecting') {
+          this.queue.push(msg);
+          this.queuedBytes += msg.raw.length;
+        } else this.onAuthMessage(msg);
+      }
+      // a client that pipelines while a statement is held is paused, not buffered without bound
+      if (this.queuedBytes > 16 * 1024 * 1024) this.socket.pause();
+      if (this.state === 'ready') void this.pump();
+    } catch (err) {
+      this.fatal(err);
+    }
+  }
+
+  private onStartup(packet: Buffer): void {
+    const startup = parseStartupPacket(packet);
+    switch (startup.kind) {
+      case 'ssl':
+        if (this.deps.tlsContext && !(this.socket instanceof tls.TLSSocket)) {
+          this.socket.write('S');
+          this.upgradeToTls();
+        } else this.socket.write('N');
+        return;
+      case 'gssenc':
+        this.socket.write('N');
+        return;
+      case 'cancel':
+        void this.deps.cancels.cancel(startup.processId, startup.secretKey);
+        this.state = 'closed';
+        this.socket.end();
+        return;
+      case 'startup': {
+        const major = startup.protocol >> 16;
+        if (major !== 3) throw new ProtocolError(`unsupported frontend protocol ${major}.${startup.protocol & 0xffff}: Airlock speaks 3.0`, '0A000');
+        if (startup.params.has('replication')) throw new ProtocolError('replication connections are not allowed through Airlock', '28000');
+        const unrecognized = [...startup.params.keys()].filter((k) => k.startsWith('_pq_.'));
+        if (startup.protocol !== PROTOCOL_3_0 || unrecognized.length > 0) this.socket.write(negotiateProtocolVersion(0, unrecognized));
+        this.params = startup.params;
+        this.framer.expectStartup = false;
+        // cleartext only where the channel is encrypted; otherwise SCRAM, so the token never crosses in the clear
+        if (this.socket instanceof tls.TLSSocket) {
+          this.state = 'auth-cleartext';
+          this.socket.write(authenticationCleartext());
+        } else {
+          this.state = 'auth-sasl-initial';
+          this.socket.write(authenticationSasl([SCRAM_MECHANISM]));
+        }
+        return;
+      }
+    }
+  }
+
+  private upgradeToTls(): void {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    plain.removeAllListeners('drain');
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.tlsContext });
+    this.socket = secure;
+    this.attachClient(secure);
+  }
+
+  private onAuthMessage(msg: WireMessage): void {
+    if (msg.type !== 'p') throw new ProtocolError(`expected a password message during authentication, got "${msg.type}"`);
+    const user = this.params.get('user') ?? '';
+    if (this.state === 'auth-cleartext') {
+      const token = new BodyReader(msg.body).cstring();
+      const auth = this.deps.context.sessions.authenticate(token, this.deps.target.name);
+      if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
+      this.session = auth.session;
+      void this.connect();
+      return;
+    }
+    if (this.state === 'auth-sasl-initial') {
+      const r = new BodyReader(msg.body);
+      const mechanism = r.cstring();
+      const length = r.int32();
+      const data = length < 0 ? '' : r.bytes(length).toString('utf8');
+      const candidates = this.deps.context.sessions.scramCandidates();
+      this.scram = new ScramServerExchange(candidates.salt, candidates.iterations);
+      this.socket.write(authenticationSaslContinue(this.scram.start(mechanism, data)));
+      this.state = 'auth-sasl-final';
+      return;
+    }
+    if (this.state === 'auth-sasl-final') {
+      const candidates = this.deps.context.sessions.scramCandidates();
+      const match = this.scram!.finish(msg.body.toString('utf8'), candidates.sessions);
+      if (!match) throw new ProtocolError(`password authentication failed for user "${user}": the password is not a valid Airlock agent session token`, '28P01');
+      const { session } = candidates.sessions[match.index]!;
+      const auth = this.deps.context.sessions.check(session.id, this.deps.target.name);
+      if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
+      this.session = auth.session;
+      this.socket.write(authenticationSaslFinal(match.serverFinal));
+      void this.connect();
+      return;
+    }
+    throw new ProtocolError('unexpected password message');
+  }
+
+  private async connect(): Promise<void> {
+    this.state = 'connecting';
+    const startup: Record<string, string> = {};
+    for (const [k, v] of this.params) if (FORWARDED_PARAMS.has(k)) startup[k] = v;
+    // the classifier reads UTF-8; another client encoding could make the server see different statements
+    if (startup.client_encoding && !/^utf-?8$/i.test(startup.client_encoding)) delete startup.client_encoding;
+    if (this.params.get('database')) startup.database = this.params.get('database')!;
+    try {
+      const up = await connectUpstream(this.deps.upstream, startup, UPSTREAM_MAX_MESSAGE_BYTES);
+      if (this.closed) {
+        up.socket.destroy();
+        return;
+      }
+      this.upstreamSocket = up.socket;
+      this.upstreamKey = up.backendKey;
+      this.masker = this.deps.context.masking(this.deps.target.name);
+      up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+      up.socket.on('drain', () => this.socket.resume());
+      up.socket.on('error', (err) => this.upstreamLost(err.message));
+      up.socket.on('close', () => this.upstreamLost('the server closed the connection'));
+      this.cancelKey = this.deps.cancels.register(this);
+      const hello = [authenticationOk(), ...up.parameters.map(([k, v]) => parameterStatus(k, v)), backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), readyForQuery(up.transactionStatus)];
+      this.socket.write(Buffer.concat(hello));
+      this.state = 'ready';
+      void this.pump();
+    } catch (err) {
+      const e = err as Error;
+      this.fatal(new ProtocolError(e.message, err instanceof UpstreamError ? err.code : '08001'));
+    }
+  }
+
+  private upstreamLost(reason: string): void {
+    if (this.state === 'closed') return;
+    this.fatal(new ProtocolError(`target "${this.deps.target.name}": lost the upstream connection: ${reason}`, '08006'));
+  }
+
+  /** Reports an error as a FATAL ErrorResponse and closes the connection. */
+  private fatal(err: unknown): void {
+    if (this.state === 'closed') return;
+    const e = err instanceof ProtocolError ? err : new ProtocolError(`internal error in Airlock: ${(err as Error).message}`, 'XX000');
+    if (!(err instanceof ProtocolError)) console.error(`airlockd: postgres target "${this.deps.target.name}": ${(err as Error).stack ?? String(err)}`);
+    if (this.socket.writable) this.socket.end(errorResponse({ severity: 'FATAL', code: e.code, message: e.message }));
+    this.state = 'closed';
+    this.held?.abort();
+    if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
+    this.upstreamSocket?.destroy();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** Client messages are handled one at a time, in order; a held statement holds everything after it. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.state === 'ready' && this.queue.length > 0) {
+        const msg = this.queue.shift()!;
+        this.queuedBytes -= msg.raw.length;
+        await this.onClientMessage(msg);
+      }
+      if (this.queuedBytes <= 16 * 1024 * 1024 && this.state === 'ready') this.socket.resume();
+    } catch (err) {
+      this.fatal(err);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(raw: Buffer): void {
+    if (!this.upstreamSocket!.write(raw)) this.socket.pause();
+  }
+
+  private async onClientMessage(msg: WireMessage): Promise<void> {
+    if (this.skipUntilSync && msg.type !== 'S') return;
+    switch (msg.type) {
+      case 'Q':
+        return this.onQuery(msg);
+      case 'P': {
+        const parse = readParse(msg.body);
+        this.statements.set(parse.name, { sql: parse.sql, classification: this.classify(parse.sql) });
+        this.expectations.push({ kind: 'parse' });
+        return this.send(msg.raw);
+      }
+      case 'B': {
+        const bind = readBind(msg.body);
+        this.portals.set(bind.portal, {
+          statementName: bind.statement,
+          statement: this.statements.get(bind.statement),
+          params: bind.params,
+          paramFormats: bind.paramFormats,
+          resultFormats: bind.resultFormats,
+        });
+        this.expectations.push({ kind: 'bind' });
+        return this.send(msg.raw);
+      }
+      case 'D': {
+        const target = readTarget(msg.body);
+        this.expectations.push({ kind: 'describe', target: target.kind, name: target.name });
+        return this.send(msg.raw);
+      }
+      case 'E':
+        return this.onExecute(msg);
+      case 'C': {
+        const target = readTarget(msg.body);
+        if (target.kind === 'S') this.statements.delete(target.name);
+        else this.portals.delete(target.name);
+        this.expectations.push({ kind: 'close' });
+        return this.send(msg.raw);
+      }
+      case 'S':
+        this.skipUntilSync = false;
+        this.expectations.push({ kind: 'sync' });
+        return this.send(msg.raw);
+      case 'H':
+      case 'd':
+      case 'c':
+      case 'f':
+        return this.send(msg.raw);
+      case 'F': {
+        // FunctionCall runs a function by OID, outside anything the classifier can read
+        const action = await this.newAction('sql.function-call', 'FunctionCall (fast-path function call)', { class: 'unknown', statementCount: 1 }, { protocol: 'function-call' });
+        const verdict: Verdict = { actionId: action.id, allowed: false, via: 'policy', ruleId: 'airlock-function-call', reason: 'the FunctionCall protocol message is refused by Airlock' };
+        this.expectations.push({ kind: 'query', refusal: verdict });
+        return this.send(REFUSAL_QUERY);
+      }
+      case 'X':
+        this.upstreamSocket?.end(msg.raw);
+        this.close();
+        return;
+      default:
+        throw new ProtocolError(`unknown or unexpected frontend message type "${msg.type}"`);
+    }
+  }
+
+  private classify(sql: string): SqlClassification {
+    return this.deps.classifier.classify(sql, this.sqlPrepared);
+  }
+
+  private async onQuery(msg: WireMessage): Promise<void> {
+    const sql = readQuery(msg.body);
+    const classification = this.classify(sql);
+    for (const s of classification.statements) {
+      if (s.prepares) this.sqlPrepared.set(s.prepares.name.toLowerCase(), this.deps.classifier.wrap(s.prepares.statement));
+      if (s.deallocates === '*') this.sqlPrepared.clear();
+      else if (s.deallocates) this.sqlPrepared.delete(s.deallocates.toLowerCase());
+    }
+    const { action, verdict } = await this.decide(sql, classification, { protocol: 'simple' });
+    if (verdict.allowed) {
+      this.expectations.push({ kind: 'query', capture: this.capture(action) });
+      this.send(msg.raw);
+    } else {
+      this.expectations.push({ kind: 'query', refusal: verdict });
+      this.send(REFUSAL_QUERY);
+    }
+  }
+
+  private async onExecute(msg: WireMessage): Promise<void> {
+    const execute = readExecute(msg.body);
+    const portal = this.portals.get(execute.portal);
+    if (portal?.allowedAction) {
+      this.expectations.push({ kind: 'execute', portal, capture: this.capture(portal.allowedAction, portal) });
+      return this.send(msg.raw);
+    }
+    const statement = portal?.statement;
+    const sql = statement?.sql ?? '';
+    const classification = statement?.classification ?? this.deps.classifier.unknown('Execute of a portal Airlock did not see bound');
+    const params = portal ? this.describeParams(portal) : [];
+    const { action, verdict } = await this.decide(sql, classification, {
+      protocol: 'extended',
+      statement: portal?.statementName || undefined,
+      portal: execute.portal || undefined,
+      params,
+      maxRows: execute.maxRows || undefined,
+    });
+    if (verdict.allowed && portal) {
+      portal.allowedAction = action;
+      this.expectations.push({ kind: 'execute', portal, capture: this.capture(action, portal) });
+      this.send(msg.raw);
+    } else {
+      // the server's error for a portal that does not exist takes the refused Execute's place, and the server skips to Sync as the client will
+      this.expectations.push({ kind: 'execute', refusal: verdict });
+      this.send(serialize.execute({ portal: BLOCKED_PORTAL_PREFIX + randomBytes(6).toString('hex') }));
+      this.skipUntilSync = true;
+    }
+  }
+
+  /** Bound parameters for the recording, masked; binary ones are shown by size only. */
+  private describeParams(portal: Portal): (string | null)[] {
+    const report = new MaskReportBuilder();
+    return portal.params.map((p, i) => {
+      if (p === null) return null;
+      const format = portal.paramFormats.length === 1 ? portal.paramFormats[0] : (portal.paramFormats[i] ?? 0);
+      if (format === 1) return `<binary, ${p.length} bytes>`;
+      const text = p.toString('utf8');
+      return this.masker ? this.masker.maskText(text, report) : text;
+    });
+  }
+
+  private newAction(kind: string, summary: string, attributes: ActionRequest['attributes'], detail: Record<string, unknown>): Promise<Action> {
+    return Promise.resolve({
+      id: `act_local_${randomBytes(8).toString('hex')}`,
+      sessionId: this.session!.id,
+      target: this.deps.target.name,
+      protocol: 'postgres',
+      kind,
+      summary,
+      risk: 'high',
+      attributes,
+      detail,
+      at: new Date().toISOString(),
+    });
+  }
+
+  private async decide(sql: string, classification: SqlClassification, extra: Record<string, unknown>): Promise<{ action: Action; verdict: Verdict }> {
+    const attributes = this.deps.classifier.attributes(classification);
+    const request: ActionRequest = {
+      target: this.deps.target.name,
+      protocol: 'postgres',
+      kind: 'sql.query',
+      summary: sql.length > 2000 ? sql.slice(0, 2000) + '…' : sql,
+      risk: riskOf(classification),
+      attributes,
+      detail: {
+        sql,
+        ...extra,
+        user: this.params.get('user'),
+        database: this.params.get('database'),
+        applicationName: this.params.get('application_name'),
+        statements: classification.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, reasons: s.reasons })),
+        ...(classification.parseError ? { parseError: classification.parseError } : {}),
+      },
+    };
+    this.held = new AbortController();
+    try {
+      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.held.signal });
+    } finally {
+      this.held = undefined;
+    }
+  }
+
+  private capture(action: Action, portal?: Portal): ResultCapture {
+    const limits = this.deps.context.limits;
+    return {
+      action,
+      startedAt: process.hrtime.bigint(),
+      sample: new ResultSample(limits.resultRows, limits.resultBytes),
+      report: new MaskReportBuilder(),
+      tags: [],
+      rowMasker: portal ? this.rowMaskerFor(portal) : undefined,
+    };
+  }
+
+  private rowMaskerFor(portal: Portal): RowMasker | undefined {
+    if (!this.masker) return undefined;
+    return new RowMasker(portalColumns(portal), this.masker);
+  }
+
+  // ---- upstream side ----
+
+  private onUpstreamData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      this.upFramer.push(chunk);
+      const out: Buffer[] = [];
+      for (let msg = this.upFramer.next(); msg; msg = this.upFramer.next()) {
+        const forwarded = this.onBackendMessage(msg);
+        if (forwarded) out.push(forwarded);
+      }
+      if (out.length > 0 && !this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.upstreamSocket?.pause();
+    } catch (err) {
+      this.fatal(err);
+    }
+  }
+
+  /** Returns what to send the client for one backend message. */
+  private onBackendMessage(msg: WireMessage): Buffer | undefined {
+    const head = this.expectations[0];
+    switch (msg.type) {
+      case 'D': {
+        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
+        if (!capture) return msg.raw;
+        const masker = capture.rowMasker ?? (this.masker ? (capture.rowMasker = new RowMasker(this.activeColumns, this.masker)) : undefined);
+        const values = readDataRow(msg.body);
+        const masked = masker?.mask(values, capture.report);
+        capture.sample.add(masked ?? values, masker?.columns);
+        return masked ? buildDataRow(masked) : msg.raw;
+      }
+      case 'T': {
+        const columns = this.decodeColumns(msg.raw);
+        if (head?.kind === 'describe') {
+          this.expectations.shift();
+          if (head.target === 'P') {
+            const portal = this.portals.get(head.name);
+            if (portal) portal.columns = columns;
+          } else {
+            const statement = this.statements.get(head.name);
+            if (statement) statement.columns = columns;
+          }
+        } else if (head?.kind === 'query' && head.capture) {
+          this.activeColumns = columns;
+          head.capture.rowMasker = this.masker ? new RowMasker(columns, this.masker) : undefined;
+        }
+        return msg.raw;
+      }
+      case 'n':
+        if (head?.kind === 'describe') this.expectations.shift();
+        return msg.raw;
+      case 't':
+        return msg.raw;
+      case '1':
+      case '2':
+      case '3':
+        if (head && (head.kind === 'parse' || head.kind === 'bind' || head.kind === 'close')) this.expectations.shift();
+        return msg.raw;
+      case 'C': {
+        const tag = (this.decoder.decode(msg.raw) as unknown as { text: string }).text;
+        if (head?.kind === 'query') {
+          head.capture?.tags.push(tag);
+        } else if (head?.kind === 'execute') {
+          this.expectations.shift();
+          if (head.capture) {
+            head.capture.tags.push(tag);
+            this.finish(head.capture);
+          }
+        }
+        return msg.raw;
+      }
+      case 'I':
+        if (head?.kind === 'execute') {
+          this.expectations.shift();
+          if (head.capture) this.finish(head.capture);
+        }
+        return msg.raw;
+      case 's':
+        if (head?.kind === 'execute') {
+          this.expectations.shift();
+          if (head.capture) {
+            head.capture.tags.push('(portal suspended)');
+            this.finish(head.capture);
+          }
+        }
+        return msg.raw;
+      case 'E':
+        return this.onBackendError(msg, head);
+      case 'Z': {
+        if (head?.kind === 'query' || head?.kind === 'sync') {
+          this.expectations.shift();
+          if (head.kind === 'query' && head.capture) this.finish(head.capture);
+        }
+        this.activeColumns = undefined;
+        return msg.raw;
+      }
+      case 'H': {
+        // COPY ... TO STDOUT: rows arrive as CopyData; text and csv rows are masked as text
+        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
+        if (capture) capture.copyOut = msg.body[0] === 0;
+        return msg.raw;
+      }
+      case 'd': {
+        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
+        if (!capture?.copyOut || !this.masker?.active) return msg.raw;
+        const text = msg.body.toString('utf8');
+        const masked = maskCopyRow(text, this.masker, capture.report);
+        capture.sample.add([Buffer.from(masked)], undefined);
+        return masked === text ? msg.raw : message('d', Buffer.from(masked, 'utf8'));
+      }
+      default:
+        return msg.raw;
+    }
+  }
+
+  private onBackendError(msg: WireMessage, head: Expectation | undefined): Buffer {
+    if (!head || head.kind === 'sync') return msg.raw;
+    const refusal = head.kind === 'query' || head.kind === 'execute' ? head.refusal : undefined;
+    const capture = head.kind === 'query' || head.kind === 'execute' ? head.capture : undefined;
+    let out = msg.raw;
+    if (refusal) out = refusalError(refusal);
+    else if (capture) capture.error = (this.decoder.decode(msg.raw) as unknown as { message: string }).message;
+    if (head.kind !== 'query') {
+      // the server skips to Sync after an error: what it owed for the skipped messages never comes
+      this.expectations.shift();
+      while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.expectations.shift();
+      if (capture) this.finish(capture);
+    }
+    return out;
+  }
+
+  private decodeColumns(raw: Buffer): ResultColumn[] {
+    const decoded = this.decoder.decode(raw) as unknown as { fields: { name: string; dataTypeID: number; format: 'text' | 'binary' }[] };
+    return decoded.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID, format: f.format === 'binary' ? 1 : 0 }));
+  }
+
+  private finish(capture: ResultCapture): void {
+    const durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
+    const report = capture.report.toReport();
+    const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
+    void this.deps.context.pipeline
+      .recordResult(this.session!, capture.action, {
+        summary,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        error: capture.error,
+        rowCount: capture.sample.rowCount,
+        maskReport: report.cells > 0 || report.nulled > 0 ? report : undefined,
+        detail: {
+          columns: capture.rowMasker?.columns?.map((c) => c.name),
+          rows: capture.sample.rows,
+          truncated: capture.sample.truncated,
+        },
+      })
+      .catch((err: Error) => console.error(`airlockd: postgres target "${this.deps.target.name}": could not record the result of ${capture.action.id}: ${err.message}`));
+  }
+}
+
+function portalColumns(portal: Portal): ResultColumn[] | undefined {
+  if (portal.columns) return portal.columns;
+  const base = portal.statement?.columns;
+  if (!base) return undefined;
+  return base.map((c, i) => ({ ...c, format: portal.resultFormats.length === 0 ? 0 : portal.resultFormats.length === 1 ? portal.resultFormats[0]! : (portal.resultFormats[i] ?? 0) }));
+}
+
+function riskOf(c: SqlClassification): Action['risk'] {
+  switch (c.class) {
+    case 'read':
+      return 'low';
+    case 'write':
+      return c.noWhere ? 'high' : 'medium';
+    case 'ddl':
+      return 'high';
+    case 'privileged':
+    case 'unknown':
+      return 'critical';
+  }
+}
+
+/** Airlock's refusal: SQLSTATE 42501 naming the rule and the reason. */
+export function refusalError(verdict: Verdict): Buffer {
+  const how =
+    verdict.via === 'timeout'
+      ? 'no one approved it in time'
+      : verdict.via === 'cancelled'
+        ? 'the approval was cancelled'
+        : verdict.via === 'approval'
+          ? 'a reviewer denied it'
+          : verdict.via === 'error'
+            ? 'Airlock could not process it safely'
+            : 'policy forbids it';
+  return errorResponse({
+    severity: 'ERROR',
+    code: '42501',
+    message: `blocked by Airlock policy (rule ${verdict.ruleId}): ${verdict.reason}`,
+    detail: `Airlock refused this statement because ${how}.`,
+    hint: verdict.via === 'policy' ? 'Ask the developer to change the Airlock policy, or to approve a reviewed statement.' : undefined,
+  });
+}

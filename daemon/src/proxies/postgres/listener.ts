@@ -1,0 +1,45 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Target } from '@airlock/shared';
+import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js';
+import { ClientConnection } from './connection.js';
+import { CancelRegistry } from './cancel.js';
+import { SqlClassifier } from './classification.js';
+import { upstreamSettings } from './upstream.js';
+
+/** One classifier (and its cache) for all PostgreSQL targets of the daemon. */
+let sharedClassifier: Promise<SqlClassifier> | undefined;
+
+/** Listens for agents on the target's address and proxies each connection to the real server. */
+export const postgresProxy: ProxyFactory = async (target: Target, context: ProxyContext): Promise<ProxyListener> => {
+  sharedClassifier ??= SqlClassifier.create();
+  const classifier = await sharedClassifier;
+  const upstream = upstreamSettings(target);
+  const tlsContext = target.listen.tls ? tls.createSecureContext({ cert: readFileSync(target.listen.tls.cert), key: readFileSync(target.listen.tls.key) }) : undefined;
+  const cancels = new CancelRegistry();
+  const connections = new Set<ClientConnection>();
+  const server = net.createServer((socket) => {
+    const connection = new ClientConnection(socket, { target, context, upstream, classifier, cancels, tlsContext });
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target.listen.port, target.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => console.error(`airlockd: postgres target "${target.name}": ${err.message}`));
+  const address = server.address() as AddressInfo;
+  return {
+    address: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of connections) c.close();
+      }),
+  };
+};
