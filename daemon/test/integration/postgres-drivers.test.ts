@@ -5,7 +5,7 @@ import Cursor from 'pg-cursor';
 import { serialize } from 'pg-protocol';
 import { createDatabase, dropDatabase, psqlDirect, run, startPgProxy, waitForApproval, type PgProxyHarness } from '../helpers/pg-proxy.js';
 import { RawPgClient } from '../helpers/pg-raw.js';
-import { DEMO_SCHEMA, TEST_POLICY } from './postgres-psql.test.js';
+import { DEMO_SCHEMA, TEST_POLICY } from '../helpers/pg-fixtures.js';
 
 const DB = 'airlock_it_drivers';
 
