@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
+import { freePort } from './pg-cluster.js';
 
 /** The machine's PostgreSQL (trust auth on 127.0.0.1:5432), the real server behind the proxy in tests. */
 export const MACHINE_PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
@@ -23,13 +23,7 @@ export function dropDatabase(name: string): void {
   psqlDirect('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+export { freePort };
 
 export interface PgProxyHarness {
   daemon: RunningDaemon;
@@ -48,13 +42,15 @@ export interface PgProxyHarness {
  * The real daemon process with one postgres target `db` in front of `database` on the machine's
  * server, an agent session, and the policy given (YAML).
  */
-export async function startPgProxy(options: { database: string; policy?: string; upstream?: string; extraTarget?: string; env?: NodeJS.ProcessEnv }): Promise<PgProxyHarness> {
+export async function startPgProxy(options: { database: string; policy?: string; upstream?: string; extraTarget?: string; listenTls?: { cert: string; key: string }; credential?: { env: string } | { file: string }; env?: NodeJS.ProcessEnv }): Promise<PgProxyHarness> {
   const home = tempHome('airlock-pg-');
   const port = await freePort();
   const upstream = options.upstream ?? `postgres://${MACHINE_PG.user}@${MACHINE_PG.host}:${MACHINE_PG.port}/${options.database}?sslmode=disable`;
   writeFileSync(
     path.join(home.dir, 'config.yaml'),
-    [`targets:`, `  - name: db`, `    protocol: postgres`, `    upstream: "${upstream}"`, `    listen: { host: 127.0.0.1, port: ${port} }`, options.extraTarget ?? '', `recording: { resultRows: 20 }`].join('\n'),
+    [`targets:`, `  - name: db`, `    protocol: postgres`, `    upstream: "${upstream}"`, `    listen: ${JSON.stringify({ host: '127.0.0.1', port, ...(options.listenTls ? { tls: options.listenTls } : {}) })}`,
+      options.credential ? `    credential: ${JSON.stringify(options.credential)}` : '',
+      options.extraTarget ?? '', `recording: { resultRows: 20 }`].join('\n'),
   );
   if (options.policy) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
   const daemon = await startDaemon(home.dir, options.env);

@@ -1,0 +1,316 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DETECTORS, MaskingPolicy } from '@airlock/shared';
+import type { DetectorName } from '@airlock/shared';
+import { MASK_FORMS, MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
+import { ibanChecksumValid, luhnValid, plausibleCardIssuer, spanishIdLetterValid, ssnValid } from '../../src/masking/validators.js';
+
+/** Masks free text with the given detectors (all by default); returns the output and per-detector counts. */
+function mask(text: string, detectors?: DetectorName[]): { out: string; counts: Record<string, number> } {
+  const masker = compileMasking(MaskingPolicy.parse(detectors === undefined ? {} : { detectors }), 'test-db');
+  const report = new MaskReportBuilder();
+  const out = masker.maskText(text, report);
+  return { out, counts: report.toReport().byDetector };
+}
+
+function masksTo(text: string, expected: string, detector: DetectorName): void {
+  const { out, counts } = mask(text);
+  assert.equal(out, expected, `masking ${JSON.stringify(text)}`);
+  assert.ok((counts[detector] ?? 0) > 0, `${JSON.stringify(text)} should be counted under ${detector}, got ${JSON.stringify(counts)}`);
+}
+
+function leftAlone(text: string): void {
+  const { out, counts } = mask(text);
+  assert.equal(out, text, `${JSON.stringify(text)} should not be masked`);
+  assert.deepEqual(counts, {});
+}
+
+/** A Luhn-valid number: the payload and its check digit. */
+function withLuhnDigit(payload: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(payload + d, 0, payload.length + 1)) return payload + d;
+  throw new Error('unreachable');
+}
+
+const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('mask forms', () => {
+  test('every detector has a documented form', () => {
+    for (const name of DETECTORS) assert.ok(MASK_FORMS[name].form.length > 0, name);
+    assert.equal(MASK_FORMS.email.form, '[EMAIL]');
+    assert.equal(MASK_FORMS['connection-password'].form, '[PASSWORD]');
+  });
+});
+
+describe('email', () => {
+  test('addresses are replaced, surrounding text kept', () => {
+    masksTo('alice@example.com', '[EMAIL]', 'email');
+    masksTo('mail bob.smith+tag@mail.example.co.uk.', 'mail [EMAIL].', 'email');
+    masksTo('to:alice@example.com,bob@example.org', 'to:[EMAIL],[EMAIL]', 'email');
+  });
+
+  test('counts each address in free text', () => {
+    assert.equal(mask('a1@example.com and a2@example.com').counts.email, 2);
+  });
+
+  test('things with an @ that are not addresses are left alone', () => {
+    leftAlone('user@localhost');
+    leftAlone('@mention in a chat');
+    leftAlone('foo@bar.c');
+    leftAlone('postgres://alice@db.example.com/app');
+  });
+});
+
+describe('payment-card', () => {
+  test('well-known test numbers keep their last four digits', () => {
+    masksTo('4111 1111 1111 1111', '****1111', 'payment-card');
+    masksTo('4111-1111-1111-1111', '****1111', 'payment-card');
+    masksTo('card 4111111111111111 exp 12/29', 'card ****1111 exp 12/29', 'payment-card');
+    masksTo('5555555555554444', '****4444', 'payment-card');
+    masksTo('3782 822463 10005', '****0005', 'payment-card');
+  });
+
+  test('a reference number before it or a year after it does not hide the card', () => {
+    masksTo('ref 12 4111 1111 1111 1111', 'ref 12 ****1111', 'payment-card');
+    masksTo('4111 1111 1111 1111 2029', '****1111 2029', 'payment-card');
+  });
+
+  test('Luhn-invalid numbers are left alone', () => {
+    leftAlone('4111 1111 1111 1112');
+    leftAlone('4111111111111112');
+  });
+
+  test('Luhn-valid numbers outside card issuer ranges are left alone', () => {
+    const number = withLuhnDigit('123456789012345');
+    assert.equal(number.length, 16);
+    leftAlone(number);
+  });
+
+  test('ids, glued digits, mixed separators and long runs are left alone', () => {
+    leftAlone('ORD-4111111111111111');
+    leftAlone('x4111111111111111');
+    leftAlone('41111111111111111111');
+    leftAlone('4111-1111 1111-1111');
+  });
+});
+
+describe('iban', () => {
+  test('valid IBANs, printed or unbroken', () => {
+    masksTo('DE89 3704 0044 0532 0130 00', '[IBAN]', 'iban');
+    masksTo('GB82 WEST 1234 5698 7654 32', '[IBAN]', 'iban');
+    masksTo('IBAN:DE89370400440532013000', 'IBAN:[IBAN]', 'iban');
+    masksTo('pay to GB82 WEST 1234 5698 7654 32 EUR', 'pay to [IBAN] EUR', 'iban');
+  });
+
+  test('a bad checksum, wrong length, unknown country or lowercase is left alone', () => {
+    leftAlone('DE89 3704 0044 0532 0130 01');
+    leftAlone('DE89 3704 0044 0532 0130 0');
+    leftAlone('XX89370400440532013000');
+    leftAlone('de89370400440532013000');
+  });
+});
+
+describe('phone', () => {
+  test('E.164 and national formats with separators', () => {
+    for (const number of ['+1 (415) 555-2671', '+14155552671', '+44 20 7946 0958', '415-555-2671', '(415) 555-2671', '415.555.2671', '020 7946 0958', '030 123456', '06 12 34 56 78']) {
+      masksTo(`call ${number} now`, 'call [PHONE] now', 'phone');
+    }
+    masksTo('tel:+1-415-555-2671', 'tel:[PHONE]', 'phone');
+  });
+
+  test('dates, times, versions, IP addresses, ids and plain integers are left alone', () => {
+    for (const text of [
+      '2024-03-15',
+      '2024-03-15 10:30:00',
+      '2024-03-15T10:30:00Z',
+      '15.03.2024',
+      '03/15/2024',
+      '1.2.3',
+      'v2.10.1234',
+      '192.168.100.200',
+      '1234567890',
+      '550e8400-e29b-41d4-a716-446655440000',
+      'ORD-2024-000123',
+      '12 345 678',
+      '1.234.567',
+      '+12',
+    ]) {
+      leftAlone(text);
+    }
+  });
+});
+
+describe('national-id', () => {
+  test('US SSNs within the SSA rules', () => {
+    masksTo('ssn 123-45-6789', 'ssn [NATIONAL-ID]', 'national-id');
+    masksTo('123 45 6789', '[NATIONAL-ID]', 'national-id');
+  });
+
+  test('SSNs with an invalid area, group or serial are left alone (and not taken for phone numbers)', () => {
+    for (const text of ['000-45-6789', '666-45-6789', '900-45-6789', '999-45-6789', '123-00-6789', '123-45-0000', 'x123-45-6789']) leftAlone(text);
+  });
+
+  test('UK National Insurance numbers', () => {
+    masksTo('AB 12 34 56 C', '[NATIONAL-ID]', 'national-id');
+    masksTo('nino AB123456C', 'nino [NATIONAL-ID]', 'national-id');
+    leftAlone('GB123456C');
+    leftAlone('DA123456C');
+    leftAlone('AB123456E');
+  });
+
+  test('Spanish DNI and NIE with their check letter', () => {
+    masksTo('12345678Z', '[NATIONAL-ID]', 'national-id');
+    masksTo('NIE X1234567L', 'NIE [NATIONAL-ID]', 'national-id');
+    leftAlone('12345678A');
+    leftAlone('X1234567A');
+  });
+});
+
+describe('cloud-key', () => {
+  test('AWS access key ids', () => {
+    masksTo(`key ${'AKIA' + 'IOSFODNN7EXAMPLE'}`, 'key [CLOUD-KEY]', 'cloud-key');
+    masksTo('ASIA' + 'ABCDEFGHIJKLMNOP', '[CLOUD-KEY]', 'cloud-key');
+    leftAlone('AKIA' + 'SHORT');
+  });
+
+  test('AWS secret keys only when labelled', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/' + 'bPxRfiCYEXAMPLEKEY';
+    masksTo(`aws_secret_access_key = ${secret}`, 'aws_secret_access_key = [CLOUD-KEY]', 'cloud-key');
+    masksTo(`{"SecretAccessKey": "${secret}"}`, '{"SecretAccessKey": "[CLOUD-KEY]"}', 'cloud-key');
+    leftAlone(`blob ${secret}`);
+  });
+
+  test('GCP API keys and Azure storage account keys', () => {
+    masksTo('AIza' + 'SyA1234567890abcdefghijklmnopqrstuv', '[CLOUD-KEY]', 'cloud-key');
+    const connection = `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${'Zm9v'.repeat(22)}==;EndpointSuffix=core.windows.net`;
+    masksTo(connection, 'DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[CLOUD-KEY];EndpointSuffix=core.windows.net', 'cloud-key');
+  });
+});
+
+describe('token', () => {
+  test('provider tokens by prefix', () => {
+    for (const token of [
+      'ghp_' + 'a1B2'.repeat(9),
+      'gho_' + 'x'.repeat(36),
+      'ghs_' + 'Z9'.repeat(18),
+      'github_pat_' + '11ABCDEFG0_' + 'abcdefghijklmnop',
+      'glpat-' + 'x1Y2z3'.repeat(4),
+      'xoxb-' + '1234567890-abcdefghij',
+      'sk_live_' + 'a1'.repeat(12),
+      'rk_live_' + 'abcdef0123456789',
+      'npm_' + 'A1'.repeat(18),
+      'sk-proj-' + 'ab12'.repeat(6),
+      'sk-ant-api03-' + 'abcdEFGH1234ijklMNOP',
+    ]) {
+      masksTo(`token: ${token}`, 'token: [TOKEN]', 'token');
+    }
+  });
+
+  test('Bearer tokens keep the scheme', () => {
+    masksTo('Authorization: Bearer ' + 'abc123def456ghi789', 'Authorization: Bearer [TOKEN]', 'token');
+  });
+
+  test('look-alikes without a key in them are left alone', () => {
+    leftAlone('sk-this-is-a-long-slug-name');
+    leftAlone('Bearer authentication-required');
+    leftAlone('ghp_short');
+  });
+});
+
+describe('jwt', () => {
+  test('three base64url segments whose header names an algorithm', () => {
+    const jwt = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ sub: '1234567890' })}.${Buffer.from('signature').toString('base64url')}`;
+    masksTo(`token ${jwt} end`, 'token [JWT] end', 'jwt');
+    masksTo(`${base64url({ alg: 'none' })}.${base64url({ sub: '1' })}.`, '[JWT]', 'jwt');
+  });
+
+  test('a header that is not JSON with alg is left alone', () => {
+    leftAlone(`${base64url({ foo: 1 })}.${base64url({ sub: '1' })}.c2ln`);
+  });
+});
+
+describe('private-key', () => {
+  test('whole BEGIN … END blocks of any key type', () => {
+    for (const kind of ['RSA ', 'EC ', 'OPENSSH ', 'ENCRYPTED ', '']) {
+      const block = `-----BEGIN ${kind}PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nQUJDREVG==\n-----END ${kind}PRIVATE KEY-----`;
+      masksTo(`key:\n${block}\ndone`, 'key:\n[PRIVATE-KEY]\ndone', 'private-key');
+    }
+    masksTo('-----BEGIN PGP PRIVATE KEY BLOCK-----\nxcA\n-----END PGP PRIVATE KEY BLOCK-----', '[PRIVATE-KEY]', 'private-key');
+  });
+
+  test('a block cut off before its END is masked to the end', () => {
+    masksTo('cut: -----BEGIN PRIVATE KEY-----\nMIIFHzBJBgkqhkiG9w0BBQ0w', 'cut: [PRIVATE-KEY]', 'private-key');
+  });
+
+  test('certificates and public keys are left alone', () => {
+    leftAlone('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----');
+    leftAlone('-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----');
+  });
+});
+
+describe('connection-password', () => {
+  test('only the password of a URL', () => {
+    masksTo('postgres://alice:s3cr3t@db.example.com:5432/app', 'postgres://alice:[PASSWORD]@db.example.com:5432/app', 'connection-password');
+    masksTo('mysql://root:p@ss:w0rd@10.0.0.5:3306/db', 'mysql://root:[PASSWORD]@10.0.0.5:3306/db', 'connection-password');
+    masksTo('redis://:topsecret@cache:6379', 'redis://:[PASSWORD]@cache:6379', 'connection-password');
+  });
+
+  test('password= in connection strings, quotes kept', () => {
+    masksTo('host=db user=app password=hunter2 dbname=x', 'host=db user=app password=[PASSWORD] dbname=x', 'connection-password');
+    masksTo('Server=db;User Id=sa;Password=Str0ng!Pass;', 'Server=db;User Id=sa;Password=[PASSWORD];', 'connection-password');
+    masksTo('jdbc:postgresql://db/x?user=a&password=b3c&ssl=true', 'jdbc:postgresql://db/x?user=a&password=[PASSWORD]&ssl=true', 'connection-password');
+    masksTo("password='se cret'", "password='[PASSWORD]'", 'connection-password');
+    masksTo('PGPASSWORD=abc123 psql', 'PGPASSWORD=[PASSWORD] psql', 'connection-password');
+    masksTo("password='cut off", "password='[PASSWORD]", 'connection-password');
+  });
+
+  test('URLs without a password, prose and masked text are left alone', () => {
+    leftAlone('postgres://alice@db.example.com/app');
+    leftAlone('password reset requested');
+    leftAlone('postgres://u:[PASSWORD]@h/db');
+  });
+});
+
+describe('detector selection', () => {
+  test('only the listed detectors run', () => {
+    const text = 'alice@example.com 4111 1111 1111 1111';
+    assert.equal(mask(text, ['email']).out, '[EMAIL] 4111 1111 1111 1111');
+    assert.equal(mask(text, ['payment-card']).out, 'alice@example.com ****1111');
+    assert.equal(mask(text, []).out, text);
+  });
+});
+
+describe('validators', () => {
+  test('Luhn', () => {
+    assert.equal(luhnValid('4111 1111 1111 1111', 0, 19), true);
+    assert.equal(luhnValid('4111 1111 1111 1112', 0, 19), false);
+  });
+
+  test('card issuer ranges and lengths', () => {
+    assert.equal(plausibleCardIssuer(4111, 16), true);
+    assert.equal(plausibleCardIssuer(4111, 15), false);
+    assert.equal(plausibleCardIssuer(3782, 15), true);
+    assert.equal(plausibleCardIssuer(1234, 16), false);
+    assert.equal(plausibleCardIssuer(2221, 16), true);
+  });
+
+  test('IBAN mod-97', () => {
+    const iban = 'GB82 WEST 1234 5698 7654 32';
+    assert.equal(ibanChecksumValid(iban, 0, iban.length), true);
+    const altered = 'GB82 WEST 1234 5698 7654 33';
+    assert.equal(ibanChecksumValid(altered, 0, altered.length), false);
+  });
+
+  test('SSN rules', () => {
+    assert.equal(ssnValid('123', '45', '6789'), true);
+    assert.equal(ssnValid('666', '45', '6789'), false);
+    assert.equal(ssnValid('912', '45', '6789'), false);
+    assert.equal(ssnValid('123', '00', '6789'), false);
+    assert.equal(ssnValid('123', '45', '0000'), false);
+  });
+
+  test('Spanish check letter', () => {
+    assert.equal(spanishIdLetterValid(undefined, '12345678', 'Z'), true);
+    assert.equal(spanishIdLetterValid('X', '1234567', 'L'), true);
+    assert.equal(spanishIdLetterValid(undefined, '12345678', 'A'), false);
+  });
+});
