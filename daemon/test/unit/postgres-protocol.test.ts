@@ -1,0 +1,129 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serialize } from 'pg-protocol';
+import { MessageFramer, ProtocolError, buildDataRow, parseStartupPacket, readBind, readDataRow, readParse } from '../../src/proxies/postgres/protocol.js';
+import { ScramClientExchange, ScramServerExchange } from '../../src/proxies/postgres/scram.js';
+import { scramVerifier } from '../../src/sessions/scram-verifier.js';
+import { cacheKey } from '../../src/proxies/postgres/classification.js';
+import { maskCopyRow } from '../../src/proxies/postgres/results.js';
+import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
+
+describe('PostgreSQL framing and frontend messages', () => {
+  test('messages split across chunks and several in one chunk', () => {
+    const framer = new MessageFramer(1024, false);
+    const bytes = Buffer.concat([serialize.query('SELECT 1'), serialize.sync(), serialize.query('SELECT 2')]);
+    framer.push(bytes.subarray(0, 3));
+    assert.equal(framer.next(), null);
+    framer.push(bytes.subarray(3, 20));
+    assert.equal(framer.next()?.type, 'Q');
+    framer.push(bytes.subarray(20));
+    assert.equal(framer.next()?.type, 'S');
+    assert.equal(framer.next()?.body.toString('utf8'), 'SELECT 2\0');
+    assert.equal(framer.next(), null);
+  });
+
+  test('an oversized or negative length is a protocol error before its body is buffered', () => {
+    const framer = new MessageFramer(1024, false);
+    const head = Buffer.from([0x51, 0, 0x10, 0, 0]);
+    framer.push(head);
+    assert.throws(() => framer.next(), (e: unknown) => e instanceof ProtocolError && e.code === '08P01' && /exceeds the limit of 1024 bytes/.test(e.message));
+    const bad = new MessageFramer(1024, false);
+    bad.push(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]));
+    assert.throws(() => bad.next(), /invalid message length/);
+  });
+
+  test('startup, SSLRequest and CancelRequest packets', () => {
+    const startup = parseStartupPacket(serialize.startup({ user: 'agent', database: 'app' }));
+    assert.equal(startup.kind, 'startup');
+    assert.equal(startup.kind === 'startup' && startup.params.get('database'), 'app');
+    assert.deepEqual(parseStartupPacket(serialize.requestSsl()), { kind: 'ssl' });
+    assert.deepEqual(parseStartupPacket(serialize.cancel(42, -7)), { kind: 'cancel', processId: 42, secretKey: -7 });
+    const framer = new MessageFramer(1024, true);
+    framer.push(Buffer.from([0, 0, 0, 3, 1, 2, 3]));
+    assert.throws(() => framer.nextStartup(), /invalid startup packet length/);
+  });
+
+  test('Parse and Bind round-trip with pg-protocol\'s serializer; a short body is an error', () => {
+    const parse = readParse(serialize.parse({ name: 's1', text: 'SELECT $1', types: [23] }).subarray(5));
+    assert.deepEqual(parse, { name: 's1', sql: 'SELECT $1', paramTypes: [23] });
+    const bind = readBind(serialize.bind({ portal: 'p', statement: 's1', values: ['x', null] }).subarray(5));
+    assert.equal(bind.portal, 'p');
+    assert.equal(bind.params[0]?.toString(), 'x');
+    assert.equal(bind.params[1], null);
+    assert.throws(() => readParse(Buffer.from('s1\0SELECT')), ProtocolError);
+  });
+
+  test('a rebuilt DataRow keeps its column count and recomputes every length (-1 is NULL)', () => {
+    const values = [Buffer.from('a@example.com'), null, Buffer.from('')];
+    const row = buildDataRow(values);
+    assert.equal(row.readInt32BE(1), row.length - 1);
+    const back = readDataRow(row.subarray(5));
+    assert.equal(back.length, 3);
+    assert.equal(back[0]?.toString(), 'a@example.com');
+    assert.equal(back[1], null);
+    assert.equal(back[2]?.length, 0);
+    assert.throws(() => readDataRow(Buffer.from([0, 1, 0, 0, 0, 9, 1])), /longer than the message/);
+  });
+});
+
+describe('SCRAM-SHA-256 both ways', () => {
+  const salt = Buffer.from('0123456789abcdef');
+  const token = 'alk_example-token';
+  const verifier = scramVerifier(token, salt, 4096);
+
+  test('the right token is found among candidates and the server proves itself', () => {
+    const client = new ScramClientExchange(token);
+    const server = new ScramServerExchange(salt, 4096);
+    const serverFirst = server.start('SCRAM-SHA-256', client.clientFirst());
+    const other = scramVerifier('alk_other', salt, 4096);
+    const match = server.finish(client.clientFinal(serverFirst), [other, verifier]);
+    assert.equal(match?.index, 1);
+    client.verifyServerFinal(match!.serverFinal);
+  });
+
+  test('a wrong token matches nothing; channel binding and other mechanisms are refused', () => {
+    const client = new ScramClientExchange('alk_wrong');
+    const server = new ScramServerExchange(salt, 4096);
+    const serverFirst = server.start('SCRAM-SHA-256', client.clientFirst());
+    assert.equal(server.finish(client.clientFinal(serverFirst), [verifier]), null);
+    assert.throws(() => new ScramServerExchange(salt, 4096).start('SCRAM-SHA-256-PLUS', 'p=tls-server-end-point,,n=,r=x'), /not supported/);
+    assert.throws(() => new ScramServerExchange(salt, 4096).start('SCRAM-SHA-256', 'p=tls-server-end-point,,n=,r=x'), /channel binding/);
+  });
+
+  test('a forged server signature is rejected by the client', () => {
+    const client = new ScramClientExchange(token);
+    const server = new ScramServerExchange(salt, 4096);
+    client.clientFinal(server.start('SCRAM-SHA-256', client.clientFirst()));
+    assert.throws(() => client.verifyServerFinal('v=' + Buffer.alloc(32).toString('base64')), /could not prove/);
+    assert.throws(() => client.verifyServerFinal('v=AAAA'), /could not prove/);
+  });
+});
+
+describe('classification cache key', () => {
+  test('numeric constants share a key; quoted text, identifiers and parameters do not change', () => {
+    assert.equal(cacheKey('SELECT abalance FROM pgbench_accounts WHERE aid = 12345;'), 'SELECT abalance FROM pgbench_accounts WHERE aid = 0;');
+    assert.equal(cacheKey("SELECT '123' FROM t1 WHERE x = 1.5e3 AND y = $2"), "SELECT '123' FROM t1 WHERE x = 0 AND y = $2");
+    assert.equal(cacheKey('SELECT * FROM "1"'), 'SELECT * FROM "1"');
+    assert.equal(cacheKey('SELECT 1 -- 42\n, 2'), 'SELECT 0 -- 42\n, 0');
+  });
+
+  test('dollar quotes and backslashes are keyed by the exact text', () => {
+    const body = 'DO $$ BEGIN PERFORM 1; END $$';
+    assert.equal(cacheKey(body), body);
+    const escaped = "SELECT E'it\\'s' , 5";
+    assert.equal(cacheKey(escaped), escaped);
+  });
+});
+
+describe('COPY row masking', () => {
+  const masker = compileMasking({ columns: [], custom: [] }, 'db');
+  test('csv and text rows are masked field by field; quoting is kept', () => {
+    const report = new MaskReportBuilder();
+    assert.equal(maskCopyRow('1,ada@example.com,4111 1111 1111 1111\n', masker, report), '1,[EMAIL],****1111\n');
+    assert.equal(maskCopyRow('2,"Ada, Countess","ada@example.com"\n', masker, report), '2,"Ada, Countess","[EMAIL]"\n');
+    assert.equal(maskCopyRow('3\tada@example.com\t\\N\n', masker, report), '3\t[EMAIL]\t\\N\n');
+    const plain = '4,nothing to see\n';
+    assert.equal(maskCopyRow(plain, masker, report), plain);
+    assert.equal(report.toReport().byDetector.email, 3);
+  });
+});
