@@ -209,14 +209,29 @@ function findCards(text: string, spans: SpanList): void {
       } else break;
     }
     groupFirstDigit[++groups] = digits;
-    if (digits >= CARD_MIN_DIGITS) claimCards(text, spans, groups);
+    if (digits >= CARD_MIN_DIGITS) claimCards(text, spans, groups, gluedAfter(text, j));
     i = j;
   }
   spans.commit();
 }
 
-/** Finds cards among the groups of one run, left to right; a group after a card may start another. */
-function claimCards(text: string, spans: SpanList, groups: number): void {
+/**
+ * Whether the run ending before `end` goes on as something else: a letter, digit or `_` right
+ * after it, or `-`, `.`, `,`, `+` and then one (`…5946-5b2f` in a UUID, a decimal).
+ */
+function gluedAfter(text: string, end: number): boolean {
+  if (end >= text.length) return false;
+  const next = text.charCodeAt(end);
+  if (ALPHANUMERIC_CHAR[next] === 1 || next === 95) return true;
+  return CARD_GLUE_CHAR[next] === 1 && ALPHANUMERIC_CHAR[text.charCodeAt(end + 1)] === 1;
+}
+
+/**
+ * Finds cards among the groups of one run, left to right; a group after a card may start another.
+ * A card ends the run (unless the run is glued to what follows) or ends before a space: like its
+ * start, its end is not tied by a dash to more digits.
+ */
+function claimCards(text: string, spans: SpanList, groups: number, runGluedAfter: boolean): void {
   let first = 0;
   while (first < groups) {
     // a card starts the run (unless glued) or follows a space; a dash ties it to what is before
@@ -228,13 +243,14 @@ function claimCards(text: string, spans: SpanList, groups: number): void {
     const from = groupFirstDigit[first] as number;
     let last = first;
     while (last + 1 < groups && (groupFirstDigit[last + 2] as number) - from <= CARD_MAX_DIGITS) last++;
+    const prefix = (cardDigits[from] as number) * 1000 + (cardDigits[from + 1] as number) * 100 + (cardDigits[from + 2] as number) * 10 + (cardDigits[from + 3] as number);
     let found = -1;
     for (; last >= first; last--) {
       const to = groupFirstDigit[last + 1] as number;
       if (to - from < CARD_MIN_DIGITS) break;
-      if (to - from > CARD_MAX_DIGITS || !sameSeparators(first + 1, last)) continue;
-      const prefix = (cardDigits[from] as number) * 1000 + (cardDigits[from + 1] as number) * 100 + (cardDigits[from + 2] as number) * 10 + (cardDigits[from + 3] as number);
-      if (!plausibleCardIssuer(prefix, to - from) || !cardLuhnValid(from, to)) continue;
+      if (to - from > CARD_MAX_DIGITS || !plausibleCardIssuer(prefix, to - from)) continue;
+      if (last === groups - 1 ? runGluedAfter : groupSeparator[last + 1] !== 32) continue;
+      if (!sameSeparators(first + 1, last) || !cardLuhnValid(from, to)) continue;
       const end = (cardDigitAt[to - 1] as number) + 1;
       spans.claim(cardDigitAt[from] as number, end, '****' + lastFourDigits(text, end), 'payment-card');
       found = last;
@@ -430,7 +446,7 @@ const URL_PASSWORD = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/[^\s:/
  * stay. A quoted value whose closing quote is missing (the text was cut) runs to the end of the line.
  */
 const KEY_VALUE_PASSWORD =
-  /(?<![A-Za-z0-9])[A-Za-z0-9_]{0,40}?(?:password|passwd|pwd)[ \t]*=[ \t]*(?:'([^'\r\n]{1,512})(?:'|$)|"([^"\r\n]{1,512})(?:"|$)|([^\s;&'"]{1,512}))/dgim;
+  /(?<![A-Za-z0-9])[A-Za-z0-9_]{0,40}?(?:password|passwd|pwd)[ \t]{0,16}=[ \t]{0,16}(?:'([^'\r\n]{1,512})(?:'|$)|"([^"\r\n]{1,512})(?:"|$)|([^\s;&'"]{1,512}))/dgim;
 
 const PASSWORD_FORM = MASK_FORMS['connection-password'].form;
 
@@ -456,11 +472,11 @@ const judgeCapturedValue: Judge = (match, _text, out) => {
 const AWS_ACCESS_KEY_ID = /(?<![A-Za-z0-9])A(?:KI|SI)A[A-Z0-9]{16}(?![A-Za-z0-9])/g;
 
 /** A 40-character AWS secret is indistinguishable from other base64 unless a label says what it is. */
-const AWS_SECRET_KEY = /(?:aws_?)?secret_?access_?key["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi;
+const AWS_SECRET_KEY = /(?:aws_?)?secret_?access_?key["']?[ \t]{0,16}[:=][ \t]{0,16}["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi;
 
 const GCP_API_KEY = /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g;
 
-const AZURE_ACCOUNT_KEY = /(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*([A-Za-z0-9+/]{20,1024}={0,2})/dg;
+const AZURE_ACCOUNT_KEY = /(?:AccountKey|SharedAccessKey)[ \t]{0,16}=[ \t]{0,16}([A-Za-z0-9+/]{20,1024}={0,2})/dg;
 
 const TOKEN =
   /(?<![A-Za-z0-9_-])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abpr]-[A-Za-z0-9-]{10,255}|[rs]k_live_[A-Za-z0-9]{16,247}|npm_[A-Za-z0-9]{36,255}|sk-(?:proj-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_-]{20,255})(?![A-Za-z0-9_-])/g;
@@ -468,7 +484,7 @@ const TOKEN =
 /** `sk-` alone is a common prefix for slugs; a key has digits in it. */
 const judgeToken: Judge = (match) => !match[0].startsWith('sk-') || /\d/.test(match[0]);
 
-const BEARER = /(?<![A-Za-z0-9])(?:Bearer|bearer)[ \t]+([A-Za-z0-9._~+/-]{16,4096}=*)(?![A-Za-z0-9._~+/=-])/dg;
+const BEARER = /(?<![A-Za-z0-9])(?:Bearer|bearer)[ \t]{1,16}([A-Za-z0-9._~+/-]{16,4096}={0,2})(?![A-Za-z0-9._~+/=-])/dg;
 
 /** "Bearer authentication-required" is prose; a token has digits. */
 const judgeBearer: Judge = (match, text, out) => /\d/.test(match[1] as string) && judgeCapturedValue(match, text, out);

@@ -34,7 +34,7 @@ export function customForm(name: string, label: string | undefined): string {
  * so one instance serves every connection to the target (JavaScript runs one call at a time).
  *
  * Order within a text: custom detectors first (the policy author knows best), then the built-in
- * secret detectors, then email, IBAN, payment card, national id and phone. Characters one detector
+ * secret detectors, then email, IBAN, payment card, phone and national id. Characters one detector
  * replaced are not looked at by the later ones.
  */
 export class Masker {

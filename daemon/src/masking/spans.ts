@@ -62,10 +62,15 @@ export class SpanList {
   }
 
   /**
-   * Records a span unless it overlaps one an earlier detector claimed. Returns -1 when recorded,
-   * else the end of the span in the way, so the caller can resume scanning past it.
+   * Records a span unless it overlaps one an earlier detector claimed, or the current detector's
+   * previous one (a detector claims left to right). Returns -1 when recorded, else the end of the
+   * span in the way, so the caller can resume scanning past it.
    */
   claim(start: number, end: number, replacement: string, detector: string): number {
+    if (this.pendingCount > 0) {
+      const previous = this.pending[this.pendingCount - 1] as Span;
+      if (start < previous.end) return previous.end;
+    }
     const count = this.committedCount;
     if (count > 0) {
       const committed = this.committed;

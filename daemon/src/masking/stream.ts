@@ -1,4 +1,4 @@
-import { MASK_FORMS, PRIVATE_KEY_END, openPrivateKeyStart, partialKeyHeaderStart } from './detectors.js';
+import { MASK_FORMS, MAX_MATCH_LENGTH, PRIVATE_KEY_END, openPrivateKeyStart, partialKeyHeaderStart } from './detectors.js';
 import type { Masker } from './masker.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
@@ -10,7 +10,8 @@ export interface StreamMaskerOptions {
   keyHoldLimit?: number;
 }
 
-const DEFAULT_HOLD_LIMIT = 8 * 1024;
+/** No built-in match is longer, so a cut this far back from the end never splits one. */
+const DEFAULT_HOLD_LIMIT = MAX_MATCH_LENGTH;
 const DEFAULT_KEY_HOLD_LIMIT = 64 * 1024;
 
 /**
@@ -50,10 +51,12 @@ function isGroupSeparator(code: number): boolean {
 /**
  * Masks a stream of text (SSH output) chunk by chunk. push() returns what is safe to show now and
  * holds back the tail that could be the beginning of a match: the last word, a trailing run of
- * digit groups (a card or phone number may continue), a partial private-key BEGIN line, an
- * unterminated private-key block. Matches never span lines (except key blocks), so at most the
- * current partial line is held, and never more than `holdLimit` characters: beyond that a cut is
- * made where no match can straddle it, since no built-in match is longer.
+ * digit groups (a card or phone number may continue), an open quoted password value, a partial
+ * private-key BEGIN line, an unterminated private-key block. Built-in matches are made of those
+ * shapes, so text before the tail is final. Outside a key block at most `holdLimit` characters are
+ * held: a longer tail is cut `holdLimit` from the end (moved out of any match found there), which
+ * no built-in match can straddle since none is longer. Custom regexes that match across spaces or
+ * lines may be split.
  *
  * flush() emits the rest: call it at the end of the stream, and when the source goes quiet (say
  * 50 ms) so an interactive prompt is not held back; what arrives after a flush is scanned as a

@@ -7,7 +7,7 @@ const ID_CHARS = 24;
 
 /** `prefix_` + 24 random lower-case base32 characters, e.g. `apr_k3x…`. */
 export function newId(prefix: string): string {
-  const bytes = randomBytes((ID_CHARS * 5) / 8);
+  const bytes = takeRandom((ID_CHARS * 5) / 8);
   let bits = 0;
   let bitCount = 0;
   let out = '';
@@ -22,4 +22,19 @@ export function newId(prefix: string): string {
     bits &= (1 << bitCount) - 1;
   }
   return `${prefix}_${out}`;
+}
+
+/** Random bytes drawn from one pool refill: an id per proxied statement makes a syscall each too costly. */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function takeRandom(n: number): Buffer {
+  if (poolOffset + n > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + n);
+  poolOffset += n;
+  return out;
 }

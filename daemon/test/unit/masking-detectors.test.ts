@@ -48,6 +48,10 @@ describe('email', () => {
     masksTo('to:alice@example.com,bob@example.org', 'to:[EMAIL],[EMAIL]', 'email');
   });
 
+  test('overlapping candidates are masked once', () => {
+    masksTo('x@example.com@example.org', '[EMAIL]@example.org', 'email');
+  });
+
   test('counts each address in free text', () => {
     assert.equal(mask('a1@example.com and a2@example.com').counts.email, 2);
   });
@@ -90,6 +94,12 @@ describe('payment-card', () => {
     leftAlone('x4111111111111111');
     leftAlone('41111111111111111111');
     leftAlone('4111-1111 1111-1111');
+  });
+
+  test('UUIDs whose leading groups are all digits are not cards', () => {
+    // 3964 0828 3495 5946 passes Luhn and sits in the Diners range
+    leftAlone('39640828-3495-5946-5b2f-212bb9e597e7');
+    leftAlone('41111111-1111-1111-1111-123456789012');
   });
 });
 
