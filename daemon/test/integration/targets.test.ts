@@ -30,8 +30,19 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       }
       const appDb = statuses.find((s) => s.target.name === 'app-db');
       assert.ok(appDb, 'the daemon picked up the new target without a restart');
-      // no postgres proxy in this build yet: nothing listens, and the status says so
-      assert.equal(appDb.state, 'unsupported');
+      assert.equal(appDb.state, 'listening', appDb.error);
+
+      // a protocol whose proxy this build does not have yet: nothing listens, and the status says so
+      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--listen', '127.0.0.1:0']);
+      assert.equal(ssh.code, 0, ssh.stderr);
+      let jump: TargetStatus | undefined;
+      for (let i = 0; i < 100 && !jump; i++) {
+        jump = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets.find((s) => s.target.name === 'jump');
+        if (!jump) await new Promise((r) => setTimeout(r, 30));
+      }
+      assert.equal(jump?.state, 'unsupported');
+      assert.match(jump?.error ?? '', /no ssh proxy/);
+      assert.equal((await runCli(home.dir, ['target', 'remove', 'jump'])).code, 0);
 
       const list = await runCli(home.dir, ['target', 'list', '--json']);
       assert.equal((JSON.parse(list.stdout) as { targets: TargetStatus[] }).targets[0]?.target.name, 'app-db');
