@@ -31,6 +31,9 @@ export interface RecordingWriterOptions {
 }
 
 /** A record could not be written; the message names the recording and the file. */
+/** How long async mode lets records gather before writing them: a crash loses at most this much of the queue. */
+const ASYNC_BATCH_DELAY_MS = 5;
+
 export class RecordingWriteError extends Error {
   constructor(
     readonly recordingId: string,
@@ -230,11 +233,15 @@ export class RecordingWriter {
   #scheduleDrain(): void {
     if (this.#drainScheduled || this.#draining) return;
     this.#drainScheduled = true;
-    // Deferred so everything appended in the current turn of the event loop lands in the first batch.
-    setImmediate(() => {
+    // Deferred so everything appended in the current turn of the event loop lands in the first batch. In
+    // async mode a little longer: a proxy appends a few records per statement, and one write per
+    // statement (a thread-pool round trip each) would cost more than the statement itself.
+    const run = () => {
       this.#drainScheduled = false;
       void this.#drain();
-    });
+    };
+    if (this.mode === 'async') setTimeout(run, ASYNC_BATCH_DELAY_MS);
+    else setImmediate(run);
   }
 
   async #drain(): Promise<void> {

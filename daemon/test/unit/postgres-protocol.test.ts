@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serialize } from 'pg-protocol';
-import { MessageFramer, ProtocolError, buildDataRow, parseStartupPacket, readBind, readDataRow, readParse } from '../../src/proxies/postgres/protocol.js';
+import { MessageFramer, ProtocolError, parseStartupPacket, readBind, readDataRow, readParse } from '../../src/proxies/postgres/protocol.js';
 import { ScramClientExchange, ScramServerExchange } from '../../src/proxies/postgres/scram.js';
 import { scramVerifier } from '../../src/sessions/scram-verifier.js';
 import { cacheKey } from '../../src/proxies/postgres/classification.js';
-import { maskCopyRow } from '../../src/proxies/postgres/results.js';
+import { RowMasker, maskCopyRow } from '../../src/proxies/postgres/results.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 
 describe('PostgreSQL framing and frontend messages', () => {
@@ -53,18 +53,48 @@ describe('PostgreSQL framing and frontend messages', () => {
     assert.throws(() => readParse(Buffer.from('s1\0SELECT')), ProtocolError);
   });
 
-  test('a rebuilt DataRow keeps its column count and recomputes every length (-1 is NULL)', () => {
-    const values = [Buffer.from('a@example.com'), null, Buffer.from('')];
-    const row = buildDataRow(values);
-    assert.equal(row.readInt32BE(1), row.length - 1);
-    const back = readDataRow(row.subarray(5));
-    assert.equal(back.length, 3);
-    assert.equal(back[0]?.toString(), 'a@example.com');
+  test('a masked DataRow keeps its column count and recomputes every length (-1 is NULL)', () => {
+    const masker = compileMasking({ columns: [{ columns: '*secret*', label: 'REDACTED' }], custom: [] }, 'db');
+    const row = dataRow([Buffer.from('a@example.com'), null, Buffer.from(''), Buffer.from([0, 0, 0, 7]), Buffer.from('plain')]);
+    const columns = [
+      { name: 'email', typeOid: 25, format: 0 },
+      { name: 'n', typeOid: 25, format: 0 },
+      { name: 'e', typeOid: 25, format: 0 },
+      { name: 'secret_id', typeOid: 23, format: 1 },
+      { name: 'p', typeOid: 25, format: 0 },
+    ];
+    const report = new MaskReportBuilder();
+    const rebuilt = new RowMasker(columns, masker).maskRow(row.subarray(5), report)!;
+    assert.equal(rebuilt[0], 0x44);
+    assert.equal(rebuilt.readInt32BE(1), rebuilt.length - 1);
+    const back = readDataRow(rebuilt.subarray(5));
+    assert.equal(back.length, 5);
+    assert.equal(back[0]?.toString(), '[EMAIL]');
     assert.equal(back[1], null);
     assert.equal(back[2]?.length, 0);
+    assert.equal(back[3], null, 'a binary int a column rule wants masked is sent as NULL');
+    assert.equal(back[4]?.toString(), 'plain');
+    assert.deepEqual(report.toReport(), { cells: 2, byDetector: { email: 1, REDACTED: 1 }, nulled: 1 });
+    const untouched = dataRow([Buffer.from('nothing here')]);
+    assert.equal(new RowMasker([columns[4]!], masker).maskRow(untouched.subarray(5), report), null);
     assert.throws(() => readDataRow(Buffer.from([0, 1, 0, 0, 0, 9, 1])), /longer than the message/);
   });
 });
+
+function dataRow(values: (Buffer | null)[]): Buffer {
+  const parts = values.map((v) => {
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(v === null ? -1 : v.length);
+    return v === null ? len : Buffer.concat([len, v]);
+  });
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(values.length);
+  const body = Buffer.concat([count, ...parts]);
+  const head = Buffer.alloc(5);
+  head[0] = 0x44;
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
 
 describe('SCRAM-SHA-256 both ways', () => {
   const salt = Buffer.from('0123456789abcdef');

@@ -17,7 +17,6 @@ import {
   authenticationSaslContinue,
   authenticationSaslFinal,
   backendKeyData,
-  buildDataRow,
   errorResponse,
   message,
   negotiateProtocolVersion,
@@ -124,7 +123,11 @@ export class ClientConnection {
   /** SQL-level PREPARE name AS ...: what EXECUTE name will run */
   private readonly sqlPrepared = new Map<string, SqlClassification>();
   private skipUntilSync = false;
-  private held?: AbortController;
+  /** aborted when the agent cancels or goes away while a statement waits for its verdict; reused until then */
+  private deciding = new AbortController();
+  private holding = false;
+  /** RowMaskers by the RowDescription's bytes: the same query shape comes back again and again */
+  private readonly rowMaskers = new Map<string, RowMasker>();
   private masker?: Masker;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
@@ -148,8 +151,9 @@ export class ClientConnection {
 
   /** Cancels what this connection is doing: a held statement is cancelled, a running one cancelled upstream. */
   cancel(): Promise<void> {
-    if (this.held) {
-      this.held.abort();
+    if (this.holding) {
+      this.deciding.abort();
+      this.deciding = new AbortController();
       return Promise.resolve();
     }
     if (!this.upstreamKey) return Promise.resolve();
@@ -159,7 +163,7 @@ export class ClientConnection {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.held?.abort();
+    this.deciding.abort();
     if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
     this.socket.destroy();
     if (this.upstreamSocket && !this.upstreamSocket.destroyed) this.upstreamSocket.end(serialize.end());
@@ -331,7 +335,7 @@ export class ClientConnection {
     if (!(err instanceof ProtocolError)) console.error(`airlockd: postgres target "${this.deps.target.name}": ${(err as Error).stack ?? String(err)}`);
     if (this.socket.writable) this.socket.end(errorResponse({ severity: 'FATAL', code: e.code, message: e.message }));
     this.state = 'closed';
-    this.held?.abort();
+    this.deciding.abort();
     if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
     this.upstreamSocket?.destroy();
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -519,29 +523,26 @@ export class ClientConnection {
         ...(classification.parseError ? { parseError: classification.parseError } : {}),
       },
     };
-    this.held = new AbortController();
+    this.holding = true;
     try {
-      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.held.signal });
+      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.deciding.signal });
     } finally {
-      this.held = undefined;
+      this.holding = false;
     }
   }
 
   private capture(action: Action, portal?: Portal): ResultCapture {
     const limits = this.deps.context.limits;
+    // per statement, so a policy change applies to connections already open
+    this.masker = this.deps.context.masking(this.deps.target.name);
     return {
       action,
       startedAt: process.hrtime.bigint(),
       sample: new ResultSample(limits.resultRows, limits.resultBytes),
       report: new MaskReportBuilder(),
       tags: [],
-      rowMasker: portal ? this.rowMaskerFor(portal) : undefined,
+      rowMasker: portal && this.masker ? new RowMasker(portalColumns(portal), this.masker) : undefined,
     };
-  }
-
-  private rowMaskerFor(portal: Portal): RowMasker | undefined {
-    if (!this.masker) return undefined;
-    return new RowMasker(portalColumns(portal), this.masker);
   }
 
   // ---- upstream side ----
@@ -569,12 +570,17 @@ export class ClientConnection {
         const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
         if (!capture) return msg.raw;
         const masker = capture.rowMasker ?? (this.masker ? (capture.rowMasker = new RowMasker(this.activeColumns, this.masker)) : undefined);
-        const values = readDataRow(msg.body);
-        const masked = masker?.mask(values, capture.report);
-        capture.sample.add(masked ?? values, masker?.columns);
-        return masked ? buildDataRow(masked) : msg.raw;
+        const rebuilt = masker?.maskRow(msg.body, capture.report) ?? null;
+        if (capture.sample.wantsRows) capture.sample.add(readDataRow((rebuilt ?? msg.raw).subarray(5)), masker?.columns);
+        else capture.sample.skip();
+        return rebuilt ?? msg.raw;
       }
       case 'T': {
+        if (head?.kind === 'query' && head.capture) {
+          head.capture.rowMasker = this.rowMaskerFor(msg.raw);
+          this.activeColumns = head.capture.rowMasker?.columns;
+          return msg.raw;
+        }
         const columns = this.decodeColumns(msg.raw);
         if (head?.kind === 'describe') {
           this.expectations.shift();
@@ -585,9 +591,6 @@ export class ClientConnection {
             const statement = this.statements.get(head.name);
             if (statement) statement.columns = columns;
           }
-        } else if (head?.kind === 'query' && head.capture) {
-          this.activeColumns = columns;
-          head.capture.rowMasker = this.masker ? new RowMasker(columns, this.masker) : undefined;
         }
         return msg.raw;
       }
@@ -672,6 +675,18 @@ export class ClientConnection {
       if (capture) this.finish(capture);
     }
     return out;
+  }
+
+  private rowMaskerFor(rowDescription: Buffer): RowMasker | undefined {
+    if (!this.masker) return undefined;
+    const key = rowDescription.toString('latin1');
+    let rowMasker = this.rowMaskers.get(key);
+    if (!rowMasker || rowMasker.masker !== this.masker) {
+      if (this.rowMaskers.size >= 256) this.rowMaskers.clear();
+      rowMasker = new RowMasker(this.decodeColumns(rowDescription), this.masker);
+      this.rowMaskers.set(key, rowMasker);
+    }
+    return rowMasker;
   }
 
   private decodeColumns(raw: Buffer): ResultColumn[] {

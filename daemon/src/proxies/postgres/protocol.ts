@@ -285,8 +285,8 @@ export function negotiateProtocolVersion(minor: number, unrecognized: string[]):
 // ---- DataRow ----
 
 /**
- * Splits a DataRow body into its values (null for SQL NULL) without copying. A rewritten row is
- * built by buildDataRow, which recomputes every length prefix.
+ * Splits a DataRow body into its values (null for SQL NULL) without copying. Rows are rewritten by
+ * RowMasker.maskRow (results.ts), which recomputes every length prefix.
  */
 export function readDataRow(body: Buffer): (Buffer | null)[] {
   const count = body.readInt16BE(0);
@@ -306,25 +306,4 @@ export function readDataRow(body: Buffer): (Buffer | null)[] {
   return values;
 }
 
-export function buildDataRow(values: (Buffer | null)[]): Buffer {
-  let size = 2;
-  for (const v of values) size += 4 + (v ? v.length : 0);
-  const out = Buffer.allocUnsafe(5 + size);
-  out[0] = 0x44; // 'D'
-  out.writeInt32BE(4 + size, 1);
-  out.writeInt16BE(values.length, 5);
-  let offset = 7;
-  for (const v of values) {
-    if (v === null) {
-      out.writeInt32BE(-1, offset);
-      offset += 4;
-    } else {
-      out.writeInt32BE(v.length, offset);
-      offset += 4;
-      v.copy(out, offset);
-      offset += v.length;
-    }
-  }
-  return out;
-}
 

@@ -1,4 +1,5 @@
 import type { Masker, MaskReportBuilder } from '../../masking/index.js';
+import { ProtocolError } from './protocol.js';
 
 /** PostgreSQL type OIDs whose binary form is their UTF-8 text, so masking them is the same as text. */
 const TEXT_LIKE_BINARY = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 114 /* json */, 142 /* xml */, 705 /* unknown */]);
@@ -26,7 +27,7 @@ export class RowMasker {
 
   constructor(
     readonly columns: ResultColumn[] | undefined,
-    private readonly masker: Masker,
+    readonly masker: Masker,
   ) {
     this.plans = (columns ?? []).map((c) => ({
       label: masker.columnRule(c.name),
@@ -34,31 +35,56 @@ export class RowMasker {
     }));
   }
 
-  /** The masked values, or null when nothing changed (the original row is forwarded as is). */
-  mask(values: (Buffer | null)[], report: MaskReportBuilder): (Buffer | null)[] | null {
+  /**
+   * Masks one DataRow body. Returns the rebuilt message (type, length and every value's length
+   * recomputed), or null when nothing changed and the original bytes go on as they are. Values are
+   * decoded straight from the body and unchanged ones copied as byte ranges: this runs per row.
+   */
+  maskRow(body: Buffer, report: MaskReportBuilder): Buffer | null {
     if (!this.masker.active) return null;
-    let out: (Buffer | null)[] | null = null;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      if (value === null || value === undefined || value.length === 0) continue;
+    const count = body.readInt16BE(0);
+    let changes: { start: number; end: number; text: string | null }[] | undefined;
+    let offset = 2;
+    for (let i = 0; i < count; i++) {
+      if (offset + 4 > body.length) throw new ProtocolError('DataRow shorter than its columns');
+      const len = body.readInt32BE(offset);
+      const start = offset + 4;
+      offset = start + Math.max(len, 0);
+      if (len <= 0) continue;
+      if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
       // without a RowDescription (Execute without Describe) assume text: the Bind result formats said so or the driver reads text
       const plan = this.plans[i] ?? { label: undefined, textual: true };
       if (!plan.textual) {
         if (plan.label !== undefined) {
-          out ??= values.slice();
-          out[i] = null;
+          (changes ??= []).push({ start: start - 4, end: offset, text: null });
           report.nulled(1);
           report.add(plan.label, 1);
         }
         continue;
       }
-      const text = value.toString('utf8');
+      const text = body.toString('utf8', start, offset);
       const masked = this.masker.maskCell(text, plan.label, report);
-      if (masked !== text) {
-        out ??= values.slice();
-        out[i] = Buffer.from(masked, 'utf8');
-      }
+      if (masked !== text) (changes ??= []).push({ start: start - 4, end: offset, text: masked });
     }
+    if (!changes) return null;
+    let size = 5 + body.length;
+    for (const c of changes) size += (c.text === null ? 4 : 4 + Buffer.byteLength(c.text)) - (c.end - c.start);
+    const out = Buffer.allocUnsafe(size);
+    out[0] = 0x44; // 'D'
+    out.writeInt32BE(size - 1, 1);
+    let at = 5;
+    let from = 0;
+    for (const c of changes) {
+      at += body.copy(out, at, from, c.start);
+      if (c.text === null) at = out.writeInt32BE(-1, at);
+      else {
+        const written = out.write(c.text, at + 4, 'utf8');
+        out.writeInt32BE(written, at);
+        at += 4 + written;
+      }
+      from = c.end;
+    }
+    body.copy(out, at, from);
     return out;
   }
 }
@@ -74,6 +100,17 @@ export class ResultSample {
     private readonly maxRows: number,
     private readonly maxBytes: number,
   ) {}
+
+  /** Whether the next row would still be kept: decoding a row for the sample costs, so callers ask first. */
+  get wantsRows(): boolean {
+    return !this.truncated && this.rows.length < this.maxRows;
+  }
+
+  /** Counts a row without keeping it. */
+  skip(): void {
+    this.rowCount++;
+    if (this.rows.length >= this.maxRows) this.truncated = true;
+  }
 
   add(values: (Buffer | null)[], columns: ResultColumn[] | undefined): void {
     this.rowCount++;
