@@ -12,6 +12,7 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { readDaemonInfo } from '../src/daemon/daemon-info.js';
 import { builtInProxies } from '../src/proxies/index.js';
 import type { ProxyFactory } from '../src/proxies/listeners.js';
+import { startDaemon } from '../test/helpers/daemon-process.js';
 import { chownToServerUser, createTestDatabase, dropTestDatabase, freePort, machinePg, serverOwner, startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
 import type { BenchFigure, BenchSection } from './report.js';
 
@@ -159,18 +160,18 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
     if (ta) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): Airlock`, value: ta.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
 
     // ---- RSS with idle proxied connections ----
-    if (airlock?.endpoint && airlock.idleEndpoint) {
+    if (airlock?.endpoint && airlock.idleUpstream) {
       log(`RSS with ${IDLE_CONNECTIONS} idle connections through Airlock`);
       try {
-        const rss = await idleRss(airlock.idleEndpoint, IDLE_CONNECTIONS);
+        const rss = await daemonProcessRss(airlock.idleUpstream, IDLE_CONNECTIONS);
         figures.push({
-          name: `bench process RSS (in-process daemon) with ${IDLE_CONNECTIONS} idle proxied connections`,
+          name: `airlockd process RSS with ${IDLE_CONNECTIONS} idle proxied connections`,
           value: rss.after / MB,
           unit: 'MB',
-          baseline: { name: 'the same process before they connected', value: rss.before / MB },
+          baseline: { name: 'the same process after one connection', value: rss.before / MB },
           target: { op: '<=', value: 150 },
         });
-        notes.push(`RSS: the daemon runs inside the bench process, so the RSS is that process's (daemon + bench harness); the ${IDLE_CONNECTIONS} node-postgres clients run in a child process, each ran "select 1" once and stayed idle`);
+        notes.push(`RSS: a daemon process of its own (airlock up), read from /proc; the ${IDLE_CONNECTIONS} node-postgres clients run in a child process, each ran "select 1" once and stayed idle`);
       } catch (err) {
         notes.push(`RSS with ${IDLE_CONNECTIONS} idle connections: failed: ${(err as Error).message}`);
       }
@@ -367,6 +368,8 @@ interface AirlockUnderTest {
   endpoint?: Endpoint;
   /** a second target, upstream a throw-away server with room for the idle connections */
   idleEndpoint?: Endpoint;
+  /** the throw-away server behind idleEndpoint, for a daemon process of its own */
+  idleUpstream?: { url: string; database: string };
   note?: string;
   stop(): Promise<void>;
 }
@@ -458,6 +461,7 @@ async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, 
       // the agent's user name is its own business: the daemon logs in upstream with the target's
       endpoint: { mode: 'airlock', host: '127.0.0.1', port, user: 'agent', password: token, database: DB },
       idleEndpoint: idleCluster && idle?.state === 'listening' ? { mode: 'airlock', host: '127.0.0.1', port: idlePort, user: 'agent', password: token, database: idleCluster.database } : undefined,
+      idleUpstream: idleCluster ? { url: `postgres://${idleCluster.user}@127.0.0.1:${idleCluster.port}/${idleCluster.database}?sslmode=disable`, database: idleCluster.database } : undefined,
       note: idleNote,
       stop,
     };
@@ -645,23 +649,41 @@ function runChild(task: Record<string, unknown>, ep: Endpoint): ChildHandle {
   return { first, child, exited };
 }
 
-async function idleRss(ep: Endpoint, count: number): Promise<{ before: number; after: number }> {
-  const before = process.memoryUsage().rss;
-  const handle = runChild({ task: 'idle', count }, ep);
+/** RSS of a real `airlock up` process while `count` proxied connections sit idle. */
+async function daemonProcessRss(upstream: { url: string; database: string }, count: number): Promise<{ before: number; after: number }> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rss-'));
+  const port = await freePort();
+  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: idle, protocol: postgres, upstream: "${upstream.url}", listen: { host: 127.0.0.1, port: ${port} } }\n`);
+  const daemon = await startDaemon(home);
+  const rssOf = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.info.pid}/status`, 'utf8'))![1]) * 1024;
   try {
-    const ready = await withTimeout(handle.first, 120_000, 'opening the idle connections');
-    if (ready.ready !== count) throw new Error(`only ${String(ready.ready)} of ${count} connections opened`);
-    // let the per-connection work settle before reading RSS
-    await new Promise((r) => setTimeout(r, 1000));
-    let after = 0;
-    for (let i = 0; i < 5; i++) {
-      after = Math.max(after, process.memoryUsage().rss);
-      await new Promise((r) => setTimeout(r, 200));
+    const created = await daemon.api('POST', '/v1/agent-sessions', { name: 'bench-idle' });
+    const token = (created.json as { token: string }).token;
+    const ep: Endpoint = { mode: 'airlock', host: '127.0.0.1', port, user: 'agent', password: token, database: upstream.database };
+    const warm = new pg.Client({ host: ep.host, port, user: ep.user, password: token, database: ep.database });
+    await warm.connect();
+    await warm.query('SELECT 1');
+    await warm.end();
+    await new Promise((r) => setTimeout(r, 500));
+    const before = rssOf();
+    const handle = runChild({ task: 'idle', count }, ep);
+    try {
+      const ready = await withTimeout(handle.first, 120_000, 'opening the idle connections');
+      if (ready.ready !== count) throw new Error(`only ${String(ready.ready)} of ${count} connections opened`);
+      await new Promise((r) => setTimeout(r, 1000));
+      let after = 0;
+      for (let i = 0; i < 5; i++) {
+        after = Math.max(after, rssOf());
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return { before, after };
+    } finally {
+      handle.child.stdin!.end();
+      await withTimeout(handle.exited, 20_000, 'closing the idle connections').catch(() => handle.child.kill('SIGKILL'));
     }
-    return { before, after };
   } finally {
-    handle.child.stdin!.end();
-    await withTimeout(handle.exited, 20_000, 'closing the idle connections').catch(() => handle.child.kill('SIGKILL'));
+    await daemon.stop();
+    rmSync(home, { recursive: true, force: true });
   }
 }
 

@@ -26,11 +26,13 @@ function unique<T>(items: Iterable<T>): T[] {
   return [...new Set(items)];
 }
 
-function unclassifiable(reason: string): SqlClassification {
+/** What cannot be classified: unknown, with the reason. */
+export function unclassifiable(reason: string): SqlClassification {
   return { class: 'unknown', statements: [], statementCount: 0, tables: [], writesTables: [], functions: [], commands: [], noWhere: false, parseError: reason };
 }
 
-function combine(statements: SqlStatementInfo[]): SqlClassification {
+/** The classification of a list of classified statements: the strictest class, the union of the rest. */
+export function combine(statements: SqlStatementInfo[]): SqlClassification {
   return {
     class: combineClasses(statements.map((s) => s.class)),
     statements,

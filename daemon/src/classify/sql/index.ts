@@ -43,5 +43,5 @@
  */
 export { combineClasses } from './types.js';
 export type { SqlClass, SqlClassification, SqlStatementInfo } from './types.js';
-export { classifySql, initSqlClassifier, sqlAttributes } from './classify.js';
+export { classifySql, combine as classificationOf, initSqlClassifier, sqlAttributes, unclassifiable } from './classify.js';
 export { SqlClassifierCache } from './cache.js';

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@airlock/shared';
-import { SqlClassifierCache, combineClasses, initSqlClassifier, sqlAttributes, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
+import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlAttributes, unclassifiable, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
 
 /**
  * The classifier as the proxy uses it: cached, keyed so that statements differing only in numeric
@@ -25,36 +25,21 @@ export class SqlClassifier {
       const resolved = combineClasses(s.classBesidesExecute ? [s.classBesidesExecute, target.class] : [target.class]);
       return { ...s, class: resolved, tables: [...new Set([...s.tables, ...target.tables])], writesTables: target.writesTables, functions: target.functions, noWhere: target.noWhere, reasons: [...s.reasons, `EXECUTE runs the prepared statement "${s.executes}"`] };
     });
-    return summarize(statements, classification.parseError);
+    return classificationOf(statements);
   }
 
   /** A PREPAREd statement's own classification, for a later EXECUTE. */
   wrap(statement: SqlStatementInfo): SqlClassification {
-    return summarize([statement]);
+    return classificationOf([statement]);
   }
 
   unknown(reason: string): SqlClassification {
-    return { class: 'unknown', statements: [], statementCount: 0, tables: [], writesTables: [], functions: [], commands: [], noWhere: false, parseError: reason };
+    return unclassifiable(reason);
   }
 
   attributes(c: SqlClassification): Record<string, AttributeValue> {
     return sqlAttributes(c);
   }
-}
-
-function summarize(statements: SqlStatementInfo[], parseError?: string): SqlClassification {
-  const uniq = (xs: string[]) => [...new Set(xs)];
-  return {
-    class: parseError ? 'unknown' : combineClasses(statements.map((s) => s.class)),
-    statements,
-    statementCount: statements.length,
-    tables: uniq(statements.flatMap((s) => s.tables)),
-    writesTables: uniq(statements.flatMap((s) => s.writesTables)),
-    functions: uniq(statements.flatMap((s) => s.functions)),
-    commands: uniq(statements.map((s) => s.command)),
-    noWhere: statements.some((s) => s.noWhere),
-    ...(parseError ? { parseError } : {}),
-  };
 }
 
 /**

@@ -410,9 +410,19 @@ export class ClientConnection {
       case 'f':
         return this.send(msg.raw);
       case 'F': {
-        // FunctionCall runs a function by OID, outside anything the classifier can read
-        const action = await this.newAction('sql.function-call', 'FunctionCall (fast-path function call)', { class: 'unknown', statementCount: 1 }, { protocol: 'function-call' });
-        const verdict: Verdict = { actionId: action.id, allowed: false, via: 'policy', ruleId: 'airlock-function-call', reason: 'the FunctionCall protocol message is refused by Airlock' };
+        // FunctionCall runs a function by OID, outside anything the classifier can read: privileged,
+        // so refused unless a rule allows sql.function-call explicitly
+        const { verdict, action } = await this.submit({
+          kind: 'sql.function-call',
+          summary: 'FunctionCall protocol message (function by OID)',
+          risk: 'critical',
+          attributes: { class: 'privileged', statementCount: 1 },
+          detail: { protocol: 'function-call', user: this.params.get('user'), database: this.params.get('database') },
+        });
+        if (verdict.allowed) {
+          this.expectations.push({ kind: 'query', capture: this.capture(action) });
+          return this.send(msg.raw);
+        }
         this.expectations.push({ kind: 'query', refusal: verdict });
         return this.send(REFUSAL_QUERY);
       }
@@ -489,21 +499,6 @@ export class ClientConnection {
     });
   }
 
-  private newAction(kind: string, summary: string, attributes: ActionRequest['attributes'], detail: Record<string, unknown>): Promise<Action> {
-    return Promise.resolve({
-      id: `act_local_${randomBytes(8).toString('hex')}`,
-      sessionId: this.session!.id,
-      target: this.deps.target.name,
-      protocol: 'postgres',
-      kind,
-      summary,
-      risk: 'high',
-      attributes,
-      detail,
-      at: new Date().toISOString(),
-    });
-  }
-
   private async decide(sql: string, classification: SqlClassification, extra: Record<string, unknown>): Promise<{ action: Action; verdict: Verdict }> {
     const attributes = this.deps.classifier.attributes(classification);
     const request: ActionRequest = {
@@ -523,9 +518,13 @@ export class ClientConnection {
         ...(classification.parseError ? { parseError: classification.parseError } : {}),
       },
     };
+    return this.submit(request);
+  }
+
+  private async submit(request: Omit<ActionRequest, 'target' | 'protocol'>): Promise<{ action: Action; verdict: Verdict }> {
     this.holding = true;
     try {
-      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.deciding.signal });
+      return await this.deps.context.pipeline.submit(this.session!, { ...request, target: this.deps.target.name, protocol: 'postgres' }, { signal: this.deciding.signal });
     } finally {
       this.holding = false;
     }
