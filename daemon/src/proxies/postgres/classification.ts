@@ -6,7 +6,14 @@ import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier
  * constants (pgbench's `WHERE aid = 12345`) share one parse, and with SQL-level EXECUTE resolved
  * from the statements the connection PREPAREd.
  */
+export interface ClassificationSummary {
+  attributes: Record<string, AttributeValue>;
+  statements: { command: string; class: string; tables: string[]; reasons: string[] }[];
+}
+
 export class SqlClassifier {
+  private readonly summaries = new WeakMap<SqlClassification, ClassificationSummary>();
+
   private constructor(private readonly cache: SqlClassifierCache) {}
 
   static async create(maxEntries = 10_000): Promise<SqlClassifier> {
@@ -37,8 +44,20 @@ export class SqlClassifier {
     return unclassifiable(reason);
   }
 
-  attributes(c: SqlClassification): Record<string, AttributeValue> {
-    return sqlAttributes(c);
+  /**
+   * The policy attributes and the per-statement digest recorded with an action, worked out once per
+   * classification (cached classifications are shared, so most statements reuse them).
+   */
+  summary(c: SqlClassification): ClassificationSummary {
+    let summary = this.summaries.get(c);
+    if (!summary) {
+      summary = {
+        attributes: sqlAttributes(c),
+        statements: c.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, reasons: s.reasons })),
+      };
+      this.summaries.set(c, summary);
+    }
+    return summary;
   }
 }
 

@@ -500,21 +500,21 @@ export class ClientConnection {
   }
 
   private async decide(sql: string, classification: SqlClassification, extra: Record<string, unknown>): Promise<{ action: Action; verdict: Verdict }> {
-    const attributes = this.deps.classifier.attributes(classification);
+    const summary = this.deps.classifier.summary(classification);
     const request: ActionRequest = {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
       summary: sql.length > 2000 ? sql.slice(0, 2000) + '…' : sql,
       risk: riskOf(classification),
-      attributes,
+      attributes: summary.attributes,
       detail: {
         sql,
         ...extra,
         user: this.params.get('user'),
         database: this.params.get('database'),
         applicationName: this.params.get('application_name'),
-        statements: classification.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, reasons: s.reasons })),
+        statements: summary.statements,
         ...(classification.parseError ? { parseError: classification.parseError } : {}),
       },
     };
