@@ -1,4 +1,5 @@
 import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import type { Target } from '@airlock/shared';
 import { addTarget, loadLocalConfig, removeTarget } from '../config/local-config.js';
@@ -39,41 +40,34 @@ INSERT INTO orders (customer_id, amount, status) SELECT 1 + (g % 4), (g * 7.5)::
 export interface DemoSetup {
   target: Target;
   notes: string[];
+  /** the embedded server, when no PostgreSQL was reachable; it lives as long as this process */
+  embedded?: { close(): Promise<void> };
 }
 
 /**
- * Prepares the demo: a database with synthetic PII on the local PostgreSQL and a `demo` target in
- * front of it. Needs a PostgreSQL server reachable on 127.0.0.1:5432 (or $PGHOST/$PGPORT) as
- * $PGUSER (default postgres) with trust or $PGPASSWORD.
+ * Prepares the demo: a database with synthetic PII and a `demo` target in front of it. Uses the
+ * local PostgreSQL when one answers on 127.0.0.1:5432 (or $PGHOST/$PGPORT) as $PGUSER (default
+ * postgres, with $PGPASSWORD if asked); otherwise an embedded PostgreSQL (PGlite, served over the
+ * wire protocol on a loopback port by this process) whose data lives in <data dir>/demo-pglite.
  */
 export async function prepareDemo(home: string, env: NodeJS.ProcessEnv = process.env): Promise<DemoSetup> {
   const host = env.PGHOST && !env.PGHOST.startsWith('/') ? env.PGHOST : '127.0.0.1';
   const port = Number(env.PGPORT ?? 5432);
   const user = env.PGUSER ?? 'postgres';
-  const admin = new pg.Client({ host, port, user, password: env.PGPASSWORD, database: 'postgres', connectionTimeoutMillis: 3000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    throw new Error(
-      `the demo needs a PostgreSQL server on ${host}:${port} (user ${user}): ${(err as Error).message}. Start one, or set PGHOST/PGPORT/PGUSER/PGPASSWORD, or run "airlock up" without --demo`,
-    );
-  }
   const notes: string[] = [];
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEMO_DATABASE]);
-    if (exists.rowCount === 0) {
-      await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
-      const db = new pg.Client({ host, port, user, password: env.PGPASSWORD, database: DEMO_DATABASE });
-      await db.connect();
-      try {
-        await db.query(DEMO_SCHEMA);
-      } finally {
-        await db.end();
-      }
-      notes.push(`created database ${DEMO_DATABASE} with synthetic customers and orders on ${host}:${port}`);
-    }
-  } finally {
-    await admin.end();
+  let upstream: string;
+  let credential: Target['credential'];
+  let embedded: DemoSetup['embedded'];
+  const local = await loadIntoLocalPostgres({ host, port, user, password: env.PGPASSWORD });
+  if (local.ok) {
+    if (local.created) notes.push(`created database ${DEMO_DATABASE} with synthetic customers and orders on ${host}:${port}`);
+    upstream = `postgres://${encodeURIComponent(user)}@${host}:${port}/${DEMO_DATABASE}?sslmode=prefer`;
+    if (env.PGPASSWORD) credential = { env: 'PGPASSWORD' };
+  } else {
+    const server = await startEmbeddedPostgres(path.join(home, 'demo-pglite'));
+    embedded = server;
+    notes.push(`no PostgreSQL on ${host}:${port} (${local.error}); serving the demo database from an embedded PostgreSQL (PGlite) on 127.0.0.1:${server.port}`);
+    upstream = `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`;
   }
 
   const configFile = homePaths(home).config;
@@ -82,15 +76,70 @@ export async function prepareDemo(home: string, env: NodeJS.ProcessEnv = process
   const target: Target = {
     name: DEMO_TARGET,
     protocol: 'postgres',
-    upstream: `postgres://${encodeURIComponent(user)}@${host}:${port}/${DEMO_DATABASE}?sslmode=prefer`,
+    upstream,
     listen: { host: '127.0.0.1', port: listenPort },
     maxMessageBytes: 64 * 1024 * 1024,
-    ...(env.PGPASSWORD ? { credential: { env: 'PGPASSWORD' } } : {}),
+    ...(credential ? { credential } : {}),
   };
   const existing = config.targets.find((t) => t.name === DEMO_TARGET);
   if (existing && JSON.stringify(existing) !== JSON.stringify(target)) await removeTarget(configFile, DEMO_TARGET);
   if (!existing || JSON.stringify(existing) !== JSON.stringify(target)) await addTarget(configFile, target);
-  return { target, notes };
+  return { target, notes, embedded };
+}
+
+async function loadIntoLocalPostgres(server: { host: string; port: number; user: string; password?: string }): Promise<{ ok: true; created: boolean } | { ok: false; error: string }> {
+  const admin = new pg.Client({ ...server, database: 'postgres', connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEMO_DATABASE]);
+    if (exists.rowCount !== 0) return { ok: true, created: false };
+    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
+    const db = new pg.Client({ ...server, database: DEMO_DATABASE });
+    await db.connect();
+    try {
+      await db.query(DEMO_SCHEMA);
+    } finally {
+      await db.end();
+    }
+    return { ok: true, created: true };
+  } finally {
+    await admin.end();
+  }
+}
+
+/** PGlite (PostgreSQL compiled to WebAssembly) with the demo schema, served on a free loopback port. */
+async function startEmbeddedPostgres(dataDir: string): Promise<{ port: number; close(): Promise<void> }> {
+  // loaded only when needed: it is large, and most machines running the demo have a PostgreSQL
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const db = await PGlite.create(dataDir);
+  const loaded = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'customers'");
+  if ((loaded.rows[0]?.n ?? 0) === 0) await db.exec(DEMO_SCHEMA);
+  const port = await freePort();
+  const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1' });
+  await server.start();
+  return {
+    port,
+    close: async () => {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -4,14 +4,28 @@ import { runCli, tempHome } from '../helpers/daemon-process.js';
 import { run, waitForApproval } from '../helpers/pg-proxy.js';
 import type { RunningDaemon } from '../helpers/daemon-process.js';
 
-describe('the README\'s main command: airlock up --demo (real daemon, the machine\'s PostgreSQL, psql)', () => {
+describe('the README\'s main command: airlock up --demo (real daemon, psql)', () => {
   const home = tempHome('airlock-demo-');
+  const embeddedHome = tempHome('airlock-demo-embedded-');
   after(async () => {
     await runCli(home.dir, ['stop']);
+    await runCli(embeddedHome.dir, ['stop']);
     home.cleanup();
+    embeddedHome.cleanup();
   });
 
-  test('prints how to connect; a SELECT comes back masked, an UPDATE waits for approval', async () => {
+  test('without a reachable PostgreSQL: an embedded one (PGlite) serves the demo database', async () => {
+    const up = await runCli(embeddedHome.dir, ['up', '--demo', '--detach'], { PGPORT: '1' });
+    assert.equal(up.code, 0, up.stderr);
+    const m = /PGPASSWORD=(alk_\S+) psql -h (\S+) -p (\d+) -U agent airlock_demo/.exec(up.stdout);
+    assert.ok(m, up.stdout);
+    const env = { ...process.env, PGPASSWORD: m[1], PGHOST: m[2], PGPORT: m[3], PGUSER: 'agent', PGDATABASE: 'airlock_demo', PGSSLMODE: 'disable' };
+    const select = await run('psql', ['-X', '-At', '-c', 'SELECT email, card_number, version() LIKE \'%PGlite%\' FROM customers WHERE id = 2'], env);
+    assert.equal(select.code, 0, select.stderr);
+    assert.equal(select.stdout.trim(), '[EMAIL]|****5559|t');
+  });
+
+  test('with the machine\'s PostgreSQL: a SELECT comes back masked, an UPDATE waits for approval', async () => {
     const up = await runCli(home.dir, ['up', '--demo', '--detach']);
     assert.equal(up.code, 0, up.stderr);
     const m = /PGPASSWORD=(alk_\S+) psql -h (\S+) -p (\d+) -U agent airlock_demo -c 'SELECT \* FROM customers'/.exec(up.stdout);

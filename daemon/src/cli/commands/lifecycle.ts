@@ -21,16 +21,19 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
     .option('--demo', 'also set up the demo: a database with synthetic PII on the local PostgreSQL, a "demo" target and an agent session')
     .action(async (opts: { detach?: boolean; demo?: boolean }) => {
       const home = ctx.home();
-      if (opts.demo) {
-        const setup = await prepareDemo(home);
-        for (const note of setup.notes) console.error(`airlock: ${note}`);
-      }
       if (opts.detach) {
-        await detach(home);
+        // the daemon process prepares the demo itself: an embedded PostgreSQL must live in it
+        await detach(home, opts.demo ?? false);
         if (opts.demo) await printDemo(home);
         return;
       }
-      await runForeground(home, opts.demo ?? false);
+      const demo = opts.demo ? await prepareDemo(home) : undefined;
+      for (const note of demo?.notes ?? []) console.error(`airlock: ${note}`);
+      try {
+        await runForeground(home, demo !== undefined);
+      } finally {
+        await demo?.embedded?.close();
+      }
     });
 
   program
@@ -94,7 +97,8 @@ async function runForeground(home: string, demo: boolean): Promise<void> {
     testActionSource: process.env.AIRLOCK_TEST_ACTION_SOURCE === '1',
     sseHeartbeatMs: process.env.AIRLOCK_SSE_HEARTBEAT_MS ? Number(process.env.AIRLOCK_SSE_HEARTBEAT_MS) : undefined,
   });
-  if (demo) await printDemo(home).catch((err: Error) => console.error(`airlock: demo: ${err.message}`));
+  // a detached daemon's parent prints the demo's instructions to the user's terminal instead
+  if (demo && process.env.AIRLOCK_DETACHED !== '1') await printDemo(home).catch((err: Error) => console.error(`airlock: demo: ${err.message}`));
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -122,14 +126,14 @@ async function printDemo(home: string): Promise<void> {
   console.log(demoInstructions(demo.address, created.token));
 }
 
-async function detach(home: string): Promise<void> {
+async function detach(home: string, demo: boolean): Promise<void> {
   const paths = homePaths(home);
   const already = await runningDaemon(paths.daemonInfo);
   if (already) throw new CliError(`airlockd is already running for ${home} (pid ${already.pid}, API ${already.host}:${already.port})`);
   await fs.mkdir(home, { recursive: true, mode: 0o700 });
   const logFd = openSync(paths.daemonLog, 'a', 0o600);
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--home', home, 'up'], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
+  const child = spawn(process.execPath, [main, '--home', home, 'up', ...(demo ? ['--demo'] : [])], { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, AIRLOCK_DETACHED: '1' } });
   closeSync(logFd);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
