@@ -9,3 +9,4 @@ export * from './recording.js';
 export * from './api.js';
 export * from './events.js';
 export * from './masking.js';
+export * from './sse.js';

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { SseParser } from '@airlock/shared';
 
 export interface SseMessage {
   id?: string;
@@ -8,8 +9,8 @@ export interface SseMessage {
 }
 
 /**
- * A minimal EventSource for tests: parses the text/event-stream format line by line (fields id,
- * event, data; comments counted as heartbeats) so tests can assert on exactly what went over the wire.
+ * A minimal EventSource for tests, on the shared SseParser (comments counted as heartbeats), so tests
+ * can assert on exactly what went over the wire.
  */
 export class SseTestClient {
   readonly messages: SseMessage[] = [];
@@ -31,28 +32,10 @@ export class SseTestClient {
       this.req = http.get(this.url, { headers }, (res) => {
         this.status = res.statusCode ?? 0;
         res.setEncoding('utf8');
-        let buffer = '';
-        let current: Partial<SseMessage> & { data?: string } = {};
+        const parser = new SseParser();
         res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).replace(/\r$/, '');
-            buffer = buffer.slice(nl + 1);
-            if (line === '') {
-              if (current.data !== undefined) this.dispatch({ id: current.id, event: current.event ?? 'message', data: current.data, receivedAt: process.hrtime.bigint() });
-              current = {};
-            } else if (line.startsWith(':')) {
-              this.heartbeats++;
-            } else {
-              const colon = line.indexOf(':');
-              const field = colon < 0 ? line : line.slice(0, colon);
-              const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-              if (field === 'data') current.data = current.data === undefined ? value : `${current.data}\n${value}`;
-              else if (field === 'id') current.id = value;
-              else if (field === 'event') current.event = value;
-            }
-          }
+          for (const m of parser.push(chunk)) this.dispatch({ ...m, receivedAt: process.hrtime.bigint() });
+          this.heartbeats = parser.comments;
         });
         resolve();
       });

@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import {
+  AgentSessionsResponse,
+  ApiError,
+  ApprovalResponse,
+  ApprovalsResponse,
+  CreateAgentSessionResponse,
+  PolicyResponse,
+  RecordingsResponse,
+  RecordsPage,
+  StatusResponse,
+  TargetsResponse,
+  describeIssues,
+  type ApproveRequest,
+  type CreateAgentSessionRequest,
+  type DaemonInfo,
+  type DenyRequest,
+} from '@airlock/shared';
+
+/** A control-API call that failed, as one sentence for the user. */
+export class DaemonRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'DaemonRequestError';
+  }
+}
+
+/** The extension host's side of the control API; every answer is validated with the shared schemas. */
+export class DaemonClient {
+  readonly base: string;
+
+  constructor(readonly info: DaemonInfo) {
+    this.base = `http://${info.host.includes(':') ? `[${info.host}]` : info.host}:${info.port}`;
+  }
+
+  status() {
+    return this.call('GET', '/v1/status', undefined, StatusResponse);
+  }
+  targets() {
+    return this.call('GET', '/v1/targets', undefined, TargetsResponse);
+  }
+  approvals() {
+    return this.call('GET', '/v1/approvals', undefined, ApprovalsResponse);
+  }
+  approve(id: string, body: ApproveRequest) {
+    return this.call('POST', `/v1/approvals/${encodeURIComponent(id)}/approve`, body, ApprovalResponse);
+  }
+  deny(id: string, body: DenyRequest) {
+    return this.call('POST', `/v1/approvals/${encodeURIComponent(id)}/deny`, body, ApprovalResponse);
+  }
+  agentSessions() {
+    return this.call('GET', '/v1/agent-sessions', undefined, AgentSessionsResponse);
+  }
+  createAgentSession(body: CreateAgentSessionRequest) {
+    return this.call('POST', '/v1/agent-sessions', body, CreateAgentSessionResponse);
+  }
+  recordings() {
+    return this.call('GET', '/v1/sessions', undefined, RecordingsResponse);
+  }
+  records(id: string, after = -1, limit = 200) {
+    return this.call('GET', `/v1/sessions/${encodeURIComponent(id)}/records?after=${after}&limit=${limit}`, undefined, RecordsPage);
+  }
+  policy() {
+    return this.call('GET', '/v1/policy', undefined, PolicyResponse);
+  }
+
+  private async call<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S): Promise<z.output<S>> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers: { authorization: `Bearer ${this.info.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      throw new DaemonRequestError(`Airlock daemon at ${this.base} did not answer: ${(err as Error).message}`);
+    }
+    const json: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const error = ApiError.safeParse(json);
+      throw new DaemonRequestError(error.success ? error.data.error : `Airlock daemon answered ${method} ${path} with ${res.status}`, res.status);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new DaemonRequestError(describeIssues(`Airlock daemon's answer to ${method} ${path}`, parsed.error));
+    return parsed.data;
+  }
+}

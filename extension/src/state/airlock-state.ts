@@ -1,0 +1,100 @@
+import type { Action, AirlockEvent, Approval, MaskReport, RecordingSummary, Verdict } from '@airlock/shared';
+
+/** One line of the live activity view. */
+export interface ActivityEntry {
+  action: Action;
+  /** held: waiting for a human; the rest once decided */
+  status: 'held' | 'allowed' | 'denied';
+  verdict?: Verdict;
+  approval?: Approval;
+  result?: { summary: string; durationMs?: number; error?: string; rowCount?: number; maskReport?: MaskReport };
+}
+
+export interface AirlockSnapshot {
+  pending: Approval[];
+  recordings: RecordingSummary[];
+}
+
+/**
+ * What the extension knows of the daemon, kept from a snapshot plus the event stream. Pure: the
+ * views render it, the daemon client feeds it.
+ */
+export class AirlockState {
+  private readonly pendingById = new Map<string, Approval>();
+  private readonly activityById = new Map<string, ActivityEntry>();
+  /** newest last; trimmed to `activityLimit` */
+  private activityOrder: string[] = [];
+  private recordingsById = new Map<string, RecordingSummary>();
+
+  constructor(private readonly activityLimit = 500) {}
+
+  /** Replaces what is known with a fresh snapshot (first connection, or after a resync). */
+  reset(snapshot: AirlockSnapshot): void {
+    this.pendingById.clear();
+    for (const a of snapshot.pending) this.pendingById.set(a.id, a);
+    this.recordingsById = new Map(snapshot.recordings.map((r) => [r.id, r]));
+    for (const entry of this.activityById.values()) {
+      if (entry.status === 'held' && !this.pendingById.has(entry.approval?.id ?? '')) entry.status = 'denied';
+    }
+  }
+
+  apply(event: AirlockEvent): void {
+    switch (event.type) {
+      case 'action.decided': {
+        const entry = this.entry(event.data.action);
+        entry.status = event.data.decision.decision === 'review' ? 'held' : event.data.decision.decision === 'allow' ? 'allowed' : 'denied';
+        break;
+      }
+      case 'action.completed': {
+        const entry = this.entry(event.data.action);
+        entry.verdict = event.data.verdict;
+        entry.status = event.data.verdict.allowed ? 'allowed' : 'denied';
+        break;
+      }
+      case 'action.result': {
+        const entry = this.activityById.get(event.data.actionId);
+        if (entry) entry.result = { summary: event.data.summary, durationMs: event.data.durationMs, error: event.data.error, rowCount: event.data.rowCount, maskReport: event.data.maskReport };
+        break;
+      }
+      case 'approval.requested':
+        this.pendingById.set(event.data.approval.id, event.data.approval);
+        this.entry(event.data.approval.action).approval = event.data.approval;
+        break;
+      case 'approval.resolved':
+        this.pendingById.delete(event.data.approval.id);
+        this.entry(event.data.approval.action).approval = event.data.approval;
+        break;
+      case 'recording.opened':
+      case 'recording.sealed':
+        this.recordingsById.set(event.data.recording.id, event.data.recording);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Pending approvals, oldest first (the one closest to timing out on top). */
+  pending(): Approval[] {
+    return [...this.pendingById.values()].sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
+  }
+
+  /** Newest first. */
+  activity(): ActivityEntry[] {
+    return this.activityOrder.map((id) => this.activityById.get(id)!).reverse();
+  }
+
+  recordings(): RecordingSummary[] {
+    return [...this.recordingsById.values()].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+
+  private entry(action: Action): ActivityEntry {
+    let entry = this.activityById.get(action.id);
+    if (!entry) {
+      entry = { action, status: 'allowed' };
+      this.activityById.set(action.id, entry);
+      this.activityOrder.push(action.id);
+      while (this.activityOrder.length > this.activityLimit) this.activityById.delete(this.activityOrder.shift()!);
+    }
+    return entry;
+  }
+}
