@@ -1,0 +1,84 @@
+import * as vscode from 'vscode';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import type { Approval, ApprovalScope } from '@airlock/shared';
+import type { AirlockController } from './controller.js';
+import { DaemonRequestError } from './daemon/client.js';
+import { oneLine } from './state/view-models.js';
+
+function approver(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'vscode';
+  }
+}
+
+function client(controller: AirlockController) {
+  const current = controller.current;
+  if (!current.connected) throw new DaemonRequestError(`Airlock daemon is not running (${current.reason}).`);
+  return current.client;
+}
+
+async function report<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (err) {
+    // 409: someone decided first; say so in one sentence rather than as a failure
+    void vscode.window.showErrorMessage(`Airlock: ${what}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+export async function approveAction(controller: AirlockController, approval: Approval, scope: ApprovalScope): Promise<void> {
+  await report(`approving "${oneLine(approval.action.summary, 60)}"`, () => client(controller).approve(approval.id, { scope, by: approver(), via: 'extension' }));
+}
+
+export async function denyAction(controller: AirlockController, approval: Approval): Promise<void> {
+  const reason = await vscode.window.showInputBox({
+    title: 'Deny the agent\'s action',
+    prompt: `Why? The agent sees this reason. (${oneLine(approval.action.summary, 80)})`,
+    validateInput: (text) => (text.trim() === '' ? 'A reason is required' : undefined),
+    ignoreFocusOut: true,
+  });
+  if (reason === undefined) return;
+  await report(`denying "${oneLine(approval.action.summary, 60)}"`, () => client(controller).deny(approval.id, { reason, by: approver(), via: 'extension' }));
+}
+
+/** Commands of the extension; each is listed in package.json's contributes.commands. */
+export function registerCommands(controller: AirlockController): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('airlock.approve', (approval: Approval) => approveAction(controller, approval, 'once')),
+    vscode.commands.registerCommand('airlock.approveForSession', (approval: Approval) => approveAction(controller, approval, 'session')),
+    vscode.commands.registerCommand('airlock.deny', (approval: Approval) => denyAction(controller, approval)),
+    vscode.commands.registerCommand('airlock.refresh', () => controller.start()),
+    vscode.commands.registerCommand('airlock.startDaemon', () => startDaemon(controller)),
+    vscode.commands.registerCommand('airlock.openPolicy', async () => {
+      const policy = await report('loading the effective policy', () => client(controller).policy());
+      if (!policy) return;
+      const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(policy, null, 2) });
+      await vscode.window.showTextDocument(doc, { preview: true });
+    }),
+  ];
+}
+
+/** Runs `airlock up --detach` (the command from the `airlock.command` setting) and reconnects. */
+async function startDaemon(controller: AirlockController): Promise<void> {
+  const command = vscode.workspace.getConfiguration('airlock').get<string>('command', 'airlock');
+  const [bin, ...args] = command.split(/\s+/).filter(Boolean);
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Starting the Airlock daemon…' }, async () => {
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(bin!, [...args, '--home', controller.home, 'up', '--detach'], { env: process.env });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('error', (err) => resolve({ code: -1, output: err.message }));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+    if (result.code !== 0) {
+      void vscode.window.showErrorMessage(`Airlock: could not start the daemon with "${command}": ${result.output.trim().split('\n').pop() ?? 'no output'}`);
+      return;
+    }
+    await controller.start();
+  });
+}

@@ -1,0 +1,33 @@
+import * as vscode from 'vscode';
+import type { Approval } from '@airlock/shared';
+import type { AirlockController } from './controller.js';
+import { oneLine } from './state/view-models.js';
+import { approveAction, denyAction } from './commands.js';
+
+/**
+ * A new pending approval raises a notification naming what the agent wants to do, where, and which
+ * rule held it. Dismissing it leaves the item in the view and the status bar; a decision made
+ * elsewhere (CLI, timeout, another window) makes a late click a no-op with a message.
+ */
+export function registerApprovalPrompts(controller: AirlockController): vscode.Disposable[] {
+  const shown = new Set<string>();
+  return [
+    controller.onApprovalRequested((approval) => {
+      if (shown.has(approval.id) || !vscode.workspace.getConfiguration('airlock').get<boolean>('notifications', true)) return;
+      shown.add(approval.id);
+      void prompt(controller, approval);
+    }),
+    controller.onApprovalResolved((approval) => shown.delete(approval.id)),
+  ];
+}
+
+async function prompt(controller: AirlockController, approval: Approval): Promise<void> {
+  const a = approval.action;
+  const choice = await vscode.window.showWarningMessage(
+    `Agent wants to run ${a.kind} on "${a.target}": ${oneLine(a.summary, 120)} (held by rule "${approval.ruleId}")`,
+    'Approve',
+    'Deny',
+  );
+  if (choice === 'Approve') await approveAction(controller, approval, 'once');
+  else if (choice === 'Deny') await denyAction(controller, approval);
+}

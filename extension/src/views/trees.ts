@@ -1,0 +1,91 @@
+import * as vscode from 'vscode';
+import type { Approval, RecordingSummary } from '@airlock/shared';
+import type { AirlockController } from '../controller.js';
+import { activityItem, approvalItem, type TreeItemModel } from '../state/view-models.js';
+import type { ActivityEntry } from '../state/airlock-state.js';
+
+function toTreeItem(model: TreeItemModel): vscode.TreeItem {
+  const item = new vscode.TreeItem(model.label, vscode.TreeItemCollapsibleState.None);
+  item.id = model.id;
+  item.description = model.description;
+  item.tooltip = model.tooltip;
+  item.iconPath = new vscode.ThemeIcon(model.icon);
+  item.contextValue = model.contextValue;
+  return item;
+}
+
+/** Base for the three views: re-rendered when the controller says something changed. */
+abstract class AirlockTree<T> implements vscode.TreeDataProvider<T>, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<T | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(protected readonly controller: AirlockController) {
+    this.subscription = controller.onDidChange(() => this.emitter.fire(undefined));
+  }
+
+  abstract getTreeItem(element: T): vscode.TreeItem;
+  abstract getChildren(): T[];
+
+  refresh(): void {
+    this.emitter.fire(undefined);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.emitter.dispose();
+  }
+}
+
+export class PendingApprovalsTree extends AirlockTree<Approval> {
+  getChildren(): Approval[] {
+    return this.controller.state.pending();
+  }
+  getTreeItem(approval: Approval): vscode.TreeItem {
+    return toTreeItem(approvalItem(approval, Date.now()));
+  }
+}
+
+export class ActivityTree extends AirlockTree<ActivityEntry> {
+  getChildren(): ActivityEntry[] {
+    return this.controller.state.activity();
+  }
+  getTreeItem(entry: ActivityEntry): vscode.TreeItem {
+    return toTreeItem(activityItem(entry));
+  }
+}
+
+export class SessionsTree extends AirlockTree<RecordingSummary> {
+  getChildren(): RecordingSummary[] {
+    return this.controller.state.recordings();
+  }
+  getTreeItem(recording: RecordingSummary): vscode.TreeItem {
+    const item = new vscode.TreeItem(recording.agentSessionName, vscode.TreeItemCollapsibleState.None);
+    item.id = recording.id;
+    item.description = `${recording.state}${recording.sealReason ? ` (${recording.sealReason})` : ''} · ${recording.records} records`;
+    item.tooltip = `${recording.id}\nstarted ${recording.startedAt}${recording.endedAt ? `\nended ${recording.endedAt}` : ''}`;
+    item.iconPath = new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
+    item.contextValue = 'airlock.recording';
+    return item;
+  }
+}
+
+/** Registers the views of the Airlock activity-bar container. */
+export function registerViews(controller: AirlockController): vscode.Disposable[] {
+  const pending = new PendingApprovalsTree(controller);
+  const activity = new ActivityTree(controller);
+  const sessions = new SessionsTree(controller);
+  // time left on pending approvals moves even when nothing else does
+  const ticker = setInterval(() => {
+    if (controller.state.pending().length > 0) pending.refresh();
+  }, 1_000);
+  return [
+    pending,
+    activity,
+    sessions,
+    vscode.window.registerTreeDataProvider('airlock.approvals', pending),
+    vscode.window.registerTreeDataProvider('airlock.activity', activity),
+    vscode.window.registerTreeDataProvider('airlock.sessions', sessions),
+    { dispose: () => clearInterval(ticker) },
+  ];
+}
