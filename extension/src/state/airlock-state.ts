@@ -31,7 +31,13 @@ export class AirlockState {
   /** Replaces what is known with a fresh snapshot (first connection, or after a resync). */
   reset(snapshot: AirlockSnapshot): void {
     this.pendingById.clear();
-    for (const a of snapshot.pending) this.pendingById.set(a.id, a);
+    for (const a of snapshot.pending) {
+      this.pendingById.set(a.id, a);
+      // held while we were away: the activity view shows it too
+      const entry = this.entry(a.action);
+      entry.status = 'held';
+      entry.approval = a;
+    }
     this.recordingsById = new Map(snapshot.recordings.map((r) => [r.id, r]));
     for (const entry of this.activityById.values()) {
       if (entry.status === 'held' && !this.pendingById.has(entry.approval?.id ?? '')) entry.status = 'denied';

@@ -61,6 +61,11 @@ describe('extension state from daemon events', () => {
     state.apply(event({ type: 'approval.requested', data: { approval: approval(held) } }));
     state.reset({ pending: [], recordings: [] });
     assert.equal(state.pending().length, 0);
+    const whileAway = action('update t set a = 2 where id = 2');
+    state.reset({ pending: [approval(whileAway)], recordings: [] });
+    assert.equal(state.activity()[0]!.action.id, whileAway.id, 'held while disconnected: listed');
+    assert.equal(state.activity()[0]!.status, 'held');
+    state.reset({ pending: [], recordings: [] });
     assert.notEqual(state.activity()[0]!.status, 'held');
     for (let i = 0; i < 5; i++) state.apply(event({ type: 'action.decided', data: { action: action(`select ${i}`), decision: { decision: 'allow', ruleId: 'r', reason: 'x' } } }));
     assert.equal(state.activity().length, 3);

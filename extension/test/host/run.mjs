@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// `npm run test:vscode`: the extension in a real VS Code extension host (the VS Code server from
+// code-server@4.100.3, see ../../../../shared/vscode-host-tests.md) against a real daemon,
+// driven through the rendered workbench in Debian's chromium with playwright-core.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const extensionDir = path.resolve(here, '../..');
+const repo = path.resolve(extensionDir, '..');
+const hostDir = process.env.AIRLOCK_VSCODE_HOST ?? path.join(extensionDir, '.vscode-test-host');
+const serverMain = path.join(hostDir, 'node_modules/code-server/lib/vscode/out/server-main.js');
+const cli = path.join(repo, 'daemon/dist/src/cli/main.js');
+const outputDir = path.join(extensionDir, 'test-output');
+
+const results = [];
+async function step(name, fn) {
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok - ${name}`);
+  } catch (err) {
+    results.push({ name, ok: false, error: err });
+    console.log(`not ok - ${name}: ${err.message}`);
+    throw err;
+  }
+}
+const check = (cond, message) => {
+  if (!cond) throw new Error(message);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(probe, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+if (!existsSync(serverMain)) {
+  console.error(`test:vscode: no VS Code server at ${serverMain}; run "bash extension/test/host/setup.sh" first`);
+  process.exit(2);
+}
+if (!existsSync(path.join(extensionDir, 'out/extension.cjs'))) {
+  console.error('test:vscode: the extension is not bundled; run "npm run bundle -w airlock-vscode" first');
+  process.exit(2);
+}
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'airlock-vscode-'));
+const home = path.join(scratch, 'home');
+const userData = path.join(scratch, 'user-data');
+mkdirSync(path.join(userData, 'User'), { recursive: true });
+writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none' }));
+mkdirSync(outputDir, { recursive: true });
+
+const children = [];
+let browser;
+let exitCode;
+const hostLog = [];
+try {
+  const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
+  children.push(daemon);
+  const info = await until(() => {
+    try {
+      const i = JSON.parse(readFileSync(path.join(home, 'daemon.json'), 'utf8'));
+      return i.pid === daemon.pid ? i : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 'the daemon');
+  const api = async (method, p, body) => {
+    const res = await fetch(`http://${info.host}:${info.port}${p}`, { method, headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    return res.json();
+  };
+
+  const port = await freePort();
+  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home }, stdio: 'ignore' });
+  children.push(server);
+  await until(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 'the VS Code server');
+
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.exposeFunction('codeAutomationLog', (_type, args) => hostLog.push(String(Array.isArray(args) ? args.join(' ') : args)));
+  await page.exposeFunction('codeAutomationExit', (code) => (exitCode = code));
+  const payload = [
+    ['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extensionDir}`],
+    ['extensionTestsPath', `vscode-remote://127.0.0.1:${port}${path.join(here, 'suite/index.cjs')}`],
+    ['skipWelcome', 'true'],
+  ];
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scratch)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+
+  try {
+    await step('the extension activates in the host and registers its commands', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
+    await step('the status bar shows the connected daemon', () => until(() => page.locator('.statusbar-item', { hasText: 'Airlock' }).count(), 'the status bar item'));
+
+    const { token } = await api('POST', '/v1/agent-sessions', { name: 'host-test-agent' });
+    const submit = (summary) => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary, attributes: { class: 'write', tables: ['orders'] } });
+
+    const first = "UPDATE orders SET status = 'shipped' WHERE id = 7";
+    const firstVerdict = submit(first);
+    await step('a held action raises a notification; its Approve button approves it in the daemon', async () => {
+      const toast = page.locator('.notification-toast', { hasText: 'status = \'shipped\'' });
+      await toast.waitFor({ timeout: 20_000 });
+      await toast.getByRole('button', { name: 'Approve' }).click();
+      const { verdict } = await firstVerdict;
+      check(verdict.allowed === true && verdict.via === 'approval' && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+    });
+
+    const second = "DELETE FROM orders WHERE id = 8";
+    const secondVerdict = submit(second);
+    await step("a pending approval's inline Deny asks for a reason and denies it in the daemon", async () => {
+      const row = page.locator('.monaco-list-row', { hasText: 'DELETE FROM orders WHERE id = 8' }).first();
+      await row.waitFor({ timeout: 20_000 });
+      await row.hover();
+      await row.locator('.action-label[aria-label="Deny"]').click();
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 10_000 });
+      await input.fill('not on a Friday');
+      await input.press('Enter');
+      const { verdict } = await secondVerdict;
+      check(verdict.allowed === false && /not on a Friday/.test(verdict.reason) && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+    });
+
+    await step('the views show the decisions', async () => {
+      await until(() => page.locator('.monaco-list-row', { hasText: 'approved by' }).count(), 'an "approved by" activity row');
+      await until(() => page.locator('.monaco-list-row', { hasText: 'host-test-agent' }).count(), 'the recorded session');
+      await page.screenshot({ path: path.join(outputDir, 'workbench.png') });
+    });
+    writeFileSync(path.join(home, 'host-test-done'), 'ok');
+  } catch (err) {
+    await page.screenshot({ path: path.join(outputDir, 'failure.png') }).catch(() => undefined);
+    writeFileSync(path.join(home, 'host-test-done'), err.message);
+  }
+  await until(() => exitCode !== undefined, 'the extension host suite to finish', 60_000).catch(() => undefined);
+  const activation = hostLog.find((l) => l.includes('activated in'));
+  if (activation) console.log(`# ${activation.replace('[airlock-host] ', '')}`);
+  if (exitCode !== 0) results.push({ name: 'extension host suite', ok: false, error: new Error(`exit code ${exitCode}: ${hostLog.slice(-5).join(' | ')}`) });
+} finally {
+  await browser?.close().catch(() => undefined);
+  for (const c of children) c.kill('SIGTERM');
+  await sleep(500);
+  rmSync(scratch, { recursive: true, force: true });
+}
+const failed = results.filter((r) => !r.ok);
+console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length === 0 ? 0 : 1);

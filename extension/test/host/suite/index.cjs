@@ -1,0 +1,28 @@
+// Runs inside the VS Code extension host (loaded through the "payload" extensionTestsPath). It
+// checks activation from the inside, then keeps the host alive while run.mjs drives the rendered
+// workbench, until run.mjs writes <AIRLOCK_HOME>/host-test-done.
+const vscode = require('vscode');
+const fs = require('node:fs');
+const path = require('node:path');
+
+exports.run = async function run() {
+  const ext = vscode.extensions.all.find((e) => e.id === 'airlock.airlock-vscode');
+  if (!ext) throw new Error('the Airlock extension is not installed in the host');
+  const started = Date.now();
+  await ext.activate();
+  console.log(`[airlock-host] activated in ${Date.now() - started} ms, VS Code ${vscode.version}`);
+  const commands = await vscode.commands.getCommands(true);
+  for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy']) {
+    if (!commands.includes(id)) throw new Error(`command ${id} is not registered`);
+  }
+  await vscode.commands.executeCommand('workbench.view.extension.airlock');
+  console.log('[airlock-host] ready');
+  const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
+  const deadline = Date.now() + 120_000;
+  while (!fs.existsSync(done)) {
+    if (Date.now() > deadline) throw new Error('the UI driver never finished');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const verdict = fs.readFileSync(done, 'utf8').trim();
+  if (verdict !== 'ok') throw new Error(`UI steps failed: ${verdict}`);
+};
