@@ -114,6 +114,7 @@ try {
 
     const first = "UPDATE orders SET status = 'shipped' WHERE id = 7";
     const firstVerdict = submit(first);
+    firstVerdict.catch(() => undefined);
     await step('a held action raises a notification; its Approve button approves it in the daemon', async () => {
       const toast = page.locator('.notification-toast', { hasText: 'status = \'shipped\'' });
       await toast.waitFor({ timeout: 20_000 });
@@ -124,11 +125,16 @@ try {
 
     const second = "DELETE FROM orders WHERE id = 8";
     const secondVerdict = submit(second);
+    secondVerdict.catch(() => undefined);
     await step("a pending approval's inline Deny asks for a reason and denies it in the daemon", async () => {
-      const row = page.locator('.monaco-list-row', { hasText: 'DELETE FROM orders WHERE id = 8' }).first();
+      // the row in the Pending approvals view (the Live activity view lists the same action)
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'DELETE FROM orders WHERE id = 8' });
       await row.waitFor({ timeout: 20_000 });
       await row.hover();
-      await row.locator('.action-label[aria-label="Deny"]').click();
+      const deny = row.locator('.action-label[aria-label="Deny"]');
+      await deny.waitFor({ state: 'visible', timeout: 10_000 });
+      await deny.click();
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ timeout: 10_000 });
       await input.fill('not on a Friday');
