@@ -1,5 +1,6 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
+  AgentSession,
   AgentSessionsResponse,
   ApiError,
   ApprovalResponse,
@@ -56,6 +57,9 @@ export class DaemonClient {
   }
   createAgentSession(body: CreateAgentSessionRequest) {
     return this.call('POST', '/v1/agent-sessions', body, CreateAgentSessionResponse);
+  }
+  revokeAgentSession(id: string) {
+    return this.call('DELETE', `/v1/agent-sessions/${encodeURIComponent(id)}`, undefined, z.object({ session: AgentSession }));
   }
   recordings() {
     return this.call('GET', '/v1/sessions', undefined, RecordingsResponse);

@@ -74,6 +74,10 @@ let browser;
 let exitCode;
 const hostLog = [];
 try {
+  // a database target for terminal routing: the machine's PostgreSQL behind the daemon
+  const dbPort = await freePort();
+  mkdirSync(home, { recursive: true });
+  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
   const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
   children.push(daemon);
   const info = await until(() => {
@@ -106,7 +110,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scratch)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
 
   try {
-    await step('the extension activates in the host and registers its commands', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
+    await step('the extension activates, registers its commands and routes terminals (psql) through the daemon', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
     await step('the status bar shows the connected daemon', () => until(() => page.locator('.statusbar-item', { hasText: 'Airlock' }).count(), 'the status bar item'));
 
     const { token } = await api('POST', '/v1/agent-sessions', { name: 'host-test-agent' });

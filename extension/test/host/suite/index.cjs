@@ -9,13 +9,24 @@ exports.run = async function run() {
   const ext = vscode.extensions.all.find((e) => e.id === 'airlock.airlock-vscode');
   if (!ext) throw new Error('the Airlock extension is not installed in the host');
   const started = Date.now();
-  await ext.activate();
+  const api = await ext.activate();
   console.log(`[airlock-host] activated in ${Date.now() - started} ms, VS Code ${vscode.version}`);
   const commands = await vscode.commands.getCommands(true);
   for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy']) {
     if (!commands.includes(id)) throw new Error(`command ${id} is not registered`);
   }
   await vscode.commands.executeCommand('workbench.view.extension.airlock');
+  // terminals are routed through the daemon: the variables the extension set reach a real psql
+  const deadline0 = Date.now() + 30_000;
+  while (!api.terminalEnvironment().PGPORT) {
+    if (Date.now() > deadline0) throw new Error('no terminal environment for the database target');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const env = api.terminalEnvironment();
+  const { spawnSync } = require('node:child_process');
+  const psql = spawnSync('psql', ['-X', '-At', '-c', 'SELECT 41 + 1'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (psql.stdout.trim() !== '42') throw new Error(`psql with the terminal environment failed: ${psql.stderr}`);
+  console.log(`[airlock-host] terminal environment routes psql through ${env.PGHOST}:${env.PGPORT}`);
   console.log('[airlock-host] ready');
   const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
   const deadline = Date.now() + 120_000;
