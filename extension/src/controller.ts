@@ -74,6 +74,7 @@ export class AirlockController implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     clearTimeout(this.poll);
+    clearTimeout(this.recordingsRefresh);
     this.stream?.dispose();
     this.changed.dispose();
     this.approvalRequested.dispose();
@@ -91,11 +92,31 @@ export class AirlockController implements vscode.Disposable {
     }
   }
 
+  private recordingsRefresh?: NodeJS.Timeout;
+
   private onEvent(event: AirlockEvent): void {
     this.state.apply(event);
+    // record counts grow with every action; the stream only announces opening and sealing
+    if (event.type === 'action.completed' || event.type === 'action.result') this.scheduleRecordingsRefresh();
     if (event.type === 'approval.requested') this.approvalRequested.fire(event.data.approval);
     if (event.type === 'approval.resolved') this.approvalResolved.fire(event.data.approval);
     this.changed.fire();
+  }
+
+  private scheduleRecordingsRefresh(): void {
+    if (this.recordingsRefresh) return;
+    this.recordingsRefresh = setTimeout(() => {
+      this.recordingsRefresh = undefined;
+      const current = this.connection;
+      if (!current.connected) return;
+      void current.client.recordings().then(
+        ({ recordings }) => {
+          this.state.setRecordings(recordings);
+          this.changed.fire();
+        },
+        (err: Error) => this.output.warn(`Airlock: could not refresh the sessions: ${err.message}`),
+      );
+    }, 1_000);
   }
 
   private setDisconnected(reason: string): void {

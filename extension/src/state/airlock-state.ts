@@ -79,6 +79,10 @@ export class AirlockState {
     }
   }
 
+  setRecordings(recordings: RecordingSummary[]): void {
+    this.recordingsById = new Map(recordings.map((r) => [r.id, r]));
+  }
+
   /** Pending approvals, oldest first (the one closest to timing out on top). */
   pending(): Approval[] {
     return [...this.pendingById.values()].sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
