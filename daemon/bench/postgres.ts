@@ -366,9 +366,7 @@ async function startPgbouncer(direct: Endpoint): Promise<{ endpoint: Endpoint; s
 
 interface AirlockUnderTest {
   endpoint?: Endpoint;
-  /** a second target, upstream a throw-away server with room for the idle connections */
-  idleEndpoint?: Endpoint;
-  /** the throw-away server behind idleEndpoint, for a daemon process of its own */
+  /** a throw-away server with room for the idle connections, for a daemon process of its own */
   idleUpstream?: { url: string; database: string };
   note?: string;
   stop(): Promise<void>;
@@ -415,7 +413,6 @@ async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, 
     const home = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-pg-'));
     stops.push(async () => rmSync(home, { recursive: true, force: true }));
     const port = await freePort();
-    const idlePort = await freePort();
     const target = (name: string, upstream: string, listenPort: number) => [
       `  - name: ${name}`,
       '    protocol: postgres',
@@ -426,7 +423,6 @@ async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, 
       'version: 1',
       'targets:',
       ...target('bench', `postgres://${direct.user}@${direct.host}:${direct.port}/${DB}`, port),
-      ...(idleCluster ? target('bench-idle', `postgres://${idleCluster.user}@127.0.0.1:${idleCluster.port}/${idleCluster.database}`, idlePort) : []),
       'recording: { mode: async }',
       'policyFile: policy.yaml',
       '',
@@ -445,7 +441,6 @@ async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, 
       await stop();
       return { note: `Airlock: ${why}`, stop: async () => undefined };
     }
-    const idle = statuses.find((s) => s.target.name === 'bench-idle');
 
     const info = await readDaemonInfo(path.join(home, 'daemon.json'));
     if (!info) throw new Error('daemon.json was not written');
@@ -460,7 +455,6 @@ async function startAirlock(direct: Endpoint, proxies: Partial<Record<Protocol, 
     return {
       // the agent's user name is its own business: the daemon logs in upstream with the target's
       endpoint: { mode: 'airlock', host: '127.0.0.1', port, user: 'agent', password: token, database: DB },
-      idleEndpoint: idleCluster && idle?.state === 'listening' ? { mode: 'airlock', host: '127.0.0.1', port: idlePort, user: 'agent', password: token, database: idleCluster.database } : undefined,
       idleUpstream: idleCluster ? { url: `postgres://${idleCluster.user}@127.0.0.1:${idleCluster.port}/${idleCluster.database}?sslmode=disable`, database: idleCluster.database } : undefined,
       note: idleNote,
       stop,

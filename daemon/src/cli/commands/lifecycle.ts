@@ -18,7 +18,7 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
     .command('up')
     .description('start airlockd in the foreground (or in the background with --detach)')
     .option('-d, --detach', 'start in the background and return once the control API answers')
-    .option('--demo', 'also set up the demo: a database with synthetic PII on the local PostgreSQL, a "demo" target and an agent session')
+    .option('--demo', 'also set up the demo: a database with synthetic PII (on the local PostgreSQL, else an embedded one), a "demo" target and an agent session')
     .action(async (opts: { detach?: boolean; demo?: boolean }) => {
       const home = ctx.home();
       if (opts.detach) {

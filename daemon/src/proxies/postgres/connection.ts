@@ -571,7 +571,7 @@ export class ClientConnection {
         const masker = capture.rowMasker ?? (this.masker ? (capture.rowMasker = new RowMasker(this.activeColumns, this.masker)) : undefined);
         const rebuilt = masker?.maskRow(msg.body, capture.report) ?? null;
         if (capture.sample.wantsRows) capture.sample.add(readDataRow((rebuilt ?? msg.raw).subarray(5)), masker?.columns);
-        else capture.sample.skip();
+        else capture.sample.countOnly();
         return rebuilt ?? msg.raw;
       }
       case 'T': {

@@ -107,7 +107,7 @@ export class ResultSample {
   }
 
   /** Counts a row without keeping it. */
-  skip(): void {
+  countOnly(): void {
     this.rowCount++;
     if (this.rows.length >= this.maxRows) this.truncated = true;
   }
