@@ -34,7 +34,7 @@ import {
   type WireMessage,
 } from './protocol.js';
 import { ScramServerExchange, SCRAM_MECHANISM } from './scram.js';
-import { connectUpstream, UpstreamError, type UpstreamSettings } from './upstream.js';
+import { connectUpstream, type UpstreamSettings } from './upstream.js';
 import { RowMasker, ResultSample, maskCopyRow, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
@@ -44,6 +44,9 @@ const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateSt
 
 /** The server's messages are trusted to be sane; the bound only stops a runaway buffer. */
 const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+
+/** Statements longer than this are cut in the action summary (and kept whole in its detail). */
+const SUMMARY_CHARS = 2000;
 
 /** A refused statement is replaced upstream by one that fails without doing anything, so both sides agree on the transaction. */
 const REFUSAL_QUERY = serialize.query('AIRLOCK REFUSED');
@@ -318,8 +321,7 @@ export class ClientConnection {
       this.state = 'ready';
       void this.pump();
     } catch (err) {
-      const e = err as Error;
-      this.fatal(new ProtocolError(e.message, err instanceof UpstreamError ? err.code : '08001'));
+      this.fatal(err instanceof ProtocolError ? err : new ProtocolError((err as Error).message, '08001'));
     }
   }
 
@@ -505,11 +507,12 @@ export class ClientConnection {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
-      summary: sql.length > 2000 ? sql.slice(0, 2000) + '…' : sql,
+      summary: sql.length > SUMMARY_CHARS ? sql.slice(0, SUMMARY_CHARS) + '…' : sql,
       risk: riskOf(classification),
       attributes: summary.attributes,
       detail: {
-        sql,
+        // the summary is the statement unless it had to be cut: then the whole text is kept here
+        ...(sql.length > SUMMARY_CHARS ? { sql } : {}),
         ...extra,
         user: this.params.get('user'),
         database: this.params.get('database'),

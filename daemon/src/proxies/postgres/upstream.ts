@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import type { Target } from '@airlock/shared';
 import { BackendDecoder } from './backend.js';
-import { MessageFramer, type WireMessage } from './protocol.js';
+import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
 import { ScramClientExchange, md5Password, SCRAM_MECHANISM } from './scram.js';
 
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -26,12 +26,9 @@ export interface UpstreamSettings {
 }
 
 /** A connection failure the agent sees as a FATAL naming the target and the reason. */
-export class UpstreamError extends Error {
-  constructor(
-    message: string,
-    readonly code = '08001',
-  ) {
-    super(message);
+export class UpstreamError extends ProtocolError {
+  constructor(message: string, code = '08001') {
+    super(message, code);
     this.name = 'UpstreamError';
   }
 }
