@@ -10,3 +10,4 @@ export * from './api.js';
 export * from './events.js';
 export * from './masking.js';
 export * from './sse.js';
+export * from './result-detail.js';

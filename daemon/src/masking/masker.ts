@@ -70,18 +70,26 @@ export class Masker {
 
   /**
    * One result cell. With a column label the whole non-empty value becomes `[label]`; otherwise the
-   * content detectors run. Returns the very same string when nothing matched.
+   * content detectors run. Returns the very same string when nothing matched. `labels`, when given,
+   * receives the rule or detectors that changed the cell (for the recorded sample's cell marks).
    */
-  maskCell(text: string, columnLabel: string | undefined, report: MaskReportBuilder): string {
+  maskCell(text: string, columnLabel: string | undefined, report: MaskReportBuilder, labels?: string[]): string {
     if (columnLabel !== undefined) {
       if (text.length === 0) return text;
       report.add(columnLabel, 1);
+      labels?.push(columnLabel);
       return this.columnForms.get(columnLabel) ?? columnForm(columnLabel);
     }
     const spans = this.scratch;
     if (!this.findSpans(text, spans)) return text;
-    if (spans.length === 1) report.add(spans.at(0).detector, 1);
-    else report.addCell(distinctDetectors(spans));
+    if (spans.length === 1) {
+      report.add(spans.at(0).detector, 1);
+      labels?.push(spans.at(0).detector);
+    } else {
+      const names = distinctDetectors(spans);
+      report.addCell(names);
+      labels?.push(...names);
+    }
     return spans.render(text);
   }
 

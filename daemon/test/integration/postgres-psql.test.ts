@@ -1,5 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { PgResultDetail } from '@airlock/shared';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +167,8 @@ describe('PostgreSQL proxy with psql (real server, real client)', () => {
     assert.ok(result, 'masked rows in the result record');
     assert.equal(result.summary, 'SELECT 1');
     assert.equal(result.detail?.maskReport?.byDetector.email, 1);
+    // the viewer's cell marks: which sample cell was masked, by what (the shared schema parses it)
+    assert.deepEqual(PgResultDetail.parse(result.detail).masks, [{ row: 0, column: 0, by: ['email'] }]);
     assert.doesNotMatch(JSON.stringify(records), /ada@example\.com/);
     assert.ok(records.some((r) => r.type === 'approval.resolved'));
   });

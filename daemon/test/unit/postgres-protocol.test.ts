@@ -5,7 +5,7 @@ import { MessageFramer, ProtocolError, parseStartupPacket, readBind, readDataRow
 import { ScramClientExchange, ScramServerExchange } from '../../src/proxies/postgres/scram.js';
 import { scramVerifier } from '../../src/sessions/scram-verifier.js';
 import { cacheKey } from '../../src/proxies/postgres/classification.js';
-import { RowMasker, maskCopyRow } from '../../src/proxies/postgres/results.js';
+import { ResultSample, RowMasker, maskCopyRow, type CellMark } from '../../src/proxies/postgres/results.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 
 describe('PostgreSQL framing and frontend messages', () => {
@@ -78,6 +78,37 @@ describe('PostgreSQL framing and frontend messages', () => {
     const untouched = dataRow([Buffer.from('nothing here')]);
     assert.equal(new RowMasker([columns[4]!], masker).maskRow(untouched.subarray(5), report), null);
     assert.throws(() => readDataRow(Buffer.from([0, 1, 0, 0, 0, 9, 1])), /longer than the message/);
+  });
+
+  test('the recorded sample marks each masked cell with its rule or detectors, never the original', () => {
+    const masker = compileMasking({ columns: [{ columns: '*secret*', label: 'REDACTED' }], custom: [] }, 'db');
+    const columns = [
+      { name: 'email', typeOid: 25, format: 0 },
+      { name: 'note', typeOid: 25, format: 0 },
+      { name: 'secret_id', typeOid: 23, format: 1 },
+      { name: 'p', typeOid: 25, format: 0 },
+    ];
+    const rowMasker = new RowMasker(columns, masker);
+    const sample = new ResultSample(10, 65536);
+    const report = new MaskReportBuilder();
+    for (const values of [
+      [Buffer.from('a@example.com'), Buffer.from('card 4111 1111 1111 1111 to b@example.org'), Buffer.from([0, 0, 0, 7]), Buffer.from('plain')],
+      [Buffer.from('nobody'), null, null, Buffer.from('plain')],
+    ]) {
+      const marks: CellMark[] = [];
+      const raw = dataRow(values);
+      const rebuilt = rowMasker.maskRow(raw.subarray(5), report, marks);
+      sample.add(readDataRow((rebuilt ?? raw).subarray(5)), columns, marks);
+    }
+    const sorted = sample.masks.map((m) => ({ ...m, by: [...m.by].sort() }));
+    assert.deepEqual(sorted, [
+      { row: 0, column: 0, by: ['email'] },
+      { row: 0, column: 1, by: ['email', 'payment-card'] },
+      { row: 0, column: 2, by: ['REDACTED'], nulled: true },
+    ]);
+    assert.equal(sample.rows[0]![0], '[EMAIL]');
+    assert.ok(!JSON.stringify(sample).includes('a@example.com') && !JSON.stringify(sample).includes('4111 1111'), 'no original value is kept');
+    assert.deepEqual(sample.rows[1], ['nobody', null, null, 'plain']);
   });
 });
 

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { serialize } from 'pg-protocol';
-import type { Action, AgentSession, Target, Verdict } from '@airlock/shared';
+import type { Action, AgentSession, PgResultDetail, Target, Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import { MaskReportBuilder, type Masker } from '../../masking/index.js';
@@ -35,7 +35,7 @@ import {
 } from './protocol.js';
 import { ScramServerExchange, SCRAM_MECHANISM } from './scram.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
-import { RowMasker, ResultSample, maskCopyRow, type ResultColumn } from './results.js';
+import { RowMasker, ResultSample, maskCopyRow, type CellMark, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
 
@@ -572,9 +572,14 @@ export class ClientConnection {
         const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
         if (!capture) return msg.raw;
         const masker = capture.rowMasker ?? (this.masker ? (capture.rowMasker = new RowMasker(this.activeColumns, this.masker)) : undefined);
+        if (capture.sample.wantsRows) {
+          const marks: CellMark[] = [];
+          const rebuilt = masker?.maskRow(msg.body, capture.report, marks) ?? null;
+          capture.sample.add(readDataRow((rebuilt ?? msg.raw).subarray(5)), masker?.columns, marks);
+          return rebuilt ?? msg.raw;
+        }
+        capture.sample.countOnly();
         const rebuilt = masker?.maskRow(msg.body, capture.report) ?? null;
-        if (capture.sample.wantsRows) capture.sample.add(readDataRow((rebuilt ?? msg.raw).subarray(5)), masker?.columns);
-        else capture.sample.countOnly();
         return rebuilt ?? msg.raw;
       }
       case 'T': {
@@ -711,7 +716,8 @@ export class ClientConnection {
           columns: capture.rowMasker?.columns?.map((c) => c.name),
           rows: capture.sample.rows,
           truncated: capture.sample.truncated,
-        },
+          masks: capture.sample.masks,
+        } satisfies PgResultDetail,
       })
       .catch((err: Error) => console.error(`airlockd: postgres target "${this.deps.target.name}": could not record the result of ${capture.action.id}: ${err.message}`));
   }

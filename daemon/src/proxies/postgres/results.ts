@@ -1,4 +1,5 @@
 import type { Masker, MaskReportBuilder } from '../../masking/index.js';
+import type { PgResultDetail } from '@airlock/shared';
 import { ProtocolError } from './protocol.js';
 
 /** PostgreSQL type OIDs whose binary form is their UTF-8 text, so masking them is the same as text. */
@@ -16,6 +17,14 @@ interface ColumnPlan {
   label: string | undefined;
   /** the value can be decoded as UTF-8 text */
   textual: boolean;
+}
+
+/** One masked cell of a row: which column, changed by which column rule or detectors. */
+export interface CellMark {
+  column: number;
+  by: string[];
+  /** a binary value sent as NULL because it could not be rewritten */
+  nulled?: boolean;
 }
 
 /**
@@ -40,7 +49,7 @@ export class RowMasker {
    * recomputed), or null when nothing changed and the original bytes go on as they are. Values are
    * decoded straight from the body and unchanged ones copied as byte ranges: this runs per row.
    */
-  maskRow(body: Buffer, report: MaskReportBuilder): Buffer | null {
+  maskRow(body: Buffer, report: MaskReportBuilder, marks?: CellMark[]): Buffer | null {
     if (!this.masker.active) return null;
     const count = body.readInt16BE(0);
     let changes: { start: number; end: number; text: string | null }[] | undefined;
@@ -59,12 +68,17 @@ export class RowMasker {
           (changes ??= []).push({ start: start - 4, end: offset, text: null });
           report.nulled(1);
           report.add(plan.label, 1);
+          marks?.push({ column: i, by: [plan.label], nulled: true });
         }
         continue;
       }
       const text = body.toString('utf8', start, offset);
-      const masked = this.masker.maskCell(text, plan.label, report);
-      if (masked !== text) (changes ??= []).push({ start: start - 4, end: offset, text: masked });
+      const labels = marks ? [] : undefined;
+      const masked = this.masker.maskCell(text, plan.label, report, labels);
+      if (masked !== text) {
+        (changes ??= []).push({ start: start - 4, end: offset, text: masked });
+        if (labels && labels.length > 0) marks!.push({ column: i, by: labels });
+      }
     }
     if (!changes) return null;
     let size = 5 + body.length;
@@ -89,9 +103,13 @@ export class RowMasker {
   }
 }
 
+export type SampleMask = PgResultDetail['masks'][number];
+
 /** The first rows of a result as the agent saw them, within a row and byte budget, for the recording. */
 export class ResultSample {
   readonly rows: (string | null)[][] = [];
+  /** masked cells of the kept rows, so a viewer can show what was masked and why (never the original) */
+  readonly masks: SampleMask[] = [];
   rowCount = 0;
   truncated = false;
   private bytes = 0;
@@ -112,7 +130,7 @@ export class ResultSample {
     if (this.rows.length >= this.maxRows) this.truncated = true;
   }
 
-  add(values: (Buffer | null)[], columns: ResultColumn[] | undefined): void {
+  add(values: (Buffer | null)[], columns: ResultColumn[] | undefined, marks?: readonly CellMark[]): void {
     this.rowCount++;
     if (this.truncated) return;
     if (this.rows.length >= this.maxRows) {
@@ -136,6 +154,7 @@ export class ResultSample {
       return;
     }
     this.bytes += size;
+    if (marks) for (const m of marks) this.masks.push(m.nulled ? { row: this.rows.length, column: m.column, by: m.by, nulled: true } : { row: this.rows.length, column: m.column, by: m.by });
     this.rows.push(row);
   }
 }
