@@ -3,8 +3,7 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import type { Approval, ApprovalScope } from '@airlock/shared';
 import type { AirlockController } from './controller.js';
-import { DaemonRequestError } from './daemon/client.js';
-import { oneLine } from './state/view-models.js';
+import { approvalOutcome, oneLine } from './state/view-models.js';
 
 function approver(): string {
   try {
@@ -12,12 +11,6 @@ function approver(): string {
   } catch {
     return 'vscode';
   }
-}
-
-function client(controller: AirlockController) {
-  const current = controller.current;
-  if (!current.connected) throw new DaemonRequestError(`Airlock daemon is not running (${current.reason}).`);
-  return current.client;
 }
 
 async function report<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
@@ -30,19 +23,30 @@ async function report<T>(what: string, run: () => Promise<T>): Promise<T | undef
   }
 }
 
-export async function approveAction(controller: AirlockController, approval: Approval, scope: ApprovalScope): Promise<void> {
-  await report(`approving "${oneLine(approval.action.summary, 60)}"`, () => client(controller).approve(approval.id, { scope, by: approver(), via: 'extension' }));
+/** A prompt clicked after the action was decided elsewhere (CLI, timeout, another window): say how it went. */
+function alreadyDecided(controller: AirlockController, approval: Approval): boolean {
+  const current = controller.state.approval(approval.id);
+  if (!current || current.status === 'pending') return false;
+  void vscode.window.showInformationMessage(`Airlock: "${oneLine(approval.action.summary, 60)}" was already ${approvalOutcome(current)}.`);
+  return true;
 }
 
-export async function denyAction(controller: AirlockController, approval: Approval): Promise<void> {
-  const reason = await vscode.window.showInputBox({
+export async function approveAction(controller: AirlockController, approval: Approval, scope: ApprovalScope): Promise<void> {
+  if (alreadyDecided(controller, approval)) return;
+  await report(`approving "${oneLine(approval.action.summary, 60)}"`, () => controller.client().approve(approval.id, { scope, by: approver(), via: 'extension' }));
+}
+
+/** Denies with `reason`, or asks for one. */
+export async function denyAction(controller: AirlockController, approval: Approval, given?: string): Promise<void> {
+  if (alreadyDecided(controller, approval)) return;
+  const reason = given ?? await vscode.window.showInputBox({
     title: 'Deny the agent\'s action',
     prompt: `Why? The agent sees this reason. (${oneLine(approval.action.summary, 80)})`,
     validateInput: (text) => (text.trim() === '' ? 'A reason is required' : undefined),
     ignoreFocusOut: true,
   });
   if (reason === undefined) return;
-  await report(`denying "${oneLine(approval.action.summary, 60)}"`, () => client(controller).deny(approval.id, { reason, by: approver(), via: 'extension' }));
+  await report(`denying "${oneLine(approval.action.summary, 60)}"`, () => controller.client().deny(approval.id, { reason, by: approver(), via: 'extension' }));
 }
 
 /** Commands of the extension; each is listed in package.json's contributes.commands. */
@@ -54,7 +58,7 @@ export function registerCommands(controller: AirlockController): vscode.Disposab
     vscode.commands.registerCommand('airlock.refresh', () => controller.start()),
     vscode.commands.registerCommand('airlock.startDaemon', () => startDaemon(controller)),
     vscode.commands.registerCommand('airlock.openPolicy', async () => {
-      const policy = await report('loading the effective policy', () => client(controller).policy());
+      const policy = await report('loading the effective policy', () => controller.client().policy());
       if (!policy) return;
       const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(policy, null, 2) });
       await vscode.window.showTextDocument(doc, { preview: true });

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import type { AirlockEvent, Approval } from '@airlock/shared';
+import type { Action, AirlockEvent, Approval, RecordingRecord } from '@airlock/shared';
 import { discoverDaemon, resolveAirlockHome } from './daemon/discovery.js';
-import { DaemonClient } from './daemon/client.js';
+import { DaemonClient, DaemonRequestError } from './daemon/client.js';
+import { recordActionId } from './state/timeline.js';
 import { EventStream } from './daemon/event-stream.js';
 import { AirlockState } from './state/airlock-state.js';
 
@@ -69,6 +70,41 @@ export class AirlockController implements vscode.Disposable {
       onInvalid: (reason) => this.output.warn(`Airlock: ignored an event: ${reason}`),
     });
     this.stream.start();
+  }
+
+  /** The connected daemon's client, or an error saying in one sentence why there is none. */
+  client(): DaemonClient {
+    const current = this.connection;
+    if (!current.connected) throw new DaemonRequestError(`Airlock daemon is not running (${current.reason}).`);
+    return current.client;
+  }
+
+  /**
+   * A recording's records in log order, page by page, at most `max` (the replay of a very long
+   * session shows its beginning and says so).
+   */
+  async loadRecords(recordingId: string, max = 20_000): Promise<{ records: RecordingRecord[]; truncated: boolean }> {
+    const client = this.client();
+    const records: RecordingRecord[] = [];
+    let after = -1;
+    for (;;) {
+      const page = await client.records(recordingId, after, 1000);
+      records.push(...page.records);
+      if (page.nextAfter === null) return { records, truncated: false };
+      if (records.length >= max) return { records: records.slice(0, max), truncated: true };
+      after = page.nextAfter;
+    }
+  }
+
+  /** The recorded records of one action (its action, approval, outcome and result lines), newest recording first. */
+  async loadActionRecords(action: Pick<Action, 'id' | 'sessionId'>): Promise<RecordingRecord[]> {
+    const recordings = this.state.recordings().filter((r) => r.agentSessionId === action.sessionId);
+    for (const recording of recordings) {
+      const { records } = await this.loadRecords(recording.id, 200_000);
+      const mine = records.filter((r) => recordActionId(r) === action.id);
+      if (mine.length > 0) return mine;
+    }
+    return [];
   }
 
   dispose(): void {

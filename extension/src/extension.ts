@@ -5,6 +5,7 @@ import { registerStatusBar } from './statusBar.js';
 import { registerCommands } from './commands.js';
 import { registerApprovalPrompts } from './notifications.js';
 import { TerminalRouting } from './terminalRouting.js';
+import { registerWebviews } from './webviews/register.js';
 
 /** Activation stays cheap: registrations only; finding the daemon happens after activation returns. */
 /** What activate returns: read by the extension-host tests. */
@@ -23,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): AirlockExtensionApi 
     ...registerStatusBar(controller),
     ...registerCommands(controller),
     ...registerApprovalPrompts(controller),
+    ...registerWebviews(context, controller, output),
     routing,
     vscode.commands.registerCommand('airlock.revokeAgentSession', () => routing.revokeSession()),
     vscode.commands.registerCommand('airlock.copyConnectionString', async () => {

@@ -6,7 +6,7 @@ import { approveAction, denyAction } from './commands.js';
 
 /**
  * A new pending approval raises a notification naming what the agent wants to do, where, and which
- * rule held it. Dismissing it leaves the item in the view and the status bar; a decision made
+ * rule held it, with Approve / Deny / Details. Dismissing it leaves the item in the view and the status bar; a decision made
  * elsewhere (CLI, timeout, another window) makes a late click a no-op with a message.
  */
 export function registerApprovalPrompts(controller: AirlockController): vscode.Disposable[] {
@@ -27,7 +27,9 @@ async function prompt(controller: AirlockController, approval: Approval): Promis
     `Agent wants to run ${a.kind} on "${a.target}": ${oneLine(a.summary, 120)} (held by rule "${approval.ruleId}")`,
     'Approve',
     'Deny',
+    'Details',
   );
   if (choice === 'Approve') await approveAction(controller, approval, 'once');
   else if (choice === 'Deny') await denyAction(controller, approval);
+  else if (choice === 'Details') await vscode.commands.executeCommand('airlock.showApproval', approval);
 }

@@ -11,6 +11,7 @@ import {
   RecordsPage,
   StatusResponse,
   TargetsResponse,
+  VerifyResponse,
   describeIssues,
   type ApproveRequest,
   type CreateAgentSessionRequest,
@@ -66,6 +67,9 @@ export class DaemonClient {
   }
   records(id: string, after = -1, limit = 200) {
     return this.call('GET', `/v1/sessions/${encodeURIComponent(id)}/records?after=${after}&limit=${limit}`, undefined, RecordsPage);
+  }
+  verify(id: string) {
+    return this.call('GET', `/v1/sessions/${encodeURIComponent(id)}/verify`, undefined, VerifyResponse);
   }
   policy() {
     return this.call('GET', '/v1/policy', undefined, PolicyResponse);

@@ -88,6 +88,28 @@ export class AirlockState {
     return [...this.pendingById.values()].sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
   }
 
+  /** An approval pending now, or a decided one still in the activity list. */
+  approval(id: string): Approval | undefined {
+    const pending = this.pendingById.get(id);
+    if (pending) return pending;
+    for (const entry of this.activityById.values()) if (entry.approval?.id === id) return entry.approval;
+    return undefined;
+  }
+
+  activityEntry(actionId: string): ActivityEntry | undefined {
+    return this.activityById.get(actionId);
+  }
+
+  /** The latest actions of one agent session, newest first. */
+  sessionActivity(sessionId: string, limit: number): ActivityEntry[] {
+    const out: ActivityEntry[] = [];
+    for (let i = this.activityOrder.length - 1; i >= 0 && out.length < limit; i--) {
+      const entry = this.activityById.get(this.activityOrder[i]!)!;
+      if (entry.action.sessionId === sessionId) out.push(entry);
+    }
+    return out;
+  }
+
   /** Newest first. */
   activity(): ActivityEntry[] {
     return this.activityOrder.map((id) => this.activityById.get(id)!).reverse();

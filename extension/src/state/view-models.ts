@@ -37,6 +37,24 @@ export function approvalItem(approval: Approval, now: number): TreeItemModel {
   };
 }
 
+/** How a decided approval went, as a person would say it: "approved by ada (cli)". */
+export function approvalOutcome(approval: Approval): string {
+  const r = approval.resolution;
+  const who = r ? `${r.by}${r.via !== 'system' ? ` (${r.via})` : ''}` : 'someone';
+  switch (approval.status) {
+    case 'pending':
+      return 'waiting for approval';
+    case 'approved':
+      return `approved ${r?.scope === 'session' ? 'for the session ' : ''}by ${who}`;
+    case 'denied':
+      return `denied by ${who}${r?.reason ? `: ${r.reason}` : ''}`;
+    case 'expired':
+      return 'denied: nobody decided in time';
+    case 'cancelled':
+      return `cancelled${r?.reason ? ` (${r.reason})` : ''}`;
+  }
+}
+
 /** How an action ended, as a person would say it. */
 export function decisionLabel(entry: ActivityEntry): string {
   if (entry.status === 'held') return 'held for approval';

@@ -42,7 +42,9 @@ export class PendingApprovalsTree extends AirlockTree<Approval> {
     return this.controller.state.pending();
   }
   getTreeItem(approval: Approval): vscode.TreeItem {
-    return toTreeItem(approvalItem(approval, Date.now()));
+    const item = toTreeItem(approvalItem(approval, Date.now()));
+    item.command = { command: 'airlock.showApproval', title: 'Show details', arguments: [approval] };
+    return item;
   }
 }
 
@@ -51,7 +53,9 @@ export class ActivityTree extends AirlockTree<ActivityEntry> {
     return this.controller.state.activity();
   }
   getTreeItem(entry: ActivityEntry): vscode.TreeItem {
-    return toTreeItem(activityItem(entry));
+    const item = toTreeItem(activityItem(entry));
+    item.command = { command: 'airlock.showAction', title: 'Show details', arguments: [entry] };
+    return item;
   }
 }
 
@@ -66,6 +70,7 @@ export class SessionsTree extends AirlockTree<RecordingSummary> {
     item.tooltip = `${recording.id}\nstarted ${recording.startedAt}${recording.endedAt ? `\nended ${recording.endedAt}` : ''}`;
     item.iconPath = new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
     item.contextValue = 'airlock.recording';
+    item.command = { command: 'airlock.openReplay', title: 'Replay', arguments: [recording] };
     return item;
   }
 }

@@ -2,7 +2,7 @@
 // `npm run test:vscode`: the extension in a real VS Code extension host (the VS Code server from
 // code-server@4.100.3, see ../../../../shared/vscode-host-tests.md) against a real daemon,
 // driven through the rendered workbench in Debian's chromium with playwright-core.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -70,14 +70,24 @@ writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'secur
 mkdirSync(outputDir, { recursive: true });
 
 const children = [];
+const database = `airlock_host_${process.pid}`;
+let databaseCreated = false;
 let browser;
 let exitCode;
 const hostLog = [];
 try {
-  // a database target for terminal routing: the machine's PostgreSQL behind the daemon
+  // a database target for terminal routing: a scratch database with synthetic PII on the machine's
+  // PostgreSQL, behind the daemon
   const dbPort = await freePort();
+  const psqlAdmin = (sql, db = 'postgres') => {
+    const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  };
+  psqlAdmin(`CREATE DATABASE ${database}`);
+  databaseCreated = true;
+  psqlAdmin("CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text); INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111'), (2, 'Grace', 'grace@example.org', '5555 5555 5555 4444')", database);
   mkdirSync(home, { recursive: true });
-  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
+  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
   const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
   children.push(daemon);
   const info = await until(() => {
@@ -100,6 +110,11 @@ try {
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // the webviews' strict CSP must hold for everything they render: any refusal is a failure
+  const cspViolations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to (apply|load|execute)/.test(m.text())) cspViolations.push(m.text());
+  });
   await page.exposeFunction('codeAutomationLog', (_type, args) => hostLog.push(String(Array.isArray(args) ? args.join(' ') : args)));
   await page.exposeFunction('codeAutomationExit', (code) => (exitCode = code));
   const payload = [
@@ -152,6 +167,96 @@ try {
       await until(() => page.locator('.monaco-list-row', { hasText: 'host-test-agent' }).filter({ hasNotText: ' 0 records' }).count(), 'the recorded session with its record count');
       await page.screenshot({ path: path.join(outputDir, 'workbench.png') });
     });
+
+    // ---- webviews: their documents live in nested iframes; find one by the kind its page declares
+    const webview = (kind) =>
+      until(async () => {
+        for (const frame of page.frames()) {
+          const found = await frame.evaluate('document.body?.dataset.kind').catch(() => undefined);
+          if (found === kind) return frame;
+        }
+        return undefined;
+      }, `the ${kind} webview`);
+
+    const third = 'DROP TABLE orders';
+    const thirdVerdict = submit(third);
+    thirdVerdict.catch(() => undefined);
+    await step("a notification's Details opens the approval panel (statement, rule, time left); denying there with a reason reaches the daemon", async () => {
+      const toast = page.locator('.notification-toast', { hasText: third });
+      await toast.waitFor({ timeout: 20_000 });
+      await toast.getByRole('button', { name: 'Details' }).click();
+      const frame = await webview('approval');
+      await frame.locator('#statement', { hasText: 'DROP TABLE orders' }).waitFor({ timeout: 15_000 });
+      check((await frame.locator('#rule').textContent()).trim().length > 0, 'the rule is shown');
+      check(/left/.test(await frame.locator('#time-left').textContent()), 'time left is shown');
+      await frame.locator('#deny').click();
+      await frame.locator('#reason textarea').fill('tables stay');
+      await frame.locator('#confirm-deny').click();
+      const { verdict } = await thirdVerdict;
+      check(verdict.allowed === false && /tables stay/.test(verdict.reason) && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+      await frame.locator('#approval-status', { hasText: 'denied by' }).waitFor({ timeout: 10_000 });
+      check((await frame.locator('#approve').count()) === 0, 'no decision buttons once decided');
+    });
+
+    const fourth = "UPDATE orders SET total = 0 WHERE id = 9";
+    const fourthVerdict = submit(fourth);
+    fourthVerdict.catch(() => undefined);
+    await step('a decision made elsewhere (the CLI) shows in an open approval panel at once', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'total = 0' });
+      await row.waitFor({ timeout: 20_000 });
+      await row.click();
+      const frame = await until(async () => {
+        const f = await webview('approval');
+        return (await f.locator('#statement', { hasText: 'total = 0' }).count()) > 0 ? f : undefined;
+      }, 'the approval panel of the fourth action');
+      const approvals = await api('GET', '/v1/approvals');
+      const pending = approvals.approvals.find((a) => a.action.summary === fourth);
+      await api('POST', `/v1/approvals/${pending.id}/approve`, { by: 'lead', via: 'cli' });
+      await fourthVerdict;
+      await frame.locator('#approval-status', { hasText: 'approved by lead (cli)' }).waitFor({ timeout: 10_000 });
+    });
+
+    await step('the masked-data view shows the query result as the agent saw it, masked cells marked with their detector', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
+      await pane.locator('.monaco-list-row', { hasText: 'FROM customers' }).first().click();
+      const frame = await webview('masked');
+      await frame.locator('#result .cell.masked').first().waitFor({ timeout: 15_000 });
+      const marks = await frame.locator('#result .cell.masked').evaluateAll((cells) => cells.map((c) => ({ by: c.dataset.maskedBy, title: c.title, text: c.textContent.trim() })));
+      check(marks.length === 4, `4 masked cells (2 emails, 2 cards), saw ${JSON.stringify(marks)}`);
+      check(marks.filter((m) => m.by === 'email' && m.text === '[EMAIL]' && /masked by email/.test(m.title)).length === 2, `emails marked: ${JSON.stringify(marks)}`);
+      check(marks.filter((m) => m.by === 'payment-card' && /^\*{4}\d{4}$/.test(m.text)).length === 2, `cards marked: ${JSON.stringify(marks)}`);
+      const text = await frame.locator('body').innerText();
+      check(text.includes('Ada') && text.includes('Grace'), 'unmasked cells are shown');
+      check(!text.includes('ada@example.com') && !text.includes('4111 1111'), 'no original value anywhere in the view');
+      check(/email\s*2/.test(await frame.locator('#detectors').innerText()), 'per-detector counts');
+      await page.screenshot({ path: path.join(outputDir, 'masked-data.png') });
+    });
+
+    await step('the session replay shows the timeline, integrity and masked rows, plays, and keeps its state across hide/show', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^sessions/i }) });
+      await pane.locator('.monaco-list-row', { hasText: 'vscode:' }).first().click();
+      const frame = await webview('replay');
+      await frame.locator('#integrity', { hasText: 'verified' }).waitFor({ timeout: 15_000 });
+      await frame.locator('.lane[data-lane="postgres"]').waitFor();
+      check((await frame.locator('.lane[data-lane="approvals"]').count()) === 1 && (await frame.locator('.lane[data-lane="terminal"]').count()) === 1, 'approval and terminal lanes');
+      const row = frame.locator('.row', { hasText: 'FROM customers' });
+      await row.click();
+      await frame.locator('#detail-result', { hasText: 'SELECT 2' }).waitFor({ timeout: 10_000 });
+      check((await frame.locator('#details .cell.masked').count()) === 4, 'masked rows in the details');
+      check(!(await frame.locator('body').innerText()).includes('ada@example.com'), 'no original value in the replay');
+      await frame.locator('#play').click();
+      await sleep(400);
+      await page.screenshot({ path: path.join(outputDir, 'replay.png') });
+      // hide (another editor in front) and show again: the selection survives the reload of its document
+      const selected = await frame.locator('.row.selected').getAttribute('data-action');
+      await page.locator('.tab', { hasText: /^Result:/ }).first().click();
+      await page.locator('.tab', { hasText: /^Replay:/ }).first().click();
+      const again = await webview('replay');
+      await again.locator('.row.selected').waitFor({ timeout: 10_000 });
+      check((await again.locator('.row.selected').getAttribute('data-action')) === selected, 'the selected action is kept across hide/show');
+    });
+    await step("the webviews ran under their CSP without a refusal", () => check(cspViolations.length === 0, cspViolations.slice(0, 3).join(' | ')));
     writeFileSync(path.join(home, 'host-test-done'), 'ok');
   } catch (err) {
     await page.screenshot({ path: path.join(outputDir, 'failure.png') }).catch(() => undefined);
@@ -165,6 +270,7 @@ try {
   await browser?.close().catch(() => undefined);
   for (const c of children) c.kill('SIGTERM');
   await sleep(500);
+  if (databaseCreated) spawnSync('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
   rmSync(scratch, { recursive: true, force: true });
 }
 const failed = results.filter((r) => !r.ok);

@@ -27,6 +27,11 @@ exports.run = async function run() {
   const psql = spawnSync('psql', ['-X', '-At', '-c', 'SELECT 41 + 1'], { env: { ...process.env, ...env }, encoding: 'utf8' });
   if (psql.stdout.trim() !== '42') throw new Error(`psql with the terminal environment failed: ${psql.stderr}`);
   console.log(`[airlock-host] terminal environment routes psql through ${env.PGHOST}:${env.PGPORT}`);
+  // a query whose result holds PII: the agent's psql sees it masked (the UI steps then open its masked-data view)
+  const pii = spawnSync('psql', ['-X', '-At', '-c', 'SELECT name, email, card FROM customers ORDER BY id'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (pii.status !== 0 || !pii.stdout.includes('[EMAIL]') || pii.stdout.includes('ada@example.com') || !pii.stdout.includes('****1111')) {
+    throw new Error(`psql through the daemon did not get masked rows: ${pii.stdout} ${pii.stderr}`);
+  }
   console.log('[airlock-host] ready');
   const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
   const deadline = Date.now() + 120_000;

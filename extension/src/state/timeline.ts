@@ -1,0 +1,158 @@
+import { MaskReport, PgResultDetail, type RecordingRecord, type VerifyResult } from '@airlock/shared';
+import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
+
+/** Idle stretches longer than this play as this long: a session with an hour of silence still replays briskly. */
+export const DEFAULT_IDLE_LIMIT_MS = 2_000;
+
+/**
+ * Builds the replay timeline of one recording from its records (in log order). Pure: the replay
+ * webview plays what this returns. Records the builder does not know are skipped, not fatal, so an
+ * older extension still replays a newer daemon's logs.
+ */
+export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs = DEFAULT_IDLE_LIMIT_MS): Timeline {
+  const header = records.find((r) => r.type === 'header');
+  const timeline: Timeline = {
+    recordingId: header?.type === 'header' ? header.recordingId : '',
+    agentSessionName: header?.type === 'header' ? header.agentSessionName : '',
+    startedAt: records[0]?.ts,
+    endedAt: records.at(-1)?.ts,
+    duration: 0,
+    entries: [],
+    protocols: [],
+    terminals: [],
+    notes: [],
+    sealed: false,
+  };
+  const byAction = new Map<string, TimelineEntry>();
+  let lastMs: number | undefined;
+  let t = 0;
+  for (const record of records) {
+    const ms = Date.parse(record.ts);
+    if (lastMs !== undefined && ms > lastMs) t += Math.min(ms - lastMs, idleLimitMs);
+    if (lastMs === undefined || ms > lastMs) lastMs = ms;
+    switch (record.type) {
+      case 'action': {
+        const a = record.action;
+        const entry: TimelineEntry = {
+          actionId: a.id,
+          seq: record.seq,
+          at: record.ts,
+          t,
+          target: a.target,
+          protocol: a.protocol,
+          kind: a.kind,
+          risk: a.risk,
+          summary: a.summary,
+          statement: typeof a.detail.sql === 'string' ? a.detail.sql : a.summary,
+          attributes: a.attributes,
+          decision: record.decision.decision,
+          ruleId: record.decision.ruleId,
+          reason: record.decision.reason,
+          status: record.decision.decision === 'allow' ? 'allowed' : record.decision.decision === 'deny' ? 'denied' : 'held',
+        };
+        byAction.set(a.id, entry);
+        timeline.entries.push(entry);
+        if (!timeline.protocols.includes(a.protocol)) timeline.protocols.push(a.protocol);
+        break;
+      }
+      case 'approval.requested': {
+        const entry = byAction.get(record.actionId);
+        if (entry) entry.approval = { approvalId: record.approvalId, ruleId: record.ruleId, requestedT: t, status: 'pending' };
+        break;
+      }
+      case 'approval.resolved': {
+        const entry = byAction.get(record.actionId);
+        if (entry?.approval) {
+          Object.assign(entry.approval, {
+            resolvedT: t,
+            status: record.status,
+            by: record.resolution.by,
+            via: record.resolution.via,
+            scope: record.resolution.scope,
+            reason: record.resolution.reason,
+          });
+        }
+        break;
+      }
+      case 'outcome': {
+        const entry = byAction.get(record.verdict.actionId);
+        if (entry) {
+          entry.status = record.verdict.allowed ? 'allowed' : 'denied';
+          entry.via = record.verdict.via;
+          entry.decidedBy = record.verdict.decidedBy?.by;
+          if (!record.verdict.allowed) entry.reason = record.verdict.reason;
+        }
+        break;
+      }
+      case 'result': {
+        const entry = byAction.get(record.actionId);
+        if (!entry) break;
+        const detail = record.detail;
+        const report = MaskReport.safeParse(detail.maskReport);
+        const sample = PgResultDetail.safeParse(detail);
+        entry.result = {
+          summary: record.summary,
+          durationMs: record.durationMs,
+          error: record.error,
+          rowCount: typeof detail.rowCount === 'number' ? detail.rowCount : undefined,
+          maskReport: report.success ? report.data : undefined,
+          sample: sample.success && (sample.data.rows.length > 0 || sample.data.columns) ? sample.data : undefined,
+        };
+        if (typeof detail.asciicast === 'string') timeline.terminals.push({ actionId: entry.actionId, t: entry.t, cast: detail.asciicast });
+        break;
+      }
+      case 'note':
+        timeline.notes.push({ t, message: record.message });
+        break;
+      case 'seal':
+        timeline.sealed = true;
+        timeline.sealReason = record.reason;
+        break;
+      default:
+        break;
+    }
+  }
+  timeline.duration = t;
+  return timeline;
+}
+
+/** Which action a record belongs to, if any. */
+export function recordActionId(record: RecordingRecord): string | undefined {
+  switch (record.type) {
+    case 'action':
+      return record.action.id;
+    case 'outcome':
+      return record.verdict.actionId;
+    case 'approval.requested':
+    case 'approval.resolved':
+    case 'result':
+      return record.actionId;
+    default:
+      return undefined;
+  }
+}
+
+/** The last entry at or before playback time `t` (-1 before the first): what the player highlights. */
+export function entryIndexAt(entries: readonly Pick<TimelineEntry, 't'>[], t: number): number {
+  let lo = 0;
+  let hi = entries.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid]!.t <= t) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+export const PLAYBACK_SPEEDS = [0.25, 0.5, 1, 2, 4] as const;
+
+/** One line for the integrity badge: what `airlock verify` says about the log, in words. */
+export function integrityLabel(verify: VerifyResult | undefined): { text: string; ok: boolean | undefined } {
+  if (!verify) return { text: 'integrity not checked yet', ok: undefined };
+  if (!verify.ok) return { text: `TAMPERED: line ${verify.error?.line ?? '?'}: ${verify.error?.reason ?? 'chain broken'}`, ok: false };
+  if (verify.torn) return { text: `verified ${verify.records} records; the last line was cut short by a crash`, ok: true };
+  return { text: `verified ${verify.records} records${verify.sealed ? ', sealed' : ', still open'}`, ok: true };
+}

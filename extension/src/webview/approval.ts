@@ -1,0 +1,143 @@
+import './elements.js';
+import { html, nothing, render } from 'lit';
+import { unsafeHTML } from 'lit/directives/unsafe-html.js';
+import type { ApprovalPanelState } from '../protocol/webview-messages.js';
+import { HostChannel } from './host.js';
+import { errorBanner, protocolIcon } from './components.js';
+import { formatSql, highlightSql } from './sql.js';
+import { timeLeft } from './models.js';
+
+interface UiState {
+  formatted: boolean;
+  denyOpen: boolean;
+  reason: string;
+}
+
+const root = document.getElementById('root')!;
+root.textContent = '';
+root.removeAttribute('aria-busy');
+let state: ApprovalPanelState | undefined;
+let error: string | undefined;
+let busy = false;
+const channel: HostChannel<UiState> = new HostChannel<UiState>(
+  (message) => {
+    if (message.type === 'approval.state') {
+      state = message.state;
+      busy = false;
+      if (state.approval.status !== 'pending') ui.denyOpen = false;
+    } else if (message.type === 'error') {
+      error = message.message;
+      busy = false;
+    }
+    draw();
+  },
+  (reason) => {
+    error = reason;
+    draw();
+  },
+);
+const ui = channel.uiState({ formatted: true, denyOpen: false, reason: '' });
+
+function save(): void {
+  channel.saveUiState(ui);
+}
+
+function decide(kind: 'once' | 'session' | 'deny'): void {
+  if (!state || busy) return;
+  error = undefined;
+  if (kind === 'deny') {
+    const reason = ui.reason.trim();
+    if (!reason) {
+      error = 'Say why: the agent sees the reason.';
+      return draw();
+    }
+    channel.send({ type: 'deny', approvalId: state.approval.id, reason });
+  } else channel.send({ type: 'approve', approvalId: state.approval.id, scope: kind });
+  busy = true;
+  draw();
+}
+
+function draw(): void {
+  if (!state) {
+    render(html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`, root);
+    return;
+  }
+  const { approval, statement, recent, outcome } = state;
+  const a = approval.action;
+  const pending = approval.status === 'pending';
+  const sql = a.protocol === 'postgres';
+  const shown = sql && ui.formatted ? formatSql(statement) : statement;
+  const attributes = Object.entries(a.attributes);
+  render(
+    html`
+      ${errorBanner(error)}
+      <header class="title">
+        ${protocolIcon(a.protocol)}
+        <h1>Agent wants to run <code>${a.kind}</code> on <strong>${a.target}</strong></h1>
+        <span class="status ${pending ? 'pending' : approval.status}" id="approval-status"
+          >${pending ? html`<vscode-icon name="watch"></vscode-icon> waiting · <span id="time-left"></span>` : outcome}</span
+        >
+      </header>
+      <section>
+        <h2>
+          Statement
+          ${sql
+            ? html`<vscode-button secondary class="small" @click=${() => ((ui.formatted = !ui.formatted), save(), draw())}>${ui.formatted ? 'Show as sent' : 'Format'}</vscode-button>`
+            : nothing}
+        </h2>
+        <pre class="statement" id="statement"><code class="hljs">${sql ? unsafeHTML(highlightSql(shown)) : shown}</code></pre>
+      </section>
+      <section class="facts">
+        <div><span class="fact-label">Risk</span> <span class="risk ${a.risk}">${a.risk}</span></div>
+        ${attributes.map(
+          ([k, v]) => html`<div><span class="fact-label">${k}</span> <span class="fact" data-attribute=${k}>${Array.isArray(v) ? (v.length ? v.join(', ') : '—') : String(v)}</span></div>`,
+        )}
+        <div><span class="fact-label">Rule</span> <span class="fact" id="rule">${approval.ruleId}</span></div>
+        <div><span class="fact-label">Why held</span> <span class="fact">${approval.reason}</span></div>
+        <div><span class="fact-label">Agent session</span> <span class="fact">${a.sessionId}</span></div>
+      </section>
+      ${pending
+        ? html`<section class="actions">
+            <vscode-button id="approve" ?disabled=${busy} @click=${() => decide('once')}><vscode-icon name="check" slot="content-before"></vscode-icon>Approve</vscode-button>
+            <vscode-button id="approve-session" secondary ?disabled=${busy} @click=${() => decide('session')} title="Also let this session's later actions under rule ${approval.ruleId} through"
+              >Approve for the session</vscode-button
+            >
+            <vscode-button id="deny" secondary ?disabled=${busy} @click=${() => ((ui.denyOpen = true), save(), draw())}>Deny…</vscode-button>
+          </section>
+          ${ui.denyOpen
+            ? html`<section class="deny">
+                <vscode-label for="reason">Reason (the agent sees it)</vscode-label>
+                <vscode-textarea
+                  id="reason"
+                  rows="2"
+                  .value=${ui.reason}
+                  @input=${(e: Event) => ((ui.reason = (e.target as HTMLTextAreaElement).value), save())}
+                  @keydown=${(e: KeyboardEvent) => e.key === 'Enter' && (e.ctrlKey || e.metaKey) && decide('deny')}
+                ></vscode-textarea>
+                <vscode-button id="confirm-deny" ?disabled=${busy} @click=${() => decide('deny')}>Deny</vscode-button>
+              </section>`
+            : nothing}`
+        : nothing}
+      <section>
+        <h2>Recent actions of this agent session</h2>
+        ${recent.length === 0
+          ? html`<p class="muted">None before this one.</p>`
+          : html`<ul class="recent">
+              ${recent.map((r) => html`<li>${protocolIcon(r.protocol)} <span class="when">${new Date(r.at).toLocaleTimeString()}</span> <code>${r.summary}</code> <span class="muted">${r.outcome}</span></li>`)}
+            </ul>`}
+      </section>
+    `,
+    root,
+  );
+  updateTimeLeft();
+}
+
+/** The countdown moves by itself, set directly (its element holds no lit bindings). */
+function updateTimeLeft(): void {
+  const left = document.getElementById('time-left');
+  if (left && state?.approval.status === 'pending') left.textContent = timeLeft(state.approval.expiresAt, Date.now());
+}
+setInterval(updateTimeLeft, 1_000);
+
+draw();
+channel.ready();

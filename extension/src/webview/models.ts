@@ -1,0 +1,119 @@
+import type { MaskReport, PgResultDetail } from '@airlock/shared';
+
+/** Pure helpers behind the webviews' rendering, tested without a browser. */
+
+export interface TableCell {
+  text: string;
+  isNull: boolean;
+  /** set on a cell masking changed: the column rule or detectors, for the highlight and tooltip */
+  maskedBy?: string[];
+  nulled?: boolean;
+}
+
+export interface TableModel {
+  columns: string[];
+  rows: TableCell[][];
+  maskedCells: number;
+}
+
+/** The recorded rows with each masked cell marked; columns are named `column 1..n` when the result had no RowDescription. */
+export function tableModel(sample: PgResultDetail): TableModel {
+  const width = Math.max(sample.columns?.length ?? 0, ...sample.rows.map((r) => r.length));
+  const columns = Array.from({ length: width }, (_, i) => sample.columns?.[i] ?? `column ${i + 1}`);
+  const marks = new Map<string, PgResultDetail['masks'][number]>();
+  for (const m of sample.masks) marks.set(`${m.row}:${m.column}`, m);
+  const rows = sample.rows.map((row, r) =>
+    columns.map((_, c): TableCell => {
+      const value = row[c] ?? null;
+      const mark = marks.get(`${r}:${c}`);
+      return { text: value ?? 'NULL', isNull: value === null, ...(mark ? { maskedBy: mark.by, ...(mark.nulled ? { nulled: true } : {}) } : {}) };
+    }),
+  );
+  return { columns, rows, maskedCells: sample.masks.length };
+}
+
+export function maskTooltip(cell: TableCell): string | undefined {
+  if (!cell.maskedBy) return undefined;
+  const what = cell.maskedBy.length === 1 ? `masked by ${cell.maskedBy[0]}` : `masked by ${cell.maskedBy.join(', ')}`;
+  return cell.nulled ? `${what} (a binary value that could not be rewritten: sent as NULL)` : what;
+}
+
+/** Per-detector counts, largest first. */
+export function detectorCounts(report: MaskReport | undefined): { label: string; cells: number }[] {
+  if (!report) return [];
+  return Object.entries(report.byDetector)
+    .map(([label, cells]) => ({ label, cells }))
+    .sort((a, b) => b.cells - a.cells || a.label.localeCompare(b.label));
+}
+
+/** mm:ss.t for the player clock; h:mm:ss past an hour. */
+export function clock(ms: number): string {
+  const total = Math.max(0, ms) / 1000;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = s.toFixed(1).padStart(4, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${String(m).padStart(2, '0')}:${ss}`;
+}
+
+export function timeLeft(expiresAt: string, now: number): string {
+  const ms = Date.parse(expiresAt) - now;
+  if (ms <= 0) return 'timing out';
+  const s = Math.ceil(ms / 1000);
+  return s < 60 ? `${s}s left` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s left`;
+}
+
+/** The window of a fixed-row-height list to render: rows in view plus `overscan` either side. */
+export function visibleRange(scrollTop: number, viewportHeight: number, rowHeight: number, count: number, overscan = 8): { start: number; end: number } {
+  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
+  const last = Math.ceil((Math.max(0, scrollTop) + viewportHeight) / rowHeight);
+  return { start: Math.max(0, first - overscan), end: Math.min(count, last + overscan) };
+}
+
+export interface AsciicastFrame {
+  /** seconds from the start of the cast */
+  time: number;
+  data: string;
+}
+
+export interface Asciicast {
+  width: number;
+  height: number;
+  /** output frames only ("o"), in order */
+  frames: AsciicastFrame[];
+}
+
+/**
+ * Parses an asciicast v2 recording (a JSON header line, then `[time, code, data]` lines) for the
+ * terminal lane. Input and marker events are skipped; a malformed line is an error naming it.
+ */
+export function parseAsciicast(text: string): Asciicast {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new Error('asciicast: empty recording');
+  let header: { version?: unknown; width?: unknown; height?: unknown };
+  try {
+    header = JSON.parse(lines[0]!) as typeof header;
+  } catch {
+    throw new Error('asciicast: line 1 is not a JSON header');
+  }
+  if (header.version !== 2 || typeof header.width !== 'number' || typeof header.height !== 'number') throw new Error('asciicast: line 1 is not a version 2 header with width and height');
+  const frames: AsciicastFrame[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    let event: unknown;
+    try {
+      event = JSON.parse(lines[i]!);
+    } catch {
+      throw new Error(`asciicast: line ${i + 1} is not JSON`);
+    }
+    if (!Array.isArray(event) || typeof event[0] !== 'number' || typeof event[1] !== 'string' || typeof event[2] !== 'string') throw new Error(`asciicast: line ${i + 1} is not [time, code, data]`);
+    if (event[1] === 'o') frames.push({ time: event[0], data: event[2] });
+  }
+  return { width: header.width, height: header.height, frames };
+}
+
+/** How many frames have been shown by `seconds` into the cast. */
+export function framesUntil(cast: Asciicast, seconds: number): number {
+  let n = 0;
+  while (n < cast.frames.length && cast.frames[n]!.time <= seconds) n++;
+  return n;
+}

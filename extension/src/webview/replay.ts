@@ -1,0 +1,382 @@
+import './elements.js';
+import { html, nothing, render, type TemplateResult } from 'lit';
+import { ref } from 'lit/directives/ref.js';
+import { unsafeHTML } from 'lit/directives/unsafe-html.js';
+import type { Protocol } from '@airlock/shared';
+import type { ReplayState, TimelineEntry } from '../protocol/webview-messages.js';
+import { HostChannel } from './host.js';
+import { detectorBadges, errorBanner, maskedTable, protocolIcon } from './components.js';
+import { clock, visibleRange } from './models.js';
+import { formatSql, highlightSql } from './sql.js';
+import { TerminalLane } from './terminal-lane.js';
+import { entryIndexAt, integrityLabel, PLAYBACK_SPEEDS } from '../state/timeline.js';
+
+/**
+ * The session replay: lanes per protocol and for approvals drawn on canvases (thousands of actions
+ * stay cheap), a virtualized list of actions, the selected action's details, and a player clock.
+ * Playing moves the clock at the chosen speed; the selection follows it. Keyboard: Space play/pause,
+ * ←/→ previous/next action, Shift+←/→ seek 5 s, +/- speed, Home/End.
+ */
+
+interface UiState {
+  t: number;
+  speed: number;
+  selected?: string;
+  listScroll: number;
+}
+
+const ROW_HEIGHT = 26;
+const SEEK_STEP_MS = 5_000;
+
+const root = document.getElementById('root')!;
+root.textContent = '';
+root.removeAttribute('aria-busy');
+let state: ReplayState | undefined;
+let error: string | undefined;
+let playing = false;
+let lastFrame = 0;
+const channel = new HostChannel<UiState>(
+  (message) => {
+    if (message.type === 'replay.state') {
+      const wasAtEnd = state !== undefined && state.timeline.duration > 0 && ui.t >= state.timeline.duration;
+      state = message.state;
+      error = undefined;
+      // following a live session: stay at its end, on its latest action, as records arrive
+      if (wasAtEnd && !playing) setTime(state.timeline.duration);
+      ui.t = Math.min(ui.t, state.timeline.duration);
+      if (!ui.selected && state.timeline.entries.length > 0) ui.selected = state.timeline.entries[Math.max(0, entryIndexAt(state.timeline.entries, ui.t))]!.actionId;
+    } else if (message.type === 'error') error = message.message;
+    draw();
+    paintLanes();
+  },
+  (reason) => {
+    error = reason;
+    draw();
+  },
+);
+const ui = channel.uiState({ t: 0, speed: 1, listScroll: 0 });
+const terminal = new TerminalLane();
+
+function save(): void {
+  channel.saveUiState(ui);
+}
+
+function entries(): TimelineEntry[] {
+  return state?.timeline.entries ?? [];
+}
+
+function selectedEntry(): TimelineEntry | undefined {
+  return entries().find((e) => e.actionId === ui.selected);
+}
+
+// ---- playback --------------------------------------------------------------------------------------
+
+function setTime(t: number, follow = true): void {
+  if (!state) return;
+  ui.t = Math.max(0, Math.min(t, state.timeline.duration));
+  if (follow) {
+    const i = entryIndexAt(entries(), ui.t);
+    const id = i >= 0 ? entries()[i]!.actionId : undefined;
+    if (id !== ui.selected) {
+      ui.selected = id;
+      scrollToSelected();
+      draw();
+    }
+  }
+  updateClock();
+  save();
+}
+
+function togglePlay(): void {
+  if (!state) return;
+  playing = !playing;
+  if (playing && ui.t >= state.timeline.duration) setTime(0);
+  lastFrame = performance.now();
+  if (playing) requestAnimationFrame(tick);
+  draw();
+}
+
+function tick(now: number): void {
+  if (!playing || !state) return;
+  const dt = now - lastFrame;
+  lastFrame = now;
+  setTime(ui.t + dt * ui.speed);
+  if (ui.t >= state.timeline.duration) {
+    playing = false;
+    draw();
+    return;
+  }
+  requestAnimationFrame(tick);
+}
+
+function select(entry: TimelineEntry, seek = true): void {
+  ui.selected = entry.actionId;
+  if (seek) ui.t = entry.t;
+  scrollToSelected();
+  updateClock();
+  save();
+  draw();
+}
+
+function step(delta: number): void {
+  const list = entries();
+  if (list.length === 0) return;
+  const at = list.findIndex((e) => e.actionId === ui.selected);
+  const next = list[Math.max(0, Math.min(list.length - 1, (at < 0 ? entryIndexAt(list, ui.t) : at) + delta))];
+  if (next) select(next);
+}
+
+function changeSpeed(delta: number): void {
+  const i = PLAYBACK_SPEEDS.indexOf(ui.speed as (typeof PLAYBACK_SPEEDS)[number]);
+  ui.speed = PLAYBACK_SPEEDS[Math.max(0, Math.min(PLAYBACK_SPEEDS.length - 1, (i < 0 ? 2 : i) + delta))]!;
+  save();
+  draw();
+}
+
+window.addEventListener('keydown', (e) => {
+  const target = e.target as HTMLElement | null;
+  if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)) return;
+  let handled = true;
+  if (e.key === ' ') togglePlay();
+  else if (e.key === 'ArrowRight' && e.shiftKey) setTime(ui.t + SEEK_STEP_MS);
+  else if (e.key === 'ArrowLeft' && e.shiftKey) setTime(ui.t - SEEK_STEP_MS);
+  else if (e.key === 'ArrowRight') step(1);
+  else if (e.key === 'ArrowLeft') step(-1);
+  else if (e.key === 'ArrowDown') step(1);
+  else if (e.key === 'ArrowUp') step(-1);
+  else if (e.key === '+' || e.key === '=') changeSpeed(1);
+  else if (e.key === '-') changeSpeed(-1);
+  else if (e.key === 'Home') setTime(0);
+  else if (e.key === 'End') setTime(state?.timeline.duration ?? 0);
+  else handled = false;
+  if (handled) e.preventDefault();
+});
+
+// ---- lanes (canvas) ---------------------------------------------------------------------------------
+
+const STATUS_COLOURS: Record<TimelineEntry['status'], string> = {
+  allowed: '--vscode-testing-iconPassed',
+  denied: '--vscode-testing-iconFailed',
+  held: '--vscode-editorWarning-foreground',
+};
+
+function cssColour(variable: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(variable).trim() || fallback;
+}
+
+/** Redraws every lane canvas; called when the state or the size changes, not per frame. */
+function paintLanes(): void {
+  if (!state) return;
+  const duration = Math.max(state.timeline.duration, 1);
+  for (const canvas of document.querySelectorAll<HTMLCanvasElement>('canvas.track')) {
+    const lane = canvas.dataset.lane!;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    const scale = window.devicePixelRatio || 1;
+    canvas.width = Math.max(1, Math.round(width * scale));
+    canvas.height = Math.max(1, Math.round(height * scale));
+    const ctx = canvas.getContext('2d');
+    if (!ctx) continue;
+    ctx.scale(scale, scale);
+    ctx.clearRect(0, 0, width, height);
+    const x = (t: number) => Math.round((t / duration) * (width - 4)) + 2;
+    if (lane === 'approvals') {
+      for (const e of entries()) {
+        const a = e.approval;
+        if (!a) continue;
+        const end = a.resolvedT ?? state.timeline.duration;
+        ctx.fillStyle = cssColour(a.status === 'approved' ? STATUS_COLOURS.allowed : a.status === 'pending' ? STATUS_COLOURS.held : STATUS_COLOURS.denied, '#888');
+        ctx.fillRect(x(a.requestedT), 4, Math.max(3, x(end) - x(a.requestedT)), height - 8);
+      }
+    } else if (lane === 'terminal') {
+      ctx.fillStyle = cssColour('--vscode-terminal-ansiCyan', '#0aa');
+      for (const clip of state.timeline.terminals) ctx.fillRect(x(clip.t), 4, 4, height - 8);
+    } else {
+      for (const e of entries()) {
+        if (e.protocol !== lane) continue;
+        ctx.fillStyle = cssColour(STATUS_COLOURS[e.status], '#888');
+        ctx.fillRect(x(e.t) - 1, 3, 3, height - 6);
+      }
+    }
+    canvas.dataset.count = String(lane === 'approvals' ? entries().filter((e) => e.approval).length : lane === 'terminal' ? state.timeline.terminals.length : entries().filter((e) => e.protocol === lane).length);
+  }
+}
+
+function onTrackClick(event: MouseEvent): void {
+  if (!state) return;
+  const canvas = event.currentTarget as HTMLCanvasElement;
+  const box = canvas.getBoundingClientRect();
+  setTime(((event.clientX - box.left) / box.width) * state.timeline.duration);
+}
+
+new ResizeObserver(() => paintLanes()).observe(document.body);
+
+// ---- rendering ----------------------------------------------------------------------------------------
+
+/** The clock, seek bar and playhead move every frame: set directly (their elements hold no lit bindings). */
+function updateClock(): void {
+  if (!state) return;
+  const clockEl = document.getElementById('clock');
+  if (clockEl) clockEl.textContent = `${clock(ui.t)} / ${clock(state.timeline.duration)}`;
+  const seek = document.getElementById('seek') as HTMLInputElement | null;
+  if (seek) seek.value = String(Math.round(ui.t));
+  const percent = `${(ui.t / Math.max(state.timeline.duration, 1)) * 100}%`;
+  document.getElementById('playhead')?.style.setProperty('left', `calc(var(--lane-label-width) + (100% - var(--lane-label-width)) * ${ui.t / Math.max(state.timeline.duration, 1)})`);
+  document.getElementById('progress')?.setAttribute('aria-valuenow', percent);
+  terminal.seek(state.timeline.terminals, selectedEntry(), ui.t);
+}
+
+function scrollToSelected(): void {
+  const list = document.getElementById('entries');
+  const i = entries().findIndex((e) => e.actionId === ui.selected);
+  if (!list || i < 0) return;
+  const top = i * ROW_HEIGHT;
+  if (top < list.scrollTop) list.scrollTop = top;
+  else if (top + ROW_HEIGHT > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW_HEIGHT - list.clientHeight;
+  ui.listScroll = list.scrollTop;
+}
+
+function outcomeOf(e: TimelineEntry): string {
+  const a = e.approval;
+  if (a && a.status !== 'pending') return a.status === 'approved' ? `approved by ${a.by ?? '?'}` : a.status === 'denied' ? `denied by ${a.by ?? '?'}` : a.status === 'expired' ? 'timed out' : 'cancelled';
+  if (e.status === 'held') return 'held';
+  if (e.via === 'grant') return 'allowed by grant';
+  return e.status;
+}
+
+function laneRow(lane: string, label: TemplateResult | string): TemplateResult {
+  return html`<div class="lane" data-lane=${lane}><span class="lane-label">${label}</span><canvas class="track" data-lane=${lane} @click=${onTrackClick}></canvas></div>`;
+}
+
+/**
+ * Sets one CSS property through the CSSOM. The page's CSP forbids style attributes, and lit's
+ * styleMap writes one on first render; `element.style` is allowed.
+ */
+function cssProperty(name: string, value: string) {
+  return ref((el) => (el as HTMLElement | undefined)?.style.setProperty(name, value));
+}
+
+function entryList(): TemplateResult {
+  const list = entries();
+  const box = document.getElementById('entries');
+  const range = visibleRange(box?.scrollTop ?? ui.listScroll, box?.clientHeight ?? 600, ROW_HEIGHT, list.length);
+  const rows: TemplateResult[] = [];
+  for (let i = range.start; i < range.end; i++) {
+    const e = list[i]!;
+    const future = e.t > ui.t;
+    rows.push(html`<div
+      class="row ${e.actionId === ui.selected ? 'selected' : ''} ${future ? 'future' : ''} status-${e.status}"
+      role="option"
+      aria-selected=${e.actionId === ui.selected}
+      data-action=${e.actionId}
+      ${cssProperty('top', `${i * ROW_HEIGHT}px`)}
+      @click=${() => select(e)}
+    >
+      <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${e.summary}</span>
+      <span class="outcome">${outcomeOf(e)}</span>
+    </div>`);
+  }
+  return html`<div class="spacer" ${cssProperty('height', `${list.length * ROW_HEIGHT}px`)}>${rows}</div>`;
+}
+
+function details(e: TimelineEntry | undefined): TemplateResult {
+  if (!e) return html`<p class="muted">Select an action.</p>`;
+  const sql = e.protocol === 'postgres';
+  const a = e.approval;
+  return html`
+    <h2>${protocolIcon(e.protocol)} <code>${e.kind}</code> on ${e.target} <span class="muted">at ${new Date(e.at).toLocaleTimeString()}</span></h2>
+    <pre class="statement"><code class="hljs">${sql ? unsafeHTML(highlightSql(formatSql(e.statement))) : e.statement}</code></pre>
+    <div class="facts">
+      <div><span class="fact-label">Decision</span> <span class="fact decision-${e.status}" id="detail-outcome">${outcomeOf(e)}</span></div>
+      <div><span class="fact-label">Rule</span> <span class="fact" id="detail-rule">${e.ruleId}</span> <span class="muted">${e.reason}</span></div>
+      ${a
+        ? html`<div>
+            <span class="fact-label">Approval</span>
+            <span class="fact" id="detail-approval">${a.status}${a.by ? ` by ${a.by}` : ''}${a.via ? ` (${a.via})` : ''}${a.scope === 'session' ? ', for the session' : ''}${a.reason ? `: ${a.reason}` : ''}</span>
+            ${a.resolvedT !== undefined ? html`<span class="muted">after ${clock(a.resolvedT - a.requestedT)}</span>` : nothing}
+          </div>`
+        : nothing}
+      ${Object.entries(e.attributes).map(([k, v]) => html`<div><span class="fact-label">${k}</span> <span class="fact">${Array.isArray(v) ? v.join(', ') || '—' : String(v)}</span></div>`)}
+      ${e.result
+        ? html`<div><span class="fact-label">Result</span> <span class="fact" id="detail-result">${e.result.summary}</span> ${e.result.durationMs !== undefined ? html`<span class="muted">${e.result.durationMs.toFixed(1)} ms</span>` : nothing}</div>`
+        : nothing}
+    </div>
+    ${e.result
+      ? html`<section>
+          <h3>Result as the agent saw it ${detectorBadges(e.result.maskReport)}</h3>
+          ${e.result.error ? html`<div class="banner error">${e.result.error}</div>` : nothing}
+          ${e.result.sample && e.result.sample.rows.length > 0 ? maskedTable(e.result.sample) : nothing}
+          ${e.result.sample?.truncated ? html`<p class="muted">The first ${e.result.sample.rows.length} of ${e.result.rowCount ?? 'more'} rows were recorded.</p>` : nothing}
+          <vscode-button secondary class="small" id="open-result" @click=${() => channel.send({ type: 'openResult', actionId: e.actionId })}>Open in the masked-data view</vscode-button>
+        </section>`
+      : nothing}
+    <div id="terminal-slot"></div>
+  `;
+}
+
+const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 'SSH', kubernetes: 'Kubernetes', http: 'HTTP' };
+
+function draw(): void {
+  if (!state) {
+    render(html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`, root);
+    return;
+  }
+  const { timeline, verify, truncated } = state;
+  const integrity = integrityLabel(verify);
+  render(
+    html`
+      ${errorBanner(error)}
+      <header class="title">
+        <vscode-icon name="history"></vscode-icon>
+        <h1>Replay of <strong>${timeline.agentSessionName}</strong></h1>
+        <span class="integrity ${integrity.ok === false ? 'bad' : integrity.ok ? 'good' : ''}" id="integrity"
+          ><vscode-icon name=${integrity.ok === false ? 'error' : integrity.ok ? 'verified' : 'question'}></vscode-icon> ${integrity.text}</span
+        >
+        <vscode-button secondary class="small" title="Load again" @click=${() => channel.send({ type: 'reload' })}><vscode-icon name="refresh"></vscode-icon></vscode-button>
+      </header>
+      <p class="subtitle">
+        ${timeline.entries.length} actions · ${timeline.startedAt ? new Date(timeline.startedAt).toLocaleString() : ''}
+        ${timeline.sealed ? html` · sealed (${timeline.sealReason})` : html` · still recording`}
+        ${truncated ? html` · <span class="warn">only the first records are loaded</span>` : nothing}
+      </p>
+      <div class="player">
+        <vscode-button id="play" @click=${togglePlay} title="Play / pause (Space)"><vscode-icon name=${playing ? 'debug-pause' : 'play'}></vscode-icon> ${playing ? 'Pause' : 'Play'}</vscode-button>
+        <span id="clock" class="clock"></span>
+        <input id="seek" type="range" min="0" max=${Math.round(timeline.duration)} .value=${String(Math.round(ui.t))} aria-label="Seek" @input=${(ev: Event) => setTime(Number((ev.target as HTMLInputElement).value))} />
+        <vscode-single-select id="speed" aria-label="Speed" .value=${String(ui.speed)} @change=${(ev: Event) => ((ui.speed = Number((ev.target as HTMLSelectElement).value)), save())}>
+          ${PLAYBACK_SPEEDS.map((s) => html`<vscode-option value=${String(s)} ?selected=${s === ui.speed}>${s}×</vscode-option>`)}
+        </vscode-single-select>
+        <span class="muted keys" title="Space play/pause · ←/→ previous/next action · Shift+←/→ seek 5 s · +/- speed · Home/End">Keys: Space ← → + −</span>
+      </div>
+      <div class="lanes" id="lanes">
+        ${timeline.protocols.map((p) => laneRow(p, html`${protocolIcon(p)} ${PROTOCOL_NAMES[p]}`))}
+        ${laneRow('approvals', html`<vscode-icon name="person"></vscode-icon> Approvals`)}
+        ${laneRow('terminal', html`<vscode-icon name="terminal"></vscode-icon> Terminal${timeline.terminals.length === 0 ? html` <span class="muted">(none)</span>` : nothing}`)}
+        <div id="playhead" class="playhead"></div>
+      </div>
+      <div class="split">
+        <div
+          id="entries"
+          class="entries"
+          role="listbox"
+          tabindex="0"
+          aria-label="Actions"
+          @scroll=${(ev: Event) => {
+            ui.listScroll = (ev.target as HTMLElement).scrollTop;
+            draw();
+          }}
+        >
+          ${entryList()}
+        </div>
+        <div id="details" class="details">${details(selectedEntry())}</div>
+      </div>
+    `,
+    root,
+  );
+  updateClock();
+}
+
+draw();
+const list = document.getElementById('entries');
+if (list) list.scrollTop = ui.listScroll;
+channel.ready();
