@@ -17,7 +17,8 @@ mkdirSync(webviewOut, { recursive: true });
 
 await Promise.all([
   build({
-    entryPoints: { extension: path.join(root, 'src/extension.ts') },
+    // two bundles: the activation entry (tiny) and the core it loads right after activation
+    entryPoints: { extension: path.join(root, 'src/extension.ts'), core: path.join(root, 'src/core.ts') },
     bundle: true,
     platform: 'node',
     format: 'cjs',

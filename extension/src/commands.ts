@@ -3,6 +3,7 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import type { Approval, ApprovalScope } from '@airlock/shared';
 import type { AirlockController } from './controller.js';
+import type { CommandRegistry } from './command-registry.js';
 import { approvalOutcome, oneLine } from './state/view-models.js';
 
 function approver(): string {
@@ -50,14 +51,14 @@ export async function denyAction(controller: AirlockController, approval: Approv
 }
 
 /** Commands of the extension; each is listed in package.json's contributes.commands. */
-export function registerCommands(controller: AirlockController): vscode.Disposable[] {
+export function registerCommands(commands: CommandRegistry, controller: AirlockController): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand('airlock.approve', (approval: Approval) => approveAction(controller, approval, 'once')),
-    vscode.commands.registerCommand('airlock.approveForSession', (approval: Approval) => approveAction(controller, approval, 'session')),
-    vscode.commands.registerCommand('airlock.deny', (approval: Approval) => denyAction(controller, approval)),
-    vscode.commands.registerCommand('airlock.refresh', () => controller.start()),
-    vscode.commands.registerCommand('airlock.startDaemon', () => startDaemon(controller)),
-    vscode.commands.registerCommand('airlock.openPolicy', async () => {
+    commands.register('airlock.approve', (approval: Approval) => approveAction(controller, approval, 'once')),
+    commands.register('airlock.approveForSession', (approval: Approval) => approveAction(controller, approval, 'session')),
+    commands.register('airlock.deny', (approval: Approval) => denyAction(controller, approval)),
+    commands.register('airlock.refresh', () => controller.start()),
+    commands.register('airlock.startDaemon', () => startDaemon(controller)),
+    commands.register('airlock.openPolicy', async () => {
       const policy = await report('loading the effective policy', () => controller.client().policy());
       if (!policy) return;
       const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(policy, null, 2) });

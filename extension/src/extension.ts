@@ -1,44 +1,44 @@
 import * as vscode from 'vscode';
-import { AirlockController } from './controller.js';
-import { registerViews } from './views/trees.js';
-import { registerStatusBar } from './statusBar.js';
-import { registerCommands } from './commands.js';
-import { registerApprovalPrompts } from './notifications.js';
-import { TerminalRouting } from './terminalRouting.js';
-import { registerWebviews } from './webviews/register.js';
+import path from 'node:path';
+import type { AirlockCore, startCore } from './core.js';
 
-/** Activation stays cheap: registrations only; finding the daemon happens after activation returns. */
+interface CoreModule {
+  startCore: typeof startCore;
+}
+
+/**
+ * Activation is kept to registrations that cost nothing: every contributed command is registered
+ * here and forwards to the core, which is a separate bundle (out/core.cjs) loaded just after
+ * activation returns, so the extension host is not held up by it.
+ */
+
 /** What activate returns: read by the extension-host tests. */
 export interface AirlockExtensionApi {
-  terminalEnvironment(): Record<string, string>;
+  /** the loaded core, once it is */
+  ready(): Promise<AirlockCore>;
 }
 
 export function activate(context: vscode.ExtensionContext): AirlockExtensionApi {
-  const output = vscode.window.createOutputChannel('Airlock', { log: true });
-  const controller = new AirlockController(output);
-  const routing = new TerminalRouting(context, controller);
-  context.subscriptions.push(
-    output,
-    controller,
-    ...registerViews(controller),
-    ...registerStatusBar(controller),
-    ...registerCommands(controller),
-    ...registerApprovalPrompts(controller),
-    ...registerWebviews(context, controller, output),
-    routing,
-    vscode.commands.registerCommand('airlock.revokeAgentSession', () => routing.revokeSession()),
-    vscode.commands.registerCommand('airlock.copyConnectionString', async () => {
-      const url = routing.environment.DATABASE_URL;
-      if (!url) return void vscode.window.showWarningMessage('Airlock: no database target is listening yet.');
-      await vscode.env.clipboard.writeText(url);
-      void vscode.window.showInformationMessage('Airlock: connection string copied (it holds this workspace\'s agent token).');
-    }),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('airlock.home')) void controller.start();
-    }),
-  );
-  setImmediate(() => void controller.start());
-  return { terminalEnvironment: () => ({ ...routing.environment }) };
+  let core: Promise<AirlockCore> | undefined;
+  const load = (): Promise<AirlockCore> =>
+    (core ??= new Promise<AirlockCore>((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          // a runtime require of the second bundle, on purpose: bundling it here would load it during activation
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { startCore } = require(path.join(__dirname, 'core.cjs')) as CoreModule;
+          resolve(startCore(context));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    }));
+  const contributed = (context.extension.packageJSON as { contributes?: { commands?: { command: string }[] } }).contributes?.commands ?? [];
+  for (const { command } of contributed) {
+    context.subscriptions.push(vscode.commands.registerCommand(command, async (...args: unknown[]) => (await load()).execute(command, args)));
+  }
+  load().catch((err: Error) => void vscode.window.showErrorMessage(`Airlock could not start: ${err.message}`));
+  return { ready: load };
 }
 
 export function deactivate(): void {

@@ -5,7 +5,7 @@ import type { ApprovalPanelState } from '../protocol/webview-messages.js';
 import { HostChannel } from './host.js';
 import { errorBanner, protocolIcon } from './components.js';
 import { formatSql, highlightSql } from './sql.js';
-import { timeLeft } from './models.js';
+import { timeLeft } from '../state/view-models.js';
 
 interface UiState {
   formatted: boolean;

@@ -56,13 +56,6 @@ export function clock(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${String(m).padStart(2, '0')}:${ss}`;
 }
 
-export function timeLeft(expiresAt: string, now: number): string {
-  const ms = Date.parse(expiresAt) - now;
-  if (ms <= 0) return 'timing out';
-  const s = Math.ceil(ms / 1000);
-  return s < 60 ? `${s}s left` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s left`;
-}
-
 /** The window of a fixed-row-height list to render: rows in view plus `overscan` either side. */
 export function visibleRange(scrollTop: number, viewportHeight: number, rowHeight: number, count: number, overscan = 8): { start: number; end: number } {
   const first = Math.floor(Math.max(0, scrollTop) / rowHeight);

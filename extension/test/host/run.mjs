@@ -173,7 +173,7 @@ try {
       until(async () => {
         for (const frame of page.frames()) {
           const found = await frame.evaluate('document.body?.dataset.kind').catch(() => undefined);
-          if (found === kind) return frame;
+          if (found === kind && !frame.isDetached()) return frame;
         }
         return undefined;
       }, `the ${kind} webview`);
@@ -206,9 +206,10 @@ try {
       const row = pane.locator('.monaco-list-row', { hasText: 'total = 0' });
       await row.waitFor({ timeout: 20_000 });
       await row.click();
+      // the panel of the earlier approval may be replaced while we look: a detached frame is not an answer
       const frame = await until(async () => {
         const f = await webview('approval');
-        return (await f.locator('#statement', { hasText: 'total = 0' }).count()) > 0 ? f : undefined;
+        return (await f.locator('#statement', { hasText: 'total = 0' }).count().catch(() => 0)) > 0 ? f : undefined;
       }, 'the approval panel of the fourth action');
       const approvals = await api('GET', '/v1/approvals');
       const pending = approvals.approvals.find((a) => a.action.summary === fourth);

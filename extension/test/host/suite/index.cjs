@@ -8,9 +8,11 @@ const path = require('node:path');
 exports.run = async function run() {
   const ext = vscode.extensions.all.find((e) => e.id === 'airlock.airlock-vscode');
   if (!ext) throw new Error('the Airlock extension is not installed in the host');
-  const started = Date.now();
+  const started = performance.now();
   const api = await ext.activate();
-  console.log(`[airlock-host] activated in ${Date.now() - started} ms, VS Code ${vscode.version}`);
+  const activated = performance.now() - started;
+  const core = await api.ready();
+  console.log(`[airlock-host] activated in ${activated.toFixed(1)} ms (core loaded after ${(performance.now() - started).toFixed(1)} ms), VS Code ${vscode.version}`);
   const commands = await vscode.commands.getCommands(true);
   for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy']) {
     if (!commands.includes(id)) throw new Error(`command ${id} is not registered`);
@@ -18,11 +20,11 @@ exports.run = async function run() {
   await vscode.commands.executeCommand('workbench.view.extension.airlock');
   // terminals are routed through the daemon: the variables the extension set reach a real psql
   const deadline0 = Date.now() + 30_000;
-  while (!api.terminalEnvironment().PGPORT) {
+  while (!core.terminalEnvironment().PGPORT) {
     if (Date.now() > deadline0) throw new Error('no terminal environment for the database target');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const env = api.terminalEnvironment();
+  const env = core.terminalEnvironment();
   const { spawnSync } = require('node:child_process');
   const psql = spawnSync('psql', ['-X', '-At', '-c', 'SELECT 41 + 1'], { env: { ...process.env, ...env }, encoding: 'utf8' });
   if (psql.stdout.trim() !== '42') throw new Error(`psql with the terminal environment failed: ${psql.stderr}`);

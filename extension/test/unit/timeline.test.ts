@@ -1,0 +1,115 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RecordingRecord } from '@airlock/shared';
+import { buildTimeline, entryIndexAt, integrityLabel, recordActionId } from '../../src/state/timeline.js';
+import { Timeline } from '../../src/protocol/webview-messages.js';
+
+const t0 = Date.parse('2026-11-25T10:00:00.000Z');
+const ts = (ms: number) => new Date(t0 + ms).toISOString();
+const prev = 'a'.repeat(64);
+let seq = 0;
+
+function action(id: string, at: number, decision: 'allow' | 'deny' | 'review', summary = `SELECT ${id}`): RecordingRecord {
+  return {
+    seq: ++seq,
+    ts: ts(at),
+    type: 'action',
+    prev,
+    action: { id, sessionId: 's1', target: 'db', protocol: 'postgres', kind: 'sql.query', summary, risk: 'low', attributes: { class: 'read', tables: ['t'] }, detail: {}, at: ts(at) },
+    decision: { decision, ruleId: `rule-${decision}`, reason: `because ${decision}` },
+  };
+}
+
+function session(): RecordingRecord[] {
+  seq = 0;
+  return [
+    { seq: 0, ts: ts(0), type: 'header', prev: null, version: 1, recordingId: 'rec1', agentSessionId: 's1', agentSessionName: 'agent', nonce: 'b'.repeat(32) },
+    action('a1', 100, 'allow'),
+    { seq: ++seq, ts: ts(105), type: 'outcome', prev, verdict: { actionId: 'a1', allowed: true, via: 'policy', ruleId: 'rule-allow', reason: 'ok' } },
+    {
+      seq: ++seq,
+      ts: ts(110),
+      type: 'result',
+      prev,
+      actionId: 'a1',
+      summary: 'SELECT 1',
+      durationMs: 2,
+      detail: { columns: ['email'], rows: [['[EMAIL]']], truncated: false, masks: [{ row: 0, column: 0, by: ['email'] }], rowCount: 1, maskReport: { cells: 1, byDetector: { email: 1 }, nulled: 0 } },
+    },
+    // an hour of silence, then a held write approved after 3 s
+    action('a2', 3_600_110, 'review', 'UPDATE t SET x = 1'),
+    { seq: ++seq, ts: ts(3_600_111), type: 'approval.requested', prev, approvalId: 'ap2', actionId: 'a2', ruleId: 'rule-review', expiresAt: ts(3_900_000) },
+    { seq: ++seq, ts: ts(3_603_111), type: 'approval.resolved', prev, approvalId: 'ap2', actionId: 'a2', status: 'approved', resolution: { at: ts(3_603_111), by: 'ada', via: 'cli', scope: 'session' } },
+    { seq: ++seq, ts: ts(3_603_112), type: 'outcome', prev, verdict: { actionId: 'a2', allowed: true, via: 'approval', ruleId: 'rule-review', reason: 'approved', decidedBy: { by: 'ada', via: 'cli' } } },
+    action('a3', 3_603_200, 'deny', 'DROP TABLE t'),
+    { seq: ++seq, ts: ts(3_603_201), type: 'outcome', prev, verdict: { actionId: 'a3', allowed: false, via: 'policy', ruleId: 'rule-deny', reason: 'no DDL' } },
+    { seq: ++seq, ts: ts(3_603_300), type: 'note', prev, message: 'agent disconnected' },
+    { seq: ++seq, ts: ts(3_603_400), type: 'seal', prev, records: seq, reason: 'closed' },
+  ];
+}
+
+describe('replay timeline', () => {
+  test('collects each action with its decision, approval, outcome and masked result', () => {
+    const timeline = buildTimeline(session());
+    assert.equal(timeline.recordingId, 'rec1');
+    assert.equal(timeline.agentSessionName, 'agent');
+    assert.deepEqual(timeline.entries.map((e) => [e.actionId, e.status]), [['a1', 'allowed'], ['a2', 'allowed'], ['a3', 'denied']]);
+    const [a1, a2, a3] = timeline.entries;
+    assert.deepEqual(a1!.result?.sample?.masks, [{ row: 0, column: 0, by: ['email'] }]);
+    assert.equal(a1!.result?.maskReport?.cells, 1);
+    assert.equal(a1!.result?.rowCount, 1);
+    assert.deepEqual({ ...a2!.approval, requestedT: undefined, resolvedT: undefined }, { approvalId: 'ap2', ruleId: 'rule-review', requestedT: undefined, resolvedT: undefined, status: 'approved', by: 'ada', via: 'cli', scope: 'session', reason: undefined });
+    assert.equal(a2!.decidedBy, 'ada');
+    assert.equal(a3!.reason, 'no DDL');
+    assert.deepEqual(timeline.protocols, ['postgres']);
+    assert.equal(timeline.notes[0]?.message, 'agent disconnected');
+    assert.equal(timeline.sealed, true);
+    assert.equal(timeline.sealReason, 'closed');
+    // what the host sends is what the webview's schema accepts
+    assert.equal(Timeline.safeParse(timeline).success, true);
+  });
+
+  test('idle stretches play shortened; real waits below the limit keep their length', () => {
+    const timeline = buildTimeline(session(), 2_000);
+    const [a1, a2, a3] = timeline.entries;
+    assert.equal(a1!.t, 100);
+    assert.equal(a2!.t, 110 + 2_000, 'short gaps keep their length, the hour of silence plays as 2 s');
+    assert.equal(a2!.approval!.resolvedT! - a2!.approval!.requestedT, 2_000, 'a 3 s wait is capped at the limit too');
+    assert.ok(a3!.t > a2!.t);
+    assert.equal(timeline.duration, a3!.t + 200);
+  });
+
+  test('a log that stops before a verdict leaves the action held; unknown lines are skipped', () => {
+    seq = 0;
+    const records = [...session().slice(0, 6), { seq: 99, ts: ts(3_600_200), type: 'future-kind', prev } as unknown as RecordingRecord];
+    const timeline = buildTimeline(records);
+    assert.equal(timeline.entries[1]?.status, 'held');
+    assert.equal(timeline.entries[1]?.approval?.status, 'pending');
+    assert.equal(timeline.sealed, false);
+  });
+
+  test('entryIndexAt finds the last action at or before a time', () => {
+    const entries = [{ t: 0 }, { t: 100 }, { t: 100 }, { t: 500 }];
+    assert.equal(entryIndexAt(entries, -1), -1);
+    assert.equal(entryIndexAt(entries, 0), 0);
+    assert.equal(entryIndexAt(entries, 100), 2);
+    assert.equal(entryIndexAt(entries, 499), 2);
+    assert.equal(entryIndexAt(entries, 10_000), 3);
+    assert.equal(entryIndexAt([], 5), -1);
+  });
+
+  test('every record of an action is found by its action id', () => {
+    const ids = session().map(recordActionId);
+    assert.deepEqual(ids.filter((id) => id === 'a2').length, 4);
+    assert.equal(ids[0], undefined);
+  });
+
+  test('integrity in words', () => {
+    assert.equal(integrityLabel(undefined).ok, undefined);
+    assert.deepEqual(integrityLabel({ recordingId: 'r', ok: true, records: 12, sealed: true, torn: false }), { text: 'verified 12 records, sealed', ok: true });
+    const bad = integrityLabel({ recordingId: 'r', ok: false, records: 3, sealed: false, torn: false, error: { line: 4, seq: 3, reason: 'prev does not match' } });
+    assert.equal(bad.ok, false);
+    assert.match(bad.text, /TAMPERED: line 4: prev does not match/);
+    assert.match(integrityLabel({ recordingId: 'r', ok: true, records: 3, sealed: false, torn: true }).text, /cut short/);
+  });
+});
