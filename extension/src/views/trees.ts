@@ -3,6 +3,8 @@ import type { Approval, RecordingSummary } from '@airlock/shared';
 import type { AirlockController } from '../controller.js';
 import { activityItem, approvalItem, type TreeItemModel } from '../state/view-models.js';
 import type { ActivityEntry } from '../state/airlock-state.js';
+import { IntegrityMonitor } from '../integrity.js';
+import { integrityLabel } from '../state/timeline.js';
 
 function toTreeItem(model: TreeItemModel): vscode.TreeItem {
   const item = new vscode.TreeItem(model.label, vscode.TreeItemCollapsibleState.None);
@@ -60,15 +62,34 @@ export class ActivityTree extends AirlockTree<ActivityEntry> {
 }
 
 export class SessionsTree extends AirlockTree<RecordingSummary> {
+  private readonly integritySubscription: vscode.Disposable;
+
+  constructor(
+    controller: AirlockController,
+    private readonly integrity: IntegrityMonitor,
+  ) {
+    super(controller);
+    this.integritySubscription = integrity.onDidChange(() => this.refresh());
+  }
+
+  override dispose(): void {
+    this.integritySubscription.dispose();
+    super.dispose();
+  }
+
   getChildren(): RecordingSummary[] {
     return this.controller.state.recordings();
   }
   getTreeItem(recording: RecordingSummary): vscode.TreeItem {
     const item = new vscode.TreeItem(recording.agentSessionName, vscode.TreeItemCollapsibleState.None);
+    const integrity = integrityLabel(this.integrity.get(recording));
     item.id = recording.id;
-    item.description = `${recording.state}${recording.sealReason ? ` (${recording.sealReason})` : ''} · ${recording.records} records`;
-    item.tooltip = `${recording.id}\nstarted ${recording.startedAt}${recording.endedAt ? `\nended ${recording.endedAt}` : ''}`;
-    item.iconPath = new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
+    item.description = `${recording.state}${recording.sealReason ? ` (${recording.sealReason})` : ''} · ${recording.records} records · ${integrity.ok === false ? 'TAMPERED' : integrity.ok ? 'verified' : 'checking…'}`;
+    item.tooltip = `${recording.id}\nstarted ${recording.startedAt}${recording.endedAt ? `\nended ${recording.endedAt}` : ''}\n${integrity.text}`;
+    item.iconPath =
+      integrity.ok === false
+        ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
+        : new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
     item.contextValue = 'airlock.recording';
     item.command = { command: 'airlock.openReplay', title: 'Replay', arguments: [recording] };
     return item;
@@ -79,7 +100,8 @@ export class SessionsTree extends AirlockTree<RecordingSummary> {
 export function registerViews(controller: AirlockController): vscode.Disposable[] {
   const pending = new PendingApprovalsTree(controller);
   const activity = new ActivityTree(controller);
-  const sessions = new SessionsTree(controller);
+  const integrity = new IntegrityMonitor(controller);
+  const sessions = new SessionsTree(controller, integrity);
   // time left on pending approvals moves even when nothing else does
   const ticker = setInterval(() => {
     if (controller.state.pending().length > 0) pending.refresh();
@@ -88,6 +110,7 @@ export function registerViews(controller: AirlockController): vscode.Disposable[
     pending,
     activity,
     sessions,
+    integrity,
     vscode.window.registerTreeDataProvider('airlock.approvals', pending),
     vscode.window.registerTreeDataProvider('airlock.activity', activity),
     vscode.window.registerTreeDataProvider('airlock.sessions', sessions),

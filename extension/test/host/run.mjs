@@ -165,6 +165,7 @@ try {
     await step('the views show the decisions', async () => {
       await until(() => page.locator('.monaco-list-row', { hasText: 'approved by' }).count(), 'an "approved by" activity row');
       await until(() => page.locator('.monaco-list-row', { hasText: 'host-test-agent' }).filter({ hasNotText: ' 0 records' }).count(), 'the recorded session with its record count');
+      await until(() => page.locator('.monaco-list-row', { hasText: 'host-test-agent' }).filter({ hasText: 'verified' }).count(), 'the recorded session with its integrity');
       await page.screenshot({ path: path.join(outputDir, 'workbench.png') });
     });
 

@@ -1,0 +1,46 @@
+// Checks that run inside a VS Code extension host, shared by the VS Code server run (index.cjs,
+// driven by run.mjs) and the desktop run (../../desktop, through @vscode/test-cli).
+const vscode = require('vscode');
+const { spawnSync } = require('node:child_process');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Activates the extension, measures it, and waits for its core. */
+async function activate() {
+  const ext = vscode.extensions.all.find((e) => e.id === 'airlock.airlock-vscode');
+  if (!ext) throw new Error('the Airlock extension is not installed in the host');
+  const started = performance.now();
+  const api = await ext.activate();
+  const activatedMs = performance.now() - started;
+  const core = await api.ready();
+  return { core, activatedMs, readyMs: performance.now() - started };
+}
+
+async function commandsRegistered() {
+  const commands = await vscode.commands.getCommands(true);
+  for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy', 'airlock.showApproval', 'airlock.showAction', 'airlock.openReplay']) {
+    if (!commands.includes(id)) throw new Error(`command ${id} is not registered`);
+  }
+}
+
+/** The terminal environment the extension set routes a real psql through the daemon. */
+async function terminalRoutesPsql(core, { pii = true } = {}) {
+  const deadline = Date.now() + 30_000;
+  while (!core.terminalEnvironment().PGPORT) {
+    if (Date.now() > deadline) throw new Error('no terminal environment for the database target');
+    await sleep(200);
+  }
+  const env = core.terminalEnvironment();
+  const psql = spawnSync('psql', ['-X', '-At', '-c', 'SELECT 41 + 1'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (psql.stdout.trim() !== '42') throw new Error(`psql with the terminal environment failed: ${psql.stderr}`);
+  if (pii) {
+    // a result holding PII: the agent's psql sees it masked
+    const rows = spawnSync('psql', ['-X', '-At', '-c', 'SELECT name, email, card FROM customers ORDER BY id'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    if (rows.status !== 0 || !rows.stdout.includes('[EMAIL]') || rows.stdout.includes('ada@example.com') || !rows.stdout.includes('****1111')) {
+      throw new Error(`psql through the daemon did not get masked rows: ${rows.stdout} ${rows.stderr}`);
+    }
+  }
+  return env;
+}
+
+module.exports = { activate, commandsRegistered, terminalRoutesPsql, sleep };
