@@ -16,9 +16,12 @@ interface CoreModule {
 export interface AirlockExtensionApi {
   /** the loaded core, once it is */
   ready(): Promise<AirlockCore>;
+  /** how long activate() itself ran, in ms (the host test prints it) */
+  activationMs: number;
 }
 
 export function activate(context: vscode.ExtensionContext): AirlockExtensionApi {
+  const started = performance.now();
   let core: Promise<AirlockCore> | undefined;
   const load = (): Promise<AirlockCore> =>
     (core ??= new Promise<AirlockCore>((resolve, reject) => {
@@ -38,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): AirlockExtensionApi 
     context.subscriptions.push(vscode.commands.registerCommand(command, async (...args: unknown[]) => (await load()).execute(command, args)));
   }
   load().catch((err: Error) => void vscode.window.showErrorMessage(`Airlock could not start: ${err.message}`));
-  return { ready: load };
+  return { ready: load, activationMs: performance.now() - started };
 }
 
 export function deactivate(): void {
