@@ -34,6 +34,7 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
     ...registerWebviews(commands, context, controller, output),
     routing,
     commands.register('airlock.revokeAgentSession', () => routing.revokeSession()),
+    commands.register('airlock.createAgentSession', (name?: string) => routing.createSession(name)),
     commands.register('airlock.copyConnectionString', async () => {
       const url = routing.environment.DATABASE_URL;
       if (!url) return void vscode.window.showWarningMessage('Airlock: no database target is listening yet.');

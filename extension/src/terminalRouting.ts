@@ -42,6 +42,40 @@ export class TerminalRouting implements vscode.Disposable {
     this.environment = {};
   }
 
+  /**
+   * A separate agent session for another agent or tool (its own name in recordings and approvals,
+   * revocable on its own). The token is shown once: its connection string for the default database
+   * target (or the bare token) goes to the clipboard.
+   */
+  async createSession(given?: string): Promise<{ sessionId: string; name: string } | undefined> {
+    const current = this.controller.current;
+    if (!current.connected) {
+      void vscode.window.showErrorMessage(`Airlock: cannot create an agent session: the daemon is not running (${current.reason}).`);
+      return undefined;
+    }
+    const name =
+      given ??
+      (await vscode.window.showInputBox({
+        title: 'New agent session',
+        prompt: 'A name for the agent or tool that will use it (shown in approvals and recordings)',
+        value: `vscode: ${vscode.workspace.name ?? 'workspace'} (extra)`,
+        validateInput: (text) => (text.trim() === '' ? 'A name is required' : undefined),
+      }));
+    if (!name) return undefined;
+    try {
+      const created = await current.client.createAgentSession({ name: name.trim(), ttl: '7d' });
+      const { targets } = await current.client.targets();
+      const target = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
+      const url = target ? postgresEnvironment(target, created.token)?.DATABASE_URL : undefined;
+      await vscode.env.clipboard.writeText(url ?? created.token);
+      void vscode.window.showInformationMessage(`Airlock: agent session "${created.session.name}" created (7 days); its ${url ? 'connection string' : 'token'} is on the clipboard and will not be shown again.`);
+      return { sessionId: created.session.id, name: created.session.name };
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Airlock: could not create the agent session "${name}": ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
   private async apply(): Promise<void> {
     const current = this.controller.current;
     const collection = this.context.environmentVariableCollection;

@@ -13,6 +13,13 @@ exports.run = async function run() {
   await vscode.commands.executeCommand('workbench.view.extension.airlock');
   const env = await terminalRoutesPsql(core);
   console.log(`[airlock-host] terminal environment routes psql through ${env.PGHOST}:${env.PGPORT}`);
+  // a second agent session from the command: its connection string (on the clipboard) logs in through the daemon
+  const extra = await vscode.commands.executeCommand('airlock.createAgentSession', 'host-suite-extra-agent');
+  if (!extra || extra.name !== 'host-suite-extra-agent') throw new Error(`createAgentSession returned ${JSON.stringify(extra)}`);
+  const url = await vscode.env.clipboard.readText();
+  const { spawnSync } = require('node:child_process');
+  const viaExtra = spawnSync('psql', ['-X', '-At', url, '-c', 'SELECT 7 * 6'], { encoding: 'utf8' });
+  if (viaExtra.stdout.trim() !== '42' || url.includes(env.PGPASSWORD)) throw new Error(`the new session's connection string did not work: ${viaExtra.stderr}`);
   console.log('[airlock-host] ready');
   const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
   const deadline = Date.now() + 120_000;
