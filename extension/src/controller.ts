@@ -80,13 +80,12 @@ export class AirlockController implements vscode.Disposable {
   }
 
   /**
-   * A recording's records in log order, page by page, at most `max` (the replay of a very long
-   * session shows its beginning and says so).
+   * A recording's records in log order after seq `after`, page by page, at most `max` (the replay
+   * of a very long session shows its beginning and says so).
    */
-  async loadRecords(recordingId: string, max = 20_000): Promise<{ records: RecordingRecord[]; truncated: boolean }> {
+  async loadRecords(recordingId: string, max = 20_000, after = -1): Promise<{ records: RecordingRecord[]; truncated: boolean }> {
     const client = this.client();
     const records: RecordingRecord[] = [];
-    let after = -1;
     for (;;) {
       const page = await client.records(recordingId, after, 1000);
       records.push(...page.records);

@@ -50,8 +50,13 @@ export class ApprovalPanel extends AirlockPanel {
     if ((message.type === 'approve' || message.type === 'deny') && message.approvalId !== this.approval.id) {
       throw new Error('this panel shows another approval');
     }
-    if (message.type === 'approve') await approveAction(this.controller, this.approval, message.scope);
-    else if (message.type === 'deny') await denyAction(this.controller, this.approval, message.reason);
+    try {
+      if (message.type === 'approve') await approveAction(this.controller, this.approval, message.scope);
+      else if (message.type === 'deny') await denyAction(this.controller, this.approval, message.reason);
+    } finally {
+      // the page disabled its buttons while deciding: a failed call must give them back
+      this.update();
+    }
   }
 
   protected override onDisposed(): void {
