@@ -6,6 +6,8 @@ import { recordActionId } from './state/timeline.js';
 import { EventStream } from './daemon/event-stream.js';
 import { AirlockState } from './state/airlock-state.js';
 
+const CHANGE_COALESCE_MS = 50;
+
 export type ConnectionState = { connected: false; reason: string } | { connected: true; client: DaemonClient };
 
 /**
@@ -53,7 +55,7 @@ export class AirlockController implements vscode.Disposable {
       onConnected: (resumed) => {
         this.connection = { connected: true, client };
         if (!resumed) void this.resync(client);
-        this.changed.fire();
+        this.notifyChanged();
       },
       onDisconnected: (reason) => {
         this.output.info(`Airlock: event stream interrupted: ${reason}`);
@@ -106,7 +108,22 @@ export class AirlockController implements vscode.Disposable {
     return [];
   }
 
+  private changeTimer?: NodeJS.Timeout;
+
+  /**
+   * Views, panels and routing re-render on this; an agent running thousands of statements a second
+   * must not re-render the workbench as often, so changes are coalesced (at most one per 50 ms).
+   * Approval requests and resolutions have their own events, fired at once.
+   */
+  private notifyChanged(): void {
+    this.changeTimer ??= setTimeout(() => {
+      this.changeTimer = undefined;
+      if (!this.disposed) this.changed.fire();
+    }, CHANGE_COALESCE_MS);
+  }
+
   dispose(): void {
+    clearTimeout(this.changeTimer);
     this.disposed = true;
     clearTimeout(this.poll);
     clearTimeout(this.recordingsRefresh);
@@ -121,7 +138,7 @@ export class AirlockController implements vscode.Disposable {
       const [approvals, recordings] = await Promise.all([client.approvals(), client.recordings()]);
       this.state.reset({ pending: approvals.approvals, recordings: recordings.recordings });
       for (const approval of approvals.approvals) this.approvalRequested.fire(approval);
-      this.changed.fire();
+      this.notifyChanged();
     } catch (err) {
       this.output.error(`Airlock: could not load the daemon's state: ${(err as Error).message}`);
     }
@@ -135,7 +152,7 @@ export class AirlockController implements vscode.Disposable {
     if (event.type === 'action.completed' || event.type === 'action.result') this.scheduleRecordingsRefresh();
     if (event.type === 'approval.requested') this.approvalRequested.fire(event.data.approval);
     if (event.type === 'approval.resolved') this.approvalResolved.fire(event.data.approval);
-    this.changed.fire();
+    this.notifyChanged();
   }
 
   private scheduleRecordingsRefresh(): void {
@@ -147,7 +164,7 @@ export class AirlockController implements vscode.Disposable {
       void current.client.recordings().then(
         ({ recordings }) => {
           this.state.setRecordings(recordings);
-          this.changed.fire();
+          this.notifyChanged();
         },
         (err: Error) => this.output.warn(`Airlock: could not refresh the sessions: ${err.message}`),
       );
@@ -158,6 +175,6 @@ export class AirlockController implements vscode.Disposable {
     const was = this.connection.connected;
     this.connection = { connected: false, reason };
     if (was) this.output.info(`Airlock: disconnected: ${reason}`);
-    this.changed.fire();
+    this.notifyChanged();
   }
 }

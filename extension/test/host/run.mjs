@@ -161,14 +161,22 @@ try {
     });
 
     // ---- webviews: their documents live in nested iframes; find one by the kind its page declares
-    const webview = (kind) =>
+    const webview = (kind, timeoutMs) =>
       until(async () => {
         for (const frame of page.frames()) {
           const found = await frame.evaluate('document.body?.dataset.kind').catch(() => undefined);
           if (found === kind && !frame.isDetached()) return frame;
         }
         return undefined;
-      }, `the ${kind} webview`);
+      }, `the ${kind} webview`, timeoutMs);
+    // a click on a tree row can land while the view re-renders (the daemon's events refresh it), as a
+    // person's can: click again, as they would, until the panel is there
+    const openFromRow = (row, kind, ready) =>
+      until(async () => {
+        await row.click();
+        const frame = await webview(kind, 5_000).catch(() => undefined);
+        return frame && (await ready(frame)) ? frame : undefined;
+      }, `the ${kind} webview from a click`, 45_000);
 
     const third = 'DROP TABLE orders';
     const thirdVerdict = submit(third);
@@ -197,12 +205,8 @@ try {
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
       const row = pane.locator('.monaco-list-row', { hasText: 'total = 0' });
       await row.waitFor({ timeout: 20_000 });
-      await row.click();
-      // the panel of the earlier approval may be replaced while we look: a detached frame is not an answer
-      const frame = await until(async () => {
-        const f = await webview('approval');
-        return (await f.locator('#statement', { hasText: 'total = 0' }).count().catch(() => 0)) > 0 ? f : undefined;
-      }, 'the approval panel of the fourth action');
+      // the panel of the earlier approval may be found first: it is not the answer (nor a detached frame)
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#statement', { hasText: 'total = 0' }).count().catch(() => 0)) > 0);
       const approvals = await api('GET', '/v1/approvals');
       const pending = approvals.approvals.find((a) => a.action.summary === fourth);
       await api('POST', `/v1/approvals/${pending.id}/approve`, { by: 'lead', via: 'cli' });
@@ -212,8 +216,7 @@ try {
 
     await step('the masked-data view shows the query result as the agent saw it, masked cells marked with their detector', async () => {
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
-      await pane.locator('.monaco-list-row', { hasText: 'FROM customers' }).first().click();
-      const frame = await webview('masked');
+      const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'FROM customers' }).first(), 'masked', () => true);
       await frame.locator('#result .cell.masked').first().waitFor({ timeout: 15_000 });
       const marks = await frame.locator('#result .cell.masked').evaluateAll((cells) => cells.map((c) => ({ by: c.dataset.maskedBy, title: c.title, text: c.textContent.trim() })));
       check(marks.length === 4, `4 masked cells (2 emails, 2 cards), saw ${JSON.stringify(marks)}`);
@@ -228,8 +231,7 @@ try {
 
     await step('the session replay shows the timeline, integrity and masked rows, plays, and keeps its state across hide/show', async () => {
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^sessions/i }) });
-      await pane.locator('.monaco-list-row', { hasText: 'vscode:' }).first().click();
-      const frame = await webview('replay');
+      const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'vscode:' }).first(), 'replay', () => true);
       await frame.locator('#integrity', { hasText: 'verified' }).waitFor({ timeout: 15_000 });
       await frame.locator('.lane[data-lane="postgres"]').waitFor();
       check((await frame.locator('.lane[data-lane="approvals"]').count()) === 1 && (await frame.locator('.lane[data-lane="terminal"]').count()) === 1, 'approval and terminal lanes');
