@@ -45,7 +45,6 @@ export class PendingApprovalsTree extends AirlockTree<Approval> {
   }
   getTreeItem(approval: Approval): vscode.TreeItem {
     const item = toTreeItem(approvalItem(approval, Date.now()));
-    item.command = { command: 'airlock.showApproval', title: 'Show details', arguments: [approval] };
     return item;
   }
 }
@@ -56,7 +55,6 @@ export class ActivityTree extends AirlockTree<ActivityEntry> {
   }
   getTreeItem(entry: ActivityEntry): vscode.TreeItem {
     const item = toTreeItem(activityItem(entry));
-    item.command = { command: 'airlock.showAction', title: 'Show details', arguments: [entry] };
     return item;
   }
 }
@@ -91,7 +89,6 @@ export class SessionsTree extends AirlockTree<RecordingSummary> {
         ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
         : new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
     item.contextValue = 'airlock.recording';
-    item.command = { command: 'airlock.openReplay', title: 'Replay', arguments: [recording] };
     return item;
   }
 }
@@ -111,9 +108,23 @@ export function registerViews(controller: AirlockController): vscode.Disposable[
     activity,
     sessions,
     integrity,
-    vscode.window.registerTreeDataProvider('airlock.approvals', pending),
-    vscode.window.registerTreeDataProvider('airlock.activity', activity),
-    vscode.window.registerTreeDataProvider('airlock.sessions', sessions),
+    openOnSelect('airlock.approvals', pending, 'airlock.showApproval'),
+    openOnSelect('airlock.activity', activity, 'airlock.showAction'),
+    openOnSelect('airlock.sessions', sessions, 'airlock.openReplay'),
     { dispose: () => clearInterval(ticker) },
   ];
+}
+
+/**
+ * A view whose selected item opens its panel. Selection, not TreeItem.command: the views refresh as
+ * the daemon's events arrive, and a click on an item's command while its row is re-rendered fails
+ * in VS Code ("Actual command not found"); a selection always reaches us.
+ */
+function openOnSelect<T>(id: string, provider: vscode.TreeDataProvider<T>, command: string): vscode.Disposable {
+  const view = vscode.window.createTreeView(id, { treeDataProvider: provider });
+  const subscription = view.onDidChangeSelection((e) => {
+    const [selected] = e.selection;
+    if (selected !== undefined && e.selection.length === 1) void vscode.commands.executeCommand(command, selected);
+  });
+  return vscode.Disposable.from(subscription, view);
 }

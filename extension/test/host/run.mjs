@@ -57,7 +57,7 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'airlock-vscode-'));
 const home = path.join(scratch, 'home');
 const userData = path.join(scratch, 'user-data');
 mkdirSync(path.join(userData, 'User'), { recursive: true });
-writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none' }));
+writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.colorTheme': 'Default Light Modern' }));
 mkdirSync(outputDir, { recursive: true });
 
 const children = [];
@@ -250,6 +250,15 @@ try {
       const again = await webview('replay');
       await again.locator('.row.selected').waitFor({ timeout: 10_000 });
       check((await again.locator('.row.selected').getAttribute('data-action')) === selected, 'the selected action is kept across hide/show');
+    });
+    await step('the webviews follow the colour theme (high contrast)', async () => {
+      const frame = await webview('replay');
+      const background = () => frame.evaluate('getComputedStyle(document.body).backgroundColor').catch(() => '');
+      const before = await background();
+      writeFileSync(path.join(home, 'host-test-theme'), 'Default High Contrast');
+      await until(async () => (await background()) === 'rgb(0, 0, 0)', `a black webview background (was ${before})`);
+      check(before !== 'rgb(0, 0, 0)', 'the light theme was not black already');
+      await page.screenshot({ path: path.join(outputDir, 'replay-high-contrast.png') });
     });
     await step("the webviews ran under their CSP without a refusal", () => check(cspViolations.length === 0, cspViolations.slice(0, 3).join(' | ')));
     writeFileSync(path.join(home, 'host-test-done'), 'ok');

@@ -23,8 +23,15 @@ exports.run = async function run() {
   console.log('[airlock-host] ready');
   const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
   const deadline = Date.now() + 120_000;
+  const themeRequest = path.join(process.env.AIRLOCK_HOME, 'host-test-theme');
   while (!fs.existsSync(done)) {
     if (Date.now() > deadline) throw new Error('the UI driver never finished');
+    // the UI driver asks for a colour theme (the webviews must follow it)
+    if (fs.existsSync(themeRequest)) {
+      const theme = fs.readFileSync(themeRequest, 'utf8').trim();
+      fs.rmSync(themeRequest);
+      await vscode.workspace.getConfiguration('workbench').update('colorTheme', theme, vscode.ConfigurationTarget.Global);
+    }
     await sleep(200);
   }
   const verdict = fs.readFileSync(done, 'utf8').trim();
