@@ -15,6 +15,18 @@ const out = path.join(root, 'out');
 const webviewOut = path.join(out, 'webview');
 mkdirSync(webviewOut, { recursive: true });
 
+/**
+ * zod's `z` namespace re-exports every message locale (about 250 KB minified) and a namespace is not
+ * tree-shaken; Airlock uses the default English messages only, so the locale index is cut to `en`.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /locales\/index\.js$/ }, (args) => (args.importer.includes(`${path.sep}zod${path.sep}`) ? { path: path.resolve(args.resolveDir, args.path), namespace: 'zod-en' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({ contents: 'export { default as en } from "./en.js";', resolveDir: path.dirname(args.path) }));
+  },
+};
+
 await Promise.all([
   build({
     // two bundles: the activation entry (tiny) and the core it loads right after activation
@@ -29,6 +41,7 @@ await Promise.all([
     sourcemap: !production,
     minify: production,
     logLevel: 'warning',
+    plugins: [zodEnglishOnly],
   }),
   build({
     entryPoints: ['approval', 'masked', 'replay'].map((name) => ({ in: path.join(root, `src/webview/${name}.ts`), out: name })),
@@ -40,6 +53,7 @@ await Promise.all([
     sourcemap: !production,
     minify: true,
     logLevel: 'warning',
+    plugins: [zodEnglishOnly],
   }),
 ]);
 
