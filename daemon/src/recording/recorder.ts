@@ -146,6 +146,17 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
   }
 
   /**
+   * Async mode's append without a promise, for the proxies' per-statement records: true when the record
+   * was queued at once; false when it was not (sync mode, a full queue, a failed recording, a recorder
+   * not running) and the caller must use append(), which waits for room or rejects with the reason.
+   */
+  tryAppendNow(agentSession: { id: string; name: string }, body: RecordBody): boolean {
+    if (this.#state !== 'running' || this.mode !== 'async') return false;
+    const recording = this.#open.get(agentSession.id) ?? this.#openRecording(agentSession);
+    return recording.writer.tryAppendNow(body) !== null;
+  }
+
+  /**
    * Seals the agent session's open recording (if any): appends the seal, syncs and closes the log and
    * updates the index. A recording whose writer already failed is just closed (it stays interrupted).
    */

@@ -138,6 +138,21 @@ export class RecordingWriter {
   }
 
   /**
+   * Async mode's append without a promise: admits the record at once and returns its seq, or returns
+   * null when it cannot be admitted right now (sync mode, a full queue or records waiting, a failed or
+   * sealing writer), in which case the caller uses append(), which waits, or rejects with the reason.
+   */
+  tryAppendNow(body: ChainBody): number | null {
+    if (this.mode !== 'async' || this.#failure || this.#closing || this.#waiting.length > 0 || !this.#hasRoom()) return null;
+    try {
+      return this.#admit(body, undefined);
+    } catch {
+      // append() reports it
+      return null;
+    }
+  }
+
+  /**
    * Appends the seal after everything already appended or waiting, writes it, fdatasyncs and closes the
    * log. Appends made after this call are rejected. Resolves with the seal's seq.
    */
