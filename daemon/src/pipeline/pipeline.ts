@@ -81,7 +81,10 @@ export class ActionPipeline {
 
   /** What came back from upstream (already masked by the adapter). */
   recordResult(session: AgentSession, action: Pick<Action, 'id' | 'target'>, result: ActionResult): Promise<void> {
-    const detail = { ...(result.detail ?? {}), ...(result.rowCount !== undefined ? { rowCount: result.rowCount } : {}), ...(result.maskReport ? { maskReport: result.maskReport } : {}) };
+    // one copy, keys in the same order as before: the adapter's detail, then rowCount, then maskReport
+    const detail: Record<string, unknown> = { ...result.detail };
+    if (result.rowCount !== undefined) detail.rowCount = result.rowCount;
+    if (result.maskReport) detail.maskReport = result.maskReport;
     this.deps.bus.publish({
       type: 'action.result',
       data: {

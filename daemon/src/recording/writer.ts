@@ -280,6 +280,10 @@ export class RecordingWriter {
         for (const entry of batch) entry.settle?.resolve(entry.settle.seq);
         this.#admitWaiting();
         this.#options.onWritten?.();
+        // Async mode: what was appended while this batch was written gathers for ASYNC_BATCH_DELAY_MS too,
+        // rather than going out at once in a write (a thread-pool round trip) per statement or two. Not
+        // when appends wait for room, or a flush or the seal waits for the queue to empty.
+        if (this.mode === 'async' && this.#waiting.length === 0 && this.#idle.length === 0 && !this.#closing) break;
       }
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

@@ -90,6 +90,8 @@ interface ResultCapture {
   error?: string;
   rowMasker?: RowMasker;
   copyOut?: boolean;
+  /** set when the statement completes */
+  durationMs?: number;
 }
 
 /** What the upstream owes the client for each forwarded message, in order. */
@@ -131,6 +133,9 @@ export class ClientConnection {
   private holding = false;
   /** RowMaskers by the RowDescription's bytes: the same query shape comes back again and again */
   private readonly rowMaskers = new Map<string, RowMasker>();
+  /** statements completed in the upstream chunk being handled, recorded once its reply is written */
+  private finished: ResultCapture[] = [];
+  private lastRowMasker?: { rowDescription: Buffer; masker: Masker; rowMasker: RowMasker };
   private masker?: Masker;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
@@ -607,6 +612,9 @@ export class ClientConnection {
       if (out.length > 0 && !this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.upstreamSocket?.pause();
     } catch (err) {
       this.fatal(err);
+    } finally {
+      // results are recorded once the agent has its (masked) bytes: recording is not on the reply's path
+      if (this.finished.length > 0) this.recordFinished();
     }
   }
 
@@ -653,7 +661,8 @@ export class ClientConnection {
         if (head && (head.kind === 'parse' || head.kind === 'bind' || head.kind === 'close')) this.expectations.shift();
         return msg.raw;
       case 'C': {
-        const tag = (this.decoder.decode(msg.raw) as unknown as { text: string }).text;
+        // the body is the tag as a C string: read directly, not through pg-protocol's parser (once per statement)
+        const tag = readQuery(msg.body);
         if (head?.kind === 'query') {
           head.capture?.tags.push(tag);
         } else if (head?.kind === 'execute') {
@@ -727,6 +736,9 @@ export class ClientConnection {
 
   private rowMaskerFor(rowDescription: Buffer): RowMasker | undefined {
     if (!this.masker) return undefined;
+    // the same statement again (the common case) returns the same RowDescription: compare bytes before building a key
+    const last = this.lastRowMasker;
+    if (last && last.masker === this.masker && last.rowDescription.equals(rowDescription)) return last.rowMasker;
     const key = rowDescription.toString('latin1');
     let rowMasker = this.rowMaskers.get(key);
     if (!rowMasker || rowMasker.masker !== this.masker) {
@@ -734,6 +746,8 @@ export class ClientConnection {
       rowMasker = new RowMasker(this.decodeColumns(rowDescription), this.masker);
       this.rowMaskers.set(key, rowMasker);
     }
+    // a copy: the message's bytes live in a socket chunk that would otherwise be kept alive
+    this.lastRowMasker = { rowDescription: Buffer.from(rowDescription), masker: this.masker, rowMasker };
     return rowMasker;
   }
 
@@ -742,8 +756,19 @@ export class ClientConnection {
     return decoded.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID, format: f.format === 'binary' ? 1 : 0 }));
   }
 
+  /** A statement is done: its duration is taken now, its result recorded after this chunk's reply is written. */
   private finish(capture: ResultCapture): void {
-    const durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
+    capture.durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
+    this.finished.push(capture);
+  }
+
+  private recordFinished(): void {
+    const finished = this.finished;
+    this.finished = [];
+    for (const capture of finished) this.recordResult(capture, capture.durationMs ?? 0);
+  }
+
+  private recordResult(capture: ResultCapture, durationMs: number): void {
     const report = capture.report.changed ? capture.report.toReport() : undefined;
     const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
     void this.deps.context.pipeline
