@@ -313,7 +313,8 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         file,
         mode: this.mode,
         queueLimit: this.#options.queueLimit,
-        now: this.#now,
+        // the writer stamps records with isoNow unless a clock was given
+        ...(this.#options.now ? { now: this.#options.now } : {}),
         // The index names the recording before its log exists, so a crash can never leave a log the index does not know.
         beforeOpen: () => this.#index.write(),
         onWritten: () => this.#index.markDirty(),

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { RecordingMode } from '@airlock/shared';
 import { hashLine, serializeChained } from './chain.js';
+import { isoNow } from '../util/time.js';
 import type { ChainBody, SealReason } from './chain.js';
 
 /** One write() gathers at most this much, so a long queue does not become one giant string. */
@@ -79,7 +80,8 @@ export class RecordingWriter {
   readonly file: string;
   readonly mode: RecordingMode;
   readonly #queueLimit: number;
-  readonly #now: () => Date;
+  /** the record's ts: isoNow unless a clock was given (tests) */
+  readonly #timestamp: () => string;
   readonly #options: RecordingWriterOptions;
 
   #nextSeq = 0;
@@ -105,7 +107,8 @@ export class RecordingWriter {
     this.file = options.file;
     this.mode = options.mode;
     this.#queueLimit = options.queueLimit;
-    this.#now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.#timestamp = now ? () => now().toISOString() : isoNow;
     this.#options = options;
   }
 
@@ -212,15 +215,19 @@ export class RecordingWriter {
   #admit(body: ChainBody, settle: { resolve: (seq: number) => void; reject: (err: Error) => void } | undefined): number {
     const seq = this.#nextSeq;
     const chainBody = body.type === 'seal' ? { ...body, records: seq } : body;
-    const ts = this.#now().toISOString();
+    const ts = this.#timestamp();
     let line: string;
     try {
       line = serializeChained(chainBody, seq, ts, this.#lastHash);
     } catch (err) {
       throw new RecordingWriteError(this.recordingId, this.file, `recording ${this.recordingId}: cannot serialize a ${body.type} record: ${(err as Error).message}`, { cause: err });
     }
-    const bytes = Buffer.from(`${line}\n`, 'utf8');
-    const hash = hashLine(bytes.subarray(0, bytes.length - 1));
+    // encoded straight into a buffer with room for the newline: no concatenated copy of the line
+    const length = Buffer.byteLength(line, 'utf8');
+    const bytes = Buffer.allocUnsafe(length + 1);
+    bytes.write(line, 0, length, 'utf8');
+    bytes[length] = 0x0a;
+    const hash = hashLine(bytes.subarray(0, length));
     this.#nextSeq = seq + 1;
     this.#lastHash = hash;
     this.#lastTs = ts;
