@@ -226,10 +226,14 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
    * Up to `limit` records with seq > `after` (-1: from the header), streaming the log from the nearest
    * known line offset. `nextAfter` is the last seq returned when more complete records follow, else null.
    * A torn last line is skipped; any other unreadable line is an error (verify says more).
+   * A recording still being written is flushed first, so what was appended before the call is read
+   * (in async mode records wait in the queue for a batch write).
    */
   async readRecords(id: string, after: number, limit: number): Promise<{ records: RecordingRecord[]; nextAfter: number | null }> {
     if (!Number.isInteger(after) || after < -1) throw new RangeError(`recording ${id}: after must be an integer >= -1, got ${after}`);
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`recording ${id}: limit must be a positive integer, got ${limit}`);
+    // a failed writer rejects: what reached the file is still read
+    await this.#live.get(id)?.writer.flush().catch(() => undefined);
     const file = await this.#logFile(id);
     const firstWanted = after + 1;
     const checkpoints = this.#checkpointsFor(id);

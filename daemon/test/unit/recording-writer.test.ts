@@ -166,6 +166,47 @@ describe('RecordingWriter, async mode', () => {
     assert.deepEqual(records[201], { ...records[201], type: 'seal', records: 201, reason: 'shutdown' });
   });
 
+  test('records appended while a batch is being written gather for the batch delay, not a write each', async () => {
+    const { id, file } = newLogPath();
+    let writes = 0;
+    const writer = new RecordingWriter({
+      recordingId: id,
+      file,
+      mode: 'async',
+      queueLimit: 1000,
+      openLog: async (logFile) => {
+        const handle = await fs.open(logFile, 'ax');
+        // Every write takes a millisecond more, so records keep arriving while one is in flight.
+        return new Proxy(handle, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver) as unknown;
+            if (typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              if (prop === 'write') {
+                writes += 1;
+                await new Promise((resolve) => setTimeout(resolve, 1));
+              }
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+      },
+    });
+    assert.equal(writer.tryAppendNow(headerBody(id)), 0);
+    // a statement's record about every millisecond: writing whatever queued as soon as a write ends
+    // would make about one write per record
+    for (let i = 1; i <= 40; i++) {
+      assert.notEqual(writer.tryAppendNow(note(i)), null);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await writer.flush();
+    assert.ok(writes <= 20, `41 records spread over ~40 ms took ${writes} writes`);
+    await writer.seal('closed');
+    const result = await verifyLog(file);
+    assert.equal(result.ok, true);
+    assert.equal(result.records, 42);
+  });
+
   test('tryAppendNow admits at once while there is room and nothing waits, in chain order with append()', async () => {
     const { id, file } = newLogPath();
     const writer = new RecordingWriter({ recordingId: id, file, mode: 'async', queueLimit: 4 });
