@@ -26,7 +26,11 @@ export const HeaderRecord = z.object({
   nonce: z.string().regex(/^[0-9a-f]{32,}$/),
 });
 
-export const ActionRecord = z.object({ ...base, type: z.literal('action'), action: Action, decision: Decision });
+/**
+ * An action and what policy decided. `verdict` is there when the action was settled at once (an allow
+ * or deny by policy): it then stands for the outcome record that would otherwise follow.
+ */
+export const ActionRecord = z.object({ ...base, type: z.literal('action'), action: Action, decision: Decision, verdict: Verdict.optional() });
 export const ApprovalRequestedRecord = z.object({
   ...base,
   type: z.literal('approval.requested'),

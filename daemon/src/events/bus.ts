@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AirlockEvent, AirlockEventBody } from '@airlock/shared';
+import { isoNow } from '../util/time.js';
 
 export type EventListener = (event: AirlockEvent) => void;
 
@@ -19,8 +20,10 @@ export class EventBus {
   }
 
   publish(body: AirlockEventBody): AirlockEvent {
-    const event = { ...body, id: this.nextId++, ts: new Date().toISOString() } as AirlockEvent;
+    // built with a fixed shape rather than spread: this runs several times per proxied statement
+    const event = { type: body.type, data: body.data, id: this.nextId++, ts: isoNow() } as AirlockEvent;
     this.ring[event.id % this.capacity] = event;
+    if (this.listeners.size === 0) return event;
     for (const listener of this.listeners) {
       try {
         listener(event);

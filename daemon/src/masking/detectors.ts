@@ -550,6 +550,23 @@ export const PLAIN_DETECTOR_BITS: Readonly<Partial<Record<DetectorName, number>>
 const PLAIN_MIN_LENGTH = 6;
 
 /**
+ * Whether findPlainSpans could claim anything in a text of `length` characters with these features
+ * (`hasAt`: the text has an `@`): the gates of findPlainSpans without the text. False means every
+ * plain detector would be skipped or, for email, find no `@`. Keep in step with findPlainSpans.
+ */
+export function plainSpansPossible(length: number, features: number, enabled: number, hasAt: boolean): boolean {
+  if (length < PLAIN_MIN_LENGTH) return false;
+  if ((enabled & 1) !== 0 && hasAt) return true;
+  const tier = cardRunTier(features);
+  const upper = (features & HAS_UPPER) !== 0;
+  if ((enabled & 2) !== 0 && upper && tier >= RUN_7 && length >= IBAN_MIN_LENGTH) return true;
+  if ((enabled & 4) !== 0 && tier === RUN_13) return true;
+  if ((enabled & 8) !== 0 && hasPhoneRun(features)) return true;
+  if ((enabled & 16) !== 0 && (tier >= RUN_9 || (upper && tier >= RUN_6))) return true;
+  return false;
+}
+
+/**
  * The detectors with shapes (email, IBAN, payment card, phone, national id), in priority order,
  * each skipped when the features rule it out, and the rest skipped once the whole text is claimed.
  * One function with direct calls rather than a list of detector objects: this runs for every cell.

@@ -245,6 +245,46 @@ export function textFeatures(text: string): number {
   return flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
 }
 
+/** Set by textFeaturesAscii only: the text has an `@` (email is the one plain detector the features do not gate). */
+export const HAS_AT = 1 << 7;
+
+/**
+ * textFeatures of the text whose UTF-8 bytes are `bytes[start, end)`, read without decoding them,
+ * when every byte is ASCII (then bytes and characters are the same); -1 as soon as one is not.
+ * The same pass and the same result as textFeatures, plus HAS_AT: a caller can rule detectors out
+ * before it pays for a string.
+ */
+export function textFeaturesAscii(bytes: Uint8Array, start: number, end: number): number {
+  const card = CARD.table;
+  const phone = PHONE.table;
+  const hint = HINT.table;
+  let c = 0;
+  let p = 0;
+  let h = 0;
+  let at = 0;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    if (byte >= 0x80) return -1;
+    if (byte === 0x40) at = HAS_AT;
+    const kind = CHAR_CLASS[byte] as number;
+    c = card[c + kind] as number;
+    p = phone[p + kind] as number;
+    h = hint[h + kind] as number;
+  }
+  const cardTier = CARD_TIER[c / CLASSES] as number;
+  let flags = HINT_FLAGS[h / CLASSES] as number;
+  if ((flags & SECRET_HINT) === 0 && cardTier !== RUN_NONE && end - start >= BEARER_MIN_LENGTH && hasEarer(bytes, start, end)) flags |= SECRET_HINT;
+  return at | flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
+}
+
+/** Whether bytes[start, end) contain `earer` (textFeatures' `text.indexOf('earer') >= 0`). */
+function hasEarer(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i + 5 <= end; i++) {
+    if (bytes[i] === 0x65 && bytes[i + 1] === 0x61 && bytes[i + 2] === 0x72 && bytes[i + 3] === 0x65 && bytes[i + 4] === 0x72) return true;
+  }
+  return false;
+}
+
 /** The card-style run tier, RUN_NONE … RUN_13. */
 export function cardRunTier(features: number): number {
   return (features >>> CARD_SHIFT) & 7;

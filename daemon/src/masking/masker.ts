@@ -1,9 +1,9 @@
 import { DETECTORS } from '@airlock/shared';
 import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
-import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, scanWith } from './detectors.js';
+import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { SECRET_HINT, textFeatures } from './features.js';
+import { HAS_AT, SECRET_HINT, textFeatures, textFeaturesAscii } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -70,10 +70,11 @@ export class Masker {
 
   /**
    * One result cell. With a column label the whole non-empty value becomes `[label]`; otherwise the
-   * content detectors run. Returns the very same string when nothing matched. `labels`, when given,
-   * receives the rule or detectors that changed the cell (for the recorded sample's cell marks).
+   * content detectors run. Returns the very same string when nothing matched. `screened`: what
+   * screenBytes said of the cell's bytes, so its features pass is not run twice. `labels`, when
+   * given, receives the rule or detectors that changed the cell (for the recorded sample's marks).
    */
-  maskCell(text: string, columnLabel: string | undefined, report: MaskReportBuilder, labels?: string[]): string {
+  maskCell(text: string, columnLabel: string | undefined, report: MaskReportBuilder, screened = -1, labels?: string[]): string {
     if (columnLabel !== undefined) {
       if (text.length === 0) return text;
       report.add(columnLabel, 1);
@@ -81,7 +82,7 @@ export class Masker {
       return this.columnForms.get(columnLabel) ?? columnForm(columnLabel);
     }
     const spans = this.scratch;
-    if (!this.findSpans(text, spans)) return text;
+    if (!this.findSpans(text, spans, screened)) return text;
     if (spans.length === 1) {
       report.add(spans.at(0).detector, 1);
       labels?.push(spans.at(0).detector);
@@ -91,6 +92,23 @@ export class Masker {
       labels?.push(...names);
     }
     return spans.render(text);
+  }
+
+  /**
+   * Screens a cell given as UTF-8 bytes (no column label) before it is decoded: NOTHING_TO_MASK
+   * when maskCell would certainly return it unchanged, so the caller need not decode it at all;
+   * otherwise what to hand maskCell as `screened` (the text's features, read from the bytes, or -1
+   * when they could not be). Decided by the same features pass and gates as findSpans; custom
+   * detectors, a secret hint and non-ASCII text always go on to maskCell.
+   */
+  screenBytes(bytes: Uint8Array, start: number, end: number): number {
+    if (!this.hasContentDetection || end <= start) return NOTHING_TO_MASK;
+    if (this.custom.length > 0) return -1;
+    const features = textFeaturesAscii(bytes, start, end);
+    if (features < 0) return -1;
+    if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0) return features;
+    if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, (features & HAS_AT) !== 0)) return features;
+    return NOTHING_TO_MASK;
   }
 
   /** Free text (a notice, a COPY row, a body): every match counts. Returns the same string when nothing matched. */
@@ -110,11 +128,11 @@ export class Masker {
    * Fills `spans` with what to replace in `text`; false when there is nothing. The building block
    * of maskCell, maskText and the stream masker.
    */
-  findSpans(text: string, spans: SpanList): boolean {
+  findSpans(text: string, spans: SpanList, screened = -1): boolean {
     spans.clear();
     if (!this.hasContentDetection || text.length === 0) return false;
     for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
-    const features = textFeatures(text);
+    const features = screened >= 0 ? screened & ~HAS_AT : textFeatures(text);
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0 && mayHoldSecret(text)) {
       for (const detector of this.secretDetectors) detector.find(text, spans);
     }
@@ -122,6 +140,9 @@ export class Masker {
     return spans.length > 0;
   }
 }
+
+/** screenBytes: nothing in the cell can be masked. */
+export const NOTHING_TO_MASK = -2;
 
 function distinctDetectors(spans: SpanList): string[] {
   const names: string[] = [];

@@ -10,8 +10,8 @@ import type { MaskReport } from '@airlock/shared';
  * streams have no cells; there every match is one unit.
  */
 export class MaskReportBuilder {
-  /** boxed counts: one map lookup per add, not a get and a set */
-  private readonly byDetector = new Map<string, { count: number }>();
+  /** boxed counts: one map lookup per add, not a get and a set; made on the first count (most results mask nothing) */
+  private byDetector: Map<string, { count: number }> | undefined;
   private cells = 0;
   private nulledCells = 0;
 
@@ -23,10 +23,11 @@ export class MaskReportBuilder {
   }
 
   private count(detector: string): { count: number } {
-    let box = this.byDetector.get(detector);
+    const byDetector = (this.byDetector ??= new Map());
+    let box = byDetector.get(detector);
     if (box === undefined) {
       box = { count: 0 };
-      this.byDetector.set(detector, box);
+      byDetector.set(detector, box);
     }
     return box;
   }
@@ -48,7 +49,7 @@ export class MaskReportBuilder {
   }
 
   toReport(): MaskReport {
-    const byDetector = Object.fromEntries([...this.byDetector].map(([detector, box]) => [detector, box.count]));
+    const byDetector = Object.fromEntries([...(this.byDetector ?? [])].map(([detector, box]) => [detector, box.count]));
     return { cells: this.cells, byDetector, nulled: this.nulledCells };
   }
 }

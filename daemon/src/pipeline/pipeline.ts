@@ -4,6 +4,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Recorder } from '../recording/recorder.js';
 import type { CompiledPolicy } from '../policy/engine.js';
 import { newId } from '../util/ids.js';
+import { isoNow } from '../util/time.js';
 
 /** What a protocol adapter hands in: the action without the fields the pipeline assigns. */
 export type ActionRequest = Omit<Action, 'id' | 'at' | 'sessionId'>;
@@ -20,7 +21,8 @@ export interface ActionResult {
 export interface PipelineDeps {
   policy: { current(): { compiled: CompiledPolicy } };
   broker: ApprovalBroker;
-  recorder: Pick<Recorder, 'append'>;
+  /** tryAppendNow, when there, lets settled actions skip the promise round trips (submitNow) */
+  recorder: Pick<Recorder, 'append'> & Partial<Pick<Recorder, 'tryAppendNow'>>;
   bus: EventBus;
 }
 
@@ -33,13 +35,8 @@ export class ActionPipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
   async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal } = {}): Promise<{ action: Action; verdict: Verdict }> {
-    const action: Action = { ...request, id: newId('act'), sessionId: session.id, at: new Date().toISOString() };
-    let decision: Decision;
-    try {
-      decision = this.deps.policy.current().compiled.evaluate(action);
-    } catch (err) {
-      decision = { decision: 'deny', ruleId: 'error', reason: `policy evaluation failed: ${(err as Error).message}` };
-    }
+    const action: Action = { ...request, id: newId('act'), sessionId: session.id, at: isoNow() };
+    const decision = this.evaluate(action);
 
     try {
       await this.record(session, { type: 'action', action, decision });
@@ -62,9 +59,32 @@ export class ActionPipeline {
     return { action, verdict };
   }
 
+  /**
+   * submit() for an action policy settles at once, without a promise: a proxy's hot path. An allow or
+   * deny by policy is recorded as one action line that carries its verdict (no outcome line follows)
+   * and published as action.decided and action.completed, as submit() would. Returns undefined,
+   * having recorded and published nothing, when the action needs submit(): a review, sync recording,
+   * a full queue, or a recording that failed (which submit() turns into a refusal).
+   */
+  submitNow(session: AgentSession, request: ActionRequest): { action: Action; verdict: Verdict } | undefined {
+    const recorder = this.deps.recorder;
+    if (!recorder.tryAppendNow) return undefined;
+    const action: Action = { ...request, id: newId('act'), sessionId: session.id, at: isoNow() };
+    const decision = this.evaluate(action);
+    if (decision.decision === 'review') return undefined;
+    const verdict: Verdict = { actionId: action.id, ruleId: decision.ruleId, allowed: decision.decision === 'allow', via: 'policy', reason: decision.reason };
+    if (!recorder.tryAppendNow(session, { type: 'action', action, decision, verdict })) return undefined;
+    this.deps.bus.publish({ type: 'action.decided', data: { action, decision } });
+    this.deps.bus.publish({ type: 'action.completed', data: { action, verdict } });
+    return { action, verdict };
+  }
+
   /** What came back from upstream (already masked by the adapter). */
-  async recordResult(session: AgentSession, action: Pick<Action, 'id' | 'target'>, result: ActionResult): Promise<void> {
-    const detail = { ...(result.detail ?? {}), ...(result.rowCount !== undefined ? { rowCount: result.rowCount } : {}), ...(result.maskReport ? { maskReport: result.maskReport } : {}) };
+  recordResult(session: AgentSession, action: Pick<Action, 'id' | 'target'>, result: ActionResult): Promise<void> {
+    // one copy, keys in the same order as before: the adapter's detail, then rowCount, then maskReport
+    const detail: Record<string, unknown> = { ...result.detail };
+    if (result.rowCount !== undefined) detail.rowCount = result.rowCount;
+    if (result.maskReport) detail.maskReport = result.maskReport;
     this.deps.bus.publish({
       type: 'action.result',
       data: {
@@ -78,7 +98,22 @@ export class ActionPipeline {
         maskReport: result.maskReport,
       },
     });
-    await this.record(session, { type: 'result', actionId: action.id, summary: result.summary, durationMs: result.durationMs, error: result.error, detail });
+    const body: RecordBody = { type: 'result', actionId: action.id, summary: result.summary, durationMs: result.durationMs, error: result.error, detail };
+    try {
+      if (this.deps.recorder.tryAppendNow?.(session, body)) return RECORDED;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.record(session, body);
+  }
+
+  /** Fail closed: an evaluation error is a deny. */
+  private evaluate(action: Action): Decision {
+    try {
+      return this.deps.policy.current().compiled.evaluate(action);
+    } catch (err) {
+      return { decision: 'deny', ruleId: 'error', reason: `policy evaluation failed: ${(err as Error).message}` };
+    }
   }
 
   private async decide(action: Action, decision: Decision, signal?: AbortSignal): Promise<Verdict> {
@@ -121,6 +156,8 @@ export class ActionPipeline {
     await this.deps.recorder.append({ id: session.id, name: session.name }, body);
   }
 }
+
+const RECORDED = Promise.resolve();
 
 export function verdictFromApproval(action: Action, approval: Approval): Verdict {
   const r = approval.resolution;

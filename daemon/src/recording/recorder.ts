@@ -146,6 +146,17 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
   }
 
   /**
+   * Async mode's append without a promise, for the proxies' per-statement records: true when the record
+   * was queued at once; false when it was not (sync mode, a full queue, a failed recording, a recorder
+   * not running) and the caller must use append(), which waits for room or rejects with the reason.
+   */
+  tryAppendNow(agentSession: { id: string; name: string }, body: RecordBody): boolean {
+    if (this.#state !== 'running' || this.mode !== 'async') return false;
+    const recording = this.#open.get(agentSession.id) ?? this.#openRecording(agentSession);
+    return recording.writer.tryAppendNow(body) !== null;
+  }
+
+  /**
    * Seals the agent session's open recording (if any): appends the seal, syncs and closes the log and
    * updates the index. A recording whose writer already failed is just closed (it stays interrupted).
    */
@@ -215,10 +226,14 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
    * Up to `limit` records with seq > `after` (-1: from the header), streaming the log from the nearest
    * known line offset. `nextAfter` is the last seq returned when more complete records follow, else null.
    * A torn last line is skipped; any other unreadable line is an error (verify says more).
+   * A recording still being written is flushed first, so what was appended before the call is read
+   * (in async mode records wait in the queue for a batch write).
    */
   async readRecords(id: string, after: number, limit: number): Promise<{ records: RecordingRecord[]; nextAfter: number | null }> {
     if (!Number.isInteger(after) || after < -1) throw new RangeError(`recording ${id}: after must be an integer >= -1, got ${after}`);
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`recording ${id}: limit must be a positive integer, got ${limit}`);
+    // a failed writer rejects: what reached the file is still read
+    await this.#live.get(id)?.writer.flush().catch(() => undefined);
     const file = await this.#logFile(id);
     const firstWanted = after + 1;
     const checkpoints = this.#checkpointsFor(id);
@@ -302,7 +317,8 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         file,
         mode: this.mode,
         queueLimit: this.#options.queueLimit,
-        now: this.#now,
+        // the writer stamps records with isoNow unless a clock was given
+        ...(this.#options.now ? { now: this.#options.now } : {}),
         // The index names the recording before its log exists, so a crash can never leave a log the index does not know.
         beforeOpen: () => this.#index.write(),
         onWritten: () => this.#index.markDirty(),

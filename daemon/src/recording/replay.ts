@@ -12,7 +12,8 @@ interface ActionStory {
   action?: ActionRecordData;
   requested: RequestedRecordData[];
   resolved: ResolvedRecordData[];
-  outcome?: OutcomeRecordData;
+  /** from the outcome record, or from the action record when it carries the verdict of an action settled at once */
+  outcome?: Pick<OutcomeRecordData, 'verdict'>;
   result?: ResultRecordData;
   /** ts of the first record about this action, for ordering and for actions whose own record is missing */
   firstTs: string;
@@ -68,9 +69,12 @@ function gatherBlocks(records: readonly RecordingRecord[]): Block[] {
   };
   for (const record of records) {
     switch (record.type) {
-      case 'action':
-        storyFor(record.action.id, record.ts).action = record;
+      case 'action': {
+        const story = storyFor(record.action.id, record.ts);
+        story.action = record;
+        if (record.verdict) story.outcome = { verdict: record.verdict };
         break;
+      }
       case 'approval.requested':
         storyFor(record.actionId, record.ts).requested.push(record);
         break;

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { RecordingMode } from '@airlock/shared';
 import { hashLine, serializeChained } from './chain.js';
+import { isoNow } from '../util/time.js';
 import type { ChainBody, SealReason } from './chain.js';
 
 /** One write() gathers at most this much, so a long queue does not become one giant string. */
@@ -79,7 +80,8 @@ export class RecordingWriter {
   readonly file: string;
   readonly mode: RecordingMode;
   readonly #queueLimit: number;
-  readonly #now: () => Date;
+  /** the record's ts: isoNow unless a clock was given (tests) */
+  readonly #timestamp: () => string;
   readonly #options: RecordingWriterOptions;
 
   #nextSeq = 0;
@@ -105,7 +107,8 @@ export class RecordingWriter {
     this.file = options.file;
     this.mode = options.mode;
     this.#queueLimit = options.queueLimit;
-    this.#now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.#timestamp = now ? () => now().toISOString() : isoNow;
     this.#options = options;
   }
 
@@ -135,6 +138,21 @@ export class RecordingWriter {
       return this.#admitNow(body);
     }
     return new Promise<number>((resolve, reject) => this.#waiting.push({ body, resolve, reject }));
+  }
+
+  /**
+   * Async mode's append without a promise: admits the record at once and returns its seq, or returns
+   * null when it cannot be admitted right now (sync mode, a full queue or records waiting, a failed or
+   * sealing writer), in which case the caller uses append(), which waits, or rejects with the reason.
+   */
+  tryAppendNow(body: ChainBody): number | null {
+    if (this.mode !== 'async' || this.#failure || this.#closing || this.#waiting.length > 0 || !this.#hasRoom()) return null;
+    try {
+      return this.#admit(body, undefined);
+    } catch {
+      // append() reports it
+      return null;
+    }
   }
 
   /**
@@ -197,15 +215,19 @@ export class RecordingWriter {
   #admit(body: ChainBody, settle: { resolve: (seq: number) => void; reject: (err: Error) => void } | undefined): number {
     const seq = this.#nextSeq;
     const chainBody = body.type === 'seal' ? { ...body, records: seq } : body;
-    const ts = this.#now().toISOString();
+    const ts = this.#timestamp();
     let line: string;
     try {
       line = serializeChained(chainBody, seq, ts, this.#lastHash);
     } catch (err) {
       throw new RecordingWriteError(this.recordingId, this.file, `recording ${this.recordingId}: cannot serialize a ${body.type} record: ${(err as Error).message}`, { cause: err });
     }
-    const bytes = Buffer.from(`${line}\n`, 'utf8');
-    const hash = hashLine(bytes.subarray(0, bytes.length - 1));
+    // encoded straight into a buffer with room for the newline: no concatenated copy of the line
+    const length = Buffer.byteLength(line, 'utf8');
+    const bytes = Buffer.allocUnsafe(length + 1);
+    bytes.write(line, 0, length, 'utf8');
+    bytes[length] = 0x0a;
+    const hash = hashLine(bytes.subarray(0, length));
     this.#nextSeq = seq + 1;
     this.#lastHash = hash;
     this.#lastTs = ts;
@@ -265,6 +287,10 @@ export class RecordingWriter {
         for (const entry of batch) entry.settle?.resolve(entry.settle.seq);
         this.#admitWaiting();
         this.#options.onWritten?.();
+        // Async mode: what was appended while this batch was written gathers for ASYNC_BATCH_DELAY_MS too,
+        // rather than going out at once in a write (a thread-pool round trip) per statement or two. Not
+        // when appends wait for room, or a flush or the seal waits for the queue to empty.
+        if (this.mode === 'async' && this.#waiting.length === 0 && this.#idle.length === 0 && !this.#closing) break;
       }
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

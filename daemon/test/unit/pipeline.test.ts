@@ -34,7 +34,7 @@ const request = (cls: string, summary = `a ${cls}`): ActionRequest => ({
   detail: {},
 });
 
-function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: boolean } = {}) {
+function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: boolean; appendNow?: boolean } = {}) {
   const records: RecordBody[] = [];
   const bus = new EventBus();
   const events: string[] = [];
@@ -57,6 +57,16 @@ function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: b
         records.push(body);
         return { recordingId: 'rec', seq: records.length };
       },
+      // async mode's immediate admission; refuses (false) what append() would reject
+      ...(options.appendNow
+        ? {
+            tryAppendNow: (_s: { id: string; name: string }, body: RecordBody) => {
+              if (body.type === options.failRecordsOf) return false;
+              records.push(body);
+              return true;
+            },
+          }
+        : {}),
     },
   });
   return { pipeline, broker, records, events };
@@ -121,6 +131,68 @@ describe('action pipeline', () => {
     const late = setup({ failRecordsOf: 'outcome' });
     const r = await late.pipeline.submit(session, request('read'));
     assert.equal(r.verdict.allowed, false, 'an allow whose outcome cannot be recorded is refused too');
+  });
+
+  test('submitNow: allow and deny by policy settle at once, as one action record carrying the verdict', () => {
+    const { pipeline, records, events } = setup({ appendNow: true });
+    const read = pipeline.submitNow(session, request('read'));
+    assert.ok(read, 'settled at once');
+    assert.equal(read.verdict.allowed, true);
+    assert.equal(read.verdict.via, 'policy');
+    assert.equal(read.verdict.ruleId, 'allow-reads');
+    const priv = pipeline.submitNow(session, request('privileged'));
+    assert.ok(priv);
+    assert.equal(priv.verdict.allowed, false);
+    assert.deepEqual(records.map((r) => r.type), ['action', 'action']);
+    const [first] = records;
+    assert.ok(first?.type === 'action');
+    assert.deepEqual(first.verdict, read.verdict, 'the verdict submit() would have recorded as the outcome');
+    assert.equal(first.decision.ruleId, 'allow-reads');
+    assert.equal(first.action.id, read.action.id);
+    assert.deepEqual(events, ['action.decided', 'action.completed', 'action.decided', 'action.completed']);
+  });
+
+  test('submitNow: the same verdict as submit() for every decision policy settles', async () => {
+    for (const cls of ['read', 'privileged']) {
+      const now = setup({ appendNow: true }).pipeline.submitNow(session, request(cls));
+      const slow = await setup().pipeline.submit(session, request(cls));
+      assert.ok(now);
+      assert.deepEqual({ ...now.verdict, actionId: '' }, { ...slow.verdict, actionId: '' }, cls);
+    }
+  });
+
+  test('submitNow leaves to submit() what it cannot settle at once, recording and publishing nothing', async () => {
+    const review = setup({ appendNow: true });
+    assert.equal(review.pipeline.submitNow(session, request('write')), undefined, 'a review is held by submit()');
+    const noImmediate = setup();
+    assert.equal(noImmediate.pipeline.submitNow(session, request('read')), undefined, 'a recorder without immediate admission (sync mode)');
+    const refused = setup({ appendNow: true, failRecordsOf: 'action' });
+    assert.equal(refused.pipeline.submitNow(session, request('read')), undefined, 'a record the recorder would not admit at once');
+    for (const s of [review, noImmediate, refused]) {
+      assert.deepEqual(s.records, []);
+      assert.deepEqual(s.events, []);
+    }
+    // and submit() then fails closed as before
+    const { verdict } = await refused.pipeline.submit(session, request('read'));
+    assert.equal(verdict.allowed, false);
+    assert.equal(verdict.via, 'error');
+  });
+
+  test('submitNow: an evaluation error is a deny, settled at once', () => {
+    const { pipeline, records } = setup({ evaluateThrows: true, appendNow: true });
+    const settled = pipeline.submitNow(session, request('read'));
+    assert.ok(settled);
+    assert.equal(settled.verdict.allowed, false);
+    assert.match(settled.verdict.reason, /policy evaluation failed: classifier exploded/);
+    assert.equal(records.length, 1);
+  });
+
+  test('recordResult admits at once when it can, and otherwise through append', async () => {
+    const now = setup({ appendNow: true });
+    await now.pipeline.recordResult(session, { id: 'act_1', target: 'db' }, { summary: 'SELECT 1', rowCount: 1 });
+    assert.deepEqual(now.records.map((r) => r.type), ['result']);
+    const failing = setup({ appendNow: true, failRecordsOf: 'result' });
+    await assert.rejects(failing.pipeline.recordResult(session, { id: 'act_1', target: 'db' }, { summary: 'SELECT 1' }), /disk full/);
   });
 
   test('fail closed: an evaluation error is a deny', async () => {

@@ -179,6 +179,19 @@ describe('Recorder: recording lifecycle', () => {
     await recorder.close();
   });
 
+  test('readRecords of an open recording includes what was appended just before, still queued in async mode', async () => {
+    const recorder = recorderFor(await newHome());
+    await recorder.start();
+    const { recordingId } = await recorder.append(alice, actionBody(1));
+    assert.equal(recorder.tryAppendNow(alice, actionBody(2)), true);
+    const page = await recorder.readRecords(recordingId, -1, 10);
+    assert.deepEqual(
+      page.records.map((r) => r.type),
+      ['header', 'action', 'action'],
+    );
+    await recorder.close();
+  });
+
   test('readRecords pages through a long log in order, with records that re-chain byte for byte', async () => {
     const recorder = recorderFor(await newHome());
     await recorder.start();

@@ -115,6 +115,23 @@ describe('formatReplay', () => {
     ]);
   });
 
+  test('an action record that carries its verdict (settled at once) reads as if an outcome record followed it', () => {
+    const verdict = { actionId: 'act_drop', allowed: false, via: 'policy' as const, ruleId: 'no-ddl', reason: 'DDL is never allowed' };
+    const folded = chain([
+      { type: 'header', version: 1, recordingId: 'rec-folded', agentSessionId: 'ses_a', agentSessionName: 'alice-claude', nonce: 'ef'.repeat(16) },
+      { type: 'action', action: { ...dropAction, at: at(2) }, decision: { decision: 'deny', ruleId: 'no-ddl', reason: 'DDL is never allowed' }, verdict },
+    ]);
+    const separate = chain([
+      { type: 'header', version: 1, recordingId: 'rec-folded', agentSessionId: 'ses_a', agentSessionName: 'alice-claude', nonce: 'ef'.repeat(16) },
+      { type: 'action', action: { ...dropAction, at: at(2) }, decision: { decision: 'deny', ruleId: 'no-ddl', reason: 'DDL is never allowed' } },
+      { type: 'outcome', verdict },
+    ]);
+    for (const record of folded) assert.equal(RecordingRecordSchema.safeParse(record).success, true, JSON.stringify(record));
+    const block = (rs: RecordingRecord[]) => formatReplay({ ...summary, id: 'rec-folded' }, rs).split('\n\n').find((b) => b.includes('action act_drop'));
+    assert.equal(block(folded), block(separate));
+    assert.match(block(folded) ?? '', /outcome: denied via policy \(rule no-ddl\) — DDL is never allowed/);
+  });
+
   test('notes in place and the seal at the end', () => {
     assert.ok(text.includes('[2025-03-01 09:00:08.000Z] note: agent disconnected'));
     assert.equal(lines[lines.length - 2], '[2025-03-01 09:00:09.000Z] sealed (revoked) after 9 record(s)');

@@ -166,6 +166,84 @@ describe('RecordingWriter, async mode', () => {
     assert.deepEqual(records[201], { ...records[201], type: 'seal', records: 201, reason: 'shutdown' });
   });
 
+  test('records appended while a batch is being written gather for the batch delay, not a write each', async () => {
+    const { id, file } = newLogPath();
+    let writes = 0;
+    const writer = new RecordingWriter({
+      recordingId: id,
+      file,
+      mode: 'async',
+      queueLimit: 1000,
+      openLog: async (logFile) => {
+        const handle = await fs.open(logFile, 'ax');
+        // Every write takes a millisecond more, so records keep arriving while one is in flight.
+        return new Proxy(handle, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver) as unknown;
+            if (typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              if (prop === 'write') {
+                writes += 1;
+                await new Promise((resolve) => setTimeout(resolve, 1));
+              }
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+      },
+    });
+    assert.equal(writer.tryAppendNow(headerBody(id)), 0);
+    // a statement's record about every millisecond: writing whatever queued as soon as a write ends
+    // would make about one write per record
+    for (let i = 1; i <= 40; i++) {
+      assert.notEqual(writer.tryAppendNow(note(i)), null);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await writer.flush();
+    assert.ok(writes <= 20, `41 records spread over ~40 ms took ${writes} writes`);
+    await writer.seal('closed');
+    const result = await verifyLog(file);
+    assert.equal(result.ok, true);
+    assert.equal(result.records, 42);
+  });
+
+  test('tryAppendNow admits at once while there is room and nothing waits, in chain order with append()', async () => {
+    const { id, file } = newLogPath();
+    const writer = new RecordingWriter({ recordingId: id, file, mode: 'async', queueLimit: 4 });
+    assert.equal(writer.tryAppendNow(headerBody(id)), 0);
+    assert.equal(await writer.append(note(1)), 1);
+    assert.equal(writer.tryAppendNow(note(2)), 2);
+    assert.equal(writer.tryAppendNow(note(3)), 3);
+    assert.equal(writer.tryAppendNow(note(4)), null, 'the queue is full: the caller waits in append()');
+    const waiting = writer.append(note(4));
+    assert.equal(writer.tryAppendNow(note(5)), null, 'an append is waiting: admitting now would jump the queue');
+    assert.equal(await waiting, 4);
+    await writer.seal('closed');
+    assert.equal(writer.tryAppendNow(note(6)), null, 'sealed');
+    const records = readLogLines(file);
+    assert.deepEqual(records.map((r) => r.message ?? r.type), ['header', 'note 1', 'note 2', 'note 3', 'note 4', 'seal']);
+    assert.equal((await verifyLog(file)).ok, true);
+  });
+
+  test('tryAppendNow is never taken in sync mode or after a failure', async () => {
+    const sync = newLogPath();
+    const syncWriter = new RecordingWriter({ recordingId: sync.id, file: sync.file, mode: 'sync', queueLimit: 4 });
+    assert.equal(syncWriter.tryAppendNow(headerBody(sync.id)), null);
+    await syncWriter.abort('test over');
+    const failing = newLogPath();
+    const writer = new RecordingWriter({
+      recordingId: failing.id,
+      file: failing.file,
+      mode: 'async',
+      queueLimit: 4,
+      openLog: () => Promise.reject(new Error('EACCES')),
+    });
+    assert.equal(writer.tryAppendNow(headerBody(failing.id)), 0);
+    await assert.rejects(writer.flush(), /EACCES/);
+    assert.equal(writer.tryAppendNow(note(1)), null);
+    await assert.rejects(writer.append(note(1)), /EACCES/);
+  });
+
   test('appends after the seal are refused', async () => {
     const { id, file } = newLogPath();
     const writer = new RecordingWriter({ recordingId: id, file, mode: 'async', queueLimit: 4 });

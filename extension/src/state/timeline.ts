@@ -1,4 +1,4 @@
-import { MaskReport, PgResultDetail, type RecordingRecord, type VerifyResult } from '@airlock/shared';
+import { MaskReport, PgResultDetail, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
 import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
 
 /** Idle stretches longer than this play as this long: a session with an hour of silence still replays briskly. */
@@ -50,6 +50,8 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
           reason: record.decision.reason,
           status: record.decision.decision === 'allow' ? 'allowed' : record.decision.decision === 'deny' ? 'denied' : 'held',
         };
+        // an action settled at once by policy carries its verdict in the same line (no outcome line follows)
+        if (record.verdict) applyVerdict(entry, record.verdict);
         byAction.set(a.id, entry);
         timeline.entries.push(entry);
         if (!timeline.protocols.includes(a.protocol)) timeline.protocols.push(a.protocol);
@@ -76,12 +78,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
       }
       case 'outcome': {
         const entry = byAction.get(record.verdict.actionId);
-        if (entry) {
-          entry.status = record.verdict.allowed ? 'allowed' : 'denied';
-          entry.via = record.verdict.via;
-          entry.decidedBy = record.verdict.decidedBy?.by;
-          if (!record.verdict.allowed) entry.reason = record.verdict.reason;
-        }
+        if (entry) applyVerdict(entry, record.verdict);
         break;
       }
       case 'result': {
@@ -114,6 +111,13 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
   }
   timeline.duration = t;
   return timeline;
+}
+
+function applyVerdict(entry: TimelineEntry, verdict: Verdict): void {
+  entry.status = verdict.allowed ? 'allowed' : 'denied';
+  entry.via = verdict.via;
+  entry.decidedBy = verdict.decidedBy?.by;
+  if (!verdict.allowed) entry.reason = verdict.reason;
 }
 
 /** Which action a record belongs to, if any. */

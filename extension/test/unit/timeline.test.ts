@@ -88,6 +88,17 @@ describe('replay timeline', () => {
     assert.equal(timeline.sealed, false);
   });
 
+  test('an action line that carries its verdict (settled at once by policy) needs no outcome line', () => {
+    seq = 0;
+    const folded = action('a9', 50, 'deny', 'DROP TABLE t');
+    if (folded.type !== 'action') throw new Error('not an action');
+    folded.verdict = { actionId: 'a9', allowed: false, via: 'policy', ruleId: 'rule-deny', reason: 'no DDL here' };
+    const timeline = buildTimeline([folded]);
+    assert.equal(timeline.entries[0]?.status, 'denied');
+    assert.equal(timeline.entries[0]?.via, 'policy');
+    assert.equal(timeline.entries[0]?.reason, 'no DDL here');
+  });
+
   test('entryIndexAt finds the last action at or before a time', () => {
     const entries = [{ t: 0 }, { t: 100 }, { t: 100 }, { t: 500 }];
     assert.equal(entryIndexAt(entries, -1), -1);

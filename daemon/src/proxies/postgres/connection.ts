@@ -90,6 +90,8 @@ interface ResultCapture {
   error?: string;
   rowMasker?: RowMasker;
   copyOut?: boolean;
+  /** set when the statement completes */
+  durationMs?: number;
 }
 
 /** What the upstream owes the client for each forwarded message, in order. */
@@ -131,6 +133,9 @@ export class ClientConnection {
   private holding = false;
   /** RowMaskers by the RowDescription's bytes: the same query shape comes back again and again */
   private readonly rowMaskers = new Map<string, RowMasker>();
+  /** statements completed in the upstream chunk being handled, recorded once its reply is written */
+  private finished: ResultCapture[] = [];
+  private lastRowMasker?: { rowDescription: Buffer; masker: Masker; rowMasker: RowMasker };
   private masker?: Masker;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
@@ -203,7 +208,7 @@ export class ClientConnection {
       }
       // a client that pipelines while a statement is held is paused, not buffered without bound
       if (this.queuedBytes > 16 * 1024 * 1024) this.socket.pause();
-      if (this.state === 'ready') void this.pump();
+      if (this.state === 'ready') this.pump();
     } catch (err) {
       this.fatal(err);
     }
@@ -319,7 +324,7 @@ export class ClientConnection {
       const hello = [authenticationOk(), ...up.parameters.map(([k, v]) => parameterStatus(k, v)), backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), readyForQuery(up.transactionStatus)];
       this.socket.write(Buffer.concat(hello));
       this.state = 'ready';
-      void this.pump();
+      this.pump();
     } catch (err) {
       this.fatal(err instanceof ProtocolError ? err : new ProtocolError((err as Error).message, '08001'));
     }
@@ -343,29 +348,54 @@ export class ClientConnection {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  /** Client messages are handled one at a time, in order; a held statement holds everything after it. */
-  private async pump(): Promise<void> {
+  /**
+   * Client messages are handled one at a time, in order; a held statement holds everything after it.
+   * Messages settled at once are handled in one synchronous pass, and what they send upstream goes
+   * out as one write (corked): a driver's Parse/Bind/Describe/Execute/Sync is one packet, not five.
+   */
+  private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
+    let waiting = false;
+    const upstream = this.upstreamSocket;
+    upstream?.cork();
     try {
       while (this.state === 'ready' && this.queue.length > 0) {
         const msg = this.queue.shift()!;
         this.queuedBytes -= msg.raw.length;
-        await this.onClientMessage(msg);
+        const pending = this.onClientMessage(msg);
+        if (pending) {
+          waiting = true;
+          pending.then(
+            () => {
+              this.pumping = false;
+              this.pump();
+            },
+            (err: unknown) => {
+              this.pumping = false;
+              this.fatal(err);
+            },
+          );
+          return;
+        }
       }
       if (this.queuedBytes <= 16 * 1024 * 1024 && this.state === 'ready') this.socket.resume();
     } catch (err) {
       this.fatal(err);
     } finally {
-      this.pumping = false;
+      if (!waiting) this.pumping = false;
+      // what was sent before a statement waits for its verdict goes out now, not after the verdict
+      upstream?.uncork();
     }
   }
 
-  private send(raw: Buffer): void {
+  private send(raw: Buffer): undefined {
     if (!this.upstreamSocket!.write(raw)) this.socket.pause();
+    return undefined;
   }
 
-  private async onClientMessage(msg: WireMessage): Promise<void> {
+  /** undefined when the message was handled at once; a promise when it waits for a verdict */
+  private onClientMessage(msg: WireMessage): Promise<void> | undefined {
     if (this.skipUntilSync && msg.type !== 'S') return;
     switch (msg.type) {
       case 'Q':
@@ -414,24 +444,29 @@ export class ClientConnection {
       case 'F': {
         // FunctionCall runs a function by OID, outside anything the classifier can read: privileged,
         // so refused unless a rule allows sql.function-call explicitly
-        const { verdict, action } = await this.submit({
+        const request: ActionRequest = {
+          target: this.deps.target.name,
+          protocol: 'postgres',
           kind: 'sql.function-call',
           summary: 'FunctionCall protocol message (function by OID)',
           risk: 'critical',
           attributes: { class: 'privileged', statementCount: 1 },
           detail: { protocol: 'function-call', user: this.params.get('user'), database: this.params.get('database') },
+        };
+        return this.settle(request, (action, verdict) => {
+          if (verdict.allowed) {
+            this.expectations.push({ kind: 'query', capture: this.capture(action) });
+            this.send(msg.raw);
+          } else {
+            this.expectations.push({ kind: 'query', refusal: verdict });
+            this.send(REFUSAL_QUERY);
+          }
         });
-        if (verdict.allowed) {
-          this.expectations.push({ kind: 'query', capture: this.capture(action) });
-          return this.send(msg.raw);
-        }
-        this.expectations.push({ kind: 'query', refusal: verdict });
-        return this.send(REFUSAL_QUERY);
       }
       case 'X':
         this.upstreamSocket?.end(msg.raw);
         this.close();
-        return;
+        return undefined;
       default:
         throw new ProtocolError(`unknown or unexpected frontend message type "${msg.type}"`);
     }
@@ -441,7 +476,7 @@ export class ClientConnection {
     return this.deps.classifier.classify(sql, this.sqlPrepared);
   }
 
-  private async onQuery(msg: WireMessage): Promise<void> {
+  private onQuery(msg: WireMessage): Promise<void> | undefined {
     const sql = readQuery(msg.body);
     const classification = this.classify(sql);
     for (const s of classification.statements) {
@@ -449,44 +484,48 @@ export class ClientConnection {
       if (s.deallocates === '*') this.sqlPrepared.clear();
       else if (s.deallocates) this.sqlPrepared.delete(s.deallocates.toLowerCase());
     }
-    const { action, verdict } = await this.decide(sql, classification, { protocol: 'simple' });
-    if (verdict.allowed) {
-      this.expectations.push({ kind: 'query', capture: this.capture(action) });
-      this.send(msg.raw);
-    } else {
-      this.expectations.push({ kind: 'query', refusal: verdict });
-      this.send(REFUSAL_QUERY);
-    }
+    return this.settle(this.sqlRequest(sql, classification, { protocol: 'simple' }), (action, verdict) => {
+      if (verdict.allowed) {
+        this.expectations.push({ kind: 'query', capture: this.capture(action) });
+        this.send(msg.raw);
+      } else {
+        this.expectations.push({ kind: 'query', refusal: verdict });
+        this.send(REFUSAL_QUERY);
+      }
+    });
   }
 
-  private async onExecute(msg: WireMessage): Promise<void> {
+  private onExecute(msg: WireMessage): Promise<void> | undefined {
     const execute = readExecute(msg.body);
     const portal = this.portals.get(execute.portal);
     if (portal?.allowedAction) {
       this.expectations.push({ kind: 'execute', portal, capture: this.capture(portal.allowedAction, portal) });
-      return this.send(msg.raw);
+      this.send(msg.raw);
+      return undefined;
     }
     const statement = portal?.statement;
     const sql = statement?.sql ?? '';
     const classification = statement?.classification ?? this.deps.classifier.unknown('Execute of a portal Airlock did not see bound');
     const params = portal ? this.describeParams(portal) : [];
-    const { action, verdict } = await this.decide(sql, classification, {
+    const request = this.sqlRequest(sql, classification, {
       protocol: 'extended',
       statement: portal?.statementName || undefined,
       portal: execute.portal || undefined,
       params,
       maxRows: execute.maxRows || undefined,
     });
-    if (verdict.allowed && portal) {
-      portal.allowedAction = action;
-      this.expectations.push({ kind: 'execute', portal, capture: this.capture(action, portal) });
-      this.send(msg.raw);
-    } else {
-      // the server's error for a portal that does not exist takes the refused Execute's place, and the server skips to Sync as the client will
-      this.expectations.push({ kind: 'execute', refusal: verdict });
-      this.send(serialize.execute({ portal: BLOCKED_PORTAL_PREFIX + randomBytes(6).toString('hex') }));
-      this.skipUntilSync = true;
-    }
+    return this.settle(request, (action, verdict) => {
+      if (verdict.allowed && portal) {
+        portal.allowedAction = action;
+        this.expectations.push({ kind: 'execute', portal, capture: this.capture(action, portal) });
+        this.send(msg.raw);
+      } else {
+        // the server's error for a portal that does not exist takes the refused Execute's place, and the server skips to Sync as the client will
+        this.expectations.push({ kind: 'execute', refusal: verdict });
+        this.send(serialize.execute({ portal: BLOCKED_PORTAL_PREFIX + randomBytes(6).toString('hex') }));
+        this.skipUntilSync = true;
+      }
+    });
   }
 
   /** Bound parameters for the recording, masked; binary ones are shown by size only. */
@@ -501,9 +540,9 @@ export class ClientConnection {
     });
   }
 
-  private async decide(sql: string, classification: SqlClassification, extra: Record<string, unknown>): Promise<{ action: Action; verdict: Verdict }> {
+  private sqlRequest(sql: string, classification: SqlClassification, extra: Record<string, unknown>): ActionRequest {
     const summary = this.deps.classifier.summary(classification);
-    const request: ActionRequest = {
+    return {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
@@ -521,13 +560,25 @@ export class ClientConnection {
         ...(classification.parseError ? { parseError: classification.parseError } : {}),
       },
     };
-    return this.submit(request);
   }
 
-  private async submit(request: Omit<ActionRequest, 'target' | 'protocol'>): Promise<{ action: Action; verdict: Verdict }> {
+  /**
+   * Runs `then` with the pipeline's verdict: at once when policy settles the action (no promise, no
+   * turn of the event loop), otherwise once it is decided, with everything after it held meanwhile.
+   */
+  private settle(request: ActionRequest, then: (action: Action, verdict: Verdict) => void): Promise<void> | undefined {
+    const settled = this.deps.context.pipeline.submitNow(this.session!, request);
+    if (settled) {
+      then(settled.action, settled.verdict);
+      return undefined;
+    }
+    return this.submit(request).then(({ action, verdict }) => then(action, verdict));
+  }
+
+  private async submit(request: ActionRequest): Promise<{ action: Action; verdict: Verdict }> {
     this.holding = true;
     try {
-      return await this.deps.context.pipeline.submit(this.session!, { ...request, target: this.deps.target.name, protocol: 'postgres' }, { signal: this.deciding.signal });
+      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.deciding.signal });
     } finally {
       this.holding = false;
     }
@@ -561,6 +612,9 @@ export class ClientConnection {
       if (out.length > 0 && !this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.upstreamSocket?.pause();
     } catch (err) {
       this.fatal(err);
+    } finally {
+      // results are recorded once the agent has its (masked) bytes: recording is not on the reply's path
+      if (this.finished.length > 0) this.recordFinished();
     }
   }
 
@@ -612,7 +666,8 @@ export class ClientConnection {
         if (head && (head.kind === 'parse' || head.kind === 'bind' || head.kind === 'close')) this.expectations.shift();
         return msg.raw;
       case 'C': {
-        const tag = (this.decoder.decode(msg.raw) as unknown as { text: string }).text;
+        // the body is the tag as a C string: read directly, not through pg-protocol's parser (once per statement)
+        const tag = readQuery(msg.body);
         if (head?.kind === 'query') {
           head.capture?.tags.push(tag);
         } else if (head?.kind === 'execute') {
@@ -686,6 +741,9 @@ export class ClientConnection {
 
   private rowMaskerFor(rowDescription: Buffer): RowMasker | undefined {
     if (!this.masker) return undefined;
+    // the same statement again (the common case) returns the same RowDescription: compare bytes before building a key
+    const last = this.lastRowMasker;
+    if (last && last.masker === this.masker && last.rowDescription.equals(rowDescription)) return last.rowMasker;
     const key = rowDescription.toString('latin1');
     let rowMasker = this.rowMaskers.get(key);
     if (!rowMasker || rowMasker.masker !== this.masker) {
@@ -693,6 +751,8 @@ export class ClientConnection {
       rowMasker = new RowMasker(this.decodeColumns(rowDescription), this.masker);
       this.rowMaskers.set(key, rowMasker);
     }
+    // a copy: the message's bytes live in a socket chunk that would otherwise be kept alive
+    this.lastRowMasker = { rowDescription: Buffer.from(rowDescription), masker: this.masker, rowMasker };
     return rowMasker;
   }
 
@@ -701,9 +761,20 @@ export class ClientConnection {
     return decoded.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID, format: f.format === 'binary' ? 1 : 0 }));
   }
 
+  /** A statement is done: its duration is taken now, its result recorded after this chunk's reply is written. */
   private finish(capture: ResultCapture): void {
-    const durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
-    const report = capture.report.toReport();
+    capture.durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
+    this.finished.push(capture);
+  }
+
+  private recordFinished(): void {
+    const finished = this.finished;
+    this.finished = [];
+    for (const capture of finished) this.recordResult(capture, capture.durationMs ?? 0);
+  }
+
+  private recordResult(capture: ResultCapture, durationMs: number): void {
+    const report = capture.report.changed ? capture.report.toReport() : undefined;
     const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
     void this.deps.context.pipeline
       .recordResult(this.session!, capture.action, {
@@ -711,7 +782,7 @@ export class ClientConnection {
         durationMs: Math.round(durationMs * 1000) / 1000,
         error: capture.error,
         rowCount: capture.sample.rowCount,
-        maskReport: report.cells > 0 || report.nulled > 0 ? report : undefined,
+        maskReport: report,
         detail: {
           columns: capture.rowMasker?.columns?.map((c) => c.name),
           rows: capture.sample.rows,

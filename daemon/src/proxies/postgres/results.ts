@@ -1,5 +1,5 @@
-import type { Masker, MaskReportBuilder } from '../../masking/index.js';
 import type { PgResultDetail } from '@airlock/shared';
+import { NOTHING_TO_MASK, type Masker, type MaskReportBuilder } from '../../masking/index.js';
 import { ProtocolError } from './protocol.js';
 
 /** PostgreSQL type OIDs whose binary form is their UTF-8 text, so masking them is the same as text. */
@@ -72,9 +72,12 @@ export class RowMasker {
         }
         continue;
       }
+      // most cells cannot hold anything a detector looks for: screened on the bytes, before decoding them
+      const screened = plan.label === undefined ? this.masker.screenBytes(body, start, offset) : -1;
+      if (screened === NOTHING_TO_MASK) continue;
       const text = body.toString('utf8', start, offset);
       const labels = marks ? [] : undefined;
-      const masked = this.masker.maskCell(text, plan.label, report, labels);
+      const masked = this.masker.maskCell(text, plan.label, report, screened, labels);
       if (masked !== text) {
         (changes ??= []).push({ start: start - 4, end: offset, text: masked });
         if (labels && labels.length > 0) marks!.push({ column: i, by: labels });

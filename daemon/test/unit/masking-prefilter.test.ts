@@ -1,0 +1,190 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DETECTORS, MaskingPolicy } from '@airlock/shared';
+import type { DetectorName } from '@airlock/shared';
+import { MaskReportBuilder, NOTHING_TO_MASK, compileMasking } from '../../src/masking/index.js';
+import { HAS_AT, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
+import { RowMasker } from '../../src/proxies/postgres/results.js';
+
+/**
+ * Masker.screenBytes lets the PostgreSQL proxy skip decoding cells no detector could touch. It must
+ * never skip a value a detector would change: checked here on every detector's matches, on
+ * near-misses and on seeded random text built from the characters the detectors care about.
+ */
+
+const key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const jwt = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"1"}').toString('base64url')}.c2lnbmF0dXJlc2lnbmF0dXJl`;
+
+/** Things each detector masks, and look-alikes it leaves alone. */
+const SAMPLES = [
+  'alice@example.com',
+  'mail a.b+c@sub.example.co.uk now',
+  'user@localhost',
+  'a@b.co',
+  '4111 1111 1111 1111',
+  '4111111111111111',
+  '5500-0055-5555-5559',
+  'card 378282246310005 exp',
+  '4111 1111 1111 1112',
+  'DE89370400440532013000',
+  'GB82 WEST 1234 5698 7654 32',
+  'iban FR1420041010050500013M02606.',
+  'de89370400440532013000',
+  '+44 20 7946 0958',
+  '(415) 555-2671',
+  '+14155552671',
+  '030 1234567',
+  '2024-01-31',
+  '10.0.0.1',
+  'ssn 123-45-6789',
+  '123 45 6789',
+  '666-45-6789',
+  'AB 12 34 56 C',
+  'nino AB123456C',
+  '12345678Z',
+  'NIE X1234567L',
+  'key AKIAIOSFODNN7EXAMPLE',
+  `aws_secret_access_key = ${key}`,
+  `{"SecretAccessKey": "${key}"}`,
+  'AIzaSyA1234567890abcdefghijklmnopqrstuv',
+  'DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy;EndpointSuffix=core.windows.net',
+  'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8',
+  'glpat-x1Y2z3a4B5c6D7e8F9g0',
+  'xoxb-1234567890-abcdefghij',
+  'sk_live_a1b2c3d4e5f6g7h8i9j0',
+  'Authorization: Bearer abcdef0123456789abcdef',
+  'bearer abcdef0123456789abcdef',
+  jwt,
+  '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
+  'postgres://app:s3cret@db.internal:5432/app',
+  'password=hunter2 host=db',
+  'PASSWORD: hunter2',
+  'pwd=hunter2',
+  'Customer 1 called from +44 20 7946 0001 about invoice 100001; reach them at contact1@example.org. Paid with card 4111 1111 1111 1111, refund to IBAN DE89 3704 0044 0532 0130 00.',
+  'Bruno Smith',
+  '101 Market Street, Apt 1',
+  'c4ca4238a0b923820dcc509a6f75849b',
+  '550e8400-e29b-41d4-a716-446655440000',
+  '2025-03-01 09:00:00.123+00',
+  '12345.67',
+  '',
+  'x',
+  'Zoë Müller <zoë@example.com>',
+  'naïve 4111 1111 1111 1111',
+  'employee EMP-1234',
+];
+
+/** A deterministic generator (mulberry32), so a failure names a reproducible string. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Text made of digits, separators, `@`, upper- and lowercase letters and pieces of the detectors' keywords. */
+function randomTexts(count: number, seed: number): string[] {
+  const pieces = ['0', '1', '4', '5', '9', ' ', '-', '.', '/', '(', ')', '+', '@', ':', '_', '=', '"', 'A', 'B', 'C', 'D', 'E', 'K', 'S', 'I', 'J', 'X', 'Z', 'a', 'e', 'k', 't', 'x', 'o', 'b', 'p', 'r', 'y', 'ey', 'earer', 'Bearer ', 'AKIA', 'ASIA', 'AIza', 'pass', 'password=', 'Pwd', 'sk-', 'xoxb-', 'ghp_', '://', '-----BEGIN', 'DE89', 'GB82', '4111', '1111 ', '123-45-', 'é', '\n'];
+  const next = random(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let text = '';
+    const length = 1 + Math.floor(next() * 40);
+    for (let k = 0; k < length; k++) text += pieces[Math.floor(next() * pieces.length)];
+    out.push(text);
+  }
+  return out;
+}
+
+const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7)];
+
+const MASKERS: [string, ReturnType<typeof compileMasking>][] = [
+  ['all detectors', compileMasking(MaskingPolicy.parse({}), 'db')],
+  ['no detectors', compileMasking(MaskingPolicy.parse({ detectors: [] }), 'db')],
+  ...DETECTORS.map((d): [string, ReturnType<typeof compileMasking>] => [d, compileMasking(MaskingPolicy.parse({ detectors: [d] satisfies DetectorName[] }), 'db')]),
+  ['email and phone', compileMasking(MaskingPolicy.parse({ detectors: ['email', 'phone'] }), 'db')],
+  ['a custom detector', compileMasking(MaskingPolicy.parse({ detectors: [], custom: [{ name: 'emp', regex: 'EMP-\\d+' }] }), 'db')],
+];
+
+describe('textFeaturesAscii', () => {
+  test('the features of textFeatures, read from the bytes, plus whether there is an @', () => {
+    for (const text of CORPUS) {
+      if ([...text].some((ch) => ch.charCodeAt(0) > 0x7f)) continue;
+      // framed by bytes that would change the features were they read: only [start, end) counts
+      const bytes = Buffer.from(`@4111 1111 1111 1111 Bearer ${text}earer AKIA 4111 1111 1111 1111@`, 'latin1');
+      const start = '@4111 1111 1111 1111 Bearer '.length;
+      const features = textFeaturesAscii(bytes, start, start + text.length);
+      assert.equal(features & ~HAS_AT, textFeatures(text), JSON.stringify(text));
+      assert.equal((features & HAS_AT) !== 0, text.includes('@'), JSON.stringify(text));
+    }
+  });
+
+  test('-1 for text that is not all ASCII', () => {
+    const bytes = Buffer.from('Zoë 4111 1111 1111 1111', 'utf8');
+    assert.equal(textFeaturesAscii(bytes, 0, bytes.length), -1);
+    assert.notEqual(textFeaturesAscii(bytes, 4, bytes.length), -1, 'the range after the non-ASCII character is ASCII');
+  });
+});
+
+describe('Masker.screenBytes', () => {
+  for (const [name, masker] of MASKERS) {
+    test(`never rules out a cell that maskCell would change (${name})`, () => {
+      let changed = 0;
+      for (const text of CORPUS) {
+        const report = new MaskReportBuilder();
+        const masked = masker.maskCell(text, undefined, report);
+        if (masked === text && !report.changed) continue;
+        changed++;
+        const bytes = Buffer.from(text, 'utf8');
+        const screened = masker.screenBytes(bytes, 0, bytes.length);
+        assert.notEqual(screened, NOTHING_TO_MASK, `${name}: ${JSON.stringify(text)} is masked to ${JSON.stringify(masked)}`);
+        const again = new MaskReportBuilder();
+        assert.equal(masker.maskCell(text, undefined, again, screened), masked, 'the same result with the screened features');
+        assert.deepEqual(again.toReport(), report.toReport());
+      }
+      if (name !== 'no detectors') assert.ok(changed > 0, `${name}: the corpus exercises the detector`);
+    });
+  }
+
+  test('rules out plain text, ids and numbers with all detectors on', () => {
+    const masker = MASKERS[0]![1];
+    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x']) {
+      const bytes = Buffer.from(text);
+      assert.equal(masker.screenBytes(bytes, 0, bytes.length), NOTHING_TO_MASK, text);
+    }
+  });
+});
+
+describe('RowMasker with the prefilter', () => {
+  test('a row is masked exactly as maskCell masks each of its cells', () => {
+    const masker = MASKERS[0]![1];
+    const texts = CORPUS.slice(0, 2000);
+    for (let i = 0; i < texts.length; i += 5) {
+      const cells = texts.slice(i, i + 5);
+      const rowMasker = new RowMasker(cells.map((_, k) => ({ name: `c${k}`, typeOid: 25, format: 0 })), masker);
+      const parts: Buffer[] = [Buffer.from([cells.length >> 8, cells.length & 0xff])];
+      for (const cell of cells) {
+        const value = Buffer.from(cell, 'utf8');
+        const length = Buffer.alloc(4);
+        length.writeInt32BE(value.length);
+        parts.push(length, value);
+      }
+      const body = Buffer.concat(parts);
+      const rebuilt = rowMasker.maskRow(body, new MaskReportBuilder());
+      const expected = cells.map((cell) => masker.maskCell(cell, undefined, new MaskReportBuilder()));
+      const out = rebuilt ? rebuilt.subarray(5) : body;
+      const got: string[] = [];
+      let offset = 2;
+      for (let k = 0; k < cells.length; k++) {
+        const length = out.readInt32BE(offset);
+        got.push(out.toString('utf8', offset + 4, offset + 4 + length));
+        offset += 4 + length;
+      }
+      assert.deepEqual(got, expected);
+      assert.equal(rebuilt === null, expected.every((e, k) => e === cells[k]), 'rebuilt only when something changed');
+    }
+  });
+});
