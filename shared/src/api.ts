@@ -98,7 +98,11 @@ export const PolicyResponse = EffectivePolicy;
 
 /** Test-only action source (enabled with AIRLOCK_TEST_ACTION_SOURCE=1): runs an action through the pipeline. */
 export const SubmitActionRequest = Action.omit({ id: true, at: true, sessionId: true })
-  .extend({ token: z.string().min(1) })
+  .extend({
+    token: z.string().min(1),
+    /** recorded as the action's result when it is allowed: what a protocol proxy would record (terminal output, rows) */
+    result: z.object({ summary: z.string(), durationMs: z.number().min(0).optional(), detail: z.record(z.string(), z.unknown()).optional() }).optional(),
+  })
   .strict();
 export type SubmitActionRequest = z.input<typeof SubmitActionRequest>;
 export const SubmitActionResponse = z.object({ action: Action, verdict: Verdict });

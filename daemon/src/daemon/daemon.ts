@@ -295,10 +295,12 @@ export class Daemon implements ControlPlane {
 
   get submitTestAction() {
     if (!this.options.testActionSource) return undefined;
-    return async ({ token, ...request }: z.output<typeof SubmitActionRequest>, signal: AbortSignal) => {
+    return async ({ token, result, ...request }: z.output<typeof SubmitActionRequest>, signal: AbortSignal) => {
       const auth = this.sessions.authenticate(token, request.target);
       if (!auth.ok) throw new HttpError(401, auth.message);
-      return this.pipeline.submit(auth.session, request, { signal });
+      const outcome = await this.pipeline.submit(auth.session, request, { signal });
+      if (result && outcome.verdict.allowed) await this.pipeline.recordResult(auth.session, outcome.action, result);
+      return outcome;
     };
   }
 

@@ -55,7 +55,13 @@ export const TimelineEntry = z.object({
 });
 export type TimelineEntry = z.infer<typeof TimelineEntry>;
 
-export const TerminalClip = z.object({ actionId: z.string(), t: z.number(), cast: z.string() });
+export const TerminalClip = z.object({
+  actionId: z.string(),
+  t: z.number(),
+  /** how long its output plays, in ms */
+  duration: z.number().min(0),
+  cast: z.string(),
+});
 export type TerminalClip = z.infer<typeof TerminalClip>;
 
 export const Timeline = z.object({

@@ -1,5 +1,6 @@
 import { MaskReport, PgResultDetail, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
 import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
+import { castDurationMs, parseAsciicast } from './asciicast.js';
 
 /** Idle stretches longer than this play as this long: a session with an hour of silence still replays briskly. */
 export const DEFAULT_IDLE_LIMIT_MS = 2_000;
@@ -95,7 +96,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
           maskReport: report.success ? report.data : undefined,
           sample: sample.success && (sample.data.rows.length > 0 || sample.data.columns) ? sample.data : undefined,
         };
-        if (typeof detail.asciicast === 'string') timeline.terminals.push({ actionId: entry.actionId, t: entry.t, cast: detail.asciicast });
+        if (typeof detail.asciicast === 'string') timeline.terminals.push({ actionId: entry.actionId, t: entry.t, duration: terminalDuration(detail.asciicast), cast: detail.asciicast });
         break;
       }
       case 'note':
@@ -109,8 +110,18 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
         break;
     }
   }
-  timeline.duration = t;
+  // a terminal session plays its own length, which can outlast the last record
+  timeline.duration = Math.max(t, ...timeline.terminals.map((c) => c.t + c.duration));
   return timeline;
+}
+
+/** A cast that does not parse plays as nothing (the lane shows why when selected). */
+function terminalDuration(cast: string): number {
+  try {
+    return castDurationMs(parseAsciicast(cast));
+  } catch {
+    return 0;
+  }
 }
 
 function applyVerdict(entry: TimelineEntry, verdict: Verdict): void {

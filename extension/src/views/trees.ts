@@ -26,6 +26,9 @@ abstract class AirlockTree<T> implements vscode.TreeDataProvider<T>, vscode.Disp
     this.subscription = controller.onDidChange(() => this.emitter.fire(undefined));
   }
 
+  /** run when an item is clicked (set by the view's registration) */
+  itemCommand?: vscode.Command;
+
   abstract getTreeItem(element: T): vscode.TreeItem;
   abstract getChildren(): T[];
 
@@ -45,6 +48,7 @@ export class PendingApprovalsTree extends AirlockTree<Approval> {
   }
   getTreeItem(approval: Approval): vscode.TreeItem {
     const item = toTreeItem(approvalItem(approval, Date.now()));
+    item.command = this.itemCommand;
     return item;
   }
 }
@@ -55,6 +59,7 @@ export class ActivityTree extends AirlockTree<ActivityEntry> {
   }
   getTreeItem(entry: ActivityEntry): vscode.TreeItem {
     const item = toTreeItem(activityItem(entry));
+    item.command = this.itemCommand;
     return item;
   }
 }
@@ -89,6 +94,7 @@ export class SessionsTree extends AirlockTree<RecordingSummary> {
         ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
         : new vscode.ThemeIcon(recording.state === 'sealed' ? 'lock' : recording.state === 'open' ? 'record' : 'warning');
     item.contextValue = 'airlock.recording';
+    item.command = this.itemCommand;
     return item;
   }
 }
@@ -108,23 +114,26 @@ export function registerViews(controller: AirlockController): vscode.Disposable[
     activity,
     sessions,
     integrity,
-    openOnSelect('airlock.approvals', pending, 'airlock.showApproval'),
-    openOnSelect('airlock.activity', activity, 'airlock.showAction'),
-    openOnSelect('airlock.sessions', sessions, 'airlock.openReplay'),
+    openOnClick('airlock.approvals', pending, 'airlock.showApproval'),
+    openOnClick('airlock.activity', activity, 'airlock.showAction'),
+    openOnClick('airlock.sessions', sessions, 'airlock.openReplay'),
     { dispose: () => clearInterval(ticker) },
   ];
 }
 
 /**
- * A view whose selected item opens its panel. Selection, not TreeItem.command: the views refresh as
- * the daemon's events arrive, and a click on an item's command while its row is re-rendered fails
- * in VS Code ("Actual command not found"); a selection always reaches us.
+ * A view whose items open their panel when clicked (again and again, unlike a selection change).
+ * The items' command carries no arguments and reads the view's selection: VS Code keeps a command
+ * with arguments in a cache that a refresh clears, and the views refresh as the daemon's events
+ * arrive, so a click during one failed with "Actual command not found".
  */
-function openOnSelect<T>(id: string, provider: vscode.TreeDataProvider<T>, command: string): vscode.Disposable {
+function openOnClick<T>(id: string, provider: AirlockTree<T>, command: string): vscode.Disposable {
   const view = vscode.window.createTreeView(id, { treeDataProvider: provider });
-  const subscription = view.onDidChangeSelection((e) => {
-    const [selected] = e.selection;
-    if (selected !== undefined && e.selection.length === 1) void vscode.commands.executeCommand(command, selected);
+  const open = `${id}.openSelected`;
+  provider.itemCommand = { command: open, title: 'Open' };
+  const registration = vscode.commands.registerCommand(open, () => {
+    const [selected] = view.selection;
+    if (selected !== undefined) void vscode.commands.executeCommand(command, selected);
   });
-  return vscode.Disposable.from(subscription, view);
+  return vscode.Disposable.from(registration, view);
 }

@@ -307,7 +307,9 @@ function details(e: TimelineEntry | undefined): TemplateResult {
           ${e.result.error ? html`<div class="banner error">${e.result.error}</div>` : nothing}
           ${e.result.sample && e.result.sample.rows.length > 0 ? maskedTable(e.result.sample) : nothing}
           ${e.result.sample?.truncated ? html`<p class="muted">The first ${e.result.sample.rows.length} of ${e.result.rowCount ?? 'more'} rows were recorded.</p>` : nothing}
-          <vscode-button secondary class="small" id="open-result" @click=${() => channel.send({ type: 'openResult', actionId: e.actionId })}>Open in the masked-data view</vscode-button>
+          ${e.result.sample
+            ? html`<vscode-button secondary class="small" id="open-result" @click=${() => channel.send({ type: 'openResult', actionId: e.actionId })}>Open in the masked-data view</vscode-button>`
+            : nothing}
         </section>`
       : nothing}
     <div id="terminal-slot"></div>

@@ -1,6 +1,6 @@
 import { Terminal } from '@xterm/xterm';
 import type { TerminalClip, TimelineEntry } from '../protocol/webview-messages.js';
-import { framesUntil, parseAsciicast, type Asciicast } from './models.js';
+import { framesUntil, parseAsciicast, type Asciicast } from '../state/asciicast.js';
 
 /**
  * The terminal lane's player: an action that recorded terminal output (an asciicast v2 text: SSH

@@ -66,6 +66,7 @@ let databaseCreated = false;
 let browser;
 let exitCode;
 const hostLog = [];
+const pageLog = [];
 try {
   // a database target for terminal routing: a scratch database with synthetic PII on the machine's
   // PostgreSQL, behind the daemon
@@ -104,6 +105,7 @@ try {
   // the webviews' strict CSP must hold for everything they render: any refusal is a failure
   const cspViolations = [];
   page.on('console', (m) => {
+    pageLog.push(`${m.type()}: ${m.text()}`);
     if (/Content Security Policy|Refused to (apply|load|execute)/.test(m.text())) cspViolations.push(m.text());
   });
   await page.exposeFunction('codeAutomationLog', (_type, args) => hostLog.push(String(Array.isArray(args) ? args.join(' ') : args)));
@@ -161,21 +163,21 @@ try {
     });
 
     // ---- webviews: their documents live in nested iframes; find one by the kind its page declares
-    const webview = (kind, timeoutMs) =>
+    // several panels of a kind can be open: `accept` picks the one wanted (a detached frame never is)
+    const webview = (kind, timeoutMs, accept = async () => true) =>
       until(async () => {
         for (const frame of page.frames()) {
           const found = await frame.evaluate('document.body?.dataset.kind').catch(() => undefined);
-          if (found === kind && !frame.isDetached()) return frame;
+          if (found === kind && !frame.isDetached() && (await Promise.resolve().then(() => accept(frame)).catch(() => false))) return frame;
         }
         return undefined;
       }, `the ${kind} webview`, timeoutMs);
     // a click on a tree row can land while the view re-renders (the daemon's events refresh it), as a
     // person's can: click again, as they would, until the panel is there
-    const openFromRow = (row, kind, ready) =>
+    const openFromRow = (row, kind, accept) =>
       until(async () => {
         await row.click();
-        const frame = await webview(kind, 5_000).catch(() => undefined);
-        return frame && (await ready(frame)) ? frame : undefined;
+        return webview(kind, 8_000, accept).catch(() => undefined);
       }, `the ${kind} webview from a click`, 45_000);
 
     const third = 'DROP TABLE orders';
@@ -206,7 +208,7 @@ try {
       const row = pane.locator('.monaco-list-row', { hasText: 'total = 0' });
       await row.waitFor({ timeout: 20_000 });
       // the panel of the earlier approval may be found first: it is not the answer (nor a detached frame)
-      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#statement', { hasText: 'total = 0' }).count().catch(() => 0)) > 0);
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#statement', { hasText: 'total = 0' }).count()) > 0);
       const approvals = await api('GET', '/v1/approvals');
       const pending = approvals.approvals.find((a) => a.action.summary === fourth);
       await api('POST', `/v1/approvals/${pending.id}/approve`, { by: 'lead', via: 'cli' });
@@ -247,12 +249,27 @@ try {
       const selected = await frame.locator('.row.selected').getAttribute('data-action');
       await page.locator('.tab', { hasText: /^Result:/ }).first().click();
       await page.locator('.tab', { hasText: /^Replay:/ }).first().click();
-      const again = await webview('replay');
+      const again = await webview('replay', 10_000, async (f) => (await f.locator('.row', { hasText: 'FROM customers' }).count()) > 0);
       await again.locator('.row.selected').waitFor({ timeout: 10_000 });
       check((await again.locator('.row.selected').getAttribute('data-action')) === selected, 'the selected action is kept across hide/show');
     });
+    await step("the replay's terminal lane plays a session's terminal output (asciicast) in xterm.js", async () => {
+      // no SSH proxy yet: the daemon's test action source records what it would (an asciicast of the shell)
+      const cast = ['{"version": 2, "width": 80, "height": 12}', '[0.2, "o", "web-1$ uptime\\r\\n"]', '[0.9, "o", " 10:00:01 up 3 days,  load average: 0.42\\r\\n"]', '[1.4, "o", "web-1$ exit\\r\\n"]'].join('\n');
+      const shell = await api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'ssh', kind: 'ssh.shell', summary: 'interactive shell on web-1', attributes: { class: 'read' }, result: { summary: 'shell closed (exit 0)', detail: { asciicast: cast } } });
+      check(shell.verdict?.allowed === true, `the shell was allowed: ${JSON.stringify(shell)}`);
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^sessions/i }) });
+      const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'host-test-agent' }).first(), 'replay', async (f) => (await f.locator('.row', { hasText: 'interactive shell' }).count()) > 0);
+      check((await frame.locator('canvas.track[data-lane="terminal"]').getAttribute('data-count')) === '1', 'one clip on the terminal lane');
+      await frame.locator('.row', { hasText: 'interactive shell' }).click();
+      await frame.locator('#entries').press('End');
+      await frame.locator('.xterm-rows', { hasText: 'up 3 days' }).waitFor({ timeout: 10_000 });
+      check((await frame.locator('.xterm-rows').innerText()).includes('web-1$ exit'), 'every frame up to the end is shown');
+      await page.screenshot({ path: path.join(outputDir, 'replay-terminal.png') });
+    });
+
     await step('the webviews follow the colour theme (high contrast)', async () => {
-      const frame = await webview('replay');
+      const frame = await webview('replay', 10_000, async (f) => (await f.locator('.row', { hasText: 'interactive shell' }).count()) > 0);
       const background = () => frame.evaluate('getComputedStyle(document.body).backgroundColor').catch(() => '');
       const before = await background();
       writeFileSync(path.join(home, 'host-test-theme'), 'Default High Contrast');
@@ -267,6 +284,7 @@ try {
     writeFileSync(path.join(home, 'host-test-done'), err.message);
   }
   await until(() => exitCode !== undefined, 'the extension host suite to finish', 60_000).catch(() => undefined);
+  if (process.env.AIRLOCK_HOST_DEBUG) console.log(hostLog.join('\n'), '\n--- page console ---\n', pageLog.join('\n'));
   const activation = hostLog.find((l) => l.includes('activated in'));
   if (activation) console.log(`# ${activation.replace('[airlock-host] ', '')}`);
   if (exitCode !== 0) results.push({ name: 'extension host suite', ok: false, error: new Error(`exit code ${exitCode}: ${hostLog.slice(-5).join(' | ')}`) });

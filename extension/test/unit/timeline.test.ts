@@ -99,6 +99,16 @@ describe('replay timeline', () => {
     assert.equal(timeline.entries[0]?.reason, 'no DDL here');
   });
 
+  test('terminal output (asciicast) goes on the terminal lane and the timeline lasts as long as it plays', () => {
+    seq = 0;
+    const shell = action('s1', 0, 'allow', 'interactive shell on web-1');
+    const cast = '{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "$ uptime\\r\\n"]\n[4.25, "o", "up 3 days\\r\\n"]\n';
+    const timeline = buildTimeline([shell, { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 's1', summary: 'shell closed', detail: { asciicast: cast } }]);
+    assert.deepEqual(timeline.terminals.map((c) => [c.actionId, c.t, c.duration]), [['s1', 0, 4_250]]);
+    assert.equal(timeline.duration, 4_250);
+    assert.equal(Timeline.safeParse(timeline).success, true);
+  });
+
   test('entryIndexAt finds the last action at or before a time', () => {
     const entries = [{ t: 0 }, { t: 100 }, { t: 100 }, { t: 500 }];
     assert.equal(entryIndexAt(entries, -1), -1);

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostMessage, WebviewMessage } from '../../src/protocol/webview-messages.js';
 import { MessageBuffer } from '../../src/webviews/message-buffer.js';
-import { detectorCounts, framesUntil, maskTooltip, parseAsciicast, tableModel, visibleRange, clock } from '../../src/webview/models.js';
+import { clock, detectorCounts, maskTooltip, tableModel, visibleRange } from '../../src/webview/models.js';
+import { castDurationMs, framesUntil, parseAsciicast } from '../../src/state/asciicast.js';
 
 describe('host/webview message protocol', () => {
   test('webview messages are validated: a deny needs a reason, unknown types and bad scopes are refused', () => {
@@ -85,6 +86,7 @@ describe('webview view models', () => {
     assert.equal(framesUntil(cast, 0), 0);
     assert.equal(framesUntil(cast, 1), 1);
     assert.equal(framesUntil(cast, 99), 2);
+    assert.equal(castDurationMs(cast), 1_500);
     assert.throws(() => parseAsciicast('{"version": 1}'), /line 1/);
     assert.throws(() => parseAsciicast('{"version": 2, "width": 80, "height": 24}\nnot json'), /line 2 is not JSON/);
     assert.throws(() => parseAsciicast(''), /empty/);
