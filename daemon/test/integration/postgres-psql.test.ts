@@ -121,6 +121,27 @@ describe('PostgreSQL proxy with psql (real server, real client)', () => {
     }
   });
 
+  test('binary COPY TO STDOUT is withheld (its values cannot be masked); the session goes on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-copy-bin-'));
+    try {
+      const out = path.join(dir, 'out.bin');
+      const r = await psql(['-At', '-c', `\\copy (SELECT id, email, card FROM customers) TO '${out}' WITH (FORMAT binary)`, '-c', 'SELECT 40 + 2']);
+      assert.match(r.stderr, /0A000.*binary values cannot be masked/);
+      assert.match(r.stdout, /^42$/m, 'the next statement on the same connection runs');
+      const written = readFileSync(out);
+      assert.ok(!written.includes('ada@example.com') && !written.includes('4111 1111'), 'no unmasked value reached the client');
+      // the recording says what happened
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { json } = await h.daemon.api('GET', '/v1/sessions');
+      const rec = (json as { recordings: { id: string; agentSessionName: string }[] }).recordings.find((x) => x.agentSessionName === 'pg-agent')!;
+      const page = await h.daemon.api('GET', `/v1/sessions/${rec.id}/records?limit=1000`);
+      const results = (page.json as { records: { type: string; error?: string }[] }).records.filter((x) => x.type === 'result');
+      assert.ok(results.some((x) => /binary values cannot be masked/.test(x.error ?? '')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a scripted interactive session: variables, \\d, transactions', async () => {
     const r = await psql(['-At'], "\\set id 3\nSELECT name FROM customers WHERE id = :id;\n\\d customers\nBEGIN;\nSELECT email FROM customers WHERE id = :id;\nCOMMIT;\n\\q\n");
     assert.equal(r.code, 0, r.stderr);

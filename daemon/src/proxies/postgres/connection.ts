@@ -90,9 +90,13 @@ interface ResultCapture {
   error?: string;
   rowMasker?: RowMasker;
   copyOut?: boolean;
+  /** a binary COPY TO STDOUT while masking is on: its data is withheld and the agent gets an error */
+  binaryCopyWithheld?: boolean;
   /** set when the statement completes */
   durationMs?: number;
 }
+
+const BINARY_COPY_REFUSED = 'Airlock withheld this binary COPY: binary values cannot be masked';
 
 /** What the upstream owes the client for each forwarded message, in order. */
 type Expectation =
@@ -668,6 +672,16 @@ export class ClientConnection {
       case 'C': {
         // the body is the tag as a C string: read directly, not through pg-protocol's parser (once per statement)
         const tag = readQuery(msg.body);
+        const withheld = head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.binaryCopyWithheld ? head.capture : undefined;
+        if (withheld) {
+          withheld.binaryCopyWithheld = false;
+          withheld.error = BINARY_COPY_REFUSED;
+          if (head?.kind === 'execute') {
+            this.expectations.shift();
+            this.finish(withheld);
+          }
+          return errorResponse({ severity: 'ERROR', code: '0A000', message: `${BINARY_COPY_REFUSED} (target "${this.deps.target.name}")`, hint: 'Use COPY ... TO STDOUT with FORMAT text or csv: those rows are masked.' });
+        }
         if (head?.kind === 'query') {
           head.capture?.tags.push(tag);
         } else if (head?.kind === 'execute') {
@@ -708,10 +722,19 @@ export class ClientConnection {
         // COPY ... TO STDOUT: rows arrive as CopyData; text and csv rows are masked as text
         const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
         if (capture) capture.copyOut = msg.body[0] === 0;
+        // binary COPY values carry no types to tell text from numbers: they cannot be masked, so they
+        // do not reach the agent at all (fail closed); the upstream runs the COPY to its end
+        if (capture && !capture.copyOut && this.masker?.active) {
+          capture.binaryCopyWithheld = true;
+          return undefined;
+        }
         return msg.raw;
       }
+      case 'c':
+        return head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.binaryCopyWithheld ? undefined : msg.raw;
       case 'd': {
         const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
+        if (capture?.binaryCopyWithheld) return undefined;
         if (!capture?.copyOut || !this.masker?.active) return msg.raw;
         const text = msg.body.toString('utf8');
         const masked = maskCopyRow(text, this.masker, capture.report);
