@@ -457,15 +457,7 @@ export class ClientConnection {
           attributes: { class: 'privileged', statementCount: 1 },
           detail: { protocol: 'function-call', user: this.params.get('user'), database: this.params.get('database') },
         };
-        return this.settle(request, (action, verdict) => {
-          if (verdict.allowed) {
-            this.expectations.push({ kind: 'query', capture: this.capture(action) });
-            this.send(msg.raw);
-          } else {
-            this.expectations.push({ kind: 'query', refusal: verdict });
-            this.send(REFUSAL_QUERY);
-          }
-        });
+        return this.settle(request, this.forwardOrRefuse(msg.raw));
       }
       case 'X':
         this.upstreamSocket?.end(msg.raw);
@@ -488,15 +480,23 @@ export class ClientConnection {
       if (s.deallocates === '*') this.sqlPrepared.clear();
       else if (s.deallocates) this.sqlPrepared.delete(s.deallocates.toLowerCase());
     }
-    return this.settle(this.sqlRequest(sql, classification, { protocol: 'simple' }), (action, verdict) => {
+    return this.settle(this.sqlRequest(sql, classification, { protocol: 'simple' }), this.forwardOrRefuse(msg.raw));
+  }
+
+  /**
+   * What happens to a decided simple-protocol message (Query, FunctionCall): it goes upstream, or a
+   * query that fails without effect goes in its place and its error is rewritten into the refusal.
+   */
+  private forwardOrRefuse(raw: Buffer): (action: Action, verdict: Verdict) => void {
+    return (action, verdict) => {
       if (verdict.allowed) {
         this.expectations.push({ kind: 'query', capture: this.capture(action) });
-        this.send(msg.raw);
+        this.send(raw);
       } else {
         this.expectations.push({ kind: 'query', refusal: verdict });
         this.send(REFUSAL_QUERY);
       }
-    });
+    };
   }
 
   private onExecute(msg: WireMessage): Promise<void> | undefined {
