@@ -7,6 +7,8 @@ import { EventStream } from './daemon/event-stream.js';
 import { AirlockState } from './state/airlock-state.js';
 
 const CHANGE_COALESCE_MS = 50;
+/** How far from a log's end an opened action is looked for first. */
+const RECENT_RECORDS = 2_000;
 
 export type ConnectionState = { connected: false; reason: string } | { connected: true; client: DaemonClient };
 
@@ -97,12 +99,22 @@ export class AirlockController implements vscode.Disposable {
     }
   }
 
-  /** The recorded records of one action (its action, approval, outcome and result lines), newest recording first. */
+  /**
+   * The recorded records of one action (its action, approval, outcome and result lines), newest
+   * recording first. The actions people open are recent, so the tail of a log is read first and the
+   * whole log only when the action is not there.
+   */
   async loadActionRecords(action: Pick<Action, 'id' | 'sessionId'>): Promise<RecordingRecord[]> {
     const recordings = this.state.recordings().filter((r) => r.agentSessionId === action.sessionId);
+    const mineIn = (records: RecordingRecord[]) => records.filter((r) => recordActionId(r) === action.id);
     for (const recording of recordings) {
-      const { records } = await this.loadRecords(recording.id, 200_000);
-      const mine = records.filter((r) => recordActionId(r) === action.id);
+      const tailStart = recording.records - RECENT_RECORDS;
+      if (tailStart > 0) {
+        const tail = mineIn((await this.loadRecords(recording.id, RECENT_RECORDS * 2, tailStart)).records);
+        // the action line itself must be in the tail, not only its later lines
+        if (tail.some((r) => r.type === 'action')) return tail;
+      }
+      const mine = mineIn((await this.loadRecords(recording.id, 200_000)).records);
       if (mine.length > 0) return mine;
     }
     return [];
