@@ -33,6 +33,26 @@ describe('PostgreSQL proxy with node-postgres, raw pipelining and pgbench', () =
     assert.doesNotMatch(JSON.stringify(r.rows), /example\.com/);
   });
 
+  test('extended protocol: a binary COPY TO STDOUT is withheld with 0A000, no value reaches the client', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, DB);
+    try {
+      raw.write([
+        serialize.parse({ text: 'COPY (SELECT email FROM customers ORDER BY id) TO STDOUT (FORMAT binary)' }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.sync(),
+      ]);
+      await raw.waitFor((m) => m.name === 'readyForQuery');
+      assert.deepEqual(raw.names(), ['parseComplete', 'bindComplete', 'error', 'readyForQuery']);
+      const error = raw.messages.find((m) => m.name === 'error') as unknown as { code: string; message: string };
+      assert.equal(error.code, '0A000');
+      assert.match(error.message, /binary values cannot be masked/);
+      assert.equal((raw.messages.at(-1) as unknown as { status: string }).status, 'I');
+    } finally {
+      raw.end();
+    }
+  });
+
   test('extended protocol with parameters and a named prepared statement executed twice', async () => {
     const first = await client.query({ name: 'by-id', text: 'SELECT name, email FROM customers WHERE id = $1', values: [1] });
     const second = await client.query({ name: 'by-id', text: 'SELECT name, email FROM customers WHERE id = $1', values: [3] });
