@@ -268,6 +268,16 @@ try {
       await page.screenshot({ path: path.join(outputDir, 'replay-terminal.png') });
     });
 
+    await step('an update that arrives while the replay is hidden is shown when it is shown again', async () => {
+      await page.locator('.tab', { hasText: /^Result:/ }).first().click();
+      const late = await api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: 'SELECT 1 AS while_hidden', attributes: { class: 'read' } });
+      check(late.verdict?.allowed === true, 'the action went through');
+      await sleep(3_000); // the panel reloads a live recording every 2 s: this update finds it hidden
+      await page.locator('.tab', { hasText: /^Replay: host-test-agent/ }).first().click();
+      const again = await webview('replay', 15_000, async (f) => (await f.locator('.row', { hasText: 'interactive shell' }).count()) > 0);
+      await again.locator('.row', { hasText: 'while_hidden' }).waitFor({ timeout: 10_000 });
+    });
+
     await step('the webviews follow the colour theme (high contrast)', async () => {
       const frame = await webview('replay', 10_000, async (f) => (await f.locator('.row', { hasText: 'interactive shell' }).count()) > 0);
       const background = () => frame.evaluate('getComputedStyle(document.body).backgroundColor').catch(() => '');
