@@ -231,7 +231,7 @@ export class RecordingWriter {
     this.#nextSeq = seq + 1;
     this.#lastHash = hash;
     this.#lastTs = ts;
-    this.#queue.push({ bytes, hash, isAction: body.type === 'action', settle: settle ? { ...settle, seq } : undefined });
+    this.#queue.push({ bytes, hash, isAction: body.type === 'action', settle: settle ? { resolve: settle.resolve, reject: settle.reject, seq } : undefined });
     this.#scheduleDrain();
     return seq;
   }

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentSession, Policy, RecordBody } from '@airlock/shared';
+import type { AgentSession, MaskReport, Policy, RecordBody } from '@airlock/shared';
 import { Policy as PolicySchema } from '@airlock/shared';
-import { ActionPipeline, type ActionRequest } from '../../src/pipeline/pipeline.js';
+import { ActionPipeline, actionOf, type ActionRequest } from '../../src/pipeline/pipeline.js';
 import { ApprovalBroker } from '../../src/approvals/broker.js';
 import { EventBus } from '../../src/events/bus.js';
 import { compilePolicy } from '../../src/policy/engine.js';
@@ -193,6 +193,31 @@ describe('action pipeline', () => {
     assert.deepEqual(now.records.map((r) => r.type), ['result']);
     const failing = setup({ appendNow: true, failRecordsOf: 'result' });
     await assert.rejects(failing.pipeline.recordResult(session, { id: 'act_1', target: 'db' }, { summary: 'SELECT 1' }), /disk full/);
+  });
+
+  test('actionOf: the action a spread of the request would give, keys in the same order', () => {
+    const r: ActionRequest = { ...request('read', 'SELECT 1'), detail: { protocol: 'simple', user: 'u', statements: [] } };
+    const action = actionOf(r, session);
+    assert.match(action.id, /^act_/);
+    assert.equal(action.sessionId, session.id);
+    // the recorded line is JSON of the action: same members, same order as { ...request, id, sessionId, at }
+    assert.equal(JSON.stringify(action), JSON.stringify({ ...r, id: action.id, sessionId: session.id, at: action.at }));
+    assert.equal(action.detail, r.detail);
+  });
+
+  test('the recorded action and result hold what was submitted, in the order recorded before', async () => {
+    const { pipeline, records } = setup({ appendNow: true });
+    const settled = pipeline.submitNow(session, request('read', 'SELECT 1'));
+    assert.ok(settled);
+    const recorded = records[0];
+    assert.ok(recorded?.type === 'action');
+    assert.deepEqual(Object.keys(recorded.action), ['target', 'protocol', 'kind', 'summary', 'risk', 'attributes', 'detail', 'id', 'sessionId', 'at']);
+    const maskReport = { columns: [], detectors: [], cells: 0 } as unknown as MaskReport;
+    await pipeline.recordResult(session, settled.action, { summary: 'SELECT 1', rowCount: 1, maskReport, detail: { columns: ['a'], rows: [['1']] } });
+    const result = records[1];
+    assert.ok(result?.type === 'result');
+    assert.deepEqual(Object.keys(result.detail), ['columns', 'rows', 'rowCount', 'maskReport']);
+    assert.deepEqual(result.detail, { columns: ['a'], rows: [['1']], rowCount: 1, maskReport });
   });
 
   test('fail closed: an evaluation error is a deny', async () => {
