@@ -51,21 +51,12 @@ describe('RecordingWriter, sync mode', () => {
       file,
       mode: 'sync',
       queueLimit: 1000,
-      openLog: async (logFile) => {
-        const handle = await fs.open(logFile, 'ax');
-        // Counts the calls the writer makes on the real handle.
-        return new Proxy(handle, {
-          get(target, prop, receiver) {
-            const value = Reflect.get(target, prop, receiver) as unknown;
-            if (typeof value !== 'function') return value;
-            return (...args: unknown[]) => {
-              if (prop === 'datasync') datasyncs += 1;
-              if (prop === 'write') writes += 1;
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          },
-        });
-      },
+      // counts the calls the writer makes on the real handle
+      openLog: async (logFile) =>
+        watchedHandle(await fs.open(logFile, 'ax'), (prop) => {
+          if (prop === 'datasync') datasyncs += 1;
+          if (prop === 'write') writes += 1;
+        }),
     });
     const onDiskWhenResolved: boolean[] = [];
     const appends = [writer.append(headerBody(id))];
@@ -174,23 +165,14 @@ describe('RecordingWriter, async mode', () => {
       file,
       mode: 'async',
       queueLimit: 1000,
-      openLog: async (logFile) => {
-        const handle = await fs.open(logFile, 'ax');
-        // Every write takes a millisecond more, so records keep arriving while one is in flight.
-        return new Proxy(handle, {
-          get(target, prop, receiver) {
-            const value = Reflect.get(target, prop, receiver) as unknown;
-            if (typeof value !== 'function') return value;
-            return async (...args: unknown[]) => {
-              if (prop === 'write') {
-                writes += 1;
-                await new Promise((resolve) => setTimeout(resolve, 1));
-              }
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          },
-        });
-      },
+      // every write takes a millisecond more, so records keep arriving while one is in flight
+      openLog: async (logFile) =>
+        watchedHandle(await fs.open(logFile, 'ax'), async (prop) => {
+          if (prop === 'write') {
+            writes += 1;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        }),
     });
     assert.equal(writer.tryAppendNow(headerBody(id)), 0);
     // a statement's record about every millisecond: writing whatever queued as soon as a write ends
@@ -254,3 +236,18 @@ describe('RecordingWriter, async mode', () => {
     assert.equal((await verifyLog(file)).sealed, true);
   });
 });
+
+/** The real file handle, with `before` run (and awaited) ahead of each method call the writer makes. */
+function watchedHandle(handle: FileHandle, before: (method: string | symbol) => void | Promise<void>): FileHandle {
+  return new Proxy(handle, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const waited = before(prop);
+        const call = () => (value as (...a: unknown[]) => unknown).apply(target, args);
+        return waited instanceof Promise ? waited.then(call) : call();
+      };
+    },
+  });
+}

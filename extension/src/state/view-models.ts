@@ -1,8 +1,12 @@
 import type { Approval, Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
 
-/** Codicon per protocol; a protocol added later gets the generic plug until it has its own. */
+/** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
 const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe' };
+
+export function protocolCodicon(protocol: Protocol): string {
+  return PROTOCOL_ICONS[protocol] ?? 'plug';
+}
 
 export interface TreeItemModel {
   id: string;
@@ -32,7 +36,7 @@ export function approvalItem(approval: Approval, now: number): TreeItemModel {
     label: oneLine(a.summary),
     description: `${a.target} · ${approval.ruleId} · ${timeLeft(approval.expiresAt, now)}`,
     tooltip: `${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${approval.reason}\n\n${a.summary}`,
-    icon: PROTOCOL_ICONS[a.protocol] ?? 'plug',
+    icon: protocolCodicon(a.protocol),
     contextValue: 'airlock.pendingApproval',
   };
 }
@@ -86,7 +90,7 @@ export function activityItem(entry: ActivityEntry): TreeItemModel {
     label: oneLine(a.summary),
     description: parts.join(' · '),
     tooltip: `${a.kind} on ${a.target} at ${a.at}\n${decisionLabel(entry)}${entry.verdict ? ` — ${entry.verdict.reason}` : ''}${entry.result ? `\nresult: ${entry.result.summary}` : ''}`,
-    icon: PROTOCOL_ICONS[a.protocol] ?? 'plug',
+    icon: protocolCodicon(a.protocol),
     contextValue: entry.status === 'held' ? 'airlock.heldAction' : 'airlock.action',
   };
 }

@@ -2,8 +2,8 @@ import './elements.js';
 import { html, nothing, render } from 'lit';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import type { ApprovalPanelState } from '../protocol/webview-messages.js';
-import { HostChannel } from './host.js';
-import { errorBanner, protocolIcon } from './components.js';
+import { HostChannel, pageRoot } from './host.js';
+import { errorBanner, loading, protocolIcon } from './components.js';
 import { formatSql, highlightSql } from './sql.js';
 import { timeLeft } from '../state/view-models.js';
 
@@ -13,9 +13,7 @@ interface UiState {
   reason: string;
 }
 
-const root = document.getElementById('root')!;
-root.textContent = '';
-root.removeAttribute('aria-busy');
+const root = pageRoot();
 let state: ApprovalPanelState | undefined;
 let error: string | undefined;
 let busy = false;
@@ -59,7 +57,7 @@ function decide(kind: 'once' | 'session' | 'deny'): void {
 
 function draw(): void {
   if (!state) {
-    render(html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`, root);
+    render(loading(error), root);
     return;
   }
   const { approval, statement, recent, outcome } = state;

@@ -1,13 +1,12 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import type { MaskReport, PgResultDetail, Protocol } from '@airlock/shared';
 import { detectorCounts, maskTooltip, tableModel } from './models.js';
+import { protocolCodicon } from '../state/view-models.js';
 
 /** Lit templates shared by the webviews. */
 
-const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe' };
-
 export function protocolIcon(protocol: Protocol): TemplateResult {
-  return html`<vscode-icon name=${PROTOCOL_ICONS[protocol] ?? 'plug'} title=${protocol}></vscode-icon>`;
+  return html`<vscode-icon name=${protocolCodicon(protocol)} title=${protocol}></vscode-icon>`;
 }
 
 /** The rows as the agent saw them; masked cells highlighted, the rule or detector in the tooltip. */
@@ -47,4 +46,9 @@ export function detectorBadges(report: MaskReport | undefined): TemplateResult |
 
 export function errorBanner(message: string | undefined): TemplateResult | typeof nothing {
   return message ? html`<div class="banner error" role="alert"><vscode-icon name="error"></vscode-icon> ${message}</div>` : nothing;
+}
+
+/** Until the host's first state arrives (and if it never does, why). */
+export function loading(error: string | undefined): TemplateResult {
+  return html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`;
 }

@@ -7,6 +7,14 @@ interface VsCodeApi {
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
+/** The page's root element, emptied of the "Loading…" the host's HTML put there. */
+export function pageRoot(): HTMLElement {
+  const root = document.getElementById('root')!;
+  root.textContent = '';
+  root.removeAttribute('aria-busy');
+  return root;
+}
+
 /**
  * The webview's end of the protocol: messages from the host are validated before anything renders
  * them, messages to the host are validated before they leave, and UI state survives hide/show

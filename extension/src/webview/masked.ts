@@ -1,12 +1,10 @@
 import './elements.js';
 import { html, nothing, render } from 'lit';
 import type { MaskedResultState } from '../protocol/webview-messages.js';
-import { HostChannel } from './host.js';
-import { detectorBadges, errorBanner, maskedTable, protocolIcon } from './components.js';
+import { HostChannel, pageRoot } from './host.js';
+import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
 
-const root = document.getElementById('root')!;
-root.textContent = '';
-root.removeAttribute('aria-busy');
+const root = pageRoot();
 let state: MaskedResultState | undefined;
 let error: string | undefined;
 const channel = new HostChannel<Record<string, never>>(
@@ -25,7 +23,7 @@ const channel = new HostChannel<Record<string, never>>(
 
 function draw(): void {
   if (!state) {
-    render(html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`, root);
+    render(loading(error), root);
     return;
   }
   const { action, outcome, result, note } = state;

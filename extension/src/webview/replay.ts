@@ -4,12 +4,13 @@ import { ref } from 'lit/directives/ref.js';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import type { Protocol } from '@airlock/shared';
 import type { ReplayState, TimelineEntry } from '../protocol/webview-messages.js';
-import { HostChannel } from './host.js';
-import { detectorBadges, errorBanner, maskedTable, protocolIcon } from './components.js';
+import { HostChannel, pageRoot } from './host.js';
+import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
 import { clock, visibleRange } from './models.js';
 import { formatSql, highlightSql } from './sql.js';
 import { TerminalLane } from './terminal-lane.js';
 import { entryIndexAt, integrityLabel, PLAYBACK_SPEEDS } from '../state/timeline.js';
+import { timelineOutcome } from '../state/panel-models.js';
 
 /**
  * The session replay: lanes per protocol and for approvals drawn on canvases (thousands of actions
@@ -28,9 +29,7 @@ interface UiState {
 const ROW_HEIGHT = 26;
 const SEEK_STEP_MS = 5_000;
 
-const root = document.getElementById('root')!;
-root.textContent = '';
-root.removeAttribute('aria-busy');
+const root = pageRoot();
 let state: ReplayState | undefined;
 let error: string | undefined;
 let playing = false;
@@ -236,13 +235,6 @@ function scrollToSelected(): void {
   ui.listScroll = list.scrollTop;
 }
 
-function outcomeOf(e: TimelineEntry): string {
-  const a = e.approval;
-  if (a && a.status !== 'pending') return a.status === 'approved' ? `approved by ${a.by ?? '?'}` : a.status === 'denied' ? `denied by ${a.by ?? '?'}` : a.status === 'expired' ? 'timed out' : 'cancelled';
-  if (e.status === 'held') return 'held';
-  if (e.via === 'grant') return 'allowed by grant';
-  return e.status;
-}
 
 function laneRow(lane: string, label: TemplateResult | string): TemplateResult {
   return html`<div class="lane" data-lane=${lane}><span class="lane-label">${label}</span><canvas class="track" data-lane=${lane} @click=${onTrackClick}></canvas></div>`;
@@ -273,7 +265,7 @@ function entryList(): TemplateResult {
       @click=${() => select(e)}
     >
       <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${e.summary}</span>
-      <span class="outcome">${outcomeOf(e)}</span>
+      <span class="outcome">${timelineOutcome(e)}</span>
     </div>`);
   }
   return html`<div class="spacer" ${cssProperty('height', `${list.length * ROW_HEIGHT}px`)}>${rows}</div>`;
@@ -287,7 +279,7 @@ function details(e: TimelineEntry | undefined): TemplateResult {
     <h2>${protocolIcon(e.protocol)} <code>${e.kind}</code> on ${e.target} <span class="muted">at ${new Date(e.at).toLocaleTimeString()}</span></h2>
     <pre class="statement"><code class="hljs">${sql ? unsafeHTML(highlightSql(formatSql(e.statement))) : e.statement}</code></pre>
     <div class="facts">
-      <div><span class="fact-label">Decision</span> <span class="fact decision-${e.status}" id="detail-outcome">${outcomeOf(e)}</span></div>
+      <div><span class="fact-label">Decision</span> <span class="fact decision-${e.status}" id="detail-outcome">${timelineOutcome(e)}</span></div>
       <div><span class="fact-label">Rule</span> <span class="fact" id="detail-rule">${e.ruleId}</span> <span class="muted">${e.reason}</span></div>
       ${a
         ? html`<div>
@@ -320,7 +312,7 @@ const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 
 
 function draw(): void {
   if (!state) {
-    render(html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`, root);
+    render(loading(error), root);
     return;
   }
   const { timeline, verify, truncated } = state;
