@@ -122,6 +122,32 @@ describe('PostgreSQL proxy with node-postgres, raw pipelining and pgbench', () =
     }
   });
 
+  test('pipelined statements settled by policy: each action is recorded before its result, in the order sent', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, DB);
+    try {
+      // one packet: the three are decided in one pass, sent upstream together, then recorded
+      raw.write([serialize.query('SELECT 101 AS first_in_pipe'), serialize.query('DROP TABLE customers'), serialize.query('SELECT 103 AS third_in_pipe')]);
+      await raw.waitFor(() => raw.messages.filter((x) => x.name === 'readyForQuery').length === 3);
+    } finally {
+      raw.end();
+    }
+    const { json } = await h.daemon.api('GET', '/v1/sessions');
+    const rec = (json as { recordings: { id: string; agentSessionName: string }[] }).recordings.find((x) => x.agentSessionName === 'pg-agent')!;
+    const page = await h.daemon.api('GET', `/v1/sessions/${rec.id}/records?limit=1000`);
+    type Line = { type: string; action?: { id: string; summary: string }; verdict?: { allowed: boolean }; actionId?: string };
+    const records = (page.json as { records: Line[] }).records;
+    const sent = ['SELECT 101 AS first_in_pipe', 'DROP TABLE customers', 'SELECT 103 AS third_in_pipe'];
+    const actions = sent.map((sql) => records.findLastIndex((r) => r.type === 'action' && r.action?.summary === sql));
+    assert.ok(actions.every((i) => i >= 0), 'every statement has its action line');
+    assert.deepEqual([...actions].sort((a, b) => a - b), actions, 'action lines in the order the statements were sent');
+    assert.deepEqual(actions.map((i) => records[i]!.verdict?.allowed), [true, false, true], 'each carries its verdict');
+    for (const i of actions) {
+      const result = records.findIndex((r) => r.type === 'result' && r.actionId === records[i]!.action!.id);
+      if (records[i]!.verdict?.allowed) assert.ok(result > i, `the result of "${records[i]!.action!.summary}" follows its action`);
+      else assert.equal(result, -1, 'a refused statement ran nothing and has no result');
+    }
+  });
+
   test('pipelined statements behind a held one wait for it and keep their order', async () => {
     const raw = await RawPgClient.login(h.port, h.token, DB);
     try {
