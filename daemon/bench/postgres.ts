@@ -17,12 +17,17 @@ import { chownToServerUser, createTestDatabase, dropTestDatabase, freePort, mach
 import type { BenchFigure, BenchSection } from './report.js';
 
 /**
- * PostgreSQL through Airlock, against the same work straight to the server and through PgBouncer
- * (session mode), all on this machine:
+ * PostgreSQL through Airlock, against the same work straight to the server, through PgBouncer
+ * (session mode) and through a Node.js pass-through (a child process that only copies bytes between
+ * client and server: the least any Node.js data path does, so what such a path can reach here is
+ * measured rather than asserted), all on this machine:
  * - pgbench select-only (-S) at 1 and 8 clients, and TPC-B at 8 clients: TPS excluding connection time;
+ * - the proxies' CPU per transaction (user and system) at a fixed 3,000 tps select-only load, for
+ *   pgbouncer, the pass-through and Airlock: it decides their TPS at saturation, where the machine's cores
+ *   are shared by pgbench, PostgreSQL and the proxy, yet does not depend on saturating a noisy machine;
  * - the daemon's RSS with 200 idle proxied connections;
  * - a wide result (10,000 rows x 10 text columns of synthetic PII) read with masking on, in MB/s.
- * Every client sends plaintext (PGSSLMODE=disable) so the three paths do the same work.
+ * Every client sends plaintext (PGSSLMODE=disable) so the paths do the same work.
  */
 
 const DB = 'airlock_bench';
@@ -31,9 +36,18 @@ const IDLE_CONNECTIONS = 200;
 const WIDE_ROWS = 10_000;
 const WIDE_REPEATS = 10;
 const MB = 1e6;
+/** the fixed select-only rate of the CPU-per-transaction runs: well under every proxy's saturation here */
+const CPU_RATE = 3000;
+/** after pgbench exits, so work the proxy defers (Airlock's batched recording writes) is counted */
+const CPU_SETTLE_MS = 500;
 
-type Mode = 'direct' | 'pgbouncer' | 'airlock';
-const LABEL: Record<Mode, string> = { direct: 'direct', pgbouncer: 'pgbouncer (session)', airlock: 'Airlock' };
+type Mode = 'direct' | 'pgbouncer' | 'passthrough' | 'airlock';
+const LABEL: Record<Mode, string> = {
+  direct: 'direct',
+  pgbouncer: 'pgbouncer (session)',
+  passthrough: 'Node.js pass-through (no inspection)',
+  airlock: 'Airlock',
+};
 
 interface Endpoint {
   mode: Mode;
@@ -86,6 +100,19 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
       endpoints.push(bouncer.endpoint);
     }
 
+    const passthrough = await startPassthrough(direct).catch((err: Error) => {
+      notes.push(`${LABEL.passthrough}: not measured: ${err.message}`);
+      return undefined;
+    });
+    if (passthrough) {
+      cleanups.push(passthrough.stop);
+      endpoints.push(passthrough.endpoint);
+      notes.push(
+        `${LABEL.passthrough}: net.createServer in a Node ${process.version} process of its own; per client a net.connect to the server, noDelay on both sockets, ` +
+          'bytes piped both ways and nothing parsed: the least a Node.js data path does, so its TPS bounds what a proxy built on node:net can reach on this machine',
+      );
+    }
+
     const airlock = await startAirlock(direct, options.proxies ?? builtInProxies(), log).catch((err: Error) => {
       notes.push(`Airlock: could not start: ${err.message}`);
       return undefined;
@@ -118,10 +145,12 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
       const mean = (mode: Mode) => summarize(runs.get(`${mode}/${clients}`));
       const d = mean('direct');
       const b = mean('pgbouncer');
+      const p = mean('passthrough');
       const a = mean('airlock');
       const what = `select-only, ${clients} client${clients > 1 ? 's' : ''}`;
       if (d) figures.push({ name: `${what}: direct`, value: d.tps, unit: 'tps' });
       if (b) figures.push({ name: `${what}: pgbouncer (session)`, value: b.tps, unit: 'tps', ...(d ? { baseline: { name: 'direct', value: d.tps } } : {}) });
+      if (p) figures.push({ name: `${what}: ${LABEL.passthrough}`, value: p.tps, unit: 'tps', ...(b ? { baseline: { name: 'pgbouncer (session)', value: b.tps } } : d ? { baseline: { name: 'direct', value: d.tps } } : {}) });
       if (a) {
         figures.push({
           name: `${what}: Airlock`,
@@ -130,6 +159,7 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
           ...(b ? { baseline: { name: 'pgbouncer (session)', value: b.tps }, target: { op: '>=', value: b.tps } } : {}),
         });
         if (b) figures.push({ name: `${what}: Airlock / pgbouncer TPS`, value: a.tps / b.tps, unit: 'x', target: { op: '>=', value: 1 } });
+        if (p) figures.push({ name: `${what}: Airlock / pass-through TPS`, value: a.tps / p.tps, unit: 'x' });
         if (d) figures.push({ name: `${what}: Airlock / direct TPS`, value: a.tps / d.tps, unit: 'x' });
       }
       if (d) figures.push({ name: `${what}: direct latency avg`, value: d.latencyMs, unit: 'ms' });
@@ -154,10 +184,62 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
     }
     const td = tpcb.get('direct');
     const tb = tpcb.get('pgbouncer');
+    const tp = tpcb.get('passthrough');
     const ta = tpcb.get('airlock');
     if (td) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): direct`, value: td.tps, unit: 'tps' });
     if (tb) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): pgbouncer (session)`, value: tb.tps, unit: 'tps', ...(td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
+    if (tp) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): ${LABEL.passthrough}`, value: tp.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
     if (ta) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): Airlock`, value: ta.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
+
+    // ---- CPU per transaction at a fixed rate: what the proxy costs, whatever else the machine runs ----
+    const meters: { ep: Endpoint; meter: CpuMeter }[] = [];
+    let ticks: number | undefined;
+    if (bouncer || passthrough) {
+      try {
+        ticks = await clockTicksPerSecond();
+      } catch (err) {
+        notes.push(`CPU per transaction from /proc: ${(err as Error).message}`);
+      }
+    }
+    for (const [mode, proxy] of [['pgbouncer', bouncer], ['passthrough', passthrough]] as const) {
+      if (proxy && ticks) meters.push({ ep: proxy.endpoint, meter: procCpuMeter(proxy.pid, ticks) });
+      else notes.push(`CPU per transaction: ${LABEL[mode]} not measured (${proxy ? 'no clock tick length' : 'not running'})`);
+    }
+    // the daemon runs in this process, which only waits on pgbench meanwhile
+    if (airlock?.endpoint) meters.push({ ep: airlock.endpoint, meter: selfCpuMeter });
+    else notes.push('CPU per transaction: Airlock not measured (no Airlock listener)');
+    const cpu = new Map<Mode, CpuPerTransaction>();
+    for (const { ep, meter } of meters) {
+      log(`CPU per transaction at ${CPU_RATE} tps, select-only, 8 clients, ${LABEL[ep.mode]}`);
+      try {
+        cpu.set(ep.mode, await cpuPerTransaction(ep, meter, seconds));
+      } catch (err) {
+        notes.push(`CPU per transaction through ${LABEL[ep.mode]}: failed: ${(err as Error).message}`);
+      }
+    }
+    const cpuWhat = `CPU per transaction at ${CPU_RATE.toLocaleString('en-US')} tps (select-only, 8 clients)`;
+    const cb = cpu.get('pgbouncer');
+    for (const [mode, c] of cpu) {
+      const vs = mode !== 'pgbouncer' ? cb : undefined;
+      figures.push({ name: `${cpuWhat}: ${LABEL[mode]} user`, value: c.userUs, unit: 'µs', ...(vs ? { baseline: { name: LABEL.pgbouncer, value: vs.userUs } } : {}) });
+      figures.push({ name: `${cpuWhat}: ${LABEL[mode]} system`, value: c.systemUs, unit: 'µs', ...(vs ? { baseline: { name: LABEL.pgbouncer, value: vs.systemUs } } : {}) });
+    }
+    if (cpu.size > 0) {
+      const each = (f: (c: CpuPerTransaction) => string) => [...cpu].map(([mode, c]) => `${LABEL[mode]} ${f(c)}`).join('; ');
+      notes.push(
+        `CPU per transaction: pgbench -S -n -c 8 -j 2 -R ${CPU_RATE} -T ${seconds} against each proxy in turn; the proxy's user and system CPU from just before pgbench starts ` +
+          `to ${CPU_SETTLE_MS} ms after it exits, divided by the transactions pgbench processed. pgbouncer and the pass-through are processes of their own, read from ` +
+          `/proc/<pid>/stat (utime, stime in clock ticks of 1/${ticks ?? '?'} s). ` +
+          'Airlock\'s daemon runs in this bench process and is read with process.cpuUsage(): meanwhile this process only waits on pgbench (spawning it and reading its ' +
+          'summary are a one-off of milliseconds, well under 1 µs per transaction here), so the delta is the daemon\'s, its recording writes on the thread pool included',
+      );
+      notes.push(`CPU per transaction, user + system: ${each((c) => `${(c.userUs + c.systemUs).toFixed(1)} µs`)}; rate reached: ${each((c) => `${Math.round(c.tps)} tps`)}`);
+      notes.push(
+        `why CPU per transaction: at saturation the machine's ${os.cpus().length} cores are shared by pgbench, PostgreSQL and the proxy, so every µs the proxy spends on a transaction ` +
+          'is taken from the other two, and the proxy\'s CPU per transaction is what decides the saturated TPS. At a fixed rate well under saturation the figure ' +
+          'depends far less on what else the shared machine runs than TPS at saturation does',
+      );
+    }
 
     // ---- RSS with idle proxied connections ----
     if (airlock?.endpoint && airlock.idleUpstream) {
@@ -307,7 +389,7 @@ function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Pro
  * md5 auth towards the client (a password as an agent would present one); towards the machine's
  * trust-auth server it logs in as postgres.
  */
-async function startPgbouncer(direct: Endpoint): Promise<{ endpoint: Endpoint; stop(): Promise<void> }> {
+async function startPgbouncer(direct: Endpoint): Promise<ProxyProcess> {
   const binary = findPgbouncer();
   if (!binary) throw new Error('pgbouncer is not installed (apt-get install pgbouncer)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-pgbouncer-'));
@@ -359,7 +441,132 @@ async function startPgbouncer(direct: Endpoint): Promise<{ endpoint: Endpoint; s
     await stop();
     throw new Error(`pgbouncer did not start: ${(err as Error).message}: ${(stderr + logText).trim().split('\n').slice(-3).join(' | ')}`);
   }
-  return { endpoint: { mode: 'pgbouncer', host: '127.0.0.1', port, user: direct.user, password, database: DB }, stop };
+  // spawned directly (not through a shell or runuser), so this pid is pgbouncer's own
+  if (child.pid === undefined) throw new Error('pgbouncer is listening but its process id is unknown');
+  return { endpoint: { mode: 'pgbouncer', host: '127.0.0.1', port, user: direct.user, password, database: DB }, pid: child.pid, stop };
+}
+
+// ---- Node.js pass-through ----
+
+/**
+ * Copies bytes and nothing else. A process of its own, as pgbouncer is: its CPU is read from /proc,
+ * and it neither shares an event loop with the daemon in the bench process nor is slowed by it.
+ * It exits when its stdin closes, so a bench process that dies leaves no listener behind.
+ */
+const PASSTHROUGH = String.raw`
+import net from 'node:net';
+const cfg = JSON.parse(process.argv[1]);
+const server = net.createServer((client) => {
+  const upstream = net.connect(cfg.upstreamPort, cfg.upstreamHost);
+  client.setNoDelay(true);
+  upstream.setNoDelay(true);
+  client.pipe(upstream);
+  upstream.pipe(client);
+  for (const [socket, peer] of [[client, upstream], [upstream, client]]) {
+    socket.on('error', () => peer.destroy());
+    socket.on('close', () => peer.destroy());
+  }
+});
+server.once('error', (err) => {
+  process.stderr.write('listen on ' + cfg.host + ':' + cfg.port + ': ' + err.message + '\n');
+  process.exit(1);
+});
+server.listen(cfg.port, cfg.host, () => process.stdout.write(server.address().port + '\n'));
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+`;
+
+async function startPassthrough(direct: Endpoint): Promise<ProxyProcess> {
+  const port = await freePort();
+  const arg = JSON.stringify({ host: '127.0.0.1', port, upstreamHost: direct.host, upstreamPort: direct.port });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', PASSTHROUGH, arg], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const listening = new Promise<number>((resolve, reject) => {
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('\n')) resolve(Number(stdout.trim()));
+    });
+    void exited.then(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+  });
+  try {
+    const announced = await withTimeout(listening, 10_000, 'waiting for the pass-through to listen');
+    if (announced !== port) throw new Error(`listening on port ${announced}, expected ${port}`);
+    if (child.pid === undefined) throw new Error('listening but its process id is unknown');
+    return { endpoint: { mode: 'passthrough', host: '127.0.0.1', port, user: direct.user, password: direct.password, database: DB }, pid: child.pid, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`pass-through did not start: ${(err as Error).message}`);
+  }
+}
+
+// ---- CPU per transaction ----
+
+/** A proxy in a process of its own, for its CPU time. */
+interface ProxyProcess {
+  endpoint: Endpoint;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+interface CpuTime {
+  userUs: number;
+  systemUs: number;
+}
+
+/** Cumulative CPU time of the proxy, all its threads. */
+type CpuMeter = () => CpuTime;
+
+interface CpuPerTransaction extends CpuTime {
+  /** the rate pgbench reached, to show it kept to the schedule */
+  tps: number;
+}
+
+function clockTicksPerSecond(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('getconf', ['CLK_TCK'], { encoding: 'utf8' }, (err, stdout) => {
+      const ticks = Number(stdout.trim());
+      if (err) reject(new Error(`getconf CLK_TCK: ${err.message}`));
+      else if (!Number.isInteger(ticks) || ticks <= 0) reject(new Error(`getconf CLK_TCK printed ${JSON.stringify(stdout.trim())}`));
+      else resolve(ticks);
+    });
+  });
+}
+
+/** utime and stime (fields 14 and 15, clock ticks) of /proc/<pid>/stat: the process's threads together. */
+function procCpuMeter(pid: number, ticksPerSecond: number): CpuMeter {
+  return () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // field 2, the command name, is in parentheses and may hold spaces: fields count from the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime] = [Number(fields[14 - 3]), Number(fields[15 - 3])];
+    if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unexpected /proc/${pid}/stat: ${stat.slice(0, 200)}`);
+    return { userUs: (utime * 1e6) / ticksPerSecond, systemUs: (stime * 1e6) / ticksPerSecond };
+  };
+}
+
+/** This process: the daemon under test runs in it. */
+const selfCpuMeter: CpuMeter = () => {
+  const usage = process.cpuUsage();
+  return { userUs: usage.user, systemUs: usage.system };
+};
+
+async function cpuPerTransaction(ep: Endpoint, meter: CpuMeter, seconds: number): Promise<CpuPerTransaction> {
+  const before = meter();
+  const result = await pgbench(ep, ['-S', '-n', '-c', '8', '-j', '2', '-R', String(CPU_RATE), '-T', String(seconds)], seconds);
+  await new Promise((r) => setTimeout(r, CPU_SETTLE_MS));
+  const after = meter();
+  return {
+    userUs: (after.userUs - before.userUs) / result.transactions,
+    systemUs: (after.systemUs - before.systemUs) / result.transactions,
+    tps: result.tps,
+  };
 }
 
 // ---- Airlock ----
