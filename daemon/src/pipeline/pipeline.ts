@@ -21,8 +21,8 @@ export interface ActionResult {
 export interface PipelineDeps {
   policy: { current(): { compiled: CompiledPolicy } };
   broker: ApprovalBroker;
-  /** tryAppendNow and canAppendNow, when there, let settled actions skip the promise round trips (submitNow, decideNow) */
-  recorder: Pick<Recorder, 'append'> & Partial<Pick<Recorder, 'tryAppendNow' | 'canAppendNow'>>;
+  /** tryAppendNow, when there, lets settled actions skip the promise round trips (submitNow) */
+  recorder: Pick<Recorder, 'append'> & Partial<Pick<Recorder, 'tryAppendNow'>>;
   bus: EventBus;
 }
 
@@ -69,46 +69,14 @@ export class ActionPipeline {
   submitNow(session: AgentSession, request: ActionRequest): { action: Action; verdict: Verdict } | undefined {
     const recorder = this.deps.recorder;
     if (!recorder.tryAppendNow) return undefined;
-    const settled = this.settledByPolicy(session, request);
-    if (!settled || !recorder.tryAppendNow(session, settled.body)) return undefined;
-    this.publishSettled(settled.action, settled.body);
-    return { action: settled.action, verdict: settled.body.verdict };
-  }
-
-  /**
-   * submitNow() in two steps, so a proxy can send the statement on its way before paying for its record:
-   * the verdict now, and `commit()` to record and publish it, which must run before the event loop turns
-   * (the recorder had room in this synchronous pass). Should the record not be admitted at commit after
-   * all (several statements of one pass took the last slots), it goes through append()'s waiting queue,
-   * in order; it is never dropped. Undefined in the same cases as submitNow().
-   */
-  decideNow(session: AgentSession, request: ActionRequest): { action: Action; verdict: Verdict; commit: () => void } | undefined {
-    const recorder = this.deps.recorder;
-    if (!recorder.tryAppendNow || !recorder.canAppendNow?.(session)) return undefined;
-    const settled = this.settledByPolicy(session, request);
-    if (!settled) return undefined;
-    const { action, body } = settled;
-    const commit = () => {
-      if (!recorder.tryAppendNow!(session, body)) {
-        this.record(session, body).catch((err: Error) => console.error(`airlockd: could not record action ${action.id} of agent session ${session.id}: ${err.message}`));
-      }
-      this.publishSettled(action, body);
-    };
-    return { action, verdict: body.verdict, commit };
-  }
-
-  /** The action and its one-line record when policy settles it (allow or deny), else undefined (a review). */
-  private settledByPolicy(session: AgentSession, request: ActionRequest): { action: Action; body: SettledActionBody } | undefined {
     const action = actionOf(request, session);
     const decision = this.evaluate(action);
     if (decision.decision === 'review') return undefined;
     const verdict: Verdict = { actionId: action.id, ruleId: decision.ruleId, allowed: decision.decision === 'allow', via: 'policy', reason: decision.reason };
-    return { action, body: { type: 'action', action, decision, verdict } };
-  }
-
-  private publishSettled(action: Action, body: SettledActionBody): void {
-    this.deps.bus.publish({ type: 'action.decided', data: { action, decision: body.decision } });
-    this.deps.bus.publish({ type: 'action.completed', data: { action, verdict: body.verdict } });
+    if (!recorder.tryAppendNow(session, { type: 'action', action, decision, verdict })) return undefined;
+    this.deps.bus.publish({ type: 'action.decided', data: { action, decision } });
+    this.deps.bus.publish({ type: 'action.completed', data: { action, verdict } });
+    return { action, verdict };
   }
 
   /** What came back from upstream (already masked by the adapter). */
@@ -191,9 +159,6 @@ export class ActionPipeline {
 }
 
 const RECORDED = Promise.resolve();
-
-/** The action line of an action policy settled: it carries its verdict. */
-type SettledActionBody = Extract<RecordBody, { type: 'action' }> & { verdict: Verdict };
 
 /**
  * The action of a request, with its id, session and time. Written out rather than as

@@ -150,16 +150,6 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
    * was queued at once; false when it was not (sync mode, a full queue, a failed recording, a recorder
    * not running) and the caller must use append(), which waits for room or rejects with the reason.
    */
-  /**
-   * Whether tryAppendNow would queue a record of this agent session now; true stays true within the
-   * same synchronous pass as long as only this caller appends (one queue slot per record asked for).
-   */
-  canAppendNow(agentSession: { id: string }): boolean {
-    if (this.#state !== 'running' || this.mode !== 'async') return false;
-    // no recording open yet: the one tryAppendNow opens starts with an empty queue
-    return this.#open.get(agentSession.id)?.writer.canAppendNow() ?? true;
-  }
-
   tryAppendNow(agentSession: { id: string; name: string }, body: RecordBody): boolean {
     if (this.#state !== 'running' || this.mode !== 'async') return false;
     const recording = this.#open.get(agentSession.id) ?? this.#openRecording(agentSession);

@@ -146,21 +146,13 @@ export class RecordingWriter {
    * sealing writer), in which case the caller uses append(), which waits, or rejects with the reason.
    */
   tryAppendNow(body: ChainBody): number | null {
-    if (!this.canAppendNow()) return null;
+    if (this.mode !== 'async' || this.#failure || this.#closing || this.#waiting.length > 0 || !this.#hasRoom()) return null;
     try {
       return this.#admit(body, undefined);
     } catch {
       // append() reports it
       return null;
     }
-  }
-
-  /**
-   * Whether tryAppendNow would admit a record now: async mode, room in the queue, nothing waiting, not
-   * failed or sealing. True stays true until the event loop turns or something is appended.
-   */
-  canAppendNow(): boolean {
-    return this.mode === 'async' && !this.#failure && !this.#closing && this.#waiting.length === 0 && this.#hasRoom();
   }
 
   /**

@@ -34,7 +34,7 @@ const request = (cls: string, summary = `a ${cls}`): ActionRequest => ({
   detail: {},
 });
 
-function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: boolean; appendNow?: boolean; roomNow?: boolean; refuseAtCommit?: boolean } = {}) {
+function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: boolean; appendNow?: boolean } = {}) {
   const records: RecordBody[] = [];
   const bus = new EventBus();
   const events: string[] = [];
@@ -61,11 +61,10 @@ function setup(options: { failRecordsOf?: RecordBody['type']; evaluateThrows?: b
       ...(options.appendNow
         ? {
             tryAppendNow: (_s: { id: string; name: string }, body: RecordBody) => {
-              if (body.type === options.failRecordsOf || options.refuseAtCommit) return false;
+              if (body.type === options.failRecordsOf) return false;
               records.push(body);
               return true;
             },
-            canAppendNow: () => options.roomNow ?? true,
           }
         : {}),
     },
@@ -177,47 +176,6 @@ describe('action pipeline', () => {
     const { verdict } = await refused.pipeline.submit(session, request('read'));
     assert.equal(verdict.allowed, false);
     assert.equal(verdict.via, 'error');
-  });
-
-  test('decideNow: the verdict at once, the record and the events only at commit()', () => {
-    const { pipeline, records, events } = setup({ appendNow: true });
-    const read = pipeline.decideNow(session, request('read'));
-    assert.ok(read);
-    assert.equal(read.verdict.allowed, true);
-    assert.equal(read.verdict.ruleId, 'allow-reads');
-    assert.equal(records.length, 0, 'nothing recorded before commit');
-    assert.equal(events.length, 0);
-    read.commit();
-    assert.equal(records.length, 1);
-    const [line] = records;
-    assert.ok(line?.type === 'action');
-    assert.equal(line.action.id, read.action.id);
-    assert.deepEqual(line.verdict, read.verdict);
-    assert.deepEqual(events, ['action.decided', 'action.completed']);
-    // the same line submitNow records
-    const direct = setup({ appendNow: true });
-    const now = direct.pipeline.submitNow(session, request('read'));
-    assert.ok(now && direct.records[0]?.type === 'action');
-    assert.deepEqual(Object.keys(direct.records[0]), Object.keys(line));
-  });
-
-  test('decideNow leaves reviews, recorders without room and sync recorders to submit()', () => {
-    assert.equal(setup({ appendNow: true }).pipeline.decideNow(session, request('write')), undefined, 'a review');
-    const full = setup({ appendNow: true, roomNow: false });
-    assert.equal(full.pipeline.decideNow(session, request('read')), undefined, 'no room in the queue: submit() waits for it before the statement goes out');
-    assert.deepEqual(full.records, []);
-    assert.equal(setup().pipeline.decideNow(session, request('read')), undefined, 'sync mode');
-  });
-
-  test('decideNow: a record not admitted at commit goes through append(), not lost', async () => {
-    const { pipeline, records, events } = setup({ appendNow: true, refuseAtCommit: true });
-    const read = pipeline.decideNow(session, request('read'));
-    assert.ok(read);
-    read.commit();
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(records.map((r) => r.type), ['action']);
-    assert.ok(records[0]?.type === 'action' && records[0].verdict?.actionId === read.action.id);
-    assert.deepEqual(events, ['action.decided', 'action.completed']);
   });
 
   test('submitNow: an evaluation error is a deny, settled at once', () => {

@@ -139,8 +139,6 @@ export class ClientConnection {
   private readonly rowMaskers = new Map<string, RowMasker>();
   /** statements completed in the upstream chunk being handled, recorded once its reply is written */
   private finished: ResultCapture[] = [];
-  /** records of statements policy settled in this pump pass, made once what the pass sends upstream is written */
-  private settledRecords: (() => void)[] = [];
   private lastRowMasker?: { rowDescription: Buffer; masker: Masker; rowMasker: RowMasker };
   private masker?: Masker;
   private cancelKey?: { processId: number; secretKey: number };
@@ -392,15 +390,7 @@ export class ClientConnection {
       if (!waiting) this.pumping = false;
       // what was sent before a statement waits for its verdict goes out now, not after the verdict
       upstream?.uncork();
-      // recording is not on the statement's way to the server: it runs while the server works
-      if (this.settledRecords.length > 0) this.commitSettled();
     }
-  }
-
-  private commitSettled(): void {
-    const commits = this.settledRecords;
-    this.settledRecords = [];
-    for (const commit of commits) commit();
   }
 
   private send(raw: Buffer): undefined {
@@ -581,15 +571,11 @@ export class ClientConnection {
    * turn of the event loop), otherwise once it is decided, with everything after it held meanwhile.
    */
   private settle(request: ActionRequest, then: (action: Action, verdict: Verdict) => void): Promise<void> | undefined {
-    const settled = this.deps.context.pipeline.decideNow(this.session!, request);
+    const settled = this.deps.context.pipeline.submitNow(this.session!, request);
     if (settled) {
       then(settled.action, settled.verdict);
-      // committed by pump() in this same synchronous pass, after its upstream write
-      this.settledRecords.push(settled.commit);
       return undefined;
     }
-    // a statement that waits: what this pass settled before it is recorded first, in order
-    if (this.settledRecords.length > 0) this.commitSettled();
     return this.submit(request).then(({ action, verdict }) => then(action, verdict));
   }
 
