@@ -753,11 +753,13 @@ async function rawWide(conn, sql, repeats) {
     }
     buf = buf.subarray(off);
   });
+  // one close listener per exchange, removed when it ends: a long run of reads must not pile them up
   const until = (handler) => new Promise((resolve, reject) => {
-    socket.once('close', () => reject(new Error(failed ?? 'connection closed')));
+    const onClose = () => reject(new Error(failed ?? 'connection closed'));
+    socket.once('close', onClose);
     onMessage = (type, body) => {
       if (type === 'E') failed = body.toString('utf8').split('\0').filter((f) => f.startsWith('M')).map((f) => f.slice(1)).join('; ') || 'error';
-      else if (type === 'Z') { if (failed) reject(new Error(failed)); else resolve(); }
+      else if (type === 'Z') { socket.off('close', onClose); if (failed) reject(new Error(failed)); else resolve(); }
       else handler(type, body);
     };
   });
