@@ -3,7 +3,7 @@ import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
 import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { HAS_AT, SECRET_HINT, textFeatures, textFeaturesAscii } from './features.js';
+import { HAS_AT, SECRET_HINT, isIsoDateTimeAscii, textFeatures, textFeaturesAscii } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -99,7 +99,8 @@ export class Masker {
    * when maskCell would certainly return it unchanged, so the caller need not decode it at all;
    * otherwise what to hand maskCell as `screened` (the text's features, read from the bytes, or -1
    * when they could not be). Decided by the same features pass and gates as findSpans; custom
-   * detectors, a secret hint and non-ASCII text always go on to maskCell.
+   * detectors, a secret hint and non-ASCII text always go on to maskCell; a cell that is exactly an
+   * ISO date or timestamp does not (isIsoDateTimeAscii).
    */
   screenBytes(bytes: Uint8Array, start: number, end: number): number {
     if (!this.hasContentDetection || end <= start) return NOTHING_TO_MASK;
@@ -107,7 +108,9 @@ export class Masker {
     const features = textFeaturesAscii(bytes, start, end);
     if (features < 0) return -1;
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0) return features;
-    if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, (features & HAS_AT) !== 0)) return features;
+    if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, (features & HAS_AT) !== 0)) {
+      return isIsoDateTimeAscii(bytes, start, end) ? NOTHING_TO_MASK : features;
+    }
     return NOTHING_TO_MASK;
   }
 

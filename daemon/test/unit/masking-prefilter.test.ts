@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DETECTORS, MaskingPolicy } from '@airlock/shared';
 import type { DetectorName } from '@airlock/shared';
 import { MaskReportBuilder, NOTHING_TO_MASK, compileMasking } from '../../src/masking/index.js';
-import { HAS_AT, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
+import { HAS_AT, isIsoDateTimeAscii, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
 import { RowMasker } from '../../src/proxies/postgres/results.js';
 
 /**
@@ -99,7 +99,28 @@ function randomTexts(count: number, seed: number): string[] {
   return out;
 }
 
-const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7)];
+/** Dates and timestamps in the shapes isIsoDateTimeAscii accepts, with random digits. */
+function randomTimestamps(count: number, seed: number): string[] {
+  const next = random(seed);
+  const digits = (n: number) => Array.from({ length: n }, () => Math.floor(next() * 10)).join('');
+  const pick = <T>(items: T[]) => items[Math.floor(next() * items.length)] as T;
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let text = `${digits(4)}-${digits(2)}-${digits(2)}`;
+    if (next() < 0.85) {
+      text += `${pick([' ', 'T'])}${digits(2)}:${digits(2)}`;
+      if (next() < 0.8) text += `:${digits(2)}${next() < 0.6 ? `.${digits(1 + Math.floor(next() * 9))}` : ''}`;
+      text += pick(['', 'Z', `+${digits(2)}`, `-${digits(2)}`, `+${digits(2)}:${digits(2)}`, `-${digits(2)}${digits(2)}`, `+${digits(2)}:${digits(2)}:${digits(2)}`]);
+    }
+    if (next() < 0.05) text += ' BC';
+    out.push(text);
+  }
+  return out;
+}
+
+const TIMESTAMPS = randomTimestamps(5_000, 11);
+
+const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...TIMESTAMPS];
 
 const MASKERS: [string, ReturnType<typeof compileMasking>][] = [
   ['all detectors', compileMasking(MaskingPolicy.parse({}), 'db')],
@@ -129,6 +150,51 @@ describe('textFeaturesAscii', () => {
   });
 });
 
+describe('isIsoDateTimeAscii', () => {
+  test('random dates and timestamps: recognised, and no built-in detector changes any of them', () => {
+    const masker = MASKERS[0]![1];
+    for (const text of TIMESTAMPS) {
+      const bytes = Buffer.from(text, 'latin1');
+      assert.equal(isIsoDateTimeAscii(bytes, 0, bytes.length), true, text);
+      // what makes passing over them safe
+      assert.equal(masker.maskCell(text, undefined, new MaskReportBuilder()), text, text);
+    }
+  });
+
+  test('anything more or less than a date or timestamp is not one', () => {
+    for (const text of [
+      '2025-03-01 call +44 20 7946 0958',
+      '2025-03-01 09:00:00 4111 1111 1111 1111',
+      '2025-03-01 ',
+      '2025-03-01T',
+      '2025-03-01 09',
+      '2025-03-01 09:00:00.',
+      '2025-03-01 09:00:00.1234567890',
+      '2025-3-01',
+      '20250301',
+      '+2025-03-01',
+      '2025-03-01 09:00:00+1',
+      '2025-03-01 09:00:00+01:2',
+      '2025-03-01 AD',
+      'x2025-03-01',
+      '415-555-0100',
+      '123-45-6789',
+    ]) {
+      const bytes = Buffer.from(text, 'latin1');
+      assert.equal(isIsoDateTimeAscii(bytes, 0, bytes.length), false, text);
+    }
+  });
+
+  test('reads nothing outside its range', () => {
+    // bytes after `end` that would complete the shape must not count
+    const bytes = Buffer.from('2025-03-01 09:00:00+0100 BC', 'latin1');
+    assert.equal(isIsoDateTimeAscii(bytes, 0, 24), true);
+    assert.equal(isIsoDateTimeAscii(bytes, 0, 8), false);
+    assert.equal(isIsoDateTimeAscii(bytes, 0, 13), false, '"2025-03-01 09" is cut before its minutes');
+    assert.equal(isIsoDateTimeAscii(bytes, 0, 20), false, 'a zone sign without its hours');
+  });
+});
+
 describe('Masker.screenBytes', () => {
   for (const [name, masker] of MASKERS) {
     test(`never rules out a cell that maskCell would change (${name})`, () => {
@@ -151,7 +217,7 @@ describe('Masker.screenBytes', () => {
 
   test('rules out plain text, ids and numbers with all detectors on', () => {
     const masker = MASKERS[0]![1];
-    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x']) {
+    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x', '2026-11-25 04:41:18.605635+00', '2026-11-25', '2026-11-25T04:41:18Z']) {
       const bytes = Buffer.from(text);
       assert.equal(masker.screenBytes(bytes, 0, bytes.length), NOTHING_TO_MASK, text);
     }
