@@ -48,7 +48,7 @@ export const MASK_FORMS: Readonly<Record<DetectorName, { form: string; replaces:
  * secret detectors runs. Key/value passwords are recognised in these casings only.
  */
 const SECRET_TRIGGER =
-  /-----BEGIN|eyJ|:\/\/|[Pp]ass(?:wor)?d|PASS(?:WOR)?D|[Pp]wd|PWD|A[KS]IA|AIza|AccountKey|SharedAccessKey|[Ss]ecret_?[Aa]ccess|SECRET_?ACCESS|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|[rs]k_live_|npm_|sk-|[Bb]earer/;
+  /-----BEGIN|eyJ|:\/\/|[Pp]ass(?:wor|w)?d|PASS(?:WOR|W)?D|[Pp]wd|PWD|A[KS]IA|AIza|AccountKey|SharedAccessKey|[Ss]ecret_?[Aa]ccess|SECRET_?ACCESS|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|[rs]k_live_|npm_|sk-|[Bb]earer/;
 
 /** The shortest text that can hold a secret detector's match. */
 const SECRET_MIN_LENGTH = 8;

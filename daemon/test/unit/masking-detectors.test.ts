@@ -271,6 +271,9 @@ describe('connection-password', () => {
     masksTo("password='se cret'", "password='[PASSWORD]'", 'connection-password');
     masksTo('PGPASSWORD=abc123 psql', 'PGPASSWORD=[PASSWORD] psql', 'connection-password');
     masksTo("password='cut off", "password='[PASSWORD]", 'connection-password');
+    // passwd is a key the detector reads: the trigger that lets secret detectors run must see it too
+    masksTo('passwd=hunter2 host=db', 'passwd=[PASSWORD] host=db', 'connection-password');
+    masksTo('DB_PASSWD=abc123', 'DB_PASSWD=[PASSWORD]', 'connection-password');
   });
 
   test('URLs without a password, prose and masked text are left alone', () => {
