@@ -43,13 +43,6 @@ export const MASK_FORMS: Readonly<Record<DetectorName, { form: string; replaces:
   'connection-password': { form: '[PASSWORD]', replaces: 'only the password: `postgres://user:[PASSWORD]@host`, `password=[PASSWORD]`' },
 };
 
-/**
- * A substring every secret detector's match contains. Tested once per text; on a miss none of the
- * secret detectors runs. Key/value passwords are recognised in these casings only.
- */
-const SECRET_TRIGGER =
-  /-----BEGIN|eyJ|:\/\/|[Pp]ass(?:wor|w)?d|PASS(?:WOR|W)?D|[Pp]wd|PWD|A[KS]IA|AIza|AccountKey|SharedAccessKey|[Ss]ecret_?[Aa]ccess|SECRET_?ACCESS|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|[rs]k_live_|npm_|sk-|[Bb]earer/;
-
 /** The shortest text that can hold a secret detector's match. */
 const SECRET_MIN_LENGTH = 8;
 
@@ -450,6 +443,9 @@ const KEY_VALUE_PASSWORD =
 
 const PASSWORD_FORM = MASK_FORMS['connection-password'].form;
 
+/** The keys KEY_VALUE_PASSWORD reads, in any casing as it does: a trigger that every match contains. */
+const PASSWORD_KEYWORD = /[Pp][Aa][Ss][Ss](?:[Ww][Oo][Rr]|[Ww])?[Dd]|[Pp][Ww][Dd]/;
+
 /**
  * The secret is the first capture group that took part (the regexes have the `d` flag); the label
  * around it stays. A value that is already a mask form is left alone, so masking masked text is
@@ -501,26 +497,38 @@ const PHONE_FORM = MASK_FORMS.phone.form;
 
 export interface SecretDetector {
   readonly name: DetectorName;
+  /** A substring every match of this detector contains: the detector runs only where it is found. */
+  readonly trigger: RegExp;
+  /** what it scans for; each of their matches contains the trigger (tested) */
+  readonly patterns: readonly RegExp[];
   find(text: string, spans: SpanList): void;
 }
 
 /**
  * Found by prefix or keyword, in priority order (the first detector to claim characters keeps
- * them). They run only when textFeatures saw a SECRET_HINT and mayHoldSecret agrees, and before
- * the other detectors: a password in a URL must not become an email address.
+ * them). They run only when textFeatures saw a SECRET_HINT and mayHoldSecret agrees, each only
+ * where its own trigger is, and before the other detectors: a password in a URL must not become an
+ * email address.
  */
 export const SECRET_DETECTORS: readonly SecretDetector[] = [
-  { name: 'private-key', find: (text, spans) => scanWith(PRIVATE_KEY, text, spans, 'private-key', PRIVATE_KEY_FORM) },
-  { name: 'jwt', find: (text, spans) => scanWith(JWT, text, spans, 'jwt', JWT_FORM, judgeJwt) },
+  { name: 'private-key', trigger: /-----BEGIN/, patterns: [PRIVATE_KEY], find: (text, spans) => scanWith(PRIVATE_KEY, text, spans, 'private-key', PRIVATE_KEY_FORM) },
+  { name: 'jwt', trigger: /eyJ/, patterns: [JWT], find: (text, spans) => scanWith(JWT, text, spans, 'jwt', JWT_FORM, judgeJwt) },
   {
     name: 'connection-password',
+    trigger: new RegExp(`:\\/\\/|${PASSWORD_KEYWORD.source}`),
+    patterns: [URL_PASSWORD, KEY_VALUE_PASSWORD],
     find: (text, spans) => {
-      scanWith(URL_PASSWORD, text, spans, 'connection-password', PASSWORD_FORM, judgeCapturedValue);
-      scanWith(KEY_VALUE_PASSWORD, text, spans, 'connection-password', PASSWORD_FORM, judgeCapturedValue);
+      // each regex is costly on text it cannot match (a URL with no user info, one with no password key)
+      const scheme = text.indexOf('://');
+      if (scheme >= 0 && text.indexOf('@', scheme + 3) >= 0) scanWith(URL_PASSWORD, text, spans, 'connection-password', PASSWORD_FORM, judgeCapturedValue);
+      if (PASSWORD_KEYWORD.test(text)) scanWith(KEY_VALUE_PASSWORD, text, spans, 'connection-password', PASSWORD_FORM, judgeCapturedValue);
     },
   },
   {
     name: 'cloud-key',
+    // AWS_SECRET_KEY's label is read in any casing
+    trigger: /A[KS]IA|AIza|AccountKey|SharedAccessKey|[Ss][Ee][Cc][Rr][Ee][Tt]_?[Aa][Cc][Cc][Ee][Ss][Ss]/,
+    patterns: [AWS_ACCESS_KEY_ID, AWS_SECRET_KEY, GCP_API_KEY, AZURE_ACCOUNT_KEY],
     find: (text, spans) => {
       scanWith(AWS_ACCESS_KEY_ID, text, spans, 'cloud-key', CLOUD_KEY_FORM);
       scanWith(AWS_SECRET_KEY, text, spans, 'cloud-key', CLOUD_KEY_FORM, judgeCapturedValue);
@@ -530,12 +538,17 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
   },
   {
     name: 'token',
+    trigger: /gh[pousr]_|github_pat_|glpat-|xox[abpr]-|[rs]k_live_|npm_|sk-|[Bb]earer/,
+    patterns: [TOKEN, BEARER],
     find: (text, spans) => {
       scanWith(TOKEN, text, spans, 'token', TOKEN_FORM, judgeToken);
       scanWith(BEARER, text, spans, 'token', TOKEN_FORM, judgeBearer);
     },
   },
 ];
+
+/** Any secret detector's trigger: tested once per text; on a miss none of them runs. */
+const SECRET_TRIGGER = new RegExp(SECRET_DETECTORS.map((d) => d.trigger.source).join('|'));
 
 /** Bits for the detectors findPlainSpans runs. */
 export const PLAIN_DETECTOR_BITS: Readonly<Partial<Record<DetectorName, number>>> = {

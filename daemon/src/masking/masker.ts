@@ -137,7 +137,7 @@ export class Masker {
     for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
     const features = screened >= 0 ? screened & ~HAS_AT : textFeatures(text);
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0 && mayHoldSecret(text)) {
-      for (const detector of this.secretDetectors) detector.find(text, spans);
+      for (const detector of this.secretDetectors) if (detector.trigger.test(text)) detector.find(text, spans);
     }
     if (this.plainDetectors !== 0 && spans.covered < text.length) findPlainSpans(text, spans, features, this.plainDetectors);
     return spans.length > 0;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DETECTORS, MaskingPolicy } from '@airlock/shared';
 import type { DetectorName } from '@airlock/shared';
 import { MASK_FORMS, MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
+import { SECRET_DETECTORS } from '../../src/masking/detectors.js';
 import { ibanChecksumValid, luhnValid, plausibleCardIssuer, spanishIdLetterValid, ssnValid } from '../../src/masking/validators.js';
 
 /** Masks free text with the given detectors (all by default); returns the output and per-detector counts. */
@@ -271,9 +272,18 @@ describe('connection-password', () => {
     masksTo("password='se cret'", "password='[PASSWORD]'", 'connection-password');
     masksTo('PGPASSWORD=abc123 psql', 'PGPASSWORD=[PASSWORD] psql', 'connection-password');
     masksTo("password='cut off", "password='[PASSWORD]", 'connection-password');
+    // keys in any casing, as the detector reads them: the triggers in front of it must see them too
+    masksTo('PassWord=hunter2', 'PassWord=[PASSWORD]', 'connection-password');
+    masksTo('db pAsSwD = "x y"', 'db pAsSwD = "[PASSWORD]"', 'connection-password');
     // passwd is a key the detector reads: the trigger that lets secret detectors run must see it too
     masksTo('passwd=hunter2 host=db', 'passwd=[PASSWORD] host=db', 'connection-password');
     masksTo('DB_PASSWD=abc123', 'DB_PASSWD=[PASSWORD]', 'connection-password');
+  });
+
+  test('a URL with an @ but no password in its user info is left alone', () => {
+    leftAlone('https://example.com/orders/123?page=3');
+    leftAlone('https://example.com/@alice/posts');
+    leftAlone('ssh://git@github.com/acme/repo.git');
   });
 
   test('URLs without a password, prose and masked text are left alone', () => {
@@ -325,5 +335,40 @@ describe('validators', () => {
     assert.equal(spanishIdLetterValid(undefined, '12345678', 'Z'), true);
     assert.equal(spanishIdLetterValid('X', '1234567', 'L'), true);
     assert.equal(spanishIdLetterValid(undefined, '12345678', 'A'), false);
+  });
+});
+
+describe('secret detector triggers', () => {
+  /** A deterministic generator (mulberry32), so a failure names a reproducible string. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const pieces = ['://', '@', ':', '=', ' ', '"', "'", 'a', 'Z', '0', '7', '/', 'user', 'PassWord', 'pwd', 'PWD', 'passwd', 'pAsS', 'wOrD', 'AKIA', 'ASIA', 'ABCDEFGHIJKLMNOP', 'AIza', 'AccountKey', 'SharedAccessKey', 'secret_access_key', 'SECRET_Access', 'Key', 'aws_', 'eyJ', 'hbGciOiJIUzI1NiJ9', '.', '-----BEGIN ', 'RSA ', 'PRIVATE KEY-----', 'ghp_', 'glpat-', 'xoxb-', 'sk-', 'sk_live_', 'npm_', 'Bearer ', 'bearer ', 'x1Y2z3a4B5c6D7e8F9g0h1', 'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy'];
+
+  test('every match of a detector\'s patterns contains its trigger: a trigger never hides a secret', () => {
+    const next = random(3);
+    let matched = 0;
+    for (let i = 0; i < 30_000; i++) {
+      let text = '';
+      const length = 1 + Math.floor(next() * 14);
+      for (let k = 0; k < length; k++) text += pieces[Math.floor(next() * pieces.length)];
+      for (const detector of SECRET_DETECTORS) {
+        for (const pattern of detector.patterns) {
+          pattern.lastIndex = 0;
+          const match = pattern.exec(text);
+          pattern.lastIndex = 0;
+          if (!match) continue;
+          matched++;
+          assert.ok(detector.trigger.test(match[0]), `${detector.name}: ${JSON.stringify(match[0])} (in ${JSON.stringify(text)}) matched ${pattern} without its trigger`);
+        }
+      }
+    }
+    assert.ok(matched > 1000, `the corpus exercises the patterns (${matched} matches)`);
   });
 });
