@@ -290,6 +290,18 @@ export function cardRunTier(features: number): number {
   return (features >>> CARD_SHIFT) & 7;
 }
 
+/** Whether bytes[start, end) are all ASCII digits (and there is at least one). */
+export function allDigitsAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) if (!isDigitByte(bytes[i] as number)) return false;
+  return true;
+}
+
+/** The features without the phone run: for a text the phone regex cannot match whatever its runs. */
+export function withoutPhoneRun(features: number): number {
+  return features & ~(1 << PHONE_SHIFT);
+}
+
 /** Whether an eligible phone-style run of at least 7 digits was seen. */
 export function hasPhoneRun(features: number): boolean {
   return (features & (1 << PHONE_SHIFT)) !== 0;

@@ -3,7 +3,7 @@ import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
 import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { HAS_AT, SECRET_HINT, isIsoDateTimeAscii, textFeatures, textFeaturesAscii } from './features.js';
+import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, textFeatures, textFeaturesAscii, withoutPhoneRun } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -100,7 +100,7 @@ export class Masker {
    * otherwise what to hand maskCell as `screened` (the text's features, read from the bytes, or -1
    * when they could not be). Decided by the same features pass and gates as findSpans; custom
    * detectors, a secret hint and non-ASCII text always go on to maskCell; a cell that is exactly an
-   * ISO date or timestamp does not (isIsoDateTimeAscii).
+   * ISO date or timestamp does not (isIsoDateTimeAscii), nor one of digits only too short for a card.
    */
   screenBytes(bytes: Uint8Array, start: number, end: number): number {
     if (!this.hasContentDetection || end <= start) return NOTHING_TO_MASK;
@@ -109,7 +109,11 @@ export class Masker {
     if (features < 0) return -1;
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0) return features;
     if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, (features & HAS_AT) !== 0)) {
-      return isIsoDateTimeAscii(bytes, start, end) ? NOTHING_TO_MASK : features;
+      if (isIsoDateTimeAscii(bytes, start, end)) return NOTHING_TO_MASK;
+      // Digits alone (ids, counts) can only be a card number: every other plain detector needs a
+      // letter, an @, a + or a separator. Ids are in nearly every table.
+      if (allDigitsAscii(bytes, start, end)) return (this.plainDetectors & PLAIN_DETECTOR_BITS['payment-card']!) !== 0 && cardRunTier(features) === RUN_13 ? withoutPhoneRun(features) : NOTHING_TO_MASK;
+      return features;
     }
     return NOTHING_TO_MASK;
   }

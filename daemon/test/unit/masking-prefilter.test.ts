@@ -67,6 +67,11 @@ const SAMPLES = [
   '550e8400-e29b-41d4-a716-446655440000',
   '2025-03-01 09:00:00.123+00',
   '12345.67',
+  '4155552671',
+  '14155552671',
+  '5500005555555559',
+  '4111111111111112',
+  '1234567890123',
   '',
   'x',
   'Zoë Müller <zoë@example.com>',
@@ -120,7 +125,31 @@ function randomTimestamps(count: number, seed: number): string[] {
 
 const TIMESTAMPS = randomTimestamps(5_000, 11);
 
-const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...TIMESTAMPS];
+/** Digits only, 1 to 20 of them, a quarter of them Luhn-valid card-length numbers. */
+function randomDigitStrings(count: number, seed: number): string[] {
+  const next = random(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let text = '';
+    const length = 1 + Math.floor(next() * 20);
+    for (let k = 0; k < length; k++) text += String(Math.floor(next() * 10));
+    if (i % 4 === 0) text = withLuhnDigit(`4${text.slice(0, 14)}`);
+    out.push(text);
+  }
+  return out;
+}
+
+/** The payload and its Luhn check digit. */
+function withLuhnDigit(payload: string): string {
+  let sum = 0;
+  for (let k = payload.length - 1, double = true; k >= 0; k--, double = !double) {
+    const d = Number(payload[k]);
+    sum += double ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d;
+  }
+  return payload + String((10 - (sum % 10)) % 10);
+}
+
+const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...TIMESTAMPS, ...randomDigitStrings(5_000, 13)];
 
 const MASKERS: [string, ReturnType<typeof compileMasking>][] = [
   ['all detectors', compileMasking(MaskingPolicy.parse({}), 'db')],
@@ -217,7 +246,7 @@ describe('Masker.screenBytes', () => {
 
   test('rules out plain text, ids and numbers with all detectors on', () => {
     const masker = MASKERS[0]![1];
-    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x', '2026-11-25 04:41:18.605635+00', '2026-11-25', '2026-11-25T04:41:18Z']) {
+    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x', '2026-11-25 04:41:18.605635+00', '2026-11-25', '2026-11-25T04:41:18Z', '1234567890', '123456789012']) {
       const bytes = Buffer.from(text);
       assert.equal(masker.screenBytes(bytes, 0, bytes.length), NOTHING_TO_MASK, text);
     }
