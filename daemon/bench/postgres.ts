@@ -26,7 +26,8 @@ import type { BenchFigure, BenchSection } from './report.js';
  *   pgbouncer, the pass-through and Airlock: it decides their TPS at saturation, where the machine's cores
  *   are shared by pgbench, PostgreSQL and the proxy, yet does not depend on saturating a noisy machine;
  * - the daemon's RSS with 200 idle proxied connections;
- * - a wide result (10,000 rows x 10 text columns of synthetic PII) read with masking on, in MB/s.
+ * - a wide result (10,000 rows x 10 text columns of synthetic PII) read with masking on, in MB/s, and a
+ *   result of the same size from a typical table without PII (ids, uuids, timestamps, amounts, text).
  * Every client sends plaintext (PGSSLMODE=disable) so the paths do the same work.
  */
 
@@ -289,6 +290,22 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
         if (client === 'raw') notes.push(`wide result through Airlock: first row as the client saw it${masked ? '' : ' (NOT MASKED)'}: ${JSON.stringify(a.firstRow).slice(0, 400)}`);
       }
     }
+
+    // ---- the same size of result from a typical table: what most results look like ----
+    log(`typical result: ${WIDE_ROWS} rows x 10 columns without PII`);
+    const typicalBytes = await createTypicalTable(direct);
+    const typicalWhat = `SELECT * of ${WIDE_ROWS.toLocaleString('en-US')} rows x 10 columns of a typical table (ids, uuids, timestamps, amounts, text; ${(typicalBytes / MB).toFixed(2)} MB as text), wire-level reader`;
+    const typical = async (ep: Endpoint) =>
+      wideRead(ep, 'raw', WIDE_REPEATS, 'wide_typical').catch((err: Error) => {
+        notes.push(`typical result, ${LABEL[ep.mode]}: failed: ${err.message}`);
+        return undefined;
+      });
+    const typicalMbps = (r: WideResult) => (typicalBytes * r.seconds.length) / r.seconds.reduce((sum, x) => sum + x, 0) / MB;
+    const td2 = await typical(direct);
+    const ta2 = airlock?.endpoint ? await typical(airlock.endpoint) : undefined;
+    if (td2) figures.push({ name: `${typicalWhat}: direct`, value: typicalMbps(td2), unit: 'MB/s' });
+    if (ta2) figures.push({ name: `${typicalWhat}: Airlock, masking on`, value: typicalMbps(ta2), unit: 'MB/s', ...(td2 ? { baseline: { name: 'direct', value: typicalMbps(td2) } } : {}) });
+
     notes.push(
       `wide result: clients in a child process, ${WIDE_REPEATS} reads each after one warm-up; MB/s counts the unmasked text bytes (sum of octet_length), the DataRow payload the server sends. ` +
         'The wire-level reader only frames messages (the proxy\'s throughput); node-postgres also builds a JS value per field and tops out near its direct figure, so the 100 MB/s target is set on the former',
@@ -899,8 +916,8 @@ interface WideResult {
 /** node-postgres (what an agent's script would use) or the bare wire protocol (what the proxy can carry). */
 type WideClient = 'pg' | 'raw';
 
-async function wideRead(ep: Endpoint, client: WideClient, repeats: number): Promise<WideResult> {
-  const handle = runChild({ task: client === 'pg' ? 'wide-pg' : 'wide-raw', sql: 'SELECT * FROM wide_pii', repeats }, ep);
+async function wideRead(ep: Endpoint, client: WideClient, repeats: number, table = 'wide_pii'): Promise<WideResult> {
+  const handle = runChild({ task: client === 'pg' ? 'wide-pg' : 'wide-raw', sql: `SELECT * FROM ${table}`, repeats }, ep);
   try {
     const result = (await withTimeout(handle.first, 300_000, 'reading the wide result')) as unknown as WideResult;
     if (result.rows !== WIDE_ROWS) throw new Error(`expected ${WIDE_ROWS} rows, got ${result.rows}`);
@@ -917,6 +934,40 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * 10 columns of the kinds most tables have and no PII: a bigint id, a uuid, two timestamps, a status,
+ * an amount, a quantity, a SKU, a sentence of text and a URL. Returns their bytes as text per read.
+ */
+async function createTypicalTable(direct: Endpoint): Promise<number> {
+  const client = new pg.Client({ host: direct.host, port: direct.port, user: direct.user, password: direct.password, database: direct.database });
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS wide_typical');
+    await client.query(`
+      CREATE TABLE wide_typical AS
+      SELECT
+        (1000000000 + i * 7919)::bigint AS id,
+        md5(i::text)::uuid AS public_id,
+        timestamptz '2026-01-01 00:00:00+00' + i * interval '37 seconds' AS created_at,
+        timestamptz '2026-01-01 00:00:00+00' + i * interval '53 seconds' + interval '0.123456 seconds' AS updated_at,
+        (ARRAY['active','pending','shipped','cancelled'])[1 + i % 4] AS status,
+        round((i % 10000) * 1.37, 2) AS amount,
+        i % 97 AS quantity,
+        'SKU-' || lpad((i % 5000)::text, 5, '0') AS sku,
+        'Widget model ' || (i % 50) || ' in blue, size ' || (i % 12) || ', restocked weekly from the north warehouse' AS description,
+        'https://shop.example.com/products/' || (i % 5000) || '?ref=list' AS url
+      FROM generate_series(1, ${WIDE_ROWS}) AS i`);
+    const { rows } = await client.query<{ bytes: string }>(`
+      SELECT sum(octet_length(id::text) + octet_length(public_id::text) + octet_length(created_at::text) + octet_length(updated_at::text) +
+                 octet_length(status) + octet_length(amount::text) + octet_length(quantity::text) + octet_length(sku) +
+                 octet_length(description) + octet_length(url))::text AS bytes
+      FROM wide_typical`);
+    return Number(rows[0]?.bytes ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
