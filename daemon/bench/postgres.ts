@@ -940,13 +940,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * 10 columns of the kinds most tables have and no PII: a bigint id, a uuid, two timestamps, a status,
  * an amount, a quantity, a SKU, a sentence of text and a URL. Returns their bytes as text per read.
  */
-async function createTypicalTable(direct: Endpoint): Promise<number> {
-  const client = new pg.Client({ host: direct.host, port: direct.port, user: direct.user, password: direct.password, database: direct.database });
-  await client.connect();
-  try {
-    await client.query('DROP TABLE IF EXISTS wide_typical');
-    await client.query(`
-      CREATE TABLE wide_typical AS
+function createTypicalTable(direct: Endpoint): Promise<number> {
+  return createBenchTable(direct, 'wide_typical', `
       SELECT
         (1000000000 + i * 7919)::bigint AS id,
         md5(i::text)::uuid AS public_id,
@@ -959,28 +954,14 @@ async function createTypicalTable(direct: Endpoint): Promise<number> {
         'Widget model ' || (i % 50) || ' in blue, size ' || (i % 12) || ', restocked weekly from the north warehouse' AS description,
         'https://shop.example.com/products/' || (i % 5000) || '?ref=list' AS url
       FROM generate_series(1, ${WIDE_ROWS}) AS i`);
-    const { rows } = await client.query<{ bytes: string }>(`
-      SELECT sum(octet_length(id::text) + octet_length(public_id::text) + octet_length(created_at::text) + octet_length(updated_at::text) +
-                 octet_length(status) + octet_length(amount::text) + octet_length(quantity::text) + octet_length(sku) +
-                 octet_length(description) + octet_length(url))::text AS bytes
-      FROM wide_typical`);
-    return Number(rows[0]?.bytes ?? 0);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
  * 10 text columns of synthetic PII: names, emails, phones, Luhn-valid test card numbers, mod-97-valid
  * IBANs, addresses and free text that embeds more of the same. Returns the text bytes per read.
  */
-async function createWideTable(direct: Endpoint): Promise<number> {
-  const client = new pg.Client({ host: direct.host, port: direct.port, user: direct.user, password: direct.password, database: direct.database });
-  await client.connect();
-  try {
-    await client.query('DROP TABLE IF EXISTS wide_pii');
-    await client.query(`
-      CREATE TABLE wide_pii AS
+function createWideTable(direct: Endpoint): Promise<number> {
+  return createBenchTable(direct, 'wide_pii', `
       SELECT
         (ARRAY['Alice','Bruno','Chiara','Dmitri','Emma','Farid','Grace','Hiro'])[1 + i % 8] || ' ' ||
           (ARRAY['Smith','Rossi','Müller','Dubois','Tanaka','Novak','García','Okafor'])[1 + (i / 8) % 8] AS full_name,
@@ -996,11 +977,21 @@ async function createWideTable(direct: Endpoint): Promise<number> {
           'Paid with card 4111 1111 1111 1111, refund to IBAN DE89 3704 0044 0532 0130 00.' AS notes,
         md5(i::text) AS reference
       FROM generate_series(1, ${WIDE_ROWS}) AS i`);
-    const { rows } = await client.query<{ bytes: string }>(`
-      SELECT sum(octet_length(full_name) + octet_length(email) + octet_length(phone) + octet_length(card_number) +
-                 octet_length(iban) + octet_length(street) + octet_length(city) + octet_length(company) +
-                 octet_length(notes) + octet_length(reference))::text AS bytes
-      FROM wide_pii`);
+}
+
+/** (Re)creates `name` from the query; returns the bytes of its values as text (what a read of it carries). */
+async function createBenchTable(direct: Endpoint, name: string, select: string): Promise<number> {
+  const client = new pg.Client({ host: direct.host, port: direct.port, user: direct.user, password: direct.password, database: direct.database });
+  await client.connect();
+  try {
+    await client.query(`DROP TABLE IF EXISTS ${name}`);
+    await client.query(`CREATE TABLE ${name} AS ${select}`);
+    const { rows: columns } = await client.query<{ name: string }>(
+      'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+      [name],
+    );
+    const lengths = columns.map((c) => `coalesce(octet_length(${pg.escapeIdentifier(c.name)}::text), 0)`).join(' + ');
+    const { rows } = await client.query<{ bytes: string }>(`SELECT sum(${lengths})::text AS bytes FROM ${name}`);
     return Number(rows[0]?.bytes ?? 0);
   } finally {
     await client.end();

@@ -5,6 +5,8 @@ import type { DetectorName } from '@airlock/shared';
 import { MaskReportBuilder, NOTHING_TO_MASK, compileMasking } from '../../src/masking/index.js';
 import { HAS_AT, isIsoDateTimeAscii, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
 import { RowMasker } from '../../src/proxies/postgres/results.js';
+import { luhnValid } from '../../src/masking/validators.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
  * Masker.screenBytes lets the PostgreSQL proxy skip decoding cells no detector could touch. It must
@@ -79,21 +81,11 @@ const SAMPLES = [
   'employee EMP-1234',
 ];
 
-/** A deterministic generator (mulberry32), so a failure names a reproducible string. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Text made of digits, separators, `@`, upper- and lowercase letters and pieces of the detectors' keywords. */
 function randomTexts(count: number, seed: number): string[] {
   const pieces = ['0', '1', '4', '5', '9', ' ', '-', '.', '/', '(', ')', '+', '@', ':', '_', '=', '"', 'A', 'B', 'C', 'D', 'E', 'K', 'S', 'I', 'J', 'X', 'Z', 'a', 'e', 'k', 't', 'x', 'o', 'b', 'p', 'r', 'y', 'ey', 'earer', 'Bearer ', 'AKIA', 'ASIA', 'AIza', 'pass', 'password=', 'Pwd', 'sk-', 'xoxb-', 'ghp_', '://', '-----BEGIN', 'DE89', 'GB82', '4111', '1111 ', '123-45-', 'é', '\n'];
-  const next = random(seed);
+  const next = seededRandom(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     let text = '';
@@ -106,7 +98,7 @@ function randomTexts(count: number, seed: number): string[] {
 
 /** Dates and timestamps in the shapes isIsoDateTimeAscii accepts, with random digits. */
 function randomTimestamps(count: number, seed: number): string[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const digits = (n: number) => Array.from({ length: n }, () => Math.floor(next() * 10)).join('');
   const pick = <T>(items: T[]) => items[Math.floor(next() * items.length)] as T;
   const out: string[] = [];
@@ -127,7 +119,7 @@ const TIMESTAMPS = randomTimestamps(5_000, 11);
 
 /** Digits only, 1 to 20 of them, a quarter of them Luhn-valid card-length numbers. */
 function randomDigitStrings(count: number, seed: number): string[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     let text = '';
@@ -141,12 +133,8 @@ function randomDigitStrings(count: number, seed: number): string[] {
 
 /** The payload and its Luhn check digit. */
 function withLuhnDigit(payload: string): string {
-  let sum = 0;
-  for (let k = payload.length - 1, double = true; k >= 0; k--, double = !double) {
-    const d = Number(payload[k]);
-    sum += double ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d;
-  }
-  return payload + String((10 - (sum % 10)) % 10);
+  for (let d = 0; d <= 9; d++) if (luhnValid(payload + d, 0, payload.length + 1)) return payload + d;
+  throw new Error('unreachable');
 }
 
 const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...TIMESTAMPS, ...randomDigitStrings(5_000, 13)];
