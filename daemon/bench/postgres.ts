@@ -437,13 +437,10 @@ async function startPgbouncer(direct: Endpoint): Promise<ProxyProcess> {
   chownToServerUser(dir);
   const owner = serverOwner();
   const child = spawn(binary, [path.join(dir, 'pgbouncer.ini')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(owner ?? {}) });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const tracked = trackChild(child);
   const stop = async () => {
-    // SIGTERM: immediate shutdown
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    // SIGTERM: immediate shutdown for pgbouncer
+    await tracked.terminate();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -456,7 +453,7 @@ async function startPgbouncer(direct: Endpoint): Promise<ProxyProcess> {
       // no log yet
     }
     await stop();
-    throw new Error(`pgbouncer did not start: ${(err as Error).message}: ${(stderr + logText).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new Error(`pgbouncer did not start: ${(err as Error).message}: ${(tracked.stderr() + logText).trim().split('\n').slice(-3).join(' | ')}`);
   }
   // spawned directly (not through a shell or runuser), so this pid is pgbouncer's own
   if (child.pid === undefined) throw new Error('pgbouncer is listening but its process id is unknown');
@@ -497,20 +494,14 @@ async function startPassthrough(direct: Endpoint): Promise<ProxyProcess> {
   const port = await freePort();
   const arg = JSON.stringify({ host: '127.0.0.1', port, upstreamHost: direct.host, upstreamPort: direct.port });
   const child = spawn(process.execPath, ['--input-type=module', '-e', PASSTHROUGH, arg], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
+  const { stderr, exited, terminate: stop } = trackChild(child);
   const listening = new Promise<number>((resolve, reject) => {
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       if (stdout.includes('\n')) resolve(Number(stdout.trim()));
     });
-    void exited.then(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+    void exited.then(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}): ${stderr().trim().split('\n').slice(-3).join(' | ')}`)));
   });
   try {
     const announced = await withTimeout(listening, 10_000, 'waiting for the pass-through to listen');
@@ -521,6 +512,18 @@ async function startPassthrough(direct: Endpoint): Promise<ProxyProcess> {
     await stop();
     throw new Error(`pass-through did not start: ${(err as Error).message}`);
   }
+}
+
+/** A spawned proxy's stderr so far, its exit, and a SIGTERM that waits for that exit. */
+function trackChild(child: ChildProcess): { stderr: () => string; exited: Promise<void>; terminate: () => Promise<void> } {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const terminate = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return { stderr: () => stderr, exited, terminate };
 }
 
 // ---- CPU per transaction ----

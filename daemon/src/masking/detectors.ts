@@ -1,5 +1,5 @@
 import type { DetectorName } from '@airlock/shared';
-import { HAS_UPPER, RUN_13, RUN_6, RUN_7, RUN_9, cardRunTier, hasPhoneRun } from './features.js';
+import { HAS_UPPER, RUN_13, RUN_6, RUN_7, RUN_9, cardRunTier, hasPhoneRun, isDigitCode } from './features.js';
 import type { SpanList } from './spans.js';
 import {
   appendMod97,
@@ -40,7 +40,7 @@ export const MASK_FORMS: Readonly<Record<DetectorName, { form: string; replaces:
   token: { form: '[TOKEN]', replaces: 'the token; `Bearer ` stays' },
   jwt: { form: '[JWT]', replaces: 'all three segments' },
   'private-key': { form: '[PRIVATE-KEY]', replaces: 'the whole BEGIN … END block' },
-  'connection-password': { form: '[PASSWORD]', replaces: 'only the password: `postgres://user:[PASSWORD]@host`, `password=[PASSWORD]`' },
+  'connection-password': { form: '[PASSWORD]', replaces: 'only the password: `postgres://user:[PASSWORD]@host`, `password=[PASSWORD]` (also `passwd=`, `pwd=`, any casing)' },
 };
 
 /** The shortest text that can hold a secret detector's match. */
@@ -91,10 +91,6 @@ export function scanWith(regex: RegExp, text: string, spans: SpanList, detector:
     regex.lastIndex = blockedUntil >= 0 ? Math.max(blockedUntil, match.index + 1) : finding.end;
   }
   spans.commit();
-}
-
-function isDigitCode(code: number): boolean {
-  return code >= 48 && code <= 57;
 }
 
 // --- email ------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ export function cardRunTier(features: number): number {
 /** Whether bytes[start, end) are all ASCII digits (and there is at least one). */
 export function allDigitsAscii(bytes: Uint8Array, start: number, end: number): boolean {
   if (end <= start) return false;
-  for (let i = start; i < end; i++) if (!isDigitByte(bytes[i] as number)) return false;
+  for (let i = start; i < end; i++) if (!isDigitCode(bytes[i] as number)) return false;
   return true;
 }
 
@@ -312,8 +312,9 @@ export function hasPhoneRun(features: number): boolean {
 const DASH = 0x2d;
 const COLON = 0x3a;
 
-function isDigitByte(byte: number): boolean {
-  return byte >= 0x30 && byte <= 0x39;
+/** Whether a character code (or byte) is an ASCII digit. */
+export function isDigitCode(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
 }
 
 /** The byte at i when i is inside the range, else -1: never a byte of the next cell. */
@@ -324,7 +325,7 @@ function byteAt(bytes: Uint8Array, i: number, end: number): number {
 /** The index after `n` digits at i, or -1. */
 function afterDigits(bytes: Uint8Array, i: number, end: number, n: number): number {
   if (i < 0 || i + n > end) return -1;
-  for (let k = i; k < i + n; k++) if (!isDigitByte(bytes[k] as number)) return -1;
+  for (let k = i; k < i + n; k++) if (!isDigitCode(bytes[k] as number)) return -1;
   return i + n;
 }
 
@@ -345,7 +346,7 @@ export function isIsoDateTimeAscii(bytes: Uint8Array, start: number, end: number
   if (i < 0) return false;
   const separator = byteAt(bytes, i, end);
   if (separator === 0x20 /* space */ || separator === 0x54 /* T */) {
-    if (!isDigitByte(byteAt(bytes, i + 1, end))) return finishBc(bytes, i, end);
+    if (!isDigitCode(byteAt(bytes, i + 1, end))) return finishBc(bytes, i, end);
     i = afterDigits(bytes, i + 1, end, 2);
     if (byteAt(bytes, i, end) !== COLON) return false;
     i = afterDigits(bytes, i + 1, end, 2);
@@ -355,7 +356,7 @@ export function isIsoDateTimeAscii(bytes: Uint8Array, start: number, end: number
       if (i < 0) return false;
       if (byteAt(bytes, i, end) === 0x2e /* . */) {
         let j = i + 1;
-        while (j < end && j - i <= 9 && isDigitByte(bytes[j] as number)) j++;
+        while (j < end && j - i <= 9 && isDigitCode(bytes[j] as number)) j++;
         if (j === i + 1) return false;
         i = j;
       }
@@ -364,7 +365,7 @@ export function isIsoDateTimeAscii(bytes: Uint8Array, start: number, end: number
     if (zone === 0x5a /* Z */) i++;
     else if (zone === 0x2b /* + */ || zone === DASH) {
       i = afterDigits(bytes, i + 1, end, 2);
-      for (let part = 0; part < 2 && i >= 0 && i < end && (bytes[i] === COLON || isDigitByte(bytes[i] as number)); part++) {
+      for (let part = 0; part < 2 && i >= 0 && i < end && (bytes[i] === COLON || isDigitCode(bytes[i] as number)); part++) {
         i = afterDigits(bytes, bytes[i] === COLON ? i + 1 : i, end, 2);
       }
       if (i < 0) return false;

@@ -44,6 +44,7 @@ export class Masker {
   private readonly secretDetectors: readonly SecretDetector[];
   /** PLAIN_DETECTOR_BITS of the enabled detectors */
   private readonly plainDetectors: number;
+  private readonly detectsCards: boolean;
   private readonly columnForms = new Map<string, string>();
   private readonly scratch = new SpanList();
 
@@ -55,6 +56,7 @@ export class Masker {
     const enabled = new Set<string>(detectors);
     this.secretDetectors = SECRET_DETECTORS.filter((d) => enabled.has(d.name));
     this.plainDetectors = detectors.reduce((bits, name) => bits | (PLAIN_DETECTOR_BITS[name] ?? 0), 0);
+    this.detectsCards = enabled.has('payment-card');
     this.hasContentDetection = detectors.length > 0 || custom.length > 0;
     this.active = this.hasContentDetection || columnRules.length > 0;
     for (const rule of columnRules) this.columnForms.set(rule.label, columnForm(rule.label));
@@ -112,7 +114,7 @@ export class Masker {
       if (isIsoDateTimeAscii(bytes, start, end)) return NOTHING_TO_MASK;
       // Digits alone (ids, counts) can only be a card number: every other plain detector needs a
       // letter, an @, a + or a separator. Ids are in nearly every table.
-      if (allDigitsAscii(bytes, start, end)) return (this.plainDetectors & PLAIN_DETECTOR_BITS['payment-card']!) !== 0 && cardRunTier(features) === RUN_13 ? withoutPhoneRun(features) : NOTHING_TO_MASK;
+      if (allDigitsAscii(bytes, start, end)) return this.detectsCards && cardRunTier(features) === RUN_13 ? withoutPhoneRun(features) : NOTHING_TO_MASK;
       return features;
     }
     return NOTHING_TO_MASK;

@@ -1,11 +1,9 @@
+import { isDigitCode } from './features.js';
+
 /**
  * Checksums and format rules that turn a regex candidate into a finding. Each takes the candidate's
  * characters as they appear in the text (separators included) so no normalised copy is allocated.
  */
-
-function isDigitCode(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
 
 /** Luhn (mod 10) over the digits of text[start, end), separators skipped. */
 export function luhnValid(text: string, start: number, end: number): boolean {
