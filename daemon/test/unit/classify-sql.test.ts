@@ -61,8 +61,6 @@ const READS: Case[] = [
   { sql: 'LISTEN jobs', class: 'read' },
   { sql: 'UNLISTEN *', class: 'read' },
   { sql: 'DECLARE c CURSOR FOR SELECT * FROM t', class: 'read', tables: ['t'], commands: ['DECLARE CURSOR'] },
-  { sql: 'FETCH 10 FROM c', class: 'read', commands: ['FETCH'] },
-  { sql: 'MOVE NEXT IN c', class: 'read', commands: ['MOVE'] },
   { sql: 'CLOSE c', class: 'read' },
   { sql: 'SET CONSTRAINTS ALL DEFERRED', class: 'read' },
   { sql: 'SELECT pg_sleep(1)', class: 'read', functions: [] },
@@ -299,6 +297,9 @@ const UNKNOWN: Case[] = [
   { sql: 'CALL do_things()', class: 'unknown', commands: ['CALL'] },
   { sql: 'CALL p(pg_sleep(1))', class: 'unknown' },
   { sql: 'EXECUTE p', class: 'unknown', commands: ['EXECUTE'] },
+  // FETCH and MOVE run the portal's query (a protocol portal may hold a DELETE ... RETURNING): the session resolves them
+  { sql: 'FETCH 10 FROM c', class: 'unknown', commands: ['FETCH'] },
+  { sql: 'MOVE NEXT IN c', class: 'unknown', commands: ['MOVE'] },
   { sql: "EXECUTE p(1, 'x')", class: 'unknown' },
   { sql: 'CREATE TABLE x AS EXECUTE p', class: 'unknown', writesTables: ['x'] },
   { sql: 'EXPLAIN ANALYZE EXECUTE p', class: 'unknown' },

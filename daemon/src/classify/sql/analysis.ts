@@ -97,8 +97,6 @@ const FIXED_CLASSES: Record<string, [SqlClass, string]> = {
   VariableShowStmt: ['read', 'only reads a setting'],
   ListenStmt: ['read', 'only subscribes to notifications'],
   UnlistenStmt: ['read', 'only unsubscribes from notifications'],
-  ClosePortalStmt: ['read', 'only closes a cursor'],
-  FetchStmt: ['read', 'reads from an open cursor'],
   ConstraintsSetStmt: ['read', 'only changes when constraints are checked'],
   ReturnStmt: ['read', 'returns a value'],
   NotifyStmt: ['write', 'signals other sessions'],
@@ -293,6 +291,9 @@ class StatementAnalysis {
   private executes: string | undefined;
   private deallocates: string | undefined;
   private prepares: { name: string; statement: SqlStatementInfo } | undefined;
+  private fetches: string | undefined;
+  private declares: { name: string; holdable: boolean } | undefined;
+  private closesPortal: string | undefined;
 
   classOf(): SqlClass {
     // a statement in which nothing was recognised is not harmless by default
@@ -322,6 +323,9 @@ class StatementAnalysis {
       info.classBesidesExecute = this.classBesidesExecute();
     }
     if (this.deallocates !== undefined) info.deallocates = this.deallocates;
+    if (this.fetches !== undefined) info.fetches = this.fetches;
+    if (this.declares !== undefined) info.declares = this.declares;
+    if (this.closesPortal !== undefined) info.closesPortal = this.closesPortal;
     return info;
   }
 
@@ -465,8 +469,12 @@ class StatementAnalysis {
       case 'VariableSetStmt':
         return this.setting(command, f, ctx);
       case 'DiscardStmt':
-        if (f['target'] === 'DISCARD_ALL') this.add(ctx, 'privileged', 'DISCARD ALL also resets the session authorization and role');
-        else this.add(ctx, 'read', `${command} only drops session caches`);
+        if (f['target'] === 'DISCARD_ALL') {
+          this.add(ctx, 'privileged', 'DISCARD ALL also resets the session authorization and role');
+          // it also deallocates every prepared statement and closes every portal
+          this.deallocates = '*';
+          this.closesPortal = '*';
+        } else this.add(ctx, 'read', `${command} only drops session caches`);
         return;
       case 'DeallocateStmt':
         this.deallocates = f['isall'] === true ? '*' : stringField(f, 'name');
@@ -483,7 +491,20 @@ class StatementAnalysis {
       }
       case 'DeclareCursorStmt':
         this.add(ctx, 'read', 'DECLARE CURSOR runs its query as it is fetched');
+        // CURSOR_OPT_HOLD (0x20): the cursor outlives its transaction
+        this.declares = { name: stringField(f, 'portalname') ?? '', holdable: (((f['options'] as number | undefined) ?? 0) & 0x20) !== 0 };
         this.walk(f['query'], ctx);
+        return;
+      case 'FetchStmt': {
+        const name = stringField(f, 'portalname') ?? '';
+        this.fetches = name;
+        // what the portal runs decides the class; the caller replaces this part once it knows the portal
+        this.add(ctx, 'unknown', `${f['ismove'] === true ? 'MOVE' : 'FETCH'} runs cursor or portal ${name}, which the caller resolves`);
+        return;
+      }
+      case 'ClosePortalStmt':
+        this.closesPortal = stringField(f, 'portalname') ?? '*';
+        this.add(ctx, 'read', 'only closes a cursor');
         return;
       case 'DoStmt':
         return this.doBlock(f, ctx);

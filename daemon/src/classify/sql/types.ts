@@ -33,8 +33,17 @@ export interface SqlStatementInfo {
    * even when p is a read; substituting p's class alone would lose that.
    */
   classBesidesExecute?: SqlClass;
-  /** DEALLOCATE name, or '*' for DEALLOCATE ALL */
+  /** DEALLOCATE name, or '*' for DEALLOCATE ALL (DISCARD ALL too) */
   deallocates?: string;
+  /**
+   * FETCH or MOVE of a cursor or portal by name: it runs that portal's query, so the caller resolves
+   * the class from the portal it knows (a protocol-level portal may hold a DELETE ... RETURNING)
+   */
+  fetches?: string;
+  /** DECLARE name CURSOR: a portal named `name` exists once it completes */
+  declares?: { name: string; holdable: boolean };
+  /** CLOSE name, or '*' for CLOSE ALL (DISCARD ALL too) */
+  closesPortal?: string;
 }
 
 export interface SqlClassification {

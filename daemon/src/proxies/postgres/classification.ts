@@ -1,10 +1,9 @@
 import type { AttributeValue } from '@airlock/shared';
-import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlAttributes, unclassifiable, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
+import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlAttributes, unclassifiable, type SqlClass, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
 
 /**
  * The classifier as the proxy uses it: cached, keyed so that statements differing only in numeric
- * constants (pgbench's `WHERE aid = 12345`) share one parse, and with SQL-level EXECUTE resolved
- * from the statements the connection PREPAREd.
+ * constants (pgbench's `WHERE aid = 12345`) share one parse.
  */
 export interface ClassificationSummary {
   attributes: Record<string, AttributeValue>;
@@ -21,17 +20,25 @@ export class SqlClassifier {
     return new SqlClassifier(new SqlClassifierCache(maxEntries));
   }
 
-  classify(sql: string, prepared: ReadonlyMap<string, SqlClassification>): SqlClassification {
-    const classification = this.cache.classify(cacheKey(sql));
-    if (!classification.statements.some((s) => s.executes !== undefined)) return classification;
-    // EXECUTE name runs what PREPARE name said; a name this connection never prepared stays unknown
-    const statements: SqlStatementInfo[] = classification.statements.map((s) => {
-      if (s.executes === undefined) return s;
-      const target = prepared.get(s.executes.toLowerCase());
-      if (!target) return { ...s, class: 'unknown', reasons: [...s.reasons, `EXECUTE of "${s.executes}", which this connection did not PREPARE`] };
-      const resolved = combineClasses(s.classBesidesExecute ? [s.classBesidesExecute, target.class] : [target.class]);
-      return { ...s, class: resolved, tables: [...new Set([...s.tables, ...target.tables])], writesTables: target.writesTables, functions: target.functions, noWhere: target.noWhere, reasons: [...s.reasons, `EXECUTE runs the prepared statement "${s.executes}"`] };
-    });
+  /** The text's own classification; EXECUTE and FETCH are resolved by the session, which knows what they run. */
+  classify(sql: string): SqlClassification {
+    return this.cache.classify(cacheKey(sql));
+  }
+
+  /** A statement that runs another (EXECUTE of a prepared statement, FETCH from a portal): what it runs, combined with its own class. */
+  resolve(s: SqlStatementInfo, besides: SqlClass, runs: SqlClassification, how: string): SqlStatementInfo {
+    return {
+      ...s,
+      class: combineClasses([besides, runs.class]),
+      tables: [...new Set([...s.tables, ...runs.tables])],
+      writesTables: [...new Set([...s.writesTables, ...runs.writesTables])],
+      functions: [...new Set([...s.functions, ...runs.functions])],
+      noWhere: s.noWhere || runs.noWhere,
+      reasons: [...s.reasons.filter((r) => !r.endsWith('which the caller resolves')), how, ...runs.statements.flatMap((r) => r.reasons)],
+    };
+  }
+
+  combine(statements: SqlStatementInfo[]): SqlClassification {
     return classificationOf(statements);
   }
 

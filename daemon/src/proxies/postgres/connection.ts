@@ -1,13 +1,11 @@
 import type net from 'node:net';
 import tls from 'node:tls';
-import { randomBytes } from 'node:crypto';
 import { serialize } from 'pg-protocol';
 import type { Action, AgentSession, PgResultDetail, Target, Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import { MaskReportBuilder, type Masker } from '../../masking/index.js';
 import type { SqlClassification } from '../../classify/sql/index.js';
-import { BackendDecoder } from './backend.js';
 import {
   MessageFramer,
   ProtocolError,
@@ -18,16 +16,9 @@ import {
   authenticationSaslFinal,
   backendKeyData,
   errorResponse,
-  message,
   negotiateProtocolVersion,
   parameterStatus,
   parseStartupPacket,
-  readBind,
-  readDataRow,
-  readExecute,
-  readParse,
-  readQuery,
-  readTarget,
   readyForQuery,
   BodyReader,
   PROTOCOL_3_0,
@@ -35,9 +26,10 @@ import {
 } from './protocol.js';
 import { ScramServerExchange, SCRAM_MECHANISM } from './scram.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
-import { RowMasker, ResultSample, maskCopyRow, type CellMark, type ResultColumn } from './results.js';
+import { RowMasker, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
+import { PgSession, type Question, type ResultCapture } from './session.js';
 
 /** Startup parameters passed on to the server; `options` could set role or other GUCs, so it is not. */
 const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'datestyle', 'timezone']);
@@ -48,10 +40,8 @@ const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 /** Statements longer than this are cut in the action summary (and kept whole in its detail). */
 const SUMMARY_CHARS = 2000;
 
-/** A refused statement is replaced upstream by one that fails without doing anything, so both sides agree on the transaction. */
-const REFUSAL_QUERY = serialize.query('AIRLOCK REFUSED');
-/** Sent upstream when the agent asks for a prepared statement that Airlock refused: its error takes the refused one's place. */
-const BLOCKED_PORTAL_PREFIX = 'airlock_refused_';
+/** Client bytes queued while a statement waits before the client is paused. */
+const QUEUE_PAUSE_BYTES = 16 * 1024 * 1024;
 
 export interface ConnectionDeps {
   target: Target;
@@ -62,56 +52,21 @@ export interface ConnectionDeps {
   tlsContext?: tls.SecureContext;
 }
 
-interface PreparedStatement {
-  sql: string;
-  classification: SqlClassification;
-  /** from Describe (statement): names and types; formats come from Bind */
-  columns?: ResultColumn[];
-}
-
-interface Portal {
-  statementName: string;
-  statement?: PreparedStatement;
-  params: (Buffer | null)[];
-  paramFormats: number[];
-  resultFormats: number[];
-  columns?: ResultColumn[];
-  /** decided once: later Executes of a suspended portal continue the same statement */
-  allowedAction?: Action;
-}
-
-/** Result of one action as it streams back. */
-interface ResultCapture {
-  action: Action;
-  startedAt: bigint;
-  sample: ResultSample;
-  report: MaskReportBuilder;
-  tags: string[];
-  error?: string;
-  rowMasker?: RowMasker;
-  copyOut?: boolean;
-  /** a binary COPY TO STDOUT while masking is on: its data is withheld and the agent gets an error */
-  binaryCopyWithheld?: boolean;
-  /** set when the statement completes */
-  durationMs?: number;
-}
-
-const BINARY_COPY_REFUSED = 'Airlock withheld this binary COPY: binary values cannot be masked';
-
-/** What the upstream owes the client for each forwarded message, in order. */
-type Expectation =
-  | { kind: 'query'; capture?: ResultCapture; refusal?: Verdict }
-  | { kind: 'parse' | 'bind' | 'close' }
-  | { kind: 'describe'; target: 'S' | 'P'; name: string }
-  | { kind: 'execute'; portal?: Portal; capture?: ResultCapture; refusal?: Verdict }
-  | { kind: 'sync' };
-
 type State = 'startup' | 'auth-cleartext' | 'auth-sasl-initial' | 'auth-sasl-final' | 'connecting' | 'ready' | 'closed';
 
+/** A decision made: what was asked, the action recorded, the verdict and what was decided on. */
+interface Decided {
+  question: Question;
+  action: Action;
+  verdict: Verdict;
+  classification: SqlClassification;
+}
+
 /**
- * One agent connection: authenticates the agent's session token, logs in upstream with the real
- * credential, and then relays messages, holding each statement for the pipeline's verdict,
- * masking rows on the way back and recording results.
+ * The socket shell around one agent connection: authenticates the agent's session token, logs in
+ * upstream with the real credential, and relays messages through the session model (session.ts),
+ * asking the pipeline for each statement's verdict, holding what follows a held statement, and
+ * recording results once their bytes are written.
  */
 export class ClientConnection {
   private socket: net.Socket;
@@ -119,32 +74,25 @@ export class ClientConnection {
   private state: State = 'startup';
   private readonly framer: MessageFramer;
   private readonly upFramer: MessageFramer;
-  private readonly decoder = new BackendDecoder();
-  private session?: AgentSession;
+  private agentSession?: AgentSession;
   private params = new Map<string, string>();
   private scram?: ScramServerExchange;
   private readonly queue: WireMessage[] = [];
   private queuedBytes = 0;
-  private pumping = false;
-  private readonly expectations: Expectation[] = [];
-  private readonly statements = new Map<string, PreparedStatement>();
-  private readonly portals = new Map<string, Portal>();
-  /** SQL-level PREPARE name AS ...: what EXECUTE name will run */
-  private readonly sqlPrepared = new Map<string, SqlClassification>();
-  private skipUntilSync = false;
+  /** a client message is being decided, or waits for the server's answers to earlier ones */
+  private pumpBlocked = false;
+  private waitingForServer = false;
+  /** a server message waits for its masking plan (catalog lookups): nothing after it is read meanwhile */
+  private upstreamBlocked?: WireMessage;
   /** aborted when the agent cancels or goes away while a statement waits for its verdict; reused until then */
   private deciding = new AbortController();
   private holding = false;
-  /** RowMaskers by the RowDescription's bytes: the same query shape comes back again and again */
-  private readonly rowMaskers = new Map<string, RowMasker>();
-  /** statements completed in the upstream chunk being handled, recorded once its reply is written */
-  private finished: ResultCapture[] = [];
-  private lastRowMasker?: { rowDescription: Buffer; masker: Masker; rowMasker: RowMasker };
   private masker?: Masker;
+  private readonly rowMaskers = new Map<string, RowMasker>();
+  private lastRowMasker?: { key: string; masker: Masker; rowMasker: RowMasker };
+  private readonly session: PgSession;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
-  /** the query whose rows are streaming (simple protocol) */
-  private activeColumns?: ResultColumn[];
 
   constructor(
     socket: net.Socket,
@@ -153,6 +101,19 @@ export class ClientConnection {
     this.socket = socket;
     this.framer = new MessageFramer(deps.target.maxMessageBytes, true);
     this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
+    const classifier = deps.classifier;
+    this.session = new PgSession({
+      classify: (sql) => classifier.classify(sql),
+      wrap: (s) => classifier.wrap(s),
+      unknown: (reason) => classifier.unknown(reason),
+      resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
+      combine: (statements) => classifier.combine(statements),
+      rowMasker: (columns, capture) => this.rowMaskerFor(columns, capture),
+      masker: () => this.currentMasker(),
+      now: () => process.hrtime.bigint(),
+      limits: deps.context.limits,
+      targetName: deps.target.name,
+    });
     this.attachClient(socket);
   }
 
@@ -189,7 +150,9 @@ export class ClientConnection {
     socket.on('data', (chunk: Buffer) => this.onClientData(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
-    socket.on('drain', () => this.upstreamSocket?.resume());
+    socket.on('drain', () => {
+      if (!this.upstreamBlocked) this.upstreamSocket?.resume();
+    });
   }
 
   private onClientData(chunk: Buffer): void {
@@ -211,7 +174,7 @@ export class ClientConnection {
         } else this.onAuthMessage(msg);
       }
       // a client that pipelines while a statement is held is paused, not buffered without bound
-      if (this.queuedBytes > 16 * 1024 * 1024) this.socket.pause();
+      if (this.queuedBytes > QUEUE_PAUSE_BYTES) this.socket.pause();
       if (this.state === 'ready') this.pump();
     } catch (err) {
       this.fatal(err);
@@ -274,7 +237,7 @@ export class ClientConnection {
       const token = new BodyReader(msg.body).cstring();
       const auth = this.deps.context.sessions.authenticate(token, this.deps.target.name);
       if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
-      this.session = auth.session;
+      this.agentSession = auth.session;
       void this.connect();
       return;
     }
@@ -296,13 +259,14 @@ export class ClientConnection {
       const { session } = candidates.sessions[match.index]!;
       const auth = this.deps.context.sessions.check(session.id, this.deps.target.name);
       if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
-      this.session = auth.session;
+      this.agentSession = auth.session;
       this.socket.write(authenticationSaslFinal(match.serverFinal));
       void this.connect();
       return;
     }
     throw new ProtocolError('unexpected password message');
   }
+
 
   private async connect(): Promise<void> {
     this.state = 'connecting';
@@ -319,14 +283,16 @@ export class ClientConnection {
       }
       this.upstreamSocket = up.socket;
       this.upstreamKey = up.backendKey;
-      this.masker = this.deps.context.masking(this.deps.target.name);
       up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
       up.socket.on('drain', () => this.socket.resume());
       up.socket.on('error', (err) => this.upstreamLost(err.message));
       up.socket.on('close', () => this.upstreamLost('the server closed the connection'));
       this.cancelKey = this.deps.cancels.register(this);
-      const hello = [authenticationOk(), ...up.parameters.map(([k, v]) => parameterStatus(k, v)), backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), readyForQuery(up.transactionStatus)];
-      this.socket.write(Buffer.concat(hello));
+      // the server's settings reach the agent masked, as every server text does (application_name can hold anything)
+      const masker = this.currentMasker();
+      const report = new MaskReportBuilder();
+      const settings = up.parameters.map(([k, v]) => parameterStatus(k, masker?.active ? masker.maskText(v, report) : v));
+      this.socket.write(Buffer.concat([authenticationOk(), ...settings, backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), readyForQuery(up.transactionStatus)]));
       this.state = 'ready';
       this.pump();
     } catch (err) {
@@ -353,199 +319,101 @@ export class ClientConnection {
   }
 
   /**
-   * Client messages are handled one at a time, in order; a held statement holds everything after it.
-   * Messages settled at once are handled in one synchronous pass, and what they send upstream goes
-   * out as one write (corked): a driver's Parse/Bind/Describe/Execute/Sync is one packet, not five.
+   * Client messages are handled one at a time, in order; a held statement holds everything after it,
+   * and so does one that names what earlier, unanswered messages create. Messages settled at once are
+   * handled in one synchronous pass, and what they send upstream goes out as one write (corked): a
+   * driver's Parse/Bind/Describe/Execute/Sync is one packet, not five.
    */
   private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    let waiting = false;
+    if (this.pumpBlocked || this.waitingForServer) return;
     const upstream = this.upstreamSocket;
     upstream?.cork();
     try {
       while (this.state === 'ready' && this.queue.length > 0) {
-        const msg = this.queue.shift()!;
+        const msg = this.queue[0]!;
+        const step = this.session.fromClient(msg);
+        if (step.kind === 'wait') {
+          this.waitingForServer = true;
+          break;
+        }
+        this.queue.shift();
         this.queuedBytes -= msg.raw.length;
-        const pending = this.onClientMessage(msg);
-        if (pending) {
-          waiting = true;
-          pending.then(
-            () => {
-              this.pumping = false;
-              this.pump();
-            },
-            (err: unknown) => {
-              this.pumping = false;
-              this.fatal(err);
-            },
-          );
-          return;
+        if (step.kind === 'forward') this.send(step.bytes);
+        else if (step.kind === 'terminate') {
+          this.upstreamSocket?.end(step.bytes);
+          this.close();
+        } else if (step.kind === 'decide') {
+          const decided = this.decide(step.question);
+          if (decided instanceof Promise) {
+            this.pumpBlocked = true;
+            decided.then(
+              (d) => {
+                this.pumpBlocked = false;
+                if (this.closed) return;
+                this.send(this.session.answer(d.question, d.action, d.verdict, d.classification));
+                this.pump();
+              },
+              (err: unknown) => {
+                this.pumpBlocked = false;
+                this.fatal(err);
+              },
+            );
+            break;
+          }
+          this.send(this.session.answer(decided.question, decided.action, decided.verdict, decided.classification));
         }
       }
-      if (this.queuedBytes <= 16 * 1024 * 1024 && this.state === 'ready') this.socket.resume();
+      if (this.queuedBytes <= QUEUE_PAUSE_BYTES && this.state === 'ready') this.socket.resume();
     } catch (err) {
       this.fatal(err);
     } finally {
-      if (!waiting) this.pumping = false;
       // what was sent before a statement waits for its verdict goes out now, not after the verdict
       upstream?.uncork();
     }
   }
 
-  private send(raw: Buffer): undefined {
+  private send(raw: Buffer): void {
     if (!this.upstreamSocket!.write(raw)) this.socket.pause();
-    return undefined;
-  }
-
-  /** undefined when the message was handled at once; a promise when it waits for a verdict */
-  private onClientMessage(msg: WireMessage): Promise<void> | undefined {
-    if (this.skipUntilSync && msg.type !== 'S') return;
-    switch (msg.type) {
-      case 'Q':
-        return this.onQuery(msg);
-      case 'P': {
-        const parse = readParse(msg.body);
-        this.statements.set(parse.name, { sql: parse.sql, classification: this.classify(parse.sql) });
-        this.expectations.push({ kind: 'parse' });
-        return this.send(msg.raw);
-      }
-      case 'B': {
-        const bind = readBind(msg.body);
-        this.portals.set(bind.portal, {
-          statementName: bind.statement,
-          statement: this.statements.get(bind.statement),
-          params: bind.params,
-          paramFormats: bind.paramFormats,
-          resultFormats: bind.resultFormats,
-        });
-        this.expectations.push({ kind: 'bind' });
-        return this.send(msg.raw);
-      }
-      case 'D': {
-        const target = readTarget(msg.body);
-        this.expectations.push({ kind: 'describe', target: target.kind, name: target.name });
-        return this.send(msg.raw);
-      }
-      case 'E':
-        return this.onExecute(msg);
-      case 'C': {
-        const target = readTarget(msg.body);
-        if (target.kind === 'S') this.statements.delete(target.name);
-        else this.portals.delete(target.name);
-        this.expectations.push({ kind: 'close' });
-        return this.send(msg.raw);
-      }
-      case 'S':
-        this.skipUntilSync = false;
-        this.expectations.push({ kind: 'sync' });
-        return this.send(msg.raw);
-      case 'H':
-      case 'd':
-      case 'c':
-      case 'f':
-        return this.send(msg.raw);
-      case 'F': {
-        // FunctionCall runs a function by OID, outside anything the classifier can read: privileged,
-        // so refused unless a rule allows sql.function-call explicitly
-        const request: ActionRequest = {
-          target: this.deps.target.name,
-          protocol: 'postgres',
-          kind: 'sql.function-call',
-          summary: 'FunctionCall protocol message (function by OID)',
-          risk: 'critical',
-          attributes: { class: 'privileged', statementCount: 1 },
-          detail: { protocol: 'function-call', user: this.params.get('user'), database: this.params.get('database') },
-        };
-        return this.settle(request, this.forwardOrRefuse(msg.raw));
-      }
-      case 'X':
-        this.upstreamSocket?.end(msg.raw);
-        this.close();
-        return undefined;
-      default:
-        throw new ProtocolError(`unknown or unexpected frontend message type "${msg.type}"`);
-    }
-  }
-
-  private classify(sql: string): SqlClassification {
-    return this.deps.classifier.classify(sql, this.sqlPrepared);
-  }
-
-  private onQuery(msg: WireMessage): Promise<void> | undefined {
-    const sql = readQuery(msg.body);
-    const classification = this.classify(sql);
-    for (const s of classification.statements) {
-      if (s.prepares) this.sqlPrepared.set(s.prepares.name.toLowerCase(), this.deps.classifier.wrap(s.prepares.statement));
-      if (s.deallocates === '*') this.sqlPrepared.clear();
-      else if (s.deallocates) this.sqlPrepared.delete(s.deallocates.toLowerCase());
-    }
-    return this.settle(this.sqlRequest(sql, classification, { protocol: 'simple' }), this.forwardOrRefuse(msg.raw));
   }
 
   /**
-   * What happens to a decided simple-protocol message (Query, FunctionCall): it goes upstream, or a
-   * query that fails without effect goes in its place and its error is rewritten into the refusal.
+   * The verdict for a question: at once when policy settles the action (no promise, no turn of the
+   * event loop), otherwise once it is decided, with everything after it held meanwhile.
    */
-  private forwardOrRefuse(raw: Buffer): (action: Action, verdict: Verdict) => void {
-    return (action, verdict) => {
-      if (verdict.allowed) {
-        this.expectations.push({ kind: 'query', capture: this.capture(action) });
-        this.send(raw);
-      } else {
-        this.expectations.push({ kind: 'query', refusal: verdict });
-        this.send(REFUSAL_QUERY);
-      }
-    };
+  private decide(question: Question): Decided | Promise<Decided> {
+    const classification = question.classification;
+    const request = this.requestOf(question, classification);
+    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request);
+    if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
+    return this.submit(request).then(({ action, verdict }) => ({ question, action, verdict, classification }));
   }
 
-  private onExecute(msg: WireMessage): Promise<void> | undefined {
-    const execute = readExecute(msg.body);
-    const portal = this.portals.get(execute.portal);
-    if (portal?.allowedAction) {
-      this.expectations.push({ kind: 'execute', portal, capture: this.capture(portal.allowedAction, portal) });
-      this.send(msg.raw);
-      return undefined;
+  private async submit(request: ActionRequest): Promise<{ action: Action; verdict: Verdict }> {
+    this.holding = true;
+    try {
+      return await this.deps.context.pipeline.submit(this.agentSession!, request, { signal: this.deciding.signal });
+    } finally {
+      this.holding = false;
     }
-    const statement = portal?.statement;
-    const sql = statement?.sql ?? '';
-    const classification = statement?.classification ?? this.deps.classifier.unknown('Execute of a portal Airlock did not see bound');
-    const params = portal ? this.describeParams(portal) : [];
-    const request = this.sqlRequest(sql, classification, {
-      protocol: 'extended',
-      statement: portal?.statementName || undefined,
-      portal: execute.portal || undefined,
-      params,
-      maxRows: execute.maxRows || undefined,
-    });
-    return this.settle(request, (action, verdict) => {
-      if (verdict.allowed && portal) {
-        portal.allowedAction = action;
-        this.expectations.push({ kind: 'execute', portal, capture: this.capture(action, portal) });
-        this.send(msg.raw);
-      } else {
-        // the server's error for a portal that does not exist takes the refused Execute's place, and the server skips to Sync as the client will
-        this.expectations.push({ kind: 'execute', refusal: verdict });
-        this.send(serialize.execute({ portal: BLOCKED_PORTAL_PREFIX + randomBytes(6).toString('hex') }));
-        this.skipUntilSync = true;
-      }
-    });
   }
 
-  /** Bound parameters for the recording, masked; binary ones are shown by size only. */
-  private describeParams(portal: Portal): (string | null)[] {
-    const report = new MaskReportBuilder();
-    return portal.params.map((p, i) => {
-      if (p === null) return null;
-      const format = portal.paramFormats.length === 1 ? portal.paramFormats[0] : (portal.paramFormats[i] ?? 0);
-      if (format === 1) return `<binary, ${p.length} bytes>`;
-      const text = p.toString('utf8');
-      return this.masker ? this.masker.maskText(text, report) : text;
-    });
-  }
-
-  private sqlRequest(sql: string, classification: SqlClassification, extra: Record<string, unknown>): ActionRequest {
+  private requestOf(question: Question, classification: SqlClassification): ActionRequest {
+    const user = this.params.get('user');
+    const database = this.params.get('database');
+    if (question.kind === 'sql.function-call') {
+      return {
+        target: this.deps.target.name,
+        protocol: 'postgres',
+        kind: 'sql.function-call',
+        summary: 'FunctionCall protocol message (function by OID)',
+        risk: 'critical',
+        attributes: { class: 'privileged', statementCount: 1 },
+        detail: { protocol: 'function-call', user, database },
+      };
+    }
+    const sql = question.sql;
     const summary = this.deps.classifier.summary(classification);
+    const { protocol, statement, portal, maxRows } = question.detail;
     return {
       target: this.deps.target.name,
       protocol: 'postgres',
@@ -556,9 +424,10 @@ export class ClientConnection {
       detail: {
         // the summary is the statement unless it had to be cut: then the whole text is kept here
         ...(sql.length > SUMMARY_CHARS ? { sql } : {}),
-        ...extra,
-        user: this.params.get('user'),
-        database: this.params.get('database'),
+        protocol,
+        ...(protocol === 'extended' ? { statement, portal, params: this.describeParams(question), maxRows } : {}),
+        user,
+        database,
         applicationName: this.params.get('application_name'),
         statements: summary.statements,
         ...(classification.parseError ? { parseError: classification.parseError } : {}),
@@ -566,248 +435,103 @@ export class ClientConnection {
     };
   }
 
-  /**
-   * Runs `then` with the pipeline's verdict: at once when policy settles the action (no promise, no
-   * turn of the event loop), otherwise once it is decided, with everything after it held meanwhile.
-   */
-  private settle(request: ActionRequest, then: (action: Action, verdict: Verdict) => void): Promise<void> | undefined {
-    const settled = this.deps.context.pipeline.submitNow(this.session!, request);
-    if (settled) {
-      then(settled.action, settled.verdict);
-      return undefined;
-    }
-    return this.submit(request).then(({ action, verdict }) => then(action, verdict));
+  /** Bound parameters for the recording, masked; binary ones are shown by size only. */
+  private describeParams(question: Question): (string | null)[] {
+    const params = question.detail.params ?? [];
+    const formats = question.detail.paramFormats ?? [];
+    const masker = this.currentMasker();
+    const report = new MaskReportBuilder();
+    return params.map((p, i) => {
+      if (p === null) return null;
+      const format = formats.length === 1 ? formats[0] : (formats[i] ?? 0);
+      if (format === 1) return `<binary, ${p.length} bytes>`;
+      const text = p.toString('utf8');
+      return masker ? masker.maskText(text, report) : text;
+    });
   }
 
-  private async submit(request: ActionRequest): Promise<{ action: Action; verdict: Verdict }> {
-    this.holding = true;
-    try {
-      return await this.deps.context.pipeline.submit(this.session!, request, { signal: this.deciding.signal });
-    } finally {
-      this.holding = false;
-    }
-  }
-
-  private capture(action: Action, portal?: Portal): ResultCapture {
-    const limits = this.deps.context.limits;
-    // per statement, so a policy change applies to connections already open
+  /** The masker in force, looked up per statement so a policy change applies to connections already open. */
+  private currentMasker(): Masker | undefined {
     this.masker = this.deps.context.masking(this.deps.target.name);
-    return {
-      action,
-      startedAt: process.hrtime.bigint(),
-      sample: new ResultSample(limits.resultRows, limits.resultBytes),
-      report: new MaskReportBuilder(),
-      tags: [],
-      rowMasker: portal && this.masker ? new RowMasker(portalColumns(portal), this.masker) : undefined,
-    };
+    return this.masker;
+  }
+
+  /** The row masker for a result's columns; the same query shape comes back again and again, so it is kept by shape. */
+  private rowMaskerFor(columns: ResultColumn[] | undefined, capture: ResultCapture): RowMasker {
+    const masker = capture.masker!;
+    if (!columns) return new RowMasker([], masker);
+    const key = columnsKey(columns);
+    const last = this.lastRowMasker;
+    if (last && last.masker === masker && last.key === key) return last.rowMasker;
+    let rowMasker = this.rowMaskers.get(key);
+    if (!rowMasker || rowMasker.masker !== masker) {
+      if (this.rowMaskers.size >= 256) this.rowMaskers.clear();
+      rowMasker = new RowMasker(columns, masker);
+      this.rowMaskers.set(key, rowMasker);
+    }
+    this.lastRowMasker = { key, masker, rowMasker };
+    return rowMasker;
   }
 
   // ---- upstream side ----
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.upFramer.push(chunk);
+    if (!this.upstreamBlocked) this.drainUpstream();
+  }
+
+  /** Handles the server's complete messages in order, until one has to wait for its masking plan. */
+  private drainUpstream(): void {
+    const out: Buffer[] = [];
+    let answered = false;
     try {
-      this.upFramer.push(chunk);
-      const out: Buffer[] = [];
-      for (let msg = this.upFramer.next(); msg; msg = this.upFramer.next()) {
-        const forwarded = this.onBackendMessage(msg);
-        if (forwarded) out.push(forwarded);
+      for (let msg = this.upstreamBlocked ?? this.upFramer.next(); msg; msg = this.upFramer.next()) {
+        this.upstreamBlocked = undefined;
+        const step = this.session.fromServer(msg);
+        answered = true;
+        if (step.kind === 'blocked') {
+          this.upstreamBlocked = msg;
+          this.upstreamSocket?.pause();
+          step.until.then(
+            () => {
+              if (this.closed) return;
+              this.drainUpstream();
+              if (!this.upstreamBlocked) this.upstreamSocket?.resume();
+            },
+            (err: unknown) => this.fatal(err),
+          );
+          break;
+        }
+        if (step.bytes) out.push(step.bytes);
       }
       if (out.length > 0 && !this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.upstreamSocket?.pause();
     } catch (err) {
       this.fatal(err);
     } finally {
       // results are recorded once the agent has its (masked) bytes: recording is not on the reply's path
-      if (this.finished.length > 0) this.recordFinished();
+      for (const capture of this.session.takeFinished()) this.recordResult(capture);
+    }
+    // a client message that named what the server was still creating can be decided now
+    if (answered && this.waitingForServer && !this.closed) {
+      this.waitingForServer = false;
+      this.pump();
     }
   }
 
-  /** Returns what to send the client for one backend message. */
-  private onBackendMessage(msg: WireMessage): Buffer | undefined {
-    const head = this.expectations[0];
-    switch (msg.type) {
-      case 'D': {
-        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-        if (!capture) return msg.raw;
-        const masker = capture.rowMasker ?? (this.masker ? (capture.rowMasker = new RowMasker(this.activeColumns, this.masker)) : undefined);
-        if (capture.sample.wantsRows) {
-          const marks: CellMark[] = [];
-          const rebuilt = masker?.maskRow(msg.body, capture.report, marks) ?? null;
-          capture.sample.add(readDataRow((rebuilt ?? msg.raw).subarray(5)), masker?.columns, marks);
-          return rebuilt ?? msg.raw;
-        }
-        capture.sample.countOnly();
-        const rebuilt = masker?.maskRow(msg.body, capture.report) ?? null;
-        return rebuilt ?? msg.raw;
-      }
-      case 'T': {
-        if (head?.kind === 'query' && head.capture) {
-          head.capture.rowMasker = this.rowMaskerFor(msg.raw);
-          this.activeColumns = head.capture.rowMasker?.columns;
-          return msg.raw;
-        }
-        const columns = this.decodeColumns(msg.raw);
-        if (head?.kind === 'describe') {
-          this.expectations.shift();
-          if (head.target === 'P') {
-            const portal = this.portals.get(head.name);
-            if (portal) portal.columns = columns;
-          } else {
-            const statement = this.statements.get(head.name);
-            if (statement) statement.columns = columns;
-          }
-        }
-        return msg.raw;
-      }
-      case 'n':
-        if (head?.kind === 'describe') this.expectations.shift();
-        return msg.raw;
-      case 't':
-        return msg.raw;
-      case '1':
-      case '2':
-      case '3':
-        if (head && (head.kind === 'parse' || head.kind === 'bind' || head.kind === 'close')) this.expectations.shift();
-        return msg.raw;
-      case 'C': {
-        // the body is the tag as a C string: read directly, not through pg-protocol's parser (once per statement)
-        const tag = readQuery(msg.body);
-        const withheld = head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.binaryCopyWithheld ? head.capture : undefined;
-        if (withheld) {
-          withheld.binaryCopyWithheld = false;
-          withheld.error = BINARY_COPY_REFUSED;
-          if (head?.kind === 'execute') {
-            this.expectations.shift();
-            this.finish(withheld);
-          }
-          return errorResponse({ severity: 'ERROR', code: '0A000', message: `${BINARY_COPY_REFUSED} (target "${this.deps.target.name}")`, hint: 'Use COPY ... TO STDOUT with FORMAT text or csv: those rows are masked.' });
-        }
-        if (head?.kind === 'query') {
-          head.capture?.tags.push(tag);
-        } else if (head?.kind === 'execute') {
-          this.expectations.shift();
-          if (head.capture) {
-            head.capture.tags.push(tag);
-            this.finish(head.capture);
-          }
-        }
-        return msg.raw;
-      }
-      case 'I':
-        if (head?.kind === 'execute') {
-          this.expectations.shift();
-          if (head.capture) this.finish(head.capture);
-        }
-        return msg.raw;
-      case 's':
-        if (head?.kind === 'execute') {
-          this.expectations.shift();
-          if (head.capture) {
-            head.capture.tags.push('(portal suspended)');
-            this.finish(head.capture);
-          }
-        }
-        return msg.raw;
-      case 'E':
-        return this.onBackendError(msg, head);
-      case 'Z': {
-        if (head?.kind === 'query' || head?.kind === 'sync') {
-          this.expectations.shift();
-          if (head.kind === 'query' && head.capture) this.finish(head.capture);
-        }
-        this.activeColumns = undefined;
-        return msg.raw;
-      }
-      case 'H': {
-        // COPY ... TO STDOUT: rows arrive as CopyData; text and csv rows are masked as text
-        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-        if (capture) capture.copyOut = msg.body[0] === 0;
-        // binary COPY values carry no types to tell text from numbers: they cannot be masked, so they
-        // do not reach the agent at all (fail closed); the upstream runs the COPY to its end
-        if (capture && !capture.copyOut && this.masker?.active) {
-          capture.binaryCopyWithheld = true;
-          return undefined;
-        }
-        return msg.raw;
-      }
-      case 'c':
-        return head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.binaryCopyWithheld ? undefined : msg.raw;
-      case 'd': {
-        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-        if (capture?.binaryCopyWithheld) return undefined;
-        if (!capture?.copyOut || !this.masker?.active) return msg.raw;
-        const text = msg.body.toString('utf8');
-        const masked = maskCopyRow(text, this.masker, capture.report);
-        capture.sample.add([Buffer.from(masked)], undefined);
-        return masked === text ? msg.raw : message('d', Buffer.from(masked, 'utf8'));
-      }
-      default:
-        return msg.raw;
-    }
-  }
-
-  private onBackendError(msg: WireMessage, head: Expectation | undefined): Buffer {
-    if (!head || head.kind === 'sync') return msg.raw;
-    const refusal = head.kind === 'query' || head.kind === 'execute' ? head.refusal : undefined;
-    const capture = head.kind === 'query' || head.kind === 'execute' ? head.capture : undefined;
-    let out = msg.raw;
-    if (refusal) out = refusalError(refusal);
-    else if (capture) capture.error = (this.decoder.decode(msg.raw) as unknown as { message: string }).message;
-    if (head.kind !== 'query') {
-      // the server skips to Sync after an error: what it owed for the skipped messages never comes
-      this.expectations.shift();
-      while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.expectations.shift();
-      if (capture) this.finish(capture);
-    }
-    return out;
-  }
-
-  private rowMaskerFor(rowDescription: Buffer): RowMasker | undefined {
-    if (!this.masker) return undefined;
-    // the same statement again (the common case) returns the same RowDescription: compare bytes before building a key
-    const last = this.lastRowMasker;
-    if (last && last.masker === this.masker && last.rowDescription.equals(rowDescription)) return last.rowMasker;
-    const key = rowDescription.toString('latin1');
-    let rowMasker = this.rowMaskers.get(key);
-    if (!rowMasker || rowMasker.masker !== this.masker) {
-      if (this.rowMaskers.size >= 256) this.rowMaskers.clear();
-      rowMasker = new RowMasker(this.decodeColumns(rowDescription), this.masker);
-      this.rowMaskers.set(key, rowMasker);
-    }
-    // a copy: the message's bytes live in a socket chunk that would otherwise be kept alive
-    this.lastRowMasker = { rowDescription: Buffer.from(rowDescription), masker: this.masker, rowMasker };
-    return rowMasker;
-  }
-
-  private decodeColumns(raw: Buffer): ResultColumn[] {
-    const decoded = this.decoder.decode(raw) as unknown as { fields: { name: string; dataTypeID: number; format: 'text' | 'binary' }[] };
-    return decoded.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID, format: f.format === 'binary' ? 1 : 0 }));
-  }
-
-  /** A statement is done: its duration is taken now, its result recorded after this chunk's reply is written. */
-  private finish(capture: ResultCapture): void {
-    capture.durationMs = Number(process.hrtime.bigint() - capture.startedAt) / 1e6;
-    this.finished.push(capture);
-  }
-
-  private recordFinished(): void {
-    const finished = this.finished;
-    this.finished = [];
-    for (const capture of finished) this.recordResult(capture, capture.durationMs ?? 0);
-  }
-
-  private recordResult(capture: ResultCapture, durationMs: number): void {
+  private recordResult(capture: ResultCapture): void {
     const report = capture.report.changed ? capture.report.toReport() : undefined;
     const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
+    const durationMs = capture.durationMs ?? 0;
     void this.deps.context.pipeline
-      .recordResult(this.session!, capture.action, {
+      .recordResult(this.agentSession!, capture.action, {
         summary,
         durationMs: Math.round(durationMs * 1000) / 1000,
         error: capture.error,
         rowCount: capture.sample.rowCount,
         maskReport: report,
         detail: {
-          columns: capture.rowMasker?.columns?.map((c) => c.name),
+          columns: (capture.rowMasker?.columns ?? capture.columns ?? capture.portal?.columns)?.map((c) => c.name),
           rows: capture.sample.rows,
           truncated: capture.sample.truncated,
           masks: capture.sample.masks,
@@ -817,11 +541,11 @@ export class ClientConnection {
   }
 }
 
-function portalColumns(portal: Portal): ResultColumn[] | undefined {
-  if (portal.columns) return portal.columns;
-  const base = portal.statement?.columns;
-  if (!base) return undefined;
-  return base.map((c, i) => ({ ...c, format: portal.resultFormats.length === 0 ? 0 : portal.resultFormats.length === 1 ? portal.resultFormats[0]! : (portal.resultFormats[i] ?? 0) }));
+/** A result shape's identity: names, origins, types and formats of its columns. */
+function columnsKey(columns: ResultColumn[]): string {
+  let key = '';
+  for (const c of columns) key += `${c.name}\u0000${c.tableOid ?? 0}.${c.attnum ?? 0}.${c.typeOid}.${c.format}\u0001`;
+  return key;
 }
 
 function riskOf(c: SqlClassification): Action['risk'] {
@@ -838,23 +562,4 @@ function riskOf(c: SqlClassification): Action['risk'] {
   }
 }
 
-/** Airlock's refusal: SQLSTATE 42501 naming the rule and the reason. */
-export function refusalError(verdict: Verdict): Buffer {
-  const how =
-    verdict.via === 'timeout'
-      ? 'no one approved it in time'
-      : verdict.via === 'cancelled'
-        ? 'the approval was cancelled'
-        : verdict.via === 'approval'
-          ? 'a reviewer denied it'
-          : verdict.via === 'error'
-            ? 'Airlock could not process it safely'
-            : 'policy forbids it';
-  return errorResponse({
-    severity: 'ERROR',
-    code: '42501',
-    message: `blocked by Airlock policy (rule ${verdict.ruleId}): ${verdict.reason}`,
-    detail: `Airlock refused this statement because ${how}.`,
-    hint: verdict.via === 'policy' ? 'Ask the developer to change the Airlock policy, or to approve a reviewed statement.' : undefined,
-  });
-}
+export { refusalError } from './session.js';

@@ -7,6 +7,9 @@ const TEXT_LIKE_BINARY = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpc
 
 export interface ResultColumn {
   name: string;
+  /** where the value comes from, as RowDescription says: a table's OID and column number (0 when computed) */
+  tableOid?: number;
+  attnum?: number;
   typeOid: number;
   /** 0 text, 1 binary */
   format: number;
@@ -18,6 +21,9 @@ interface ColumnPlan {
   /** the value can be decoded as UTF-8 text */
   textual: boolean;
 }
+
+/** The plan for a value beyond the described columns. */
+const UNDESCRIBED: ColumnPlan = { label: 'UNDESCRIBED', textual: false };
 
 /** One masked cell of a row: which column, changed by which column rule or detectors. */
 export interface CellMark {
@@ -34,12 +40,18 @@ export interface CellMark {
 export class RowMasker {
   private readonly plans: ColumnPlan[];
 
+  /**
+   * @param labels the column rule that applies to each column, when worked out from where its
+   *   values come from (source columns through aliases, views and whole-row values); by default the
+   *   rule matching the output name
+   */
   constructor(
     readonly columns: ResultColumn[] | undefined,
     readonly masker: Masker,
+    labels?: readonly (string | undefined)[],
   ) {
-    this.plans = (columns ?? []).map((c) => ({
-      label: masker.columnRule(c.name),
+    this.plans = (columns ?? []).map((c, i) => ({
+      label: labels ? labels[i] : masker.columnRule(c.name),
       textual: c.format === 0 || TEXT_LIKE_BINARY.has(c.typeOid),
     }));
   }
@@ -61,8 +73,8 @@ export class RowMasker {
       offset = start + Math.max(len, 0);
       if (len <= 0) continue;
       if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
-      // without a RowDescription (Execute without Describe) assume text: the Bind result formats said so or the driver reads text
-      const plan = this.plans[i] ?? { label: undefined, textual: true };
+      // a value of a column nobody described cannot be planned for: withheld, never passed unread
+      const plan = this.plans[i] ?? UNDESCRIBED;
       if (!plan.textual) {
         if (plan.label !== undefined) {
           (changes ??= []).push({ start: start - 4, end: offset, text: null });
