@@ -668,6 +668,8 @@ export class PgSession {
     const failed = this.shift();
     this.fail(failed, true);
     while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.fail(this.shift(), false);
+    // no Sync sent yet: the server discards whatever comes until it, and so does Airlock
+    if (this.expectations.length === 0) this.skipUntilSync = true;
     if (failed.kind === 'execute') {
       if (failed.refusal) return refusalError(failed.refusal);
       if (failed.capture) failed.capture.error = errorMessageOf(masked);
@@ -697,7 +699,12 @@ export class PgSession {
   }
 
   private onReady(msg: WireMessage, head: Expectation | undefined): Buffer {
-    if (head?.kind === 'query' || head?.kind === 'sync') {
+    // ReadyForQuery answers a Sync or a Query (FunctionCall); anything owed before it was skipped
+    while (head && head.kind !== 'query' && head.kind !== 'sync') {
+      this.fail(this.shift(), false);
+      head = this.expectations[0];
+    }
+    if (head) {
       this.shift();
       if (head.kind === 'query') {
         while (head.completed < head.effects.length) this.completeStatement(head, false);
