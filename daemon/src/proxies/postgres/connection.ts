@@ -45,9 +45,6 @@ const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateSt
 /** The server's messages are trusted to be sane; the bound only stops a runaway buffer. */
 const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 
-/** Statements longer than this are cut in the action summary (and kept whole in its detail). */
-const SUMMARY_CHARS = 2000;
-
 /** A refused statement is replaced upstream by one that fails without doing anything, so both sides agree on the transaction. */
 const REFUSAL_QUERY = serialize.query('AIRLOCK REFUSED');
 /** Sent upstream when the agent asks for a prepared statement that Airlock refused: its error takes the refused one's place. */
@@ -550,12 +547,12 @@ export class ClientConnection {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
-      summary: sql.length > SUMMARY_CHARS ? sql.slice(0, SUMMARY_CHARS) + '…' : sql,
+      summary: this.deps.classifier.actionSummary(sql, classification),
       risk: riskOf(classification),
       attributes: summary.attributes,
       detail: {
-        // the summary is the statement unless it had to be cut: then the whole text is kept here
-        ...(sql.length > SUMMARY_CHARS ? { sql } : {}),
+        // the summary names the statements; the text itself is kept whole here
+        sql,
         ...extra,
         user: this.params.get('user'),
         database: this.params.get('database'),
