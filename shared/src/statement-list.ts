@@ -122,12 +122,19 @@ function runText(label: string, cls: SqlStatementClass, count: number): string {
 }
 
 /** "2 write, 38 read", strictest first. */
-function classCounts(counts: Map<SqlStatementClass, number>): string {
+function classCounts(counts: ReadonlyMap<SqlStatementClass, number>): string {
   return [...SQL_CLASSES]
     .reverse()
     .filter((c) => (counts.get(c) ?? 0) > 0)
     .map((c) => `${counts.get(c)} ${c}`)
     .join(', ');
+}
+
+/** "3 statements: 1 ddl, 1 write, 1 read" (strictest first), or "1 statement: 1 write". */
+export function classTally(statements: readonly { class: SqlStatementClass }[]): string {
+  const counts = new Map<SqlStatementClass, number>();
+  for (const s of statements) counts.set(s.class, (counts.get(s.class) ?? 0) + 1);
+  return `${statements.length} statement${statements.length === 1 ? '' : 's'}: ${classCounts(counts)}`;
 }
 
 function unlistedTail(count: number, counts: Map<SqlStatementClass, number>, anyListed: boolean): string {
