@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import type { Approval, ApprovalScope } from '@airlock/shared';
 import type { AirlockController } from './controller.js';
 import type { CommandRegistry } from './command-registry.js';
-import { approvalOutcome, oneLine } from './state/view-models.js';
+import { actionHeadline, approvalOutcome } from './state/view-models.js';
+
+/** Messages name the action by its statements, never by a head of text that could hide one. */
+const MESSAGE_ACTION_CHARS = 160;
 
 function approver(): string {
   try {
@@ -28,13 +31,13 @@ async function report<T>(what: string, run: () => Promise<T>): Promise<T | undef
 function alreadyDecided(controller: AirlockController, approval: Approval): boolean {
   const current = controller.state.approval(approval.id);
   if (!current || current.status === 'pending') return false;
-  void vscode.window.showInformationMessage(`Airlock: "${oneLine(approval.action.summary, 60)}" was already ${approvalOutcome(current)}.`);
+  void vscode.window.showInformationMessage(`Airlock: "${actionHeadline(approval.action, MESSAGE_ACTION_CHARS)}" was already ${approvalOutcome(current)}.`);
   return true;
 }
 
 export async function approveAction(controller: AirlockController, approval: Approval, scope: ApprovalScope): Promise<void> {
   if (alreadyDecided(controller, approval)) return;
-  await report(`approving "${oneLine(approval.action.summary, 60)}"`, () => controller.client().approve(approval.id, { scope, by: approver(), via: 'extension' }));
+  await report(`approving "${actionHeadline(approval.action, MESSAGE_ACTION_CHARS)}"`, () => controller.client().approve(approval.id, { scope, by: approver(), via: 'extension' }));
 }
 
 /** Denies with `reason`, or asks for one. */
@@ -42,12 +45,12 @@ export async function denyAction(controller: AirlockController, approval: Approv
   if (alreadyDecided(controller, approval)) return;
   const reason = given ?? await vscode.window.showInputBox({
     title: 'Deny the agent\'s action',
-    prompt: `Why? The agent sees this reason. (${oneLine(approval.action.summary, 80)})`,
+    prompt: `Why? The agent sees this reason. (${actionHeadline(approval.action, MESSAGE_ACTION_CHARS)})`,
     validateInput: (text) => (text.trim() === '' ? 'A reason is required' : undefined),
     ignoreFocusOut: true,
   });
   if (reason === undefined) return;
-  await report(`denying "${oneLine(approval.action.summary, 60)}"`, () => controller.client().deny(approval.id, { reason, by: approver(), via: 'extension' }));
+  await report(`denying "${actionHeadline(approval.action, MESSAGE_ACTION_CHARS)}"`, () => controller.client().deny(approval.id, { reason, by: approver(), via: 'extension' }));
 }
 
 /** Commands of the extension; each is listed in package.json's contributes.commands. */

@@ -1,12 +1,13 @@
 import * as vscode from 'vscode';
 import type { Approval } from '@airlock/shared';
 import type { AirlockController } from './controller.js';
-import { oneLine } from './state/view-models.js';
+import { approvalNotice } from './state/view-models.js';
 import { approveAction, denyAction } from './commands.js';
 
 /**
- * A new pending approval raises a notification naming what the agent wants to do, where, and which
- * rule held it, with Approve / Deny / Details. Dismissing it leaves the item in the view and the status bar; a decision made
+ * A new pending approval raises a notification naming what the agent wants to do (every non-read
+ * statement, however much text or how many reads surround it), where, and which rule held it, with
+ * Approve / Deny / Details. Dismissing it leaves the item in the view and the status bar; a decision made
  * elsewhere (CLI, timeout, another window) makes a late click a no-op with a message.
  */
 export function registerApprovalPrompts(controller: AirlockController): vscode.Disposable[] {
@@ -22,9 +23,8 @@ export function registerApprovalPrompts(controller: AirlockController): vscode.D
 }
 
 async function prompt(controller: AirlockController, approval: Approval): Promise<void> {
-  const a = approval.action;
   const choice = await vscode.window.showWarningMessage(
-    `Agent wants to run ${a.kind} on "${a.target}": ${oneLine(a.summary, 120)} (held by rule "${approval.ruleId}")`,
+    approvalNotice(approval),
     'Approve',
     'Deny',
     'Details',

@@ -11,3 +11,4 @@ export * from './events.js';
 export * from './masking.js';
 export * from './sse.js';
 export * from './result-detail.js';
+export * from './statement-list.js';

@@ -394,7 +394,11 @@ export class ApprovalBroker {
   }
 }
 
-const SUMMARY_MAX_CHARS = 120;
+/**
+ * Above the SQL summary's own bound (classify/sql/summary.ts, 500), so that a statement list is
+ * never cut here: a cut list could hide the statement the message is about.
+ */
+const SUMMARY_MAX_CHARS = 600;
 
 /** `sql.query on "prod-db": "DELETE FROM users"`, for error messages. */
 export function describeAction(action: Action): string {

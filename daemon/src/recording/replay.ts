@@ -105,6 +105,9 @@ function formatStory(story: ActionStory): string[] {
     const { action, decision } = actionRecord;
     lines.push(`[${formatTime(actionRecord.ts)}] ${action.kind} on ${action.target} (${action.protocol}, risk ${action.risk}) — action ${action.id}`);
     lines.push(`${INDENT}${indentRest(action.summary)}`);
+    // a SQL summary names the statements; a replay also shows what was sent, unless the summary already reads as it
+    const sql = action.detail['sql'];
+    if (typeof sql === 'string' && !action.summary.startsWith(sql.replace(/\s+/g, ' ').trim())) lines.push(`${INDENT}text: ${indentRest(sql)}`);
     lines.push(`${INDENT}decision: ${decision.decision} by rule ${decision.ruleId} — ${decision.reason}`);
   } else {
     lines.push(`[${formatTime(story.firstTs)}] action ${story.actionId} (its action record is not in this recording)`);

@@ -136,8 +136,9 @@ describe('PostgreSQL proxy with node-postgres, raw pipelining and pgbench', () =
     const page = await h.daemon.api('GET', `/v1/sessions/${rec.id}/records?limit=1000`);
     type Line = { type: string; action?: { id: string; summary: string }; verdict?: { allowed: boolean }; actionId?: string };
     const records = (page.json as { records: Line[] }).records;
-    const sent = ['SELECT 101 AS first_in_pipe', 'DROP TABLE customers', 'SELECT 103 AS third_in_pipe'];
-    const actions = sent.map((sql) => records.findLastIndex((r) => r.type === 'action' && r.action?.summary === sql));
+    // the summary of a short single statement is its text, with its class when it is not a read
+    const sent = ['SELECT 101 AS first_in_pipe', 'DROP TABLE customers (ddl)', 'SELECT 103 AS third_in_pipe'];
+    const actions = sent.map((summary) => records.findLastIndex((r) => r.type === 'action' && r.action?.summary === summary));
     assert.ok(actions.every((i) => i >= 0), 'every statement has its action line');
     assert.deepEqual([...actions].sort((a, b) => a - b), actions, 'action lines in the order the statements were sent');
     assert.deepEqual(actions.map((i) => records[i]!.verdict?.allowed), [true, false, true], 'each carries its verdict');

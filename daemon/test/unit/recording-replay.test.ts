@@ -132,6 +132,21 @@ describe('formatReplay', () => {
     assert.match(block(folded) ?? '', /outcome: denied via policy \(rule no-ddl\) — DDL is never allowed/);
   });
 
+  test('a SQL action shows its statement summary and, when the summary is not the text itself, the text as sent', () => {
+    const sql = '/* nightly */ UPDATE orders SET paid = true;\nDROP TABLE customers';
+    const listed = { ...dropAction, id: 'act_list', summary: 'UPDATE orders (write); DROP TABLE customers (ddl)', detail: { sql } };
+    const asWritten = { ...dropAction, id: 'act_own', summary: 'DROP TABLE customers (ddl)', detail: { sql: 'DROP TABLE\n  customers' } };
+    const rs = chain([
+      { type: 'header', version: 1, recordingId: 'rec-sql', agentSessionId: 'ses_a', agentSessionName: 'alice-claude', nonce: 'ef'.repeat(16) },
+      { type: 'action', action: listed, decision: { decision: 'deny', ruleId: 'no-ddl', reason: 'DDL is never allowed' } },
+      { type: 'action', action: asWritten, decision: { decision: 'deny', ruleId: 'no-ddl', reason: 'DDL is never allowed' } },
+    ]);
+    const blocks = formatReplay({ ...summary, id: 'rec-sql' }, rs).split('\n\n');
+    const block = (id: string) => (blocks.find((b) => b.includes(`action ${id}`)) ?? '').split('\n');
+    assert.deepEqual(block('act_list').slice(1, 4), ['    UPDATE orders (write); DROP TABLE customers (ddl)', '    text: /* nightly */ UPDATE orders SET paid = true;', '        DROP TABLE customers']);
+    assert.deepEqual(block('act_own').slice(1, 3), ['    DROP TABLE customers (ddl)', '    decision: deny by rule no-ddl — DDL is never allowed']);
+  });
+
   test('notes in place and the seal at the end', () => {
     assert.ok(text.includes('[2025-03-01 09:00:08.000Z] note: agent disconnected'));
     assert.equal(lines[lines.length - 2], '[2025-03-01 09:00:09.000Z] sealed (revoked) after 9 record(s)');

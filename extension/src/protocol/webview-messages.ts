@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Action, Approval, ApprovalScope, AttributeValue, MaskReport, PgResultDetail, Protocol, Risk, VerifyResult } from '@airlock/shared';
+import { Action, Approval, ApprovalScope, AttributeValue, MaskReport, PgResultDetail, Protocol, Risk, SqlStatementClass, VerifyResult } from '@airlock/shared';
 
 /**
  * The one message protocol between the extension host and Airlock's webviews. Both sides import
@@ -83,10 +83,29 @@ export type Timeline = z.infer<typeof Timeline>;
 export const RecentAction = z.object({ id: z.string(), at: z.string(), protocol: Protocol, summary: z.string(), outcome: z.string() });
 export type RecentAction = z.infer<typeof RecentAction>;
 
+/** One statement of a held SQL action as the approval panel lists it; text made safe to show. */
+export const PanelStatement = z.object({
+  /** "DROP TABLE victim", "SELECT FROM orders, customers" */
+  label: z.string(),
+  command: z.string(),
+  class: SqlStatementClass,
+  /** relations touched, quoted when not plain identifiers */
+  tables: z.array(z.string()),
+  /** why the statement has its class */
+  reasons: z.array(z.string()),
+});
+export type PanelStatement = z.infer<typeof PanelStatement>;
+
 export const ApprovalPanelState = z.object({
   approval: Approval,
-  /** the whole statement or command (the action summary may be cut) */
+  /** the whole statement or command (the action summary names statements, never this text) */
   statement: z.string(),
+  /** every statement of a SQL action, in order; empty for other actions */
+  statements: z.array(PanelStatement),
+  /** "3 statements: 1 ddl, 1 write, 1 read", when there are statements */
+  statementTally: z.string().optional(),
+  /** why a SQL action has no statement list: the parser rejected its text, or the list could not be read */
+  statementsNote: z.string().optional(),
   recent: z.array(RecentAction),
   /** "approved by ada via cli" once decided, here or anywhere else */
   outcome: z.string().optional(),

@@ -1,4 +1,5 @@
-import type { Approval, Protocol } from '@airlock/shared';
+import { z } from 'zod';
+import { SqlStatementDigest, digestLabel, listStatements, oneLineText, type Action, type Approval, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
 
 /** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
@@ -24,18 +25,56 @@ export function timeLeft(expiresAt: string, now: number): string {
   return s < 60 ? `${s}s left` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s left`;
 }
 
+/** One line, unprintable characters escaped, cut at `max`: for text that is not a list of statements. */
 export function oneLine(text: string, max = 80): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = oneLineText(text);
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
+
+const StatementDigests = z.array(SqlStatementDigest);
+
+/**
+ * The statements of a SQL action as the daemon classified them (`detail.statements`): undefined
+ * when the action has none (another protocol), `unreadable` when it has a list this build cannot
+ * read, which is said rather than shown as nothing.
+ */
+export function actionStatements(action: Action): { statements: SqlStatementDigest[] } | { unreadable: string } | undefined {
+  const raw = action.detail['statements'];
+  if (raw === undefined) return undefined;
+  const parsed = StatementDigests.safeParse(raw);
+  return parsed.success ? { statements: parsed.data } : { unreadable: parsed.error.issues[0]?.message ?? 'not a list of statements' };
+}
+
+/**
+ * An action in at most `max` characters that never hides a statement behind the head of a text:
+ * the daemon's summary when it fits (a short statement as written, or its statement list), else
+ * the statement list bounded to `max`, strictest statements named first and the rest counted by
+ * class ("DROP TABLE victim (ddl); … and 499 more: 499 read").
+ */
+export function actionHeadline(action: Action, max: number): string {
+  const summary = oneLineText(action.summary);
+  if (summary.length <= max) return summary;
+  const found = actionStatements(action);
+  if (found && 'statements' in found && found.statements.length > 0) {
+    return listStatements(
+      found.statements.map((s) => ({ label: digestLabel(s), class: s.class })),
+      max,
+    );
+  }
+  return oneLine(summary, max);
+}
+
+/** Tree labels are read at a glance; the tooltip carries the longer list. */
+const TREE_LABEL_CHARS = 80;
+const TOOLTIP_CHARS = 1_000;
 
 export function approvalItem(approval: Approval, now: number): TreeItemModel {
   const a = approval.action;
   return {
     id: approval.id,
-    label: oneLine(a.summary),
+    label: actionHeadline(a, TREE_LABEL_CHARS),
     description: `${a.target} · ${approval.ruleId} · ${timeLeft(approval.expiresAt, now)}`,
-    tooltip: `${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${approval.reason}\n\n${a.summary}`,
+    tooltip: `${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${oneLineText(approval.reason)}\n\n${actionHeadline(a, TOOLTIP_CHARS)}`,
     icon: protocolCodicon(a.protocol),
     contextValue: 'airlock.pendingApproval',
   };
@@ -87,12 +126,21 @@ export function activityItem(entry: ActivityEntry): TreeItemModel {
   if (masked > 0) parts.push(`${masked} masked`);
   return {
     id: a.id,
-    label: oneLine(a.summary),
+    label: actionHeadline(a, TREE_LABEL_CHARS),
     description: parts.join(' · '),
     tooltip: `${a.kind} on ${a.target} at ${a.at}\n${decisionLabel(entry)}${entry.verdict ? ` — ${entry.verdict.reason}` : ''}${entry.result ? `\nresult: ${entry.result.summary}` : ''}`,
     icon: protocolCodicon(a.protocol),
     contextValue: entry.status === 'held' ? 'airlock.heldAction' : 'airlock.action',
   };
+}
+
+/** Notifications are one sentence; VS Code shows at most 1,000 characters of one. */
+const NOTICE_ACTION_CHARS = 400;
+
+/** The notification of a held action: what, where, every non-read statement (or their count by class), and the rule. */
+export function approvalNotice(approval: Approval): string {
+  const a = approval.action;
+  return `Agent wants to run ${a.kind} on "${a.target}": ${actionHeadline(a, NOTICE_ACTION_CHARS)} (held by rule "${approval.ruleId}")`;
 }
 
 /** The status bar: connected / N pending / disconnected. */

@@ -4,13 +4,14 @@ import type { AirlockController } from '../controller.js';
 import type { WebviewMessage } from '../protocol/webview-messages.js';
 import { approveAction, denyAction } from '../commands.js';
 import { approvalPanelState } from '../state/panel-models.js';
-import { oneLine } from '../state/view-models.js';
+import { actionHeadline } from '../state/view-models.js';
 import { AirlockPanel } from './panel.js';
 
 /**
- * The details of one held action: the whole statement, classification and tables, the rule, the
- * agent session's latest actions, time left and the decision buttons. It follows the daemon: a
- * decision made anywhere (CLI, timeout, another window) shows here at once and disables the buttons.
+ * The details of one held action: every statement with its command, class and tables, the whole
+ * text, the rule, the agent session's latest actions, time left and the decision buttons. It
+ * follows the daemon: a decision made anywhere (CLI, timeout, another window) shows here at once
+ * and disables the buttons.
  */
 export class ApprovalPanel extends AirlockPanel {
   private static readonly open = new Map<string, ApprovalPanel>();
@@ -35,7 +36,7 @@ export class ApprovalPanel extends AirlockPanel {
     output: vscode.LogOutputChannel,
     approval: Approval,
   ) {
-    super(extensionUri, output, 'airlock.approval', `Approve? ${oneLine(approval.action.summary, 40)}`, 'approval');
+    super(extensionUri, output, 'airlock.approval', `Approve? ${actionHeadline(approval.action, 40)}`, 'approval');
     this.approval = approval;
     this.changes = controller.onDidChange(() => this.update());
     this.update();

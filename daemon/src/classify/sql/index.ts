@@ -45,3 +45,4 @@ export { combineClasses } from './types.js';
 export type { SqlClass, SqlClassification, SqlStatementInfo } from './types.js';
 export { classifySql, combine as classificationOf, initSqlClassifier, sqlAttributes, unclassifiable } from './classify.js';
 export { SqlClassifierCache } from './cache.js';
+export { sqlActionSummary, SUMMARY_MAX_CHARS } from './summary.js';

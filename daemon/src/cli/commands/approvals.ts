@@ -1,9 +1,9 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { ApprovalResponse, ApprovalsResponse, parseDuration } from '@airlock/shared';
+import { ApprovalResponse, ApprovalsResponse, oneLineText, parseDuration, type Approval, type Grant } from '@airlock/shared';
 import { DaemonClient } from '../daemon-client.js';
 import { CliError } from '../errors.js';
-import { printJson, printTable, relativeTime, truncate } from '../output.js';
+import { printJson, relativeTime, tableLines, terminalWidth } from '../output.js';
 import type { CliContext } from '../context.js';
 
 export function registerApprovals(program: Command, ctx: CliContext): void {
@@ -15,19 +15,7 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
       const client = await DaemonClient.connect(ctx.home());
       const { approvals, grants } = await client.get('/v1/approvals', ApprovalsResponse);
       if (opts.json) return printJson({ approvals, grants });
-      if (approvals.length === 0) console.log('no pending approvals');
-      else
-        printTable(
-          ['ID', 'TARGET', 'KIND', 'RULE', 'EXPIRES', 'ACTION'],
-          approvals.map((a) => [a.id, a.action.target, a.action.kind, a.ruleId, relativeTime(a.expiresAt), truncate(a.action.summary, 80)]),
-        );
-      if (grants.length > 0) {
-        console.log('\nsession grants');
-        printTable(
-          ['ID', 'SESSION', 'RULE', 'BY', 'EXPIRES'],
-          grants.map((g) => [g.id, g.sessionId, g.ruleId, `${g.by} (${g.via})`, g.expiresAt ? relativeTime(g.expiresAt) : 'with the session']),
-        );
-      }
+      for (const line of approvalsListing(approvals, grants, Date.now(), terminalWidth())) console.log(line);
     });
 
   program
@@ -51,7 +39,7 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
         ApprovalResponse,
       );
       const grant = approval.resolution?.grantId ? `; grant ${approval.resolution.grantId} covers rule "${approval.ruleId}" for the rest of the session` : '';
-      console.log(`approved ${approval.id}: ${truncate(approval.action.summary, 80)} on ${approval.action.target}${grant}`);
+      console.log(`approved ${approval.id}: ${actionText(approval)} on ${approval.action.target}${grant}`);
     });
 
   program
@@ -61,8 +49,39 @@ export function registerApprovals(program: Command, ctx: CliContext): void {
     .action(async (id: string, opts: { reason: string }) => {
       const client = await DaemonClient.connect(ctx.home());
       const { approval } = await client.post(`/v1/approvals/${encodeURIComponent(id)}/deny`, { reason: opts.reason, via: 'cli', by: whoami() }, ApprovalResponse);
-      console.log(`denied ${approval.id}: ${truncate(approval.action.summary, 80)} on ${approval.action.target}`);
+      console.log(`denied ${approval.id}: ${actionText(approval)} on ${approval.action.target}`);
     });
+}
+
+/**
+ * What `airlock approvals` prints: each pending approval with its whole summary (for SQL, every
+ * statement with its class), wrapped under the ACTION column rather than cut, then the grants.
+ * `width` is the terminal's; without one (a pipe, a file) lines are not wrapped.
+ */
+export function approvalsListing(approvals: readonly Approval[], grants: readonly Grant[], now: number, width?: number): string[] {
+  const lines =
+    approvals.length === 0
+      ? ['no pending approvals']
+      : tableLines(
+          ['ID', 'TARGET', 'KIND', 'RULE', 'EXPIRES', 'ACTION'],
+          approvals.map((a) => [a.id, a.action.target, a.action.kind, a.ruleId, relativeTime(a.expiresAt, now), oneLineText(a.action.summary)]),
+          width,
+        );
+  if (grants.length > 0) {
+    lines.push('', 'session grants');
+    lines.push(
+      ...tableLines(
+        ['ID', 'SESSION', 'RULE', 'BY', 'EXPIRES'],
+        grants.map((g) => [g.id, g.sessionId, g.ruleId, `${g.by} (${g.via})`, g.expiresAt ? relativeTime(g.expiresAt, now) : 'with the session']),
+      ),
+    );
+  }
+  return lines;
+}
+
+/** The decided action as its whole summary on one line: a message that cut it could hide the statement decided on. */
+function actionText(approval: Approval): string {
+  return oneLineText(approval.action.summary);
 }
 
 function whoami(): string {

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@airlock/shared';
-import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlAttributes, unclassifiable, type SqlClass, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
+import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlActionSummary, sqlAttributes, unclassifiable, type SqlClass, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
 
 /**
  * The classifier as the proxy uses it: cached, keyed so that statements differing only in numeric
@@ -7,7 +7,7 @@ import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier
  */
 export interface ClassificationSummary {
   attributes: Record<string, AttributeValue>;
-  statements: { command: string; class: string; tables: string[]; reasons: string[] }[];
+  statements: { command: string; class: string; tables: string[]; writesTables: string[]; reasons: string[] }[];
 }
 
 export class SqlClassifier {
@@ -51,6 +51,11 @@ export class SqlClassifier {
     return unclassifiable(reason);
   }
 
+  /** The action summary: every statement by command, object and class (see classify/sql/summary.ts). */
+  actionSummary(sql: string, c: SqlClassification): string {
+    return sqlActionSummary(sql, c);
+  }
+
   /**
    * The policy attributes and the per-statement digest recorded with an action, worked out once per
    * classification (cached classifications are shared, so most statements reuse them).
@@ -60,7 +65,7 @@ export class SqlClassifier {
     if (!summary) {
       summary = {
         attributes: sqlAttributes(c),
-        statements: c.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, reasons: s.reasons })),
+        statements: c.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, writesTables: s.writesTables, reasons: s.reasons })),
       };
       this.summaries.set(c, summary);
     }

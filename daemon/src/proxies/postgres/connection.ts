@@ -37,9 +37,6 @@ const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateSt
 /** The server's messages are trusted to be sane; the bound only stops a runaway buffer. */
 const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 
-/** Statements longer than this are cut in the action summary (and kept whole in its detail). */
-const SUMMARY_CHARS = 2000;
-
 /** Client bytes queued while a statement waits before the client is paused. */
 const QUEUE_PAUSE_BYTES = 16 * 1024 * 1024;
 
@@ -418,12 +415,12 @@ export class ClientConnection {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
-      summary: sql.length > SUMMARY_CHARS ? sql.slice(0, SUMMARY_CHARS) + '…' : sql,
+      summary: this.deps.classifier.actionSummary(sql, classification),
       risk: riskOf(classification),
       attributes: summary.attributes,
       detail: {
-        // the summary is the statement unless it had to be cut: then the whole text is kept here
-        ...(sql.length > SUMMARY_CHARS ? { sql } : {}),
+        // the summary names the statements; the text itself is kept whole here
+        sql,
         protocol,
         ...(protocol === 'extended' ? { statement, portal, params: this.describeParams(question), maxRows } : {}),
         user,
