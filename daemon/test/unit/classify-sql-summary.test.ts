@@ -147,16 +147,16 @@ describe('SQL action summary: every statement by command, object and class', () 
 
   test('through the proxy\'s classifier: the text as sent, PREPARE and EXECUTE by name', async () => {
     const classifier = await SqlClassifier.create();
-    const prepared = new Map();
     // the cache keys statements with numbers replaced; the summary keeps the text that was sent
     const update = 'UPDATE t SET a = 5 WHERE id = 7';
-    assert.equal(classifier.actionSummary(update, classifier.classify(update, prepared)), 'UPDATE t SET a = 5 WHERE id = 7 (write)');
+    assert.equal(classifier.actionSummary(update, classifier.classify(update)), 'UPDATE t SET a = 5 WHERE id = 7 (write)');
     const both = 'PREPARE p AS DELETE FROM orders WHERE id = $1; EXECUTE p(1)';
-    assert.equal(classifier.actionSummary(both, classifier.classify(both, prepared)), 'PREPARE p AS DELETE FROM orders (write); EXECUTE p (unknown)', 'an EXECUTE of a name not prepared yet is unknown');
+    assert.equal(classifier.actionSummary(both, classifier.classify(both)), 'PREPARE p AS DELETE FROM orders (write); EXECUTE p (unknown)', 'the text alone: the session resolves EXECUTE from what the server holds');
     const prepare = 'PREPARE p AS DELETE FROM orders WHERE id = $1';
-    prepared.set('p', classifier.wrap(classifier.classify(prepare, prepared).statements[0]!.prepares!.statement));
+    const runs = classifier.wrap(classifier.classify(prepare).statements[0]!.prepares!.statement);
     const execute = 'EXECUTE p(1); SELECT 1';
-    assert.equal(classifier.actionSummary(execute, classifier.classify(execute, prepared)), 'EXECUTE p ON orders (write); SELECT');
+    const resolved = classifier.combine(classifier.classify(execute).statements.map((s) => (s.executes ? classifier.resolve(s, s.classBesidesExecute ?? 'read', runs, 'EXECUTE runs p') : s)));
+    assert.equal(classifier.actionSummary(execute, resolved), 'EXECUTE p ON orders (write); SELECT');
   });
 
   test('a statement the proxy never saw (no text) says why it is unknown', async () => {
