@@ -132,7 +132,7 @@ export function frame(bytes: Buffer): WireMessage[] {
 /**
  * Drives a PgSession straight against the real server (no daemon, no sockets of Airlock's): every
  * client message goes through the session, which decides what reaches the server; the policy
- * allows reads only. The replies the client would get are kept in order.
+ * allows reads only unless the test says otherwise. The replies the client would get are kept in order.
  */
 export class SessionDriver {
   readonly seen: WireMessage[] = [];
@@ -147,6 +147,7 @@ export class SessionDriver {
   private constructor(
     private readonly socket: net.Socket,
     readonly session: PgSession,
+    private readonly allows: (question: Question) => boolean,
   ) {
     socket.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
@@ -161,7 +162,7 @@ export class SessionDriver {
     });
   }
 
-  static async connect(database: string, classifier: SqlClassifier, masker?: Masker): Promise<SessionDriver> {
+  static async connect(database: string, classifier: SqlClassifier, masker?: Masker, allows: (question: Question) => boolean = (q) => q.classification.class === 'read'): Promise<SessionDriver> {
     const socket = net.connect(5432, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -192,7 +193,7 @@ export class SessionDriver {
       socket.write(serialize.startup({ user: 'postgres', database }));
     });
     socket.removeAllListeners('data');
-    return new SessionDriver(socket, session);
+    return new SessionDriver(socket, session, allows);
   }
 
   /** Runs the messages through the session, in order, waiting for the server where the session says so. */
@@ -270,7 +271,7 @@ export class SessionDriver {
   }
 
   private answer(question: Question): Buffer {
-    const allowed = question.classification.class === 'read';
+    const allowed = this.allows(question);
     const id = `a${this.nextId++}`;
     const action = { id, kind: question.kind, target: 'fuzz' } as unknown as Action;
     const verdict: Verdict = { actionId: id, ruleId: allowed ? 'reads' : 'no-writes', allowed, via: 'policy', reason: allowed ? 'reads only' : 'writes are refused' };

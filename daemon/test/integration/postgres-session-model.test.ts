@@ -86,6 +86,26 @@ describe('PostgreSQL session model against the real server', () => {
     assert.ok(rounds === 360 && decided > 300 && checkedNames > 50, `rounds ${rounds}, decisions ${decided}, names compared ${checkedNames}`);
   });
 
+  it('after code Airlock cannot see (an approved DO block) no name is trusted: a statement it re-prepared is not run as the old one', async () => {
+    const driver = await SessionDriver.connect(DB, classifier, undefined, (q) => q.classification.class === 'read' || q.classification.commands.includes('DO'));
+    try {
+      await driver.run([serialize.parse({ name: 'r', text: 'SELECT 1', types: [] }), serialize.sync()]);
+      await driver.settle();
+      // the DO block's dynamic SQL swaps what r holds; its text is computed, so the classifier cannot see the PREPARE
+      await driver.run([serialize.query("DO $$ BEGIN EXECUTE 'DEALLOCATE r'; EXECUTE 'PREPARE r AS INSERT INTO log VALUES (' || 9 || ')'; END $$")]);
+      await driver.settle();
+      assert.equal(driver.decided.at(-1)?.allowed, true, 'the DO block was allowed by this test policy');
+      await driver.run([serialize.bind({ statement: 'r', portal: '' }), serialize.execute({ portal: '' }), serialize.sync()]);
+      await driver.settle();
+      const last = driver.decided.at(-1)!;
+      assert.equal(last.class, 'unknown');
+      assert.equal(last.allowed, false);
+      assert.equal(logCount(), 0);
+    } finally {
+      driver.close();
+    }
+  });
+
   describe('through the daemon', () => {
     let proxy: PgProxyHarness;
     before(async () => {

@@ -58,6 +58,11 @@ export interface SqlClassification {
   noWhere: boolean;
   /** the parser rejected the text (class 'unknown', no statements) */
   parseError?: string;
+  /**
+   * it runs code the classifier cannot see (DO, CALL, user functions through the catalog): that code
+   * could prepare, deallocate or close anything in the session
+   */
+  runsUserCode?: boolean;
 }
 
 /**

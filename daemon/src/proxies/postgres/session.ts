@@ -318,7 +318,7 @@ export class PgSession {
             kind: 'sql.function-call',
             sql: '',
             // FunctionCall runs a function by OID, outside anything the classifier can read
-            classification: { ...this.deps.unknown('FunctionCall protocol message (function by OID)'), class: 'privileged' },
+            classification: { ...this.deps.unknown('FunctionCall protocol message (function by OID)'), class: 'privileged', runsUserCode: true },
             detail: { protocol: 'function-call' },
             message: msg,
           },
@@ -420,7 +420,7 @@ export class PgSession {
       const portal = question.portal;
       if (verdict.allowed && portal) {
         portal.allowedAction = action;
-        this.expect({ kind: 'execute', portal, capture: this.capture(action, portal, classification) });
+        this.expect({ kind: 'execute', portal, capture: this.capture(action, portal, classification), removals: this.forgetAfterUserCode(classification) });
         return this.withDescribe(portal, msg.raw);
       }
       this.expect({ kind: 'execute', refusal: verdict });
@@ -438,9 +438,24 @@ export class PgSession {
     }
     const effects: StatementEffect[] = [];
     if (msg.type === 'Q') for (const s of question.classification.statements) effects.push(this.effectOf(s, removals!));
-    this.expect({ kind: 'query', capture: this.capture(action, undefined, classification), effects, completed: 0, removals });
+    const forgotten = this.forgetAfterUserCode(classification);
+    if (forgotten && removals) {
+      removals.statements.push(...forgotten.statements);
+      removals.portals.push(...forgotten.portals);
+    }
+    this.expect({ kind: 'query', capture: this.capture(action, undefined, classification), effects, completed: 0, removals: removals ?? this.forgetAfterUserCode(classification) });
     this.batch++;
     return msg.raw;
+  }
+
+  /**
+   * Code Airlock cannot see (a DO block, a procedure, a user function) can PREPARE, DEALLOCATE or
+   * CLOSE anything in the session through dynamic SQL: after it, no name is trusted (a name the model
+   * does not hold is decided as unknown), so what a name runs is never assumed from before.
+   */
+  private forgetAfterUserCode(classification: SqlClassification): Carried | undefined {
+    if (!runsUserCode(classification)) return undefined;
+    return { statements: [this.statements.remove('*', this.batch)], portals: [this.portals.remove('*', this.batch)] };
   }
 
   /** What a statement of a simple Query adds to or removes from the namespaces. */
@@ -731,6 +746,10 @@ export class PgSession {
     const body = mask(msg.body, masker, capture?.report ?? new MaskReportBuilder());
     return body ? message(msg.type, body) : msg.raw;
   }
+}
+
+function runsUserCode(c: SqlClassification): boolean {
+  return c.runsUserCode === true || c.commands.includes('DO') || c.commands.includes('CALL');
 }
 
 function reply(bytes: Buffer | undefined): ServerStep {
