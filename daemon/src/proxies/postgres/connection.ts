@@ -9,22 +9,14 @@ import type { SqlClassification } from '../../classify/sql/index.js';
 import {
   MessageFramer,
   ProtocolError,
-  authenticationCleartext,
   authenticationOk,
-  authenticationSasl,
-  authenticationSaslContinue,
-  authenticationSaslFinal,
   backendKeyData,
   errorResponse,
-  negotiateProtocolVersion,
   parameterStatus,
-  parseStartupPacket,
   readyForQuery,
-  BodyReader,
-  PROTOCOL_3_0,
   type WireMessage,
 } from './protocol.js';
-import { ScramServerExchange, SCRAM_MECHANISM } from './scram.js';
+import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
 import { RowMasker, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
@@ -49,7 +41,7 @@ export interface ConnectionDeps {
   tlsContext?: tls.SecureContext;
 }
 
-type State = 'startup' | 'auth-cleartext' | 'auth-sasl-initial' | 'auth-sasl-final' | 'connecting' | 'ready' | 'closed';
+type State = 'authenticating' | 'connecting' | 'ready' | 'closed';
 
 /** A decision made: what was asked, the action recorded, the verdict and what was decided on. */
 interface Decided {
@@ -68,12 +60,12 @@ interface Decided {
 export class ClientConnection {
   private socket: net.Socket;
   private upstreamSocket?: net.Socket;
-  private state: State = 'startup';
+  private state: State = 'authenticating';
   private readonly framer: MessageFramer;
   private readonly upFramer: MessageFramer;
   private agentSession?: AgentSession;
   private params = new Map<string, string>();
-  private scram?: ScramServerExchange;
+  private readonly frontDoor: PgFrontDoor;
   private readonly queue: WireMessage[] = [];
   private queuedBytes = 0;
   /** a client message is being decided, or waits for the server's answers to earlier ones */
@@ -96,6 +88,7 @@ export class ClientConnection {
     private readonly deps: ConnectionDeps,
   ) {
     this.socket = socket;
+    this.frontDoor = new PgFrontDoor(deps.context.sessions, deps.target.name, deps.tlsContext !== undefined);
     this.framer = new MessageFramer(deps.target.maxMessageBytes, true);
     this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
     const classifier = deps.classifier;
@@ -157,7 +150,7 @@ export class ClientConnection {
     try {
       this.framer.push(chunk);
       while (!this.closed) {
-        if (this.state === 'startup') {
+        if (this.frontDoor.expectsStartup) {
           const packet = this.framer.nextStartup();
           if (!packet) break;
           this.onStartup(packet);
@@ -168,7 +161,7 @@ export class ClientConnection {
         if (this.state === 'ready' || this.state === 'connecting') {
           this.queue.push(msg);
           this.queuedBytes += msg.raw.length;
-        } else this.onAuthMessage(msg);
+        } else this.onFrontDoor(this.frontDoor.onMessage(msg));
       }
       // a client that pipelines while a statement is held is paused, not buffered without bound
       if (this.queuedBytes > QUEUE_PAUSE_BYTES) this.socket.pause();
@@ -179,40 +172,31 @@ export class ClientConnection {
   }
 
   private onStartup(packet: Buffer): void {
-    const startup = parseStartupPacket(packet);
-    switch (startup.kind) {
-      case 'ssl':
-        if (this.deps.tlsContext && !(this.socket instanceof tls.TLSSocket)) {
-          this.socket.write('S');
-          this.upgradeToTls();
-        } else this.socket.write('N');
+    const step = this.frontDoor.onStartup(packet, this.socket instanceof tls.TLSSocket);
+    this.framer.expectStartup = this.frontDoor.expectsStartup;
+    this.onFrontDoor(step);
+  }
+
+  private onFrontDoor(step: FrontDoorStep): void {
+    switch (step.kind) {
+      case 'reply':
+        this.socket.write(step.bytes);
         return;
-      case 'gssenc':
-        this.socket.write('N');
+      case 'tls':
+        this.socket.write('S');
+        this.upgradeToTls();
         return;
       case 'cancel':
-        void this.deps.cancels.cancel(startup.processId, startup.secretKey);
+        void this.deps.cancels.cancel(step.processId, step.secretKey);
         this.state = 'closed';
         this.socket.end();
         return;
-      case 'startup': {
-        const major = startup.protocol >> 16;
-        if (major !== 3) throw new ProtocolError(`unsupported frontend protocol ${major}.${startup.protocol & 0xffff}: Airlock speaks 3.0`, '0A000');
-        if (startup.params.has('replication')) throw new ProtocolError('replication connections are not allowed through Airlock', '28000');
-        const unrecognized = [...startup.params.keys()].filter((k) => k.startsWith('_pq_.'));
-        if (startup.protocol !== PROTOCOL_3_0 || unrecognized.length > 0) this.socket.write(negotiateProtocolVersion(0, unrecognized));
-        this.params = startup.params;
-        this.framer.expectStartup = false;
-        // cleartext only where the channel is encrypted; otherwise SCRAM, so the token never crosses in the clear
-        if (this.socket instanceof tls.TLSSocket) {
-          this.state = 'auth-cleartext';
-          this.socket.write(authenticationCleartext());
-        } else {
-          this.state = 'auth-sasl-initial';
-          this.socket.write(authenticationSasl([SCRAM_MECHANISM]));
-        }
+      case 'authenticated':
+        this.agentSession = step.session;
+        this.params = this.frontDoor.params;
+        if (step.bytes) this.socket.write(step.bytes);
+        void this.connect();
         return;
-      }
     }
   }
 
@@ -226,44 +210,6 @@ export class ClientConnection {
     this.socket = secure;
     this.attachClient(secure);
   }
-
-  private onAuthMessage(msg: WireMessage): void {
-    if (msg.type !== 'p') throw new ProtocolError(`expected a password message during authentication, got "${msg.type}"`);
-    const user = this.params.get('user') ?? '';
-    if (this.state === 'auth-cleartext') {
-      const token = new BodyReader(msg.body).cstring();
-      const auth = this.deps.context.sessions.authenticate(token, this.deps.target.name);
-      if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
-      this.agentSession = auth.session;
-      void this.connect();
-      return;
-    }
-    if (this.state === 'auth-sasl-initial') {
-      const r = new BodyReader(msg.body);
-      const mechanism = r.cstring();
-      const length = r.int32();
-      const data = length < 0 ? '' : r.bytes(length).toString('utf8');
-      const candidates = this.deps.context.sessions.scramCandidates();
-      this.scram = new ScramServerExchange(candidates.salt, candidates.iterations);
-      this.socket.write(authenticationSaslContinue(this.scram.start(mechanism, data)));
-      this.state = 'auth-sasl-final';
-      return;
-    }
-    if (this.state === 'auth-sasl-final') {
-      const candidates = this.deps.context.sessions.scramCandidates();
-      const match = this.scram!.finish(msg.body.toString('utf8'), candidates.sessions);
-      if (!match) throw new ProtocolError(`password authentication failed for user "${user}": the password is not a valid Airlock agent session token`, '28P01');
-      const { session } = candidates.sessions[match.index]!;
-      const auth = this.deps.context.sessions.check(session.id, this.deps.target.name);
-      if (!auth.ok) throw new ProtocolError(`password authentication failed for user "${user}": ${auth.message}`, '28P01');
-      this.agentSession = auth.session;
-      this.socket.write(authenticationSaslFinal(match.serverFinal));
-      void this.connect();
-      return;
-    }
-    throw new ProtocolError('unexpected password message');
-  }
-
 
   private async connect(): Promise<void> {
     this.state = 'connecting';
