@@ -62,6 +62,11 @@ export class Masker {
     for (const rule of columnRules) this.columnForms.set(rule.label, columnForm(rule.label));
   }
 
+  /** Whether any column rule applies to this target: a result whose column names are unknown cannot honour them. */
+  get hasColumnRules(): boolean {
+    return this.columnRules.length > 0;
+  }
+
   /** The label of the first column rule for this target whose globs match the name (case-insensitive). */
   columnRule(columnName: string): string | undefined {
     if (this.columnRules.length === 0) return undefined;

@@ -1,9 +1,12 @@
 import type { PgResultDetail } from '@airlock/shared';
 import { NOTHING_TO_MASK, type Masker, type MaskReportBuilder } from '../../masking/index.js';
 import { ProtocolError } from './protocol.js';
+import { BUILTIN_BINARY_TYPES, encodeRewritten, type BinaryTypes } from './binary-values.js';
 
-/** PostgreSQL type OIDs whose binary form is their UTF-8 text, so masking them is the same as text. */
-const TEXT_LIKE_BINARY = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 114 /* json */, 142 /* xml */, 705 /* unknown */]);
+/** The mark and report name of a binary value withheld because Airlock could not read it. */
+export const UNINSPECTABLE = 'uninspectable';
+
+const BYTEA_OID = 17;
 
 export interface ResultColumn {
   name: string;
@@ -12,24 +15,39 @@ export interface ResultColumn {
   format: number;
 }
 
-/** How one column's values are masked; worked out once per RowDescription, not per row. */
+/**
+ * How one column's values are read for masking; worked out once per RowDescription, not per row.
+ * 'text': the wire bytes are the value's UTF-8 text (text format, or a binary text-like type);
+ * 'jsonb': a version byte, then the text; 'binary': decoded by type (binary-values.ts).
+ */
 interface ColumnPlan {
   label: string | undefined;
-  /** the value can be decoded as UTF-8 text */
-  textual: boolean;
+  mode: 'text' | 'jsonb' | 'binary';
+  typeOid: number;
 }
+
+const TEXT_PLAN: ColumnPlan = { label: undefined, mode: 'text', typeOid: 0 };
 
 /** One masked cell of a row: which column, changed by which column rule or detectors. */
 export interface CellMark {
   column: number;
   by: string[];
-  /** a binary value sent as NULL because it could not be rewritten */
+  /** a binary value sent as NULL because it could not be rewritten or read */
   nulled?: boolean;
 }
 
+/** A value of the row replaced: new bytes, or null for SQL NULL. */
+interface CellChange {
+  start: number;
+  end: number;
+  value: string | Buffer | null;
+}
+
 /**
- * Masks DataRow values for one result shape. A value a column rule wants masked that cannot be
- * rewritten safely (a binary value of a non-text type) is replaced by NULL and reported.
+ * Masks DataRow values for one result shape. Binary values are decoded by type and masked as their
+ * text would be: a text-like value (text, varchar, json, jsonb, ...) is rewritten; a value of any
+ * other type that masking would change, or that Airlock cannot decode, is sent as NULL and counted
+ * in the report's `nulled`, so nothing unread reaches the agent while masking is on.
  */
 export class RowMasker {
   private readonly plans: ColumnPlan[];
@@ -37,11 +55,12 @@ export class RowMasker {
   constructor(
     readonly columns: ResultColumn[] | undefined,
     readonly masker: Masker,
+    readonly types: BinaryTypes = BUILTIN_BINARY_TYPES,
   ) {
-    this.plans = (columns ?? []).map((c) => ({
-      label: masker.columnRule(c.name),
-      textual: c.format === 0 || TEXT_LIKE_BINARY.has(c.typeOid),
-    }));
+    this.plans = (columns ?? []).map((c) => {
+      const rewrite = c.format === 1 ? types.rewriteForm(c.typeOid) : 'utf8';
+      return { label: masker.columnRule(c.name), mode: rewrite === 'utf8' ? 'text' : rewrite === 'jsonb' ? 'jsonb' : 'binary', typeOid: c.typeOid };
+    });
   }
 
   /**
@@ -52,7 +71,7 @@ export class RowMasker {
   maskRow(body: Buffer, report: MaskReportBuilder, marks?: CellMark[]): Buffer | null {
     if (!this.masker.active) return null;
     const count = body.readInt16BE(0);
-    let changes: { start: number; end: number; text: string | null }[] | undefined;
+    let changes: CellChange[] | undefined;
     let offset = 2;
     for (let i = 0; i < count; i++) {
       if (offset + 4 > body.length) throw new ProtocolError('DataRow shorter than its columns');
@@ -62,14 +81,10 @@ export class RowMasker {
       if (len <= 0) continue;
       if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
       // without a RowDescription (Execute without Describe) assume text: the Bind result formats said so or the driver reads text
-      const plan = this.plans[i] ?? { label: undefined, textual: true };
-      if (!plan.textual) {
-        if (plan.label !== undefined) {
-          (changes ??= []).push({ start: start - 4, end: offset, text: null });
-          report.nulled(1);
-          report.add(plan.label, 1);
-          marks?.push({ column: i, by: [plan.label], nulled: true });
-        }
+      const plan = this.plans[i] ?? TEXT_PLAN;
+      if (plan.mode !== 'text') {
+        const change = this.maskBinary(plan, body, start, offset, i, report, marks);
+        if (change !== undefined) (changes ??= []).push({ start: start - 4, end: offset, value: change });
         continue;
       }
       // most cells cannot hold anything a detector looks for: screened on the bytes, before decoding them
@@ -79,13 +94,13 @@ export class RowMasker {
       const labels = marks ? [] : undefined;
       const masked = this.masker.maskCell(text, plan.label, report, screened, labels);
       if (masked !== text) {
-        (changes ??= []).push({ start: start - 4, end: offset, text: masked });
+        (changes ??= []).push({ start: start - 4, end: offset, value: masked });
         if (labels && labels.length > 0) marks!.push({ column: i, by: labels });
       }
     }
     if (!changes) return null;
     let size = 5 + body.length;
-    for (const c of changes) size += (c.text === null ? 4 : 4 + Buffer.byteLength(c.text)) - (c.end - c.start);
+    for (const c of changes) size += (c.value === null ? 4 : 4 + (typeof c.value === 'string' ? Buffer.byteLength(c.value) : c.value.length)) - (c.end - c.start);
     const out = Buffer.allocUnsafe(size);
     out[0] = 0x44; // 'D'
     out.writeInt32BE(size - 1, 1);
@@ -93,9 +108,9 @@ export class RowMasker {
     let from = 0;
     for (const c of changes) {
       at += body.copy(out, at, from, c.start);
-      if (c.text === null) at = out.writeInt32BE(-1, at);
+      if (c.value === null) at = out.writeInt32BE(-1, at);
       else {
-        const written = out.write(c.text, at + 4, 'utf8');
+        const written = typeof c.value === 'string' ? out.write(c.value, at + 4, 'utf8') : c.value.copy(out, at + 4);
         out.writeInt32BE(written, at);
         at += 4 + written;
       }
@@ -103,6 +118,35 @@ export class RowMasker {
     }
     body.copy(out, at, from);
     return out;
+  }
+
+  /** One binary value that is not plain UTF-8 text: undefined when it goes on unchanged, else its replacement (null: NULL). */
+  private maskBinary(plan: ColumnPlan, body: Buffer, start: number, end: number, column: number, report: MaskReportBuilder, marks: CellMark[] | undefined): Buffer | null | undefined {
+    if (plan.mode === 'jsonb' && plan.label === undefined && body[start] === 1 && this.masker.screenBytes(body, start + 1, end) === NOTHING_TO_MASK) return undefined;
+    const inspection = this.types.inspect(plan.typeOid, body, start, end);
+    if (inspection.kind === 'uninspectable') {
+      report.nulled(1);
+      report.add(UNINSPECTABLE, 1);
+      marks?.push({ column, by: [UNINSPECTABLE], nulled: true });
+      return null;
+    }
+    if (inspection.kind === 'clean') {
+      if (plan.label === undefined) return undefined;
+      report.nulled(1);
+      report.add(plan.label, 1);
+      marks?.push({ column, by: [plan.label], nulled: true });
+      return null;
+    }
+    const labels = marks ? [] : undefined;
+    const masked = this.masker.maskCell(inspection.text, plan.label, report, -1, labels);
+    if (masked === inspection.text) return undefined;
+    if (inspection.rewritable) {
+      if (labels && labels.length > 0) marks!.push({ column, by: labels });
+      return encodeRewritten(inspection.rewritable, masked);
+    }
+    report.nulled(1);
+    if (labels) marks!.push({ column, by: labels, nulled: true });
+    return null;
   }
 }
 
@@ -133,7 +177,7 @@ export class ResultSample {
     if (this.rows.length >= this.maxRows) this.truncated = true;
   }
 
-  add(values: (Buffer | null)[], columns: ResultColumn[] | undefined, marks?: readonly CellMark[]): void {
+  add(values: (Buffer | null)[], columns: ResultColumn[] | undefined, marks?: readonly CellMark[], types: BinaryTypes = BUILTIN_BINARY_TYPES): void {
     this.rowCount++;
     if (this.truncated) return;
     if (this.rows.length >= this.maxRows) {
@@ -146,8 +190,7 @@ export class ResultSample {
       const v = values[i];
       if (v === null || v === undefined) row.push(null);
       else {
-        const binary = columns?.[i]?.format === 1 && !TEXT_LIKE_BINARY.has(columns[i]!.typeOid);
-        const text = binary ? `\\x${v.subarray(0, 64).toString('hex')}${v.length > 64 ? '…' : ''}` : v.toString('utf8');
+        const text = columns?.[i]?.format === 1 ? binarySampleText(columns[i]!.typeOid, v, types) : v.toString('utf8');
         size += text.length;
         row.push(text);
       }
@@ -160,6 +203,17 @@ export class ResultSample {
     if (marks) for (const m of marks) this.masks.push(m.nulled ? { row: this.rows.length, column: m.column, by: m.by, nulled: true } : { row: this.rows.length, column: m.column, by: m.by });
     this.rows.push(row);
   }
+}
+
+/**
+ * A binary value as the recording shows it: its text form when Airlock can decode it (the value
+ * went through masking as that text), else its first bytes in hex.
+ */
+function binarySampleText(typeOid: number, value: Buffer, types: BinaryTypes): string {
+  const inspection = types.inspect(typeOid, value);
+  // bytea is inspected as latin1, which is not how anyone reads it
+  if (inspection.kind === 'text' && typeOid !== BYTEA_OID) return inspection.text;
+  return `\\x${value.subarray(0, 64).toString('hex')}${value.length > 64 ? '…' : ''}`;
 }
 
 /**

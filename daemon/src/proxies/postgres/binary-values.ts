@@ -1,0 +1,419 @@
+/**
+ * Binary-format result values, decoded to the text masking should look at. Pure: no I/O.
+ *
+ * A client may ask for any result column in binary (Bind's result formats). Masking reads text, so
+ * each binary value is decoded by its type's send format (PostgreSQL's `*send` functions) into the
+ * same text the server would print for it in text format, so a binary value is masked exactly as its
+ * text form would be. What cannot be decoded here is said to be uninspectable, and the caller
+ * withholds it while masking is on: nothing Airlock cannot read reaches the agent.
+ *
+ * Domains need nothing of their own: RowDescription carries a domain column's base type
+ * (printtup.c sends getBaseType). Inside a binary record, though, each field carries its declared
+ * type, which may be a domain's own OID: that is a user type, uninspectable unless a catalog
+ * (`BinaryTypes.define`) says what it is.
+ */
+
+/** What a binary value holds for masking. */
+export type BinaryInspection =
+  /** decoded to its text form; `rewritable` when masked text can be sent back in the same type */
+  | { kind: 'text'; text: string; rewritable: RewriteForm | undefined }
+  /** a fixed-size value of a type whose text form cannot hold anything a detector looks for (dates, times, addresses) */
+  | { kind: 'clean' }
+  | { kind: 'uninspectable'; reason: string };
+
+/** How masked text goes back into a binary value of a text-like type. */
+export type RewriteForm = 'utf8' | 'jsonb';
+
+/** A decoder for one type: reads `bytes[start, end)`. */
+type Decode = (types: BinaryTypes, bytes: Buffer, start: number, end: number, depth: number) => BinaryInspection;
+
+/** How deep arrays of records of arrays may nest before a value is given up as uninspectable. */
+const MAX_DEPTH = 32;
+
+const CLEAN: BinaryInspection = { kind: 'clean' };
+
+function uninspectable(reason: string): BinaryInspection {
+  return { kind: 'uninspectable', reason };
+}
+
+function text(value: string, rewritable?: RewriteForm): BinaryInspection {
+  return { kind: 'text', text: value, rewritable };
+}
+
+const utf8Text: Decode = (_t, b, s, e) => text(b.toString('utf8', s, e), 'utf8');
+
+/** A value whose binary form is its text but whose rewritten text the type would not accept (e.g. "char" is one byte). */
+const utf8Value: Decode = (_t, b, s, e) => text(b.toString('utf8', s, e));
+
+const jsonb: Decode = (_t, b, s, e) => {
+  if (e - s < 1 || b[s] !== 1) return uninspectable(`jsonb binary version ${e > s ? b[s] : 'missing'} is not 1`);
+  return text(b.toString('utf8', s + 1, e), 'jsonb');
+};
+
+/** jsonpath is sent as jsonb is (a version byte and its text), but masked text is rarely a valid path. */
+const jsonpath: Decode = (_t, b, s, e) => {
+  if (e - s < 1 || b[s] !== 1) return uninspectable(`jsonpath binary version ${e > s ? b[s] : 'missing'} is not 1`);
+  return text(b.toString('utf8', s + 1, e));
+};
+
+function fixed(size: number, read: (b: Buffer, s: number) => string): Decode {
+  return (_t, b, s, e) => (e - s === size ? text(read(b, s)) : uninspectable(`a ${size}-byte value was ${e - s} bytes`));
+}
+
+function fixedClean(...sizes: number[]): Decode {
+  return (_t, _b, s, e) => (sizes.includes(e - s) ? CLEAN : uninspectable(`a value of ${sizes.join(' or ')} bytes was ${e - s} bytes`));
+}
+
+const bool = fixed(1, (b, s) => (b[s] !== 0 ? 't' : 'f'));
+const int2 = fixed(2, (b, s) => String(b.readInt16BE(s)));
+const int4 = fixed(4, (b, s) => String(b.readInt32BE(s)));
+const uint4 = fixed(4, (b, s) => String(b.readUInt32BE(s)));
+const int8 = fixed(8, (b, s) => b.readBigInt64BE(s).toString());
+const float4 = fixed(4, (b, s) => floatText(b.readFloatBE(s), true));
+const float8 = fixed(8, (b, s) => floatText(b.readDoubleBE(s), false));
+const uuid = fixed(16, (b, s) => {
+  const h = b.toString('hex', s, s + 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+});
+
+/** bytea's text form is hex; detectors are run on the raw bytes instead, read as latin1, where text stored as bytes can be seen. */
+const bytea: Decode = (_t, b, s, e) => text(b.toString('latin1', s, e));
+
+const NUMERIC_POS = 0x0000;
+const NUMERIC_NEG = 0x4000;
+const NUMERIC_NAN = 0xc000;
+const NUMERIC_PINF = 0xd000;
+const NUMERIC_NINF = 0xf000;
+
+/** numeric_send: ndigits, weight, sign, dscale, then base-10000 digits; printed as numeric_out does. */
+const numeric: Decode = (_t, b, s, e) => {
+  if (e - s < 8) return uninspectable('a numeric shorter than its header');
+  const ndigits = b.readInt16BE(s);
+  const weight = b.readInt16BE(s + 2);
+  const sign = b.readUInt16BE(s + 4);
+  const dscale = b.readInt16BE(s + 6);
+  if (ndigits < 0 || dscale < 0 || e - s !== 8 + 2 * ndigits) return uninspectable('a numeric whose digit count does not match its length');
+  if (sign === NUMERIC_NAN) return text('NaN');
+  if (sign === NUMERIC_PINF) return text('Infinity');
+  if (sign === NUMERIC_NINF) return text('-Infinity');
+  if (sign !== NUMERIC_POS && sign !== NUMERIC_NEG) return uninspectable(`a numeric with sign word 0x${sign.toString(16)}`);
+  const digit = (d: number): number => {
+    if (d < 0 || d >= ndigits) return 0;
+    const v = b.readInt16BE(s + 8 + 2 * d);
+    return v;
+  };
+  for (let d = 0; d < ndigits; d++) if (digit(d) < 0 || digit(d) > 9999) return uninspectable('a numeric digit outside 0..9999');
+  let out = sign === NUMERIC_NEG ? '-' : '';
+  if (weight < 0) out += '0';
+  else for (let d = 0; d <= weight; d++) out += d === 0 ? String(digit(d)) : String(digit(d)).padStart(4, '0');
+  if (dscale > 0) {
+    let frac = '';
+    for (let d = weight + 1; frac.length < dscale; d++) frac += String(digit(d)).padStart(4, '0');
+    out += '.' + frac.slice(0, dscale);
+  }
+  return text(out);
+};
+
+/**
+ * float4out/float8out at the default extra_float_digits (1): the shortest digits that read back to
+ * the same value, in fixed notation for decimal exponents from -4 to 14 (float8) or 5 (float4),
+ * otherwise as d.ddde+XX.
+ */
+export function floatText(value: number, single: boolean): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return 'Infinity';
+  if (value === -Infinity) return '-Infinity';
+  if (value === 0) return Object.is(value, -0) ? '-0' : '0';
+  let exponential = value.toExponential();
+  if (single) {
+    for (let p = 1; p <= 9; p++) {
+      const candidate = value.toExponential(p - 1);
+      if (Math.fround(Number(candidate)) === value) {
+        exponential = candidate;
+        break;
+      }
+    }
+  }
+  const [mantissa, exp] = exponential.split('e') as [string, string];
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const e = Number(exp);
+  let out: string;
+  if (e >= -4 && e < (single ? 6 : 15)) {
+    if (e < 0) out = '0.' + '0'.repeat(-e - 1) + digits;
+    else if (digits.length <= e + 1) out = digits + '0'.repeat(e + 1 - digits.length);
+    else out = digits.slice(0, e + 1) + '.' + digits.slice(e + 1);
+  } else {
+    const abs = Math.abs(e);
+    out = (digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits) + 'e' + (e < 0 ? '-' : '+') + (abs < 10 ? '0' : '') + String(abs);
+  }
+  return negative ? '-' + out : out;
+}
+
+/** inet_send/cidr_send: family, bits, is_cidr, address length, address. An address holds no text. */
+const inet: Decode = (_t, b, s, e) => {
+  if (e - s < 4) return uninspectable('an inet shorter than its header');
+  const family = b[s]!;
+  const length = b[s + 3]!;
+  if (!((family === 2 && length === 4) || (family === 3 && length === 16)) || e - s !== 4 + length) return uninspectable('an inet of unknown family or length');
+  return CLEAN;
+};
+
+/**
+ * array_send: ndim, has-nulls flag, element OID, (size, lower bound) per dimension, then each
+ * element as length (-1 NULL) and bytes. Printed as array_out does, elements by their own type.
+ */
+function arrayOf(expectedElement: number | undefined): Decode {
+  return (types, b, s, e, depth) => {
+    if (depth >= MAX_DEPTH) return uninspectable('values nested too deep');
+    if (e - s < 12) return uninspectable('an array shorter than its header');
+    const ndim = b.readInt32BE(s);
+    const element = b.readUInt32BE(s + 8);
+    if (ndim < 0 || ndim > 6) return uninspectable(`an array of ${ndim} dimensions`);
+    if (expectedElement !== undefined && element !== expectedElement) return uninspectable(`an array of type ${element} where ${expectedElement} was expected`);
+    if (ndim === 0) return e - s === 12 ? text('{}') : uninspectable('an empty array with trailing bytes');
+    if (e - s < 12 + 8 * ndim) return uninspectable('an array shorter than its dimensions');
+    const dims: number[] = [];
+    const lowers: number[] = [];
+    let count = 1;
+    for (let d = 0; d < ndim; d++) {
+      const size = b.readInt32BE(s + 12 + 8 * d);
+      if (size < 0) return uninspectable('an array dimension of negative size');
+      dims.push(size);
+      lowers.push(b.readInt32BE(s + 16 + 8 * d));
+      count *= size;
+    }
+    if (count > e - s) return uninspectable('an array with more elements than bytes');
+    const decode = types.decoderFor(element);
+    if (!decode) return uninspectable(`an array of type ${element}, which Airlock cannot decode`);
+    const elements: (string | null)[] = [];
+    let clean = true;
+    let at = s + 12 + 8 * ndim;
+    for (let i = 0; i < count; i++) {
+      if (at + 4 > e) return uninspectable('an array element past the end of the value');
+      const len = b.readInt32BE(at);
+      at += 4;
+      if (len < 0) {
+        elements.push(null);
+        continue;
+      }
+      if (at + len > e) return uninspectable('an array element past the end of the value');
+      const inner = decode(types, b, at, at + len, depth + 1);
+      at += len;
+      if (inner.kind === 'uninspectable') return inner;
+      if (inner.kind === 'clean') elements.push('');
+      else {
+        clean = false;
+        elements.push(inner.text);
+      }
+    }
+    if (at !== e) return uninspectable('an array with bytes after its last element');
+    if (clean) return CLEAN;
+    let out = '';
+    if (lowers.some((l) => l !== 1)) out = dims.map((size, d) => `[${lowers[d]}:${lowers[d]! + size - 1}]`).join('') + '=';
+    let next = 0;
+    const nest = (d: number): string => {
+      const parts: string[] = [];
+      for (let i = 0; i < dims[d]!; i++) parts.push(d === ndim - 1 ? arrayElementText(elements[next++]!) : nest(d + 1));
+      return '{' + parts.join(',') + '}';
+    };
+    return text(out + nest(0));
+  };
+}
+
+function arrayElementText(value: string | null): string {
+  if (value === null) return 'NULL';
+  if (value === '' || value.toUpperCase() === 'NULL' || /[{}",\\\s]/.test(value)) return '"' + value.replace(/["\\]/g, '\\$&') + '"';
+  return value;
+}
+
+/** record_send: field count, then per field its type OID, length (-1 NULL) and bytes. Printed as record_out does. */
+const record: Decode = (types, b, s, e, depth) => {
+  if (depth >= MAX_DEPTH) return uninspectable('values nested too deep');
+  if (e - s < 4) return uninspectable('a record shorter than its field count');
+  const count = b.readInt32BE(s);
+  if (count < 0 || count * 8 > e - s) return uninspectable('a record with more fields than bytes');
+  const fields: string[] = [];
+  let clean = true;
+  let at = s + 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 8 > e) return uninspectable('a record field past the end of the value');
+    const oid = b.readUInt32BE(at);
+    const len = b.readInt32BE(at + 4);
+    at += 8;
+    if (len < 0) {
+      fields.push('');
+      continue;
+    }
+    if (at + len > e) return uninspectable('a record field past the end of the value');
+    const decode = types.decoderFor(oid);
+    if (!decode) return uninspectable(`a record field of type ${oid}, which Airlock cannot decode`);
+    const inner = decode(types, b, at, at + len, depth + 1);
+    at += len;
+    if (inner.kind === 'uninspectable') return inner;
+    if (inner.kind === 'clean') fields.push('');
+    else {
+      clean = false;
+      fields.push(recordFieldText(inner.text));
+    }
+  }
+  if (at !== e) return uninspectable('a record with bytes after its last field');
+  return clean ? CLEAN : text('(' + fields.join(',') + ')');
+};
+
+function recordFieldText(value: string): string {
+  if (value === '' || /[",\\()\s]/.test(value)) return '"' + value.replace(/["\\]/g, '$&$&') + '"';
+  return value;
+}
+
+/** Built-in types by OID (pg_type.dat), with the element type of each built-in array type. */
+const SCALARS: [number, Decode][] = [
+  [25, utf8Text], // text
+  [1043, utf8Text], // varchar
+  [1042, utf8Text], // bpchar
+  [19, utf8Text], // name
+  [114, utf8Text], // json
+  [142, utf8Text], // xml
+  [705, utf8Text], // unknown
+  [18, utf8Value], // "char"
+  [3802, jsonb],
+  [4072, jsonpath],
+  [16, bool],
+  [21, int2],
+  [23, int4],
+  [20, int8],
+  [26, uint4], // oid
+  [28, uint4], // xid
+  [29, uint4], // cid
+  [790, int8], // money: cents as an integer (its text depends on lc_monetary)
+  [700, float4],
+  [701, float8],
+  [1700, numeric],
+  [2950, uuid],
+  [17, bytea],
+  [1082, fixedClean(4)], // date
+  [1083, fixedClean(8)], // time
+  [1114, fixedClean(8)], // timestamp
+  [1184, fixedClean(8)], // timestamptz
+  [1266, fixedClean(12)], // timetz
+  [1186, fixedClean(16)], // interval
+  [869, inet],
+  [650, inet], // cidr
+  [829, fixedClean(6)], // macaddr
+  [774, fixedClean(8)], // macaddr8
+  [600, fixedClean(16)], // point
+  [2249, record],
+];
+
+const ARRAYS: [number, number][] = [
+  [1009, 25],
+  [1015, 1043],
+  [1014, 1042],
+  [1003, 19],
+  [199, 114],
+  [143, 142],
+  [1002, 18],
+  [3807, 3802],
+  [1000, 16],
+  [1005, 21],
+  [1007, 23],
+  [1016, 20],
+  [1028, 26],
+  [791, 790],
+  [1021, 700],
+  [1022, 701],
+  [1231, 1700],
+  [2951, 2950],
+  [1001, 17],
+  [1182, 1082],
+  [1183, 1083],
+  [1115, 1114],
+  [1185, 1184],
+  [1270, 1266],
+  [1187, 1186],
+  [1041, 869],
+  [651, 650],
+  [1040, 829],
+  [2287, 2249],
+];
+
+/** What a type not built in is, for a catalog the caller read from pg_type. */
+export type UserType =
+  /** a type whose binary form is its UTF-8 text, e.g. citext, or an enum (enum_send sends the label) */
+  | { kind: 'text' }
+  | { kind: 'enum' }
+  | { kind: 'domain'; base: number }
+  | { kind: 'array'; element: number }
+  /** any composite: record_send is the same for all of them */
+  | { kind: 'composite' };
+
+/**
+ * The decoders by type OID: the built-in types, and user types a caller defines (citext, enums,
+ * domains inside records, arrays of them, composites) from pg_type. Unknown OIDs have none.
+ */
+export class BinaryTypes {
+  private readonly decoders = new Map<number, Decode>();
+
+  constructor() {
+    for (const [oid, decode] of SCALARS) this.decoders.set(oid, decode);
+    for (const [oid, element] of ARRAYS) this.decoders.set(oid, arrayOf(element));
+  }
+
+  define(oid: number, type: UserType): this {
+    switch (type.kind) {
+      case 'text':
+        this.decoders.set(oid, utf8Text);
+        break;
+      case 'enum':
+        // a masked label is not a label of the enum: such a value is withheld, not rewritten
+        this.decoders.set(oid, utf8Value);
+        break;
+      case 'domain':
+        this.decoders.set(oid, (types, b, s, e, depth) => {
+          const base = types.decoderFor(type.base);
+          if (!base) return uninspectable(`a domain over type ${type.base}, which Airlock cannot decode`);
+          // a domain's constraint could refuse the masked text, and a record carries the domain's OID, not the base's
+          const inner = base(types, b, s, e, depth);
+          return inner.kind === 'text' ? text(inner.text) : inner;
+        });
+        break;
+      case 'array':
+        this.decoders.set(oid, arrayOf(type.element));
+        break;
+      case 'composite':
+        this.decoders.set(oid, record);
+        break;
+    }
+    return this;
+  }
+
+  /** The decoder for a type, or undefined when values of that type are uninspectable. */
+  decoderFor(oid: number): Decode | undefined {
+    return this.decoders.get(oid);
+  }
+
+  /** Decodes one non-NULL binary value of type `oid` from `bytes[start, end)`. */
+  inspect(oid: number, bytes: Buffer, start = 0, end = bytes.length): BinaryInspection {
+    const decode = this.decoders.get(oid);
+    if (!decode) return uninspectable(`type ${oid} is not one Airlock can decode in binary`);
+    return decode(this, bytes, start, end, 0);
+  }
+
+  /** Whether values of this type are sent in binary as their UTF-8 text, so masked text can replace them. */
+  rewriteForm(oid: number): RewriteForm | undefined {
+    const decode = this.decoders.get(oid);
+    return decode === utf8Text ? 'utf8' : decode === jsonb ? 'jsonb' : undefined;
+  }
+}
+
+/** The built-in types only: what a connection knows before it has read any catalog. */
+export const BUILTIN_BINARY_TYPES = new BinaryTypes();
+
+/** Masked text as a binary value of a text-like type. */
+export function encodeRewritten(form: RewriteForm, value: string): Buffer {
+  if (form === 'utf8') return Buffer.from(value, 'utf8');
+  const out = Buffer.allocUnsafe(1 + Buffer.byteLength(value));
+  out[0] = 1;
+  out.write(value, 1, 'utf8');
+  return out;
+}
