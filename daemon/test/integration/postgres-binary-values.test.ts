@@ -182,11 +182,11 @@ describe('binary values decoded from the real server', () => {
   test('user types the catalog defines are decoded: enum labels, citext, composites, domains inside records', async () => {
     const oid = (name: string) => Number(psqlDirect(DB, `SELECT '${name}'::regtype::oid`));
     const types = new BinaryTypes()
-      .define(oid('mood'), { kind: 'enum' })
-      .define(oid('citext'), { kind: 'text' })
-      .define(oid('pair_like'), { kind: 'composite' })
-      .define(oid('email_domain'), { kind: 'domain', base: 25 })
-      .define(oid('mood[]'), { kind: 'array', element: oid('mood') });
+      .with(oid('mood'), { kind: 'enum' })
+      .with(oid('citext'), { kind: 'text' })
+      .with(oid('pair_like'), { kind: 'composite' })
+      .with(oid('email_domain'), { kind: 'domain', base: 25 })
+      .with(oid('mood[]'), { kind: 'array', element: oid('mood') });
     for (const expression of [`'ada@example.com'::mood`, `'Ada@Example.com'::citext`, `ROW('x y')::pair_like`, `ROW('grace@example.net'::email_domain, 1)`, `ARRAY['red'::mood, 'ada@example.com'::mood]`]) {
       const { binary, typeOid, text } = await binaryAndText(expression);
       const inspection = types.inspect(typeOid, binary);

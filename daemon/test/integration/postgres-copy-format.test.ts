@@ -41,6 +41,11 @@ const COMBINATIONS: { to: string; from: string }[] = [
   { to: `(FORMAT csv, DELIMITER '@', ESCAPE '@', QUOTE '"')`, from: `(FORMAT csv, DELIMITER '@', ESCAPE '@', QUOTE '"')` },
   { to: `(FORMAT csv, DELIMITER ';', FORCE_QUOTE (email, note), ENCODING 'utf-8')`, from: `(FORMAT csv, DELIMITER ';')` },
   { to: `(FORMAT csv, DELIMITER ' ', NULL 'NULL')`, from: `(FORMAT csv, DELIMITER ' ', NULL 'NULL')` },
+  // the mask forms themselves hold these characters ([EMAIL], ****1111): a masked value must be quoted or escaped
+  { to: `(DELIMITER '[')`, from: `(DELIMITER '[')` },
+  { to: `(DELIMITER '*')`, from: `(DELIMITER '*')` },
+  { to: `(FORMAT csv, QUOTE '*', DELIMITER '[')`, from: `(FORMAT csv, QUOTE '*', DELIMITER '[')` },
+  { to: `(FORMAT csv, QUOTE '[', ESCAPE ']', DELIMITER '*')`, from: `(FORMAT csv, QUOTE '[', ESCAPE ']', DELIMITER '*')` },
   { to: `WITH CSV HEADER QUOTE AS '''' ESCAPE AS '\\' FORCE QUOTE email, card DELIMITER AS '|' NULL AS 'nil'`, from: `WITH CSV HEADER QUOTE AS '''' ESCAPE AS '\\' DELIMITER AS '|' NULL AS 'nil'` },
 ];
 

@@ -120,11 +120,17 @@ describe('binary value decoding: malformed and hostile values are uninspectable,
   });
 
   test('a catalog definition does not change the built-in set, and a domain over an unknown base stays uninspectable', () => {
-    const types = new BinaryTypes().define(70000, { kind: 'domain', base: 99999 }).define(70001, { kind: 'text' });
+    const types = new BinaryTypes().with(70000, { kind: 'domain', base: 99999 }).with(70001, { kind: 'text' });
     assert.equal(types.inspect(70000, Buffer.from('x')).kind, 'uninspectable');
     assert.equal(types.rewriteForm(70001), 'utf8');
     assert.equal(BUILTIN_BINARY_TYPES.inspect(70001, Buffer.from('x')).kind, 'uninspectable');
     assert.deepEqual(encodeRewritten('jsonb', '"[EMAIL]"'), Buffer.from('\x01"[EMAIL]"'));
+    assert.throws(() => new BinaryTypes().with(TEXT, { kind: 'composite' }), /built in/);
+  });
+
+  test('bytea: valid UTF-8 is read as UTF-8, anything else byte for byte as latin1', () => {
+    assert.equal(inspectText(17, Buffer.from('José <jose@example.com>')), 'José <jose@example.com>');
+    assert.equal(inspectText(17, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('ada@example.com')])), 'ÿþada@example.com');
   });
 });
 

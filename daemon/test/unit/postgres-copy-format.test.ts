@@ -81,6 +81,7 @@ describe('COPY options read from the statement', () => {
       [`COPY t TO STDOUT (NULL 'x\\y')`, /backslash/],
       [`COPY t TO STDOUT (FORMAT csv, FORMAT text)`, /given twice/],
       [`COPY t TO STDOUT (FORMAT xml)`, /not one Airlock knows/],
+      [`COPY t TO STDOUT (FORMAT 'CSV')`, /"CSV" is not one Airlock knows/],
       [`COPY t TO STDOUT (FORMAT csv, FORCE_NOT_NULL (a))`, /FORCE_NOT_NULL is not one Airlock can read/],
       [`COPY t TO STDOUT (FORMAT csv, HEADER match)`, /Boolean/],
       [`COPY t TO STDOUT (WHATEVER 1)`, /WHATEVER/],
@@ -190,6 +191,9 @@ describe('CopyRowMasker', () => {
     assert.match(planCopyOut(copyOutStatements('COPY t TO STDOUT BINARY')[0]!, masker, ['a']).refuse!, /^Airlock cannot mask this COPY: binary/);
     const contentOnly = compileMasking(MaskingPolicy.parse({}), 'db');
     assert.ok(planCopyOut(copyOutStatements('COPY t TO STDOUT')[0]!, contentOnly).masker, 'no column rules: names are not needed');
+    assert.match(planCopyOut(copyOutStatements('COPY t TO STDOUT')[0]!, contentOnly, undefined, undefined, 'SJIS').refuse!, /client encoding is SJIS/);
+    assert.ok(planCopyOut(copyOutStatements(`COPY t TO STDOUT (ENCODING 'UTF8')`)[0]!, contentOnly, undefined, undefined, 'SJIS').masker, 'ENCODING overrides the client encoding');
+    assert.ok(planCopyOut(copyOutStatements('COPY t TO STDOUT')[0]!, contentOnly, undefined, undefined, 'UTF8').masker);
     assert.throws(() => new CopyRowMasker({ ...optionsOf('COPY t TO STDOUT'), format: 'binary' }, masker));
   });
 });

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Binary-format result values, decoded to the text masking should look at. Pure: no I/O.
  *
@@ -10,7 +12,7 @@
  * Domains need nothing of their own: RowDescription carries a domain column's base type
  * (printtup.c sends getBaseType). Inside a binary record, though, each field carries its declared
  * type, which may be a domain's own OID: that is a user type, uninspectable unless a catalog
- * (`BinaryTypes.define`) says what it is.
+ * (`BinaryTypes.with`) says what it is.
  */
 
 /** What a binary value holds for masking. */
@@ -68,7 +70,12 @@ const bool = fixed(1, (b, s) => (b[s] !== 0 ? 't' : 'f'));
 const int2 = fixed(2, (b, s) => String(b.readInt16BE(s)));
 const int4 = fixed(4, (b, s) => String(b.readInt32BE(s)));
 const uint4 = fixed(4, (b, s) => String(b.readUInt32BE(s)));
-const int8 = fixed(8, (b, s) => b.readBigInt64BE(s).toString());
+const int8 = fixed(8, (b, s) => {
+  const high = b.readInt32BE(s);
+  // within 2^53 a Number prints the same digits, without a BigInt
+  if (high >= -0x200000 && high < 0x200000) return String(high * 0x100000000 + b.readUInt32BE(s + 4));
+  return b.readBigInt64BE(s).toString();
+});
 const float4 = fixed(4, (b, s) => floatText(b.readFloatBE(s), true));
 const float8 = fixed(8, (b, s) => floatText(b.readDoubleBE(s), false));
 const uuid = fixed(16, (b, s) => {
@@ -76,8 +83,12 @@ const uuid = fixed(16, (b, s) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 });
 
-/** bytea's text form is hex; detectors are run on the raw bytes instead, read as latin1, where text stored as bytes can be seen. */
-const bytea: Decode = (_t, b, s, e) => text(b.toString('latin1', s, e));
+/**
+ * bytea's text form is hex, which no detector reads; its bytes are looked at instead, as the UTF-8
+ * text they are when they are valid UTF-8, else as latin1 (one character a byte, so ASCII text among
+ * other bytes is still seen).
+ */
+const bytea: Decode = (_t, b, s, e) => text(b.toString(isUtf8(b.subarray(s, e)) ? 'utf8' : 'latin1', s, e));
 
 const NUMERIC_POS = 0x0000;
 const NUMERIC_NEG = 0x4000;
@@ -124,6 +135,9 @@ export function floatText(value: number, single: boolean): string {
   if (value === Infinity) return 'Infinity';
   if (value === -Infinity) return '-Infinity';
   if (value === 0) return Object.is(value, -0) ? '-0' : '0';
+  // there both print the shortest digits that read back, in fixed notation
+  const magnitude = Math.abs(value);
+  if (!single && magnitude >= 1e-4 && magnitude < 1e15) return String(value);
   let exponential = value.toExponential();
   if (single) {
     for (let p = 1; p <= 9; p++) {
@@ -350,43 +364,27 @@ export type UserType =
 /**
  * The decoders by type OID: the built-in types, and user types a caller defines (citext, enums,
  * domains inside records, arrays of them, composites) from pg_type. Unknown OIDs have none.
+ * Immutable: `with` returns a new set, so the built-in one can be shared by every connection.
  */
 export class BinaryTypes {
-  private readonly decoders = new Map<number, Decode>();
+  private readonly decoders: Map<number, Decode>;
 
-  constructor() {
-    for (const [oid, decode] of SCALARS) this.decoders.set(oid, decode);
-    for (const [oid, element] of ARRAYS) this.decoders.set(oid, arrayOf(element));
-  }
-
-  define(oid: number, type: UserType): this {
-    switch (type.kind) {
-      case 'text':
-        this.decoders.set(oid, utf8Text);
-        break;
-      case 'enum':
-        // a masked label is not a label of the enum: such a value is withheld, not rewritten
-        this.decoders.set(oid, utf8Value);
-        break;
-      case 'domain':
-        this.decoders.set(oid, (types, b, s, e, depth) => {
-          const base = types.decoderFor(type.base);
-          if (!base) return uninspectable(`a domain over type ${type.base}, which Airlock cannot decode`);
-          // a domain's constraint could refuse the masked text, and a record carries the domain's OID, not the base's
-          const inner = base(types, b, s, e, depth);
-          return inner.kind === 'text' ? text(inner.text) : inner;
-        });
-        break;
-      case 'array':
-        this.decoders.set(oid, arrayOf(type.element));
-        break;
-      case 'composite':
-        this.decoders.set(oid, record);
-        break;
+  constructor(from?: BinaryTypes) {
+    if (from) this.decoders = new Map(from.decoders);
+    else {
+      this.decoders = new Map();
+      for (const [oid, decode] of SCALARS) this.decoders.set(oid, decode);
+      for (const [oid, element] of ARRAYS) this.decoders.set(oid, arrayOf(element));
     }
-    return this;
   }
 
+  /** These types and one user type more. A built-in type cannot be redefined. */
+  with(oid: number, type: UserType): BinaryTypes {
+    if (BUILTIN_OIDS.has(oid)) throw new Error(`type ${oid} is built in and cannot be redefined`);
+    const next = new BinaryTypes(this);
+    next.decoders.set(oid, userDecoder(type));
+    return next;
+  }
   /** The decoder for a type, or undefined when values of that type are uninspectable. */
   decoderFor(oid: number): Decode | undefined {
     return this.decoders.get(oid);
@@ -403,6 +401,30 @@ export class BinaryTypes {
   rewriteForm(oid: number): RewriteForm | undefined {
     const decode = this.decoders.get(oid);
     return decode === utf8Text ? 'utf8' : decode === jsonb ? 'jsonb' : undefined;
+  }
+}
+
+const BUILTIN_OIDS = new Set([...SCALARS.map(([oid]) => oid), ...ARRAYS.map(([oid]) => oid)]);
+
+function userDecoder(type: UserType): Decode {
+  switch (type.kind) {
+    case 'text':
+      return utf8Text;
+    case 'enum':
+      // a masked label is not a label of the enum: such a value is withheld, not rewritten
+      return utf8Value;
+    case 'domain':
+      return (types, b, s, e, depth) => {
+        const base = types.decoderFor(type.base);
+        if (!base) return uninspectable(`a domain over type ${type.base}, which Airlock cannot decode`);
+        // a domain's constraint could refuse the masked text, and a record carries the domain's OID, not the base's
+        const inner = base(types, b, s, e, depth);
+        return inner.kind === 'text' ? text(inner.text) : inner;
+      };
+    case 'array':
+      return arrayOf(type.element);
+    case 'composite':
+      return record;
   }
 }
 

@@ -94,7 +94,8 @@ function readCopyStatement(copy: Fields, statementText: string): CopyOutStatemen
     try {
       switch (name) {
         case 'format': {
-          const value = optionString(option.arg, name).toLowerCase();
+          // compared as written, as the server does: FORMAT 'CSV' is an error there, not csv
+          const value = optionString(option.arg, name);
           if (value !== 'text' && value !== 'csv' && value !== 'binary') return { refuse: `COPY format "${value}" is not one Airlock knows` };
           format = value;
           break;
@@ -277,7 +278,10 @@ function readTextRow(options: CopyOptions, body: Buffer, from: number): { fields
 }
 
 function textField(options: CopyOptions, body: Buffer, start: number, end: number): CopyField {
-  // the NULL marker is compared before unescaping, as COPY FROM does
+  // The NULL marker is compared before unescaping, as COPY FROM does. A value the server wrote as
+  // exactly the marker (NULL 'nil' and the value nil) reads as NULL and passes unmasked: its text
+  // is the marker the agent itself wrote in the statement, so it tells the agent only what a WHERE
+  // clause could.
   if (end - start === Buffer.byteLength(options.null) && body.toString('utf8', start, end) === options.null) return { value: null, start, end, quoted: false };
   if (body.indexOf(BACKSLASH, start) < 0 || body.indexOf(BACKSLASH, start) >= end) return { value: body.toString('utf8', start, end), start, end, quoted: false };
   const out = Buffer.allocUnsafe(end - start);
@@ -336,9 +340,10 @@ function readCsvRow(options: CopyOptions, body: Buffer, from: number): { fields:
         break;
       }
       if (c !== quote) {
-        value.push(c);
+        if (quoted) value.push(c);
         continue;
       }
+      if (!quoted) for (let k = start; k < i - 1; k++) value.push(body[k]!);
       quoted = true;
       for (;;) {
         if (i >= body.length) throw new ProtocolError('an unterminated quoted field in a COPY csv row');
@@ -352,8 +357,9 @@ function readCsvRow(options: CopyOptions, body: Buffer, from: number): { fields:
       }
     }
     const end = i - 1;
+    // unquoted, a field is its bytes; the server quotes a value equal to the NULL string, so an unquoted one is NULL
     const isNull = !quoted && end - start === Buffer.byteLength(options.null) && body.toString('utf8', start, end) === options.null;
-    fields.push({ value: isNull ? null : Buffer.from(value).toString('utf8'), start, end, quoted });
+    fields.push({ value: isNull ? null : quoted ? Buffer.from(value).toString('utf8') : body.toString('utf8', start, end), start, end, quoted });
     if (ended === 'row') return { fields, next: i };
   }
 }
@@ -402,12 +408,18 @@ export type CopyOutPlan = { masker: CopyRowMasker; refuse?: undefined } | { mask
 /**
  * Plans masking for one COPY TO STDOUT: `columnNames` are the copied columns in order (from the
  * statement's column list, the table's columns or the query's RowDescription), so column rules
- * apply to COPY as to rows; `columnCount` is CopyOutResponse's, checked against every row.
+ * apply to COPY as to rows; `columnCount` is CopyOutResponse's, checked against every row;
+ * `clientEncoding` is the session's (its last ParameterStatus), which the rows use unless the
+ * statement sets ENCODING.
  * A COPY whose rows cannot be read exactly, or whose columns a column rule cannot be matched to,
  * is refused.
  */
-export function planCopyOut(statement: CopyOutStatement, masker: Masker, columnNames?: readonly string[], columnCount?: number): CopyOutPlan {
+export function planCopyOut(statement: CopyOutStatement, masker: Masker, columnNames?: readonly string[], columnCount?: number, clientEncoding?: string): CopyOutPlan {
   if (statement.refuse !== undefined) return { refuse: `Airlock cannot mask this COPY: ${statement.refuse}` };
+  // without ENCODING the rows come in the client encoding, where (in SJIS, say) a backslash byte can sit inside a character
+  if (statement.options.encoding === undefined && clientEncoding !== undefined && !isUtf8Name(clientEncoding)) {
+    return { refuse: `Airlock cannot mask this COPY: the client encoding is ${clientEncoding}, and only UTF8 rows can be masked` };
+  }
   if (columnNames === undefined && masker.hasColumnRules) return { refuse: 'Airlock cannot mask this COPY: its column names are not known, so column masking rules cannot be applied' };
   if (columnNames !== undefined && columnCount !== undefined && columnNames.length !== columnCount) return { refuse: 'Airlock cannot mask this COPY: its column names do not match its column count' };
   return { masker: new CopyRowMasker(statement.options, masker, columnNames, columnCount) };
