@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MaskingPolicy } from '@airlock/shared';
-import { BUILTIN_BINARY_TYPES, BinaryTypes } from '../../src/proxies/postgres/binary-values.js';
+import { BUILTIN_BINARY_TYPES, BinaryTypes, USER_TYPES_QUERY, userTypesFromCatalog } from '../../src/proxies/postgres/binary-values.js';
 import { RowMasker, UNINSPECTABLE, type CellMark } from '../../src/proxies/postgres/results.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 import { readDataRow } from '../../src/proxies/postgres/protocol.js';
@@ -107,6 +107,7 @@ describe('binary values decoded from the real server', () => {
        CREATE TYPE mood AS ENUM ('red', 'ada@example.com');
        CREATE TYPE pair_like AS (a text);
        CREATE DOMAIN email_domain AS text;
+       CREATE DOMAIN small_count AS int4 CHECK (VALUE < 100);
        CREATE TABLE people (id int, email text, doc jsonb, card8 int8, emails text[], seen timestamptz, search tsvector, password text, note email_domain);
        INSERT INTO people VALUES (1, 'ada@example.com', '{"contact": "ada@example.com", "n": 1}', 4111111111111111, ARRAY['x', 'alan@example.org'], '2024-01-01', 'plain words', 'hunter2', 'grace@example.net'),
                                  (2, 'no pii', '{"n": 2}', 42, ARRAY['x'], NULL, NULL, NULL, 'none');`,
@@ -195,6 +196,33 @@ describe('binary values decoded from the real server', () => {
     // the built-in set stays as it was
     const { binary, typeOid } = await binaryAndText(`'red'::mood`);
     assert.equal(BUILTIN_BINARY_TYPES.inspect(typeOid, binary).kind, 'uninspectable');
+  });
+
+  test('user types read from the catalog by their send functions: enums, citext, composites, domains, arrays of them; hstore stays uninspectable', async () => {
+    const catalog = await wire.query(USER_TYPES_QUERY);
+    assert.equal(catalog.error, undefined, catalog.error);
+    const rows = catalog.rows.map((r) => ({ oid: Number(r[0]!.toString()), typtype: r[1]!.toString(), send: r[2]!.toString(), typelem: Number(r[3]!.toString()), typbasetype: Number(r[4]!.toString()) }));
+    const types = BUILTIN_BINARY_TYPES.withAll(userTypesFromCatalog(rows));
+    for (const expression of [
+      `'ada@example.com'::mood`,
+      `ARRAY['red'::mood, 'ada@example.com'::mood]`,
+      `'Ada@Example.com'::citext`,
+      `ARRAY['x'::citext, 'y z'::citext]`,
+      `ROW('x y')::pair_like`,
+      `ARRAY[ROW('a')::pair_like]`,
+      `ROW('grace@example.net'::email_domain, 7::small_count)`,
+      `ARRAY[7::small_count]`,
+    ]) {
+      const { binary, typeOid, text } = await binaryAndText(expression);
+      const inspection = types.inspect(typeOid, binary);
+      assert.equal(inspection.kind === 'text' && inspection.text, text, `${expression} (type ${typeOid})`);
+    }
+    const citext = await binaryAndText(`'x'::citext`);
+    assert.equal(types.rewriteForm(citext.typeOid), 'utf8', 'citext is sent as its text and can be rewritten');
+    const mood = await binaryAndText(`'red'::mood`);
+    assert.equal(types.rewriteForm(mood.typeOid), undefined, 'a masked label is no label of the enum: withheld, not rewritten');
+    const hstore = await binaryAndText(`'a=>b'::hstore`);
+    assert.equal(types.inspect(hstore.typeOid, hstore.binary).kind, 'uninspectable');
   });
 
   test('RowMasker on real binary rows: text and jsonb rewritten, other types nulled when masking changes them, unreadable ones withheld', async () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MaskingPolicy } from '@airlock/shared';
-import { BUILTIN_BINARY_TYPES, BinaryTypes, encodeRewritten, floatText } from '../../src/proxies/postgres/binary-values.js';
+import { BUILTIN_BINARY_TYPES, BinaryTypes, encodeRewritten, floatText, userTypesFromCatalog } from '../../src/proxies/postgres/binary-values.js';
 import { ResultSample, RowMasker, UNINSPECTABLE, type CellMark, type ResultColumn } from '../../src/proxies/postgres/results.js';
 import { readDataRow } from '../../src/proxies/postgres/protocol.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
@@ -126,6 +126,24 @@ describe('binary value decoding: malformed and hostile values are uninspectable,
     assert.equal(BUILTIN_BINARY_TYPES.inspect(70001, Buffer.from('x')).kind, 'uninspectable');
     assert.deepEqual(encodeRewritten('jsonb', '"[EMAIL]"'), Buffer.from('\x01"[EMAIL]"'));
     assert.throws(() => new BinaryTypes().with(TEXT, { kind: 'composite' }), /built in/);
+  });
+
+  test('user types by send function: unknown send functions, built-in OIDs and element-less arrays are left out', () => {
+    const found = userTypesFromCatalog([
+      { oid: 70000, typtype: 'e', send: 'enum_send', typelem: 0, typbasetype: 0 },
+      { oid: 70001, typtype: 'b', send: 'hstore_send', typelem: 0, typbasetype: 0 },
+      { oid: 70002, typtype: 'd', send: 'int4send', typelem: 0, typbasetype: INT4 },
+      { oid: 70003, typtype: 'b', send: 'array_send', typelem: 0, typbasetype: 0 },
+      { oid: TEXT, typtype: 'b', send: 'textsend', typelem: 0, typbasetype: 0 },
+      { oid: 70004, typtype: 'd', send: 'citextsend', typelem: 0, typbasetype: 70005 },
+    ]);
+    assert.deepEqual(found, [
+      [70000, { kind: 'enum' }],
+      [70002, { kind: 'sent-as', send: 'int4send' }],
+    ]);
+    const types = BUILTIN_BINARY_TYPES.withAll(found);
+    assert.deepEqual(types.inspect(70002, int32(-5)), { kind: 'text', text: '-5', rewritable: undefined });
+    assert.equal(types.inspect(70001, Buffer.from('x')).kind, 'uninspectable');
   });
 
   test('bytea: valid UTF-8 is read as UTF-8, anything else byte for byte as latin1', () => {

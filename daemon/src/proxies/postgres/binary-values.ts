@@ -280,43 +280,58 @@ function recordFieldText(value: string): string {
   return value;
 }
 
-/** Built-in types by OID (pg_type.dat), with the element type of each built-in array type. */
-const SCALARS: [number, Decode][] = [
-  [25, utf8Text], // text
-  [1043, utf8Text], // varchar
-  [1042, utf8Text], // bpchar
-  [19, utf8Text], // name
-  [114, utf8Text], // json
-  [142, utf8Text], // xml
-  [705, utf8Text], // unknown
-  [18, utf8Value], // "char"
-  [3802, jsonb],
-  [4072, jsonpath],
-  [16, bool],
-  [21, int2],
-  [23, int4],
-  [20, int8],
-  [26, uint4], // oid
-  [28, uint4], // xid
-  [29, uint4], // cid
-  [790, int8], // money: cents as an integer (its text depends on lc_monetary)
-  [700, float4],
-  [701, float8],
-  [1700, numeric],
-  [2950, uuid],
-  [17, bytea],
-  [1082, fixedClean(4)], // date
-  [1083, fixedClean(8)], // time
-  [1114, fixedClean(8)], // timestamp
-  [1184, fixedClean(8)], // timestamptz
-  [1266, fixedClean(12)], // timetz
-  [1186, fixedClean(16)], // interval
-  [869, inet],
-  [650, inet], // cidr
-  [829, fixedClean(6)], // macaddr
-  [774, fixedClean(8)], // macaddr8
-  [600, fixedClean(16)], // point
-  [2249, record],
+/** Built-in types by OID (pg_type.dat) with their send function, which fixes their binary format. */
+const SCALARS: [number, string, Decode][] = [
+  [25, 'textsend', utf8Text],
+  [1043, 'varcharsend', utf8Text],
+  [1042, 'bpcharsend', utf8Text],
+  [19, 'namesend', utf8Text],
+  [114, 'json_send', utf8Text],
+  [142, 'xml_send', utf8Text],
+  [705, 'unknownsend', utf8Text],
+  [18, 'charsend', utf8Value], // "char": one byte, so a rewritten text would not fit
+  [3802, 'jsonb_send', jsonb],
+  [4072, 'jsonpath_send', jsonpath],
+  [16, 'boolsend', bool],
+  [21, 'int2send', int2],
+  [23, 'int4send', int4],
+  [20, 'int8send', int8],
+  [26, 'oidsend', uint4],
+  [28, 'xidsend', uint4],
+  [29, 'cidsend', uint4],
+  [790, 'cash_send', int8], // money: cents as an integer (its text depends on lc_monetary)
+  [700, 'float4send', float4],
+  [701, 'float8send', float8],
+  [1700, 'numeric_send', numeric],
+  [2950, 'uuid_send', uuid],
+  [17, 'byteasend', bytea],
+  [1082, 'date_send', fixedClean(4)],
+  [1083, 'time_send', fixedClean(8)],
+  [1114, 'timestamp_send', fixedClean(8)],
+  [1184, 'timestamptz_send', fixedClean(8)],
+  [1266, 'timetz_send', fixedClean(12)],
+  [1186, 'interval_send', fixedClean(16)],
+  [869, 'inet_send', inet],
+  [650, 'cidr_send', inet],
+  [829, 'macaddr_send', fixedClean(6)],
+  [774, 'macaddr8_send', fixedClean(8)],
+  [600, 'point_send', fixedClean(16)],
+  [27, 'tidsend', fixedClean(6)],
+  [3220, 'pg_lsn_send', fixedClean(8)],
+  [5069, 'xid8send', fixedClean(8)],
+  // reg* types are sent as the OID (their text is a name looked up in the catalog): an OID holds no text
+  [24, 'regprocsend', fixedClean(4)],
+  [2202, 'regproceduresend', fixedClean(4)],
+  [2203, 'regopersend', fixedClean(4)],
+  [2204, 'regoperatorsend', fixedClean(4)],
+  [2205, 'regclasssend', fixedClean(4)],
+  [2206, 'regtypesend', fixedClean(4)],
+  [3734, 'regconfigsend', fixedClean(4)],
+  [3769, 'regdictionarysend', fixedClean(4)],
+  [4089, 'regnamespacesend', fixedClean(4)],
+  [4096, 'regrolesend', fixedClean(4)],
+  [4191, 'regcollationsend', fixedClean(4)],
+  [2249, 'record_send', record],
 ];
 
 const ARRAYS: [number, number][] = [
@@ -359,7 +374,9 @@ export type UserType =
   | { kind: 'domain'; base: number }
   | { kind: 'array'; element: number }
   /** any composite: record_send is the same for all of them */
-  | { kind: 'composite' };
+  | { kind: 'composite' }
+  /** a type (a domain, say) sent by a built-in send function: decoded as that function's type, never rewritten */
+  | { kind: 'sent-as'; send: string };
 
 /**
  * The decoders by type OID: the built-in types, and user types a caller defines (citext, enums,
@@ -373,16 +390,23 @@ export class BinaryTypes {
     if (from) this.decoders = new Map(from.decoders);
     else {
       this.decoders = new Map();
-      for (const [oid, decode] of SCALARS) this.decoders.set(oid, decode);
+      for (const [oid, , decode] of SCALARS) this.decoders.set(oid, decode);
       for (const [oid, element] of ARRAYS) this.decoders.set(oid, arrayOf(element));
     }
   }
 
   /** These types and one user type more. A built-in type cannot be redefined. */
   with(oid: number, type: UserType): BinaryTypes {
-    if (BUILTIN_OIDS.has(oid)) throw new Error(`type ${oid} is built in and cannot be redefined`);
+    return this.withAll([[oid, type]]);
+  }
+
+  /** These types and the user types given (from userTypesFromCatalog, say). */
+  withAll(types: Iterable<readonly [number, UserType]>): BinaryTypes {
     const next = new BinaryTypes(this);
-    next.decoders.set(oid, userDecoder(type));
+    for (const [oid, type] of types) {
+      if (BUILTIN_OIDS.has(oid)) throw new Error(`type ${oid} is built in and cannot be redefined`);
+      next.decoders.set(oid, userDecoder(type));
+    }
     return next;
   }
   /** The decoder for a type, or undefined when values of that type are uninspectable. */
@@ -406,6 +430,44 @@ export class BinaryTypes {
 
 const BUILTIN_OIDS = new Set([...SCALARS.map(([oid]) => oid), ...ARRAYS.map(([oid]) => oid)]);
 
+/** Decoders by send function, for user types whose send function is a built-in one (domains, types reusing one). */
+const BY_SEND_FUNCTION = new Map<string, Decode>(SCALARS.map(([, send, decode]) => [send, decode]));
+
+/**
+ * The catalog query that gives `fromCatalog` its rows: every user type with the name of its send
+ * function (types, enums, composites and domains created in the database, extension types).
+ */
+export const USER_TYPES_QUERY =
+  'SELECT t.oid, t.typtype, p.proname AS send, t.typelem, t.typbasetype FROM pg_type t JOIN pg_proc p ON p.oid = t.typsend WHERE t.oid >= 16384';
+
+/** One row of USER_TYPES_QUERY. */
+export interface UserTypeRow {
+  oid: number;
+  typtype: string;
+  send: string;
+  typelem: number;
+  typbasetype: number;
+}
+
+/**
+ * The user types of a catalog, each by its send function (which is what fixes its binary format,
+ * whatever the type is called): array_send, record_send and enum_send as such, citext's as text,
+ * a domain or a type that reuses a built-in send function as that type but never rewritten. A
+ * user type with any other send function (hstore, PostGIS, ...) stays uninspectable.
+ */
+export function userTypesFromCatalog(rows: readonly UserTypeRow[]): [number, UserType][] {
+  const out: [number, UserType][] = [];
+  for (const row of rows) {
+    if (BUILTIN_OIDS.has(row.oid)) continue;
+    if (row.send === 'array_send' && row.typelem !== 0) out.push([row.oid, { kind: 'array', element: row.typelem }]);
+    else if (row.send === 'record_send') out.push([row.oid, { kind: 'composite' }]);
+    else if (row.send === 'enum_send') out.push([row.oid, { kind: 'enum' }]);
+    else if (row.send === 'citextsend' && row.typtype === 'b') out.push([row.oid, { kind: 'text' }]);
+    else if (BY_SEND_FUNCTION.has(row.send)) out.push([row.oid, { kind: 'sent-as', send: row.send }]);
+  }
+  return out;
+}
+
 function userDecoder(type: UserType): Decode {
   switch (type.kind) {
     case 'text':
@@ -425,6 +487,14 @@ function userDecoder(type: UserType): Decode {
       return arrayOf(type.element);
     case 'composite':
       return record;
+    case 'sent-as': {
+      const decode = BY_SEND_FUNCTION.get(type.send);
+      if (!decode) return () => uninspectable(`a type sent by ${type.send}, which Airlock cannot decode`);
+      return (types, b, s, e, depth) => {
+        const inner = decode(types, b, s, e, depth);
+        return inner.kind === 'text' ? text(inner.text) : inner;
+      };
+    }
   }
 }
 
