@@ -1,5 +1,5 @@
 import { parseSync, scanSync } from 'libpg-query';
-import type { MaskReportBuilder, Masker } from '../../masking/index.js';
+import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../masking/index.js';
 import { ProtocolError } from './protocol.js';
 import type { CellMark } from './results.js';
 
@@ -237,6 +237,8 @@ interface CopyField {
   end: number;
   /** csv: the field had quotes, so a rewritten value keeps them (FORCE_QUOTE, or a value equal to the NULL string) */
   quoted: boolean;
+  /** the value is its bytes as they are in the row (no quotes, no escapes), so they can be screened without decoding */
+  plain: boolean;
 }
 
 const BACKSLASH = 0x5c;
@@ -282,8 +284,9 @@ function textField(options: CopyOptions, body: Buffer, start: number, end: numbe
   // exactly the marker (NULL 'nil' and the value nil) reads as NULL and passes unmasked: its text
   // is the marker the agent itself wrote in the statement, so it tells the agent only what a WHERE
   // clause could.
-  if (end - start === Buffer.byteLength(options.null) && body.toString('utf8', start, end) === options.null) return { value: null, start, end, quoted: false };
-  if (body.indexOf(BACKSLASH, start) < 0 || body.indexOf(BACKSLASH, start) >= end) return { value: body.toString('utf8', start, end), start, end, quoted: false };
+  if (end - start === Buffer.byteLength(options.null) && body.toString('utf8', start, end) === options.null) return { value: null, start, end, quoted: false, plain: false };
+  const backslash = body.indexOf(BACKSLASH, start);
+  if (backslash < 0 || backslash >= end) return { value: body.toString('utf8', start, end), start, end, quoted: false, plain: true };
   const out = Buffer.allocUnsafe(end - start);
   let n = 0;
   for (let i = start; i < end; i++) {
@@ -302,7 +305,7 @@ function textField(options: CopyOptions, body: Buffer, start: number, end: numbe
     }
     out[n++] = c;
   }
-  return { value: out.toString('utf8', 0, n), start, end, quoted: false };
+  return { value: out.toString('utf8', 0, n), start, end, quoted: false, plain: false };
 }
 
 /** \b \f \n \r \t \v as COPY reads them; any other escaped character stands for itself. */
@@ -359,7 +362,7 @@ function readCsvRow(options: CopyOptions, body: Buffer, from: number): { fields:
     const end = i - 1;
     // unquoted, a field is its bytes; the server quotes a value equal to the NULL string, so an unquoted one is NULL
     const isNull = !quoted && end - start === Buffer.byteLength(options.null) && body.toString('utf8', start, end) === options.null;
-    fields.push({ value: isNull ? null : quoted ? Buffer.from(value).toString('utf8') : body.toString('utf8', start, end), start, end, quoted });
+    fields.push({ value: isNull ? null : quoted ? Buffer.from(value).toString('utf8') : body.toString('utf8', start, end), start, end, quoted, plain: !quoted });
     if (ended === 'row') return { fields, next: i };
   }
 }
@@ -470,8 +473,14 @@ export class CopyRowMasker {
           continue;
         }
         const label = header ? undefined : this.labels[i];
+        // as DataRow cells are: most fields cannot hold anything a detector looks for, which their bytes show
+        const screened = label === undefined && field.plain ? this.masker.screenBytes(body, field.start, field.end) : -1;
+        if (screened === NOTHING_TO_MASK) {
+          seen.push(field.value);
+          continue;
+        }
         const labels: string[] = [];
-        const masked = this.masker.maskCell(field.value, label, report, -1, labels);
+        const masked = this.masker.maskCell(field.value, label, report, screened, labels);
         seen.push(masked);
         if (masked === field.value) continue;
         if (labels.length > 0) marks.push({ column: i, by: labels });
