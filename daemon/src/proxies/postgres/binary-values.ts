@@ -108,11 +108,8 @@ const numeric: Decode = (_t, b, s, e) => {
   if (sign === NUMERIC_PINF) return text('Infinity');
   if (sign === NUMERIC_NINF) return text('-Infinity');
   if (sign !== NUMERIC_POS && sign !== NUMERIC_NEG) return uninspectable(`a numeric with sign word 0x${sign.toString(16)}`);
-  const digit = (d: number): number => {
-    if (d < 0 || d >= ndigits) return 0;
-    const v = b.readInt16BE(s + 8 + 2 * d);
-    return v;
-  };
+  // digits before the first or after the last stored one are zeros
+  const digit = (d: number): number => (d < 0 || d >= ndigits ? 0 : b.readInt16BE(s + 8 + 2 * d));
   for (let d = 0; d < ndigits; d++) if (digit(d) < 0 || digit(d) > 9999) return uninspectable('a numeric digit outside 0..9999');
   let out = sign === NUMERIC_NEG ? '-' : '';
   if (weight < 0) out += '0';
@@ -235,9 +232,10 @@ function arrayOf(expectedElement: number | undefined): Decode {
   };
 }
 
+/** array_out quotes on C isspace (these six), not on every Unicode space. */
 function arrayElementText(value: string | null): string {
   if (value === null) return 'NULL';
-  if (value === '' || value.toUpperCase() === 'NULL' || /[{}",\\\s]/.test(value)) return '"' + value.replace(/["\\]/g, '\\$&') + '"';
+  if (value === '' || value.toUpperCase() === 'NULL' || /[{}",\\ \t\n\r\v\f]/.test(value)) return '"' + value.replace(/["\\]/g, '\\$&') + '"';
   return value;
 }
 
@@ -276,7 +274,7 @@ const record: Decode = (types, b, s, e, depth) => {
 };
 
 function recordFieldText(value: string): string {
-  if (value === '' || /[",\\()\s]/.test(value)) return '"' + value.replace(/["\\]/g, '$&$&') + '"';
+  if (value === '' || /[",\\() \t\n\r\v\f]/.test(value)) return '"' + value.replace(/["\\]/g, '$&$&') + '"';
   return value;
 }
 
