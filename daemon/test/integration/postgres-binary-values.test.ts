@@ -5,7 +5,10 @@ import { BUILTIN_BINARY_TYPES, BinaryTypes, USER_TYPES_QUERY, userTypesFromCatal
 import { RowMasker, UNINSPECTABLE, type CellMark } from '../../src/proxies/postgres/results.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 import { readDataRow } from '../../src/proxies/postgres/protocol.js';
-import { createDatabase, dropDatabase, psqlDirect } from '../helpers/pg-proxy.js';
+import { serialize } from 'pg-protocol';
+import { createDatabase, dropDatabase, psqlDirect, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
+import { RawPgClient } from '../helpers/pg-raw.js';
+import { TEST_POLICY } from '../helpers/pg-fixtures.js';
 import { WireClient } from '../helpers/pg-wire.js';
 
 const DB = 'airlock_it_binary_values';
@@ -265,5 +268,54 @@ describe('binary values decoded from the real server', () => {
 
     // the second row: nothing to mask but the tsvector is NULL already; the id, 'no pii' and 42 pass untouched
     assert.equal(rowMasker.maskRow(result.rowBodies[1]!, new MaskReportBuilder()), null);
+  });
+});
+
+describe('binary results through the running proxy', () => {
+  const PROXY_DB = 'airlock_it_binary_proxy';
+  let h: PgProxyHarness;
+
+  before(async () => {
+    createDatabase(
+      PROXY_DB,
+      `CREATE TABLE people (id int, email text, doc jsonb, card8 int8, emails text[], seen timestamptz, search tsvector);
+       INSERT INTO people VALUES (1, 'ada@example.com', '{"contact": "ada@example.com"}', 4111111111111111, ARRAY['alan@example.org'], '2024-01-01', 'ada@example.com');`,
+    );
+    h = await startPgProxy({ database: PROXY_DB, policy: TEST_POLICY });
+  });
+  after(async () => {
+    await h.stop();
+    dropDatabase(PROXY_DB);
+  });
+
+  /** Sends the messages up to Sync and returns the one DataRow's values (pg-protocol reads them as strings). */
+  async function exchange(raw: RawPgClient, messages: Buffer[]): Promise<(string | null)[]> {
+    raw.messages.length = 0;
+    raw.write(messages);
+    await raw.waitFor((m) => m.name === 'readyForQuery');
+    const row = raw.messages.find((m) => m.name === 'dataRow') as unknown as { fields: (string | null)[] } | undefined;
+    return row?.fields ?? [];
+  }
+
+  function assertMasked(fields: (string | null)[]): void {
+    const [id, email, doc, card8, emails, seen, search] = fields;
+    assert.equal(id?.length, 4, 'the int4 id passes as its four bytes');
+    assert.equal(email, '[EMAIL]');
+    assert.equal(doc, '\x01{"contact": "[EMAIL]"}');
+    assert.equal(card8, null, 'a card number held as bigint cannot be rewritten as one');
+    assert.equal(emails, null, 'a text[] with an email in it');
+    assert.notEqual(seen, null, 'a timestamp passes');
+    assert.equal(search, null, 'a tsvector cannot be read, so it is withheld');
+    assert.doesNotMatch(JSON.stringify(fields), /ada@|alan@/);
+  }
+
+  test('a statement described before it is bound for binary results: text and jsonb masked, the bigint card and the array NULL, the tsvector withheld', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, PROXY_DB);
+    try {
+      await exchange(raw, [serialize.parse({ name: 'people', text: 'SELECT id, email, doc, card8, emails, seen, search FROM people' }), serialize.describe({ type: 'S', name: 'people' }), serialize.sync()]);
+      assertMasked(await exchange(raw, [serialize.bind({ statement: 'people', binary: true }), serialize.execute({}), serialize.sync()]));
+    } finally {
+      raw.end();
+    }
   });
 });
