@@ -30,6 +30,8 @@ interface ColumnPlan {
 }
 
 const TEXT_PLAN: ColumnPlan = { label: undefined, mode: 'text', typeOid: 0 };
+/** a binary column of a type not known: OID 0 is no type, so every value is uninspectable */
+const UNTYPED_BINARY_PLAN: ColumnPlan = { label: undefined, mode: 'binary', typeOid: 0 };
 
 /** One masked cell of a row: which column, changed by which column rule or detectors. */
 export interface CellMark {
@@ -54,6 +56,8 @@ interface CellChange {
  */
 export class RowMasker {
   private readonly plans: ColumnPlan[];
+  /** for columns past `plans`: text unless the result formats said binary for all */
+  private fallback: ColumnPlan = TEXT_PLAN;
   /** decoded binary values are written here to be screened as bytes; made on the first one */
   private scratchBuffer: Buffer | undefined;
 
@@ -66,6 +70,20 @@ export class RowMasker {
       const rewrite = c.format === 1 ? types.rewriteForm(c.typeOid) : 'utf8';
       return { label: masker.columnRule(c.name), mode: rewrite === 'utf8' ? 'text' : rewrite === 'jsonb' ? 'jsonb' : 'binary', typeOid: c.typeOid };
     });
+  }
+
+  /**
+   * For rows whose RowDescription Airlock has not seen (an Execute with no Describe): only Bind's
+   * result formats are known (none: all text; one: all columns; else one a column). A binary
+   * column's type is unknown, so its values are withheld while masking is on; text columns get the
+   * content detectors (no column rule can apply without names).
+   */
+  static forResultFormats(resultFormats: readonly number[], masker: Masker, types: BinaryTypes = BUILTIN_BINARY_TYPES): RowMasker {
+    const rowMasker = new RowMasker(undefined, masker, types);
+    const planOf = (format: number): ColumnPlan => (format === 0 ? TEXT_PLAN : UNTYPED_BINARY_PLAN);
+    if (resultFormats.length === 1) rowMasker.fallback = planOf(resultFormats[0]!);
+    else rowMasker.plans.push(...resultFormats.map(planOf));
+    return rowMasker;
   }
 
   /**
@@ -85,8 +103,8 @@ export class RowMasker {
       offset = start + Math.max(len, 0);
       if (len <= 0) continue;
       if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
-      // without a RowDescription (Execute without Describe) assume text: the Bind result formats said so or the driver reads text
-      const plan = this.plans[i] ?? TEXT_PLAN;
+      // without a RowDescription (Execute without Describe) the Bind result formats decide (forResultFormats)
+      const plan = this.plans[i] ?? this.fallback;
       if (plan.mode !== 'text') {
         const change = this.maskBinary(plan, body, start, offset, i, report, marks);
         if (change !== undefined) (changes ??= []).push({ start: start - 4, end: offset, value: change });
