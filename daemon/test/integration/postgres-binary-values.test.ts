@@ -77,6 +77,12 @@ const SAME_AS_TEXT = [
   `ROW(1, 'ada@example.com', NULL, '', 'a b', 'q"u', 'b\\s', ARRAY[1, 2], ROW('x', 'y (z)'))`,
   `ARRAY[ROW(1, 'x'), ROW(2, 'y')]`,
   `ROW(ARRAY['a,b', 'c'], '{"k": "v"}'::jsonb)`,
+  `int4range(1, 5)`,
+  `int4range(NULL, 5)`,
+  `'empty'::int4range`,
+  `int8range(4111111111111111, NULL, '[]')`,
+  `numrange(-1.50, 2.25, '(]')`,
+  `ARRAY[numrange(1, 2), 'empty']`,
 ];
 
 /** Types whose values cannot hold text a detector looks for: decoded as clean, whatever the bytes. */
@@ -94,12 +100,14 @@ const CLEAN = [
   `'08:00:2b:01:02:03'::macaddr`,
   `'08:00:2b:01:02:03:04:05'::macaddr8`,
   `'(1.5,2)'::point`,
+  `tstzrange('2024-01-01', '2024-02-01')`,
+  `daterange('2024-01-01', NULL)`,
   `ARRAY['2024-01-01'::date, NULL]`,
   `ROW('2024-01-01'::date, NULL)`,
 ];
 
 /** Types Airlock does not decode: withheld while masking is on. */
-const UNINSPECTABLE_TYPES = [`int4range(1, 5)`, `'a fat cat'::tsvector`, `'((0,0),(1,1))'::box`, `'a=>b'::hstore`, `'red'::mood`, `ROW('x')::pair_like`, `'x'::email_domain`, `'b'::text::citext`];
+const UNINSPECTABLE_TYPES = [`int4multirange(int4range(1, 5))`, `'a fat cat'::tsvector`, `'((0,0),(1,1))'::box`, `'a=>b'::hstore`, `'red'::mood`, `ROW('x')::pair_like`, `'x'::email_domain`, `'b'::text::citext`];
 
 describe('binary values decoded from the real server', () => {
   let wire: WireClient;
@@ -170,7 +178,7 @@ describe('binary values decoded from the real server', () => {
     assert.equal(inspection.kind === 'text' && inspection.text, '(,ada@example.com)');
   });
 
-  test('ranges, tsvector, box, hstore, enums, user composites, domains in records and citext are uninspectable by default', async () => {
+  test('multiranges, tsvector, box, hstore, enums, user composites, domains in records and citext are uninspectable by default', async () => {
     for (const expression of UNINSPECTABLE_TYPES) {
       const wrapped = expression === `'x'::email_domain` ? `ROW('x'::email_domain)` : expression;
       const { binary, typeOid } = await binaryAndText(wrapped);

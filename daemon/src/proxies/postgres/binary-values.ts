@@ -278,6 +278,50 @@ function recordFieldText(value: string): string {
   return value;
 }
 
+const RANGE_EMPTY = 0x01;
+const RANGE_LB_INC = 0x02;
+const RANGE_UB_INC = 0x04;
+const RANGE_LB_INF = 0x08;
+const RANGE_UB_INF = 0x10;
+const RANGE_LB_NULL = 0x20;
+const RANGE_UB_NULL = 0x40;
+
+/**
+ * range_send: a flags byte, then each bound the flags say is there as length and bytes of the
+ * element type. Printed as range_out does; a range of clean bounds (dates, timestamps) is clean.
+ */
+function rangeOf(element: number): Decode {
+  return (types, b, s, e, depth) => {
+    if (e - s < 1) return uninspectable('a range without its flags');
+    const flags = b[s]!;
+    if (flags & RANGE_EMPTY) return e - s === 1 ? text('empty') : uninspectable('an empty range with trailing bytes');
+    const decode = types.decoderFor(element)!;
+    let at = s + 1;
+    const bound = (absent: boolean): BinaryInspection | undefined => {
+      if (absent) return undefined;
+      if (at + 4 > e) return uninspectable('a range bound past the end of the value');
+      const len = b.readInt32BE(at);
+      if (len < 0 || at + 4 + len > e) return uninspectable('a range bound past the end of the value');
+      const inner = decode(types, b, at + 4, at + 4 + len, depth + 1);
+      at += 4 + len;
+      return inner;
+    };
+    const lower = bound((flags & (RANGE_LB_INF | RANGE_LB_NULL)) !== 0);
+    const upper = bound((flags & (RANGE_UB_INF | RANGE_UB_NULL)) !== 0);
+    if (at !== e) return uninspectable('a range with bytes after its bounds');
+    for (const inner of [lower, upper]) if (inner?.kind === 'uninspectable') return inner;
+    if (lower?.kind !== 'text' && upper?.kind !== 'text') return CLEAN;
+    const boundText = (inner: BinaryInspection | undefined): string => (inner?.kind === 'text' ? rangeBoundText(inner.text) : '');
+    return text(((flags & RANGE_LB_INC) !== 0 ? '[' : '(') + boundText(lower) + ',' + boundText(upper) + ((flags & RANGE_UB_INC) !== 0 ? ']' : ')'));
+  };
+}
+
+/** range_bound_escape: quoted when empty or holding a delimiter, bracket, quote, backslash or C space; quotes and backslashes doubled. */
+function rangeBoundText(value: string): string {
+  if (value === '' || /[",\\()[\] \t\n\r\v\f]/.test(value)) return '"' + value.replace(/["\\]/g, '$&$&') + '"';
+  return value;
+}
+
 /** Built-in types by OID (pg_type.dat) with their send function, which fixes their binary format. */
 const SCALARS: [number, string, Decode][] = [
   [25, 'textsend', utf8Text],
@@ -330,9 +374,21 @@ const SCALARS: [number, string, Decode][] = [
   [4096, 'regrolesend', fixedClean(4)],
   [4191, 'regcollationsend', fixedClean(4)],
   [2249, 'record_send', record],
+  [3904, 'range_send', rangeOf(23)], // int4range
+  [3926, 'range_send', rangeOf(20)], // int8range
+  [3906, 'range_send', rangeOf(1700)], // numrange
+  [3908, 'range_send', rangeOf(1114)], // tsrange
+  [3910, 'range_send', rangeOf(1184)], // tstzrange
+  [3912, 'range_send', rangeOf(1082)], // daterange
 ];
 
 const ARRAYS: [number, number][] = [
+  [3905, 3904],
+  [3927, 3926],
+  [3907, 3906],
+  [3909, 3908],
+  [3911, 3910],
+  [3913, 3912],
   [1009, 25],
   [1015, 1043],
   [1014, 1042],
@@ -429,7 +485,7 @@ export class BinaryTypes {
 const BUILTIN_OIDS = new Set([...SCALARS.map(([oid]) => oid), ...ARRAYS.map(([oid]) => oid)]);
 
 /** Decoders by send function, for user types whose send function is a built-in one (domains, types reusing one). */
-const BY_SEND_FUNCTION = new Map<string, Decode>(SCALARS.map(([, send, decode]) => [send, decode]));
+const BY_SEND_FUNCTION = new Map<string, Decode>(SCALARS.filter(([, send]) => send !== 'range_send').map(([, send, decode]) => [send, decode]));
 
 /**
  * The catalog query that gives `fromCatalog` its rows: every user type with the name of its send
