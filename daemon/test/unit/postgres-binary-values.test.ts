@@ -102,6 +102,21 @@ describe('binary value decoding: malformed and hostile values are uninspectable,
     assert.equal(BUILTIN_BINARY_TYPES.inspect(RECORD, shallow).kind, 'text');
   });
 
+  test('ranges and tsvectors: bounds and lexemes past the end, or bytes after them, are uninspectable', () => {
+    const INT4RANGE = 3904;
+    const TSVECTOR = 3614;
+    const range = Buffer.concat([Buffer.from([0x02]), int32(4), int32(1), int32(4), int32(5)]);
+    assert.equal(inspectText(INT4RANGE, range), '[1,5)');
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(INT4RANGE, range.subarray(0, range.length - 1)).kind, 'uninspectable');
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(INT4RANGE, Buffer.concat([range, Buffer.from([0])])).kind, 'uninspectable');
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(INT4RANGE, Buffer.from([0x01, 0])).kind, 'uninspectable', 'empty, with a byte after it');
+    const lexemes = Buffer.concat([int32(1), Buffer.from("it's\0"), int16s(2, 1, -0x4000 | 3)]);
+    assert.equal(inspectText(TSVECTOR, lexemes), "'it''s':1,3A");
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(TSVECTOR, lexemes.subarray(0, lexemes.length - 1)).kind, 'uninspectable');
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(TSVECTOR, Buffer.concat([int32(1), Buffer.from('no terminator')])).kind, 'uninspectable');
+    assert.equal(BUILTIN_BINARY_TYPES.inspect(TSVECTOR, Buffer.concat([int32(1000), Buffer.from('a\0')])).kind, 'uninspectable');
+  });
+
   test('numeric: the header must match the digits, digits must be base-10000', () => {
     assert.equal(inspectText(NUMERIC, int16s(2, 1, 0, 2, 1, 2345)), '12345.00');
     assert.equal(inspectText(NUMERIC, int16s(1, -2, 0x4000, 8, 12)), '-0.00000012');

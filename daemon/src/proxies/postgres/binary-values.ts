@@ -278,6 +278,33 @@ function recordFieldText(value: string): string {
   return value;
 }
 
+/**
+ * tsvectorsend: lexeme count, then each lexeme as its text, a zero byte, a position count and
+ * the positions (weight in the top two bits). Printed as tsvectorout does: 'lexeme':1A,2.
+ */
+const tsvector: Decode = (_t, b, s, e) => {
+  if (e - s < 4) return uninspectable('a tsvector shorter than its lexeme count');
+  const count = b.readInt32BE(s);
+  if (count < 0 || count * 4 > e - s) return uninspectable('a tsvector with more lexemes than bytes');
+  const lexemes: string[] = [];
+  let at = s + 4;
+  for (let i = 0; i < count; i++) {
+    const zero = b.indexOf(0, at);
+    if (zero < 0 || zero + 3 > e) return uninspectable('a tsvector lexeme past the end of the value');
+    let entry = "'" + b.toString('utf8', at, zero).replace(/['\\]/g, '$&$&') + "'";
+    const positions = b.readUInt16BE(zero + 1);
+    at = zero + 3;
+    if (at + 2 * positions > e) return uninspectable('tsvector positions past the end of the value');
+    for (let p = 0; p < positions; p++, at += 2) {
+      const word = b.readUInt16BE(at);
+      entry += (p === 0 ? ':' : ',') + String(word & 0x3fff) + (['', 'C', 'B', 'A'][word >> 14] ?? '');
+    }
+    lexemes.push(entry);
+  }
+  if (at !== e) return uninspectable('a tsvector with bytes after its last lexeme');
+  return text(lexemes.join(' '));
+};
+
 const RANGE_EMPTY = 0x01;
 const RANGE_LB_INC = 0x02;
 const RANGE_UB_INC = 0x04;
@@ -374,6 +401,7 @@ const SCALARS: [number, string, Decode][] = [
   [4096, 'regrolesend', fixedClean(4)],
   [4191, 'regcollationsend', fixedClean(4)],
   [2249, 'record_send', record],
+  [3614, 'tsvectorsend', tsvector],
   [3904, 'range_send', rangeOf(23)], // int4range
   [3926, 'range_send', rangeOf(20)], // int8range
   [3906, 'range_send', rangeOf(1700)], // numrange
@@ -383,6 +411,7 @@ const SCALARS: [number, string, Decode][] = [
 ];
 
 const ARRAYS: [number, number][] = [
+  [3643, 3614],
   [3905, 3904],
   [3927, 3926],
   [3907, 3906],
