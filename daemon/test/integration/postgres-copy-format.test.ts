@@ -116,6 +116,15 @@ describe('COPY TO STDOUT rows from the real server, read and masked exactly', ()
     });
   }
 
+  test('column names taken from the statement are the names the server gives the columns', async () => {
+    for (const query of [`SELECT id, s.email, note AS "Note", card::text, (password) FROM src s`, `DELETE FROM back WHERE false RETURNING id, email AS e`, `SELECT "id" AS "PassWord" FROM src`]) {
+      const fromStatement = copyOutStatements(`COPY (${query}) TO STDOUT`)[0]!.options!.columnNames;
+      const described = await wire.extended(query, 0);
+      assert.equal(described.error, undefined, described.error);
+      assert.deepEqual(fromStatement, described.columns.map((c) => c.name), query);
+    }
+  });
+
   test('CopyOutResponse column count is checked against every row', async () => {
     const sql = `COPY (SELECT * FROM src ORDER BY id) TO STDOUT (FORMAT csv)`;
     const copied = await wire.query(sql);

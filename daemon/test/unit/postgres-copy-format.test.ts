@@ -53,6 +53,17 @@ describe('COPY options read from the statement', () => {
     assert.deepEqual(o.source, { query: `SELECT ')' AS x, f((1)) FROM t WHERE y = '(' ` .trim() });
   });
 
+  test('column names from the statement where they are certain, as RowDescription would give them', () => {
+    const names = (sql: string) => optionsOf(sql).columnNames;
+    assert.deepEqual(names('COPY t (a, "B") TO STDOUT'), ['a', 'B']);
+    assert.deepEqual(names('COPY (SELECT a, t.b, c AS d, e::text, (f), "G" FROM t) TO STDOUT'), ['a', 'b', 'd', 'e', 'f', 'G']);
+    assert.deepEqual(names('COPY (DELETE FROM t WHERE id = 1 RETURNING a, b AS c) TO STDOUT'), ['a', 'c']);
+    // a star, an expression or a set operation: the server's names are not certain from here
+    for (const sql of ['COPY t TO STDOUT', 'COPY (SELECT * FROM t) TO STDOUT', 'COPY (SELECT t.* FROM t) TO STDOUT', 'COPY (SELECT lower(email) FROM t) TO STDOUT', 'COPY (SELECT (SELECT password FROM u)) TO STDOUT', 'COPY (SELECT a FROM t UNION SELECT b FROM u) TO STDOUT', 'COPY (VALUES (1)) TO STDOUT']) {
+      assert.equal(names(sql), undefined, sql);
+    }
+  });
+
   test('only COPY TO STDOUT counts, in order: COPY FROM, TO a file and TO PROGRAM send no CopyOutResponse', () => {
     const statements = copyOutStatements(`COPY a FROM STDIN; SELECT 1; COPY b TO STDOUT; COPY c TO '/tmp/x'; COPY d TO PROGRAM 'cat'; COPY (SELECT 'é') TO STDOUT (FORMAT csv)`);
     assert.deepEqual(

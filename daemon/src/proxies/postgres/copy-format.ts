@@ -33,6 +33,12 @@ export interface CopyOptions {
   encoding: string | undefined;
   /** the column list, when the statement names one */
   columns: string[] | undefined;
+  /**
+   * The names the copied columns have, when the statement alone says them for certain (a column
+   * list; a query whose every output is a column or an alias), as RowDescription would name them;
+   * otherwise undefined, and the caller finds them (the table's columns, a Describe of the query).
+   */
+  columnNames: string[] | undefined;
   /** what is copied: a table (its schema when qualified), or a query's text */
   source: { relation: string; schema?: string } | { query: string };
 }
@@ -76,6 +82,7 @@ function readCopyStatement(copy: Fields, statementText: string): CopyOutStatemen
   if (relation?.relname) source = relation.schemaname ? { relation: relation.relname, schema: relation.schemaname } : { relation: relation.relname };
   else source = { query: innerQueryText(statementText) };
   const columns = Array.isArray(copy.attlist) ? (copy.attlist as { String?: { sval?: string } }[]).map((c) => c.String?.sval ?? '') : undefined;
+  const columnNames = columns ?? (copy.query ? queryColumnNames(copy.query as Fields) : undefined);
   const seen = new Set<string>();
   let format: CopyOptions['format'] = 'text';
   let delimiter: string | undefined;
@@ -143,6 +150,7 @@ function readCopyStatement(copy: Fields, statementText: string): CopyOutStatemen
     forceQuote,
     encoding,
     columns,
+    columnNames,
     source,
   };
   const problem = copyOptionsProblem(options, { delimiter, nullString, quote, escape });
@@ -213,6 +221,37 @@ function optionColumns(arg: Fields | undefined, name: string): '*' | string[] {
   const items = (arg?.List as { items?: { String?: { sval?: string } }[] } | undefined)?.items;
   if (items && items.every((i) => i.String?.sval !== undefined)) return items.map((i) => i.String!.sval!);
   throw new Error(`COPY option ${name.toUpperCase()} requires a column list or *`);
+}
+
+/**
+ * The output column names of a COPY's query where they are certain: each output is an alias, a
+ * column reference or a cast of one (named after the column, as the server's FigureColname does).
+ * Anything else (a star, an expression, a set operation, VALUES) gives undefined: a guessed name
+ * could miss a column rule.
+ */
+function queryColumnNames(query: Fields): string[] | undefined {
+  const select = query.SelectStmt as Fields | undefined;
+  let targets: unknown;
+  if (select) {
+    if (select.op !== undefined && select.op !== 'SETOP_NONE') return undefined;
+    targets = select.targetList;
+  } else {
+    const dml = (query.InsertStmt ?? query.UpdateStmt ?? query.DeleteStmt ?? query.MergeStmt) as Fields | undefined;
+    targets = (dml?.returningClause as Fields | undefined)?.exprs ?? dml?.returningList;
+  }
+  if (!Array.isArray(targets) || targets.length === 0) return undefined;
+  const names: string[] = [];
+  for (const target of targets as { ResTarget?: { name?: string; val?: Fields } }[]) {
+    const name = target.ResTarget?.name ?? columnRefName(target.ResTarget?.val) ?? columnRefName((target.ResTarget?.val?.TypeCast as Fields | undefined)?.arg as Fields | undefined);
+    if (name === undefined) return undefined;
+    names.push(name);
+  }
+  return names;
+}
+
+function columnRefName(node: Fields | undefined): string | undefined {
+  const fields = (node?.ColumnRef as { fields?: { String?: { sval?: string } }[] } | undefined)?.fields;
+  return fields?.at(-1)?.String?.sval;
 }
 
 /** The text between the parentheses of `COPY ( query ) TO ...`, found by tokens so a ')' in a string does not end it. */
