@@ -4,6 +4,7 @@ import type { Action, Verdict } from '@airlock/shared';
 import { MessageFramer, type WireMessage } from '../../src/proxies/postgres/protocol.js';
 import { PgSession, type Question } from '../../src/proxies/postgres/session.js';
 import { RowMasker } from '../../src/proxies/postgres/results.js';
+import { planCopyOut } from '../../src/proxies/postgres/copy-format.js';
 import type { SqlClassifier } from '../../src/proxies/postgres/classification.js';
 import type { Masker } from '../../src/masking/index.js';
 
@@ -175,6 +176,7 @@ export class SessionDriver {
       resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
       combine: (statements) => classifier.combine(statements),
       rowMasker: (columns, capture) => new RowMasker(columns ?? [], capture.masker!),
+      copyPlan: (statement, capture, columnCount) => planCopyOut(statement, capture.masker!, statement.options?.columnNames, columnCount),
       masker: () => masker,
       now: () => process.hrtime.bigint(),
       limits: { resultRows: 5, resultBytes: 4096 },

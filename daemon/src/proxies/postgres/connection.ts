@@ -22,6 +22,7 @@ import { RowMasker, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
+import { planCopyOut } from './copy-format.js';
 
 /** Startup parameters passed on to the server; `options` could set role or other GUCs, so it is not. */
 const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'datestyle', 'timezone']);
@@ -99,6 +100,7 @@ export class ClientConnection {
       resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
       combine: (statements) => classifier.combine(statements),
       rowMasker: (columns, capture) => this.rowMaskerFor(columns, capture),
+      copyPlan: (statement, capture, columnCount) => planCopyOut(statement, capture.masker!, statement.options?.columnNames, columnCount),
       masker: () => this.currentMasker(),
       now: () => process.hrtime.bigint(),
       limits: deps.context.limits,

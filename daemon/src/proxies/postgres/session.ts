@@ -2,8 +2,8 @@ import { serialize } from 'pg-protocol';
 import type { Action, Verdict } from '@airlock/shared';
 import type { SqlClass, SqlClassification, SqlStatementInfo } from '../../classify/sql/index.js';
 import { MaskReportBuilder, type Masker } from '../../masking/index.js';
-import type { ResultColumn , RowMasker} from './results.js';
-import { ResultSample, maskCopyRow, type CellMark } from './results.js';
+import { ResultSample, type CellMark, type ResultColumn, type RowMasker } from './results.js';
+import { copyOutStatements, type CopyOutPlan, type CopyOutStatement, type CopyRowMasker, type CopySampleRow } from './copy-format.js';
 import { BodyReader, ProtocolError, errorResponse, message, readBind, readDataRow, readExecute, readParse, readQuery, readTarget, type WireMessage } from './protocol.js';
 import { maskNoticeFields, maskNotification, maskParameterStatus } from './server-text.js';
 
@@ -77,9 +77,14 @@ export interface ResultCapture {
   /** the result's columns as the server described them (simple Query: its latest RowDescription) */
   columns?: ResultColumn[];
   rowMasker?: RowMasker;
-  copyOut?: boolean;
-  /** a binary COPY TO STDOUT while masking is on: its data is withheld and the agent gets an error */
-  binaryCopyWithheld?: boolean;
+  /** a COPY TO STDOUT whose rows cannot be masked (binary, options or columns Airlock cannot read): its data is withheld and the agent gets this error */
+  copyWithheld?: string;
+  /** the COPY TO STDOUT statements of the text, in order; the next CopyOutResponse belongs to copyOut[copyIndex] */
+  copyStatements?: CopyOutStatement[];
+  copyIndex?: number;
+  copyMasker?: CopyRowMasker;
+  /** the text the server runs (for COPY options and the masked columns it reaches) */
+  readonly sql: string;
   durationMs?: number;
   /** the portal an Execute runs: its columns may arrive (Airlock's own Describe) after the capture is made */
   readonly portal?: Portal;
@@ -130,6 +135,11 @@ export interface SessionDeps {
    * (then the same call answers at once). Unknown columns get one that withholds every value.
    */
   rowMasker(columns: ResultColumn[] | undefined, capture: ResultCapture): RowMasker | Promise<unknown>;
+  /**
+   * How one COPY TO STDOUT's rows are masked, or why they cannot be: at once when it can be worked
+   * out, else a promise to wait for (then the same call answers at once).
+   */
+  copyPlan(statement: CopyOutStatement, capture: ResultCapture, columnCount: number): CopyOutPlan | Promise<unknown>;
   /** the masker in force, per statement so a policy change applies to open connections */
   masker(): Masker | undefined;
   now(): bigint;
@@ -443,7 +453,7 @@ export class PgSession {
       removals.statements.push(...forgotten.statements);
       removals.portals.push(...forgotten.portals);
     }
-    this.expect({ kind: 'query', capture: this.capture(action, undefined, classification), effects, completed: 0, removals: removals ?? this.forgetAfterUserCode(classification) });
+    this.expect({ kind: 'query', capture: this.capture(action, undefined, classification, question.sql), effects, completed: 0, removals: removals ?? this.forgetAfterUserCode(classification) });
     this.batch++;
     return msg.raw;
   }
@@ -475,7 +485,7 @@ export class PgSession {
     return Buffer.concat([serialize.describe({ type: 'P', name: portal.name }), execute]);
   }
 
-  private capture(action: Action, portal: Portal | undefined, classification = portal ? portalClassification(portal, this.deps) : undefined): ResultCapture {
+  private capture(action: Action, portal: Portal | undefined, classification = portal ? portalClassification(portal, this.deps) : undefined, sql = portal?.statement?.sql ?? ''): ResultCapture {
     const limits = this.deps.limits;
     return {
       action,
@@ -486,6 +496,7 @@ export class PgSession {
       masker: this.deps.masker(),
       tags: [],
       portal,
+      sql,
     };
   }
 
@@ -579,28 +590,19 @@ export class PgSession {
         return reply(this.masked(msg, maskParameterStatus));
       case 'Z':
         return reply(this.onReady(msg, head));
-      case 'H': {
-        // COPY ... TO STDOUT: rows arrive as CopyData; text and csv rows are masked as text
-        const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-        if (capture) capture.copyOut = msg.body[0] === 0;
-        // binary COPY values carry no types to tell text from numbers: they cannot be masked, so they
-        // do not reach the agent at all (fail closed); the upstream runs the COPY to its end
-        if (capture && !capture.copyOut && capture.masker?.active) {
-          capture.binaryCopyWithheld = true;
-          return reply(undefined);
-        }
-        return reply(msg.raw);
-      }
+      case 'H':
+        return this.onCopyOut(msg, head);
       case 'c':
-        return reply(head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.binaryCopyWithheld ? undefined : msg.raw);
+        return reply(head && (head.kind === 'query' || head.kind === 'execute') && head.capture?.copyWithheld ? undefined : msg.raw);
       case 'd': {
         const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-        if (capture?.binaryCopyWithheld) return reply(undefined);
-        if (!capture?.copyOut || !capture.masker?.active) return reply(msg.raw);
-        const text = msg.body.toString('utf8');
-        const masked = maskCopyRow(text, capture.masker, capture.report);
-        capture.sample.add([Buffer.from(masked)], undefined);
-        return reply(masked === text ? msg.raw : message('d', Buffer.from(masked, 'utf8')));
+        if (capture?.copyWithheld) return reply(undefined);
+        if (!capture?.copyMasker) return reply(msg.raw);
+        const rows: CopySampleRow[] = [];
+        const masked = capture.copyMasker.maskData(msg.body, capture.report, capture.sample.wantsRows ? rows : undefined);
+        if (rows.length === 0) capture.sample.countOnly();
+        for (const row of rows) capture.sample.add(row.fields.map((f) => (f === null ? null : Buffer.from(f))), undefined, row.marks);
+        return reply(masked ? message('d', masked) : msg.raw);
       }
       default:
         return reply(msg.raw);
@@ -635,18 +637,48 @@ export class PgSession {
     return reply(masker.maskRow(msg.body, capture.report) ?? msg.raw);
   }
 
+  /**
+   * COPY ... TO STDOUT: its rows are read with the statement's own options and masked field by
+   * field; one that cannot be read exactly (binary, options Airlock cannot decode, columns a column
+   * rule cannot be matched to) is withheld, its rows dropped, and the agent gets ERROR 0A000 at its end.
+   */
+  private onCopyOut(msg: WireMessage, head: Expectation | undefined): ServerStep {
+    const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
+    if (!capture?.masker?.active) return reply(msg.raw);
+    const statements = (capture.copyStatements ??= copyOutStatements(capture.sql));
+    const index = capture.copyIndex ?? 0;
+    const statement: CopyOutStatement = statements[index] ?? { refuse: 'Airlock could not tell which statement this COPY is' };
+    const textual = msg.body[0] === 0;
+    if (!textual) {
+      capture.copyWithheld = BINARY_COPY_REFUSED;
+      capture.copyIndex = index + 1;
+      return reply(undefined);
+    }
+    const plan = this.deps.copyPlan(statement, capture, msg.body.readInt16BE(1));
+    if (plan instanceof Promise) return { kind: 'blocked', until: plan };
+    capture.copyIndex = index + 1;
+    if (plan.refuse !== undefined) {
+      capture.copyWithheld = plan.refuse;
+      return reply(undefined);
+    }
+    capture.copyMasker = plan.masker;
+    return reply(msg.raw);
+  }
+
   private onCommandComplete(msg: WireMessage, head: Expectation | undefined): ServerStep {
     // the body is the tag as a C string: read directly, once per statement
     const tag = readQuery(msg.body);
     const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
-    if (capture?.binaryCopyWithheld) {
-      capture.binaryCopyWithheld = false;
-      capture.error = BINARY_COPY_REFUSED;
+    if (capture?.copyMasker) capture.copyMasker = undefined;
+    if (capture?.copyWithheld) {
+      const reason = capture.copyWithheld;
+      capture.copyWithheld = undefined;
+      capture.error = reason;
       if (head?.kind === 'execute') {
         this.shift();
         this.finish(capture);
       } else if (head?.kind === 'query') this.completeStatement(head, true);
-      return reply(errorResponse({ severity: 'ERROR', code: '0A000', message: `${BINARY_COPY_REFUSED} (target "${this.deps.targetName}")`, hint: 'Use COPY ... TO STDOUT with FORMAT text or csv: those rows are masked.' }));
+      return reply(errorResponse({ severity: 'ERROR', code: '0A000', message: `${reason} (target "${this.deps.targetName}")`, hint: 'Use COPY ... TO STDOUT with FORMAT text or csv and a column list: those rows are masked.' }));
     }
     if (head?.kind === 'query') {
       head.capture?.tags.push(tag);
