@@ -330,4 +330,34 @@ describe('binary results through the running proxy', () => {
       raw.end();
     }
   });
+  // Needs connection.ts: the RowMasker of an Execute is made when the Execute is sent, before the
+  // pipelined Describe's RowDescription has come back, so it has no columns and reads every value as
+  // text. Made at the first DataRow (after the RowDescription) it has the types; with no Describe at
+  // all, RowMasker.forResultFormats(portal.resultFormats, masker) withholds the binary values.
+  test('pipelined Parse/Bind(binary)/Describe/Execute: the same masking', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, PROXY_DB);
+    try {
+      assertMasked(
+        await exchange(raw, [
+          serialize.parse({ text: 'SELECT id, email, doc, card8, emails, seen, area FROM people' }),
+          serialize.bind({ binary: true }),
+          serialize.describe({ type: 'P' }),
+          serialize.execute({}),
+          serialize.sync(),
+        ]),
+      );
+    } finally {
+      raw.end();
+    }
+  });
+
+  test('binary results with no Describe at all: no value Airlock could not type reaches the agent', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, PROXY_DB);
+    try {
+      const fields = await exchange(raw, [serialize.parse({ text: 'SELECT card8, emails, area FROM people' }), serialize.bind({ binary: true }), serialize.execute({}), serialize.sync()]);
+      assert.deepEqual(fields, [null, null, null]);
+    } finally {
+      raw.end();
+    }
+  });
 });
