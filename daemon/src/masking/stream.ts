@@ -33,7 +33,11 @@ const PRIVATE_KEY_FORM = MASK_FORMS['private-key'].form;
 const KEY_MATERIAL_LINE = /^(?:[A-Za-z0-9+/=\\]*|[A-Za-z][A-Za-z-]*: .*)\r?$/;
 const KEY_MATERIAL_PARTIAL = /^[A-Za-z0-9+/=\\]*$/;
 
-const PASSWORD_KEY_BEFORE_QUOTE = /(?:password|passwd|pwd)[ \t]*=[ \t]*$/i;
+/** A key whose quoted value may run on past the end of a chunk: `password='…`, `"api_key": "…`, `\\"token\\": \\"…`. */
+const SECRET_KEY_BEFORE_QUOTE = /(?:pass(?:word|wd|phrase)|pwd|secret|token|key|authorization)(?:\\?["'])?[ \t]*(?:=>|:=|[:=])[ \t]*\\?$/i;
+
+/** A key whose unquoted value runs to the end of the line (`Password: correct horse …`, a Digest header): held until the line ends. */
+const LINE_VALUE_KEY = /(?:pass(?:word|wd|phrase)|pwd)(?:\\?["'])?[ \t]*:|authorization(?:\\?["'])?[ \t]*[:=]/i;
 
 function isWhitespace(code: number): boolean {
   return code === 32 || code === 9 || code === 10 || code === 13 || code === 12 || code === 11;
@@ -164,8 +168,14 @@ export class StreamMasker {
     if (header >= 0 && header < hold) hold = header;
     // password='value with spaces — the closing quote has not arrived
     const quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
-    if (quote >= base && quote + 1 < hold && text.indexOf('\n', quote) < 0 && PASSWORD_KEY_BEFORE_QUOTE.test(text.slice(Math.max(base, quote - 64), quote))) {
+    if (quote >= base && quote + 1 < hold && text.indexOf('\n', quote) < 0 && SECRET_KEY_BEFORE_QUOTE.test(text.slice(Math.max(base, quote - 64), quote))) {
       hold = quote + 1;
+    }
+    // Password: value with spaces — the line has not ended
+    const lineStart = Math.max(base, text.lastIndexOf('\n') + 1);
+    if (lineStart < hold) {
+      const key = LINE_VALUE_KEY.exec(text.slice(lineStart, hold));
+      if (key !== null) hold = lineStart + key.index;
     }
     if (length - hold > this.holdLimit) hold = length - this.holdLimit;
     return hold;
