@@ -137,6 +137,11 @@ function localPartStart(text: string, at: number): number {
       start--;
       continue;
     }
+    // an apostrophe between letters (o'brien@), not a quote around the address ('bob@…')
+    if (code === 39 && start < at && start >= 2 && ALPHANUMERIC_CHAR[text.charCodeAt(start - 2)] === 1) {
+      start--;
+      continue;
+    }
     if (code < 0x80) break;
     // a letter outside the BMP is a surrogate pair: test the pair
     const width = code >= 0xdc00 && code <= 0xdfff && start >= 2 ? 2 : 1;
@@ -602,12 +607,26 @@ function keyValuePattern(keys: string): RegExp {
   return new RegExp(String.raw`(?<![A-Za-z0-9])[A-Za-z0-9_]{0,40}?(?:${keys})(?:\\?["'])?[ \t]{0,16}(?:=>|:=|[:=])[ \t]{0,16}(?:${KEY_VALUE_VALUE})`, 'dgim');
 }
 
-const KEY_VALUE_PASSWORD = keyValuePattern('pass(?:word|wd|phrase)|pwd');
+/**
+ * `<password>value</password>`, `<ns:api_key type="x">value</ns:api_key>`: XML config and what
+ * query_to_xml makes of a column of that name. The value (group 1) is the text up to the next tag.
+ * Attributes are quoted, so the key's end or a quote is right before `>` (see hintStep).
+ */
+function xmlElementPattern(keys: string): RegExp {
+  return new RegExp(String.raw`<[A-Za-z0-9_.:-]{0,40}?(?:${keys})(?:[ \t][^<>\r\n]{0,256}["'])?[ \t]{0,16}>([^<\r\n]{1,512})</`, 'dgi');
+}
+
+const PASSWORD_KEYS = 'pass(?:word|wd|phrase)|pwd';
+const SECRET_KEYS = 'secret|token|(?:api|secret|private|access|auth|client|signing|encryption|master|session)[_-]?key';
+
+const KEY_VALUE_PASSWORD = keyValuePattern(PASSWORD_KEYS);
+const XML_PASSWORD = xmlElementPattern(PASSWORD_KEYS);
 
 /** The keys KEY_VALUE_PASSWORD reads, in any casing as it does. */
 const PASSWORD_KEYWORD = new RegExp(`${anyCase('pass')}(?:${anyCase('wor')}|${anyCase('w')})?${anyCase('d')}|${anyCase('passphrase')}|${anyCase('pwd')}`);
 
-const KEY_VALUE_SECRET = keyValuePattern('secret|token|(?:api|secret|private|access|auth|client|signing|encryption|master|session)[_-]?key');
+const KEY_VALUE_SECRET = keyValuePattern(SECRET_KEYS);
+const XML_SECRET = xmlElementPattern(SECRET_KEYS);
 
 /** The keys KEY_VALUE_SECRET reads, in any casing as it does. */
 const SECRET_KEYWORD = new RegExp(`${anyCase('secret')}|${anyCase('token')}|${anyCase('key')}`);
@@ -691,6 +710,14 @@ const judgeSecretValue: Judge = (match, text, out) => {
   if (out.end === out.start) return false;
   const value = text.slice(out.start, out.end);
   return isSecretValue(value) && (!colonBefore(text, out.start) || looksLikeSecret(value));
+};
+
+/** An element's text, spaces around it aside, unless it is `null` and the like. */
+const judgeElementText: Judge = (match, text, out) => {
+  if (!judgeCapturedValue(match, text, out)) return false;
+  while (out.start < out.end && (text.charCodeAt(out.start) === 32 || text.charCodeAt(out.start) === 9)) out.start++;
+  out.end = trimValueEnd(text, out.start, out.end);
+  return out.end > out.start && isSecretValue(text.slice(out.start, out.end));
 };
 
 /** Upper case: the 16 characters are A–Z and 0–9 as ever; lower case (`akia…`), base32 (a–z, 2–7) with a digit among them. */
@@ -814,6 +841,7 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
   secretDetector('connection-password', PASSWORD_FORM, [
     { pattern: URL_PASSWORD, keyword: /:\/\//, judge: judgeCapturedValue, mayMatch: mayHoldUserInfo },
     { pattern: KEY_VALUE_PASSWORD, keyword: PASSWORD_KEYWORD, judge: judgePasswordValue },
+    { pattern: XML_PASSWORD, keyword: PASSWORD_KEYWORD, judge: judgeElementText },
   ]),
   secretDetector('cloud-key', CLOUD_KEY_FORM, [
     { pattern: AWS_ACCESS_KEY_ID, keyword: /A[KS]IA|a[ks]ia/, judge: judgeAwsKeyId },
@@ -827,6 +855,7 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
     { pattern: AUTHORIZATION, keyword: new RegExp(anyCase('authorization')), judge: judgeAuthorization },
     { pattern: BEARER, keyword: /[Bb]earer/, judge: judgeBearer },
     { pattern: KEY_VALUE_SECRET, keyword: SECRET_KEYWORD, judge: judgeSecretValue },
+    { pattern: XML_SECRET, keyword: SECRET_KEYWORD, judge: judgeElementText },
   ]),
 ];
 

@@ -27,7 +27,7 @@ const K_SLASH = 5;
 const K_PAREN_PLUS = 6; // ( ) +
 const K_AT = 7;
 const K_UNDERSCORE = 8;
-const K_EQUALS = 9;
+const K_EQUALS = 9; // = and >: what follows a key (`password=`, `<password>`)
 const K_COLON = 10;
 const K_QUOTE = 11; // " '
 const K_BACKSLASH = 12;
@@ -68,7 +68,7 @@ classify('/', K_SLASH);
 classify('()+', K_PAREN_PLUS);
 classify('@', K_AT);
 classify('_', K_UNDERSCORE);
-classify('=', K_EQUALS);
+classify('=>', K_EQUALS);
 classify(':', K_COLON);
 classify('"\'', K_QUOTE);
 classify('\\', K_BACKSLASH);
@@ -202,8 +202,8 @@ const PHONE_TIER = Uint8Array.from(PHONE.states, (state) => Number(state.split('
 /**
  * Whether something a secret detector looks for may be here: `_` (token prefixes, `secret_access`),
  * `--` (a PEM line), `k-` and `t-` (`sk-`, `glpat-`), `xoxb-`, a key that may end a secret's label
- * before `:` or `=` (a quote, `\`, or d e n t y in either case, then spaces: `"password" :`,
- * `Token:`, `api_key=`, `AccountKey=`), `yJ` (a JWT), `AKI`, `ASI`, `AI`, `akia`, `asia`; `://`
+ * before `:`, `=` or `>` (a quote, `\`, or d e n t y in either case, then spaces: `"password" :`,
+ * `Token:`, `api_key=`, `AccountKey=`, `<secret>`), `yJ` (a JWT), `AKI`, `ASI`, `AI`, `akia`, `asia`; `://`
  * and then an `@` (user info) is looked for beside it (see HINT), `bearer` once after the pass.
  * Loose on purpose: it only decides whether the secret trigger regex runs.
  */

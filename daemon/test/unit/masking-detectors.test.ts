@@ -76,6 +76,12 @@ describe('email', () => {
     masksTo('{"to": "\\"john doe\\"@example.com"}', '{"to": "[EMAIL]"}', 'email');
   });
 
+  test("an apostrophe inside the local part belongs to it; quotes around the address do not", () => {
+    masksTo("o'brien@example.com", '[EMAIL]', 'email');
+    masksTo("'bob@example.com'", "'[EMAIL]'", 'email');
+    masksTo("x '' bob@example.com", "x '' [EMAIL]", 'email');
+  });
+
   test('internationalised local parts and domains', () => {
     masksTo('jürgen@müller.de', '[EMAIL]', 'email');
     masksTo('用户@例子.中国', '[EMAIL]', 'email');
@@ -489,6 +495,18 @@ describe('connection-password', () => {
     masksTo('password:\t"x"', 'password:\t"[PASSWORD]"', 'connection-password');
   });
 
+  test('XML elements, the tags kept', () => {
+    masksTo('<password>hunter2</password>', '<password>[PASSWORD]</password>', 'connection-password');
+    masksTo('<row><id>1</id><db_password>s3 cret</db_password></row>', '<row><id>1</id><db_password>[PASSWORD]</db_password></row>', 'connection-password');
+    masksTo('<ns:Password type="plain" >x</ns:Password>', '<ns:Password type="plain" >[PASSWORD]</ns:Password>', 'connection-password');
+    masksTo('<apiKey>abc</apiKey>', '<apiKey>[TOKEN]</apiKey>', 'token');
+    masksTo('<client_secret> abc </client_secret>', '<client_secret> [TOKEN] </client_secret>', 'token');
+    leftAlone('<password></password>');
+    leftAlone('<password>null</password>');
+    leftAlone('<password_policy>strict</password_policy>');
+    leftAlone('<p>Reset your password</p>');
+  });
+
   test('password keys without a value, with a null-like one, or another key are left alone', () => {
     for (const text of [
       'password: null',
@@ -583,6 +601,7 @@ describe('secret detector triggers', () => {
     'SECRET_Access', 'Key', 'aws_', 'eyJ', 'hbGciOiJIUzI1NiJ9', '.', '-----BEGIN ', 'RSA ', 'PRIVATE KEY-----', 'ghp_', 'glpat-', 'xoxb-', 'sk-', 'sk_live_', 'npm_',
     'Bearer ', 'bearer ', 'Basic ', 'Authorization', 'AUTHORIZATION', 'secret', 'Secret', 'TOKEN', 'token', 'api_key', 'X-Api-Key', 'client', 'null', 'x1Y2z3a4B5c6D7e8F9g0h1',
     'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.', 'aws_secret_access_key = ', 'AccountKey=',
+    '<', '>', '</', '<password>', '<api_key', '<secret>', ' a="b"', 'hunter2',
   ];
 
   test("every match of a scan's pattern contains its keyword and its detector's trigger: a trigger never hides a secret", () => {

@@ -118,6 +118,10 @@ const SAMPLES = [
   '"415-555-2671"',
   "'+44 20 7946 0958'",
   '{"SecretAccessKey" : "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}',
+  '<password>hunter2</password>',
+  '<ns:api_key type="x" >abc</ns:api_key>',
+  '<password a=b>x</password>',
+  "o'brien@example.com",
 ];
 
 
@@ -141,7 +145,8 @@ function randomWideTexts(count: number, seed: number): string[] {
     '0', '1', '2', '4', '5', '7', '9', ' ', '  ', '\t', '-', '–', '.', '_', '/', ':', '=', '=>', '"', "'", '\\', '\\"', '{', '}', ',', ';', '&', '?', '@', '\n',
     'a', 'd', 'e', 'i', 'k', 'n', 's', 't', 'y', 'x', 'A', 'D', 'N', 'T', 'Y', 'Password', 'pwd', 'passphrase', 'secret', 'TOKEN', 'token', 'api_key', 'X-Api-Key', 'key',
     'Authorization', 'Basic ', 'Bearer ', 'null', 'abc123def456', 'akia', 'asia', 'iosfodnn7example', 'de89', 'DE89', '3704', '0044', '0532', '0130', '00', 'ssn', 'SSN',
-    '123', '45', '6789', '4111', '1111', 'card', 'ü', '用户', '例子', '.中国', 'müller.de', 'john doe', 'example.com',
+    '123', '45', '6789', '4111', '1111', 'card', 'ü', '用户', '例子', '.中国', 'müller.de', 'john doe', 'example.com', '<', '>', '</', '<password>', ' a="b"',
+    "o'",
   ];
   const next = seededRandom(seed);
   const out: string[] = [];
