@@ -50,7 +50,7 @@ export const MASK_FORMS: Readonly<Record<DetectorName, { form: string; replaces:
   'connection-password': {
     form: '[PASSWORD]',
     replaces:
-      'only the password: `postgres://user:[PASSWORD]@host`, `password=[PASSWORD]`, `Password: [PASSWORD]`, `"db_password": "[PASSWORD]"` (keys ending in password, passwd, pwd or passphrase, any casing; the key stays)',
+      'only the password: `postgres://user:[PASSWORD]@host`, `password=[PASSWORD]`, `Password: [PASSWORD]`, `"db_password": "[PASSWORD]"`, `<password>[PASSWORD]</password>`, SQL\'s `PASSWORD \'[PASSWORD]\'` (keys ending in password, passwd, pwd or passphrase, any casing; the key stays)',
   },
 };
 
@@ -583,14 +583,15 @@ function mayHoldUserInfo(text: string): boolean {
 
 /**
  * The value after a key, one capture group per form (the first that took part is the secret):
- * `\"…\"` (JSON inside a JSON string), `"…"` and `'…'` (backslash escapes inside, so an escaped
- * quote does not end the value), or an unquoted word that does not start an object or array. A
+ * `\"…\"` (JSON inside a JSON string), `"…"` and `'…'` (backslash escapes inside, and SQL's `''`
+ * in `'…'`, so an escaped quote does not end the value), or an unquoted word that does not start
+ * an object or array. A
  * quoted value whose closing quote is missing (the text was cut) runs to the end of the line.
  */
 const KEY_VALUE_VALUE = [
   String.raw`\\"((?:[^"\\\r\n]|\\[^"\r\n]){1,512})(?:\\"|$)`,
   String.raw`"((?:[^"\\\r\n]|\\[^\r\n]){1,512})(?:"|$)`,
-  String.raw`'((?:[^'\\\r\n]|\\[^\r\n]){1,512})(?:'|$)`,
+  String.raw`'((?:[^'\\\r\n]|\\[^\r\n]|''){1,512})(?:'|$)`,
   String.raw`([^\s;&'"\\<{[][^\s;&'"<]{0,511})`,
 ].join('|');
 
@@ -598,13 +599,18 @@ const KEY_VALUE_VALUE = [
 const UNQUOTED_VALUE = 4;
 
 /**
- * `key = value`, `key: value`, `"key": "value"`, `key => value`, `key := value` where the key ends
- * with one of `keys` (any casing; a prefix such as `db_`, `PG`, `client` or `X-Api-` may come
+ * `key = value`, `key: value`, `"key": "value"`, `key => value`, `key := value` where the key and
+ * separator are `label` (any casing; a prefix such as `db_`, `PG`, `client` or `X-Api-` may come
  * first): conninfo, ADO.NET, JDBC and URL query strings, env and ini files, YAML, JSON, Python and
  * Ruby literals, HTTP headers. The key and quotes stay; the value is the secret.
  */
-function keyValuePattern(keys: string): RegExp {
-  return new RegExp(String.raw`(?<![A-Za-z0-9])[A-Za-z0-9_]{0,40}?(?:${keys})(?:\\?["'])?[ \t]{0,16}(?:=>|:=|[:=])[ \t]{0,16}(?:${KEY_VALUE_VALUE})`, 'dgim');
+function keyValuePattern(label: string): RegExp {
+  return new RegExp(String.raw`(?<![A-Za-z0-9])[A-Za-z0-9_]{0,40}?(?:${label})(?:${KEY_VALUE_VALUE})`, 'dgim');
+}
+
+/** One of `keys`, a quote that may close it, and a separator. */
+function keyThenSeparator(keys: string): string {
+  return String.raw`(?:${keys})(?:\\?["'])?[ \t]{0,16}(?:=>|:=|[:=])[ \t]{0,16}`;
 }
 
 /**
@@ -619,13 +625,17 @@ function xmlElementPattern(keys: string): RegExp {
 const PASSWORD_KEYS = 'pass(?:word|wd|phrase)|pwd';
 const SECRET_KEYS = 'secret|token|(?:api|secret|private|access|auth|client|signing|encryption|master|session)[_-]?key';
 
-const KEY_VALUE_PASSWORD = keyValuePattern(PASSWORD_KEYS);
+/**
+ * Also SQL's `PASSWORD 'x'` (CREATE and ALTER ROLE, as pg_stat_activity and server logs show
+ * them): a quoted value after spaces, for keys ending in d (what hintStep looks for).
+ */
+const KEY_VALUE_PASSWORD = keyValuePattern(String.raw`${keyThenSeparator(PASSWORD_KEYS)}|(?:pass(?:word|wd)|pwd)[ \t]{1,16}(?=["'])`);
 const XML_PASSWORD = xmlElementPattern(PASSWORD_KEYS);
 
 /** The keys KEY_VALUE_PASSWORD reads, in any casing as it does. */
 const PASSWORD_KEYWORD = new RegExp(`${anyCase('pass')}(?:${anyCase('wor')}|${anyCase('w')})?${anyCase('d')}|${anyCase('passphrase')}|${anyCase('pwd')}`);
 
-const KEY_VALUE_SECRET = keyValuePattern(SECRET_KEYS);
+const KEY_VALUE_SECRET = keyValuePattern(keyThenSeparator(SECRET_KEYS));
 const XML_SECRET = xmlElementPattern(SECRET_KEYS);
 
 /** The keys KEY_VALUE_SECRET reads, in any casing as it does. */

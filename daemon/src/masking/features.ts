@@ -38,7 +38,7 @@ const K_K_S = 15;
 const K_I = 16;
 const K_J = 17;
 const K_Y = 18;
-const K_KEY_END = 19; // D E N T: a key such as PASSWORD, SECRET, TOKEN may end here
+const K_KEY_END = 19; // E N T: a key such as SECRET, TOKEN may end here
 const K_UPPER = 20; // uppercase letters not listed above
 // lowercase letters
 const K_a = 21;
@@ -50,9 +50,12 @@ const K_x = 26;
 const K_o = 27;
 const K_bpr = 28;
 const K_y = 29;
-const K_key_end = 30; // d e n
+const K_key_end = 30; // e n
 const K_LOWER = 31; // lowercase letters not listed above
-const CLASSES = 32;
+// PASSWORD may end with D or d, and SQL puts its value after a space: PASSWORD 'x'
+const K_D = 32;
+const K_d = 33;
+const CLASSES = 34;
 
 const CHAR_CLASS = new Uint8Array(65536).fill(K_OTHER);
 function classify(chars: string, kind: number): void {
@@ -78,7 +81,7 @@ classify('KS', K_K_S);
 classify('I', K_I);
 classify('J', K_J);
 classify('Y', K_Y);
-classify('DENT', K_KEY_END);
+classify('ENT', K_KEY_END);
 classify('a', K_a);
 classify('k', K_k);
 classify('s', K_s);
@@ -88,10 +91,12 @@ classify('x', K_x);
 classify('o', K_o);
 classify('bpr', K_bpr);
 classify('y', K_y);
-classify('den', K_key_end);
+classify('en', K_key_end);
+classify('D', K_D);
+classify('d', K_d);
 
-const UPPER_CLASSES = new Set([K_A, K_K_S, K_I, K_J, K_Y, K_KEY_END, K_UPPER]);
-const LOWER_CLASSES = new Set([K_a, K_k, K_s, K_i, K_t, K_x, K_o, K_bpr, K_y, K_key_end, K_LOWER]);
+const UPPER_CLASSES = new Set([K_A, K_K_S, K_I, K_J, K_Y, K_KEY_END, K_D, K_UPPER]);
+const LOWER_CLASSES = new Set([K_a, K_k, K_s, K_i, K_t, K_x, K_o, K_bpr, K_y, K_key_end, K_d, K_LOWER]);
 const LETTER_CLASSES = new Set([...UPPER_CLASSES, ...LOWER_CLASSES]);
 
 export const HAS_UPPER = 1;
@@ -203,11 +208,15 @@ const PHONE_TIER = Uint8Array.from(PHONE.states, (state) => Number(state.split('
  * Whether something a secret detector looks for may be here: `_` (token prefixes, `secret_access`),
  * `--` (a PEM line), `k-` and `t-` (`sk-`, `glpat-`), `xoxb-`, a key that may end a secret's label
  * before `:`, `=` or `>` (a quote, `\`, or d e n t y in either case, then spaces: `"password" :`,
- * `Token:`, `api_key=`, `AccountKey=`, `<secret>`), `yJ` (a JWT), `AKI`, `ASI`, `AI`, `akia`, `asia`; `://`
+ * `Token:`, `api_key=`, `AccountKey=`, `<secret>`), a quote after d and spaces (`PASSWORD 'x'`), `yJ` (a JWT), `AKI`, `ASI`, `AI`, `akia`, `asia`; `://`
  * and then an `@` (user info) is looked for beside it (see HINT), `bearer` once after the pass.
  * Loose on purpose: it only decides whether the secret trigger regex runs.
  */
 const HINT_FINAL = 'hint';
+
+/** States after which `:`, `=` or `>` (spaces between) may end a secret's label. */
+const KEY_ENDS = new Set(['keyEnd', 'y', 't', 'd', 'dSpace']);
+
 function hintStep(state: string, kind: number): string {
   if (state === HINT_FINAL) return state;
   switch (kind) {
@@ -215,16 +224,21 @@ function hintStep(state: string, kind: number): string {
       return HINT_FINAL;
     case K_EQUALS:
     case K_COLON:
-      if (state === 'keyEnd' || state === 'y' || state === 't') return HINT_FINAL;
+      if (KEY_ENDS.has(state)) return HINT_FINAL;
       return kind === K_COLON ? 'colon' : 'none';
     case K_DASH:
       return state === 'dash' || state === 'k' || state === 't' || state === 'ak' || state === 'xoxL' ? HINT_FINAL : 'dash';
     case K_SPACE:
-      // spaces between a key and its colon
-      return state === 'keyEnd' || state === 'y' || state === 't' ? 'keyEnd' : 'none';
+      // spaces between a key and its colon, or between PASSWORD and its quoted value
+      if (state === 'd' || state === 'dSpace') return 'dSpace';
+      return KEY_ENDS.has(state) ? 'keyEnd' : 'none';
     case K_SLASH:
       return state === 'colon' ? 'scheme' : 'none';
     case K_QUOTE:
+      return state === 'dSpace' ? HINT_FINAL : 'keyEnd';
+    case K_D:
+    case K_d:
+      return 'd';
     case K_BACKSLASH:
     case K_KEY_END:
     case K_key_end:

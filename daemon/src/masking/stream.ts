@@ -33,8 +33,8 @@ const PRIVATE_KEY_FORM = MASK_FORMS['private-key'].form;
 const KEY_MATERIAL_LINE = /^(?:[A-Za-z0-9+/=\\]*|[A-Za-z][A-Za-z-]*: .*)\r?$/;
 const KEY_MATERIAL_PARTIAL = /^[A-Za-z0-9+/=\\]*$/;
 
-/** A key whose quoted value may run on past the end of a chunk: `password='…`, `"api_key": "…`, `\\"token\\": \\"…`. */
-const SECRET_KEY_BEFORE_QUOTE = /(?:pass(?:word|wd|phrase)|pwd|secret|token|key|authorization)(?:\\?["'])?[ \t]*(?:=>|:=|[:=])[ \t]*\\?$/i;
+/** A key whose quoted value may run on past the end of a chunk: `password='…`, `"api_key": "…`, `\\"token\\": \\"…`, `PASSWORD '…`. */
+const SECRET_KEY_BEFORE_QUOTE = /(?:pass(?:word|wd|phrase)|pwd|secret|token|key|authorization)(?:\\?["'])?[ \t]*(?:=>|:=|[:=])[ \t]*\\?$|(?:pass(?:word|wd|phrase)|pwd)[ \t]+$/i;
 
 /** An element whose text is a secret: `<password>`, `<ns:api_key type="x">`. */
 const SECRET_ELEMENT_BEFORE = /<[A-Za-z0-9_.:-]{0,40}?(?:pass(?:word|wd|phrase)|pwd|secret|token|key)(?:[ \t][^<>\r\n]{0,256}["'])?[ \t]*>$/i;
@@ -193,7 +193,9 @@ export class StreamMasker {
     // An open value that may hold spaces: held whole until it closes. Each check looks into the
     // context too: what opened the value may have gone out already, and then all that is pending
     // is held. password='value with spaces — the closing quote has not arrived:
-    const quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
+    let quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
+    // SQL doubles a quote inside a literal ('it''s'): the value opened before the pair
+    while (quote > 0 && text.charCodeAt(quote - 1) === text.charCodeAt(quote)) quote = text.lastIndexOf(text.charAt(quote), quote - 2);
     if (quote >= 0 && quote + 1 < hold && text.indexOf('\n', quote) < 0 && SECRET_KEY_BEFORE_QUOTE.test(text.slice(Math.max(0, quote - 64), quote))) {
       hold = Math.max(base, quote + 1);
     }

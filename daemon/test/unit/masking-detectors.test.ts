@@ -495,6 +495,15 @@ describe('connection-password', () => {
     masksTo('password:\t"x"', 'password:\t"[PASSWORD]"', 'connection-password');
   });
 
+  test("SQL's PASSWORD 'x', as pg_stat_activity and server logs show CREATE and ALTER ROLE", () => {
+    masksTo("ALTER ROLE app WITH PASSWORD 'hunter2' VALID UNTIL 'infinity'", "ALTER ROLE app WITH PASSWORD '[PASSWORD]' VALID UNTIL 'infinity'", 'connection-password');
+    masksTo("create user bob password 'it''s'", "create user bob password '[PASSWORD]'", 'connection-password');
+    masksTo('the password "hunter2" was rejected', 'the password "[PASSWORD]" was rejected', 'connection-password');
+    leftAlone("ALTER ROLE app PASSWORD NULL");
+    leftAlone("ALTER ROLE app WITH LOGIN PASSWORD ''");
+    leftAlone("passphrase 'x' stays: only keys ending in d take a value after a space");
+  });
+
   test('XML elements, the tags kept', () => {
     masksTo('<password>hunter2</password>', '<password>[PASSWORD]</password>', 'connection-password');
     masksTo('<row><id>1</id><db_password>s3 cret</db_password></row>', '<row><id>1</id><db_password>[PASSWORD]</db_password></row>', 'connection-password');

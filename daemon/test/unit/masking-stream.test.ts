@@ -97,6 +97,8 @@ describe('StreamMasker across chunk boundaries', () => {
       '123–45–6789',
       'jürgen@müller.de',
       '"john doe"@example.com',
+      "ALTER ROLE app PASSWORD 'se cret'",
+      "PASSWORD 'it''s x'",
     ];
     const separators = [' ', '\n', ', ', '\t'];
     let seed = 7;
