@@ -1,9 +1,9 @@
 import { DETECTORS } from '@airlock/shared';
 import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
-import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
+import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, textFeatures, textFeaturesAscii, withoutPhoneRun } from './features.js';
+import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, withoutPhoneRun } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -107,7 +107,9 @@ export class Masker {
    * otherwise what to hand maskCell as `screened` (the text's features, read from the bytes, or -1
    * when they could not be). Decided by the same features pass and gates as findSpans; custom
    * detectors, a secret hint and non-ASCII text always go on to maskCell; a cell that is exactly an
-   * ISO date or timestamp does not (isIsoDateTimeAscii), nor one of digits only too short for a card.
+   * ISO date or timestamp (isIsoDateTimeAscii) or a UUID (isUuidAscii) does not, nor one of digits
+   * only too short for a card, nor one that only the IBAN gate lets through and that has no
+   * country code followed by two digits.
    */
   screenBytes(bytes: Uint8Array, start: number, end: number): number {
     if (!this.hasContentDetection || end <= start) return NOTHING_TO_MASK;
@@ -115,11 +117,15 @@ export class Masker {
     const features = textFeaturesAscii(bytes, start, end);
     if (features < 0) return -1;
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0) return features;
-    if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, (features & HAS_AT) !== 0)) {
-      if (isIsoDateTimeAscii(bytes, start, end)) return NOTHING_TO_MASK;
+    const hasAt = (features & HAS_AT) !== 0;
+    if (this.plainDetectors !== 0 && plainSpansPossible(end - start, features, this.plainDetectors, hasAt)) {
+      if (isIsoDateTimeAscii(bytes, start, end) || isUuidAscii(bytes, start, end)) return NOTHING_TO_MASK;
       // Digits alone (ids, counts) can only be a card number: every other plain detector needs a
       // letter, an @, a + or a separator. Ids are in nearly every table.
       if (allDigitsAscii(bytes, start, end)) return this.detectsCards && cardRunTier(features) === RUN_13 ? withoutPhoneRun(features) : NOTHING_TO_MASK;
+      // The IBAN gate is loose (two letters and two digits at the start of a word, as in a quarter
+      // of UUIDs): when it alone lets the cell through, look for a country code first.
+      if (!plainSpansPossible(end - start, features, this.plainDetectors & ~IBAN_BIT, hasAt) && !mayHoldIbanAscii(bytes, start, end)) return NOTHING_TO_MASK;
       return features;
     }
     return NOTHING_TO_MASK;
@@ -146,6 +152,8 @@ export class Masker {
     spans.clear();
     if (!this.hasContentDetection || text.length === 0) return false;
     for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
+    // screenBytes passes over UUIDs; text that comes here unscreened (COPY rows, parameters, bodies) is checked here
+    if (screened < 0 && isUuid(text)) return spans.length > 0;
     const features = screened >= 0 ? screened & ~HAS_AT : textFeatures(text);
     if (this.secretDetectors.length > 0 && (features & SECRET_HINT) !== 0 && mayHoldSecret(text)) {
       for (const detector of this.secretDetectors) if (detector.trigger.test(text)) detector.find(text, spans);
@@ -154,6 +162,8 @@ export class Masker {
     return spans.length > 0;
   }
 }
+
+const IBAN_BIT = PLAIN_DETECTOR_BITS.iban as number;
 
 /** screenBytes: nothing in the cell can be masked. */
 export const NOTHING_TO_MASK = -2;

@@ -33,7 +33,35 @@ const PRIVATE_KEY_FORM = MASK_FORMS['private-key'].form;
 const KEY_MATERIAL_LINE = /^(?:[A-Za-z0-9+/=\\]*|[A-Za-z][A-Za-z-]*: .*)\r?$/;
 const KEY_MATERIAL_PARTIAL = /^[A-Za-z0-9+/=\\]*$/;
 
-const PASSWORD_KEY_BEFORE_QUOTE = /(?:password|passwd|pwd)[ \t]*=[ \t]*$/i;
+/** A key whose quoted value may run on past the end of a chunk: `password='…`, `"api_key": "…`, `\\"token\\": \\"…`, `PASSWORD '…`. */
+const SECRET_KEY_BEFORE_QUOTE = /(?:pass(?:word|wd|phrase)|pwd|secret|token|key|authorization)(?:\\?["'])?[ \t]*(?:=>|:=|[:=])[ \t]*\\?$|(?:pass(?:word|wd|phrase)|pwd)[ \t]+$/i;
+
+/** An element whose text is a secret: `<password>`, `<ns:api_key type="x">`. */
+const SECRET_ELEMENT_BEFORE = /<[A-Za-z0-9_.:-]{0,40}?(?:pass(?:word|wd|phrase)|pwd|secret|token|key)(?:[ \t][^<>\r\n]{0,256}["'])?[ \t]*>$/i;
+
+/** A key whose unquoted value runs to the end of the line (`Password: correct horse …`, a Digest header): held until the line ends. */
+const LINE_VALUE_KEY = /(?:pass(?:word|wd|phrase)|pwd)(?:\\?["'])?[ \t]*:|authorization(?:\\?["'])?[ \t]*[:=]/i;
+
+/** The longest quoted local part: 64 characters and the quotes (and a backslash escaping the first). */
+const QUOTED_LOCAL_PART_MAX = 67;
+
+/**
+ * Where a quoted email local part that is not complete yet may start at the end of `text`, or -1:
+ * the last `"` when fewer than QUOTED_LOCAL_PART_MAX characters and no line break follow it (it
+ * may open one), or the `"` before it when the last one ends the text or is followed by `@` and a
+ * domain still arriving (it may close one).
+ */
+function quotedLocalPartStart(text: string): number {
+  const last = text.lastIndexOf('"');
+  if (last < 0 || text.length - last > QUOTED_LOCAL_PART_MAX || text.indexOf('\n', last) >= 0) return -1;
+  const closing = last === text.length - 1 || (text.charCodeAt(last + 1) === 64 && !/\s/.test(text.slice(last + 1)));
+  if (!closing) return last;
+  const first = text.lastIndexOf('"', last - 1);
+  if (first < 0 || last - first > QUOTED_LOCAL_PART_MAX) return last;
+  const lineBreak = text.indexOf('\n', first);
+  if (lineBreak >= 0 && lineBreak < last) return last;
+  return first > 0 && text.charCodeAt(first - 1) === 92 ? first - 1 : first;
+}
 
 function isWhitespace(code: number): boolean {
   return code === 32 || code === 9 || code === 10 || code === 13 || code === 12 || code === 11;
@@ -162,10 +190,29 @@ export class StreamMasker {
     if (groups < hold) hold = groups;
     const header = partialKeyHeaderStart(text, base);
     if (header >= 0 && header < hold) hold = header;
-    // password='value with spaces — the closing quote has not arrived
-    const quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
-    if (quote >= base && quote + 1 < hold && text.indexOf('\n', quote) < 0 && PASSWORD_KEY_BEFORE_QUOTE.test(text.slice(Math.max(base, quote - 64), quote))) {
-      hold = quote + 1;
+    // An open value that may hold spaces: held whole until it closes. Each check looks into the
+    // context too: what opened the value may have gone out already, and then all that is pending
+    // is held. password='value with spaces — the closing quote has not arrived:
+    let quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
+    // SQL doubles a quote inside a literal ('it''s'): the value opened before the pair
+    while (quote > 0 && text.charCodeAt(quote - 1) === text.charCodeAt(quote)) quote = text.lastIndexOf(text.charAt(quote), quote - 2);
+    if (quote >= 0 && quote + 1 < hold && text.indexOf('\n', quote) < 0 && SECRET_KEY_BEFORE_QUOTE.test(text.slice(Math.max(0, quote - 64), quote))) {
+      hold = Math.max(base, quote + 1);
+    }
+    // <password>value with spaces — the closing tag has not arrived (or only its `<`):
+    const tagEnd = text.lastIndexOf('>');
+    const nextTag = tagEnd >= 0 ? text.indexOf('<', tagEnd) : -1;
+    if (tagEnd >= 0 && tagEnd + 1 < hold && (nextTag < 0 || nextTag === length - 1) && text.indexOf('\n', tagEnd) < 0 && SECRET_ELEMENT_BEFORE.test(text.slice(Math.max(0, tagEnd - 320), tagEnd + 1))) {
+      hold = Math.max(base, tagEnd + 1);
+    }
+    // "john doe"@example.com — a quoted local part may be open, or closed with its @ and domain to come:
+    const localPart = quotedLocalPartStart(text);
+    if (localPart >= 0 && localPart < hold) hold = Math.max(base, localPart);
+    // Password: value with spaces — the line has not ended:
+    const lineStart = text.lastIndexOf('\n') + 1;
+    if (lineStart < hold) {
+      const key = LINE_VALUE_KEY.exec(text.slice(lineStart, hold));
+      if (key !== null) hold = Math.max(base, lineStart + key.index);
     }
     if (length - hold > this.holdLimit) hold = length - this.holdLimit;
     return hold;

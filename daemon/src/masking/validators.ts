@@ -58,9 +58,19 @@ export const IBAN_LENGTHS: ReadonlyMap<string, number> = new Map(
 const IBAN_LENGTH_BY_CODES = new Uint8Array(26 * 26);
 for (const [country, length] of IBAN_LENGTHS) IBAN_LENGTH_BY_CODES[(country.charCodeAt(0) - 65) * 26 + (country.charCodeAt(1) - 65)] = length;
 
-/** The IBAN length of the country whose code starts at text[at] (uppercase letters), 0 when it has none. */
+/** Upper case of an ASCII letter's code (clearing the bit that makes it lower case). */
+function upperCode(code: number): number {
+  return code & ~32;
+}
+
+/** The IBAN length of the country whose code is these two ASCII letters (either case), 0 when it has none. */
+export function ibanLengthOf(first: number, second: number): number {
+  return IBAN_LENGTH_BY_CODES[(upperCode(first) - 65) * 26 + (upperCode(second) - 65)] ?? 0;
+}
+
+/** ibanLengthOf the country code at text[at]. */
 export function ibanLengthAt(text: string, at: number): number {
-  return IBAN_LENGTH_BY_CODES[(text.charCodeAt(at) - 65) * 26 + (text.charCodeAt(at + 1) - 65)] ?? 0;
+  return ibanLengthOf(text.charCodeAt(at), text.charCodeAt(at + 1));
 }
 
 /** Beyond this the running value is reduced: it stays an exact integer after another `* 100 + 35`. */
@@ -75,29 +85,30 @@ function mod97(v: number): number {
   return r < 0 ? r + 97 : r >= 97 ? r - 97 : r;
 }
 
-/** Appends one IBAN character (a digit, or a letter worth 10..35) to a running value, reducing it mod 97 rarely. */
+/** Appends one IBAN character (a digit, or a letter of either case worth 10..35) to a running value, reducing it mod 97 rarely. */
 export function appendMod97(value: number, code: number): number {
-  const next = isDigitCode(code) ? value * 10 + (code - 48) : value * 100 + (code - 55);
+  const next = isDigitCode(code) ? value * 10 + (code - 48) : value * 100 + (upperCode(code) - 55);
   return next > MOD97_REDUCE_ABOVE ? mod97(next) : next;
 }
 
 /**
- * ISO 13616 mod-97 check over the alphanumerics of text[start, end) (spaces skipped): the first
- * four characters move to the end, letters count as 10..35, and the number must leave 1 mod 97.
+ * ISO 13616 mod-97 check over the alphanumerics of text[start, end) (spaces and dashes skipped):
+ * the first four characters move to the end, letters of either case count as 10..35, and the
+ * number must leave 1 mod 97.
  */
 export function ibanChecksumValid(text: string, start: number, end: number): boolean {
   let value = 0;
   let head = 0;
   for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
-    if (code === 32) continue;
+    if (code === 32 || code === 45) continue;
     if (head < 4) head++;
     else value = appendMod97(value, code);
   }
   head = 0;
   for (let i = start; i < end && head < 4; i++) {
     const code = text.charCodeAt(i);
-    if (code === 32) continue;
+    if (code === 32 || code === 45) continue;
     head++;
     value = appendMod97(value, code);
   }
@@ -109,6 +120,25 @@ export function ibanChecksumCompletes(text: string, start: number, bbanValue: nu
   let value = bbanValue;
   for (let i = start; i < start + 4; i++) value = appendMod97(value, text.charCodeAt(i));
   return mod97(value) === 1;
+}
+
+/** The literals a config or JSON value can be that are no secret: `password: null`, `"secret": false`. */
+const NOT_A_SECRET = /^(?:null|nil|none|true|false|undefined)$/i;
+
+export function isSecretValue(value: string): boolean {
+  return value.length > 0 && !NOT_A_SECRET.test(value);
+}
+
+/**
+ * Whether an unquoted word after a label such as `token:` looks like a secret rather than prose
+ * ("Invalid token: expired"): 16 characters or more, or 8 and more with a digit. Keys and tokens
+ * are long and random; words are short and have no digits.
+ */
+export function looksLikeSecret(value: string): boolean {
+  if (value.length >= 16) return true;
+  if (value.length < 8) return false;
+  for (let i = 0; i < value.length; i++) if (isDigitCode(value.charCodeAt(i))) return true;
+  return false;
 }
 
 /**

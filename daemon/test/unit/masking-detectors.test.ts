@@ -4,7 +4,7 @@ import { DETECTORS, MaskingPolicy } from '@airlock/shared';
 import type { DetectorName } from '@airlock/shared';
 import { MASK_FORMS, MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 import { SECRET_DETECTORS } from '../../src/masking/detectors.js';
-import { ibanChecksumValid, luhnValid, plausibleCardIssuer, spanishIdLetterValid, ssnValid } from '../../src/masking/validators.js';
+import { ibanChecksumValid, isSecretValue, looksLikeSecret, luhnValid, plausibleCardIssuer, spanishIdLetterValid, ssnValid } from '../../src/masking/validators.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 /** Masks free text with the given detectors (all by default); returns the output and per-detector counts. */
@@ -25,6 +25,11 @@ function leftAlone(text: string): void {
   const { out, counts } = mask(text);
   assert.equal(out, text, `${JSON.stringify(text)} should not be masked`);
   assert.deepEqual(counts, {});
+}
+
+/** A near-miss for one detector that another may rightly take (a card-like run that is a phone number). */
+function notFoundBy(detector: DetectorName, text: string): void {
+  assert.equal(mask(text, [detector]).out, text, `${detector} should leave ${JSON.stringify(text)} alone`);
 }
 
 /** A Luhn-valid number: the payload and its check digit. */
@@ -64,6 +69,35 @@ describe('email', () => {
     leftAlone('foo@bar.c');
     leftAlone('postgres://alice@db.example.com/app');
   });
+
+  test('a quoted local part, also inside a JSON string', () => {
+    masksTo('"john doe"@example.com', '[EMAIL]', 'email');
+    masksTo('to: "j.doe@work"@example.org;', 'to: [EMAIL];', 'email');
+    masksTo('{"to": "\\"john doe\\"@example.com"}', '{"to": "[EMAIL]"}', 'email');
+  });
+
+  test("an apostrophe inside the local part belongs to it; quotes around the address do not", () => {
+    masksTo("o'brien@example.com", '[EMAIL]', 'email');
+    masksTo("'bob@example.com'", "'[EMAIL]'", 'email');
+    masksTo("x '' bob@example.com", "x '' [EMAIL]", 'email');
+  });
+
+  test('internationalised local parts and domains', () => {
+    masksTo('jürgen@müller.de', '[EMAIL]', 'email');
+    masksTo('用户@例子.中国', '[EMAIL]', 'email');
+    masksTo('contact: почта@пример.рф.', 'contact: [EMAIL].', 'email');
+    masksTo('Zoë <zoë@example.com>', 'Zoë <[EMAIL]>', 'email');
+    masksTo('ops@例子.xn--fiqs8s', '[EMAIL]', 'email');
+    masksTo('δοκιμή@παράδειγμα.δοκιμή', '[EMAIL]', 'email');
+  });
+
+  test('quotes and non-ASCII text near an @ that make no address are left alone', () => {
+    leftAlone('""@example.com');
+    leftAlone('say "hi"@ home');
+    leftAlone('jürgen@localhost');
+    leftAlone('用户@例子');
+    leftAlone('Preis: 5 € @ Müller');
+  });
 });
 
 describe('payment-card', () => {
@@ -93,9 +127,40 @@ describe('payment-card', () => {
 
   test('ids, glued digits, mixed separators and long runs are left alone', () => {
     leftAlone('ORD-4111111111111111');
-    leftAlone('x4111111111111111');
     leftAlone('41111111111111111111');
     leftAlone('4111-1111 1111-1111');
+    notFoundBy('payment-card', '4111.1111-1111_1111');
+    notFoundBy('payment-card', '4111  1111.1111.1111');
+  });
+
+  test('dots, underscores, slashes and double spaces between the groups', () => {
+    masksTo('4111.1111.1111.1111', '****1111', 'payment-card');
+    masksTo('card 4111_1111_1111_1111 exp', 'card ****1111 exp', 'payment-card');
+    masksTo('5555/5555/5555/4444', '****4444', 'payment-card');
+    masksTo('4111  1111  1111  1111', '****1111', 'payment-card');
+    masksTo('4111 1111  1111 1111', '****1111', 'payment-card');
+    masksTo('3782.822463.10005', '****0005', 'payment-card');
+    masksTo('12/29 4111.1111.1111.1111', '12/29 ****1111', 'payment-card');
+  });
+
+  test('glued to letters', () => {
+    masksTo('card4111111111111111x', 'card****1111x', 'payment-card');
+    masksTo('x4111111111111111', 'x****1111', 'payment-card');
+    masksTo('cc_4111111111111111_exp', 'cc_****1111_exp', 'payment-card');
+    masksTo('PAN:4111 1111 1111 1111EUR', 'PAN:****1111EUR', 'payment-card');
+  });
+
+  test('with the new separators, Luhn, issuer, decimals and versions still rule out', () => {
+    leftAlone('4111.1111.1111.1112');
+    leftAlone('4111_1111_1111_1112');
+    leftAlone('card4111111111111112x');
+    leftAlone(withLuhnDigit('123456789012345').replace(/(\d{4})(?=\d)/g, '$1.'));
+    // a decimal or a version is tied to the digits before it
+    leftAlone('0.4111111111111111');
+    leftAlone('1.4111.1111.1111.1111');
+    leftAlone('v1.2.3.4');
+    leftAlone('2024/01/15');
+    leftAlone('amount 12345678.9012345');
   });
 
   test('UUIDs whose leading groups are all digits are not cards', () => {
@@ -113,11 +178,29 @@ describe('iban', () => {
     masksTo('pay to GB82 WEST 1234 5698 7654 32 EUR', 'pay to [IBAN] EUR', 'iban');
   });
 
-  test('a bad checksum, wrong length, unknown country or lowercase is left alone', () => {
+  test('a bad checksum, wrong length or unknown country is left alone', () => {
     leftAlone('DE89 3704 0044 0532 0130 01');
     leftAlone('DE89 3704 0044 0532 0130 0');
     leftAlone('XX89370400440532013000');
-    leftAlone('de89370400440532013000');
+  });
+
+  test('lower case and dash-grouped', () => {
+    masksTo('de89370400440532013000', '[IBAN]', 'iban');
+    masksTo('iban de89 3704 0044 0532 0130 00.', 'iban [IBAN].', 'iban');
+    masksTo('gb82west12345698765432', '[IBAN]', 'iban');
+    masksTo('DE89-3704-0044-0532-0130-00', '[IBAN]', 'iban');
+    masksTo('gb82-west-1234-5698-7654-32', '[IBAN]', 'iban');
+    masksTo('FR14-2004-1010-0505-0001-3M02-606', '[IBAN]', 'iban');
+  });
+
+  test('lower case and dashes keep the checks: checksum, length, one separator kind, groups of four, one case in the country code', () => {
+    leftAlone('de89370400440532013001');
+    leftAlone('de89-3704-0044-0532-0130-01');
+    notFoundBy('iban', 'DE89-3704 0044-0532-0130-00');
+    leftAlone('DE89-37040-044-0532-0130-00');
+    leftAlone('DE89--3704-0044-0532-0130-00');
+    leftAlone('De89370400440532013000');
+    leftAlone('xde89370400440532013000');
   });
 });
 
@@ -158,7 +241,37 @@ describe('national-id', () => {
   });
 
   test('SSNs with an invalid area, group or serial are left alone (and not taken for phone numbers)', () => {
-    for (const text of ['000-45-6789', '666-45-6789', '900-45-6789', '999-45-6789', '123-00-6789', '123-45-0000', 'x123-45-6789']) leftAlone(text);
+    for (const text of ['000-45-6789', '666-45-6789', '900-45-6789', '999-45-6789', '123-00-6789', '123-45-0000']) leftAlone(text);
+  });
+
+  test('dots, Unicode dashes and a glued prefix', () => {
+    masksTo('123.45.6789', '[NATIONAL-ID]', 'national-id');
+    masksTo('ssn 123–45–6789', 'ssn [NATIONAL-ID]', 'national-id');
+    masksTo('123—45—6789', '[NATIONAL-ID]', 'national-id');
+    masksTo('123‑45‑6789', '[NATIONAL-ID]', 'national-id');
+    masksTo('SSN123-45-6789', 'SSN[NATIONAL-ID]', 'national-id');
+    masksTo('ssn#123.45.6789', 'ssn#[NATIONAL-ID]', 'national-id');
+    masksTo('x123-45-6789', 'x[NATIONAL-ID]', 'national-id');
+  });
+
+  test('the variants keep the SSA rules and stay apart from longer numbers', () => {
+    notFoundBy('national-id', '0123-45-6789');
+    notFoundBy('national-id', '123-45-67890');
+    notFoundBy('national-id', '10.123.45.6789');
+    for (const text of [
+      '000.45.6789',
+      '666–45–6789',
+      '912.45.6789',
+      '123.00.6789',
+      'SSN123-45-0000',
+      '123.45-6789',
+      '123–45-6789',
+      '1.123.45.6789',
+      '123.45.6789.1',
+      'SSN123-45-6789x',
+    ]) {
+      leftAlone(text);
+    }
   });
 
   test('UK National Insurance numbers', () => {
@@ -182,6 +295,23 @@ describe('cloud-key', () => {
     masksTo(`key ${'AKIA' + 'IOSFODNN7EXAMPLE'}`, 'key [CLOUD-KEY]', 'cloud-key');
     masksTo('ASIA' + 'ABCDEFGHIJKLMNOP', '[CLOUD-KEY]', 'cloud-key');
     leftAlone('AKIA' + 'SHORT');
+  });
+
+  test('AWS access key ids in lower case: base32 with a digit', () => {
+    masksTo('key akia' + 'iosfodnn7example', 'key [CLOUD-KEY]', 'cloud-key');
+    masksTo('asia' + '2ogybah6stmmnxnv', '[CLOUD-KEY]', 'cloud-key');
+    // words of the shape, no digit of base32 (2-7), the wrong length, or glued
+    leftAlone('asiapacificregions');
+    leftAlone('asiapacificregionsxy');
+    leftAlone('akia' + 'iosfodnn8example');
+    leftAlone('akia' + 'iosfodnn7exampl');
+    leftAlone('xakia' + 'iosfodnn7example');
+    leftAlone('Akia' + 'iosfodnn7example');
+  });
+
+  test('a labelled AWS secret with a space before the colon', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/' + 'bPxRfiCYEXAMPLEKEY';
+    masksTo(`{"SecretAccessKey" : "${secret}"}`, '{"SecretAccessKey" : "[CLOUD-KEY]"}', 'cloud-key');
   });
 
   test('AWS secret keys only when labelled', () => {
@@ -225,6 +355,71 @@ describe('token', () => {
     leftAlone('sk-this-is-a-long-slug-name');
     leftAlone('Bearer authentication-required');
     leftAlone('ghp_short');
+  });
+
+  test('Authorization headers: the credentials of any known scheme, the scheme kept', () => {
+    masksTo('Authorization: Bearer abc', 'Authorization: Bearer [TOKEN]', 'token');
+    masksTo('Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic [TOKEN]', 'token');
+    masksTo('authorization:basic dXNlcjpwYXNz\r\nHost: x', 'authorization:basic [TOKEN]\r\nHost: x', 'token');
+    masksTo('Proxy-Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'Proxy-Authorization: Basic [TOKEN]', 'token');
+    masksTo('{"headers": {"Authorization": "Bearer abc.def"}}', '{"headers": {"Authorization": "Bearer [TOKEN]"}}', 'token');
+    masksTo("{'authorization': 'Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b'}", "{'authorization': 'Token [TOKEN]'}", 'token');
+    masksTo('Authorization: abc123def456ghi789', 'Authorization: [TOKEN]', 'token');
+    masksTo(
+      'Authorization: Digest username="bob", realm="x", response="6629fae49393a05397450978507c4ef1"',
+      'Authorization: Digest [TOKEN]',
+      'token',
+    );
+  });
+
+  test('Authorization in prose, or with nothing after the scheme, is left alone', () => {
+    leftAlone('authorization: pending review by manager');
+    leftAlone('Authorization: Bearer');
+    leftAlone('Authorization: required');
+    leftAlone('Authorization: Bearer [TOKEN]');
+    leftAlone('the authorization header was missing');
+  });
+
+  test('values labelled secret, token or key, the label kept', () => {
+    masksTo('{"client_secret": "abc", "x": 1}', '{"client_secret": "[TOKEN]", "x": 1}', 'token');
+    masksTo('{"API_KEY":"k"}', '{"API_KEY":"[TOKEN]"}', 'token');
+    masksTo('apikey: "k"', 'apikey: "[TOKEN]"', 'token');
+    masksTo('access_token=abc&state=x', 'access_token=[TOKEN]&state=x', 'token');
+    masksTo('https://api.example.com/v1?token=abc&page=2', 'https://api.example.com/v1?token=[TOKEN]&page=2', 'token');
+    masksTo('secret=hunter2', 'secret=[TOKEN]', 'token');
+    masksTo('AUTH_TOKEN = s3cr3tvalue', 'AUTH_TOKEN = [TOKEN]', 'token');
+    masksTo('X-Api-Key: 9f8e7d6c5b4a3210', 'X-Api-Key: [TOKEN]', 'token');
+    masksTo('session_key: 8c1f4e2a9b', 'session_key: [TOKEN]', 'token');
+    masksTo('jwtSecret: "correct horse"', 'jwtSecret: "[TOKEN]"', 'token');
+    masksTo('private_key => "abc"', 'private_key => "[TOKEN]"', 'token');
+    masksTo('{"refresh_token": "a\\"b"}', '{"refresh_token": "[TOKEN]"}', 'token');
+  });
+
+  test('a provider token under a token label is one [TOKEN], counted once', () => {
+    const { out, counts } = mask('token: ghp_' + 'a1B2'.repeat(9));
+    assert.equal(out, 'token: [TOKEN]');
+    assert.deepEqual(counts, { token: 1 });
+  });
+
+  test('prose with the word token, counts, booleans, nulls and similar keys are left alone', () => {
+    for (const text of [
+      'the token is valid',
+      'Invalid token: expired',
+      'token: abc123',
+      'secret: santa',
+      '{"max_tokens": 4096, "prompt_tokens": 12}',
+      '{"token_type": "bearer", "expires_in": 3600}',
+      'secret=true',
+      '"secret": false',
+      '{"api_key": null}',
+      'keyboard: qwerty',
+      'monkey: 12345678',
+      '{"token": ""}',
+      'token_count=5',
+      '{"token": "[TOKEN]"}',
+    ]) {
+      leftAlone(text);
+    }
   });
 });
 
@@ -281,6 +476,63 @@ describe('connection-password', () => {
     masksTo('DB_PASSWD=abc123', 'DB_PASSWD=[PASSWORD]', 'connection-password');
   });
 
+  test('password: and JSON keys, the key and quotes kept', () => {
+    masksTo('Password: hunter2', 'Password: [PASSWORD]', 'connection-password');
+    masksTo('wifi password: correct horse battery staple', 'wifi password: [PASSWORD]', 'connection-password');
+    masksTo('password: hunter2, user: bob', 'password: [PASSWORD], user: bob', 'connection-password');
+    masksTo('Password: hunter2.\nNext line', 'Password: [PASSWORD].\nNext line', 'connection-password');
+    masksTo('{"password": "x"}', '{"password": "[PASSWORD]"}', 'connection-password');
+    masksTo('{"Password":"s3cr\\"et", "user": "bob"}', '{"Password":"[PASSWORD]", "user": "bob"}', 'connection-password');
+    masksTo('{"db_password" : 12345678, "user": "bob"}', '{"db_password" : [PASSWORD], "user": "bob"}', 'connection-password');
+    masksTo('{\\"password\\": \\"abc def\\"}', '{\\"password\\": \\"[PASSWORD]\\"}', 'connection-password');
+    masksTo("{'PASSWORD': 'x'}", "{'PASSWORD': '[PASSWORD]'}", 'connection-password');
+    masksTo('spring.datasource.password=hunter2', 'spring.datasource.password=[PASSWORD]', 'connection-password');
+    masksTo('User{name=bob, password=abc}', 'User{name=bob, password=[PASSWORD]}', 'connection-password');
+    masksTo('--password=hunter2 --host=db', '--password=[PASSWORD] --host=db', 'connection-password');
+    masksTo('passphrase: my long pass phrase', 'passphrase: [PASSWORD]', 'connection-password');
+    masksTo(':password => "x"', ':password => "[PASSWORD]"', 'connection-password');
+    masksTo('pwd=x', 'pwd=[PASSWORD]', 'connection-password');
+    masksTo('password:\t"x"', 'password:\t"[PASSWORD]"', 'connection-password');
+  });
+
+  test("SQL's PASSWORD 'x', as pg_stat_activity and server logs show CREATE and ALTER ROLE", () => {
+    masksTo("ALTER ROLE app WITH PASSWORD 'hunter2' VALID UNTIL 'infinity'", "ALTER ROLE app WITH PASSWORD '[PASSWORD]' VALID UNTIL 'infinity'", 'connection-password');
+    masksTo("create user bob password 'it''s'", "create user bob password '[PASSWORD]'", 'connection-password');
+    masksTo('the password "hunter2" was rejected', 'the password "[PASSWORD]" was rejected', 'connection-password');
+    leftAlone("ALTER ROLE app PASSWORD NULL");
+    leftAlone("ALTER ROLE app WITH LOGIN PASSWORD ''");
+    leftAlone("passphrase 'x' stays: only keys ending in d take a value after a space");
+  });
+
+  test('XML elements, the tags kept', () => {
+    masksTo('<password>hunter2</password>', '<password>[PASSWORD]</password>', 'connection-password');
+    masksTo('<row><id>1</id><db_password>s3 cret</db_password></row>', '<row><id>1</id><db_password>[PASSWORD]</db_password></row>', 'connection-password');
+    masksTo('<ns:Password type="plain" >x</ns:Password>', '<ns:Password type="plain" >[PASSWORD]</ns:Password>', 'connection-password');
+    masksTo('<apiKey>abc</apiKey>', '<apiKey>[TOKEN]</apiKey>', 'token');
+    masksTo('<client_secret> abc </client_secret>', '<client_secret> [TOKEN] </client_secret>', 'token');
+    leftAlone('<password></password>');
+    leftAlone('<password>null</password>');
+    leftAlone('<password_policy>strict</password_policy>');
+    leftAlone('<p>Reset your password</p>');
+  });
+
+  test('password keys without a value, with a null-like one, or another key are left alone', () => {
+    for (const text of [
+      'password: null',
+      '{"password": null}',
+      'Password: None',
+      '{"password": ""}',
+      'password:',
+      'Password: [PASSWORD]',
+      '{"password_hash": "x", "password_changed_at": "2024-01-01"}',
+      'passwords: 3',
+      'Forgot your password? Reset it here',
+      '{"password": {"min_length": 8}}',
+    ]) {
+      leftAlone(text);
+    }
+  });
+
   test('a URL with an @ but no password in its user info is left alone', () => {
     leftAlone('https://example.com/orders/123?page=3');
     leftAlone('https://example.com/@alice/posts');
@@ -320,6 +572,7 @@ describe('validators', () => {
   test('IBAN mod-97', () => {
     const iban = 'GB82 WEST 1234 5698 7654 32';
     assert.equal(ibanChecksumValid(iban, 0, iban.length), true);
+    for (const same of ['gb82 west 1234 5698 7654 32', 'GB82-WEST-1234-5698-7654-32']) assert.equal(ibanChecksumValid(same, 0, same.length), true, same);
     const altered = 'GB82 WEST 1234 5698 7654 33';
     assert.equal(ibanChecksumValid(altered, 0, altered.length), false);
   });
@@ -332,6 +585,17 @@ describe('validators', () => {
     assert.equal(ssnValid('123', '45', '0000'), false);
   });
 
+  test('secret-looking values', () => {
+    assert.equal(looksLikeSecret('abc123de'), true);
+    assert.equal(looksLikeSecret('abcdefghijklmnop'), true);
+    assert.equal(looksLikeSecret('abc123d'), false);
+    assert.equal(looksLikeSecret('expiredtoken'), false);
+    assert.equal(isSecretValue('NULL'), false);
+    assert.equal(isSecretValue('False'), false);
+    assert.equal(isSecretValue(''), false);
+    assert.equal(isSecretValue('nullable'), true);
+  });
+
   test('Spanish check letter', () => {
     assert.equal(spanishIdLetterValid(undefined, '12345678', 'Z'), true);
     assert.equal(spanishIdLetterValid('X', '1234567', 'L'), true);
@@ -340,26 +604,39 @@ describe('validators', () => {
 });
 
 describe('secret detector triggers', () => {
-  const pieces = ['://', '@', ':', '=', ' ', '"', "'", 'a', 'Z', '0', '7', '/', 'user', 'PassWord', 'pwd', 'PWD', 'passwd', 'pAsS', 'wOrD', 'AKIA', 'ASIA', 'ABCDEFGHIJKLMNOP', 'AIza', 'AccountKey', 'SharedAccessKey', 'secret_access_key', 'SECRET_Access', 'Key', 'aws_', 'eyJ', 'hbGciOiJIUzI1NiJ9', '.', '-----BEGIN ', 'RSA ', 'PRIVATE KEY-----', 'ghp_', 'glpat-', 'xoxb-', 'sk-', 'sk_live_', 'npm_', 'Bearer ', 'bearer ', 'x1Y2z3a4B5c6D7e8F9g0h1', 'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy'];
+  const pieces = [
+    '://', '@', ':', '=', '=>', ' ', '\t', '"', "'", '\\"', '{', '}', ',', 'a', 'Z', '0', '7', '/', 'user', 'PassWord', 'pwd', 'PWD', 'passwd', 'pAsS', 'wOrD',
+    'passphrase', 'db_', 'AKIA', 'ASIA', 'akia', 'asia', 'iosfodnn7example', 'ABCDEFGHIJKLMNOP', 'AIza', 'AccountKey', 'SharedAccessKey', 'secret_access_key',
+    'SECRET_Access', 'Key', 'aws_', 'eyJ', 'hbGciOiJIUzI1NiJ9', '.', '-----BEGIN ', 'RSA ', 'PRIVATE KEY-----', 'ghp_', 'glpat-', 'xoxb-', 'sk-', 'sk_live_', 'npm_',
+    'Bearer ', 'bearer ', 'Basic ', 'Authorization', 'AUTHORIZATION', 'secret', 'Secret', 'TOKEN', 'token', 'api_key', 'X-Api-Key', 'client', 'null', 'x1Y2z3a4B5c6D7e8F9g0h1',
+    'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.', 'aws_secret_access_key = ', 'AccountKey=',
+    '<', '>', '</', '<password>', '<api_key', '<secret>', ' a="b"', 'hunter2',
+  ];
 
-  test('every match of a detector\'s patterns contains its trigger: a trigger never hides a secret', () => {
+  test("every match of a scan's pattern contains its keyword and its detector's trigger: a trigger never hides a secret", () => {
     const next = seededRandom(3);
     let matched = 0;
-    for (let i = 0; i < 30_000; i++) {
+    const matchedScans = new Set<RegExp>();
+    for (let i = 0; i < 40_000; i++) {
       let text = '';
       const length = 1 + Math.floor(next() * 14);
       for (let k = 0; k < length; k++) text += pieces[Math.floor(next() * pieces.length)];
       for (const detector of SECRET_DETECTORS) {
-        for (const pattern of detector.patterns) {
-          pattern.lastIndex = 0;
-          const match = pattern.exec(text);
-          pattern.lastIndex = 0;
+        for (const scan of detector.scans) {
+          scan.pattern.lastIndex = 0;
+          const match = scan.pattern.exec(text);
+          scan.pattern.lastIndex = 0;
           if (!match) continue;
           matched++;
-          assert.ok(detector.trigger.test(match[0]), `${detector.name}: ${JSON.stringify(match[0])} (in ${JSON.stringify(text)}) matched ${pattern} without its trigger`);
+          matchedScans.add(scan.pattern);
+          assert.ok(scan.keyword.test(match[0]), `${detector.name}: ${JSON.stringify(match[0])} (in ${JSON.stringify(text)}) matched ${scan.pattern} without its keyword`);
+          assert.ok(detector.trigger.test(match[0]), `${detector.name}: ${JSON.stringify(match[0])} matched without the trigger`);
+          if (scan.mayMatch !== undefined) assert.ok(scan.mayMatch(text), `${detector.name}: ${JSON.stringify(text)} matched ${scan.pattern} where mayMatch says it cannot`);
         }
       }
     }
     assert.ok(matched > 1000, `the corpus exercises the patterns (${matched} matches)`);
+    const scans = SECRET_DETECTORS.flatMap((d) => d.scans);
+    assert.equal(matchedScans.size, scans.length, `every scan matched at least once: missing ${scans.filter((s) => !matchedScans.has(s.pattern)).map((s) => String(s.pattern).slice(0, 40)).join(', ')}`);
   });
 });

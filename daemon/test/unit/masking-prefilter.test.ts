@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DETECTORS, MaskingPolicy } from '@airlock/shared';
 import type { DetectorName } from '@airlock/shared';
 import { MaskReportBuilder, NOTHING_TO_MASK, compileMasking } from '../../src/masking/index.js';
-import { HAS_AT, isIsoDateTimeAscii, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
+import { EVERY_FEATURE, HAS_AT, isIsoDateTimeAscii, isUuidAscii, textFeatures, textFeaturesAscii } from '../../src/masking/features.js';
 import { RowMasker } from '../../src/proxies/postgres/results.js';
 import { luhnValid } from '../../src/masking/validators.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -79,6 +79,49 @@ const SAMPLES = [
   'Zoë Müller <zoë@example.com>',
   'naïve 4111 1111 1111 1111',
   'employee EMP-1234',
+  // the formats the detectors were widened to, and their near misses
+  'Password: correct horse battery staple',
+  '{"password": "x"}',
+  '{"Password" : "s3cr\\"et"}',
+  '{\\"db_password\\": \\"abc def\\"}',
+  'pwd=x',
+  'pwd:x',
+  'secret=hunter2',
+  '{"client_secret": "abc"}',
+  'api_key=abc123&x=1',
+  'X-Api-Key: 9f8e7d6c5b4a3210',
+  'AUTH_TOKEN\t=\tabc',
+  'Authorization: Basic dXNlcjpwYXNz',
+  'authorization: Bearer abc',
+  'Invalid token: expired',
+  'the token is valid',
+  '{"max_tokens": 4096}',
+  'card4111111111111111x',
+  '4111.1111.1111.1111',
+  '4111_1111_1111_1111',
+  '4111/1111/1111/1111',
+  '4111  1111  1111  1111',
+  '4111.1111.1111.1112',
+  'de89370400440532013000',
+  'de89 3704 0044 0532 0130 00',
+  'DE89-3704-0044-0532-0130-00',
+  'de89-3704-0044-0532-0130-01',
+  '123.45.6789',
+  '123–45–6789',
+  'SSN123-45-6789',
+  '1.2.3.4',
+  '"john doe"@example.com',
+  'jürgen@müller.de',
+  '用户@例子.中国',
+  'akiaiosfodnn7example',
+  'asiapacificregionsxy',
+  '"415-555-2671"',
+  "'+44 20 7946 0958'",
+  '{"SecretAccessKey" : "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}',
+  '<password>hunter2</password>',
+  '<ns:api_key type="x" >abc</ns:api_key>',
+  '<password a=b>x</password>',
+  "o'brien@example.com",
 ];
 
 
@@ -90,6 +133,26 @@ function randomTexts(count: number, seed: number): string[] {
   for (let i = 0; i < count; i++) {
     let text = '';
     const length = 1 + Math.floor(next() * 40);
+    for (let k = 0; k < length; k++) text += pieces[Math.floor(next() * pieces.length)];
+    out.push(text);
+  }
+  return out;
+}
+
+/** Text made of the pieces of the wider formats: key-value labels and quotes, new separators, lower case, non-ASCII. */
+function randomWideTexts(count: number, seed: number): string[] {
+  const pieces = [
+    '0', '1', '2', '4', '5', '7', '9', ' ', '  ', '\t', '-', '–', '.', '_', '/', ':', '=', '=>', '"', "'", '\\', '\\"', '{', '}', ',', ';', '&', '?', '@', '\n',
+    'a', 'd', 'e', 'i', 'k', 'n', 's', 't', 'y', 'x', 'A', 'D', 'N', 'T', 'Y', 'Password', 'pwd', 'passphrase', 'secret', 'TOKEN', 'token', 'api_key', 'X-Api-Key', 'key',
+    'Authorization', 'Basic ', 'Bearer ', 'null', 'abc123def456', 'akia', 'asia', 'iosfodnn7example', 'de89', 'DE89', '3704', '0044', '0532', '0130', '00', 'ssn', 'SSN',
+    '123', '45', '6789', '4111', '1111', 'card', 'ü', '用户', '例子', '.中国', 'müller.de', 'john doe', 'example.com', '<', '>', '</', '<password>', ' a="b"',
+    "o'",
+  ];
+  const next = seededRandom(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let text = '';
+    const length = 1 + Math.floor(next() * 30);
     for (let k = 0; k < length; k++) text += pieces[Math.floor(next() * pieces.length)];
     out.push(text);
   }
@@ -117,6 +180,26 @@ function randomTimestamps(count: number, seed: number): string[] {
 
 const TIMESTAMPS = randomTimestamps(5_000, 11);
 
+/** UUIDs with random hex digits, either case; a third of them nearly all decimal digits (the shapes cards and phone numbers take). */
+function randomUuids(count: number, seed: number): string[] {
+  const next = seededRandom(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const alphabet = i % 3 === 0 ? '0123456789012345678901234567890123456789abcdef' : '0123456789abcdef';
+    let text = '';
+    for (let k = 0; k < 32; k++) {
+      if (k === 8 || k === 12 || k === 16 || k === 20) text += '-';
+      text += alphabet[Math.floor(next() * alphabet.length)];
+    }
+    out.push(i % 4 === 1 ? text.toUpperCase() : text);
+  }
+  // and some that do look like card numbers and IBANs in part
+  out.push('41111111-1111-1111-1111-111111111111', '41111111-1111-1111-1111-411111111111', 'de893704-0044-0532-0130-000000000000', 'DE893704-0044-0532-0130-00AB12345678');
+  return out;
+}
+
+const UUIDS = randomUuids(10_000, 23);
+
 /** Digits only, 1 to 20 of them, a quarter of them Luhn-valid card-length numbers. */
 function randomDigitStrings(count: number, seed: number): string[] {
   const next = seededRandom(seed);
@@ -137,7 +220,7 @@ function withLuhnDigit(payload: string): string {
   throw new Error('unreachable');
 }
 
-const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...TIMESTAMPS, ...randomDigitStrings(5_000, 13)];
+const CORPUS = [...SAMPLES, ...randomTexts(20_000, 7), ...randomWideTexts(20_000, 17), ...TIMESTAMPS, ...UUIDS, ...randomDigitStrings(5_000, 13)];
 
 const MASKERS: [string, ReturnType<typeof compileMasking>][] = [
   ['all detectors', compileMasking(MaskingPolicy.parse({}), 'db')],
@@ -164,6 +247,38 @@ describe('textFeaturesAscii', () => {
     const bytes = Buffer.from('Zoë 4111 1111 1111 1111', 'utf8');
     assert.equal(textFeaturesAscii(bytes, 0, bytes.length), -1);
     assert.notEqual(textFeaturesAscii(bytes, 4, bytes.length), -1, 'the range after the non-ASCII character is ASCII');
+  });
+});
+
+describe('isUuidAscii', () => {
+  test('random UUIDs: recognised, and no built-in detector changes any of them, whichever detectors run', () => {
+    for (const text of UUIDS) {
+      const bytes = Buffer.from(text, 'latin1');
+      assert.equal(isUuidAscii(bytes, 0, bytes.length), true, text);
+      // what makes passing over them safe
+      for (const [name, masker] of MASKERS) {
+        if (name === 'a custom detector') continue;
+        assert.equal(masker.maskCell(text, undefined, new MaskReportBuilder(), EVERY_FEATURE), text, `${name}: ${text}`);
+      }
+    }
+  });
+
+  test('anything more or less than a UUID is not one', () => {
+    for (const text of [
+      '550e8400-e29b-41d4-a716-44665544000',
+      '550e8400-e29b-41d4-a716-4466554400000',
+      '550e8400e29b-41d4-a716-446655440000-',
+      '{550e8400-e29b-41d4-a716-446655440000}',
+      '550e8400-e29b-41d4-a716-44665544000g',
+      '550e8400 e29b 41d4 a716 446655440000',
+      '550e8400e29b41d4a716446655440000',
+    ]) {
+      const bytes = Buffer.from(text, 'latin1');
+      assert.equal(isUuidAscii(bytes, 0, bytes.length), false, text);
+    }
+    const framed = Buffer.from('x550e8400-e29b-41d4-a716-446655440000x', 'latin1');
+    assert.equal(isUuidAscii(framed, 1, 37), true, 'only the range counts');
+    assert.equal(isUuidAscii(framed, 0, 36), false);
   });
 });
 
@@ -212,6 +327,24 @@ describe('isIsoDateTimeAscii', () => {
   });
 });
 
+describe('textFeatures', () => {
+  for (const [name, masker] of MASKERS) {
+    test(`rules out no detector that would change a cell: the same result as with every gate open (${name})`, () => {
+      let changed = 0;
+      for (const text of CORPUS) {
+        const report = new MaskReportBuilder();
+        const masked = masker.maskCell(text, undefined, report);
+        const ungated = new MaskReportBuilder();
+        const reference = masker.maskCell(text, undefined, ungated, EVERY_FEATURE);
+        assert.equal(masked, reference, `${name}: ${JSON.stringify(text)}: features ${textFeatures(text).toString(2)} ruled out what every gate open finds`);
+        assert.deepEqual(report.toReport(), ungated.toReport(), JSON.stringify(text));
+        if (masked !== text) changed++;
+      }
+      if (name !== 'no detectors') assert.ok(changed > 0, `${name}: the corpus exercises the detector`);
+    });
+  }
+});
+
 describe('Masker.screenBytes', () => {
   for (const [name, masker] of MASKERS) {
     test(`never rules out a cell that maskCell would change (${name})`, () => {
@@ -234,7 +367,24 @@ describe('Masker.screenBytes', () => {
 
   test('rules out plain text, ids and numbers with all detectors on', () => {
     const masker = MASKERS[0]![1];
-    for (const text of ['Bruno Smith', 'Berlin', 'Company 42 Ltd', '101 Market Street, Apt 1', 'c4ca4238a0b923820dcc509a6f75849b', 'x', '2026-11-25 04:41:18.605635+00', '2026-11-25', '2026-11-25T04:41:18Z', '1234567890', '123456789012']) {
+    for (const text of [
+      'Bruno Smith',
+      'Berlin',
+      'Company 42 Ltd',
+      '101 Market Street, Apt 1',
+      'c4ca4238a0b923820dcc509a6f75849b',
+      'x',
+      '2026-11-25 04:41:18.605635+00',
+      '2026-11-25',
+      '2026-11-25T04:41:18Z',
+      '1234567890',
+      '123456789012',
+      '550e8400-e29b-41d4-a716-446655440000',
+      '41111111-1111-1111-1111-411111111111',
+      'a659a869-de47-63cf-2a63-38d67d81c164',
+      'https://shop.example.com/products/42?ref=list',
+      'status: shipped',
+    ]) {
       const bytes = Buffer.from(text);
       assert.equal(masker.screenBytes(bytes, 0, bytes.length), NOTHING_TO_MASK, text);
     }

@@ -85,6 +85,20 @@ describe('StreamMasker across chunk boundaries', () => {
       '2024-03-15 10:30:00',
       '550e8400-e29b-41d4-a716-446655440000',
       'plain words',
+      'Password: correct horse battery staple',
+      '{"api_key": "abc def", "x": 1}',
+      '{\\"db_password\\": \\"a b c\\"}',
+      'Authorization: Digest username="bob", response="6629fae4"',
+      'Authorization: Basic dXNlcjpwYXNz',
+      '<password>s3 cret</password>',
+      'card4111111111111111x',
+      '4111.1111.1111.1111',
+      'de89-3704-0044-0532-0130-00',
+      '123–45–6789',
+      'jürgen@müller.de',
+      '"john doe"@example.com',
+      "ALTER ROLE app PASSWORD 'se cret'",
+      "PASSWORD 'it''s x'",
     ];
     const separators = [' ', '\n', ', ', '\t'];
     let seed = 7;
@@ -106,6 +120,45 @@ describe('StreamMasker across chunk boundaries', () => {
       assert.equal(result.output, expected.output, JSON.stringify(chunks));
       assert.deepEqual(result.report, expected.report, JSON.stringify(chunks));
     }
+  });
+});
+
+describe('StreamMasker and values that run on', () => {
+  test('a password after a colon is held until its line ends: no word of it goes out', () => {
+    const result = stream(['wifi password: blue ', 'monkey ', '42\nnext line\n']);
+    assert.equal(result.output, 'wifi password: [PASSWORD]\nnext line\n');
+    for (const out of result.pushed) assert.ok(!/blue|monkey|42/.test(out), `part of the password went out: ${JSON.stringify(out)}`);
+    assert.deepEqual(result.report.byDetector, { 'connection-password': 1 });
+  });
+
+  test('a value that opened in text already sent holds all that is pending', () => {
+    // the opening quote and the tag go out with the space after them; the value's words must not
+    for (const chunks of [
+      ["password=' ", 'se ', "cret' x\n"],
+      ['<password> ', 'se ', 'cret</password>\n'],
+    ]) {
+      const result = stream(chunks);
+      assert.equal(result.output, maskedWhole(chunks.join('')).output, JSON.stringify(chunks));
+      for (const out of result.pushed) assert.ok(!/se|cret/.test(out), `part of the password went out: ${JSON.stringify(result.pushed)}`);
+    }
+  });
+
+  test('a quoted email local part is held until its domain is complete', () => {
+    const result = stream(['mail "john ', 'doe"', '@exam', 'ple.com ok\n']);
+    assert.equal(result.output, 'mail [EMAIL] ok\n');
+    for (const out of result.pushed) assert.ok(!/john|doe/.test(out), `part of the address went out: ${JSON.stringify(result.pushed)}`);
+  });
+
+  test('a quoted JSON value cut by a chunk is held until its quote closes', () => {
+    const result = stream(['{"client_secret": "abc ', 'def", "x": 1}\n']);
+    assert.equal(result.output, '{"client_secret": "[TOKEN]", "x": 1}\n');
+    assert.ok(!result.pushed[0]?.includes('abc'), JSON.stringify(result.pushed));
+  });
+
+  test('a JSON value inside a JSON string, cut after its escaped quote', () => {
+    const result = stream(['{\\"password\\": \\"a ', 'b\\"}\n']);
+    assert.equal(result.output, '{\\"password\\": \\"[PASSWORD]\\"}\n');
+    assert.ok(!result.pushed[0]?.includes('a '), JSON.stringify(result.pushed));
   });
 });
 
