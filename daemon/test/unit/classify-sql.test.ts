@@ -508,6 +508,7 @@ describe('sqlAttributes', () => {
       commands: ['SELECT', 'DELETE'],
       statementCount: 4,
       noWhere: true,
+      runsUserCode: false,
     });
   });
 

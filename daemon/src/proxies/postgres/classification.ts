@@ -30,7 +30,22 @@ export class SqlClassifier {
       const target = prepared.get(s.executes.toLowerCase());
       if (!target) return { ...s, class: 'unknown', reasons: [...s.reasons, `EXECUTE of "${s.executes}", which this connection did not PREPARE`] };
       const resolved = combineClasses(s.classBesidesExecute ? [s.classBesidesExecute, target.class] : [target.class]);
-      return { ...s, class: resolved, tables: [...new Set([...s.tables, ...target.tables])], writesTables: target.writesTables, functions: target.functions, noWhere: target.noWhere, reasons: [...s.reasons, `EXECUTE runs the prepared statement "${s.executes}"`] };
+      const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+      return {
+        ...s,
+        class: resolved,
+        tables: union(s.tables, target.tables),
+        writesTables: target.writesTables,
+        functions: target.functions,
+        noWhere: target.noWhere,
+        // the catalog resolves what the prepared statement calls and reads as if it were written here
+        readsTables: union(s.readsTables, target.statements.flatMap((t) => t.readsTables)),
+        calls: union(s.calls, target.calls),
+        fieldCalls: union(s.fieldCalls, target.statements.flatMap((t) => t.fieldCalls)),
+        operators: union(s.operators, target.statements.flatMap((t) => t.operators)),
+        runsUserCode: s.runsUserCode || target.runsUserCode,
+        reasons: [...s.reasons, `EXECUTE runs the prepared statement "${s.executes}"`],
+      };
     });
     return classificationOf(statements);
   }
