@@ -366,6 +366,7 @@ describe('PostgreSQL catalog: where result columns come from', () => {
       CREATE VIEW secret_view AS SELECT id, password AS pw, upper(owner_email) AS shouted, id + 1 AS next_id, password || owner_email AS both_ FROM secrets;
       CREATE VIEW secret_view_again AS SELECT pw AS again, shouted FROM secret_view;
       CREATE VIEW whole_rows AS SELECT s AS r FROM secrets s;
+      CREATE MATERIALIZED VIEW secret_copy AS SELECT password AS kept FROM secrets;
       CREATE SCHEMA other;
       CREATE TABLE other.secrets (token text);
       CREATE TYPE pair AS (a int, b text);
@@ -417,6 +418,12 @@ describe('PostgreSQL catalog: where result columns come from', () => {
     const [row] = await sources('SELECT r FROM whole_rows');
     assert.equal(row?.computed, true);
     assert.ok(row?.origins.some((o) => o.column === 'password'), JSON.stringify(row));
+  });
+
+  test('a materialized view column is followed to the base column it was copied from', async () => {
+    const [kept] = await sources('SELECT kept FROM secret_copy');
+    assert.equal(kept?.table, 'secret_copy');
+    assert.deepEqual(kept?.origins, [{ schema: 'public', table: 'secrets', column: 'password' }]);
   });
 
   test('a second look-up of the same columns is synchronous', async () => {

@@ -172,7 +172,7 @@ export class CatalogConnection {
     try {
       up = await connectUpstream(this.settings, startup, this.options.maxMessageBytes);
     } catch (error) {
-      this.connection = undefined;
+      if (attempt === this.attempt) this.connection = undefined;
       throw new CatalogError(error instanceof Error ? error.message : String(error));
     }
     if (this.closed || attempt !== this.attempt) {

@@ -312,6 +312,8 @@ class Gathering implements CatalogFacts {
   oldest = Infinity;
   /** a name the catalog does not have was used: the result is not reused */
   usedMiss = false;
+  /** found objects whose bodies and dependencies are still to be followed: a list, not recursion, as chains can be long */
+  readonly toFollow: (FunctionFact | RelationFact)[] = [];
 
   get complete(): boolean {
     const m = this.missing;
@@ -379,14 +381,14 @@ export class TargetCatalog {
     if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.relations.size === 0) return c;
     const gathering = new Gathering();
     this.gather(names, gathering, now);
-    if (gathering.complete) return this.finish(c, gathering);
-    return this.resolveAsync(c, gathering).catch((error: unknown) => this.failed(c, error));
+    const generation = this.generation;
+    if (gathering.complete) return this.finish(c, gathering, generation);
+    return this.resolveAsync(c, gathering, generation).catch((error: unknown) => this.failed(c, error));
   }
 
-  private async resolveAsync(c: SqlClassification, gathering: Gathering): Promise<SqlClassification> {
+  private async resolveAsync(c: SqlClassification, gathering: Gathering, generation: number): Promise<SqlClassification> {
     await initSqlClassifier();
     for (let round = 0; round < this.options.maxRounds; round++) {
-      const generation = this.generation;
       const fetchedAt = this.options.now();
       const m = gathering.missing;
       const [functions, fieldFunctions, operators, relations, functionsByOid, relationsByOid] = await Promise.all([
@@ -436,8 +438,8 @@ export class TargetCatalog {
       }
       for (const f of foundFunctions) this.visitFunction(f, gathering, fetchedAt);
       for (const r of foundRelations) this.visitRelation(r, gathering, fetchedAt);
-      this.fillMissingOids(gathering);
-      if (gathering.complete) return this.finish(c, gathering);
+      this.follow(gathering);
+      if (gathering.complete) return this.finish(c, gathering, generation);
     }
     return unknownResolution(c, `the catalog look-up did not settle within ${this.options.maxRounds} rounds`);
   }
@@ -446,9 +448,10 @@ export class TargetCatalog {
     return unknownResolution(c, `the server's catalog could not be read: ${errorText(error)}`);
   }
 
-  private finish(c: SqlClassification, gathering: Gathering): SqlClassification {
+  /** Applies the facts; the result is reused until the oldest fact expires, unless DDL came in between. */
+  private finish(c: SqlClassification, gathering: Gathering, generation: number): SqlClassification {
     const result = applyCatalogFacts(c, gathering);
-    if (!gathering.usedMiss) {
+    if (!gathering.usedMiss && generation === this.generation) {
       const expiresAt = (gathering.oldest === Infinity ? this.options.now() : gathering.oldest) + this.options.ttlMs;
       this.resolved.set(c, { result, generation: this.generation, expiresAt });
     }
@@ -461,6 +464,19 @@ export class TargetCatalog {
     this.gatherNames(names.fieldFunctions, this.fieldFunctionsByName, g.fieldFunctions, g.missing.fieldFunctions, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.operators, this.operatorsByName, g.operators, g.missing.operators, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.relations, this.relationsByName, g.relations, g.missing.relations, g, now, (r) => this.visitRelation(r.value, g, r.fetchedAt));
+    this.follow(g);
+  }
+
+  /** Follows what found objects reach: a body's names, a definition's dependencies. */
+  private follow(g: Gathering): void {
+    for (let next = g.toFollow.pop(); next !== undefined; next = g.toFollow.pop()) {
+      if ('volatility' in next) {
+        if (next.body !== undefined) this.gather(namesOf([next.body]), g, this.options.now());
+        for (const dep of next.reaches) this.visitDependency(dep, g);
+      } else {
+        for (const dep of [...next.reads, ...next.writes]) this.visitDependency(dep, g);
+      }
+    }
     this.fillMissingOids(g);
   }
 
@@ -484,8 +500,7 @@ export class TargetCatalog {
     g.functionsByOid.set(f.oid, f);
     g.missing.functionOids.delete(f.oid);
     g.oldest = Math.min(g.oldest, fetchedAt);
-    if (f.body !== undefined) this.gather(namesOf([f.body]), g, this.options.now());
-    for (const dep of f.reaches) this.visitDependency(dep, g);
+    g.toFollow.push(f);
   }
 
   private visitRelation(r: RelationFact, g: Gathering, fetchedAt: number): void {
@@ -493,7 +508,7 @@ export class TargetCatalog {
     g.relationsByOid.set(r.oid, r);
     g.missing.relationOids.delete(r.oid);
     g.oldest = Math.min(g.oldest, fetchedAt);
-    for (const dep of [...r.reads, ...r.writes]) this.visitDependency(dep, g);
+    g.toFollow.push(r);
   }
 
   private visitDependency(dep: CatalogDependency, g: Gathering): void {
@@ -596,10 +611,10 @@ export class TargetCatalog {
     } else if (row[3] === null) {
       // a system column (ctid, xmin, ...) or one dropped since the statement was planned
       source = { schema, table, column: attnum < 0 ? `system column ${attnum}` : `column ${attnum}`, kind, origins: [], computed: false, complete: true };
-    } else if (kind === 'v' && row[4] !== null) {
+    } else if ((kind === 'v' || kind === 'm') && row[4] !== null) {
+      // a materialized view stores what its query computed from the base columns
       source = await this.viewColumnSource({ schema, table, column: text(row, 3), kind }, attnum, text(row, 4), json<{ oid: number; attnum: number; name: string }[]>(row, 6) ?? [], depth);
     } else {
-      // a table's column, or a materialized view's: its values are stored, whatever computed them once
       source = { schema, table, column: text(row, 3), kind, origins: [{ schema, table, column: text(row, 3) }], computed: false, complete: true };
     }
     if (generation === this.generation) this.columns.set(key, source, fetchedAt);
