@@ -283,6 +283,9 @@ describe('PostgreSQL catalog connection: read-only, pinned search_path, failures
     try {
       assert.deepEqual(await connection.query('SHOW search_path'), [['pg_catalog']]);
       await assert.rejects(connection.query('CREATE TABLE public.sneak (i int)'), /read-only transaction/);
+      // the failed statement stays prepared on the server; the connection goes on working
+      await assert.rejects(connection.query('CREATE TABLE public.sneak (i int)'), /read-only transaction/);
+      assert.deepEqual(await connection.query('SELECT 3'), [['3']]);
       // parameters travel as values, never as SQL
       assert.deepEqual(await connection.query('SELECT $1::text', ["x'); DROP TABLE t; --"]), [["x'); DROP TABLE t; --"]]);
     } finally {

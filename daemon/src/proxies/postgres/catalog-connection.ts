@@ -74,6 +74,8 @@ export class CatalogConnection {
   connects = 0;
   /** statement names of the query texts prepared on the current connection */
   private prepared = new Map<string, string>();
+  /** statement names handed out on the current connection; a name is never reused, as a failed query may have left its statement behind */
+  private named = 0;
 
   constructor(
     readonly settings: UpstreamSettings,
@@ -90,13 +92,12 @@ export class CatalogConnection {
       let statement = this.prepared.get(sql);
       const messages: Buffer[] = [];
       if (statement === undefined) {
-        const name = this.prepared.size < MAX_PREPARED ? `airlock_catalog_${this.prepared.size + 1}` : '';
+        const name = this.named < MAX_PREPARED ? `airlock_catalog_${++this.named}` : '';
         messages.push(serialize.parse({ name, text: sql }));
         statement = name;
       }
       messages.push(serialize.bind({ statement, values: [...params] }), serialize.execute({}), serialize.sync());
       const result = await this.run(socket, messages);
-      // only once the server has it: a Parse that failed left nothing behind
       if (statement !== '') this.prepared.set(sql, statement);
       return result.rows;
     });
@@ -204,6 +205,7 @@ export class CatalogConnection {
     }
     this.socket = up.socket;
     this.prepared = new Map();
+    this.named = 0;
     this.framer = new MessageFramer(this.options.maxMessageBytes, false);
     up.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     up.socket.on('error', (err: Error) => this.lost(up.socket, `the catalog connection failed: ${err.message}`));
