@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import pg from 'pg';
 import { classifySql, initSqlClassifier, type SqlClassification } from '../../src/classify/index.js';
-import { CatalogConnection } from '../../src/proxies/postgres/catalog-connection.js';
-import { TargetCatalog } from '../../src/proxies/postgres/catalog.js';
+import { CatalogConnection, CatalogConnections } from '../../src/proxies/postgres/catalog-connection.js';
+import { TargetCatalog, TargetCatalogs } from '../../src/proxies/postgres/catalog.js';
 import type { UpstreamSettings } from '../../src/proxies/postgres/upstream.js';
 import { createTestDatabase, dropTestDatabase, freePort, machinePg } from '../helpers/pg-cluster.js';
 
@@ -269,7 +269,7 @@ describe('PostgreSQL catalog connection: read-only, pinned search_path, failures
     await createTestDatabase(`${DB}_conn`);
     admin = new pg.Client(machinePg(`${DB}_conn`));
     await admin.connect();
-    await admin.query('CREATE FUNCTION purge() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$');
+    await admin.query('CREATE FUNCTION purge() RETURNS int STABLE LANGUAGE sql AS $$ SELECT 1 $$');
     // a database default the catalog connection must not inherit
     await admin.query(`ALTER DATABASE ${DB}_conn SET search_path = public`);
   });
@@ -291,6 +291,19 @@ describe('PostgreSQL catalog connection: read-only, pinned search_path, failures
     } finally {
       connection.close();
     }
+  });
+
+  test('one catalog and connection per database; a target URL naming a database always uses it; close() ends them', async () => {
+    const catalogs = new TargetCatalogs(new CatalogConnections(settings()));
+    const a = catalogs.get(`${DB}_conn`);
+    assert.equal(catalogs.get(`${DB}_conn`), a);
+    assert.notEqual(catalogs.get('postgres'), a);
+    assert.equal((await a.resolve(classifySql('SELECT purge()'))).class, 'read', 'this database has a harmless purge');
+    catalogs.close();
+    await assert.rejects(a.connection.query('SELECT 1'), /closed/);
+    const pinned = new TargetCatalogs(new CatalogConnections(settings(5432, `${DB}_conn`)));
+    assert.equal(pinned.get('postgres'), pinned.get('anything'));
+    pinned.close();
   });
 
   test('reconnects after the server drops the connection', async () => {

@@ -16,7 +16,7 @@ import {
   type Volatility,
 } from '../../classify/sql/index.js';
 import { parseStatements } from '../../classify/sql/analysis.js';
-import type { CatalogConnection, DescribedColumn } from './catalog-connection.js';
+import type { CatalogConnection, CatalogConnections, DescribedColumn } from './catalog-connection.js';
 
 /**
  * What the server's catalog knows, per target and database, for the proxy's hot path: facts about
@@ -737,17 +737,21 @@ function referencedNames(definition: string, index: number): Set<string> | undef
   return unclear ? undefined : names;
 }
 
-/** The catalogs of one target, one per database, created as agents connect. */
+/**
+ * The catalogs of one target, one per database, created as agents connect; closing it closes
+ * their connections (when the target's listener closes).
+ */
 export class TargetCatalogs {
   private readonly byDatabase = new Map<string, TargetCatalog>();
 
   constructor(
-    private readonly connectionFor: (database: string) => CatalogConnection,
+    readonly connections: CatalogConnections,
     private readonly options: Partial<TargetCatalogOptions> = {},
   ) {}
 
+  /** The catalog of the database an agent connected to (the target URL's database when it names one). */
   get(database: string): TargetCatalog {
-    const connection = this.connectionFor(database);
+    const connection = this.connections.get(database);
     let catalog = this.byDatabase.get(connection.database);
     if (catalog === undefined) {
       catalog = new TargetCatalog(connection, this.options);
@@ -756,9 +760,13 @@ export class TargetCatalogs {
     return catalog;
   }
 
-  /** After DDL in one database, forgets that database's facts. */
-  invalidate(database?: string): void {
-    if (database === undefined) for (const c of this.byDatabase.values()) c.invalidate();
-    else this.byDatabase.get(database)?.invalidate();
+  /** For a privileged statement: roles are shared by every database of the server, so every catalog forgets. */
+  invalidateAll(): void {
+    for (const c of this.byDatabase.values()) c.invalidate();
+  }
+
+  close(): void {
+    this.connections.close();
+    this.byDatabase.clear();
   }
 }
