@@ -333,6 +333,9 @@ describe('PostgreSQL catalog connection: read-only, pinned search_path, failures
       assert.equal(plain.class, 'read');
       const privileged = await catalog.resolve(classifySql("SELECT pg_read_file('/etc/passwd'), purge()"));
       assert.equal(privileged.class, 'privileged', 'a failure never lowers a class');
+      assert.match(reasons(privileged), /pg_read_file/);
+      const transaction = await catalog.resolve(classifySql('BEGIN; SELECT purge(); COMMIT'));
+      assert.deepEqual(transaction.statements.map((s) => s.class), ['read', 'unknown', 'read']);
     } finally {
       connection.close();
     }

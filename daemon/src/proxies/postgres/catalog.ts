@@ -679,7 +679,15 @@ export class TargetCatalog {
 /** The classification a failed catalog look-up leaves: unknown, naming why, statements kept. */
 function unknownResolution(c: SqlClassification, reason: string): SqlClassification {
   if (c.statements.length === 0) return unclassifiable(reason);
-  return classificationOf(c.statements.map((s) => ({ ...s, class: combineClasses([s.class, 'unknown']), reasons: [reason] })));
+  return classificationOf(
+    c.statements.map((s) => {
+      const names = namesOf([s]);
+      // a statement that names nothing the catalog knows about (BEGIN, SELECT 1) needs no facts
+      if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.relations.size === 0) return s;
+      const cls = combineClasses([s.class, 'unknown']);
+      return { ...s, class: cls, reasons: cls === s.class ? [...s.reasons, reason] : [reason] };
+    }),
+  );
 }
 
 function dedupe<T extends { oid: number }>(found: Map<string, T[]>): Map<string, T[]> {
