@@ -66,6 +66,9 @@ describe('the classifier lists what the catalog must resolve', () => {
   test('operators, standard names included (a user type can back + with a volatile function), and OPERATOR(schema.op)', () => {
     const s = classifySql("SELECT a + b, c OPERATOR(app.===) d, e BETWEEN 1 AND 2, f LIKE 'x%', g = ANY(SELECT 1) FROM t ORDER BY a USING <").statements[0]!;
     for (const op of ['+', 'app.===', '>=', '<=', '~~', '=', '<']) assert.ok(s.operators.includes(op), `${op} in ${JSON.stringify(s.operators)}`);
+    // comparisons that name no operator: IN (subquery), CASE x WHEN
+    assert.deepEqual(classifySql('SELECT a IN (SELECT b FROM t) FROM u').statements[0]!.operators, ['=']);
+    assert.deepEqual(classifySql('SELECT CASE a WHEN 1 THEN 2 END FROM u').statements[0]!.operators, ['=']);
   });
 
   test('x.name and (x).name are listed as possible calls of name(x)', () => {

@@ -427,8 +427,15 @@ class StatementAnalysis {
         this.walkFields(fields, ctx, ['name']);
         return;
       case 'SubLink':
-        this.operatorName(fields['operName'], ctx);
+        // x IN (SELECT ...) carries no operator name; the server compares with =
+        if (fields['subLinkType'] === 'ANY_SUBLINK' && fields['operName'] === undefined) this.operatorName([{ String: { sval: '=' } }], ctx);
+        else this.operatorName(fields['operName'], ctx);
         this.walkFields(fields, ctx, ['operName']);
+        return;
+      case 'CaseExpr':
+        // CASE x WHEN v compares x = v
+        if (fields['arg'] !== undefined) this.operatorName([{ String: { sval: '=' } }], ctx);
+        this.walkFields(fields, ctx);
         return;
       case 'SortBy':
         this.operatorName(fields['useOp'], ctx);
