@@ -458,20 +458,24 @@ export class TargetCatalog {
     return result;
   }
 
-  /** Takes what the caches know of `names` into the gathering, recording what they lack. */
+  /** Takes what the caches know of `names` into the gathering, recording what they lack, and follows it. */
   private gather(names: CatalogNames, g: Gathering, now: number): void {
+    this.take(names, g, now);
+    this.follow(g);
+  }
+
+  private take(names: CatalogNames, g: Gathering, now: number): void {
     this.gatherNames(names.functions, this.functionsByName, g.functions, g.missing.functions, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.fieldFunctions, this.fieldFunctionsByName, g.fieldFunctions, g.missing.fieldFunctions, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.operators, this.operatorsByName, g.operators, g.missing.operators, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.relations, this.relationsByName, g.relations, g.missing.relations, g, now, (r) => this.visitRelation(r.value, g, r.fetchedAt));
-    this.follow(g);
   }
 
   /** Follows what found objects reach: a body's names, a definition's dependencies. */
   private follow(g: Gathering): void {
     for (let next = g.toFollow.pop(); next !== undefined; next = g.toFollow.pop()) {
       if ('volatility' in next) {
-        if (next.body !== undefined) this.gather(namesOf([next.body]), g, this.options.now());
+        if (next.body !== undefined) this.take(namesOf([next.body]), g, this.options.now());
         for (const dep of next.reaches) this.visitDependency(dep, g);
       } else {
         for (const dep of [...next.reads, ...next.writes]) this.visitDependency(dep, g);
