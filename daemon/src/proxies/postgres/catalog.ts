@@ -29,6 +29,14 @@ import type { CatalogConnection, CatalogConnections, DescribedColumn } from './c
  * `invalidate()` forgets everything at once, for the proxy to call when a DDL or privileged
  * statement completes through Airlock. A name the catalog does not have is never cached: the
  * statement naming it fails on the server, and the object may be created a moment later.
+ * (Names after `x.` and operator names are the exception: that none is a user function is the
+ * common case, and is kept like any fact.)
+ *
+ * Wiring, per target: `new TargetCatalogs(new CatalogConnections(upstreamSettings(target)))` when
+ * the listener starts, `catalogs.get(agentDatabase)` per agent connection, `catalogs.close()` when
+ * the listener closes; `catalog.invalidate()` after a ddl statement completes, `invalidateAll()`
+ * after a privileged one (roles are shared by the server's databases). The catalog runs as the
+ * target's own login role: what that role cannot see, it cannot judge.
  */
 
 export interface TargetCatalogOptions {
