@@ -43,6 +43,11 @@ ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
 CREATE POLICY purge_policy ON guarded USING (purge() > 0);
 CREATE FUNCTION int_eq_purge(int, int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN DELETE FROM items WHERE id = 2; RETURN $1 = $2; END $$;
 CREATE OPERATOR public.=== (leftarg = int, rightarg = int, function = int_eq_purge);
+CREATE FUNCTION int_ne(int, int) RETURNS boolean IMMUTABLE LANGUAGE sql AS $$ SELECT $1 <> $2 $$;
+CREATE FUNCTION int_ne_purge(int, int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN DELETE FROM items WHERE id = 2; RETURN $1 <> $2; END $$;
+CREATE OPERATOR public.=/= (leftarg = int, rightarg = int, function = int_ne);
+CREATE OPERATOR public.=?= (leftarg = int, rightarg = int, function = int_ne, negator = OPERATOR(public.!=?=));
+CREATE OPERATOR public.!=?= (leftarg = int, rightarg = int, function = int_ne_purge);
 CREATE FUNCTION text_plus(text, text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN DELETE FROM items WHERE id = 2; RETURN $1 || $2; END $$;
 CREATE OPERATOR public.+ (leftarg = text, rightarg = text, function = text_plus);
 CREATE FUNCTION purge_row(items) RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM items WHERE id = ($1).id; RETURN 1; END $$;
@@ -163,6 +168,9 @@ describe('PostgreSQL catalog: side effects hidden in calls, views, triggers, def
   test('operators: a user operator, OPERATOR(schema.op), and + overloaded for text', async () => {
     assert.equal((await resolved(catalog, 'SELECT 1 === 1')).class, 'write');
     assert.equal((await resolved(catalog, 'SELECT 1 OPERATOR(public.===) 1')).class, 'write');
+    assert.equal((await resolved(catalog, 'SELECT 1 =/= 2')).class, 'read', 'an immutable SQL operator function');
+    // NOT (a =?= b) may be planned as a !=?= b: the negator's function counts
+    assert.equal((await resolved(catalog, 'SELECT NOT (1 =?= 2)')).class, 'write');
     assert.equal((await resolved(catalog, "SELECT 'a'::text + 'b'::text")).class, 'write');
     assert.equal((await resolved(catalog, 'SELECT 2 = 2, 3 < 4')).class, 'read', 'operators with no user overload stay reads');
     // operand types are not known here: once a user backs + for some type, every + is judged by it

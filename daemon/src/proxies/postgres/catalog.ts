@@ -149,9 +149,14 @@ const CANDIDATES = `jsonb_to_recordset($1::jsonb) AS w(ord int, schema text, nam
 
 const FUNCTIONS_BY_NAME = `SELECT w.ord, ${FUNCTION_COLUMNS} FROM ${CANDIDATES} JOIN pg_proc p ON p.proname = w.name ${FUNCTION_JOINS} WHERE ${SCHEMA_MATCHES('n.nspname')}`;
 const FUNCTIONS_BY_OID = `SELECT p.oid::int8, ${FUNCTION_COLUMNS} FROM jsonb_array_elements_text($1::jsonb) AS w(oid) JOIN pg_proc p ON p.oid = w.oid::oid ${FUNCTION_JOINS}`;
-/** operators whose own schema or whose function is not built in; built-in ones run built-in functions */
+/**
+ * Operators whose own schema or whose function is not built in; built-in ones run built-in
+ * functions. The planner may run an operator's commutator (1 === x as x === 1) or negator
+ * (NOT a === b as a !== b) instead, so theirs count too.
+ */
 const OPERATORS_BY_NAME = `SELECT w.ord, ${FUNCTION_COLUMNS} FROM ${CANDIDATES}
-  JOIN pg_operator op ON op.oprname = w.name JOIN pg_namespace opn ON opn.oid = op.oprnamespace
+  JOIN pg_operator written ON written.oprname = w.name JOIN pg_namespace opn ON opn.oid = written.oprnamespace
+  JOIN pg_operator op ON op.oid IN (written.oid, written.oprcom, written.oprnegate)
   JOIN pg_proc p ON p.oid = op.oprcode ${FUNCTION_JOINS}
   WHERE ${SCHEMA_MATCHES('opn.nspname')}
     AND (n.nspname NOT IN ('pg_catalog', 'information_schema') OR opn.nspname NOT IN ('pg_catalog', 'information_schema'))`;
