@@ -62,6 +62,9 @@ CREATE INDEX indexed_purge ON indexed ((imm_purge(v)));
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (pid int REFERENCES parent ON DELETE CASCADE);
 CREATE TRIGGER child_stamp BEFORE DELETE ON child FOR EACH ROW EXECUTE FUNCTION definer_trigger();
+CREATE TYPE boxed AS (v int);
+CREATE FUNCTION box_purge(int) RETURNS boxed LANGUAGE plpgsql AS $$ BEGIN DELETE FROM items WHERE id = $1; RETURN ROW($1)::boxed; END $$;
+CREATE CAST (int AS boxed) WITH FUNCTION box_purge(int);
 CREATE FUNCTION flip() RETURNS int VOLATILE LANGUAGE sql AS $$ SELECT 1 $$;
 CREATE TABLE secrets (id int, password text, owner_email text);
 CREATE VIEW secret_view AS SELECT id, password AS pw, upper(owner_email) AS shouted, id + 1 AS next_id FROM secrets;
@@ -177,6 +180,13 @@ describe('PostgreSQL catalog: side effects hidden in calls, views, triggers, def
     const plus = await resolved(catalog, 'SELECT 1 + 1');
     assert.equal(plus.class, 'write');
     assert.match(reasons(plus), /operator \+: calls public\.text_plus/);
+  });
+
+  test('an explicit cast whose CREATE CAST function deletes rows is a write; casts to built-in types stay reads', async () => {
+    assert.equal((await resolved(catalog, 'SELECT 1::boxed')).class, 'write');
+    assert.equal((await resolved(catalog, 'SELECT CAST(2 AS public.boxed)')).class, 'write');
+    const plain = await resolved(catalog, "SELECT '1'::int, 'x'::text, now()::date");
+    assert.equal(plain.class, 'read');
   });
 
   test('x.name notation, an aggregate and a pg_temp function', async () => {

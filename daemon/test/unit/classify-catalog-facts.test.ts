@@ -23,16 +23,18 @@ function uses(target: FunctionFact | RelationFact, via: string, mode: 'read' | '
 }
 
 /** Facts for the names given; every function and relation is also known by OID. */
-function facts(parts: { functions?: Record<string, FunctionFact[]>; fieldFunctions?: Record<string, FunctionFact[]>; operators?: Record<string, FunctionFact[]>; relations?: Record<string, RelationFact[]>; extra?: (FunctionFact | RelationFact)[] }): CatalogFacts {
+function facts(parts: { functions?: Record<string, FunctionFact[]>; fieldFunctions?: Record<string, FunctionFact[]>; operators?: Record<string, FunctionFact[]>; casts?: Record<string, FunctionFact[]>; relations?: Record<string, RelationFact[]>; extra?: (FunctionFact | RelationFact)[] }): CatalogFacts {
   const functions = new Map(Object.entries(parts.functions ?? {}));
   const fieldFunctions = new Map(Object.entries(parts.fieldFunctions ?? {}));
   const operators = new Map(Object.entries(parts.operators ?? {}));
+  const casts = new Map(Object.entries(parts.casts ?? {}));
   const relations = new Map(Object.entries(parts.relations ?? {}));
-  const all = [...functions.values(), ...fieldFunctions.values(), ...operators.values(), ...relations.values()].flat().concat(parts.extra ?? []);
+  const all = [...functions.values(), ...fieldFunctions.values(), ...operators.values(), ...casts.values(), ...relations.values()].flat().concat(parts.extra ?? []);
   return {
     functions,
     fieldFunctions,
     operators,
+    casts,
     relations,
     functionsByOid: new Map(all.filter((x): x is FunctionFact => 'volatility' in x).map((f) => [f.oid, f])),
     relationsByOid: new Map(all.filter((x): x is RelationFact => !('volatility' in x)).map((r) => [r.oid, r])),
@@ -226,6 +228,14 @@ describe('applyCatalogFacts', () => {
     assert.match(reasons(c), /operator ===: calls public\.money_eq/);
   });
 
+  test('an explicit cast to a type whose cast CREATE CAST made a VOLATILE user function is a write', () => {
+    const castFn = fn('to_pair', { argumentCount: 1 });
+    const c = applyCatalogFacts(classifySql('SELECT 1::pair, CAST(2 AS pair)'), facts({ casts: { pair: [castFn] } }));
+    assert.equal(c.class, 'write');
+    assert.match(reasons(c), /cast to pair: calls public\.to_pair/);
+    assert.deepEqual(classifySql("SELECT 'x'::text, $1::int").statements[0]!.casts, ['text', 'pg_catalog.int4']);
+  });
+
   test('x.name: a one-argument function of that name is called; a column of that name is not', () => {
     const purgeRow = fn('purge_row', { argumentCount: 1 });
     assert.equal(applyCatalogFacts(classifySql('SELECT i.purge_row FROM items i'), facts({ fieldFunctions: { purge_row: [purgeRow] }, relations: { items: [relation('items')] } })).class, 'write');
@@ -257,7 +267,7 @@ describe('applyCatalogFacts', () => {
     const view = relation('loop_v', { kind: 'v', reads: [uses(looping, 'view definition')] });
     const purge = fn('purge');
     const withPurge = { ...looping, reaches: [uses(purge, 'definition')] };
-    const c = applyCatalogFacts(classifySql('SELECT * FROM loop_v'), facts({ relations: { loop_v: [view] }, functions: { count: [] }, extra: [withPurge, purge] }));
+    const c = applyCatalogFacts(classifySql('SELECT * FROM loop_v'), facts({ relations: { loop_v: [view] }, functions: { count: [] }, casts: { 'pg_catalog.int4': [] }, extra: [withPurge, purge] }));
     assert.equal(c.class, 'write');
   });
 

@@ -315,6 +315,7 @@ class StatementAnalysis {
   private readonly calls = new Set<string>();
   private readonly fieldCalls = new Set<string>();
   private readonly operators = new Set<string>();
+  private readonly casts = new Set<string>();
   private runsUserCode = false;
   private noWhere = false;
   private executes: string | undefined;
@@ -345,6 +346,7 @@ class StatementAnalysis {
       calls: [...this.calls],
       fieldCalls: [...this.fieldCalls],
       operators: [...this.operators],
+      casts: [...this.casts],
       runsUserCode: this.runsUserCode,
       reasons,
     };
@@ -370,6 +372,7 @@ class StatementAnalysis {
     for (const c of child.calls) this.calls.add(c);
     for (const c of child.fieldCalls) this.fieldCalls.add(c);
     for (const o of child.operators) this.operators.add(o);
+    for (const t of child.casts) this.casts.add(t);
     this.runsUserCode ||= child.runsUserCode;
     this.noWhere ||= child.noWhere;
     this.executes ??= child.executes;
@@ -432,6 +435,13 @@ class StatementAnalysis {
         else this.operatorName(fields['operName'], ctx);
         this.walkFields(fields, ctx, ['operName']);
         return;
+      case 'TypeCast': {
+        // x::t runs the cast function to t, which CREATE CAST can make a user function
+        const typeName = isRecord(fields['typeName']) ? nameParts(fields['typeName']['names']) : [];
+        if (ctx.executing && typeName.length > 0) this.casts.add(typeName.join('.'));
+        this.walkFields(fields, ctx);
+        return;
+      }
       case 'CaseExpr':
         // CASE x WHEN v compares x = v
         if (fields['arg'] !== undefined) this.operatorName([{ String: { sval: '=' } }], ctx);

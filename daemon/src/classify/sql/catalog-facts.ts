@@ -21,6 +21,8 @@ import type { SqlClass, SqlClassification, SqlStatementInfo } from './types.js';
  *   function may still call a VOLATILE one, and the server lets it), as are its default
  *   arguments, an aggregate's support functions and a BEGIN ATOMIC body's dependencies. A body in
  *   another trusted language (plperl, plv8, ...) cannot be read and is unknown.
+ * - An explicit cast (x::t) is a call of the cast's function when CREATE CAST made it a user
+ *   function; so is an operator's function (and its commutator's and negator's).
  * - A relation is the calls its definition makes: reading a view runs its query; reading a table
  *   evaluates its row-level security policies; writing a table also fires its triggers and rules,
  *   evaluates column defaults, check and domain constraints and index expressions, cascades along
@@ -88,6 +90,8 @@ export interface CatalogFacts {
   fieldFunctions: ReadonlyMap<string, readonly FunctionFact[]>;
   /** the functions behind the operators of that name whose function or schema is not built in */
   operators: ReadonlyMap<string, readonly FunctionFact[]>;
+  /** the functions of the casts to the types of that name whose function is not built in */
+  casts: ReadonlyMap<string, readonly FunctionFact[]>;
   /** every relation the name could mean */
   relations: ReadonlyMap<string, readonly RelationFact[]>;
   functionsByOid: ReadonlyMap<number, FunctionFact>;
@@ -179,6 +183,11 @@ class Judge {
       const functions = this.facts.operators.get(op);
       if (functions === undefined) effect.add('unknown', `the catalog was not asked about the operator ${op}`);
       else for (const fn of functions) effect.absorb(this.fn(fn, depth + 1), `operator ${op}: `);
+    }
+    for (const type of s.casts) {
+      const functions = this.facts.casts.get(type);
+      if (functions === undefined) effect.add('unknown', `the catalog was not asked about casts to ${type}`);
+      else for (const fn of functions) effect.absorb(this.fn(fn, depth + 1), `cast to ${type}: `);
     }
     const writes = NAMING_ONLY.test(s.command) ? [] : s.writesTables;
     for (const [names, mode] of [[s.readsTables, 'read'], [writes, 'write']] as const) {
@@ -330,15 +339,17 @@ export interface CatalogNames {
   functions: Set<string>;
   fieldFunctions: Set<string>;
   operators: Set<string>;
+  casts: Set<string>;
   relations: Set<string>;
 }
 
 /** The names a statement (or a routine body) needs looked up. */
-export function namesOf(statements: readonly SqlStatementInfo[], into: CatalogNames = { functions: new Set(), fieldFunctions: new Set(), operators: new Set(), relations: new Set() }): CatalogNames {
+export function namesOf(statements: readonly SqlStatementInfo[], into: CatalogNames = { functions: new Set(), fieldFunctions: new Set(), operators: new Set(), casts: new Set(), relations: new Set() }): CatalogNames {
   for (const s of statements) {
     for (const c of s.calls) into.functions.add(c);
     for (const c of s.fieldCalls) into.fieldFunctions.add(c);
     for (const o of s.operators) into.operators.add(o);
+    for (const t of s.casts) into.casts.add(t);
     for (const t of s.readsTables) into.relations.add(t);
     if (!NAMING_ONLY.test(s.command)) for (const t of s.writesTables) into.relations.add(t);
   }

@@ -29,6 +29,8 @@ export interface SqlStatementInfo {
   fieldCalls: string[];
   /** operators used, as written (OPERATOR(schema.op) keeps the schema); a user type can back any of them with a function */
   operators: string[];
+  /** types cast to explicitly (x::t, CAST(x AS t)), as written */
+  casts: string[];
   /**
    * a DO block or CALL: code the statement's text does not show runs. applyCatalogFacts also sets
    * it when a call or a relation reaches a VOLATILE function that is not built in.

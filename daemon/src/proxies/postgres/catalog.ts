@@ -29,7 +29,7 @@ import type { CatalogConnection, CatalogConnections, DescribedColumn } from './c
  * `invalidate()` forgets everything at once, for the proxy to call when a DDL or privileged
  * statement completes through Airlock. A name the catalog does not have is never cached: the
  * statement naming it fails on the server, and the object may be created a moment later.
- * (Names after `x.` and operator names are the exception: that none is a user function is the
+ * (Names after `x.`, operator names and cast target types are the exception: that none is a user function is the
  * common case, and is kept like any fact.)
  *
  * Wiring, per target: `new TargetCatalogs(new CatalogConnections(upstreamSettings(target)))` when
@@ -160,6 +160,13 @@ const OPERATORS_BY_NAME = `SELECT w.ord, ${FUNCTION_COLUMNS} FROM ${CANDIDATES}
   JOIN pg_proc p ON p.oid = op.oprcode ${FUNCTION_JOINS}
   WHERE ${SCHEMA_MATCHES('opn.nspname')}
     AND (n.nspname NOT IN ('pg_catalog', 'information_schema') OR opn.nspname NOT IN ('pg_catalog', 'information_schema'))`;
+
+/** Casts to a type of that name whose function is a user function; built-in casts run built-in functions. */
+const CASTS_BY_TYPE_NAME = `SELECT w.ord, ${FUNCTION_COLUMNS} FROM ${CANDIDATES}
+  JOIN pg_type t ON t.typname = w.name JOIN pg_namespace tn ON tn.oid = t.typnamespace
+  JOIN pg_cast c ON c.casttarget = t.oid
+  JOIN pg_proc p ON p.oid = c.castfunc ${FUNCTION_JOINS}
+  WHERE ${SCHEMA_MATCHES('tn.nspname')} AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
 
 /**
  * A relation and what it reaches. `side` says when: 'read' deps count whenever the relation is
@@ -317,10 +324,11 @@ class Gathering implements CatalogFacts {
   readonly functions = new Map<string, FunctionFact[]>();
   readonly fieldFunctions = new Map<string, FunctionFact[]>();
   readonly operators = new Map<string, FunctionFact[]>();
+  readonly casts = new Map<string, FunctionFact[]>();
   readonly relations = new Map<string, RelationFact[]>();
   readonly functionsByOid = new Map<number, FunctionFact>();
   readonly relationsByOid = new Map<number, RelationFact>();
-  readonly missing = { functions: new Set<string>(), fieldFunctions: new Set<string>(), operators: new Set<string>(), relations: new Set<string>(), functionOids: new Set<number>(), relationOids: new Set<number>() };
+  readonly missing = { functions: new Set<string>(), fieldFunctions: new Set<string>(), operators: new Set<string>(), casts: new Set<string>(), relations: new Set<string>(), functionOids: new Set<number>(), relationOids: new Set<number>() };
   /** the oldest fact used, for how long the result may be reused */
   oldest = Infinity;
   /** a name the catalog does not have was used: the result is not reused */
@@ -330,7 +338,7 @@ class Gathering implements CatalogFacts {
 
   get complete(): boolean {
     const m = this.missing;
-    return m.functions.size + m.fieldFunctions.size + m.operators.size + m.relations.size + m.functionOids.size + m.relationOids.size === 0;
+    return m.functions.size + m.fieldFunctions.size + m.operators.size + m.casts.size + m.relations.size + m.functionOids.size + m.relationOids.size === 0;
   }
 
   clearMissing(): void {
@@ -343,6 +351,7 @@ export class TargetCatalog {
   private readonly functionsByName: ExpiringCache<string, FunctionFact[]>;
   private readonly fieldFunctionsByName: ExpiringCache<string, FunctionFact[]>;
   private readonly operatorsByName: ExpiringCache<string, FunctionFact[]>;
+  private readonly castsByTypeName: ExpiringCache<string, FunctionFact[]>;
   private readonly relationsByName: ExpiringCache<string, RelationFact[]>;
   private readonly functionsByOid: ExpiringCache<number, FunctionFact>;
   private readonly relationsByOid: ExpiringCache<number, RelationFact>;
@@ -363,6 +372,7 @@ export class TargetCatalog {
     this.functionsByName = new ExpiringCache(this.options);
     this.fieldFunctionsByName = new ExpiringCache(this.options);
     this.operatorsByName = new ExpiringCache(this.options);
+    this.castsByTypeName = new ExpiringCache(this.options);
     this.relationsByName = new ExpiringCache(this.options);
     this.functionsByOid = new ExpiringCache(this.options);
     this.relationsByOid = new ExpiringCache(this.options);
@@ -375,7 +385,7 @@ export class TargetCatalog {
   invalidate(): void {
     this.generation++;
     this.resolved = new WeakMap();
-    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites]) cache.clear();
+    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites]) cache.clear();
   }
 
   // ---- classification ----
@@ -391,7 +401,7 @@ export class TargetCatalog {
     const hit = this.resolved.get(c);
     if (hit !== undefined && hit.generation === this.generation && now < hit.expiresAt) return hit.result;
     const names = namesOf(c.statements);
-    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.relations.size === 0) return c;
+    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) return c;
     const gathering = new Gathering();
     this.gather(names, gathering, now);
     const generation = this.generation;
@@ -404,10 +414,11 @@ export class TargetCatalog {
     for (let round = 0; round < this.options.maxRounds; round++) {
       const fetchedAt = this.options.now();
       const m = gathering.missing;
-      const [functions, fieldFunctions, operators, relations, functionsByOid, relationsByOid] = await Promise.all([
+      const [functions, fieldFunctions, operators, casts, relations, functionsByOid, relationsByOid] = await Promise.all([
         this.fetchFunctionsByName([...m.functions]),
         this.fetchFunctionsByName([...m.fieldFunctions], 1),
         this.fetchOperators([...m.operators]),
+        this.fetchCasts([...m.casts]),
         this.fetchRelationsByName([...m.relations]),
         this.fetchFunctionsByOid([...m.functionOids]),
         this.fetchRelationsByOid([...m.relationOids]),
@@ -432,6 +443,10 @@ export class TargetCatalog {
         if (keep) this.operatorsByName.set(name, facts, fetchedAt);
         gathering.operators.set(name, facts);
       }
+      for (const [name, facts] of casts) {
+        if (keep) this.castsByTypeName.set(name, facts, fetchedAt);
+        gathering.casts.set(name, facts);
+      }
       for (const [name, facts] of relations) {
         if (facts.length === 0) gathering.usedMiss = true;
         else if (keep) this.relationsByName.set(name, facts, fetchedAt);
@@ -439,7 +454,7 @@ export class TargetCatalog {
       }
       for (const oid of askedOids.functions) if (!functionsByOid.has(oid)) gathering.usedMiss = true;
       for (const oid of askedOids.relations) if (!relationsByOid.has(oid)) gathering.usedMiss = true;
-      const foundFunctions = [...[...functions.values(), ...fieldFunctions.values(), ...operators.values()].flat(), ...functionsByOid.values()];
+      const foundFunctions = [...[...functions.values(), ...fieldFunctions.values(), ...operators.values(), ...casts.values()].flat(), ...functionsByOid.values()];
       const foundRelations = [...[...relations.values()].flat(), ...relationsByOid.values()];
       for (const f of foundFunctions) {
         if (keep) this.functionsByOid.set(f.oid, f, fetchedAt);
@@ -481,6 +496,7 @@ export class TargetCatalog {
     this.gatherNames(names.functions, this.functionsByName, g.functions, g.missing.functions, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.fieldFunctions, this.fieldFunctionsByName, g.fieldFunctions, g.missing.fieldFunctions, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.operators, this.operatorsByName, g.operators, g.missing.operators, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
+    this.gatherNames(names.casts, this.castsByTypeName, g.casts, g.missing.casts, g, now, (f) => this.visitFunction(f.value, g, f.fetchedAt));
     this.gatherNames(names.relations, this.relationsByName, g.relations, g.missing.relations, g, now, (r) => this.visitRelation(r.value, g, r.fetchedAt));
   }
 
@@ -568,6 +584,10 @@ export class TargetCatalog {
 
   private fetchOperators(names: readonly string[]): Promise<Map<string, FunctionFact[]>> {
     return this.fetchByName(names, OPERATORS_BY_NAME, functionFact).then((found) => dedupe(found));
+  }
+
+  private fetchCasts(typeNames: readonly string[]): Promise<Map<string, FunctionFact[]>> {
+    return this.fetchByName(typeNames, CASTS_BY_TYPE_NAME, functionFact).then((found) => dedupe(found));
   }
 
   private fetchRelationsByName(names: readonly string[]): Promise<Map<string, RelationFact[]>> {
@@ -700,7 +720,7 @@ function unknownResolution(c: SqlClassification, reason: string): SqlClassificat
     c.statements.map((s) => {
       const names = namesOf([s]);
       // a statement that names nothing the catalog knows about (BEGIN, SELECT 1) needs no facts
-      if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.relations.size === 0) return s;
+      if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) return s;
       const cls = combineClasses([s.class, 'unknown']);
       return { ...s, class: cls, reasons: cls === s.class ? [...s.reasons, reason] : [reason] };
     }),

@@ -43,6 +43,7 @@ export class SqlClassifier {
         calls: union(s.calls, target.calls),
         fieldCalls: union(s.fieldCalls, target.statements.flatMap((t) => t.fieldCalls)),
         operators: union(s.operators, target.statements.flatMap((t) => t.operators)),
+        casts: union(s.casts, target.statements.flatMap((t) => t.casts)),
         runsUserCode: s.runsUserCode || target.runsUserCode,
         reasons: [...s.reasons, `EXECUTE runs the prepared statement "${s.executes}"`],
       };
