@@ -1,6 +1,7 @@
 import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
 import { benchClassify } from './classify.js';
+import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
@@ -10,6 +11,7 @@ import { benchSse } from './sse.js';
 const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
   ['classify', benchClassify],
+  ['catalog', benchCatalog],
   ['masking', benchMasking],
   ['recording', benchRecording],
   ['sse', benchSse],

@@ -509,6 +509,7 @@ describe('sqlAttributes', () => {
       commands: ['SELECT', 'DELETE'],
       statementCount: 4,
       noWhere: true,
+      runsUserCode: false,
     });
   });
 

@@ -282,11 +282,39 @@ export function classifyStatement(statement: ParsedStatement): SqlStatementInfo 
   return analysis.info(statement.text, commandOf(statement.nodeType, statement.fields));
 }
 
+/**
+ * What a routine's body does when it runs, read from its definition (`pg_get_functiondef`): SQL
+ * and PL/pgSQL bodies are classified as executing, so the calls and relations in them are listed
+ * as a statement's are. A body in another language cannot be read and is unknown.
+ */
+export function classifyRoutineBody(definition: string): SqlStatementInfo {
+  const analysis = new StatementAnalysis();
+  let statements: ParsedStatement[] = [];
+  try {
+    statements = parseStatements(definition);
+  } catch (error) {
+    analysis.unknown(`a routine definition the parser rejected: ${errorMessage(error)}`);
+  }
+  const only = statements[0];
+  if (statements.length === 1 && only !== undefined && only.nodeType === 'CreateFunctionStmt') {
+    analysis.routineBody(only.fields, { executing: true, cteScopes: [], inCte: false, statementText: only.text, nesting: 0 });
+  } else if (statements.length > 0) {
+    analysis.unknown('a routine definition that is not one CREATE FUNCTION statement');
+  }
+  return analysis.info(definition.trim(), 'ROUTINE BODY');
+}
+
 class StatementAnalysis {
   private readonly parts: Part[] = [];
   private readonly tables = new Set<string>();
   private readonly writesTables = new Set<string>();
   private readonly functions = new Set<string>();
+  private readonly readsTables = new Set<string>();
+  private readonly calls = new Set<string>();
+  private readonly fieldCalls = new Set<string>();
+  private readonly operators = new Set<string>();
+  private readonly casts = new Set<string>();
+  private runsUserCode = false;
   private noWhere = false;
   private executes: string | undefined;
   private deallocates: string | undefined;
@@ -315,6 +343,12 @@ class StatementAnalysis {
       writesTables: [...this.writesTables],
       noWhere: this.noWhere,
       functions: [...this.functions],
+      readsTables: [...this.readsTables],
+      calls: [...this.calls],
+      fieldCalls: [...this.fieldCalls],
+      operators: [...this.operators],
+      casts: [...this.casts],
+      runsUserCode: this.runsUserCode,
       reasons,
     };
     if (this.prepares !== undefined) info.prepares = this.prepares;
@@ -338,6 +372,12 @@ class StatementAnalysis {
     for (const t of child.tables) this.tables.add(t);
     for (const t of child.writesTables) this.writesTables.add(t);
     for (const f of child.functions) this.functions.add(f);
+    for (const t of child.readsTables) this.readsTables.add(t);
+    for (const c of child.calls) this.calls.add(c);
+    for (const c of child.fieldCalls) this.fieldCalls.add(c);
+    for (const o of child.operators) this.operators.add(o);
+    for (const t of child.casts) this.casts.add(t);
+    this.runsUserCode ||= child.runsUserCode;
     this.noWhere ||= child.noWhere;
     this.executes ??= child.executes;
   }
@@ -389,6 +429,46 @@ class StatementAnalysis {
       case 'LockingClause':
         // lockedRels name relations (or their aliases) of the FROM list, which are counted there
         return;
+      case 'A_Expr':
+        this.operatorExpression(fields, ctx);
+        this.walkFields(fields, ctx, ['name']);
+        return;
+      case 'SubLink':
+        // x IN (SELECT ...) carries no operator name; the server compares with =
+        if (fields['subLinkType'] === 'ANY_SUBLINK' && fields['operName'] === undefined) this.operatorName([{ String: { sval: '=' } }], ctx);
+        else this.operatorName(fields['operName'], ctx);
+        this.walkFields(fields, ctx, ['operName']);
+        return;
+      case 'TypeCast': {
+        // x::t runs the cast function to t, which CREATE CAST can make a user function
+        const typeName = isRecord(fields['typeName']) ? nameParts(fields['typeName']['names']) : [];
+        if (ctx.executing && typeName.length > 0) this.casts.add(typeName.join('.'));
+        this.walkFields(fields, ctx);
+        return;
+      }
+      case 'CaseExpr':
+        // CASE x WHEN v compares x = v
+        if (fields['arg'] !== undefined) this.operatorName([{ String: { sval: '=' } }], ctx);
+        this.walkFields(fields, ctx);
+        return;
+      case 'SortBy':
+        this.operatorName(fields['useOp'], ctx);
+        this.walkFields(fields, ctx, ['useOp']);
+        return;
+      case 'ColumnRef': {
+        // t.f is also how f(t) is written: the server calls f when t has no column f
+        const refParts = list(fields['fields']);
+        const last = asNode(refParts.at(-1));
+        if (refParts.length >= 2 && last?.[0] === 'String') this.fieldCall(stringField(last[1], 'sval'), ctx);
+        return;
+      }
+      case 'A_Indirection':
+        for (const item of list(fields['indirection'])) {
+          const part = asNode(item);
+          if (part?.[0] === 'String') this.fieldCall(stringField(part[1], 'sval'), ctx);
+        }
+        this.walkFields(fields, ctx);
+        return;
       default:
         if (type.endsWith('Stmt')) this.statement(type, fields, ctx);
         else this.walkFields(fields, ctx);
@@ -401,6 +481,27 @@ class StatementAnalysis {
     const qualified = stringField(rangeVar, 'schemaname') !== undefined || stringField(rangeVar, 'catalogname') !== undefined;
     if (!qualified && ctx.cteScopes.some((scope) => scope.has(name))) return;
     this.tables.add(name);
+    if (ctx.executing) this.readsTables.add(name);
+  }
+
+  /** An operator by its name as written: OPERATOR(schema.op) keeps the schema. */
+  private operatorName(name: unknown, ctx: Context): void {
+    const parts = nameParts(name);
+    if (ctx.executing && parts.length > 0) this.operators.add(parts.join('.'));
+  }
+
+  private operatorExpression(f: Fields, ctx: Context): void {
+    const kind = f['kind'];
+    if (kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN' || kind === 'AEXPR_BETWEEN_SYM' || kind === 'AEXPR_NOT_BETWEEN_SYM') {
+      // the name is the keyword; the server compares with the type's >= and <=
+      if (ctx.executing) for (const op of ['>=', '<=']) this.operators.add(op);
+      return;
+    }
+    this.operatorName(f['name'], ctx);
+  }
+
+  private fieldCall(name: string | undefined, ctx: Context): void {
+    if (ctx.executing && name !== undefined && name !== '') this.fieldCalls.add(name);
   }
 
   /** A relation the statement changes. The target of INSERT/UPDATE/DELETE/MERGE is never a CTE. */
@@ -509,6 +610,7 @@ class StatementAnalysis {
       case 'DoStmt':
         return this.doBlock(f, ctx);
       case 'CallStmt':
+        if (ctx.executing) this.runsUserCode = true;
         this.add(ctx, 'unknown', 'CALL runs a procedure the classifier cannot see into');
         this.walkFields(f, ctx);
         return;
@@ -772,9 +874,34 @@ class StatementAnalysis {
     else if (language === 'plpgsql') this.plpgsql(ctx.statementText, definition, 'routine body');
   }
 
+  unknown(reason: string): void {
+    this.parts.push({ class: 'unknown', reason });
+  }
+
+  /** The body of a CREATE FUNCTION as it runs when the routine is called. */
+  routineBody(f: Fields, ctx: Context): void {
+    const opts = options(f['options']);
+    const language = optionString(opts.get('language'))?.toLowerCase() ?? (f['sql_body'] !== undefined ? 'sql' : undefined);
+    const body = nameParts(opts.get('as')?.['arg'])[0];
+    if (f['sql_body'] !== undefined) {
+      this.walk(f['sql_body'], ctx);
+      // BEGIN ATOMIC with no statements runs nothing
+      if (this.parts.length === 0) this.add(ctx, 'read', 'an empty routine body');
+    } else if (language === 'sql' && body !== undefined) {
+      this.nestedSql(body, ctx);
+      if (this.parts.length === 0) this.add(ctx, 'read', 'an empty routine body');
+    } else if (language === 'plpgsql') {
+      this.plpgsql(ctx.statementText, ctx, 'routine body');
+      if (this.parts.length === 0) this.add(ctx, 'read', 'a routine body that runs no SQL');
+    } else {
+      this.add(ctx, 'unknown', `a routine body in ${language ?? 'an unnamed language'}, which this classifier cannot read`);
+    }
+  }
+
   private doBlock(f: Fields, ctx: Context): void {
     const opts = options(f['args']);
     const language = optionString(opts.get('language'))?.toLowerCase() ?? 'plpgsql';
+    if (ctx.executing) this.runsUserCode = true;
     this.add(ctx, 'read', 'DO block');
     if (language === 'plpgsql') this.plpgsql(ctx.statementText, ctx, 'DO block');
     else if (isUntrustedLanguage(language)) this.add(ctx, 'privileged', `DO block in ${language} runs code as the database server's operating-system user`);
@@ -881,7 +1008,9 @@ class StatementAnalysis {
   }
 
   private funcCall(f: Fields, ctx: Context): void {
-    const name = nameParts(f['funcname']).at(-1)?.toLowerCase();
+    const written = nameParts(f['funcname']);
+    if (ctx.executing && written.length > 0) this.calls.add(written.join('.'));
+    const name = written.at(-1)?.toLowerCase();
     const kind = name === undefined ? undefined : functionKind(name);
     const args = list(f['args']);
     if (name !== undefined && kind !== undefined) {

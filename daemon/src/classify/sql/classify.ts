@@ -28,7 +28,8 @@ function unique<T>(items: Iterable<T>): T[] {
 
 /** What cannot be classified: unknown, with the reason. */
 export function unclassifiable(reason: string): SqlClassification {
-  return { class: 'unknown', statements: [], statementCount: 0, tables: [], writesTables: [], functions: [], commands: [], noWhere: false, parseError: reason };
+  // what could not be read may run anything
+  return { class: 'unknown', statements: [], statementCount: 0, tables: [], writesTables: [], functions: [], calls: [], runsUserCode: true, commands: [], noWhere: false, parseError: reason };
 }
 
 /** The classification of a list of classified statements: the strictest class, the union of the rest. */
@@ -40,6 +41,8 @@ export function combine(statements: SqlStatementInfo[]): SqlClassification {
     tables: unique(statements.flatMap((s) => s.tables)),
     writesTables: unique(statements.flatMap((s) => s.writesTables)),
     functions: unique(statements.flatMap((s) => s.functions)),
+    calls: unique(statements.flatMap((s) => s.calls)),
+    runsUserCode: statements.some((s) => s.runsUserCode),
     commands: unique(statements.map((s) => s.command)),
     noWhere: statements.some((s) => s.noWhere),
   };
@@ -83,5 +86,6 @@ export function sqlAttributes(c: SqlClassification): Record<string, AttributeVal
     commands: c.commands,
     statementCount: c.statementCount,
     noWhere: c.noWhere,
+    runsUserCode: c.runsUserCode,
   };
 }

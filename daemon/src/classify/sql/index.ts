@@ -38,11 +38,16 @@
  * CREATE TABLE AS ... WITH NO DATA) only privileged parts count: defining a view over
  * pg_read_file is refused, since the SELECT that later runs it looks harmless.
  *
- * Limits: the classifier sees text, not the catalog. A user function or view that has side
- * effects is as harmless as its call looks; its definition was classified when it was created.
+ * Limits: the classifier sees text, not the catalog. What a user function, view, trigger, rule,
+ * default or policy does is added by applyCatalogFacts (catalog-facts.ts) from facts the proxy
+ * looks up in the server's catalog; each statement lists what it calls (`calls`, `fieldCalls`,
+ * `operators`) and reads (`readsTables`) for that.
  */
 export { combineClasses } from './types.js';
 export type { SqlClass, SqlClassification, SqlStatementInfo } from './types.js';
 export { classifySql, combine as classificationOf, initSqlClassifier, sqlAttributes, unclassifiable } from './classify.js';
 export { SqlClassifierCache } from './cache.js';
 export { sqlActionSummary, SUMMARY_MAX_CHARS } from './summary.js';
+export { classifyRoutineBody } from './analysis.js';
+export { applyCatalogFacts, isBuiltInSchema, nameCandidates, namesOf, MAX_CATALOG_DEPTH, READABLE_LANGUAGES } from './catalog-facts.js';
+export type { AccessMode, CatalogDependency, CatalogFacts, CatalogNames, FunctionFact, RelationFact, Volatility } from './catalog-facts.js';

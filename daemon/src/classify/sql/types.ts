@@ -18,6 +18,24 @@ export interface SqlStatementInfo {
   noWhere: boolean;
   /** dangerous or side-effecting functions called, lower case, schema stripped */
   functions: string[];
+  /** relations read by what runs now; a definition's (a view's query, a routine body) are not */
+  readsTables: string[];
+  /**
+   * every function called where it runs, as written: parts joined by '.', unquoted names lower
+   * case (the parser folds them), quoted ones as quoted, the schema kept when given
+   */
+  calls: string[];
+  /** names written as `x.name` or `(x).name`: the server calls name(x) when x has no column of that name */
+  fieldCalls: string[];
+  /** operators used, as written (OPERATOR(schema.op) keeps the schema); a user type can back any of them with a function */
+  operators: string[];
+  /** types cast to explicitly (x::t, CAST(x AS t)), as written */
+  casts: string[];
+  /**
+   * a DO block or CALL: code the statement's text does not show runs. applyCatalogFacts also sets
+   * it when a call or a relation reaches a VOLATILE function that is not built in.
+   */
+  runsUserCode: boolean;
   /** short human reasons for the class */
   reasons: string[];
   /** PREPARE name AS <statement> */
@@ -54,15 +72,14 @@ export interface SqlClassification {
   tables: string[];
   writesTables: string[];
   functions: string[];
+  /** the statements' calls, as SqlStatementInfo.calls */
+  calls: string[];
+  /** some statement runs user code (SqlStatementInfo.runsUserCode); also true for text that could not be classified */
+  runsUserCode: boolean;
   commands: string[];
   noWhere: boolean;
   /** the parser rejected the text (class 'unknown', no statements) */
   parseError?: string;
-  /**
-   * it runs code the classifier cannot see (DO, CALL, user functions through the catalog): that code
-   * could prepare, deallocate or close anything in the session
-   */
-  runsUserCode?: boolean;
 }
 
 /**

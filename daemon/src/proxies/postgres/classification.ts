@@ -27,13 +27,22 @@ export class SqlClassifier {
 
   /** A statement that runs another (EXECUTE of a prepared statement, FETCH from a portal): what it runs, combined with its own class. */
   resolve(s: SqlStatementInfo, besides: SqlClass, runs: SqlClassification, how: string): SqlStatementInfo {
+    const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    const inner = (pick: (t: SqlStatementInfo) => string[]) => union(pick(s), runs.statements.flatMap(pick));
     return {
       ...s,
       class: combineClasses([besides, runs.class]),
-      tables: [...new Set([...s.tables, ...runs.tables])],
-      writesTables: [...new Set([...s.writesTables, ...runs.writesTables])],
-      functions: [...new Set([...s.functions, ...runs.functions])],
+      tables: union(s.tables, runs.tables),
+      writesTables: union(s.writesTables, runs.writesTables),
+      functions: union(s.functions, runs.functions),
       noWhere: s.noWhere || runs.noWhere,
+      // the catalog resolves what the prepared statement or portal calls and reads as if it were written here
+      readsTables: inner((t) => t.readsTables),
+      calls: union(s.calls, runs.calls),
+      fieldCalls: inner((t) => t.fieldCalls),
+      operators: inner((t) => t.operators),
+      casts: inner((t) => t.casts),
+      runsUserCode: s.runsUserCode || runs.runsUserCode,
       reasons: [...s.reasons.filter((r) => !r.endsWith('which the caller resolves')), how, ...runs.statements.flatMap((r) => r.reasons)],
     };
   }
