@@ -15,10 +15,13 @@ export interface SqlReferences {
   star: boolean;
   /** the parser rejected the text: nothing can be assumed */
   unreadable: boolean;
+  /** relations named, schema-qualified when written so */
+  tables: string[];
 }
 
 export function sqlReferences(sql: string): SqlReferences {
-  const refs: SqlReferences = { columns: [], wholeRow: false, star: false, unreadable: false };
+  const refs: SqlReferences = { columns: [], wholeRow: false, star: false, unreadable: false, tables: [] };
+  const tables = new Set<string>();
   let tree: unknown;
   try {
     tree = parseSync(sql);
@@ -49,9 +52,12 @@ export function sqlReferences(sql: string): SqlReferences {
         if (parts.length === 1) singles.push(last);
       }
     }
-    const rangeVar = record['RangeVar'] as { relname?: string; alias?: { aliasname?: string } } | undefined;
+    const rangeVar = record['RangeVar'] as { relname?: string; schemaname?: string; alias?: { aliasname?: string } } | undefined;
     if (rangeVar) {
-      if (rangeVar.relname) rangeNames.add(rangeVar.relname);
+      if (rangeVar.relname) {
+        rangeNames.add(rangeVar.relname);
+        tables.add(rangeVar.schemaname ? `${rangeVar.schemaname}.${rangeVar.relname}` : rangeVar.relname);
+      }
       if (rangeVar.alias?.aliasname) rangeNames.add(rangeVar.alias.aliasname);
     }
     const alias = record['alias'] as { aliasname?: string } | undefined;
@@ -59,6 +65,40 @@ export function sqlReferences(sql: string): SqlReferences {
     for (const value of Object.values(record)) if (value !== null && typeof value === 'object') stack.push(value);
   }
   refs.columns = [...columns];
+  refs.tables = [...tables];
   refs.wholeRow = singles.some((name) => rangeNames.has(name));
   return refs;
+}
+
+/**
+ * For a single SELECT whose FROM lists only tables (no subquery, function or join to one), the
+ * column each output copies, by position: its name when the output is a plain column reference,
+ * undefined when it is computed. Undefined as a whole when the query has another shape (a `*`, a
+ * set operation, a subquery in FROM): then outputs cannot be told apart from the text alone.
+ */
+export function directColumnSources(sql: string): (string | undefined)[] | undefined {
+  let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
+  try {
+    tree = parseSync(sql) as typeof tree;
+  } catch {
+    return undefined;
+  }
+  const select = tree.stmts?.length === 1 ? (tree.stmts[0]!.stmt?.['SelectStmt'] as Record<string, unknown> | undefined) : undefined;
+  if (!select || select['op'] !== 'SETOP_NONE' || select['withClause'] !== undefined) return undefined;
+  const from = (select['fromClause'] as Record<string, unknown>[] | undefined) ?? [];
+  if (!from.every((item) => 'RangeVar' in item)) return undefined;
+  // a bare name that is a table or its alias is that whole row, not a column
+  const rangeNames = new Set(from.flatMap((item) => {
+    const rv = item['RangeVar'] as { relname?: string; alias?: { aliasname?: string } };
+    return [rv.relname, rv.alias?.aliasname].filter((n): n is string => n !== undefined);
+  }));
+  const targets = (select['targetList'] as { ResTarget?: { val?: Record<string, unknown> } }[] | undefined) ?? [];
+  const sources: (string | undefined)[] = [];
+  for (const target of targets) {
+    const ref = target.ResTarget?.val?.['ColumnRef'] as { fields?: { String?: { sval?: string }; A_Star?: unknown }[] } | undefined;
+    if (ref?.fields?.some((f) => f.A_Star !== undefined)) return undefined;
+    const name = ref?.fields?.at(-1)?.String?.sval;
+    sources.push(name !== undefined && !(ref!.fields!.length === 1 && rangeNames.has(name)) ? name : undefined);
+  }
+  return sources;
 }

@@ -81,6 +81,8 @@ export interface RelationColumns {
   table: string;
   kind: string;
   columns: string[];
+  /** for a view: every base table column its definition uses, through views it reads, whole rows as all their columns */
+  references: string[];
 }
 
 export interface CompositeFields {
@@ -237,7 +239,20 @@ const RELATIONS_BY_OID = `WITH RECURSIVE target AS (
 ), ${RELATION_DEPENDENCIES}`;
 
 const COLUMNS_BY_NAME = `SELECT n.nspname, c.relname, c.relkind,
-  COALESCE((SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')
+  COALESCE((SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
+  CASE WHEN c.relkind IN ('v', 'm') THEN (
+    WITH RECURSIVE used(relid, attnum, depth) AS (
+      SELECT d.refobjid, d.refobjsubid, 1 FROM pg_rewrite r
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+        WHERE r.ev_class = c.oid AND r.ev_type = '1' AND d.refobjid <> c.oid
+      UNION
+      SELECT d.refobjid, d.refobjsubid, u.depth + 1 FROM used u JOIN pg_rewrite r ON r.ev_class = u.relid AND r.ev_type = '1'
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+        WHERE d.refobjid <> u.relid AND u.depth < 8
+    )
+    SELECT COALESCE(json_agg(DISTINCT a.attname), '[]') FROM used u
+      JOIN pg_attribute a ON a.attrelid = u.relid AND a.attnum > 0 AND NOT a.attisdropped AND (u.attnum = 0 OR a.attnum = u.attnum)
+  ) ELSE '[]' END
   FROM ${CANDIDATES} JOIN pg_class c ON c.relname = w.name JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE ${SCHEMA_MATCHES('n.nspname')} AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'c')`;
 
@@ -685,7 +700,7 @@ export class TargetCatalog {
     const generation = this.generation;
     const fetchedAt = this.options.now();
     return this.connection.query(COLUMNS_BY_NAME, [candidatesJson([name])]).then((rows) => {
-      const found = rows.map((row) => ({ schema: text(row, 0), table: text(row, 1), kind: text(row, 2), columns: json<string[]>(row, 3) }));
+      const found = rows.map((row) => ({ schema: text(row, 0), table: text(row, 1), kind: text(row, 2), columns: json<string[]>(row, 3), references: json<string[]>(row, 4) }));
       if (found.length > 0 && generation === this.generation) this.relationColumnsByName.set(name, found, fetchedAt);
       return found;
     });

@@ -18,11 +18,11 @@ import {
 } from './protocol.js';
 import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
-import { RowMasker, type ResultColumn } from './results.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
-import { planCopyOut } from './copy-format.js';
+import { ResultPlanner } from './result-plans.js';
+import type { TargetCatalog, TargetCatalogs } from './catalog.js';
 
 /** Startup parameters passed on to the server; `options` could set role or other GUCs, so it is not. */
 const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'datestyle', 'timezone']);
@@ -39,6 +39,8 @@ export interface ConnectionDeps {
   upstream: UpstreamSettings;
   classifier: SqlClassifier;
   cancels: CancelRegistry;
+  /** the target's catalog per database: what functions and views do, where result columns come from */
+  catalogs: TargetCatalogs;
   tlsContext?: tls.SecureContext;
 }
 
@@ -78,8 +80,9 @@ export class ClientConnection {
   private deciding = new AbortController();
   private holding = false;
   private masker?: Masker;
-  private readonly rowMaskers = new Map<string, RowMasker>();
-  private lastRowMasker?: { key: string; masker: Masker; rowMasker: RowMasker };
+  /** the catalog of the database the agent connected to, once it has */
+  private catalog?: TargetCatalog;
+  private readonly plans = new ResultPlanner(() => this.catalog);
   private readonly session: PgSession;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
@@ -99,8 +102,8 @@ export class ClientConnection {
       unknown: (reason) => classifier.unknown(reason),
       resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
       combine: (statements) => classifier.combine(statements),
-      rowMasker: (columns, capture) => this.rowMaskerFor(columns, capture),
-      copyPlan: (statement, capture, columnCount) => planCopyOut(statement, capture.masker!, statement.options?.columnNames, columnCount),
+      rowMasker: (columns, capture) => this.plans.rowMasker(columns, capture),
+      copyPlan: (statement, capture, columnCount) => this.plans.copyPlan(statement, capture, columnCount),
       masker: () => this.currentMasker(),
       now: () => process.hrtime.bigint(),
       limits: deps.context.limits,
@@ -228,6 +231,7 @@ export class ClientConnection {
       }
       this.upstreamSocket = up.socket;
       this.upstreamKey = up.backendKey;
+      this.catalog = this.deps.catalogs.get(this.params.get('database') ?? '');
       up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
       up.socket.on('drain', () => this.socket.resume());
       up.socket.on('error', (err) => this.upstreamLost(err.message));
@@ -326,7 +330,19 @@ export class ClientConnection {
    * event loop), otherwise once it is decided, with everything after it held meanwhile.
    */
   private decide(question: Question): Decided | Promise<Decided> {
-    const classification = question.classification;
+    // what the statement's calls, views and triggers do, as the server's catalog says (cached: most statements pay no round trip)
+    const resolved = question.kind === 'sql.query' && this.catalog ? this.catalog.resolve(question.classification) : question.classification;
+    if (resolved instanceof Promise) {
+      this.holding = true;
+      return resolved.then((classification) => {
+        this.holding = false;
+        return this.decideOn(question, classification);
+      });
+    }
+    return this.decideOn(question, resolved);
+  }
+
+  private decideOn(question: Question, classification: SqlClassification): Decided | Promise<Decided> {
     const request = this.requestOf(question, classification);
     const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request);
     if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
@@ -401,23 +417,6 @@ export class ClientConnection {
     return this.masker;
   }
 
-  /** The row masker for a result's columns; the same query shape comes back again and again, so it is kept by shape. */
-  private rowMaskerFor(columns: ResultColumn[] | undefined, capture: ResultCapture): RowMasker {
-    const masker = capture.masker!;
-    if (!columns) return new RowMasker([], masker);
-    const key = columnsKey(columns);
-    const last = this.lastRowMasker;
-    if (last && last.masker === masker && last.key === key) return last.rowMasker;
-    let rowMasker = this.rowMaskers.get(key);
-    if (!rowMasker || rowMasker.masker !== masker) {
-      if (this.rowMaskers.size >= 256) this.rowMaskers.clear();
-      rowMasker = new RowMasker(columns, masker);
-      this.rowMaskers.set(key, rowMasker);
-    }
-    this.lastRowMasker = { key, masker, rowMasker };
-    return rowMasker;
-  }
-
   // ---- upstream side ----
 
   private onUpstreamData(chunk: Buffer): void {
@@ -455,13 +454,29 @@ export class ClientConnection {
       this.fatal(err);
     } finally {
       // results are recorded once the agent has its (masked) bytes: recording is not on the reply's path
-      for (const capture of this.session.takeFinished()) this.recordResult(capture);
+      for (const capture of this.session.takeFinished()) {
+        this.afterStatement(capture);
+        this.recordResult(capture);
+      }
     }
     // a client message that named what the server was still creating can be decided now
     if (answered && this.waitingForServer && !this.closed) {
       this.waitingForServer = false;
       this.pump();
     }
+  }
+
+  /**
+   * A statement that changed the schema (or ran code that could have) makes the catalog's facts
+   * stale: they are read again. Roles are shared by every database of the server.
+   */
+  private afterStatement(capture: ResultCapture): void {
+    const c = capture.classification;
+    if (capture.error !== undefined && c.class === 'read') return;
+    if (c.statements.some((s) => s.class === 'privileged')) this.deps.catalogs.invalidateAll();
+    else if (c.runsUserCode || c.statements.some((s) => s.class === 'ddl')) this.catalog?.invalidate();
+    else return;
+    this.plans.invalidate();
   }
 
   private recordResult(capture: ResultCapture): void {
@@ -484,13 +499,6 @@ export class ClientConnection {
       })
       .catch((err: Error) => console.error(`airlockd: postgres target "${this.deps.target.name}": could not record the result of ${capture.action.id}: ${err.message}`));
   }
-}
-
-/** A result shape's identity: names, origins, types and formats of its columns. */
-function columnsKey(columns: ResultColumn[]): string {
-  let key = '';
-  for (const c of columns) key += `${c.name}\u0000${c.tableOid ?? 0}.${c.attnum ?? 0}.${c.typeOid}.${c.format}\u0001`;
-  return key;
 }
 
 function riskOf(c: SqlClassification): Action['risk'] {

@@ -8,6 +8,8 @@ import { ClientConnection } from './connection.js';
 import { CancelRegistry } from './cancel.js';
 import { SqlClassifier } from './classification.js';
 import { upstreamSettings } from './upstream.js';
+import { TargetCatalogs } from './catalog.js';
+import { CatalogConnections } from './catalog-connection.js';
 
 /** One classifier (and its cache) for all PostgreSQL targets of the daemon. */
 let sharedClassifier: Promise<SqlClassifier> | undefined;
@@ -19,9 +21,11 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
   const upstream = upstreamSettings(target);
   const tlsContext = target.listen.tls ? tls.createSecureContext({ cert: readFileSync(target.listen.tls.cert), key: readFileSync(target.listen.tls.key) }) : undefined;
   const cancels = new CancelRegistry();
+  // the target's catalog, read through the daemon's own connections: what functions and views do, where columns come from
+  const catalogs = new TargetCatalogs(new CatalogConnections(upstream));
   const connections = new Set<ClientConnection>();
   const server = net.createServer((socket) => {
-    const connection = new ClientConnection(socket, { target, context, upstream, classifier, cancels, tlsContext });
+    const connection = new ClientConnection(socket, { target, context, upstream, classifier, cancels, catalogs, tlsContext });
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
   });
@@ -40,6 +44,7 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of connections) c.close();
+        catalogs.close();
       }),
   };
 };
