@@ -13,6 +13,7 @@ import { readDaemonInfo } from '../src/daemon/daemon-info.js';
 import { builtInProxies } from '../src/proxies/index.js';
 import type { ProxyFactory } from '../src/proxies/listeners.js';
 import { startDaemon } from '../test/helpers/daemon-process.js';
+import { extendedRoundTrips, percentile } from './postgres-extended.js';
 import { chownToServerUser, createTestDatabase, dropTestDatabase, freePort, machinePg, serverOwner, startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
 import type { BenchFigure, BenchSection } from './report.js';
 
@@ -191,6 +192,35 @@ export async function benchPostgres(options: BenchPostgresOptions = {}): Promise
     if (tb) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): pgbouncer (session)`, value: tb.tps, unit: 'tps', ...(td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
     if (tp) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): ${LABEL.passthrough}`, value: tp.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
     if (ta) figures.push({ name: `TPC-B, 8 clients (${tpcbSeconds} s): Airlock`, value: ta.tps, unit: 'tps', ...(tb ? { baseline: { name: 'pgbouncer (session)', value: tb.tps } } : td ? { baseline: { name: 'direct', value: td.tps } } : {}) });
+
+    // ---- extended protocol: a prepared statement run without the client describing it (Airlock describes it) ----
+    if (airlock?.endpoint) {
+      const sql = 'SELECT aid, abalance, filler FROM pgbench_accounts WHERE aid = $1';
+      const count = 2000;
+      const param = (i: number) => String(1 + ((i * 7919) % (SCALE * 100_000)));
+      const rounds: Record<string, number[]> = {};
+      try {
+        for (let round = 0; round < 2; round++) {
+          for (const [label, ep, describe] of [
+            ['direct, Bind/Execute/Sync', direct, false],
+            ['Airlock, Bind/Execute/Sync (Airlock adds a Describe)', airlock.endpoint, false],
+            ['Airlock, Bind/Describe/Execute/Sync (the client describes)', airlock.endpoint, true],
+          ] as const) {
+            log(`extended protocol round ${round + 1}: ${label}`);
+            rounds[label] = [...(rounds[label] ?? []), ...(await extendedRoundTrips(ep, sql, describe, count, param))];
+          }
+        }
+        const p50 = (label: string) => percentile(rounds[label]!, 50);
+        const directP50 = p50('direct, Bind/Execute/Sync');
+        const clientDescribes = p50('Airlock, Bind/Describe/Execute/Sync (the client describes)');
+        figures.push({ name: 'prepared statement round trip, 1 client: direct p50', value: directP50, unit: 'µs' });
+        figures.push({ name: 'prepared statement round trip, 1 client: Airlock, client describes p50', value: clientDescribes, unit: 'µs', baseline: { name: 'direct', value: directP50 } });
+        figures.push({ name: 'prepared statement round trip, 1 client: Airlock, no Describe from the client (Airlock adds one) p50', value: p50('Airlock, Bind/Execute/Sync (Airlock adds a Describe)'), unit: 'µs', baseline: { name: 'Airlock, client describes', value: clientDescribes } });
+        notes.push(`prepared statement round trips: ${count} x 2 rounds per mode of Bind/(Describe)/Execute/Sync of "${sql}" on one connection at the wire, interleaved; the Describe Airlock adds goes in the same write as the Execute, so it costs the server's describe and a swallowed RowDescription, not a round trip`);
+      } catch (err) {
+        notes.push(`prepared statement round trips: failed: ${(err as Error).message}`);
+      }
+    }
 
     // ---- CPU per transaction at a fixed rate: what the proxy costs, whatever else the machine runs ----
     const meters: { ep: Endpoint; meter: CpuMeter }[] = [];
