@@ -401,7 +401,11 @@ export class TargetCatalog {
     const hit = this.resolved.get(c);
     if (hit !== undefined && hit.generation === this.generation && now < hit.expiresAt) return hit.result;
     const names = namesOf(c.statements);
-    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) return c;
+    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) {
+      // BEGIN, SELECT 1: nothing to look up, now or later
+      this.resolved.set(c, { result: c, generation: this.generation, expiresAt: Infinity });
+      return c;
+    }
     const gathering = new Gathering();
     this.gather(names, gathering, now);
     const generation = this.generation;
