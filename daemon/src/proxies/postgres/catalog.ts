@@ -120,6 +120,10 @@ class ExpiringCache<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }
@@ -358,6 +362,8 @@ export class TargetCatalog {
   private readonly columns: ExpiringCache<string, ColumnSource>;
   private readonly relationColumnsByName: ExpiringCache<string, RelationColumns[]>;
   private readonly composites: ExpiringCache<number, CompositeFields | null>;
+  /** a view's output columns as Describe of its definition reports them, shared by the look-ups of its columns */
+  private readonly viewOutputs: ExpiringCache<string, Promise<DescribedColumn[]>>;
   /** resolved classifications; the classifier's cache shares one object per statement text */
   private resolved = new WeakMap<SqlClassification, { result: SqlClassification; generation: number; expiresAt: number }>();
   private generation = 0;
@@ -379,13 +385,14 @@ export class TargetCatalog {
     this.columns = new ExpiringCache(this.options);
     this.relationColumnsByName = new ExpiringCache(this.options);
     this.composites = new ExpiringCache(this.options);
+    this.viewOutputs = new ExpiringCache(this.options);
   }
 
   /** Forgets every fact: the next look-up asks the server again. */
   invalidate(): void {
     this.generation++;
     this.resolved = new WeakMap();
-    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites]) cache.clear();
+    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites, this.viewOutputs]) cache.clear();
   }
 
   // ---- classification ----
@@ -665,7 +672,7 @@ export class TargetCatalog {
   /** A view's column: Describe of its definition tells which base column each output copies, if any. */
   private async viewColumnSource(column: BaseColumn & { kind: string }, attnum: number, definition: string, referenced: { oid: number; attnum: number; name: string }[], depth: number): Promise<ColumnSource> {
     if (depth >= this.options.maxViewDepth) return { ...column, origins: [], computed: true, complete: false };
-    const described: DescribedColumn[] = await this.connection.describe(definition);
+    const described = await this.describeView(definition);
     const origin = described[attnum - 1];
     if (origin !== undefined && origin.tableOid !== 0) {
       const inner = await this.columnSource(origin.tableOid, origin.attnum, depth + 1);
@@ -677,6 +684,17 @@ export class TargetCatalog {
     const sources = await Promise.all(chosen.map((r) => this.columnSource(Number(r.oid), Number(r.attnum), depth + 1)));
     const origins = dedupeColumns(sources.flatMap((s) => s.origins));
     return { ...column, origins, computed: true, complete: sources.every((s) => s.complete) };
+  }
+
+  private describeView(definition: string): Promise<DescribedColumn[]> {
+    const now = this.options.now();
+    const cached = this.viewOutputs.get(definition, now);
+    if (cached !== undefined) return cached.value;
+    const described = this.connection.describe(definition);
+    this.viewOutputs.set(definition, described, now);
+    // a failure is not kept: the next look-up asks again
+    described.catch(() => this.viewOutputs.delete(definition));
+    return described;
   }
 
   /**
