@@ -412,6 +412,8 @@ describe('PostgreSQL catalog: where result columns come from', () => {
       CREATE VIEW secret_view AS SELECT id, password AS pw, upper(owner_email) AS shouted, id + 1 AS next_id, password || owner_email AS both_ FROM secrets;
       CREATE VIEW secret_view_again AS SELECT pw AS again, shouted FROM secret_view;
       CREATE VIEW whole_rows AS SELECT s AS r FROM secrets s;
+      CREATE VIEW as_json AS SELECT s.id, row_to_json(s) AS j FROM secrets s;
+      CREATE VIEW renamed AS SELECT upper(x.p) AS loud FROM (SELECT password AS p FROM secrets) x;
       CREATE MATERIALIZED VIEW secret_copy AS SELECT password AS kept FROM secrets;
       CREATE SCHEMA other;
       CREATE TABLE other.secrets (token text);
@@ -464,6 +466,13 @@ describe('PostgreSQL catalog: where result columns come from', () => {
     const [row] = await sources('SELECT r FROM whole_rows');
     assert.equal(row?.computed, true);
     assert.ok(row?.origins.some((o) => o.column === 'password'), JSON.stringify(row));
+    // a function of the whole row: the view depends on the relation, not on its columns
+    const [, json] = await sources('SELECT * FROM as_json');
+    assert.equal(json?.computed, true);
+    assert.deepEqual(new Set(json?.origins.map((o) => o.column)), new Set(['id', 'password', 'owner_email']));
+    // a computed column over a subquery that renamed the column
+    const [loud] = await sources('SELECT loud FROM renamed');
+    assert.ok(loud?.origins.some((o) => o.column === 'password'), JSON.stringify(loud));
   });
 
   test('a materialized view column is followed to the base column it was copied from', async () => {
