@@ -36,6 +36,12 @@ CREATE TRIGGER audit BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION audi
 CREATE TABLE definer_audited (id int);
 CREATE FUNCTION definer_trigger() RETURNS trigger SECURITY DEFINER LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER stamp BEFORE INSERT ON definer_audited FOR EACH ROW EXECUTE FUNCTION definer_trigger();
+CREATE TABLE measurements (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TRIGGER partition_stamp BEFORE INSERT ON measurements_2026 FOR EACH ROW EXECUTE FUNCTION definer_trigger();
+CREATE VIEW items_view AS SELECT * FROM items;
+CREATE FUNCTION instead_insert() RETURNS trigger SECURITY DEFINER LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER instead_insert INSTEAD OF INSERT ON items_view FOR EACH ROW EXECUTE FUNCTION instead_insert();
 CREATE TABLE ruled (id int);
 CREATE RULE purge_on_insert AS ON INSERT TO ruled DO ALSO SELECT purge();
 CREATE TABLE guarded (id int, owner text);
@@ -154,6 +160,9 @@ describe('PostgreSQL catalog: side effects hidden in calls, views, triggers, def
     assert.equal((await resolved(catalog, 'INSERT INTO domained VALUES (1)')).class, 'privileged');
     assert.equal((await resolved(catalog, 'DELETE FROM parent WHERE id = 1')).class, 'privileged');
     assert.equal((await resolved(catalog, 'COPY definer_audited FROM STDIN')).class, 'privileged');
+    assert.equal((await resolved(catalog, "INSERT INTO measurements VALUES (1, '2026-06-01')")).class, 'privileged', 'a partition\'s trigger');
+    assert.equal((await resolved(catalog, 'INSERT INTO items_view VALUES (9, $$n$$)')).class, 'privileged', 'an INSTEAD OF trigger on a view');
+    assert.equal((await resolved(catalog, 'SELECT * FROM items_view')).class, 'read', 'reading the view fires no trigger');
   });
 
   test('an index expression is evaluated on INSERT', async () => {
@@ -403,6 +412,8 @@ describe('PostgreSQL catalog: where result columns come from', () => {
       CREATE VIEW secret_view AS SELECT id, password AS pw, upper(owner_email) AS shouted, id + 1 AS next_id, password || owner_email AS both_ FROM secrets;
       CREATE VIEW secret_view_again AS SELECT pw AS again, shouted FROM secret_view;
       CREATE VIEW whole_rows AS SELECT s AS r FROM secrets s;
+      CREATE VIEW as_json AS SELECT s.id, row_to_json(s) AS j FROM secrets s;
+      CREATE VIEW renamed AS SELECT upper(x.p) AS loud FROM (SELECT password AS p FROM secrets) x;
       CREATE MATERIALIZED VIEW secret_copy AS SELECT password AS kept FROM secrets;
       CREATE SCHEMA other;
       CREATE TABLE other.secrets (token text);
@@ -455,6 +466,13 @@ describe('PostgreSQL catalog: where result columns come from', () => {
     const [row] = await sources('SELECT r FROM whole_rows');
     assert.equal(row?.computed, true);
     assert.ok(row?.origins.some((o) => o.column === 'password'), JSON.stringify(row));
+    // a function of the whole row: the view depends on the relation, not on its columns
+    const [, json] = await sources('SELECT * FROM as_json');
+    assert.equal(json?.computed, true);
+    assert.deepEqual(new Set(json?.origins.map((o) => o.column)), new Set(['id', 'password', 'owner_email']));
+    // a computed column over a subquery that renamed the column
+    const [loud] = await sources('SELECT loud FROM renamed');
+    assert.ok(loud?.origins.some((o) => o.column === 'password'), JSON.stringify(loud));
   });
 
   test('a materialized view column is followed to the base column it was copied from', async () => {

@@ -205,11 +205,15 @@ describe('applyCatalogFacts', () => {
     assert.equal(applyCatalogFacts(classifySql('UPDATE guarded SET a = 1 WHERE id = 2'), facts({ relations: { guarded: [guarded] }, extra: [definer] })).class, 'privileged');
   });
 
-  test('dropping or commenting on a relation does not count as running its triggers', () => {
+  test('dropping, indexing, locking or commenting on a relation does not count as running its triggers', () => {
     const definer = fn('definer_fn', { securityDefiner: true });
     const table = relation('t', { writes: [uses(definer, 'trigger d')] });
-    const c = classifySql('DROP TABLE t');
-    assert.equal(applyCatalogFacts(c, facts({ relations: { t: [table] }, extra: [definer] })).class, 'ddl');
+    for (const sql of ['DROP TABLE t', 'CREATE INDEX i ON t (a)', 'CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()', "COMMENT ON TABLE t IS 'x'"]) {
+      assert.equal(applyCatalogFacts(classifySql(sql), facts({ relations: { t: [table] }, functions: { f: [] }, extra: [definer] })).class, 'ddl', sql);
+    }
+    assert.equal(applyCatalogFacts(classifySql('LOCK TABLE t'), facts({ relations: { t: [table] }, extra: [definer] })).class, 'write');
+    // ALTER TABLE may evaluate defaults and constraints on every row: it stays followed
+    assert.equal(applyCatalogFacts(classifySql('ALTER TABLE t ADD COLUMN c int'), facts({ relations: { t: [table] }, extra: [definer] })).class, 'privileged');
   });
 
   test('a trigger writing into another table follows that table\'s triggers', () => {

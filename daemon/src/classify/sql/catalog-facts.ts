@@ -103,8 +103,11 @@ const BUILT_IN_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 export const MAX_CATALOG_DEPTH = 12;
 /** Languages whose bodies classifyRoutineBody reads. */
 export const READABLE_LANGUAGES = new Set(['sql', 'plpgsql']);
-/** Commands that name a relation without running anything of it. */
-const NAMING_ONLY = /^(DROP |COMMENT|SECURITY LABEL)/;
+/**
+ * Commands that name a relation they write without running anything of it: no trigger, rule,
+ * default or constraint fires (an index's own expression is a call the statement shows).
+ */
+const NAMING_ONLY = /^(DROP |COMMENT|SECURITY LABEL|LOCK TABLE|CREATE (INDEX|TRIGGER|RULE|POLICY|VIEW)|ALTER POLICY)/;
 
 export function isBuiltInSchema(schema: string): boolean {
   return BUILT_IN_SCHEMAS.has(schema);

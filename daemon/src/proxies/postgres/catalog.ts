@@ -122,6 +122,10 @@ class ExpiringCache<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }
@@ -260,9 +264,10 @@ const COLUMNS_BY_NAME = `SELECT n.nspname, c.relname, c.relkind,
 const COLUMN_BY_OID = `SELECT n.nspname, c.relname, c.relkind, a.attname,
   CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
   COALESCE((SELECT json_agg(a2.attname ORDER BY a2.attnum) FROM pg_attribute a2 WHERE a2.attrelid = c.oid AND a2.attnum > 0 AND NOT a2.attisdropped), '[]'),
-  CASE WHEN c.relkind IN ('v', 'm') THEN COALESCE((SELECT json_agg(DISTINCT jsonb_build_object('oid', d.refobjid::int8, 'attnum', d.refobjsubid, 'name', ra.attname))
-    FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
-    JOIN pg_attribute ra ON ra.attrelid = d.refobjid AND ra.attnum = d.refobjsubid
+  CASE WHEN c.relkind IN ('v', 'm') THEN COALESCE((SELECT json_agg(DISTINCT jsonb_build_object('oid', d.refobjid::int8, 'attnum', ra.attnum, 'name', ra.attname))
+    FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+    -- every column of every relation the view reads: a whole-row reference (row_to_json(s)) is not recorded per column
+    JOIN pg_attribute ra ON ra.attrelid = d.refobjid AND ra.attnum > 0 AND NOT ra.attisdropped
     WHERE r.ev_class = c.oid AND r.ev_type = '1' AND d.refobjid <> c.oid), '[]') END
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = $2::int2 AND NOT a.attisdropped
@@ -373,6 +378,8 @@ export class TargetCatalog {
   private readonly columns: ExpiringCache<string, ColumnSource>;
   private readonly relationColumnsByName: ExpiringCache<string, RelationColumns[]>;
   private readonly composites: ExpiringCache<number, CompositeFields | null>;
+  /** a view's output columns as Describe of its definition reports them, shared by the look-ups of its columns */
+  private readonly viewOutputs: ExpiringCache<string, Promise<DescribedColumn[]>>;
   /** resolved classifications; the classifier's cache shares one object per statement text */
   private resolved = new WeakMap<SqlClassification, { result: SqlClassification; generation: number; expiresAt: number }>();
   private generation = 0;
@@ -394,13 +401,14 @@ export class TargetCatalog {
     this.columns = new ExpiringCache(this.options);
     this.relationColumnsByName = new ExpiringCache(this.options);
     this.composites = new ExpiringCache(this.options);
+    this.viewOutputs = new ExpiringCache(this.options);
   }
 
   /** Forgets every fact: the next look-up asks the server again. */
   invalidate(): void {
     this.generation++;
     this.resolved = new WeakMap();
-    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites]) cache.clear();
+    for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites, this.viewOutputs]) cache.clear();
   }
 
   // ---- classification ----
@@ -416,7 +424,11 @@ export class TargetCatalog {
     const hit = this.resolved.get(c);
     if (hit !== undefined && hit.generation === this.generation && now < hit.expiresAt) return hit.result;
     const names = namesOf(c.statements);
-    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) return c;
+    if (names.functions.size + names.fieldFunctions.size + names.operators.size + names.casts.size + names.relations.size === 0) {
+      // BEGIN, SELECT 1: nothing to look up, now or later
+      this.resolved.set(c, { result: c, generation: this.generation, expiresAt: Infinity });
+      return c;
+    }
     const gathering = new Gathering();
     this.gather(names, gathering, now);
     const generation = this.generation;
@@ -673,21 +685,38 @@ export class TargetCatalog {
     return source;
   }
 
-  /** A view's column: Describe of its definition tells which base column each output copies, if any. */
-  private async viewColumnSource(column: BaseColumn & { kind: string }, attnum: number, definition: string, referenced: { oid: number; attnum: number; name: string }[], depth: number): Promise<ColumnSource> {
+  /**
+   * A view's column: Describe of its definition tells which base column each output copies, if
+   * any. `readColumns` are all the columns of the relations the view reads.
+   */
+  private async viewColumnSource(column: BaseColumn & { kind: string }, attnum: number, definition: string, readColumns: { oid: number; attnum: number; name: string }[], depth: number): Promise<ColumnSource> {
     if (depth >= this.options.maxViewDepth) return { ...column, origins: [], computed: true, complete: false };
-    const described: DescribedColumn[] = await this.connection.describe(definition);
+    const described = await this.describeView(definition);
     const origin = described[attnum - 1];
     if (origin !== undefined && origin.tableOid !== 0) {
       const inner = await this.columnSource(origin.tableOid, origin.attnum, depth + 1);
       return { ...column, origins: inner.origins, computed: inner.computed, complete: inner.complete };
     }
-    // computed: every base column its expression may read; all the view references when that is unclear
+    // computed: the columns its expression names; every column the view reads when that is unclear
     const names = referencedNames(definition, attnum - 1);
-    const chosen = names === undefined ? referenced : referenced.filter((r) => names.has(r.name));
+    const known = new Set(readColumns.map((r) => r.name));
+    // a name no relation has comes from a subquery or CTE that renamed it: unclear
+    const clear = names !== undefined && [...names].every((n) => known.has(n));
+    const chosen = clear ? readColumns.filter((r) => names.has(r.name)) : readColumns;
     const sources = await Promise.all(chosen.map((r) => this.columnSource(Number(r.oid), Number(r.attnum), depth + 1)));
     const origins = dedupeColumns(sources.flatMap((s) => s.origins));
     return { ...column, origins, computed: true, complete: sources.every((s) => s.complete) };
+  }
+
+  private describeView(definition: string): Promise<DescribedColumn[]> {
+    const now = this.options.now();
+    const cached = this.viewOutputs.get(definition, now);
+    if (cached !== undefined) return cached.value;
+    const described = this.connection.describe(definition);
+    this.viewOutputs.set(definition, described, now);
+    // a failure is not kept: the next look-up asks again
+    described.catch(() => this.viewOutputs.delete(definition));
+    return described;
   }
 
   /**
@@ -764,7 +793,8 @@ function referencedNames(definition: string, index: number): Set<string> | undef
   } catch {
     return undefined;
   }
-  if (select === undefined || (select['op'] !== undefined && select['op'] !== 'SETOP_NONE')) return undefined;
+  // set operations and CTEs: an output's expression is not all there is to it
+  if (select === undefined || (select['op'] !== undefined && select['op'] !== 'SETOP_NONE') || select['withClause'] !== undefined) return undefined;
   const targets = Array.isArray(select['targetList']) ? select['targetList'] : [];
   const target: unknown = targets[index];
   const names = new Set<string>();
