@@ -27,6 +27,13 @@ export const Target = z
     credential: CredentialRef.optional(),
     /** largest protocol message accepted from an agent; a bigger one closes that connection */
     maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /**
+     * PostgreSQL: read the server's catalog through a connection of the daemon's own (what user
+     * functions, views and triggers do; where result columns come from). On unless set to false, which
+     * only a server that takes a single connection needs (the embedded demo database): then calls are
+     * judged by their text alone and column rules by output names.
+     */
+    catalog: z.boolean().optional(),
   })
   .strict()
   .superRefine((target, ctx) => {

@@ -80,6 +80,8 @@ export async function prepareDemo(home: string, env: NodeJS.ProcessEnv = process
     listen: { host: '127.0.0.1', port: listenPort },
     maxMessageBytes: 64 * 1024 * 1024,
     ...(credential ? { credential } : {}),
+    // PGlite serves one session: a second connection for the catalog would share (and change) the agent's
+    ...(embedded ? { catalog: false } : {}),
   };
   const existing = config.targets.find((t) => t.name === DEMO_TARGET);
   if (existing && JSON.stringify(existing) !== JSON.stringify(target)) await removeTarget(configFile, DEMO_TARGET);

@@ -39,8 +39,8 @@ export interface ConnectionDeps {
   upstream: UpstreamSettings;
   classifier: SqlClassifier;
   cancels: CancelRegistry;
-  /** the target's catalog per database: what functions and views do, where result columns come from */
-  catalogs: TargetCatalogs;
+  /** the target's catalog per database: what functions and views do, where result columns come from (absent when the target turns it off) */
+  catalogs?: TargetCatalogs;
   tlsContext?: tls.SecureContext;
 }
 
@@ -231,7 +231,7 @@ export class ClientConnection {
       }
       this.upstreamSocket = up.socket;
       this.upstreamKey = up.backendKey;
-      this.catalog = this.deps.catalogs.get(this.params.get('database') ?? '');
+      this.catalog = this.deps.catalogs?.get(this.params.get('database') ?? '');
       up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
       up.socket.on('drain', () => this.socket.resume());
       up.socket.on('error', (err) => this.upstreamLost(err.message));
@@ -473,7 +473,7 @@ export class ClientConnection {
   private afterStatement(capture: ResultCapture): void {
     const c = capture.classification;
     if (capture.error !== undefined && c.class === 'read') return;
-    if (c.statements.some((s) => s.class === 'privileged')) this.deps.catalogs.invalidateAll();
+    if (c.statements.some((s) => s.class === 'privileged')) this.deps.catalogs?.invalidateAll();
     else if (c.runsUserCode || c.statements.some((s) => s.class === 'ddl')) this.catalog?.invalidate();
     else return;
     this.plans.invalidate();

@@ -22,7 +22,7 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
   const tlsContext = target.listen.tls ? tls.createSecureContext({ cert: readFileSync(target.listen.tls.cert), key: readFileSync(target.listen.tls.key) }) : undefined;
   const cancels = new CancelRegistry();
   // the target's catalog, read through the daemon's own connections: what functions and views do, where columns come from
-  const catalogs = new TargetCatalogs(new CatalogConnections(upstream));
+  const catalogs = target.catalog === false ? undefined : new TargetCatalogs(new CatalogConnections(upstream));
   const connections = new Set<ClientConnection>();
   const server = net.createServer((socket) => {
     const connection = new ClientConnection(socket, { target, context, upstream, classifier, cancels, catalogs, tlsContext });
@@ -44,7 +44,7 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of connections) c.close();
-        catalogs.close();
+        catalogs?.close();
       }),
   };
 };
