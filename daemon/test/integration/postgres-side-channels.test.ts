@@ -106,6 +106,23 @@ describe('PostgreSQL side channels and column plans', () => {
     assertNoRaw(all, 'the recorded results');
   });
 
+  test('the wider detectors through a real client: labelled secrets, separated cards, lower-case IBANs, SSN variants', async () => {
+    const values = [
+      'password: hunter2 please',
+      '{"api_key": "k3y-abcd-1234-efgh"}',
+      'card 4111.1111.1111.1111 on file',
+      'iban gb82west12345698765432',
+      'ssn 123.45.6789',
+      'Authorization: Bearer abc123def456ghi789',
+    ];
+    const result = await agent.query('SELECT v FROM unnest($1::text[]) AS v', [values]);
+    const seen = result.rows.map((r: { v: string }) => r.v);
+    for (const [i, raw] of ['hunter2', 'k3y-abcd-1234-efgh', '4111.1111.1111', 'gb82west', '123.45.6789', 'abc123def456ghi789'].entries()) {
+      assert.ok(!seen[i]!.includes(raw), `${values[i]} came back as ${seen[i]}`);
+    }
+    assert.match(seen[1]!, /"api_key": "\[TOKEN\]"/);
+  });
+
   test('column rules apply to driver queries with parameters and to named statements run again', async () => {
     const byParam = await agent.query('SELECT password_hash FROM customers WHERE id = $1', [1]);
     assert.equal(byParam.rows[0].password_hash, '[REDACTED]');
