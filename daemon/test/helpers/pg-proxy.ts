@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import pg from 'pg';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
 import { freePort } from './pg-cluster.js';
 
@@ -110,4 +112,25 @@ export async function waitForApproval(daemon: RunningDaemon, text: string, timeo
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`no approval for "${text}" within ${timeoutMs}ms`);
+}
+
+/**
+ * For a suite: a scratch database with `setupSql`, the daemon in front of it under `policy`, and a
+ * node-postgres client connected through it as the agent; dropped after the suite.
+ */
+export function useProxiedAgent(database: string, setupSql: string, policy: string): { harness(): PgProxyHarness; agent(): pg.Client } {
+  let h: PgProxyHarness | undefined;
+  let client: pg.Client | undefined;
+  before(async () => {
+    createDatabase(database, setupSql);
+    h = await startPgProxy({ database, policy });
+    client = new pg.Client({ connectionString: h.connectionString });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end().catch(() => undefined);
+    await h?.stop();
+    dropDatabase(database);
+  });
+  return { harness: () => h!, agent: () => client! };
 }

@@ -1,9 +1,9 @@
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import pg from 'pg';
+import type pg from 'pg';
 import { DEMO_SCHEMA } from '../helpers/pg-fixtures.js';
-import { createDatabase, dropDatabase, psqlDirect, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
+import { psqlDirect, useProxiedAgent, type PgProxyHarness } from '../helpers/pg-proxy.js';
 
 /**
  * The catalog through the running daemon: a call to a user function that deletes rows is the write
@@ -32,19 +32,12 @@ INSERT INTO audit_log (entry) VALUES ('keep me');
 `;
 
 describe('PostgreSQL catalog through the daemon', () => {
+  const proxied = useProxiedAgent(DB, SETUP, POLICY);
   let h: PgProxyHarness;
   let agent: pg.Client;
-
-  before(async () => {
-    createDatabase(DB, SETUP);
-    h = await startPgProxy({ database: DB, policy: POLICY });
-    agent = new pg.Client({ connectionString: h.connectionString });
-    await agent.connect();
-  });
-  after(async () => {
-    await agent?.end().catch(() => undefined);
-    await h?.stop();
-    dropDatabase(DB);
+  before(() => {
+    h = proxied.harness();
+    agent = proxied.agent();
   });
 
   async function refused(sql: string): Promise<string> {

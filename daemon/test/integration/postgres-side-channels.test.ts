@@ -1,9 +1,9 @@
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { DEMO_SCHEMA, TEST_POLICY } from '../helpers/pg-fixtures.js';
-import { createDatabase, dropDatabase, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
+import { useProxiedAgent, type PgProxyHarness } from '../helpers/pg-proxy.js';
 import { RawPgClient } from '../helpers/pg-raw.js';
 
 /**
@@ -22,19 +22,12 @@ function assertNoRaw(text: string, where: string): void {
 }
 
 describe('PostgreSQL side channels and column plans', () => {
+  const proxied = useProxiedAgent(DB, DEMO_SCHEMA, TEST_POLICY);
   let h: PgProxyHarness;
   let agent: pg.Client;
-
-  before(async () => {
-    createDatabase(DB, DEMO_SCHEMA);
-    h = await startPgProxy({ database: DB, policy: TEST_POLICY });
-    agent = new pg.Client({ connectionString: h.connectionString });
-    await agent.connect();
-  });
-  after(async () => {
-    await agent?.end().catch(() => undefined);
-    await h?.stop();
-    dropDatabase(DB);
+  before(() => {
+    h = proxied.harness();
+    agent = proxied.agent();
   });
 
   test('an error that echoes a value is masked, message, detail and hint alike', async () => {
