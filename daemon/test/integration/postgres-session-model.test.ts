@@ -229,7 +229,7 @@ describe('PostgreSQL session model against the real server', () => {
       }
     });
 
-    it('a name longer than the server compares is refused, so two names the server confuses cannot be told apart', async () => {
+    it('a name longer than the server compares is refused, so two names the server confuses cannot be told apart; Airlock\'s own portal prefix is reserved', async () => {
       const client = await login();
       try {
         client.write([serialize.parse({ name: 'a'.repeat(64), text: 'SELECT 1', types: [] }), serialize.sync()]);
@@ -237,6 +237,16 @@ describe('PostgreSQL session model against the real server', () => {
         assert.match(refused.message, /at most 63 bytes/);
       } finally {
         client.end();
+      }
+      // the portal name Airlock executes in place of a refused Execute cannot be the client's
+      const other = await login();
+      try {
+        other.write([serialize.parse({ name: '', text: 'INSERT INTO log VALUES (7) RETURNING v', types: [] }), serialize.bind({ statement: '', portal: 'airlock_refused_0' }), serialize.sync()]);
+        const refused = (await other.waitFor((m) => m.name === 'error')) as unknown as { message: string };
+        assert.match(refused.message, /are Airlock's own/);
+        assert.equal(logCount(), 0);
+      } finally {
+        other.end();
       }
     });
 

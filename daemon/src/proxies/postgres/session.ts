@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { serialize } from 'pg-protocol';
 import type { Action, Verdict } from '@airlock/shared';
 import type { SqlClass, SqlClassification, SqlStatementInfo } from '../../classify/sql/index.js';
@@ -35,8 +36,12 @@ const MAX_NAME_BYTES = 63;
 
 /** A refused simple-protocol message is replaced upstream by one that fails without doing anything. */
 const REFUSAL_QUERY = serialize.query('AIRLOCK REFUSED');
-/** Sent upstream in place of a refused Execute: its error takes the refused one's place. */
-const MISSING_PORTAL = 'airlock refused this portal';
+/**
+ * Sent upstream in place of a refused Execute (with a random suffix): the server's error for a portal
+ * that does not exist takes the refused one's place. Clients may not use the prefix, so no portal of
+ * theirs can be the one run.
+ */
+const REFUSED_PORTAL_PREFIX = 'airlock_refused_';
 
 const BINARY_COPY_REFUSED = 'Airlock withheld this binary COPY: binary values cannot be masked';
 
@@ -435,7 +440,7 @@ export class PgSession {
       }
       this.expect({ kind: 'execute', refusal: verdict });
       this.skipUntilSync = true;
-      return serialize.execute({ portal: MISSING_PORTAL });
+      return serialize.execute({ portal: REFUSED_PORTAL_PREFIX + randomBytes(8).toString('hex') });
     }
     // Query and FunctionCall are answered up to ReadyForQuery, and are a batch of their own: an error
     // inside one does not make the server skip what follows. A simple Query (the refusal's too) drops
@@ -790,6 +795,7 @@ function reply(bytes: Buffer | undefined): ServerStep {
 
 function checkName(name: string, what: string): void {
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new ProtocolError(`${what} name of ${Buffer.byteLength(name)} bytes: Airlock accepts names of at most ${MAX_NAME_BYTES} bytes, as the server compares no more`, '42602');
+  if (name.startsWith(REFUSED_PORTAL_PREFIX)) throw new ProtocolError(`${what} name "${name}": names starting with "${REFUSED_PORTAL_PREFIX}" are Airlock's own`, '42602');
 }
 
 /** What running a portal does: its statement's class, or for a SQL cursor the query it was declared with. */
