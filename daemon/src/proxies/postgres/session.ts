@@ -65,6 +65,8 @@ export interface Portal {
   readonly resultFormats: number[];
   /** from Describe (portal), or derived from the statement's columns and the Bind's formats */
   columns?: ResultColumn[];
+  /** a Describe of this portal is on its way (the client's or Airlock's): its columns arrive before any row */
+  describing?: boolean;
   /** decided once: later Executes of a suspended portal continue the same statement */
   allowedAction?: Action;
 }
@@ -303,6 +305,7 @@ export class PgSession {
         } else {
           const portal = this.portals.lookup(target.name, this.batch);
           if (portal === 'wait') return { kind: 'wait' };
+          if (portal) portal.describing = true;
           this.expect({ kind: 'describe', portal, internal: false });
         }
         return { kind: 'forward', bytes: msg.raw };
@@ -485,7 +488,8 @@ export class PgSession {
 
   /** Adds Airlock's own Describe of the portal when its columns are not known yet, so no row is masked blind. */
   private withDescribe(portal: Portal, execute: Buffer): Buffer {
-    if (portal.columns || !this.deps.masker()?.active) return execute;
+    if (portal.columns || portal.describing || !this.deps.masker()?.active) return execute;
+    portal.describing = true;
     this.expectations.splice(this.expectations.length - 1, 0, { kind: 'describe', portal, internal: true });
     return Buffer.concat([serialize.describe({ type: 'P', name: portal.name }), execute]);
   }
