@@ -23,18 +23,32 @@ export async function extendedRoundTrips(ep: WireEndpoint, sql: string, describe
   const socket = net.connect(ep.port, ep.host);
   socket.setNoDelay(true);
   const framer = new MessageFramer(1 << 30, false);
-  let waiter: ((type: string, body: Buffer) => void) | undefined;
+  // messages wait here until a reader takes them: several arrive in one chunk, before the next reader is set
+  const inbox: { type: string; body: Buffer }[] = [];
+  let wake: (() => void) | undefined;
   socket.on('data', (chunk: Buffer) => {
     framer.push(chunk);
-    for (let m = framer.next(); m; m = framer.next()) waiter?.(m.type, m.body);
+    for (let m = framer.next(); m; m = framer.next()) inbox.push({ type: m.type, body: m.body });
+    wake?.();
   });
-  const until = (wanted: (type: string, body: Buffer) => boolean): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      waiter = (type, body) => {
-        if (type === 'E') reject(new Error(`server error: ${body.toString('utf8').replace(/\0/g, ' ')}`));
-        else if (wanted(type, body)) resolve(body);
-      };
-    });
+  const until = async (wanted: (type: string, body: Buffer) => boolean): Promise<Buffer> => {
+    for (;;) {
+      const m = inbox.shift();
+      if (m) {
+        if (m.type === 'E') throw new Error(`server error: ${m.body.toString('utf8').replace(/\0/g, ' ')}`);
+        if (wanted(m.type, m.body)) return m.body;
+        continue;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no reply within 10 s')), 10_000);
+        wake = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+      });
+    }
+  };
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
