@@ -180,8 +180,16 @@ try {
         return webview(kind, 8_000, accept).catch(() => undefined);
       }, `the ${kind} webview from a click`, 45_000);
 
-    const third = 'DROP TABLE orders';
-    const thirdVerdict = submit(third);
+    // as the daemon summarises a padded statement: by its parsed statements, the whole text in the detail
+    const third = 'UPDATE orders (write); DROP TABLE orders (ddl)';
+    const thirdSql = `UPDATE orders SET total = 1 WHERE id = 3; /* ${'padding '.repeat(400)} */ DROP TABLE orders`;
+    const thirdVerdict = api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: third, attributes: { class: 'write', tables: ['orders'] },
+      detail: { sql: thirdSql, statements: [
+        { command: 'UPDATE', class: 'write', tables: ['orders'], reasons: ['UPDATE writes rows'] },
+        { command: 'DROP TABLE', class: 'ddl', tables: ['orders'], reasons: ['DROP TABLE changes the schema'] },
+      ] },
+    });
     thirdVerdict.catch(() => undefined);
     await step("a notification's Details opens the approval panel (statement, rule, time left); denying there with a reason reaches the daemon", async () => {
       const toast = page.locator('.notification-toast', { hasText: third });
@@ -189,6 +197,10 @@ try {
       await toast.getByRole('button', { name: 'Details' }).click();
       const frame = await webview('approval');
       await frame.locator('#statement', { hasText: 'DROP TABLE orders' }).waitFor({ timeout: 15_000 });
+      // every statement listed with its class, the DROP after 3,000 characters of padding too
+      check((await frame.locator('#statements li').count()) === 2, 'both statements are listed');
+      check((await frame.locator('#statements [data-class="ddl"]').count()) === 1, 'the DROP is marked ddl');
+      await page.screenshot({ path: path.join(outputDir, 'approval.png') });
       check((await frame.locator('#rule').textContent()).trim().length > 0, 'the rule is shown');
       check(/left/.test(await frame.locator('#time-left').textContent()), 'time left is shown');
       await frame.locator('#deny').click();
