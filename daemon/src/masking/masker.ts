@@ -67,6 +67,11 @@ export class Masker {
     return this.columnRules.length > 0;
   }
 
+  /** The label of this target's first column rule: what a value that could come from any column is masked as. */
+  get firstColumnLabel(): string | undefined {
+    return this.columnRules[0]?.label;
+  }
+
   /** The label of the first column rule for this target whose globs match the name (case-insensitive). */
   columnRule(columnName: string): string | undefined {
     if (this.columnRules.length === 0) return undefined;

@@ -28,6 +28,8 @@ const SETUP = `${DEMO_SCHEMA}
 CREATE FUNCTION purge_audit() RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit_log; RETURN 1; END $$;
 CREATE VIEW audit_purger AS SELECT purge_audit() AS purged;
 CREATE VIEW login_view AS SELECT id, password_hash AS pw, email AS who FROM customers;
+CREATE FUNCTION hash_of(int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT password_hash FROM customers WHERE id = $1 $$;
+CREATE VIEW hashes AS SELECT id, hash_of(id) AS h FROM customers;
 INSERT INTO audit_log (entry) VALUES ('keep me');
 `;
 
@@ -76,6 +78,10 @@ describe('PostgreSQL catalog through the daemon', () => {
     assert.deepEqual(await one('SELECT upper(pw) FROM login_view WHERE id = 1'), ['[REDACTED]']);
     assert.deepEqual(await one('SELECT c FROM customers c WHERE id = 1'), ['[REDACTED]']);
     assert.deepEqual(await one('SELECT row_to_json(c)::text FROM customers c WHERE id = 1'), ['[REDACTED]']);
+    // a user function can return a column the text never names: what it computes is masked, sourced columns are not
+    assert.deepEqual(await one('SELECT hash_of(1) AS x'), ['[REDACTED]']);
+    assert.deepEqual(await one('SELECT id, hash_of(id) FROM customers WHERE id = 1'), [1, '[REDACTED]']);
+    assert.deepEqual(await one('SELECT h FROM hashes WHERE id = 1'), ['[REDACTED]']);
     // nothing masked is reached: computed values stay, content detectors still run
     assert.deepEqual(await one('SELECT count(*)::int AS n FROM customers'), [3]);
     assert.deepEqual(await one('SELECT email AS e, name FROM customers WHERE id = 1'), ['[EMAIL]', 'Ada Lovelace']);

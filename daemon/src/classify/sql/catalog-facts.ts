@@ -143,6 +143,8 @@ class Effect {
   readonly parts: Part[] = [];
   readonly functions = new Set<string>();
   runsUserCode = false;
+  /** a function not built in that reads tables (or whose body cannot be read) is reached: what it returns may be any column it reads */
+  callsUserFunctions = false;
 
   add(cls: SqlClass, reason: string): void {
     this.parts.push({ class: cls, reason });
@@ -152,6 +154,7 @@ class Effect {
     for (const p of other.parts) this.parts.push(prefix === '' ? p : { class: p.class, reason: prefix + p.reason });
     for (const f of other.functions) this.functions.add(f);
     this.runsUserCode ||= other.runsUserCode;
+    this.callsUserFunctions ||= other.callsUserFunctions;
   }
 }
 
@@ -254,6 +257,8 @@ class Judge {
       return effect;
     }
     const described = `${name} (${fn.volatility.toUpperCase()}, LANGUAGE ${fn.language}, owner ${fn.owner})`;
+    // what it returns can be any column it reads: a body that reads tables, or one Airlock cannot read
+    if (fn.body === undefined || fn.body.tables.length > 0) effect.callsUserFunctions = true;
     if (fn.kind === 'aggregate') {
       // an aggregate is its support functions; its own row says LANGUAGE internal
       effect.add('read', `calls the aggregate ${name}`);
@@ -328,10 +333,11 @@ export function applyCatalogFacts(classification: SqlClassification, facts: Cata
     const added = [...new Set(effect.parts.filter((p) => p.class === cls && p.class !== 'read').map((p) => p.reason))];
     const functions = [...new Set([...s.functions, ...effect.functions])];
     const runsUserCode = s.runsUserCode || effect.runsUserCode;
-    if (cls === s.class && added.length === 0 && functions.length === s.functions.length && runsUserCode === s.runsUserCode) return s;
+    const callsUserFunctions = s.callsUserFunctions === true || effect.callsUserFunctions;
+    if (cls === s.class && added.length === 0 && functions.length === s.functions.length && runsUserCode === s.runsUserCode && callsUserFunctions === (s.callsUserFunctions === true)) return s;
     changed = true;
     const reasons = cls === s.class ? [...new Set([...s.reasons, ...added])] : added;
-    return { ...s, class: cls, reasons, functions, runsUserCode };
+    return { ...s, class: cls, reasons, functions, runsUserCode, ...(callsUserFunctions ? { callsUserFunctions } : {}) };
   });
   if (!changed) return classification;
   return combine(statements);

@@ -43,6 +43,7 @@ export function combine(statements: SqlStatementInfo[]): SqlClassification {
     functions: unique(statements.flatMap((s) => s.functions)),
     calls: unique(statements.flatMap((s) => s.calls)),
     runsUserCode: statements.some((s) => s.runsUserCode),
+    ...(statements.some((s) => s.callsUserFunctions) ? { callsUserFunctions: true } : {}),
     commands: unique(statements.map((s) => s.command)),
     noWhere: statements.some((s) => s.noWhere),
   };

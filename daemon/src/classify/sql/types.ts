@@ -36,6 +36,12 @@ export interface SqlStatementInfo {
    * it when a call or a relation reaches a VOLATILE function that is not built in.
    */
   runsUserCode: boolean;
+  /**
+   * set by applyCatalogFacts: a function that is not built in and reads tables (or whose body cannot
+   * be read) is reached by a call, an operator, a cast or a view, so a computed value may be any
+   * column that function reads
+   */
+  callsUserFunctions?: boolean;
   /** short human reasons for the class */
   reasons: string[];
   /** PREPARE name AS <statement> */
@@ -76,6 +82,8 @@ export interface SqlClassification {
   calls: string[];
   /** some statement runs user code (SqlStatementInfo.runsUserCode); also true for text that could not be classified */
   runsUserCode: boolean;
+  /** some statement reaches a function that is not built in (SqlStatementInfo.callsUserFunctions) */
+  callsUserFunctions?: boolean;
   commands: string[];
   noWhere: boolean;
   /** the parser rejected the text (class 'unknown', no statements) */

@@ -18,6 +18,8 @@ export interface SourceFacts {
   origins: readonly { column: string }[];
   /** false when views were followed only so deep */
   complete: boolean;
+  /** a view column computed from its origins rather than copied from one */
+  computed?: boolean;
 }
 
 /** The fields of a composite (row) type. */
@@ -42,7 +44,7 @@ export function columnLabels(columns: readonly ResultColumn[], masker: Masker, f
     if (source) {
       const label = masker.columnRule(source.column) ?? firstRule(masker, source.origins.map((o) => o.column));
       if (label !== undefined) return label;
-      if (!source.complete && facts.touches !== undefined) return facts.touches;
+      if ((!source.complete || source.computed) && facts.touches !== undefined) return facts.touches;
     }
     const composite = facts.composites[i];
     if (composite) {
@@ -63,9 +65,12 @@ export interface RelationFacts {
 /**
  * The rule a statement's text reaches beyond its columns' sources: a column it names that a rule
  * masks (by its own name, or through a view by its base column's), or a whole row or star over a
- * relation that has one. Text the parser rejected reaches anything its relations hold.
+ * relation that has one. Text the parser rejected reaches anything its relations hold; a statement
+ * that reaches a user function reaches anything.
  */
-export function touchedRule(refs: SqlReferences, masker: Masker, relations: readonly RelationFacts[]): string | undefined {
+export function touchedRule(refs: SqlReferences, masker: Masker, relations: readonly RelationFacts[], callsUserFunctions = false): string | undefined {
+  // a user function can return any column it reads, whatever the statement names
+  if (callsUserFunctions) return masker.firstColumnLabel;
   const named = firstRule(masker, refs.columns);
   if (named !== undefined) return named;
   const everything = refs.unreadable || refs.wholeRow || refs.star;

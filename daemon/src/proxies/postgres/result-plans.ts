@@ -76,7 +76,7 @@ export class ResultPlanner {
     const key = `${capture.copyIndex ?? 0}\u0002${Math.floor(Date.now() / this.ttlMs)}`;
     let kept = this.copyFacts.get(capture.classification);
     const cached = kept?.get(key);
-    const plan = (facts: CopyFacts | undefined): CopyOutPlan => this.copyPlanOf(statement, masker, columnCount, facts);
+    const plan = (facts: CopyFacts | undefined): CopyOutPlan => this.copyPlanOf(statement, masker, columnCount, facts, capture.classification.callsUserFunctions === true);
     if (cached) return plan(cached.facts);
     const remember = (facts: CopyFacts | undefined): CopyFacts | undefined => {
       kept ??= new Map();
@@ -103,7 +103,7 @@ export class ResultPlanner {
    * in order). COPY (query): a column is judged by its name and by the masked columns the query
    * reaches. Without the catalog's facts the COPY is refused.
    */
-  private copyPlanOf(statement: CopyOutStatement, masker: Masker, columnCount: number, facts: CopyFacts | undefined): CopyOutPlan {
+  private copyPlanOf(statement: CopyOutStatement, masker: Masker, columnCount: number, facts: CopyFacts | undefined, callsUserFunctions: boolean): CopyOutPlan {
     const options = statement.options!;
     if (!facts) return { refuse: 'Airlock cannot mask this COPY: the catalog could not be read to tell where its columns come from' };
     if (facts.table) {
@@ -111,7 +111,7 @@ export class ResultPlanner {
       return planCopyOut(statement, masker, names, columnCount);
     }
     const { refs, relations, direct } = facts.query!;
-    const touches = touchedRule(refs, masker, relations);
+    const touches = touchedRule(refs, masker, relations, callsUserFunctions);
     const names = options.columnNames;
     if (names && names.length !== columnCount) return { refuse: 'Airlock cannot mask this COPY: its column names do not match its column count' };
     // an output that copies a table's column is judged by that column (and its own name); anything else by what the query reaches
@@ -141,19 +141,20 @@ export class ResultPlanner {
     const sources = catalog.columnSources(columns.map((c) => ({ tableOid: c.tableOid ?? 0, attnum: c.attnum ?? 0 })));
     const composites = columns.map((c) => (SCALAR_TYPES.has(c.typeOid) ? null : catalog.compositeFields(c.typeOid)));
     // the text is read only when some column has no source to judge it by
-    const needsText = columns.some((c) => !c.tableOid) || composites.some((c) => c !== null);
+    const needsText = columns.some((c) => !c.tableOid) || composites.some((c) => c !== null) || capture.classification.callsUserFunctions === true;
     const refs = needsText ? this.referencesOf(capture) : undefined;
+    const callsUserFunctions = capture.classification.callsUserFunctions === true;
     const relations = refs ? this.relationsOf(catalog, capture.classification.tables) : [];
     if (!(sources instanceof Promise) && !composites.some((c) => c instanceof Promise) && !(relations instanceof Promise)) {
-      return { sources, composites: composites as (CompositeFacts | null)[], relations, refs };
+      return { sources, composites: composites as (CompositeFacts | null)[], relations, refs, callsUserFunctions };
     }
-    return Promise.all([sources, Promise.all(composites), relations]).then(([s, c, r]) => ({ sources: s, composites: c, relations: r, refs }));
+    return Promise.all([sources, Promise.all(composites), relations]).then(([s, c, r]) => ({ sources: s, composites: c, relations: r, refs, callsUserFunctions }));
   }
 
   private labelsOf(columns: ResultColumn[], masker: Masker, facts: Resolved | undefined): (string | undefined)[] {
     if (!facts) return columns.map((c) => masker.columnRule(c.name) ?? UNATTRIBUTED);
-    const sources: (SourceFacts | null)[] = facts.sources.map((s) => (s ? { column: s.column, origins: s.origins, complete: s.complete } : null));
-    const touches = facts.refs ? touchedRule(facts.refs, masker, facts.relations) : undefined;
+    const sources: (SourceFacts | null)[] = facts.sources.map((s) => (s ? { column: s.column, origins: s.origins, complete: s.complete, computed: s.computed } : null));
+    const touches = facts.refs ? touchedRule(facts.refs, masker, facts.relations, facts.callsUserFunctions) : undefined;
     return columnLabels(columns, masker, { sources, composites: facts.composites, touches });
   }
 
@@ -177,7 +178,8 @@ export class ResultPlanner {
 }
 
 interface Resolved {
-  sources: ({ column: string; origins: { column: string }[]; complete: boolean } | null)[];
+  sources: ({ column: string; origins: { column: string }[]; complete: boolean; computed: boolean } | null)[];
+  callsUserFunctions: boolean;
   composites: (CompositeFacts | null)[];
   relations: RelationFacts[];
   refs: SqlReferences | undefined;
