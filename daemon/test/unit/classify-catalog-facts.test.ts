@@ -296,3 +296,20 @@ describe('applyCatalogFacts', () => {
     assert.equal(c.statements[0]!.class, 'ddl');
   });
 });
+
+describe('callsUserFunctions: a computed value may be any column a user function reads', () => {
+  test('a user function whose body reads a table, or whose body cannot be read, is flagged; one that only computes is not; built-ins never are', () => {
+    const reader = fn('hash_of', { volatility: 'stable', language: 'sql', body: classifyRoutineBody('CREATE FUNCTION public.hash_of(int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT password_hash FROM customers WHERE id = $1 $$') });
+    const computes = fn('add_tax', { volatility: 'immutable', language: 'sql', body: classifyRoutineBody('CREATE FUNCTION public.add_tax(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT $1 * 1.2 $$') });
+    const opaque = { ...fn('from_perl', { volatility: 'stable', language: 'plperl' }), body: undefined };
+    const builtIn = fn('lower', { schema: 'pg_catalog', volatility: 'immutable', language: 'internal' });
+    const all = facts({ functions: { hash_of: [reader], add_tax: [computes], from_perl: [opaque], lower: [builtIn] } });
+    assert.equal(applyCatalogFacts(classifySql('SELECT hash_of(1)'), all).callsUserFunctions, true);
+    assert.equal(applyCatalogFacts(classifySql('SELECT from_perl()'), all).callsUserFunctions, true);
+    assert.notEqual(applyCatalogFacts(classifySql('SELECT add_tax(10)'), all).callsUserFunctions, true);
+    assert.notEqual(applyCatalogFacts(classifySql("SELECT lower('A')"), all).callsUserFunctions, true);
+    // through a view that reads it
+    const view = relation('hashes', { kind: 'v', reads: [uses(reader, 'view query')] });
+    assert.equal(applyCatalogFacts(classifySql('SELECT h FROM hashes'), facts({ relations: { hashes: [view] }, extra: [reader] })).callsUserFunctions, true);
+  });
+});
