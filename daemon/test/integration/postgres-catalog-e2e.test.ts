@@ -2,6 +2,8 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type pg from 'pg';
+import { serialize } from 'pg-protocol';
+import { RawPgClient } from '../helpers/pg-raw.js';
 import { DEMO_SCHEMA } from '../helpers/pg-fixtures.js';
 import { psqlDirect, useProxiedAgent, type PgProxyHarness } from '../helpers/pg-proxy.js';
 
@@ -28,6 +30,9 @@ const SETUP = `${DEMO_SCHEMA}
 CREATE FUNCTION purge_audit() RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit_log; RETURN 1; END $$;
 CREATE VIEW audit_purger AS SELECT purge_audit() AS purged;
 CREATE VIEW login_view AS SELECT id, password_hash AS pw, email AS who FROM customers;
+CREATE TYPE mood AS ENUM ('calm', 'bob@example.com');
+CREATE TABLE moods (id int, m mood);
+INSERT INTO moods VALUES (1, 'calm'), (2, 'bob@example.com');
 CREATE FUNCTION hash_of(int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT password_hash FROM customers WHERE id = $1 $$;
 CREATE VIEW hashes AS SELECT id, hash_of(id) AS h FROM customers;
 INSERT INTO audit_log (entry) VALUES ('keep me');
@@ -85,6 +90,20 @@ describe('PostgreSQL catalog through the daemon', () => {
     // nothing masked is reached: computed values stay, content detectors still run
     assert.deepEqual(await one('SELECT count(*)::int AS n FROM customers'), [3]);
     assert.deepEqual(await one('SELECT email AS e, name FROM customers WHERE id = 1'), ['[EMAIL]', 'Ada Lovelace']);
+  });
+
+  test('binary values of the database\'s own types (an enum) are decoded with the catalog, not withheld', async () => {
+    const raw = await RawPgClient.login(h.port, h.token, DB);
+    try {
+      raw.write([serialize.parse({ name: '', text: 'SELECT m FROM moods ORDER BY id', types: [] }), serialize.bind({ statement: '', portal: '', binary: true }), serialize.describe({ type: 'P', name: '' }), serialize.execute({ portal: '' }), serialize.sync()]);
+      await raw.waitFor((m) => m.name === 'readyForQuery');
+      const rows = raw.messages.filter((m) => m.name === 'dataRow') as unknown as { fields: (string | null)[] }[];
+      assert.equal(rows.length, 2, raw.names().join(','));
+      assert.equal(rows[0]!.fields[0], 'calm', 'a clean enum value passes as it is');
+      assert.ok(rows[1]!.fields[0] === null || !String(rows[1]!.fields[0]).includes('bob@'), `the email label is masked: ${rows[1]!.fields[0]}`);
+    } finally {
+      raw.end();
+    }
   });
 
   test('COPY applies column rules: a table without a column list, and a query with aliases', async () => {

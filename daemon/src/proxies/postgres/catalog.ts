@@ -17,6 +17,7 @@ import {
 } from '../../classify/sql/index.js';
 import { parseStatements } from '../../classify/sql/analysis.js';
 import type { CatalogConnection, CatalogConnections, DescribedColumn } from './catalog-connection.js';
+import { BUILTIN_BINARY_TYPES, USER_TYPES_QUERY, userTypesFromCatalog, type BinaryTypes, type UserTypeRow } from './binary-values.js';
 
 /**
  * What the server's catalog knows, per target and database, for the proxy's hot path: facts about
@@ -377,6 +378,7 @@ export class TargetCatalog {
   private readonly relationsByOid: ExpiringCache<number, RelationFact>;
   private readonly columns: ExpiringCache<string, ColumnSource>;
   private readonly relationColumnsByName: ExpiringCache<string, RelationColumns[]>;
+  private userTypes?: { types: BinaryTypes; fetchedAt: number };
   private readonly composites: ExpiringCache<number, CompositeFields | null>;
   /** a view's output columns as Describe of its definition reports them, shared by the look-ups of its columns */
   private readonly viewOutputs: ExpiringCache<string, Promise<DescribedColumn[]>>;
@@ -405,7 +407,24 @@ export class TargetCatalog {
   }
 
   /** Forgets every fact: the next look-up asks the server again. */
+  /**
+   * The database's own types (enums, citext, composites, domains and arrays of them) added to the
+   * built-in ones, so binary values of them can be decoded and masked instead of withheld.
+   */
+  binaryTypes(): BinaryTypes | Promise<BinaryTypes> {
+    const now = this.options.now();
+    if (this.userTypes && now - this.userTypes.fetchedAt < this.options.ttlMs) return this.userTypes.types;
+    const generation = this.generation;
+    return this.connection.query(USER_TYPES_QUERY).then((rows) => {
+      const found: UserTypeRow[] = rows.map((row) => ({ oid: Number(text(row, 0)), typtype: text(row, 1), send: text(row, 2), typelem: Number(text(row, 3)), typbasetype: Number(text(row, 4)) }));
+      const types = BUILTIN_BINARY_TYPES.withAll(userTypesFromCatalog(found));
+      if (generation === this.generation) this.userTypes = { types, fetchedAt: now };
+      return types;
+    });
+  }
+
   invalidate(): void {
+    this.userTypes = undefined;
     this.generation++;
     this.resolved = new WeakMap();
     for (const cache of [this.functionsByName, this.fieldFunctionsByName, this.operatorsByName, this.castsByTypeName, this.relationsByName, this.functionsByOid, this.relationsByOid, this.columns, this.relationColumnsByName, this.composites, this.viewOutputs]) cache.clear();

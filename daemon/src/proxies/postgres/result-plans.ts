@@ -4,6 +4,7 @@ import { directColumnSources, sqlReferences, type SqlReferences } from '../../cl
 import { columnLabels, touchedRule, type CompositeFacts, type RelationFacts, type SourceFacts } from './column-plan.js';
 import { CopyRowMasker, planCopyOut, type CopyOutPlan, type CopyOutStatement } from './copy-format.js';
 import { RowMasker, type ResultColumn } from './results.js';
+import { BUILTIN_BINARY_TYPES, type BinaryTypes } from './binary-values.js';
 import type { ResultCapture } from './session.js';
 import type { RelationColumns, TargetCatalog } from './catalog.js';
 
@@ -22,12 +23,17 @@ const UNATTRIBUTED = 'REDACTED';
 
 const MAX_PLANS = 256;
 
+/** PostgreSQL's FirstNormalObjectId: OIDs from here on are the database's own objects. */
+const FIRST_USER_OID = 16384;
+
 export class ResultPlanner {
   private readonly byName = new Map<string, RowMasker>();
   private last?: { key: string; masker: Masker; rowMasker: RowMasker };
   /** plans that depend on the statement's text, by its (shared, cached) classification */
   private bySource = new WeakMap<SqlClassification, Map<string, RowMasker>>();
   private readonly references = new WeakMap<SqlClassification, SqlReferences>();
+  /** the database's own binary types, as the catalog said when a result first needed them */
+  private userTypes?: BinaryTypes;
   /** what the catalog said about each COPY of a statement (by its index in the text) */
   private copyFacts = new WeakMap<SqlClassification, Map<string, { facts: CopyFacts | undefined }>>();
 
@@ -39,6 +45,7 @@ export class ResultPlanner {
 
   /** Forget plans built from catalog facts (after DDL through Airlock). */
   invalidate(): void {
+    this.userTypes = undefined;
     this.bySource = new WeakMap();
     this.copyFacts = new WeakMap();
   }
@@ -48,14 +55,27 @@ export class ResultPlanner {
     if (!columns) return new RowMasker([], masker);
     const key = columnsKey(columns);
     const catalog = this.catalog();
-    if (!masker.hasColumnRules || !catalog) return this.byOutputName(key, columns, masker);
+    // a binary value of the database's own type (an enum, citext, a composite) is decoded with the catalog's help
+    let types = BUILTIN_BINARY_TYPES;
+    if (catalog && columns.some((c) => c.format === 1 && c.typeOid >= FIRST_USER_OID)) {
+      const found = this.userTypes ?? catalog.binaryTypes();
+      if (found instanceof Promise) {
+        // a catalog that cannot be read leaves them withheld, never passed unread
+        return found.then(
+          (t) => (this.userTypes = t),
+          () => (this.userTypes = BUILTIN_BINARY_TYPES),
+        );
+      }
+      types = found;
+    }
+    if (!masker.hasColumnRules || !catalog) return types === BUILTIN_BINARY_TYPES ? this.byOutputName(key, columns, masker) : new RowMasker(columns, masker, types);
     const bucket = `${key}\u0002${Math.floor(Date.now() / this.ttlMs)}`;
     let plans = this.bySource.get(capture.classification);
     const cached = plans?.get(bucket);
     if (cached && cached.masker === masker) return cached;
     const facts = this.gather(catalog, columns, capture);
     const build = (resolved: Resolved | undefined): RowMasker => {
-      const rowMasker = new RowMasker(columns, masker, undefined, this.labelsOf(columns, masker, resolved));
+      const rowMasker = new RowMasker(columns, masker, types, this.labelsOf(columns, masker, resolved));
       plans ??= new Map();
       if (plans.size >= MAX_PLANS) plans.clear();
       plans.set(bucket, rowMasker);
