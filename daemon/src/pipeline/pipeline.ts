@@ -34,9 +34,13 @@ export interface PipelineDeps {
 export class ActionPipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
-  async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal } = {}): Promise<{ action: Action; verdict: Verdict }> {
+  /**
+   * `options.refuse`: the adapter cannot tell what the action would run (a prepared statement name
+   * the server may hold under other text): it is recorded and refused whatever policy says.
+   */
+  async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal; refuse?: string } = {}): Promise<{ action: Action; verdict: Verdict }> {
     const action = actionOf(request, session);
-    const decision = this.evaluate(action);
+    const decision = this.evaluate(action, options.refuse);
 
     try {
       await this.record(session, { type: 'action', action, decision });
@@ -66,11 +70,11 @@ export class ActionPipeline {
    * having recorded and published nothing, when the action needs submit(): a review, sync recording,
    * a full queue, or a recording that failed (which submit() turns into a refusal).
    */
-  submitNow(session: AgentSession, request: ActionRequest): { action: Action; verdict: Verdict } | undefined {
+  submitNow(session: AgentSession, request: ActionRequest, refuse?: string): { action: Action; verdict: Verdict } | undefined {
     const recorder = this.deps.recorder;
     if (!recorder.tryAppendNow) return undefined;
     const action = actionOf(request, session);
-    const decision = this.evaluate(action);
+    const decision = this.evaluate(action, refuse);
     if (decision.decision === 'review') return undefined;
     const verdict: Verdict = { actionId: action.id, ruleId: decision.ruleId, allowed: decision.decision === 'allow', via: 'policy', reason: decision.reason };
     if (!recorder.tryAppendNow(session, { type: 'action', action, decision, verdict })) return undefined;
@@ -108,8 +112,9 @@ export class ActionPipeline {
     return this.record(session, body);
   }
 
-  /** Fail closed: an evaluation error is a deny. */
-  private evaluate(action: Action): Decision {
+  /** Fail closed: an evaluation error is a deny, and so is an action the adapter could not inspect. */
+  private evaluate(action: Action, refuse?: string): Decision {
+    if (refuse !== undefined) return { decision: 'deny', ruleId: 'uninspectable', reason: refuse };
     try {
       return this.deps.policy.current().compiled.evaluate(action);
     } catch (err) {

@@ -273,10 +273,14 @@ export class SessionDriver {
   }
 
   private answer(question: Question): Buffer {
-    const allowed = this.allows(question);
+    const allowed = question.refuse === undefined && this.allows(question);
     const id = `a${this.nextId++}`;
     const action = { id, kind: question.kind, target: 'fuzz' } as unknown as Action;
-    const verdict: Verdict = { actionId: id, ruleId: allowed ? 'reads' : 'no-writes', allowed, via: 'policy', reason: allowed ? 'reads only' : 'writes are refused' };
+    // as the pipeline does: what cannot be decided on what it runs is refused whatever the policy
+    const verdict: Verdict =
+      question.refuse !== undefined
+        ? { actionId: id, ruleId: 'uninspectable', allowed: false, via: 'policy', reason: question.refuse }
+        : { actionId: id, ruleId: allowed ? 'reads' : 'no-writes', allowed, via: 'policy', reason: allowed ? 'reads only' : 'writes are refused' };
     this.decided.push({ sql: question.sql, class: question.classification.class, allowed });
     return this.session.answer(question, action, verdict);
   }

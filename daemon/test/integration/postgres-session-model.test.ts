@@ -106,6 +106,29 @@ describe('PostgreSQL session model against the real server', () => {
     }
   });
 
+  it('a name Airlock never saw the server confirm is refused even where policy would allow anything', async () => {
+    const driver = await SessionDriver.connect(DB, classifier, undefined, () => true);
+    try {
+      // code Airlock cannot see prepares z and declares a cursor; the model holds neither
+      await driver.run([serialize.query("DO $$ BEGIN EXECUTE 'PREPARE z AS INSERT INTO log VALUES (' || 5 || ')'; END $$")]);
+      await driver.settle();
+      await driver.run([serialize.bind({ statement: 'z', portal: '' }), serialize.execute({ portal: '' }), serialize.sync()]);
+      await driver.settle();
+      await driver.run([serialize.query('EXECUTE z')]);
+      await driver.settle();
+      await driver.run([serialize.query('FETCH ALL FROM nowhere')]);
+      await driver.settle();
+      const refused = driver.decided.slice(-3);
+      assert.deepEqual(refused.map((d) => d.allowed), [false, false, false]);
+      assert.equal(logCount(), 0, 'the statement the DO block prepared never ran');
+      const errors = driver.seen.filter((m) => m.type === 'E').map((m) => m.body.toString('utf8'));
+      assert.ok(errors.some((e) => /not one Airlock saw the server confirm/.test(e)), errors.join('\n'));
+    } finally {
+      driver.close();
+      psqlDirect(DB, 'DELETE FROM log');
+    }
+  });
+
   describe('through the daemon', () => {
     let proxy: PgProxyHarness;
     before(async () => {

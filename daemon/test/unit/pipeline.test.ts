@@ -178,6 +178,18 @@ describe('action pipeline', () => {
     assert.equal(verdict.via, 'error');
   });
 
+  test('an action the adapter could not inspect is refused whatever policy says, and recorded', async () => {
+    const { pipeline, records } = setup({ appendNow: true });
+    const now = pipeline.submitNow(session, request('read'), 'portal "p" is not one Airlock saw the server confirm');
+    assert.ok(now);
+    assert.equal(now.verdict.allowed, false, 'a read policy allows is still refused');
+    assert.equal(now.verdict.ruleId, 'uninspectable');
+    assert.match(now.verdict.reason, /not one Airlock saw/);
+    const later = await pipeline.submit(session, request('read'), { refuse: 'cannot tell' });
+    assert.equal(later.verdict.allowed, false);
+    assert.equal(records.filter((r) => r.type === 'action').length, 2, 'both are in the recording');
+  });
+
   test('submitNow: an evaluation error is a deny, settled at once', () => {
     const { pipeline, records } = setup({ evaluateThrows: true, appendNow: true });
     const settled = pipeline.submitNow(session, request('read'));

@@ -344,15 +344,15 @@ export class ClientConnection {
 
   private decideOn(question: Question, classification: SqlClassification): Decided | Promise<Decided> {
     const request = this.requestOf(question, classification);
-    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request);
+    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, question.refuse);
     if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
-    return this.submit(request).then(({ action, verdict }) => ({ question, action, verdict, classification }));
+    return this.submit(request, question.refuse).then(({ action, verdict }) => ({ question, action, verdict, classification }));
   }
 
-  private async submit(request: ActionRequest): Promise<{ action: Action; verdict: Verdict }> {
+  private async submit(request: ActionRequest, refuse?: string): Promise<{ action: Action; verdict: Verdict }> {
     this.holding = true;
     try {
-      return await this.deps.context.pipeline.submit(this.agentSession!, request, { signal: this.deciding.signal });
+      return await this.deps.context.pipeline.submit(this.agentSession!, request, { signal: this.deciding.signal, ...(refuse !== undefined ? { refuse } : {}) });
     } finally {
       this.holding = false;
     }

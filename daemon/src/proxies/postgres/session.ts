@@ -104,6 +104,11 @@ export interface Question {
   /** resolved against the statements and portals the server holds */
   readonly classification: SqlClassification;
   readonly detail: { protocol: 'simple' | 'extended' | 'function-call'; statement?: string; portal?: string; params?: (Buffer | null)[]; paramFormats?: number[]; maxRows?: number };
+  /**
+   * Why this cannot be decided on what it runs, when it cannot (a name the server may hold under text
+   * Airlock never saw confirmed): then it is refused whatever policy says, never assumed
+   */
+  readonly refuse?: string;
   /** @internal */
   readonly message: WireMessage;
   /** @internal the portal an Execute runs */
@@ -352,16 +357,17 @@ export class PgSession {
     const sql = readQuery(msg.body);
     const resolved = this.resolveQuery(sql);
     if (resolved === 'wait') return { kind: 'wait' };
-    return { kind: 'decide', question: { kind: 'sql.query', sql, classification: resolved, detail: { protocol: 'simple' }, message: msg } };
+    return { kind: 'decide', question: { kind: 'sql.query', sql, classification: resolved.classification, detail: { protocol: 'simple' }, message: msg, ...(resolved.refuse ? { refuse: resolved.refuse } : {}) } };
   }
 
   /**
    * The query's classification with each EXECUTE and FETCH resolved to what it runs, statement by
    * statement: a PREPARE or DECLARE earlier in the same text counts for the statements after it.
    */
-  private resolveQuery(sql: string): SqlClassification | 'wait' {
+  private resolveQuery(sql: string): { classification: SqlClassification; refuse?: string } | 'wait' {
     const text = this.deps.classify(sql);
-    if (!text.statements.some((s) => s.executes !== undefined || s.fetches !== undefined)) return text;
+    if (!text.statements.some((s) => s.executes !== undefined || s.fetches !== undefined)) return { classification: text };
+    let refuse: string | undefined;
     // what this text itself prepares, deallocates, declares and closes, in order (undefined: removed)
     const prepared = new Map<string, SqlClassification | undefined>();
     const declared = new Map<string, SqlClassification | undefined>();
@@ -376,6 +382,7 @@ export class PgSession {
           if (found === 'wait') return 'wait';
           runs = found?.classification;
         }
+        if (!runs) refuse ??= unknownName('prepared statement', s.executes);
         resolved = runs
           ? this.deps.resolve(s, s.classBesidesExecute ?? 'read', runs, `EXECUTE runs the prepared statement "${s.executes}"`)
           : { ...s, class: 'unknown', reasons: [...s.reasons, `EXECUTE of "${s.executes}", which the server does not hold as far as Airlock knows`] };
@@ -388,6 +395,7 @@ export class PgSession {
           if (found === 'wait') return 'wait';
           runs = found ? portalClassification(found, this.deps) : undefined;
         }
+        if (!runs) refuse ??= unknownName('cursor or portal', s.fetches);
         resolved = runs
           ? this.deps.resolve(s, 'read', runs, `FETCH runs cursor or portal "${s.fetches}"`)
           : { ...s, class: 'unknown', reasons: [...s.reasons, `FETCH from "${s.fetches}", a cursor or portal Airlock does not know`] };
@@ -400,7 +408,7 @@ export class PgSession {
       else if (s.closesPortal !== undefined) declared.set(s.closesPortal, undefined);
       statements.push(resolved);
     }
-    return this.deps.combine(statements);
+    return { classification: this.deps.combine(statements), ...(refuse ? { refuse } : {}) };
   }
 
   private onExecute(msg: WireMessage): ClientStep {
@@ -413,6 +421,7 @@ export class PgSession {
       return { kind: 'forward', bytes: this.withDescribe(portal, msg.raw) };
     }
     const classification = portal ? portalClassification(portal, this.deps) : this.deps.unknown(`Execute of portal "${execute.portal}", which the server does not hold as far as Airlock knows`);
+    const refuse = !portal ? unknownName('portal', execute.portal) : !portal.statement && !portal.cursor ? unknownName('prepared statement', '(bound into portal "' + execute.portal + '")') : undefined;
     return {
       kind: 'decide',
       question: {
@@ -422,6 +431,7 @@ export class PgSession {
         detail: { protocol: 'extended', statement: portal?.statement?.name || undefined, portal: execute.portal || undefined, params: portal?.params, paramFormats: portal?.paramFormats, maxRows: execute.maxRows || undefined },
         message: msg,
         portal,
+        ...(refuse ? { refuse } : {}),
       },
     };
   }
@@ -789,6 +799,11 @@ export class PgSession {
   }
 }
 
+/** The refusal for a name Airlock cannot vouch for: the server may hold it under text Airlock never saw confirmed. */
+function unknownName(what: string, name: string): string {
+  return `${what} ${name.startsWith('(') ? name : `"${name}"`} is not one Airlock saw the server confirm (or code Airlock cannot see ran since): prepare it again through Airlock`;
+}
+
 function runsUserCode(c: SqlClassification): boolean {
   return c.runsUserCode === true || c.commands.includes('DO') || c.commands.includes('CALL');
 }
@@ -845,6 +860,9 @@ function errorMessageOf(raw: Buffer): string {
 
 /** Airlock's refusal: SQLSTATE 42501 naming the rule and the reason. */
 export function refusalError(verdict: Verdict): Buffer {
+  if (verdict.ruleId === 'uninspectable') {
+    return errorResponse({ severity: 'ERROR', code: '42501', message: `blocked by Airlock: ${verdict.reason}`, detail: 'Airlock refused this statement because it cannot tell what the server would run.' });
+  }
   const how =
     verdict.via === 'timeout'
       ? 'no one approved it in time'
