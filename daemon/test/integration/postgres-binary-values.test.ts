@@ -330,10 +330,8 @@ describe('binary results through the running proxy', () => {
       raw.end();
     }
   });
-  // Needs connection.ts: the RowMasker of an Execute is made when the Execute is sent, before the
-  // pipelined Describe's RowDescription has come back, so it has no columns and reads every value as
-  // text. Made at the first DataRow (after the RowDescription) it has the types; with no Describe at
-  // all, RowMasker.forResultFormats(portal.resultFormats, masker) withholds the binary values.
+  // The RowMasker of an Execute is made at its first DataRow, after the pipelined Describe's
+  // RowDescription (the client's, or Airlock's own when the client sent none): it has the types.
   test('pipelined Parse/Bind(binary)/Describe/Execute: the same masking', async () => {
     const raw = await RawPgClient.login(h.port, h.token, PROXY_DB);
     try {

@@ -5,7 +5,7 @@ import { MessageFramer, ProtocolError, parseStartupPacket, readBind, readDataRow
 import { ScramClientExchange, ScramServerExchange } from '../../src/proxies/postgres/scram.js';
 import { scramVerifier } from '../../src/sessions/scram-verifier.js';
 import { cacheKey } from '../../src/proxies/postgres/classification.js';
-import { ResultSample, RowMasker, maskCopyRow, type CellMark } from '../../src/proxies/postgres/results.js';
+import { ResultSample, RowMasker, type CellMark } from '../../src/proxies/postgres/results.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 
 describe('PostgreSQL framing and frontend messages', () => {
@@ -173,18 +173,5 @@ describe('classification cache key', () => {
     assert.equal(cacheKey(body), body);
     const escaped = "SELECT E'it\\'s' , 5";
     assert.equal(cacheKey(escaped), escaped);
-  });
-});
-
-describe('COPY row masking', () => {
-  const masker = compileMasking({ columns: [], custom: [] }, 'db');
-  test('csv and text rows are masked field by field; quoting is kept', () => {
-    const report = new MaskReportBuilder();
-    assert.equal(maskCopyRow('1,ada@example.com,4111 1111 1111 1111\n', masker, report), '1,[EMAIL],****1111\n');
-    assert.equal(maskCopyRow('2,"Ada, Countess","ada@example.com"\n', masker, report), '2,"Ada, Countess","[EMAIL]"\n');
-    assert.equal(maskCopyRow('3\tada@example.com\t\\N\n', masker, report), '3\t[EMAIL]\t\\N\n');
-    const plain = '4,nothing to see\n';
-    assert.equal(maskCopyRow(plain, masker, report), plain);
-    assert.equal(report.toReport().byDetector.email, 3);
   });
 });

@@ -32,7 +32,6 @@ interface ColumnPlan {
   typeOid: number;
 }
 
-const TEXT_PLAN: ColumnPlan = { label: undefined, mode: 'text', typeOid: 0 };
 /** a binary column of a type not known: OID 0 is no type, so every value is uninspectable */
 const UNTYPED_BINARY_PLAN: ColumnPlan = { label: undefined, mode: 'binary', typeOid: 0 };
 
@@ -59,8 +58,6 @@ interface CellChange {
  */
 export class RowMasker {
   private readonly plans: ColumnPlan[];
-  /** for values past the described columns: withheld, never passed unread (forResultFormats sets it from Bind's formats) */
-  private fallback: ColumnPlan = UNTYPED_BINARY_PLAN;
   /** decoded binary values are written here to be screened as bytes; made on the first one */
   private scratchBuffer: Buffer | undefined;
 
@@ -81,20 +78,6 @@ export class RowMasker {
     });
   }
 
-  /**
-   * For rows whose RowDescription Airlock has not seen (an Execute with no Describe): only Bind's
-   * result formats are known (none: all text; one: all columns; else one a column). A binary
-   * column's type is unknown, so its values are withheld while masking is on; text columns get the
-   * content detectors (no column rule can apply without names).
-   */
-  static forResultFormats(resultFormats: readonly number[], masker: Masker, types: BinaryTypes = BUILTIN_BINARY_TYPES): RowMasker {
-    const rowMasker = new RowMasker(undefined, masker, types);
-    const planOf = (format: number): ColumnPlan => (format === 0 ? TEXT_PLAN : UNTYPED_BINARY_PLAN);
-    if (resultFormats.length === 0) rowMasker.fallback = TEXT_PLAN;
-    else if (resultFormats.length === 1) rowMasker.fallback = planOf(resultFormats[0]!);
-    else rowMasker.plans.push(...resultFormats.map(planOf));
-    return rowMasker;
-  }
 
   /**
    * Masks one DataRow body. Returns the rebuilt message (type, length and every value's length
@@ -114,7 +97,8 @@ export class RowMasker {
       if (len <= 0) continue;
       if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
       // without a RowDescription (Execute without Describe) the Bind result formats decide (forResultFormats)
-      const plan = this.plans[i] ?? this.fallback;
+      // a value past the described columns: withheld, never passed unread
+      const plan = this.plans[i] ?? UNTYPED_BINARY_PLAN;
       if (plan.mode !== 'text') {
         const change = this.maskBinary(plan, body, start, offset, i, report, marks);
         if (change !== undefined) (changes ??= []).push({ start: start - 4, end: offset, value: change });
@@ -271,72 +255,4 @@ function binarySampleText(typeOid: number, value: Buffer, types: BinaryTypes): s
   // bytea is inspected as latin1, which is not how anyone reads it
   if (inspection.kind === 'text' && typeOid !== BYTEA_OID) return inspection.text;
   return `\\x${value.subarray(0, 64).toString('hex')}${value.length > 64 ? '…' : ''}`;
-}
-
-/**
- * @deprecated Guesses the format and splits naively, so escaped delimiters and csv QUOTE/ESCAPE
- * options get past it: use copyOutStatements + planCopyOut (copy-format.ts), which read the rows
- * exactly. Kept until connection.ts is moved over.
- *
- * Masks one COPY TO STDOUT row field by field, as DataRow cells are. CopyOutResponse says only
- * "textual", not text or csv: a row with a tab is split on tabs (text format), otherwise on commas
- * outside double quotes (csv). Replacements never contain a delimiter, quote or backslash.
- */
-export function maskCopyRow(row: string, masker: Masker, report: MaskReportBuilder): string {
-  const eol = row.endsWith('\r\n') ? '\r\n' : row.endsWith('\n') ? '\n' : '';
-  const body = eol ? row.slice(0, -eol.length) : row;
-  if (body.includes('\t')) {
-    const fields = body.split('\t');
-    let changed = false;
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i]!;
-      if (f === '\\N' || f === '') continue;
-      const masked = masker.maskCell(f, undefined, report);
-      if (masked !== f) {
-        fields[i] = masked;
-        changed = true;
-      }
-    }
-    return changed ? fields.join('\t') + eol : row;
-  }
-  const fields = splitCsv(body);
-  let changed = false;
-  const out = fields.map(({ value, quoted }) => {
-    if (value === '') return quoted ? '""' : '';
-    const masked = masker.maskCell(value, undefined, report);
-    if (masked !== value) changed = true;
-    return quoted || /[",\n\r]/.test(masked) ? `"${masked.replace(/"/g, '""')}"` : masked;
-  });
-  return changed ? out.join(',') + eol : row;
-}
-
-function splitCsv(line: string): { value: string; quoted: boolean }[] {
-  const fields: { value: string; quoted: boolean }[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      while (i < line.length) {
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            value += '"';
-            i += 2;
-          } else {
-            i++;
-            break;
-          }
-        } else value += line[i++];
-      }
-      fields.push({ value, quoted: true });
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma < 0 ? line.length : comma;
-      fields.push({ value: line.slice(i, end), quoted: false });
-      i = end;
-    }
-    if (line[i] === ',') i++;
-    else break;
-  }
-  return fields;
 }
