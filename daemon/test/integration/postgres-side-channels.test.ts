@@ -84,6 +84,19 @@ describe('PostgreSQL side channels and column plans', () => {
     }
   });
 
+  test('the settings the server reports at login reach the agent masked too (application_name given at startup)', async () => {
+    const client = new pg.Client({ connectionString: h.connectionString, application_name: 'ada@example.com' });
+    const reported = new Map<string, string>();
+    (client as unknown as { connection: { on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void } }).connection.on('parameterStatus', (m) => reported.set(m.parameterName, m.parameterValue));
+    await client.connect();
+    try {
+      assert.equal(reported.get('application_name'), '[EMAIL]');
+      assert.ok(reported.has('server_version'), 'the other settings still arrive');
+    } finally {
+      await client.end();
+    }
+  });
+
   test('the recorded results keep the masked error text, never the original', async () => {
     await agent.query('SELECT cast(card AS int) FROM customers WHERE id = 1').catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));

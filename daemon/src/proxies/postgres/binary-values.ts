@@ -513,6 +513,11 @@ export class BinaryTypes {
 
 const BUILTIN_OIDS = new Set([...SCALARS.map(([oid]) => oid), ...ARRAYS.map(([oid]) => oid)]);
 
+/** A built-in type Airlock decodes: a scalar or an array of one, or the anonymous `record` (never a table's row type). */
+export function isBuiltInType(oid: number): boolean {
+  return BUILTIN_OIDS.has(oid);
+}
+
 /** Decoders by send function, for user types whose send function is a built-in one (domains, types reusing one). */
 const BY_SEND_FUNCTION = new Map<string, Decode>(SCALARS.filter(([, send]) => send !== 'range_send').map(([, send, decode]) => [send, decode]));
 

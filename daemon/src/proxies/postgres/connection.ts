@@ -79,7 +79,6 @@ export class ClientConnection {
   /** aborted when the agent cancels or goes away while a statement waits for its verdict; reused until then */
   private deciding = new AbortController();
   private holding = false;
-  private masker?: Masker;
   /** the catalog of the database the agent connected to, once it has */
   private catalog?: TargetCatalog;
   private readonly plans = new ResultPlanner(() => this.catalog);
@@ -334,10 +333,11 @@ export class ClientConnection {
     const resolved = question.kind === 'sql.query' && this.catalog ? this.catalog.resolve(question.classification) : question.classification;
     if (resolved instanceof Promise) {
       this.holding = true;
-      return resolved.then((classification) => {
-        this.holding = false;
-        return this.decideOn(question, classification);
-      });
+      return resolved
+        .finally(() => {
+          this.holding = false;
+        })
+        .then((classification) => this.decideOn(question, classification));
     }
     return this.decideOn(question, resolved);
   }
@@ -412,9 +412,8 @@ export class ClientConnection {
   }
 
   /** The masker in force, looked up per statement so a policy change applies to connections already open. */
-  private currentMasker(): Masker | undefined {
-    this.masker = this.deps.context.masking(this.deps.target.name);
-    return this.masker;
+  private currentMasker(): Masker {
+    return this.deps.context.masking(this.deps.target.name);
   }
 
   // ---- upstream side ----
@@ -467,14 +466,15 @@ export class ClientConnection {
   }
 
   /**
-   * A statement that changed the schema (or ran code that could have) makes the catalog's facts
+   * A statement that changed the schema (or ran code that could have, unseen) makes the catalog's facts
    * stale: they are read again. Roles are shared by every database of the server.
    */
   private afterStatement(capture: ResultCapture): void {
     const c = capture.classification;
     if (capture.error !== undefined && c.class === 'read') return;
+    // user code that only writes rows leaves the catalog as it was; code the catalog could not see into (unknown) may not
     if (c.statements.some((s) => s.class === 'privileged')) this.deps.catalogs?.invalidateAll();
-    else if (c.runsUserCode || c.statements.some((s) => s.class === 'ddl')) this.catalog?.invalidate();
+    else if (c.statements.some((s) => s.class === 'ddl' || (s.class === 'unknown' && s.runsUserCode))) this.catalog?.invalidate();
     else return;
     this.plans.invalidate();
   }

@@ -4,7 +4,7 @@ import { directColumnSources, sqlReferences, type SqlReferences } from '../../cl
 import { columnLabels, touchedRule, type CompositeFacts, type RelationFacts, type SourceFacts } from './column-plan.js';
 import { CopyRowMasker, planCopyOut, type CopyOutPlan, type CopyOutStatement } from './copy-format.js';
 import { RowMasker, type ResultColumn } from './results.js';
-import { BUILTIN_BINARY_TYPES, type BinaryTypes } from './binary-values.js';
+import { BUILTIN_BINARY_TYPES, isBuiltInType, type BinaryTypes } from './binary-values.js';
 import type { ResultCapture } from './session.js';
 import type { RelationColumns, TargetCatalog } from './catalog.js';
 
@@ -14,9 +14,6 @@ import type { RelationColumns, TargetCatalog } from './catalog.js';
  * up). Plans are kept per connection; a plan that needs the catalog is worked out once (the promise
  * settles it into the cache) and then answered at once. Without column rules no lookup is made.
  */
-
-/** Built-in scalar types: none is a row type, so no catalog lookup is needed for them. */
-const SCALAR_TYPES = new Set([16, 17, 18, 19, 20, 21, 23, 24, 25, 26, 114, 142, 650, 700, 701, 790, 829, 869, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1266, 1560, 1562, 1700, 2950, 3802, 3614, 3615, 2249, 705]);
 
 /** The label a value gets when its source could not be looked up: withheld rather than guessed. */
 const UNATTRIBUTED = 'REDACTED';
@@ -159,7 +156,8 @@ export class ResultPlanner {
   /** The catalog's facts for a result: at once when all are cached, else one promise for all. */
   private gather(catalog: TargetCatalog, columns: ResultColumn[], capture: ResultCapture): Resolved | Promise<Resolved> {
     const sources = catalog.columnSources(columns.map((c) => ({ tableOid: c.tableOid ?? 0, attnum: c.attnum ?? 0 })));
-    const composites = columns.map((c) => (SCALAR_TYPES.has(c.typeOid) ? null : catalog.compositeFields(c.typeOid)));
+    // a built-in scalar or array is never a table's row type: only other types are looked up
+    const composites = columns.map((c) => (isBuiltInType(c.typeOid) ? null : catalog.compositeFields(c.typeOid)));
     // the text is read only when some column has no source to judge it by
     const needsText = columns.some((c) => !c.tableOid) || composites.some((c) => c !== null) || capture.classification.callsUserFunctions === true;
     const refs = needsText ? this.referencesOf(capture) : undefined;

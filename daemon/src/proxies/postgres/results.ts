@@ -96,7 +96,6 @@ export class RowMasker {
       offset = start + Math.max(len, 0);
       if (len <= 0) continue;
       if (offset > body.length) throw new ProtocolError('DataRow value longer than the message');
-      // without a RowDescription (Execute without Describe) the Bind result formats decide (forResultFormats)
       // a value past the described columns: withheld, never passed unread
       const plan = this.plans[i] ?? UNTYPED_BINARY_PLAN;
       if (plan.mode !== 'text') {
