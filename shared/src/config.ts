@@ -18,6 +18,66 @@ export const ListenAddress = z
   .strict();
 export type ListenAddress = z.infer<typeof ListenAddress>;
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * What one target's proxy may spend: the core checks these once when a target is loaded and hands
+ * them to the adapter through ProxyContext, so no adapter carries its own size literals. Every field
+ * can be set daemon-wide (config `limits`) and overridden per target (`targets[].limits`).
+ */
+export const LimitsShape = {
+  /**
+   * Largest protocol message accepted from an agent; a bigger one is refused with a protocol error
+   * and closes that connection. 16 MiB: well above any statement a person or ORM writes (bulk data
+   * belongs in COPY, whose rows are separate messages), and small enough that every connection a
+   * target allows can hold one at once without exhausting the daemon.
+   */
+  maxMessageBytes: z.number().int().min(1 * KiB).max(1024 * MiB),
+  /** largest message accepted from an upstream server (a single result row, a notice) */
+  upstreamMessageBytes: z.number().int().min(64 * KiB).max(1024 * MiB),
+  /** bytes an agent may have queued ahead of the proxy before its socket is paused */
+  bufferBytes: z.number().int().min(64 * KiB).max(1024 * MiB),
+  /**
+   * Of each statement, command or body, this much text is kept in the action, its events and its
+   * record; the rest is represented by its length and SHA-256 only.
+   */
+  actionTextBytes: z.number().int().min(256).max(16 * MiB),
+  /** statements longer than this are parsed off the main thread, so they do not stall other sessions */
+  inlineParseBytes: z.number().int().min(1 * KiB).max(1024 * MiB),
+  /** open agent connections to the target, over all agent sessions */
+  maxConnections: z.number().int().min(1).max(100_000),
+  /** open connections to the target of one agent session */
+  maxConnectionsPerSession: z.number().int().min(1).max(100_000),
+  /** a connection that has not logged in within this time is closed (slowloris) */
+  authTimeout: Duration,
+  /** a logged-in connection with no traffic either way for this long is closed; "0s" = never */
+  idleTimeout: Duration,
+  /** connecting and logging in to the upstream server */
+  connectTimeout: Duration,
+};
+
+export const Limits = z.object(LimitsShape).strict();
+export type Limits = z.infer<typeof Limits>;
+
+export const DEFAULT_LIMITS: Limits = {
+  maxMessageBytes: 16 * MiB,
+  upstreamMessageBytes: 256 * MiB,
+  bufferBytes: 16 * MiB,
+  actionTextBytes: 64 * KiB,
+  inlineParseBytes: 256 * KiB,
+  // PostgreSQL's default max_connections is 100; one target's agents get a fraction of it
+  maxConnections: 40,
+  maxConnectionsPerSession: 20,
+  authTimeout: '10s',
+  idleTimeout: '0s',
+  connectTimeout: '10s',
+};
+
+/** Overrides of the daemon-wide limits, daemon-wide (config `limits`) or per target. */
+export const LimitOverrides = z.object(LimitsShape).partial().strict();
+export type LimitOverrides = z.infer<typeof LimitOverrides>;
+
 export const Target = z
   .object({
     name: Name,
@@ -25,8 +85,8 @@ export const Target = z
     upstream: z.string().url({ message: 'expected a URL such as postgres://user@db.internal:5432/app' }),
     listen: ListenAddress,
     credential: CredentialRef.optional(),
-    /** largest protocol message accepted from an agent; a bigger one closes that connection */
-    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /** this target's own limits, over the daemon-wide ones (see Limits) */
+    limits: LimitOverrides.optional(),
     /**
      * PostgreSQL: read the server's catalog through a connection of the daemon's own (what user
      * functions, views and triggers do; where result columns come from). On unless set to false, which
@@ -79,6 +139,8 @@ export const LocalConfig = z
       .default({ host: '127.0.0.1', port: 0 }),
     targets: z.array(Target).default([]),
     recording: RecordingConfig.default(RecordingConfig.parse({})),
+    /** daemon-wide limits; each target may override them (see Limits) */
+    limits: LimitOverrides.default({}),
     /** local policy file; relative paths are relative to the data dir */
     policyFile: z.string().min(1).default('policy.yaml'),
     approvals: z

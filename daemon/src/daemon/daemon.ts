@@ -29,6 +29,8 @@ import type { ControlPlane } from '../api/control-plane.js';
 import { HttpError } from '../api/errors.js';
 import { watchFile } from '../util/watch-file.js';
 import { VERSION } from '../version.js';
+import { lineLogger, type Logger } from '../util/logger.js';
+import { systemClock } from '../util/time.js';
 import { readDaemonInfo, processAlive, writeDaemonInfo } from './daemon-info.js';
 import type { Protocol, SubmitActionRequest } from '@airlock/shared';
 import type { z } from 'zod';
@@ -54,6 +56,7 @@ export class Daemon implements ControlPlane {
   readonly bus = new EventBus();
   private readonly paths: HomePaths;
   private readonly log: (line: string) => void;
+  private readonly logger: Logger;
   private config!: LocalConfig;
   private policy!: PolicyStore;
   private recorder!: Recorder;
@@ -72,6 +75,7 @@ export class Daemon implements ControlPlane {
   private constructor(private readonly options: DaemonOptions) {
     this.paths = homePaths(options.home);
     this.log = options.log ?? ((line) => console.error(line));
+    this.logger = lineLogger(this.log);
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -141,12 +145,11 @@ export class Daemon implements ControlPlane {
     await this.recoverPendingApprovals();
 
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
-    this.listeners = new ListenerManager(this.options.proxies ?? {}, {
-      pipeline: this.pipeline,
-      sessions: this.sessions,
-      masking: (target) => this.maskerFor(target),
-      limits: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes },
-    });
+    this.listeners = new ListenerManager(
+      this.options.proxies ?? {},
+      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock },
+      { limits: this.config.limits, recording: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes } },
+    );
     await this.listeners.reconcile(this.config.targets);
 
     this.policy.on('changed', (effective) => {
@@ -316,9 +319,9 @@ export class Daemon implements ControlPlane {
     try {
       const next = await loadLocalConfig(this.paths.config);
       if (JSON.stringify(next) === JSON.stringify(this.config)) return;
-      const restartNeeded = JSON.stringify(next.api) !== JSON.stringify(this.config.api) || JSON.stringify(next.recording) !== JSON.stringify(this.config.recording);
-      if (restartNeeded) this.log('airlockd: api and recording settings take effect at the next start (airlock stop && airlock up)');
-      this.config = { ...next, api: this.config.api, recording: this.config.recording };
+      const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
+      if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
+      this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
       await this.applyTargets();
     } catch (err) {
       const error = (err as Error).message;

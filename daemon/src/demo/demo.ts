@@ -78,7 +78,6 @@ export async function prepareDemo(home: string, env: NodeJS.ProcessEnv = process
     protocol: 'postgres',
     upstream,
     listen: { host: '127.0.0.1', port: listenPort },
-    maxMessageBytes: 64 * 1024 * 1024,
     ...(credential ? { credential } : {}),
     // PGlite serves one session: a second connection for the catalog would share (and change) the agent's
     ...(embedded ? { catalog: false } : {}),

@@ -1,16 +1,33 @@
-import type { Protocol, Target, TargetStatus } from '@airlock/shared';
+import type { LimitOverrides, Protocol, Target, TargetStatus } from '@airlock/shared';
 import type { ActionPipeline } from '../pipeline/pipeline.js';
 import type { AgentSessionStore } from '../sessions/store.js';
 import type { Masker } from '../masking/index.js';
+import type { Logger } from '../util/logger.js';
+import type { Clock } from '../util/time.js';
+import { resolveLimits, type TargetLimits } from './limits.js';
 
-/** What a protocol adapter needs from the daemon core. */
-export interface ProxyContext {
+/** What the daemon core offers every adapter, whatever the target. */
+export interface ProxyServices {
   pipeline: ActionPipeline;
   sessions: AgentSessionStore;
   /** the masker for a target under the policy in force (compiled once per policy and target) */
   masking(target: string): Masker;
-  /** how much of each result the recording keeps */
-  limits: { resultRows: number; resultBytes: number };
+  logger: Logger;
+  clock: Clock;
+}
+
+/** What a protocol adapter gets for one target: the core's services, scoped, and the target's limits. */
+export interface ProxyContext extends ProxyServices {
+  /** this target's limits, resolved and checked when it was loaded */
+  limits: TargetLimits;
+  /** lines are prefixed with the protocol and target name */
+  logger: Logger;
+}
+
+/** Daemon-wide settings the limits of every target start from. */
+export interface LimitSettings {
+  limits: LimitOverrides;
+  recording: { resultRows: number; resultBytes: number };
 }
 
 export interface ProxyListener {
@@ -39,7 +56,8 @@ export class ListenerManager {
 
   constructor(
     private readonly factories: Partial<Record<Protocol, ProxyFactory>>,
-    private readonly context: ProxyContext,
+    private readonly services: ProxyServices,
+    private readonly settings: LimitSettings,
   ) {}
 
   /** Serialized: two config changes in a row apply in order. */
@@ -82,8 +100,15 @@ export class ListenerManager {
         status: { target, state: 'unsupported', error: `this build of airlockd has no ${target.protocol} proxy yet; nothing listens for target "${target.name}"` },
       };
     }
+    let limits: TargetLimits;
     try {
-      const listener = await factory(target, this.context);
+      limits = resolveLimits(target, this.settings.limits, this.settings.recording);
+    } catch (err) {
+      return { key, status: { target, state: 'error', error: (err as Error).message } };
+    }
+    const context: ProxyContext = { ...this.services, limits, logger: this.services.logger.child(`${target.protocol} target "${target.name}"`) };
+    try {
+      const listener = await factory(target, context);
       return { key, listener, status: { target, state: 'listening', address: listener.address } };
     } catch (err) {
       const reason = (err as Error).message;

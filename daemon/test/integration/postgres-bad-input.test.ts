@@ -32,7 +32,7 @@ describe('PostgreSQL proxy: bad input and dead upstreams', () => {
     h = await startPgProxy({
       database: DB,
       policy: 'version: 1\nrules:\n  - { id: reads, decision: allow, match: { attributes: { class: read } } }\n',
-      extraTarget: `  - { name: dead, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:${await freePort()}/x?sslmode=disable", listen: { host: 127.0.0.1, port: ${await freePort()} }, maxMessageBytes: 4096 }`,
+      extraTarget: `  - { name: dead, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:${await freePort()}/x?sslmode=disable", listen: { host: 127.0.0.1, port: ${await freePort()} }, limits: { maxMessageBytes: 4096 } }`,
     });
   });
   after(async () => {
@@ -63,7 +63,7 @@ describe('PostgreSQL proxy: bad input and dead upstreams', () => {
   });
 
   test('an oversized message: FATAL 08P01, that connection closed, others unharmed', async () => {
-    const deadPort = Number(/port: (\d+) }, maxMessageBytes/.exec(readFileSync(`${h.home}/config.yaml`, 'utf8'))![1]);
+    const deadPort = Number(/port: (\d+) }, limits: { maxMessageBytes/.exec(readFileSync(`${h.home}/config.yaml`, 'utf8'))![1]);
     const raw = await RawPgClient.connect(deadPort);
     // before login the limit applies to the startup packet's length too; a typed message after a fake startup:
     raw.write(serialize.startup({ user: 'x', database: 'x' }));
@@ -107,7 +107,7 @@ describe('PostgreSQL proxy: bad input and dead upstreams', () => {
   });
 
   test('an unreachable upstream reaches the agent as a FATAL naming the target, not a hang', async () => {
-    const deadPort = Number(/port: (\d+) }, maxMessageBytes/.exec(readFileSync(`${h.home}/config.yaml`, 'utf8'))![1]);
+    const deadPort = Number(/port: (\d+) }, limits: { maxMessageBytes/.exec(readFileSync(`${h.home}/config.yaml`, 'utf8'))![1]);
     const started = Date.now();
     const r = await run('psql', ['-X', '-At', '-c', 'SELECT 1'], { ...h.env, PGPORT: String(deadPort) });
     assert.equal(r.code, 2);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Target } from '@airlock/shared';
-import { ListenerManager, type ProxyContext, type ProxyFactory } from '../../src/proxies/listeners.js';
+import { lineLogger } from '../../src/util/logger.js';
+import { ListenerManager, type ProxyServices, type ProxyFactory } from '../../src/proxies/listeners.js';
 
 /** A real TCP listener standing in for a protocol adapter: the manager's job is the lifecycle. */
 const tcpFactory: ProxyFactory = async (target) => {
@@ -16,12 +17,14 @@ const tcpFactory: ProxyFactory = async (target) => {
   return { address: `${target.listen.host}:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 };
 
+const SERVICES = { logger: lineLogger(() => undefined) } as unknown as ProxyServices;
+const SETTINGS = { limits: {}, recording: { resultRows: 10, resultBytes: 1024 } };
+
 const target = (name: string, port = 0, protocol: Target['protocol'] = 'postgres'): Target => ({
   name,
   protocol,
   upstream: 'postgres://u@127.0.0.1:5432/db',
   listen: { host: '127.0.0.1', port },
-  maxMessageBytes: 64 * 1024 * 1024,
 });
 
 async function connects(address: string): Promise<boolean> {
@@ -37,7 +40,7 @@ async function connects(address: string): Promise<boolean> {
 
 describe('listener manager', () => {
   test('starts, restarts on change and stops listeners as targets come and go', async () => {
-    const manager = new ListenerManager({ postgres: tcpFactory }, {} as ProxyContext);
+    const manager = new ListenerManager({ postgres: tcpFactory }, SERVICES, SETTINGS);
     const [a] = await manager.reconcile([target('a')]);
     assert.equal(a?.state, 'listening');
     assert.ok(await connects(a!.address!));
@@ -57,7 +60,7 @@ describe('listener manager', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const taken = (blocker.address() as AddressInfo).port;
     try {
-      const manager = new ListenerManager({ postgres: tcpFactory }, {} as ProxyContext);
+      const manager = new ListenerManager({ postgres: tcpFactory }, SERVICES, SETTINGS);
       const statuses = await manager.reconcile([target('ssh-box', 0, 'ssh'), target('clash', taken)]);
       const ssh = statuses.find((s) => s.target.name === 'ssh-box');
       const clash = statuses.find((s) => s.target.name === 'clash');

@@ -4,7 +4,7 @@ import type { TargetStatus } from '@airlock/shared';
 import { defaultPostgresTarget, postgresEnvironment } from '../../src/state/terminal-env.js';
 
 const status = (name: string, address: string | undefined, state: TargetStatus['state'] = 'listening', protocol: TargetStatus['target']['protocol'] = 'postgres'): TargetStatus => ({
-  target: { name, protocol, upstream: 'postgres://app@db.internal:5432/shop?sslmode=verify-full', listen: { host: '127.0.0.1', port: 6432 }, maxMessageBytes: 1024 * 1024 },
+  target: { name, protocol, upstream: 'postgres://app@db.internal:5432/shop?sslmode=verify-full', listen: { host: '127.0.0.1', port: 6432 }},
   state,
   ...(address ? { address } : {}),
 });

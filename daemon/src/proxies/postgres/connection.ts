@@ -92,7 +92,7 @@ export class ClientConnection {
   ) {
     this.socket = socket;
     this.frontDoor = new PgFrontDoor(deps.context.sessions, deps.target.name, deps.tlsContext !== undefined);
-    this.framer = new MessageFramer(deps.target.maxMessageBytes, true);
+    this.framer = new MessageFramer(deps.context.limits.maxMessageBytes, true);
     this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
     const classifier = deps.classifier;
     this.session = new PgSession({

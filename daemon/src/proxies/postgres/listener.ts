@@ -36,7 +36,7 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
       resolve();
     });
   });
-  server.on('error', (err) => console.error(`airlockd: postgres target "${target.name}": ${err.message}`));
+  server.on('error', (err) => context.logger.error(err.message));
   const address = server.address() as AddressInfo;
   return {
     address: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,

@@ -1,0 +1,46 @@
+import { DEFAULT_LIMITS, Limits, parseDuration, type LimitOverrides, type Target } from '@airlock/shared';
+
+/** A target's limits with durations in milliseconds, as adapters use them. */
+export interface TargetLimits {
+  maxMessageBytes: number;
+  upstreamMessageBytes: number;
+  bufferBytes: number;
+  actionTextBytes: number;
+  inlineParseBytes: number;
+  maxConnections: number;
+  maxConnectionsPerSession: number;
+  authTimeoutMs: number;
+  /** 0 = no idle timeout */
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** how much of each result the recording keeps */
+  resultRows: number;
+  resultBytes: number;
+}
+
+/**
+ * The limits in force for one target: the built-in defaults, under the daemon-wide overrides, under
+ * the target's own. Checked here, once, when the target is loaded; a contradiction is an error that
+ * names the target, and the target does not start.
+ */
+export function resolveLimits(target: Target, daemonWide: LimitOverrides, recording: { resultRows: number; resultBytes: number }): TargetLimits {
+  const merged = Limits.parse({ ...DEFAULT_LIMITS, ...daemonWide, ...target.limits });
+  if (merged.maxConnectionsPerSession > merged.maxConnections) {
+    throw new Error(`target "${target.name}": limits.maxConnectionsPerSession (${merged.maxConnectionsPerSession}) is above limits.maxConnections (${merged.maxConnections})`);
+  }
+  if (merged.actionTextBytes > merged.maxMessageBytes) merged.actionTextBytes = merged.maxMessageBytes;
+  return {
+    maxMessageBytes: merged.maxMessageBytes,
+    upstreamMessageBytes: merged.upstreamMessageBytes,
+    bufferBytes: merged.bufferBytes,
+    actionTextBytes: merged.actionTextBytes,
+    inlineParseBytes: merged.inlineParseBytes,
+    maxConnections: merged.maxConnections,
+    maxConnectionsPerSession: merged.maxConnectionsPerSession,
+    authTimeoutMs: parseDuration(merged.authTimeout),
+    idleTimeoutMs: parseDuration(merged.idleTimeout),
+    connectTimeoutMs: parseDuration(merged.connectTimeout),
+    resultRows: recording.resultRows,
+    resultBytes: recording.resultBytes,
+  };
+}
