@@ -5,6 +5,7 @@ import type { Masker } from '../masking/index.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/time.js';
 import { resolveLimits, type TargetLimits } from './limits.js';
+import { TargetConfigError } from './target-config-error.js';
 
 /** What the daemon core offers every adapter, whatever the target. */
 export interface ProxyServices {
@@ -112,6 +113,8 @@ export class ListenerManager {
       return { key, listener, status: { target, state: 'listening', address: listener.address } };
     } catch (err) {
       const reason = (err as Error).message;
+      // a setting the adapter cannot use says so itself, naming the target
+      if (err instanceof TargetConfigError) return { key, status: { target, state: 'error', error: reason } };
       return { key, status: { target, state: 'error', error: `target "${target.name}": cannot listen on ${target.listen.host}:${target.listen.port}: ${reason}` } };
     }
   }

@@ -74,7 +74,8 @@ describe('PostgreSQL proxy: upstream SCRAM over verify-full TLS, md5, TLS listen
     writeFileSync(pwFile, md5.password + '\n', { mode: 0o600 });
     const h = await startPgProxy({
       database: md5.database,
-      upstream: `postgres://${md5.user}@127.0.0.1:${md5.port}/${md5.database}?sslmode=disable`,
+      // md5 over plain TCP reveals a crackable hash to whoever answers: only with the explicit opt-in
+      upstream: `postgres://${md5.user}@127.0.0.1:${md5.port}/${md5.database}?sslmode=disable&require_auth=md5`,
       credential: { file: pwFile },
       policy: 'version: 1\nrules:\n  - { id: reads, decision: allow, match: { attributes: { class: read } } }\n',
     });

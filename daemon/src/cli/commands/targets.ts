@@ -6,6 +6,8 @@ import { addTarget, loadLocalConfig, removeTarget } from '../../config/local-con
 import { runningDaemon } from '../../daemon/daemon-info.js';
 import { DaemonClient } from '../daemon-client.js';
 import { CliError } from '../errors.js';
+import { weakerThanDefault } from '../../proxies/postgres/upstream-settings.js';
+import { checkCredentialFile } from '../../config/credential-file.js';
 import { printJson, printTable } from '../output.js';
 import type { CliContext } from '../context.js';
 
@@ -31,6 +33,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
         ...(credential ? { credential } : {}),
       };
       const valid = parseWith(Target, candidate, `target "${name}"`);
+      for (const warning of securityWarnings(valid)) console.error(`warning: ${warning}`);
       const paths = homePaths(ctx.home());
       await addTarget(paths.config, valid);
       console.log(`added target "${name}" (${valid.protocol}) listening on ${valid.listen.host}:${valid.listen.port} -> ${valid.upstream}`);
@@ -65,6 +68,30 @@ export function registerTargets(program: Command, ctx: CliContext): void {
       await removeTarget(homePaths(ctx.home()).config, name);
       console.log(`removed target "${name}"`);
     });
+}
+
+/**
+ * Settings weaker than Airlock's defaults, and a credential file the daemon will refuse: said when
+ * the target is added, so a weaker setting is a choice made knowingly. A setting that cannot be
+ * used at all is an error here, as it would be when the daemon loads the target.
+ */
+function securityWarnings(target: Target): string[] {
+  const out: string[] = [];
+  if (target.protocol === 'postgres') {
+    try {
+      out.push(...weakerThanDefault(target.name, target.upstream));
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  if (target.credential && 'file' in target.credential) {
+    try {
+      checkCredentialFile(target.name, target.credential.file);
+    } catch (err) {
+      out.push(`${(err as Error).message}; airlockd refuses the target until then`);
+    }
+  }
+  return out;
 }
 
 export function parseListen(text: string): { host: string; port: number } {

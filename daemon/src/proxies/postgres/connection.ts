@@ -18,6 +18,7 @@ import {
 } from './protocol.js';
 import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
+import { CredentialRefused } from './upstream-auth.js';
 import type { SqlClassifier } from './classification.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
@@ -244,6 +245,8 @@ export class ClientConnection {
       this.state = 'ready';
       this.pump();
     } catch (err) {
+      // a refused request for the password is the operator's to see too, not only the agent's
+      if (err instanceof CredentialRefused) this.deps.context.logger.warn(err.message);
       this.fatal(err instanceof ProtocolError ? err : new ProtocolError((err as Error).message, '08001'));
     }
   }

@@ -8,6 +8,8 @@ import { ProtocolError } from './protocol.js';
  */
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+/** SCRAM bound to the TLS channel (RFC 5802 section 6, tls-server-end-point per RFC 5929) */
+export const SCRAM_PLUS_MECHANISM = 'SCRAM-SHA-256-PLUS';
 
 export type { ScramVerifier } from '../../sessions/scram-verifier.js';
 import type { ScramVerifier } from '../../sessions/scram-verifier.js';
@@ -84,17 +86,37 @@ export class ScramServerExchange {
   }
 }
 
+/**
+ * How the client side binds the exchange to the channel (the GS2 header, RFC 5802 section 7):
+ * `bind` with tls-server-end-point data for SCRAM-SHA-256-PLUS; `supported` when the client could
+ * bind but the server did not offer it (the server refuses this if it did offer -PLUS, which stops a
+ * man in the middle from stripping it); `none` without TLS or with channel_binding=disable.
+ */
+export type ScramChannelBinding = { kind: 'bind'; data: Buffer } | { kind: 'supported' } | { kind: 'none' };
+
 /** The client side, for logging in to the upstream. */
 export class ScramClientExchange {
   private readonly clientNonce = randomBytes(18).toString('base64');
   private clientFirstBare = '';
   private expectedServerSignature?: Buffer;
+  private readonly gs2Header: string;
+  /** the server proved it knows the password (server-final-message checked) */
+  verified = false;
 
-  constructor(private readonly password: string) {}
+  constructor(
+    private readonly password: string,
+    private readonly binding: ScramChannelBinding = { kind: 'none' },
+  ) {
+    this.gs2Header = binding.kind === 'bind' ? 'p=tls-server-end-point,,' : binding.kind === 'supported' ? 'y,,' : 'n,,';
+  }
+
+  get mechanism(): string {
+    return this.binding.kind === 'bind' ? SCRAM_PLUS_MECHANISM : SCRAM_MECHANISM;
+  }
 
   clientFirst(): string {
     this.clientFirstBare = `n=*,r=${this.clientNonce}`;
-    return `n,,${this.clientFirstBare}`;
+    return `${this.gs2Header}${this.clientFirstBare}`;
   }
 
   clientFinal(serverFirst: string): string {
@@ -107,7 +129,8 @@ export class ScramClientExchange {
     }
     const salted = pbkdf2Sync(this.password, Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
     const clientKey = hmac(salted, 'Client Key');
-    const withoutProof = `c=biws,r=${nonce}`;
+    const cbindInput = Buffer.concat([Buffer.from(this.gs2Header), this.binding.kind === 'bind' ? this.binding.data : Buffer.alloc(0)]);
+    const withoutProof = `c=${cbindInput.toString('base64')},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const proof = xor(clientKey, hmac(sha256(clientKey), authMessage));
     this.expectedServerSignature = hmac(hmac(salted, 'Server Key'), authMessage);
@@ -121,6 +144,7 @@ export class ScramClientExchange {
     if (!expected || v.length !== expected.length || !timingSafeEqual(v, expected)) {
       throw new Error('the upstream server could not prove it knows the password (SCRAM server signature mismatch)');
     }
+    this.verified = true;
   }
 }
 

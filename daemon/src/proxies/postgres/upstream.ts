@@ -5,10 +5,13 @@ import { serialize } from 'pg-protocol';
 import type { Target } from '@airlock/shared';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
-import { ScramClientExchange, md5Password, SCRAM_MECHANISM } from './scram.js';
+import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
+import { TargetConfigError } from '../target-config-error.js';
+import { resolveUpstreamSecurity, upstreamHost, type ChannelBinding, type RequireAuth, type SslMode } from './upstream-settings.js';
+import { UpstreamAuthenticator, type UpstreamAuthMethod } from './upstream-auth.js';
+import { tlsServerEndPoint } from './channel-binding.js';
 
-export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+export { SSL_MODES, type SslMode } from './upstream-settings.js';
 
 /** Where and how to reach the real server, from the target's upstream URL and credential reference. */
 export interface UpstreamSettings {
@@ -19,42 +22,63 @@ export interface UpstreamSettings {
   /** empty: use the database the agent asked for */
   database: string;
   sslmode: SslMode;
-  /** PEM of the CA for verify-ca / verify-full */
+  /** PEM of the CA for verify-ca / verify-full (and require, which then verifies the chain, as in libpq) */
   ca?: string;
+  /** which authentication requests the password may answer (upstream-settings.ts); absent: Airlock's default */
+  requireAuth?: RequireAuth;
+  /** absent: prefer */
+  channelBinding?: ChannelBinding;
   connectTimeoutMs: number;
   password(): string | undefined;
 }
 
 /** A connection failure the agent sees as a FATAL naming the target and the reason. */
 export class UpstreamError extends ProtocolError {
-  constructor(message: string, code = '08001') {
+  constructor(
+    message: string,
+    code = '08001',
+    /** the server itself refused (an ErrorResponse during login), rather than the network or Airlock */
+    readonly serverRefused = false,
+  ) {
     super(message, code);
     this.name = 'UpstreamError';
   }
 }
 
+/**
+ * The target's upstream settings, checked as the target is loaded: a bad sslmode, require_auth or
+ * channel_binding, an unreadable sslrootcert or a credential file others can read is a
+ * TargetConfigError, and the target does not start.
+ */
 export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
   const url = new URL(target.upstream);
-  const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
-  if (!SSL_MODES.includes(sslmode)) throw new UpstreamError(`target "${target.name}": sslmode "${sslmode}" is not one of ${SSL_MODES.join(', ')}`);
-  const rootCert = url.searchParams.get('sslrootcert');
+  const security = resolveUpstreamSecurity(target.name, target.upstream);
   let ca: string | undefined;
-  if (rootCert) {
+  if (security.sslrootcert && security.sslrootcert !== 'system') {
     try {
-      ca = readFileSync(rootCert, 'utf8');
+      ca = readFileSync(security.sslrootcert, 'utf8');
     } catch (err) {
-      throw new UpstreamError(`target "${target.name}": cannot read sslrootcert ${rootCert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new TargetConfigError(`target "${target.name}": cannot read sslrootcert ${security.sslrootcert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
   const credential = target.credential;
+  if (credential && 'file' in credential) {
+    try {
+      checkCredentialFile(target.name, credential.file);
+    } catch (err) {
+      throw new TargetConfigError((err as Error).message);
+    }
+  }
   return {
     target: target.name,
-    host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    host: upstreamHost(url),
     port: url.port ? Number(url.port) : 5432,
     user: decodeURIComponent(url.username) || 'postgres',
     database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-    sslmode,
+    sslmode: security.sslmode,
     ca,
+    requireAuth: security.requireAuth,
+    channelBinding: security.channelBinding,
     connectTimeoutMs: Number(url.searchParams.get('connect_timeout') ?? '10') * 1000,
     password() {
       if (!credential) return undefined;
@@ -64,9 +88,9 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
         return value;
       }
       try {
-        return readFileSync(credential.file, 'utf8').replace(/\r?\n$/, '');
+        return readCredentialFile(target.name, credential.file);
       } catch (err) {
-        throw new UpstreamError(`target "${target.name}": cannot read the credential file ${credential.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, '28P01');
+        throw err instanceof CredentialFileError ? new UpstreamError(err.message, '28P01') : err;
       }
     },
   };
@@ -78,42 +102,81 @@ export interface UpstreamConnection {
   backendKey: { processId: number; secretKey: number };
   transactionStatus: 'I' | 'T' | 'E';
   tls: boolean;
+  /** how the daemon logged in: SCRAM-SHA-256-PLUS when bound to the TLS channel */
+  auth: UpstreamAuthMethod;
+}
+
+/** The TLS side of a connection: the socket and whether its certificate was checked against a CA. */
+interface Transport {
+  socket: net.Socket;
+  kind: 'plain' | 'tls-unverified' | 'tls-verified';
 }
 
 /**
- * Opens and authenticates a connection to the real server (SCRAM-SHA-256, md5 or cleartext, with
- * TLS as the URL's sslmode says) and reads it up to the first ReadyForQuery.
+ * Opens and authenticates a connection to the real server (SCRAM-SHA-256[-PLUS], or md5 or cleartext
+ * where the target's settings allow it, with TLS as the URL's sslmode says) and reads it up to the
+ * first ReadyForQuery.
  */
 export async function connectUpstream(settings: UpstreamSettings, params: Record<string, string>, maxMessageBytes: number): Promise<UpstreamConnection> {
-  let socket = await openSocket(settings);
-  let usesTls = false;
+  if (settings.sslmode !== 'allow') return connectOnce(settings, params, maxMessageBytes, settings.sslmode !== 'disable');
+  // libpq's allow: without TLS first, and with it when the server refuses that
   try {
-    if (settings.sslmode !== 'disable') {
+    return await connectOnce(settings, params, maxMessageBytes, false);
+  } catch (err) {
+    if (!(err instanceof UpstreamError && err.serverRefused)) throw err;
+    return connectOnce(settings, params, maxMessageBytes, true);
+  }
+}
+
+async function connectOnce(settings: UpstreamSettings, params: Record<string, string>, maxMessageBytes: number, askTls: boolean): Promise<UpstreamConnection> {
+  let socket = await openSocket(settings);
+  try {
+    let kind: Transport['kind'] = 'plain';
+    if (askTls) {
       socket.write(serialize.requestSsl());
       const answer = await readByte(socket, settings);
       if (answer === 'S') {
-        socket = await startTls(socket, settings);
-        usesTls = true;
-      } else if (settings.sslmode !== 'prefer') {
+        const secure = await startTls(socket, settings);
+        socket = secure.socket;
+        kind = secure.kind;
+      } else if (settings.sslmode !== 'prefer' && settings.sslmode !== 'allow') {
         throw new UpstreamError(`target "${settings.target}": the server at ${settings.host}:${settings.port} does not accept TLS (sslmode=${settings.sslmode})`);
       }
     }
-    const password = settings.password();
     socket.write(serialize.startup({ ...params, user: settings.user, database: settings.database || params.database || settings.user }));
-    return await handshake(socket, settings, password, usesTls, maxMessageBytes);
+    const secure = socket instanceof tls.TLSSocket ? socket : undefined;
+    const auth = new UpstreamAuthenticator({
+      target: settings.target,
+      address: `${settings.host}:${settings.port}`,
+      user: settings.user,
+      sslmode: settings.sslmode,
+      requireAuth: settings.requireAuth ?? { kind: 'default', denied: [] },
+      channelBinding: settings.channelBinding ?? 'prefer',
+      transport: kind,
+      certificateHash: secure ? () => tlsServerEndPoint(peerCertificate(secure)) : undefined,
+      password: () => settings.password(),
+    });
+    return await handshake(socket, settings, auth, kind !== 'plain', maxMessageBytes);
   } catch (err) {
     socket.destroy();
     throw err;
   }
 }
 
+function peerCertificate(socket: tls.TLSSocket): Buffer {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) throw new Error('the server presented no certificate');
+  return cert.raw;
+}
+
 /** Sends a CancelRequest for `key` on a new connection, as the protocol wants. */
 export async function cancelUpstream(settings: UpstreamSettings, key: { processId: number; secretKey: number }): Promise<void> {
   let socket = await openSocket(settings);
   try {
-    if (settings.sslmode !== 'disable' && settings.sslmode !== 'prefer') {
+    // the key is a secret of the session: over TLS whenever the login had to be
+    if (settings.sslmode === 'require' || settings.sslmode === 'verify-ca' || settings.sslmode === 'verify-full') {
       socket.write(serialize.requestSsl());
-      if ((await readByte(socket, settings)) === 'S') socket = await startTls(socket, settings);
+      if ((await readByte(socket, settings)) === 'S') socket = (await startTls(socket, settings)).socket;
     }
     await new Promise<void>((resolve) => socket.end(serialize.cancel(key.processId, key.secretKey), resolve));
   } finally {
@@ -166,8 +229,9 @@ function readByte(socket: net.Socket, settings: UpstreamSettings): Promise<strin
   });
 }
 
-function startTls(socket: net.Socket, settings: UpstreamSettings): Promise<net.Socket> {
-  const verify = settings.sslmode === 'verify-ca' || settings.sslmode === 'verify-full';
+function startTls(socket: net.Socket, settings: UpstreamSettings): Promise<Transport> {
+  // require with a CA verifies the chain, as libpq does when a root certificate is given
+  const verify = settings.sslmode === 'verify-ca' || settings.sslmode === 'verify-full' || (settings.sslmode === 'require' && settings.ca !== undefined);
   return new Promise((resolve, reject) => {
     const secure = tls.connect({
       socket,
@@ -178,51 +242,41 @@ function startTls(socket: net.Socket, settings: UpstreamSettings): Promise<net.S
     });
     secure.once('secureConnect', () => {
       secure.removeAllListeners('error');
-      resolve(secure);
+      resolve({ socket: secure, kind: verify ? 'tls-verified' : 'tls-unverified' });
     });
     secure.once('error', (err: Error) => reject(new UpstreamError(`target "${settings.target}": TLS with ${settings.host}:${settings.port} failed (sslmode=${settings.sslmode}): ${err.message}`)));
   });
 }
 
-function handshake(socket: net.Socket, settings: UpstreamSettings, password: string | undefined, usesTls: boolean, maxMessageBytes: number): Promise<UpstreamConnection> {
+function handshake(socket: net.Socket, settings: UpstreamSettings, auth: UpstreamAuthenticator, usesTls: boolean, maxMessageBytes: number): Promise<UpstreamConnection> {
   return new Promise((resolve, reject) => {
     const framer = new MessageFramer(maxMessageBytes, false);
     const decoder = new BackendDecoder();
     const parameters: [string, string][] = [];
     let backendKey = { processId: 0, secretKey: 0 };
-    let scram: ScramClientExchange | undefined;
-    const needPassword = (): string => {
-      if (password === undefined) throw new UpstreamError(`target "${settings.target}": the server asks for a password but the target has no credential (add --password-env or --password-file)`, '28P01');
-      return password;
-    };
     const fail = (err: Error) => {
       cleanup();
-      reject(err instanceof UpstreamError ? err : new UpstreamError(`target "${settings.target}": ${err.message}`));
+      reject(err instanceof ProtocolError ? err : new UpstreamError(`target "${settings.target}": ${err.message}`));
     };
     const onMessage = (msg: WireMessage): boolean => {
+      // Authentication requests are judged by the authenticator, from the raw bytes (pg-protocol
+      // reads a malformed request as AuthenticationOk)
+      if (msg.raw[0] === 0x52) {
+        if (auth.method !== undefined) throw new ProtocolError(`target "${settings.target}": the server at ${settings.host}:${settings.port} sent an authentication request after AuthenticationOk`);
+        const reply = auth.onRequest(msg.raw);
+        if (reply) socket.write(reply);
+        return false;
+      }
       const decoded = decoder.decode(msg.raw);
+      if (decoded.name === 'error') {
+        const e = decoded as unknown as { message: string; code?: string };
+        throw new UpstreamError(`target "${settings.target}": the server refused the connection: ${e.message}`, e.code ?? '08004', true);
+      }
+      // nothing but an error may come before the login is done: a server that skips AuthenticationOk does not skip the check
+      if (auth.method === undefined && decoded.name !== 'notice') {
+        throw new ProtocolError(`target "${settings.target}": the server at ${settings.host}:${settings.port} sent ${decoded.name} before completing authentication`);
+      }
       switch (decoded.name) {
-        case 'authenticationOk':
-          return false;
-        case 'authenticationCleartextPassword':
-          socket.write(serialize.password(needPassword()));
-          return false;
-        case 'authenticationMD5Password':
-          socket.write(serialize.password(md5Password(settings.user, needPassword(), (decoded as unknown as { salt: Buffer }).salt)));
-          return false;
-        case 'authenticationSASL': {
-          const mechanisms = (decoded as unknown as { mechanisms: string[] }).mechanisms;
-          if (!mechanisms.includes(SCRAM_MECHANISM)) throw new UpstreamError(`target "${settings.target}": the server offers only ${mechanisms.join(', ')}; Airlock speaks ${SCRAM_MECHANISM}`, '28000');
-          scram = new ScramClientExchange(needPassword());
-          socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirst()));
-          return false;
-        }
-        case 'authenticationSASLContinue':
-          socket.write(serialize.sendSCRAMClientFinalMessage(scram!.clientFinal((decoded as unknown as { data: string }).data)));
-          return false;
-        case 'authenticationSASLFinal':
-          scram!.verifyServerFinal((decoded as unknown as { data: string }).data);
-          return false;
         case 'parameterStatus': {
           const p = decoded as unknown as { parameterName: string; parameterValue: string };
           parameters.push([p.parameterName, p.parameterValue]);
@@ -233,13 +287,9 @@ function handshake(socket: net.Socket, settings: UpstreamSettings, password: str
           backendKey = { processId: k.processID, secretKey: k.secretKey };
           return false;
         }
-        case 'error': {
-          const e = decoded as unknown as { message: string; code?: string };
-          throw new UpstreamError(`target "${settings.target}": the server refused the connection: ${e.message}`, e.code ?? '08004');
-        }
         case 'readyForQuery':
           cleanup();
-          resolve({ socket, parameters, backendKey, transactionStatus: (decoded as unknown as { status: 'I' | 'T' | 'E' }).status, tls: usesTls });
+          resolve({ socket, parameters, backendKey, transactionStatus: (decoded as unknown as { status: 'I' | 'T' | 'E' }).status, tls: usesTls, auth: auth.method! });
           return true;
         default:
           return false;
