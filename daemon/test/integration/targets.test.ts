@@ -1,6 +1,6 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, startDaemon, tempHome } from '../helpers/daemon-process.js';
 
@@ -76,5 +76,41 @@ describe('targets through the CLI, picked up by the running daemon', () => {
     } finally {
       await daemon.stop();
     }
+  });
+});
+
+describe('target add: settings weaker than the defaults are said on stderr', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  test('sslmode without verification outside loopback, require_auth=password, channel_binding=disable, an open credential file: one warning each; an unusable setting is an error', async () => {
+    const add = (name: string, upstream: string, extra: string[] = []) => runCli(home.dir, ['target', 'add', name, '--protocol', 'postgres', '--upstream', upstream, '--listen', '127.0.0.1:0', ...extra]);
+
+    const strict = await add('strict', 'postgres://app@db.internal:5432/app');
+    assert.equal(strict.code, 0, strict.stderr);
+    assert.equal(strict.stderr, '', 'the defaults need no warning');
+
+    const weak = await add('weak', 'postgres://app@db.internal:5432/app?sslmode=require');
+    assert.equal(weak.code, 0, weak.stderr);
+    assert.equal(weak.stderr, `warning: target "weak": sslmode=require does not verify the certificate of db.internal, so whoever answers at that address gets the agents' queries and results (the default for a host outside loopback is verify-full)\n`);
+    assert.match(readFileSync(path.join(home.dir, 'config.yaml'), 'utf8'), /sslmode=require/, 'the explicit choice is kept');
+
+    const optIn = await add('opt-in', 'postgres://app@127.0.0.1:5433/app?require_auth=password&channel_binding=disable');
+    assert.equal(optIn.code, 0, optIn.stderr);
+    assert.deepEqual(optIn.stderr.trim().split('\n'), [
+      `warning: target "opt-in": require_auth=password lets the server ask for the password in cleartext without a verified TLS connection, so whoever answers at 127.0.0.1 can capture it (set sslmode=verify-full, or use scram-sha-256)`,
+      `warning: target "opt-in": channel_binding=disable turns off SCRAM's proof that the TLS connection ends at the server that knows the password (the default is prefer)`,
+    ]);
+
+    const file = path.join(home.dir, 'db-password');
+    writeFileSync(file, 'secret\n', { mode: 0o640 });
+    const open = await add('open-file', 'postgres://app@127.0.0.1:5433/app', ['--password-file', file]);
+    assert.equal(open.code, 0, open.stderr);
+    assert.match(open.stderr, new RegExp(`^warning: target "open-file": the credential file ${file} can be read or changed by other users \\(mode 0640\\);.*\\(run chmod 600 ${file}\\); airlockd refuses the target until then\\n$`));
+
+    const bad = await add('bad', 'postgres://app@db.internal/app?sslmode=verify');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /target "bad": sslmode "verify" is not one of disable, allow, prefer, require, verify-ca, verify-full/);
+    assert.doesNotMatch(readFileSync(path.join(home.dir, 'config.yaml'), 'utf8'), /name: bad/);
   });
 });
