@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,9 +224,20 @@ describe('PostgreSQL upstream: the password goes only by SCRAM or over verified 
       const { json } = await h.daemon.api('GET', '/v1/targets');
       const status = (json as { targets: { state: string; error?: string }[] }).targets[0];
       assert.equal(status?.state, 'error');
-      assert.equal(status?.error, `target "db": the credential file ${file} can be read or changed by other users (mode 0644); Airlock uses it only if no one but its own user can, as ssh does for private keys (run chmod 600 ${file})`);
+      assert.equal(status?.error, `target "db": the credential file ${file} can be read or changed by other users (mode 0644); Airlock uses it only if no one but its own user can, as ssh does for private keys (run chmod 600 ${file}), then airlock stop && airlock up to start the target`);
     } finally {
       await h.stop();
+    }
+    chmodSync(file, 0o600);
+    const fixed = await startPgProxy({ database: 'postgres', credential: { file }, policy: 'version: 1\nrules:\n  - { id: reads, decision: allow, match: { attributes: { class: read } } }\n' });
+    try {
+      const { json } = await fixed.daemon.api('GET', '/v1/targets');
+      assert.equal((json as { targets: { state: string }[] }).targets[0]?.state, 'listening');
+      // the machine's server is trust: the login asks for no password, and the file's mode is fine anyway
+      const r = await run('psql', ['-X', '-At', '-c', 'SELECT 1'], { ...fixed.env, PGDATABASE: 'postgres' });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await fixed.stop();
     }
   });
 });

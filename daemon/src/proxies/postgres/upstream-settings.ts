@@ -35,7 +35,7 @@ export interface UpstreamSecurity {
   sslmode: SslMode;
   /** the URL set sslmode itself (rather than taking the default for its host) */
   sslmodeSet: boolean;
-  /** path of the CA bundle, or `system` for the platform's roots; absent: Node's bundled roots */
+  /** path of the CA bundle; `system` or absent: the root CAs Node trusts (libpq reads ~/.postgresql/root.crt instead) */
   sslrootcert?: string;
   requireAuth: RequireAuth;
   channelBinding: ChannelBinding;

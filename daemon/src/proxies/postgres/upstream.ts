@@ -66,7 +66,8 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
     try {
       checkCredentialFile(target.name, credential.file);
     } catch (err) {
-      throw new TargetConfigError((err as Error).message);
+      // the daemon loads a target again when the config changes, not when a file's mode does
+      throw new TargetConfigError(`${(err as Error).message}, then airlock stop && airlock up to start the target`);
     }
   }
   return {
