@@ -142,6 +142,14 @@ describe('SCRAM-SHA-256 both ways', () => {
     client.verifyServerFinal(match!.serverFinal);
   });
 
+  test('an upstream asking for more key-derivation rounds than Airlock computes is refused before any work', () => {
+    const client = new ScramClientExchange(token);
+    const nonce = /r=([^,]+)/.exec(client.clientFirst())![1]!;
+    const serverFirst = `r=${nonce}server,s=${salt.toString('base64')},i=2000000000`;
+    assert.throws(() => client.clientFinal(serverFirst), /asked for 2000000000 SCRAM iterations; Airlock computes at most 409600/);
+    assert.match(client.clientFinal(serverFirst.replace('i=2000000000', 'i=409600')), /,p=/, 'the largest count Airlock accepts still logs in');
+  });
+
   test('a wrong token matches nothing; channel binding and other mechanisms are refused', () => {
     const client = new ScramClientExchange('alk_wrong');
     const server = new ScramServerExchange(salt, 4096);

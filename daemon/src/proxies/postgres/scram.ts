@@ -1,6 +1,9 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ProtocolError } from './protocol.js';
 
+/** PostgreSQL's scram_iterations defaults to 4096; a hundred times that is about 0.2 s of work here. */
+export const MAX_SCRAM_ITERATIONS = 409_600;
+
 /**
  * SCRAM-SHA-256 (RFC 5802 / 7677) as PostgreSQL speaks it, both ways: the server side checks an
  * agent's session token without the token ever being stored (only its verifier), the client side
@@ -126,6 +129,11 @@ export class ScramClientExchange {
     const iterations = Number(attrs.get('i'));
     if (!nonce || !nonce.startsWith(this.clientNonce) || !salt || !Number.isInteger(iterations) || iterations < 1) {
       throw new Error('the upstream sent a malformed SCRAM server-first-message');
+    }
+    // the key derivation runs on the daemon's event loop: a server (or whatever answers at its
+    // address) asking for billions of rounds would stall every session
+    if (iterations > MAX_SCRAM_ITERATIONS) {
+      throw new Error(`the upstream asked for ${iterations} SCRAM iterations; Airlock computes at most ${MAX_SCRAM_ITERATIONS} (PostgreSQL's default is 4096)`);
     }
     const salted = pbkdf2Sync(this.password, Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
     const clientKey = hmac(salted, 'Client Key');
