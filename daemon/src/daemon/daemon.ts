@@ -116,6 +116,7 @@ export class Daemon implements ControlPlane {
     this.recorder = new Recorder({
       dir: paths.recordings,
       indexFile: paths.sessionIndex,
+      ledgerFile: paths.recordingLedger,
       mode: this.config.recording.mode,
       queueLimit: this.config.recording.queueLimit,
       indexLimit: this.config.recording.indexLimit,

@@ -10,6 +10,7 @@ import { scanLines } from './lines.js';
 import type { LineCursor } from './lines.js';
 import { LOG_EXTENSION, SessionIndex } from './session-index.js';
 import type { IndexLoad } from './session-index.js';
+import { RecordingLedger } from './ledger.js';
 import { scanLog, verifyLog } from './verify.js';
 import { RecordingWriter } from './writer.js';
 import type { RecordingWriteError } from './writer.js';
@@ -19,6 +20,8 @@ export interface RecorderOptions {
   dir: string;
   /** the session index (lowdb), `<home>/sessions.json` */
   indexFile: string;
+  /** the recordings ledger; default `ledger.jsonl` beside the index */
+  ledgerFile?: string;
   mode: RecordingMode;
   /** records queued per recording before appends wait */
   queueLimit: number;
@@ -76,6 +79,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
   readonly #options: RecorderOptions;
   readonly #now: () => Date;
   readonly #index: SessionIndex;
+  readonly #ledger: RecordingLedger;
   /** by agent session id: the recording new records of that session go to */
   readonly #open = new Map<string, OpenRecording>();
   /** by recording id: recordings whose writer this run owns, to refresh their index entries */
@@ -97,6 +101,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       refresh: () => this.#refreshLive(),
       onWriteError: (err: Error) => this.emit('indexFailed', { file: options.indexFile, error: err.message }),
     };
+    this.#ledger = new RecordingLedger(options.ledgerFile ?? path.join(path.dirname(options.indexFile), 'ledger.jsonl'), options.now);
     this.#index = new SessionIndex(options.indexThrottleMs === undefined ? indexOptions : { ...indexOptions, throttleMs: options.indexThrottleMs });
   }
 
@@ -110,6 +115,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#state = 'starting';
     try {
       await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await this.#ledger.open();
       const index = await this.#index.load();
       const interrupted: RecordingSummary[] = [];
       for (const entry of this.#index.values()) {
@@ -170,8 +176,10 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#live.delete(summary.id);
       return { ...summary };
     }
+    let sealSeq: number;
     try {
       const seal = await writer.seal(reason);
+      sealSeq = seal.seq;
       this.#refreshEntry(recording);
       summary.state = 'sealed';
       summary.sealReason = reason;
@@ -182,6 +190,11 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     } finally {
       this.#live.delete(summary.id);
       await this.#index.write().catch((err: Error) => this.emit('indexFailed', { file: this.#index.file, error: err.message }));
+    }
+    try {
+      await this.#ledger.append({ type: 'sealed', recordingId: summary.id, lastSeq: sealSeq, head: writer.written.head as string });
+    } catch (err) {
+      throw new Error(`recording ${summary.id} is sealed, but the ledger could not record its final head (${(err as Error).message}); verify will report it as interrupted`, { cause: err });
     }
     const sealed = { ...summary };
     this.emit('sealed', sealed);
@@ -200,6 +213,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     const results = await Promise.allSettled([...this.#open.keys()].map((id) => this.seal(id, 'shutdown')));
     this.#index.stopTimer();
     await this.#index.write();
+    await this.#ledger.close();
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (errors.length > 0) {
       throw new AggregateError(errors, `recorder (${this.dir}): ${errors.length} recording(s) could not be sealed: ${errors.map((e) => e.message).join('; ')}`);
@@ -309,6 +323,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       state: 'open',
       actions: 0,
     };
+    let created: Promise<void> = Promise.resolve();
     const recording: OpenRecording = {
       agentSessionId: agentSession.id,
       summary,
@@ -319,8 +334,12 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         queueLimit: this.#options.queueLimit,
         // the writer stamps records with isoNow unless a clock was given
         ...(this.#options.now ? { now: this.#options.now } : {}),
-        // The index names the recording before its log exists, so a crash can never leave a log the index does not know.
-        beforeOpen: () => this.#index.write(),
+        // The index and the ledger name the recording before its log exists, so a crash can never leave a log
+        // they do not know; the ledger's entry is on disk (fsync'd) before the log is used.
+        beforeOpen: async () => {
+          await this.#index.write();
+          await created;
+        },
         onWritten: () => this.#index.markDirty(),
         onFailed: (err) => this.#recordingFailed(recording, err),
       }),
@@ -328,6 +347,8 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#open.set(agentSession.id, recording);
     this.#live.set(id, recording);
     this.#index.add(summary);
+    // All synchronous, so no other log is created in between: the header names the ledger's head, and the
+    // `created` entry carrying the header's hash is the ledger's very next entry.
     recording.writer
       .append({
         type: 'header',
@@ -336,9 +357,13 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         agentSessionId: agentSession.id,
         agentSessionName: agentSession.name,
         nonce: randomBytes(16).toString('hex'),
+        ledger: this.#ledger.ref,
       })
       // A header that cannot be written fails the writer: reported through onFailed and every later append.
       .catch(() => undefined);
+    created = this.#ledger.append({ type: 'created', recordingId: id, file: summary.file, headerHash: recording.writer.admittedHead as string });
+    // awaited by beforeOpen; a failure there fails the writer
+    created.catch(() => undefined);
     this.emit('opened', { ...summary });
     return recording;
   }
@@ -350,6 +375,11 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#index.markDirty();
     // The recording stays the session's current one, so its later appends are refused too (fail closed).
     void recording.writer.abort('failed').catch(() => undefined);
+    // Where it ended, so verify tells an interrupted log from a cut one. A ledger that failed is reported already.
+    const written = recording.writer.written;
+    void this.#ledger
+      .append({ type: 'interrupted', recordingId: recording.summary.id, lastSeq: written.records > 0 ? written.records - 1 : null, head: written.records > 0 ? written.head : null })
+      .catch(() => undefined);
     this.emit('failed', { recordingId: recording.summary.id, error: error.message });
   }
 
@@ -362,15 +392,22 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     });
     entry.state = 'interrupted';
     entry.endedAt = scan.lastTs ?? entry.startedAt;
-    if (!scan.result.ok) return entry.state;
+    if (!scan.result.ok || scan.result.records === 0) {
+      // Nothing of it can be vouched for: the ledger says so rather than naming a head.
+      await this.#ledger.append({ type: 'interrupted', recordingId: entry.id, lastSeq: null, head: null });
+      return entry.state;
+    }
     entry.records = scan.result.records;
     entry.head = scan.head;
     entry.actions = scan.actions;
     if (scan.seal) {
-      // Sealed just before the crash, with only the index write lost.
+      // Sealed just before the crash, with only the index and ledger writes lost.
       entry.state = 'sealed';
       entry.sealReason = scan.seal.reason;
       entry.endedAt = scan.seal.ts;
+      await this.#ledger.append({ type: 'sealed', recordingId: entry.id, lastSeq: scan.seal.seq, head: scan.head as string });
+    } else {
+      await this.#ledger.append({ type: 'interrupted', recordingId: entry.id, lastSeq: scan.result.records - 1, head: scan.head as string });
     }
     return entry.state;
   }

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { LedgerEntry } from '@airlock/shared';
+import type { LedgerRef } from '@airlock/shared';
+import { hashLine } from './chain.js';
+import { checkLedger, serializeLedgerEntry } from './ledger-chain.js';
+import type { LedgerBody, LedgerCheck, LedgerLine } from './ledger-chain.js';
+import { readLastLines, scanLines } from './lines.js';
+import { isoNow } from '../util/time.js';
+
+/**
+ * The recordings ledger's writer (see shared/src/ledger.ts). Entries are admitted synchronously — each gets
+ * its seq and prev at once, so a log's header can name the ledger head and its `created` entry is the very
+ * next one — and written one after another, each fdatasync'd before its promise resolves. The ledger is
+ * written only when a log is created or ends, never per record.
+ */
+export class RecordingLedger {
+  readonly file: string;
+  readonly #now: () => string;
+  #handle: FileHandle | null = null;
+  #nextSeq = 0;
+  #head: string | null = null;
+  /** the write chain: each append waits for the one before, so lines reach the file in seq order */
+  #tail: Promise<void> = Promise.resolve();
+  #failure: Error | null = null;
+
+  constructor(file: string, now?: () => Date) {
+    this.file = file;
+    this.#now = now ? () => now().toISOString() : isoNow;
+  }
+
+  /**
+   * Opens the ledger for appending, starting it (a `start` entry, synced with its directory) when there is
+   * none. A last line cut short by a crash is cut off: its append never completed, so the log it announced
+   * was never used. Returns whether the ledger was started now.
+   */
+  async open(): Promise<{ started: boolean }> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    let started = false;
+    try {
+      this.#handle = await fs.open(this.file, 'ax', 0o600);
+      started = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.#error('cannot create', err);
+    }
+    if (started) {
+      await syncDirectory(path.dirname(this.file));
+      await this.#enqueue(serializeLedgerEntry({ type: 'start', version: 1, nonce: randomBytes(16).toString('hex') }, 0, this.#now(), null));
+      return { started };
+    }
+    try {
+      await this.#resumeTail();
+      this.#handle = await fs.open(this.file, 'a', 0o600);
+    } catch (err) {
+      throw this.#error('cannot open', err);
+    }
+    return { started };
+  }
+
+  /** The ledger's last entry, for a new log's header. */
+  get ref(): LedgerRef {
+    if (this.#head === null) throw new Error(`recordings ledger ${this.file}: not open`);
+    return { seq: this.#nextSeq - 1, head: this.#head };
+  }
+
+  /** Admits an entry now (its seq is ref.seq + 1) and resolves once it is on disk; rejects if it could not be written. */
+  append(body: LedgerBody): Promise<void> {
+    if (this.#head === null) return Promise.reject(new Error(`recordings ledger ${this.file}: not open`));
+    return this.#enqueue(serializeLedgerEntry(body, this.#nextSeq, this.#now(), this.#head));
+  }
+
+  async close(): Promise<void> {
+    await this.#tail.catch(() => undefined);
+    const handle = this.#handle;
+    this.#handle = null;
+    await handle?.close();
+  }
+
+  #enqueue(line: string): Promise<void> {
+    this.#nextSeq += 1;
+    this.#head = hashLine(line);
+    const bytes = Buffer.from(`${line}\n`, 'utf8');
+    const write = this.#tail.then(async () => {
+      // After a failed write the file may hold part of a line: writing more would bury it mid-ledger.
+      if (this.#failure) throw this.#failure;
+      const handle = this.#handle;
+      if (!handle) throw new Error(`recordings ledger ${this.file}: closed`);
+      try {
+        let offset = 0;
+        while (offset < bytes.length) offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
+        await handle.datasync();
+      } catch (err) {
+        this.#failure = this.#error('cannot write', err);
+        throw this.#failure;
+      }
+    });
+    this.#tail = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Learns the last entry's seq and hash, dropping a torn last line. */
+  async #resumeTail(): Promise<void> {
+    const { lines, torn, size } = await readLastLines(this.file, 1);
+    if (torn) await fs.truncate(this.file, size - torn.length);
+    const last = lines[lines.length - 1];
+    if (!last) {
+      // Empty (a crash right after creating it): start it now.
+      this.#handle = await fs.open(this.file, 'a', 0o600);
+      await this.#enqueue(serializeLedgerEntry({ type: 'start', version: 1, nonce: randomBytes(16).toString('hex') }, 0, this.#now(), null));
+      await this.#handle.close();
+      this.#handle = null;
+      return;
+    }
+    this.#head = hashLine(last);
+    const parsed = LedgerEntry.safeParse(parseJson(last));
+    if (parsed.success) {
+      this.#nextSeq = parsed.data.seq + 1;
+      return;
+    }
+    // The last line is not an entry (damage verify will name): number the next one by its line.
+    let count = 0;
+    await scanLines(this.file, ({ complete }) => {
+      if (complete) count += 1;
+    });
+    this.#nextSeq = count;
+  }
+
+  #error(what: string, err: unknown): Error {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return new Error(`recordings ledger ${this.file}: ${what}: ${reason}; new recordings cannot be registered`, { cause: err });
+  }
+}
+
+/** Reads and checks the whole ledger without writing; null when there is no ledger file. */
+export async function readLedger(file: string): Promise<LedgerCheck | null> {
+  const lines: LedgerLine[] = [];
+  try {
+    await scanLines(file, ({ bytes, complete }) => {
+      lines.push({ bytes: Buffer.from(bytes), complete });
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`recordings ledger ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  return checkLedger(lines);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
