@@ -13,8 +13,8 @@ import { isoNow } from '../util/time.js';
 /**
  * The recordings ledger's writer (see shared/src/ledger.ts). Entries are admitted synchronously — each gets
  * its seq and prev at once, so a log's header can name the ledger head and its `created` entry is the very
- * next one — and written one after another, each fdatasync'd before its promise resolves. The ledger is
- * written only when a log is created or ends, never per record.
+ * next one — and written in that order by one drain loop, each batch fdatasync'd before its promises resolve.
+ * The ledger is written only when a log is created or ends, never per record.
  */
 export class RecordingLedger {
   readonly file: string;
@@ -22,8 +22,10 @@ export class RecordingLedger {
   #handle: FileHandle | null = null;
   #nextSeq = 0;
   #head: string | null = null;
-  /** the write chain: each append waits for the one before, so lines reach the file in seq order */
-  #tail: Promise<void> = Promise.resolve();
+  /** admitted lines not yet written; written together, with one fdatasync (logs sealed together at shutdown) */
+  #pending: PendingLine[] = [];
+  /** the drain loop while it runs: lines reach the file in seq order, from this loop only */
+  #draining: Promise<void> | null = null;
   #failure: Error | null = null;
 
   constructor(file: string, now?: () => Date) {
@@ -72,7 +74,7 @@ export class RecordingLedger {
   }
 
   async close(): Promise<void> {
-    await this.#tail.catch(() => undefined);
+    while (this.#draining) await this.#draining.catch(() => undefined);
     const handle = this.#handle;
     this.#handle = null;
     await handle?.close();
@@ -81,30 +83,52 @@ export class RecordingLedger {
   #enqueue(line: string): Promise<void> {
     this.#nextSeq += 1;
     this.#head = hashLine(line);
-    const bytes = Buffer.from(`${line}\n`, 'utf8');
-    const write = this.#tail.then(async () => {
-      // After a failed write the file may hold part of a line: writing more would bury it mid-ledger.
-      if (this.#failure) throw this.#failure;
-      const handle = this.#handle;
-      if (!handle) throw new Error(`recordings ledger ${this.file}: closed`);
-      try {
-        let offset = 0;
-        while (offset < bytes.length) offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
-        await handle.datasync();
-      } catch (err) {
-        this.#failure = this.#error('cannot write', err);
-        throw this.#failure;
-      }
+    const written = new Promise<void>((resolve, reject) => this.#pending.push({ bytes: Buffer.from(`${line}\n`, 'utf8'), resolve, reject }));
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = null;
     });
-    this.#tail = write.catch(() => undefined);
-    return write;
+    return written;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      try {
+        // After a failed write the file may hold part of a line: writing more would bury it mid-ledger.
+        if (this.#failure) throw this.#failure;
+        const handle = this.#handle;
+        if (!handle) throw new Error(`recordings ledger ${this.file}: closed`);
+        const bytes = batch.length === 1 ? (batch[0] as PendingLine).bytes : Buffer.concat(batch.map((p) => p.bytes));
+        try {
+          let offset = 0;
+          while (offset < bytes.length) {
+            const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+            if (bytesWritten <= 0) throw new Error(`write made no progress at byte ${offset} of ${bytes.length}`);
+            offset += bytesWritten;
+          }
+          await handle.datasync();
+        } catch (err) {
+          this.#failure = this.#error('cannot write', err);
+          throw this.#failure;
+        }
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        for (const p of batch) p.reject(err as Error);
+      }
+    }
   }
 
   /** Learns the last entry's seq and hash, dropping a torn last line. */
   async #resumeTail(): Promise<void> {
     const { lines, torn, size } = await readLastLines(this.file, 1);
-    if (torn) await fs.truncate(this.file, size - torn.length);
-    const last = lines[lines.length - 1];
+    let last = lines[lines.length - 1];
+    let cut = torn?.length ?? 0;
+    // A last line that is not JSON at all is crash debris too (the newline reached the disk, the text did not).
+    if (last && parseJson(last) === undefined) {
+      cut += last.length + 1;
+      last = (await readLastLines(this.file, 2)).lines.slice(-2, -1)[0];
+    }
+    if (cut > 0) await fs.truncate(this.file, size - cut);
     if (!last) {
       // Empty (a crash right after creating it): start it now.
       this.#handle = await fs.open(this.file, 'a', 0o600);
@@ -145,6 +169,12 @@ export async function readLedger(file: string): Promise<LedgerCheck | null> {
     throw new Error(`recordings ledger ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return checkLedger(lines);
+}
+
+interface PendingLine {
+  bytes: Buffer;
+  resolve: () => void;
+  reject: (err: Error) => void;
 }
 
 function parseJson(bytes: Buffer): unknown {

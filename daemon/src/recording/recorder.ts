@@ -131,6 +131,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       return { interrupted, index };
     } catch (err) {
       this.#state = 'new';
+      await this.#ledger.close().catch(() => undefined);
       throw err;
     }
   }

@@ -210,6 +210,20 @@ describe('ledger file', () => {
     assert.equal(check?.torn, false);
     assert.deepEqual(check?.entries.map((e) => [e.seq, e.type]), [[0, 'start'], [1, 'created'], [2, 'created'], [3, 'sealed']]);
     assert.equal(check?.hashes[0], ref.head);
+
+    // debris with its newline (the text never reached the disk): dropped too, and the chain goes on from entry 3
+    await fs.appendFile(file, '\u0000\u0000\u0000\n');
+    const third = new RecordingLedger(file);
+    await third.open();
+    assert.equal(third.ref.seq, 3);
+    await Promise.all([
+      third.append({ type: 'sealed', recordingId: 'b', lastSeq: 2, head: H('f') }),
+      third.append({ type: 'created', recordingId: 'c', file: 'c.jsonl', headerHash: H('c') }),
+    ]);
+    await third.close();
+    const last = await readLedger(file);
+    assert.equal(last?.error, undefined);
+    assert.deepEqual(last?.entries.map((e) => e.seq), [0, 1, 2, 3, 4, 5]);
   });
 
   test('no ledger file reads as null', async () => {
