@@ -121,7 +121,10 @@ export class Daemon implements ControlPlane {
       queueLimit: this.config.recording.queueLimit,
       indexLimit: this.config.recording.indexLimit,
     });
-    const { interrupted } = await this.recorder.start();
+    const { interrupted, ledgerStarted } = await this.recorder.start();
+    if (ledgerStarted) {
+      this.log(`airlockd: started the recordings ledger ${paths.recordingLedger}; recordings made before it are checked by their own chains and the index only`);
+    }
     for (const recording of interrupted) {
       this.log(`airlockd: recording ${recording.id} (agent session "${recording.agentSessionName}") was left open by a crash; marked interrupted`);
     }

@@ -44,6 +44,8 @@ export interface RecorderStart {
   /** recordings a previous run left open (crashed), now marked interrupted; after a rebuild, every unsealed log */
   interrupted: RecordingSummary[];
   index: IndexLoad;
+  /** the recordings ledger did not exist and was started now */
+  ledgerStarted: boolean;
 }
 
 /** No recording by that id: not in the index, and no log of that name. */
@@ -115,7 +117,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#state = 'starting';
     try {
       await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await this.#ledger.open();
+      const { started: ledgerStarted } = await this.#ledger.open();
       const index = await this.#index.load();
       const interrupted: RecordingSummary[] = [];
       for (const entry of this.#index.values()) {
@@ -128,7 +130,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#index.evict();
       await this.#index.write();
       this.#state = 'running';
-      return { interrupted, index };
+      return { interrupted, index, ledgerStarted };
     } catch (err) {
       this.#state = 'new';
       await this.#ledger.close().catch(() => undefined);
@@ -177,14 +179,18 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#live.delete(summary.id);
       return { ...summary };
     }
-    let sealSeq: number;
+    let ledgerError: Error | null = null;
     try {
       const seal = await writer.seal(reason);
-      sealSeq = seal.seq;
       this.#refreshEntry(recording);
       summary.state = 'sealed';
       summary.sealReason = reason;
       summary.endedAt = seal.ts;
+      // The ledger before the index: a crash between the two leaves the index saying open, so the next start
+      // finds the seal in the log and records it in the ledger then.
+      await this.#ledger.append({ type: 'sealed', recordingId: summary.id, lastSeq: seal.seq, head: writer.written.head as string }).catch((err: Error) => {
+        ledgerError = err;
+      });
     } catch (err) {
       await writer.abort('sealing failed');
       throw err;
@@ -192,10 +198,9 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#live.delete(summary.id);
       await this.#index.write().catch((err: Error) => this.emit('indexFailed', { file: this.#index.file, error: err.message }));
     }
-    try {
-      await this.#ledger.append({ type: 'sealed', recordingId: summary.id, lastSeq: sealSeq, head: writer.written.head as string });
-    } catch (err) {
-      throw new Error(`recording ${summary.id} is sealed, but the ledger could not record its final head (${(err as Error).message}); verify will report it as interrupted`, { cause: err });
+    if (ledgerError) {
+      const reason = (ledgerError as Error).message;
+      throw new Error(`recording ${summary.id} is sealed, but the ledger could not record its final head (${reason}); verify will report it as interrupted`, { cause: ledgerError });
     }
     const sealed = { ...summary };
     this.emit('sealed', sealed);
