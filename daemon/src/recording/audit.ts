@@ -37,6 +37,7 @@ export function auditRecordings(input: AuditInput): AuditFinding[] {
   const findings: AuditFinding[] = [];
   const error = (recordingId: string | null, message: string) => findings.push({ severity: 'error', recordingId, message });
   const logsByFile = new Map(input.logs.map((log) => [log.file, log]));
+  const indexed = new Map((input.index ?? []).map((entry) => [entry.id, entry]));
   const { ledger } = input;
 
   if (!ledger) {
@@ -46,7 +47,9 @@ export function auditRecordings(input: AuditInput): AuditFinding[] {
       }
     }
     for (const entry of input.index ?? []) {
-      if (!logsByFile.has(entry.file)) error(entry.id, `recording ${entry.id} is in the session index but its log ${entry.file} is missing — it was deleted`);
+      if (logsByFile.has(entry.file)) continue;
+      if (neverCreated(entry)) findings.push(neverCreatedFinding(entry.id));
+      else error(entry.id, `recording ${entry.id} is in the session index but its log ${entry.file} is missing — it was deleted`);
     }
     reportUnindexed(input, findings);
     findings.push({
@@ -85,6 +88,10 @@ export function auditRecordings(input: AuditInput): AuditFinding[] {
     const log = logsByFile.get(entry.file);
     if (!log) {
       if (end?.type === 'interrupted' && end.lastSeq === null) continue;
+      if (!end && neverCreated(indexed.get(id))) {
+        findings.push(neverCreatedFinding(id));
+        continue;
+      }
       error(id, `recording ${id}: the ledger records its creation (entry ${entry.seq}) but its log ${entry.file} is missing — it was deleted`);
       continue;
     }
@@ -134,9 +141,10 @@ export function auditRecordings(input: AuditInput): AuditFinding[] {
 
   // Every index entry: its log is there (the ledger's own were checked above).
   for (const entry of input.index ?? []) {
-    if (created.has(entry.id)) continue;
-    // One whose log is there was checked with the logs above.
-    if (!logsByFile.has(entry.file)) error(entry.id, `recording ${entry.id} is in the session index but its log ${entry.file} is missing — it was deleted`);
+    if (created.has(entry.id) || logsByFile.has(entry.file)) continue;
+    const end = ended.get(entry.id);
+    if ((end?.type === 'interrupted' && end.lastSeq === null) || neverCreated(entry)) findings.push(neverCreatedFinding(entry.id));
+    else error(entry.id, `recording ${entry.id} is in the session index but its log ${entry.file} is missing — it was deleted`);
   }
   reportUnindexed(input, findings);
   if (beforeLedger > 0) {
@@ -147,6 +155,19 @@ export function auditRecordings(input: AuditInput): AuditFinding[] {
     });
   }
   return order(findings);
+}
+
+/**
+ * The daemon names a recording in the index (and the ledger) before it creates the log; a crash in between
+ * leaves an entry that is open with no records and no file. An attacker gains nothing by faking one: a
+ * sealed recording has its end in the ledger, and that is checked first.
+ */
+function neverCreated(entry: RecordingSummary | undefined): boolean {
+  return entry !== undefined && entry.records === 0 && entry.state !== 'sealed';
+}
+
+function neverCreatedFinding(id: string): AuditFinding {
+  return { severity: 'interrupted', recordingId: id, message: `recording ${id}: registered, but its log was never created: the daemon stopped before it could write the first line` };
 }
 
 /** Logs the index does not list: reported, not failed — the index keeps only the newest recordings. */

@@ -341,7 +341,9 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         // the writer stamps records with isoNow unless a clock was given
         ...(this.#options.now ? { now: this.#options.now } : {}),
         // The index and the ledger name the recording before its log exists, so a crash can never leave a log
-        // they do not know; the ledger's entry is on disk (fsync'd) before the log is used.
+        // they do not know; the ledger's entry is on disk (fsync'd) before the log is used. A crash after they
+        // name it and before the file exists leaves an index entry that is open with no records: verify calls
+        // that interrupted, and the next start records it in the ledger as interrupted before any line.
         beforeOpen: async () => {
           await this.#index.write();
           await created;

@@ -113,6 +113,8 @@ describe('recordings of the real daemon: replay, export, verify, tampering, cras
       assert.equal(await again.stop(), 0);
       const after = await runCli(crashHome.dir, ['verify', '--all']);
       assert.equal(after.code, 0, after.stdout + after.stderr);
+      // the restart recorded where each crashed log ends in the ledger, and the logs end there
+      assert.match(after.stdout, /interrupted: recording \S+: interrupted \(not sealed\); its \d+ lines match the ledger/);
     } finally {
       crashHome.cleanup();
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AuditFinding } from '@airlock/shared';
+import type { AuditFinding, RecordingSummary } from '@airlock/shared';
 import { hashLine } from '../../src/recording/chain.js';
 import { auditRecordings } from '../../src/recording/audit.js';
 import type { LogFacts } from '../../src/recording/audit.js';
@@ -91,7 +91,7 @@ describe('audit: logs, index and ledger against one another', () => {
       { file: 'a.jsonl', recordingId: 'a', header: { recordingId: 'a', ts: T1, ledger: { seq: 0, head: hashes[0]! } }, headerHash: H('a'), lines: 4, head: H('e'), sealed: true },
       { file: 'b.jsonl', recordingId: 'b', header: { recordingId: 'b', ts: T1, ledger: { seq: 2, head: hashes[2]! } }, headerHash: H('b'), lines: 6, head: H('f'), sealed: true },
     ];
-    const summary = (id: string) => ({ id, agentSessionId: 's', agentSessionName: 'n', file: `${id}.jsonl`, startedAt: T1, endedAt: T1, records: 1, head: null, state: 'sealed' as const, actions: 0 });
+    const summary = (id: string): RecordingSummary => ({ id, agentSessionId: 's', agentSessionName: 'n', file: `${id}.jsonl`, startedAt: T1, endedAt: T1, records: 1, head: null, state: 'sealed', actions: 0 });
     return { ledger, logs, index: [summary('a'), summary('b')], lines };
   }
   const errors = (findings: AuditFinding[]) => findings.filter((f) => f.severity === 'error').map((f) => f.message);
@@ -122,6 +122,21 @@ describe('audit: logs, index and ledger against one another', () => {
     const findings = audit(w);
     assert.deepEqual(errors(findings), []);
     assert.deepEqual(findings.map((f) => [f.severity, f.recordingId]), [['interrupted', 'b']]);
+  });
+
+  test('a crash after the recording was registered and before its log was created is interrupted, not a deletion', () => {
+    const w = world();
+    w.ledger.entries.pop();
+    w.logs.pop();
+    w.index[1] = { ...w.index[1]!, state: 'open', records: 0, endedAt: null };
+    const findings = audit(w);
+    assert.deepEqual(errors(findings), []);
+    assert.deepEqual(findings.map((f) => f.message), ['recording b: registered, but its log was never created: the daemon stopped before it could write the first line']);
+    // but a sealed one cannot be excused that way
+    const v = world();
+    v.logs.pop();
+    v.index[1] = { ...v.index[1]!, state: 'open', records: 0, endedAt: null };
+    assert.equal(errors(audit(v)).length, 1);
   });
 
   test('a log whose header points past the end of the ledger means the ledger was truncated', () => {
