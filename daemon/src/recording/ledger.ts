@@ -73,26 +73,58 @@ export class RecordingLedger {
     return this.#enqueue(serializeLedgerEntry(body, this.#nextSeq, this.#now(), this.#head));
   }
 
+  /**
+   * Admits an entry now but writes it (and everything admitted after it) only once released: its place in the
+   * chain is fixed at once, its write waits until the caller has done what must come first (the recorder
+   * writes the session index). Release is idempotent; the caller must release on every path.
+   */
+  appendHeld(body: LedgerBody): { written: Promise<void>; release: () => void } {
+    if (this.#head === null) return { written: Promise.reject(new Error(`recordings ledger ${this.file}: not open`)), release: () => undefined };
+    const written = this.#enqueue(serializeLedgerEntry(body, this.#nextSeq, this.#now(), this.#head), true);
+    const pending = this.#pending[this.#pending.length - 1] as PendingLine;
+    return {
+      written,
+      release: () => {
+        if (!pending.held) return;
+        pending.held = false;
+        this.#kick();
+      },
+    };
+  }
+
+  /** Writes every admitted line, held or not, and closes the file. */
   async close(): Promise<void> {
+    // Nothing comes after close: a line still held would otherwise hold back every line after it for good.
+    for (const pending of this.#pending) pending.held = false;
+    if (this.#pending.length > 0) this.#kick();
     while (this.#draining) await this.#draining.catch(() => undefined);
     const handle = this.#handle;
     this.#handle = null;
     await handle?.close();
   }
 
-  #enqueue(line: string): Promise<void> {
+  #enqueue(line: string, held = false): Promise<void> {
     this.#nextSeq += 1;
     this.#head = hashLine(line);
-    const written = new Promise<void>((resolve, reject) => this.#pending.push({ bytes: Buffer.from(`${line}\n`, 'utf8'), resolve, reject }));
-    this.#draining ??= this.#drain().finally(() => {
-      this.#draining = null;
-    });
+    const written = new Promise<void>((resolve, reject) => this.#pending.push({ bytes: Buffer.from(`${line}\n`, 'utf8'), resolve, reject, held }));
+    this.#kick();
     return written;
   }
 
+  #kick(): void {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = null;
+      // released while the last batch was being written
+      if (this.#pending.length > 0 && !(this.#pending[0] as PendingLine).held) this.#kick();
+    });
+  }
+
   async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
+    for (;;) {
+      // Lines go out in seq order: a held line holds back everything admitted after it.
+      const firstHeld = this.#pending.findIndex((p) => p.held);
+      const batch = this.#pending.splice(0, firstHeld === -1 ? this.#pending.length : firstHeld);
+      if (batch.length === 0) return;
       try {
         // After a failed write the file may hold part of a line: writing more would bury it mid-ledger.
         if (this.#failure) throw this.#failure;
@@ -173,6 +205,8 @@ export async function readLedger(file: string): Promise<LedgerCheck | null> {
 
 interface PendingLine {
   bytes: Buffer;
+  /** not to be written until released (see appendHeld) */
+  held: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }

@@ -61,6 +61,8 @@ export class UnknownRecordingError extends Error {
 
 interface OpenRecording {
   agentSessionId: string;
+  /** lets the ledger write this recording's `created` entry (and those after it) if beforeOpen never ran */
+  releaseLedger?: () => void;
   summary: RecordingSummary;
   writer: RecordingWriter;
 }
@@ -329,7 +331,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       state: 'open',
       actions: 0,
     };
-    let created: Promise<void> = Promise.resolve();
+    let created: { written: Promise<void>; release: () => void } = { written: Promise.resolve(), release: () => undefined };
     const recording: OpenRecording = {
       agentSessionId: agentSession.id,
       summary,
@@ -345,8 +347,13 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         // name it and before the file exists leaves an index entry that is open with no records: verify calls
         // that interrupted, and the next start records it in the ledger as interrupted before any line.
         beforeOpen: async () => {
-          await this.#index.write();
-          await created;
+          try {
+            await this.#index.write();
+          } finally {
+            // after the index, so the ledger never names a recording the index has not heard of
+            created.release();
+          }
+          await created.written;
         },
         onWritten: () => this.#index.markDirty(),
         onFailed: (err) => this.#recordingFailed(recording, err),
@@ -369,9 +376,10 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       })
       // A header that cannot be written fails the writer: reported through onFailed and every later append.
       .catch(() => undefined);
-    created = this.#ledger.append({ type: 'created', recordingId: id, file: summary.file, headerHash: recording.writer.admittedHead as string });
+    created = this.#ledger.appendHeld({ type: 'created', recordingId: id, file: summary.file, headerHash: recording.writer.admittedHead as string });
     // awaited by beforeOpen; a failure there fails the writer
-    created.catch(() => undefined);
+    created.written.catch(() => undefined);
+    recording.releaseLedger = created.release;
     this.emit('opened', { ...summary });
     return recording;
   }
@@ -383,6 +391,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#index.markDirty();
     // The recording stays the session's current one, so its later appends are refused too (fail closed).
     void recording.writer.abort('failed').catch(() => undefined);
+    recording.releaseLedger?.();
     // Where it ended, so verify tells an interrupted log from a cut one. A ledger that failed is reported already.
     const written = recording.writer.written;
     void this.#ledger

@@ -241,6 +241,29 @@ describe('ledger file', () => {
     assert.deepEqual(last?.entries.map((e) => e.seq), [0, 1, 2, 3, 4, 5]);
   });
 
+  test('a held entry keeps its place in the chain, and holds back the entries after it until released', async () => {
+    const file = path.join(dir, 'held.jsonl');
+    const ledger = new RecordingLedger(file);
+    await ledger.open();
+    const held = ledger.appendHeld({ type: 'created', recordingId: 'a', file: 'a.jsonl', headerHash: H('a') });
+    let laterWritten = false;
+    const later = ledger.append({ type: 'created', recordingId: 'b', file: 'b.jsonl', headerHash: H('b') }).then(() => (laterWritten = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(laterWritten, false, 'nothing after the held entry is written');
+    assert.equal((await readLedger(file))?.entries.length, 1);
+    held.release();
+    held.release();
+    await Promise.all([held.written, later]);
+    const check = await readLedger(file);
+    assert.equal(check?.error, undefined);
+    assert.deepEqual(check?.entries.map((e) => (e.type === 'created' ? e.recordingId : e.type)), ['start', 'a', 'b']);
+    // a hold never released is written at close rather than lost with everything after it
+    const stuck = ledger.appendHeld({ type: 'sealed', recordingId: 'a', lastSeq: 2, head: H('e') });
+    await ledger.close();
+    await stuck.written;
+    assert.equal((await readLedger(file))?.entries.length, 4);
+  });
+
   test('no ledger file reads as null', async () => {
     assert.equal(await readLedger(path.join(dir, 'none.jsonl')), null);
   });
