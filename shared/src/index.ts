@@ -5,6 +5,7 @@ export * from './policy.js';
 export * from './action.js';
 export * from './approval.js';
 export * from './session.js';
+export * from './ledger.js';
 export * from './recording.js';
 export * from './api.js';
 export * from './events.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IsoTime } from './common.js';
 import { Action, Decision, Verdict } from './action.js';
 import { ApprovalResolution, ApprovalStatus } from './approval.js';
+import { AuditFinding, LedgerRef } from './ledger.js';
 
 /**
  * One line of a session log (JSON Lines). Every record carries `seq` (0 for the header), `ts`, `type`
@@ -24,6 +25,8 @@ export const HeaderRecord = z.object({
   agentSessionId: z.string(),
   agentSessionName: z.string(),
   nonce: z.string().regex(/^[0-9a-f]{32,}$/),
+  /** the recordings ledger's head when the log was created; absent in logs made before the ledger existed */
+  ledger: LedgerRef.optional(),
 });
 
 /**
@@ -128,3 +131,17 @@ export const VerifyResult = z.object({
     .optional(),
 });
 export type VerifyResult = z.infer<typeof VerifyResult>;
+
+/** `airlock verify --all`: every log's chain, then the logs, the index and the ledger checked against each other. */
+export const VerifyAllReport = z.object({
+  ok: z.boolean(),
+  recordings: z.array(VerifyResult),
+  ledger: z.object({
+    /** false for a data dir from before the ledger (or one whose ledger was deleted: a finding says which) */
+    present: z.boolean(),
+    entries: z.number().int().min(0),
+    startedAt: IsoTime.nullable(),
+  }),
+  findings: z.array(AuditFinding),
+});
+export type VerifyAllReport = z.infer<typeof VerifyAllReport>;

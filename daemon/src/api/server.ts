@@ -17,6 +17,7 @@ import { ApprovalAlreadyDecidedError, ApprovalNotFoundError } from '../approvals
 import { UnknownRecordingError } from '../recording/recorder.js';
 import type { ControlPlane } from './control-plane.js';
 import { HttpError } from './errors.js';
+import { hostName, isAllowedHost } from './host-check.js';
 import { streamEvents } from './sse.js';
 
 export interface ApiServerOptions {
@@ -27,11 +28,31 @@ export interface ApiServerOptions {
   heartbeatMs?: number;
 }
 
-/** The control API for the extension and the CLI: express on loopback, bearer token on every route but health. */
+/**
+ * The control API for the extension and the CLI: express on loopback, only for requests that name it in
+ * `Host`, bearer token on every route but health, no CORS.
+ */
 export function createApiApp(plane: ControlPlane, options: ApiServerOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+
+  // Before every route, health included: a DNS-rebinding page must learn nothing, not even that a daemon runs.
+  const allowedNames = [...new Set(['localhost', '127.0.0.1', '[::1]', hostName(options.host)])].join(', ');
+  app.use((req, res, next) => {
+    if (!isAllowedHost(req.headers.host, options.host, req.socket.localPort)) {
+      res.status(421).json({
+        error: `the control API answers only requests addressed to ${allowedNames} (with its port or none), not to Host "${req.headers.host ?? ''}": a web page reaching it through another name is refused`,
+      });
+      return;
+    }
+    // No CORS: the API's clients (the CLI, the extension) are not browsers, and no web page may be let in.
+    if (req.method === 'OPTIONS') {
+      res.status(405).json({ error: 'the control API answers no CORS preflight: it is not for web pages' });
+      return;
+    }
+    next();
+  });
 
   app.get('/v1/health', (_req, res) => {
     res.json({ ok: true, version: options.version, pid: process.pid });

@@ -13,6 +13,8 @@ export interface HomePaths {
   daemonInfo: string;
   recordings: string;
   sessionIndex: string;
+  /** the recordings ledger: every log's creation and end, hash-chained */
+  recordingLedger: string;
   agentSessions: string;
   pendingApprovals: string;
   centralPolicyCache: string;
@@ -26,6 +28,7 @@ export function homePaths(home: string): HomePaths {
     daemonInfo: path.join(home, 'daemon.json'),
     recordings: path.join(home, 'recordings'),
     sessionIndex: path.join(home, 'sessions.json'),
+    recordingLedger: path.join(home, 'ledger.jsonl'),
     agentSessions: path.join(home, 'agent-sessions.json'),
     pendingApprovals: path.join(home, 'pending-approvals.json'),
     centralPolicyCache: path.join(home, 'central-policy.json'),

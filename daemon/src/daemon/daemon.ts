@@ -116,11 +116,15 @@ export class Daemon implements ControlPlane {
     this.recorder = new Recorder({
       dir: paths.recordings,
       indexFile: paths.sessionIndex,
+      ledgerFile: paths.recordingLedger,
       mode: this.config.recording.mode,
       queueLimit: this.config.recording.queueLimit,
       indexLimit: this.config.recording.indexLimit,
     });
-    const { interrupted } = await this.recorder.start();
+    const { interrupted, ledgerStarted } = await this.recorder.start();
+    if (ledgerStarted) {
+      this.log(`airlockd: started the recordings ledger ${paths.recordingLedger}; recordings made before it are checked by their own chains and the index only`);
+    }
     for (const recording of interrupted) {
       this.log(`airlockd: recording ${recording.id} (agent session "${recording.agentSessionName}") was left open by a crash; marked interrupted`);
     }

@@ -10,6 +10,7 @@ import { scanLines } from './lines.js';
 import type { LineCursor } from './lines.js';
 import { LOG_EXTENSION, SessionIndex } from './session-index.js';
 import type { IndexLoad } from './session-index.js';
+import { RecordingLedger } from './ledger.js';
 import { scanLog, verifyLog } from './verify.js';
 import { RecordingWriter } from './writer.js';
 import type { RecordingWriteError } from './writer.js';
@@ -19,6 +20,8 @@ export interface RecorderOptions {
   dir: string;
   /** the session index (lowdb), `<home>/sessions.json` */
   indexFile: string;
+  /** the recordings ledger; default `ledger.jsonl` beside the index */
+  ledgerFile?: string;
   mode: RecordingMode;
   /** records queued per recording before appends wait */
   queueLimit: number;
@@ -41,6 +44,8 @@ export interface RecorderStart {
   /** recordings a previous run left open (crashed), now marked interrupted; after a rebuild, every unsealed log */
   interrupted: RecordingSummary[];
   index: IndexLoad;
+  /** the recordings ledger did not exist and was started now */
+  ledgerStarted: boolean;
 }
 
 /** No recording by that id: not in the index, and no log of that name. */
@@ -56,6 +61,8 @@ export class UnknownRecordingError extends Error {
 
 interface OpenRecording {
   agentSessionId: string;
+  /** lets the ledger write this recording's `created` entry (and those after it) if beforeOpen never ran */
+  releaseLedger?: () => void;
   summary: RecordingSummary;
   writer: RecordingWriter;
 }
@@ -76,6 +83,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
   readonly #options: RecorderOptions;
   readonly #now: () => Date;
   readonly #index: SessionIndex;
+  readonly #ledger: RecordingLedger;
   /** by agent session id: the recording new records of that session go to */
   readonly #open = new Map<string, OpenRecording>();
   /** by recording id: recordings whose writer this run owns, to refresh their index entries */
@@ -97,6 +105,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       refresh: () => this.#refreshLive(),
       onWriteError: (err: Error) => this.emit('indexFailed', { file: options.indexFile, error: err.message }),
     };
+    this.#ledger = new RecordingLedger(options.ledgerFile ?? path.join(path.dirname(options.indexFile), 'ledger.jsonl'), options.now);
     this.#index = new SessionIndex(options.indexThrottleMs === undefined ? indexOptions : { ...indexOptions, throttleMs: options.indexThrottleMs });
   }
 
@@ -110,6 +119,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#state = 'starting';
     try {
       await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const { started: ledgerStarted } = await this.#ledger.open();
       const index = await this.#index.load();
       const interrupted: RecordingSummary[] = [];
       for (const entry of this.#index.values()) {
@@ -122,9 +132,10 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#index.evict();
       await this.#index.write();
       this.#state = 'running';
-      return { interrupted, index };
+      return { interrupted, index, ledgerStarted };
     } catch (err) {
       this.#state = 'new';
+      await this.#ledger.close().catch(() => undefined);
       throw err;
     }
   }
@@ -170,18 +181,28 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       this.#live.delete(summary.id);
       return { ...summary };
     }
+    let ledgerError: Error | null = null;
     try {
       const seal = await writer.seal(reason);
       this.#refreshEntry(recording);
       summary.state = 'sealed';
       summary.sealReason = reason;
       summary.endedAt = seal.ts;
+      // The ledger before the index: a crash between the two leaves the index saying open, so the next start
+      // finds the seal in the log and records it in the ledger then.
+      await this.#ledger.append({ type: 'sealed', recordingId: summary.id, lastSeq: seal.seq, head: writer.written.head as string }).catch((err: Error) => {
+        ledgerError = err;
+      });
     } catch (err) {
       await writer.abort('sealing failed');
       throw err;
     } finally {
       this.#live.delete(summary.id);
       await this.#index.write().catch((err: Error) => this.emit('indexFailed', { file: this.#index.file, error: err.message }));
+    }
+    if (ledgerError) {
+      const reason = (ledgerError as Error).message;
+      throw new Error(`recording ${summary.id} is sealed, but the ledger could not record its final head (${reason}); verify will report it as interrupted`, { cause: ledgerError });
     }
     const sealed = { ...summary };
     this.emit('sealed', sealed);
@@ -200,6 +221,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     const results = await Promise.allSettled([...this.#open.keys()].map((id) => this.seal(id, 'shutdown')));
     this.#index.stopTimer();
     await this.#index.write();
+    await this.#ledger.close();
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (errors.length > 0) {
       throw new AggregateError(errors, `recorder (${this.dir}): ${errors.length} recording(s) could not be sealed: ${errors.map((e) => e.message).join('; ')}`);
@@ -309,6 +331,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       state: 'open',
       actions: 0,
     };
+    let created: { written: Promise<void>; release: () => void } = { written: Promise.resolve(), release: () => undefined };
     const recording: OpenRecording = {
       agentSessionId: agentSession.id,
       summary,
@@ -319,8 +342,19 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         queueLimit: this.#options.queueLimit,
         // the writer stamps records with isoNow unless a clock was given
         ...(this.#options.now ? { now: this.#options.now } : {}),
-        // The index names the recording before its log exists, so a crash can never leave a log the index does not know.
-        beforeOpen: () => this.#index.write(),
+        // The index and the ledger name the recording before its log exists, so a crash can never leave a log
+        // they do not know; the ledger's entry is on disk (fsync'd) before the log is used. A crash after they
+        // name it and before the file exists leaves an index entry that is open with no records: verify calls
+        // that interrupted, and the next start records it in the ledger as interrupted before any line.
+        beforeOpen: async () => {
+          try {
+            await this.#index.write();
+          } finally {
+            // after the index, so the ledger never names a recording the index has not heard of
+            created.release();
+          }
+          await created.written;
+        },
         onWritten: () => this.#index.markDirty(),
         onFailed: (err) => this.#recordingFailed(recording, err),
       }),
@@ -328,6 +362,8 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#open.set(agentSession.id, recording);
     this.#live.set(id, recording);
     this.#index.add(summary);
+    // All synchronous, so no other log is created in between: the header names the ledger's head, and the
+    // `created` entry carrying the header's hash is the ledger's very next entry.
     recording.writer
       .append({
         type: 'header',
@@ -336,9 +372,14 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         agentSessionId: agentSession.id,
         agentSessionName: agentSession.name,
         nonce: randomBytes(16).toString('hex'),
+        ledger: this.#ledger.ref,
       })
       // A header that cannot be written fails the writer: reported through onFailed and every later append.
       .catch(() => undefined);
+    created = this.#ledger.appendHeld({ type: 'created', recordingId: id, file: summary.file, headerHash: recording.writer.admittedHead as string });
+    // awaited by beforeOpen; a failure there fails the writer
+    created.written.catch(() => undefined);
+    recording.releaseLedger = created.release;
     this.emit('opened', { ...summary });
     return recording;
   }
@@ -350,6 +391,12 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     this.#index.markDirty();
     // The recording stays the session's current one, so its later appends are refused too (fail closed).
     void recording.writer.abort('failed').catch(() => undefined);
+    recording.releaseLedger?.();
+    // Where it ended, so verify tells an interrupted log from a cut one. A ledger that failed is reported already.
+    const written = recording.writer.written;
+    void this.#ledger
+      .append({ type: 'interrupted', recordingId: recording.summary.id, lastSeq: written.records > 0 ? written.records - 1 : null, head: written.records > 0 ? written.head : null })
+      .catch(() => undefined);
     this.emit('failed', { recordingId: recording.summary.id, error: error.message });
   }
 
@@ -362,15 +409,22 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     });
     entry.state = 'interrupted';
     entry.endedAt = scan.lastTs ?? entry.startedAt;
-    if (!scan.result.ok) return entry.state;
+    if (!scan.result.ok || scan.result.records === 0) {
+      // Nothing of it can be vouched for: the ledger says so rather than naming a head.
+      await this.#ledger.append({ type: 'interrupted', recordingId: entry.id, lastSeq: null, head: null });
+      return entry.state;
+    }
     entry.records = scan.result.records;
     entry.head = scan.head;
     entry.actions = scan.actions;
     if (scan.seal) {
-      // Sealed just before the crash, with only the index write lost.
+      // Sealed just before the crash, with only the index and ledger writes lost.
       entry.state = 'sealed';
       entry.sealReason = scan.seal.reason;
       entry.endedAt = scan.seal.ts;
+      await this.#ledger.append({ type: 'sealed', recordingId: entry.id, lastSeq: scan.seal.seq, head: scan.head as string });
+    } else {
+      await this.#ledger.append({ type: 'interrupted', recordingId: entry.id, lastSeq: scan.result.records - 1, head: scan.head as string });
     }
     return entry.state;
   }

@@ -23,6 +23,8 @@ export interface LogScan {
   /** SHA-256 of the last complete line */
   head: string | null;
   header: HeaderRecordData | null;
+  /** SHA-256 of the first line, whatever it holds */
+  headerHash: string | null;
   seal: SealRecordData | null;
   /** ts of the last verified record */
   lastTs: string | null;
@@ -60,6 +62,7 @@ export async function scanLog(file: string, expected?: ExpectedChain): Promise<L
   let sealLine: number | null = null;
   let torn = false;
   let header: HeaderRecordData | null = null;
+  let headerHash: string | null = null;
   let seal: SealRecordData | null = null;
   let lastTs: string | null = null;
   let actions = 0;
@@ -81,6 +84,7 @@ export async function scanLog(file: string, expected?: ExpectedChain): Promise<L
     const previousHash = head;
     lines += 1;
     head = hash;
+    if (index === 0) headerHash = hash;
     if (expected && lineNo === expected.records) hashAtExpected = hash;
     if (error) return;
     if (unparsedLine !== null) return fail(unparsedLine, null, notJsonFollowed());
@@ -170,7 +174,7 @@ export async function scanLog(file: string, expected?: ExpectedChain): Promise<L
     torn: torn && finalError === undefined,
   };
   if (finalError) result.error = finalError;
-  return { result, lines, head, header, seal: finalSeal, lastTs, actions };
+  return { result, lines, head, header, headerHash, seal: finalSeal, lastTs, actions };
 }
 
 /**

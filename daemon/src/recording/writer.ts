@@ -120,6 +120,11 @@ export class RecordingWriter {
     return this.#failure;
   }
 
+  /** SHA-256 of the last admitted line (written or not): right after the header is admitted, the header's */
+  get admittedHead(): string | null {
+    return this.#lastHash;
+  }
+
   /** seq the next admitted record gets: the number of records admitted so far */
   get admitted(): number {
     return this.#nextSeq;

@@ -95,7 +95,11 @@ describe('recordings of the real daemon: replay, export, verify, tampering, cras
       assert.ok(logs.length >= 1);
       const verify = await runCli(crashHome.dir, ['verify', '--all', '--json']);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-      const results = JSON.parse(verify.stdout) as { ok: boolean; torn: boolean; records: number; error?: unknown }[];
+      const report = JSON.parse(verify.stdout) as { ok: boolean; recordings: { ok: boolean; torn: boolean; records: number; error?: unknown }[]; findings: { severity: string; message: string }[] };
+      const results = report.recordings;
+      // the crash left created-but-not-sealed recordings: reported as interrupted, not as tampering
+      assert.ok(report.findings.some((f) => f.severity === 'interrupted'), JSON.stringify(report.findings));
+      assert.ok(report.findings.every((f) => f.severity !== 'error'), JSON.stringify(report.findings));
       for (const r of results) {
         assert.equal(r.ok, true, JSON.stringify(r));
         assert.equal(r.error, undefined);
@@ -109,6 +113,8 @@ describe('recordings of the real daemon: replay, export, verify, tampering, cras
       assert.equal(await again.stop(), 0);
       const after = await runCli(crashHome.dir, ['verify', '--all']);
       assert.equal(after.code, 0, after.stdout + after.stderr);
+      // the restart recorded where each crashed log ends in the ledger, and the logs end there
+      assert.match(after.stdout, /interrupted: recording \S+: interrupted \(not sealed\); its \d+ lines match the ledger/);
     } finally {
       crashHome.cleanup();
     }

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { RecordingSummary, VerifyResult } from '@airlock/shared';
+import type { AuditFinding, RecordingSummary, VerifyResult } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
-import { buildExport, describeVerifyResult, formatReplay, readIndexReadOnly, readLogRecords, verifyLog } from '../../recording/index.js';
+import { buildExport, describeFinding, describeVerifyResult, formatReplay, readIndexReadOnly, readLogRecords, verifyAll, verifyLog, verifyOne } from '../../recording/index.js';
 import { CliError } from '../errors.js';
 import { printJson, printTable, relativeTime } from '../output.js';
 import type { CliContext } from '../context.js';
@@ -59,21 +59,45 @@ export function registerRecordings(program: Command, ctx: CliContext): void {
 
   program
     .command('verify [session]')
-    .description('check the hash chain of one recorded session, or of all with --all; exits non-zero on the first broken record')
-    .option('--all', 'every log in the data dir')
+    .description('check the hash chain of one recorded session, or with --all every log, the session index and the recordings ledger against one another; exits non-zero on any sign of editing or deletion')
+    .option('--all', 'every log in the data dir, the index and the ledger')
     .option('--json', 'print JSON')
     .action(async (session: string | undefined, opts: { all?: boolean; json?: boolean }) => {
       const home = ctx.home();
       if (!session && !opts.all) throw new CliError('name a session to verify, or give --all');
-      const recordings = opts.all ? await allLogs(home) : await resolve(home, session!);
-      const results: VerifyResult[] = [];
-      for (const recording of recordings) results.push(await verifyLog(logFile(home, recording), expected(recording)));
+      const paths = verifyPaths(home);
+      if (opts.all) {
+        const report = await verifyAll(paths);
+        if (opts.json) printJson(report);
+        else {
+          if (report.recordings.length === 0) console.log('no recorded sessions to verify');
+          for (const r of report.recordings) console.log(describeVerifyResult(r));
+          if (report.ledger.present && !report.findings.some((f) => f.severity === 'error' && f.recordingId === null)) {
+            console.log(`recordings ledger: ${report.ledger.entries} entries since ${report.ledger.startedAt ?? '(no start entry)'}, chain intact`);
+          }
+          for (const f of report.findings) console.log(describeFinding(f));
+        }
+        if (!report.ok) {
+          const broken = report.recordings.filter((r) => !r.ok).length;
+          const errors = report.findings.filter((f) => f.severity === 'error').length;
+          if (!opts.json) console.error(`airlock: verification failed: ${broken} of ${report.recordings.length} log(s) broken, ${errors} finding(s) of deletion or rewriting`);
+          process.exitCode = 1;
+        }
+        return;
+      }
+      const results: Array<VerifyResult & { findings: AuditFinding[] }> = [];
+      for (const recording of await resolve(home, session!)) {
+        const { result, findings } = await verifyOne(paths, recording);
+        results.push({ ...result, findings });
+      }
       if (opts.json) printJson(results);
       else {
-        if (results.length === 0) console.log('no recorded sessions to verify');
-        for (const r of results) console.log(describeVerifyResult(r));
+        for (const r of results) {
+          console.log(describeVerifyResult(r));
+          for (const f of r.findings) console.log(describeFinding(f));
+        }
       }
-      const broken = results.filter((r) => !r.ok);
+      const broken = results.filter((r) => !r.ok || r.findings.some((f) => f.severity === 'error'));
       if (broken.length > 0) {
         if (!opts.json) console.error(`airlock: ${broken.length} of ${results.length} recording(s) failed verification`);
         process.exitCode = 1;
@@ -107,28 +131,7 @@ async function resolve(home: string, key: string): Promise<RecordingSummary[]> {
   throw new CliError(`no recorded session "${key}" in ${homePaths(home).recordings} (see "airlock sessions")`);
 }
 
-/** Every log on disk, with what the index knows about it; logs the index evicted are checked by their chain alone. */
-async function allLogs(home: string): Promise<RecordingSummary[]> {
+function verifyPaths(home: string) {
   const paths = homePaths(home);
-  const { recordings } = await index(home);
-  const known = new Map(recordings.map((r) => [r.file, r]));
-  const files = await fs.readdir(paths.recordings).catch(() => [] as string[]);
-  return files
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .map(
-      (f) =>
-        known.get(f) ?? {
-          id: f.replace(/\.jsonl$/, ''),
-          agentSessionId: '',
-          agentSessionName: '',
-          file: f,
-          startedAt: new Date(0).toISOString(),
-          endedAt: null,
-          records: 0,
-          head: null,
-          state: 'interrupted' as const,
-          actions: 0,
-        },
-    );
+  return { recordings: paths.recordings, sessionIndex: paths.sessionIndex, ledger: paths.recordingLedger };
 }
