@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, Limits, parseDuration, type LimitOverrides, type Target } from '@airlock/shared';
+import { DEFAULT_LIMITS, Limits, parseDuration, parseWith, type LimitOverrides, type Target } from '@airlock/shared';
 
 /** A target's limits with durations in milliseconds, as adapters use them. */
 export interface TargetLimits {
@@ -24,7 +24,7 @@ export interface TargetLimits {
  * names the target, and the target does not start.
  */
 export function resolveLimits(target: Target, daemonWide: LimitOverrides, recording: { resultRows: number; resultBytes: number }): TargetLimits {
-  const merged = Limits.parse({ ...DEFAULT_LIMITS, ...daemonWide, ...target.limits });
+  const merged = parseWith(Limits, { ...DEFAULT_LIMITS, ...daemonWide, ...target.limits }, `target "${target.name}": limits`);
   if (merged.maxConnectionsPerSession > merged.maxConnections) {
     throw new Error(`target "${target.name}": limits.maxConnectionsPerSession (${merged.maxConnectionsPerSession}) is above limits.maxConnections (${merged.maxConnections})`);
   }

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
+import { DEFAULT_LIMITS } from '@airlock/shared';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer } from './protocol.js';
@@ -31,7 +32,8 @@ export interface CatalogConnectionOptions {
 /** Query texts kept as named prepared statements per connection; others are parsed each time. */
 const MAX_PREPARED = 32;
 
-export const DEFAULT_CATALOG_CONNECTION_OPTIONS: CatalogConnectionOptions = { queryTimeoutMs: 5000, maxMessageBytes: 64 * 1024 * 1024 };
+/** The listener passes the target's limits.upstreamMessageBytes; these are for tools and tests. */
+export const DEFAULT_CATALOG_CONNECTION_OPTIONS: CatalogConnectionOptions = { queryTimeoutMs: 5000, maxMessageBytes: DEFAULT_LIMITS.upstreamMessageBytes };
 
 /** A result column as Describe reports it: where it comes from (0 when computed) and its type. */
 export interface DescribedColumn {

@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import type { Target } from '@airlock/shared';
+import type { TargetLimits } from '../limits.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
 import { ScramClientExchange, md5Password, SCRAM_MECHANISM } from './scram.js';
@@ -33,7 +34,8 @@ export class UpstreamError extends ProtocolError {
   }
 }
 
-export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
+/** `limits.connectTimeoutMs` bounds connecting and logging in, unless the URL sets libpq's connect_timeout (seconds). */
+export function upstreamSettings(target: Target, limits: Pick<TargetLimits, 'connectTimeoutMs'>, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
   const url = new URL(target.upstream);
   const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
   if (!SSL_MODES.includes(sslmode)) throw new UpstreamError(`target "${target.name}": sslmode "${sslmode}" is not one of ${SSL_MODES.join(', ')}`);
@@ -55,7 +57,7 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
     database: decodeURIComponent(url.pathname.replace(/^\//, '')),
     sslmode,
     ca,
-    connectTimeoutMs: Number(url.searchParams.get('connect_timeout') ?? '10') * 1000,
+    connectTimeoutMs: connectTimeoutMs(target, url, limits.connectTimeoutMs),
     password() {
       if (!credential) return undefined;
       if ('env' in credential) {
@@ -70,6 +72,14 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
       }
     },
   };
+}
+
+function connectTimeoutMs(target: Target, url: URL, limit: number): number {
+  const given = url.searchParams.get('connect_timeout');
+  if (given === null) return limit;
+  const seconds = Number(given);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new UpstreamError(`target "${target.name}": connect_timeout=${given} in the upstream URL is not a whole number of seconds above zero`);
+  return seconds * 1000;
 }
 
 export interface UpstreamConnection {
