@@ -31,12 +31,12 @@ export type Admission =
   /** within the target's cap: the connection proceeds to log in */
   | { kind: 'admitted'; lease: ConnectionLease }
   /**
-   * over the target's cap: the adapter tells the agent natively once the protocol lets it (for
-   * PostgreSQL, after the startup packet, as the server itself does) and closes; `release` when closed
+   * over the target's cap: the adapter tells the agent natively and closes, then calls `release`.
+   * It waits for the agent to speak first where the protocol wants that (PostgreSQL's startup packet,
+   * as the server itself does) unless `atOnce`: as many refused connections are already waiting, so
+   * this one is told the moment it is accepted and holds nothing.
    */
-  | { kind: 'refused'; refusal: ConnectionRefusal; release(): void }
-  /** over the cap with as many refusals already being told: close at once, without a word */
-  | { kind: 'dropped'; refusal: ConnectionRefusal };
+  | { kind: 'refused'; refusal: ConnectionRefusal; atOnce: boolean; release(): void };
 
 /** Refusals of one limit are logged at most once per window; the rest are counted into one summary line. */
 const REFUSAL_LOG_WINDOW_MS = 10_000;
@@ -46,8 +46,8 @@ const REFUSAL_LOG_WINDOW_MS = 10_000;
  * what goes over limits.maxConnections or limits.maxConnectionsPerSession. A connection counts
  * against the target from the moment it is accepted, before anyone knows who it is, so a flood of
  * connections that never log in is capped too; it counts against its session once it has logged in.
- * A refused connection is told why, and at most maxConnections of them wait to be told at once; the
- * rest are closed without a word, so a flood cannot hold more than twice the cap of sockets.
+ * A refused connection is told why; at most maxConnections of them wait for the agent to speak
+ * first, the rest are told at once, so a flood cannot hold more than twice the cap of sockets.
  * The core makes one per started target and hands it to the adapter in ProxyContext.
  */
 export class ConnectionLimiter {
@@ -79,12 +79,13 @@ export class ConnectionLimiter {
       message: `target "${this.target}" allows ${this.limits.maxConnections} connections (limits.maxConnections); ${this.open} are open`,
     };
     this.logRefusal(refusal);
-    if (this.refusing >= this.limits.maxConnections) return { kind: 'dropped', refusal };
+    if (this.refusing >= this.limits.maxConnections) return { kind: 'refused', refusal, atOnce: true, release: () => undefined };
     this.refusing++;
     let released = false;
     return {
       kind: 'refused',
       refusal,
+      atOnce: false,
       release: () => {
         if (released) return;
         released = true;

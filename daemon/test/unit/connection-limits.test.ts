@@ -91,23 +91,21 @@ describe('connection limiter', () => {
     assert.throws(() => second.identify(A), /target "app": a connection lease was used after it was released/);
   });
 
-  test('at most maxConnections refused connections wait to be told; beyond that they are dropped', () => {
+  test('at most maxConnections refused connections wait for the agent to speak; beyond that they are told at once', () => {
     const { limits } = limiter(2, 2);
     leaseOf(limits.admit());
     leaseOf(limits.admit());
-    const refused = [limits.admit(), limits.admit()];
-    assert.deepEqual(
-      refused.map((r) => r.kind),
-      ['refused', 'refused'],
-    );
-    assert.equal(limits.admit().kind, 'dropped');
-    assert.equal(limits.counts().refusing, 2);
-    if (refused[0]!.kind === 'refused') {
-      refused[0]!.release();
-      refused[0]!.release();
+    const atOnce = (a: Admission): boolean | undefined => (a.kind === 'refused' ? a.atOnce : undefined);
+    const waiting = [limits.admit(), limits.admit()];
+    assert.deepEqual(waiting.map(atOnce), [false, false]);
+    assert.equal(atOnce(limits.admit()), true);
+    assert.equal(limits.counts().refusing, 2, 'one told at once holds nothing');
+    if (waiting[0]!.kind === 'refused') {
+      waiting[0]!.release();
+      waiting[0]!.release();
     }
     assert.equal(limits.counts().refusing, 1);
-    assert.equal(limits.admit().kind, 'refused');
+    assert.equal(atOnce(limits.admit()), false);
   });
 
   test('a flood of refusals logs one line, then one summary line per window', () => {

@@ -37,9 +37,16 @@ describe('resolveLimits', () => {
     assert.equal(own.idleTimeoutMs, 15 * 60_000);
   });
 
-  test('a per-session cap above the target total is an error naming the target and both limits', () => {
+  test('an inherited per-session cap above a total set closer to the target is lowered to that total', () => {
+    assert.equal(resolveLimits(target({ maxConnections: 5 }), {}, RECORDING).maxConnectionsPerSession, 5, 'the default 20 yields to the target\'s 5');
+    assert.equal(resolveLimits(target({ maxConnections: 5 }), { maxConnectionsPerSession: 8 }, RECORDING).maxConnectionsPerSession, 5);
+    assert.equal(resolveLimits(target(), { maxConnections: 6 }, RECORDING).maxConnectionsPerSession, 6);
+  });
+
+  test('a per-session cap above the target total, set as close to the target, is an error naming the target and both limits', () => {
+    assert.throws(() => resolveLimits(target(), { maxConnections: 5, maxConnectionsPerSession: 8 }, RECORDING), /^Error: target "app": limits\.maxConnectionsPerSession \(8\) is above limits\.maxConnections \(5\)$/);
     assert.throws(
-      () => resolveLimits(target({ maxConnections: 5 }), { maxConnectionsPerSession: 8 }, RECORDING),
+      () => resolveLimits(target({ maxConnectionsPerSession: 8 }), { maxConnections: 5 }, RECORDING),
       (err: Error) => {
         assert.equal(err.message, 'target "app": limits.maxConnectionsPerSession (8) is above limits.maxConnections (5)');
         return true;

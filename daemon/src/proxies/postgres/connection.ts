@@ -117,10 +117,10 @@ export class ClientConnection {
       targetName: deps.target.name,
     });
     const admission = deps.context.connections.admit();
-    if (admission.kind === 'dropped') {
-      this.state = 'closed';
+    if (admission.kind === 'refused' && admission.atOnce) {
+      // as PostgreSQL answers when it cannot even start a backend: the error before the agent speaks
       socket.on('error', () => undefined);
-      socket.destroy();
+      this.fatal(new ProtocolError(admission.refusal.message, '53300'));
       return;
     }
     if (admission.kind === 'admitted') this.lease = admission.lease;
