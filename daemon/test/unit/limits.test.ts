@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS, LocalConfig, Target, parseWith } from '@airlock/shared';
+import { DEFAULT_LIMITS, LocalConfig, parseWith, type Target } from '@airlock/shared';
 import { resolveLimits } from '../../src/proxies/limits.js';
 
 const RECORDING = { resultRows: 50, resultBytes: 65_536 };
