@@ -7,7 +7,8 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { startDaemon, tempHome, type RunningDaemon } from '../helpers/daemon-process.js';
 import { freePort, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
-import { waitForApproval } from '../helpers/pg-proxy.js';
+import { run, waitForApproval } from '../helpers/pg-proxy.js';
+import { RawPgClient } from '../helpers/pg-raw.js';
 import { TEST_POLICY } from '../helpers/pg-fixtures.js';
 
 /**
@@ -196,12 +197,15 @@ describe('PostgreSQL proxy: connection caps and time limits', () => {
     const { cluster, ports } = h;
     const [tokenA, tokenB] = [await h.token('caps-a'), await h.token('caps-b')];
     const held: pg.Client[] = [];
+    let raw: RawPgClient | undefined;
     try {
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 2; i++) {
         const o = await tryConnect(ports.caps, tokenA, cluster.database);
         assert.ok(o.ok, o.ok ? '' : o.message);
         held.push(o.client);
       }
+      // A's third, at the wire level: its cancel key is used below
+      raw = await RawPgClient.login(ports.caps, tokenA, cluster.database);
       const fourthOfA = await tryConnect(ports.caps, tokenA, cluster.database);
       assert.deepEqual(fourthOfA.ok ? 'opened' : [fourthOfA.code, fourthOfA.message], [
         '53300',
@@ -213,15 +217,30 @@ describe('PostgreSQL proxy: connection caps and time limits', () => {
       const secondOfB = await tryConnect(ports.caps, tokenB, cluster.database);
       assert.deepEqual(secondOfB.ok ? 'opened' : [secondOfB.code, secondOfB.message], ['53300', 'target "caps" allows 4 connections (limits.maxConnections); 4 are open']);
 
-      // psql shows the same sentence
-      const { spawnSync } = await import('node:child_process');
-      const psql = spawnSync('psql', ['-X', '-At', '-c', 'select 1'], {
-        encoding: 'utf8',
-        env: { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(ports.caps), PGUSER: 'agent', PGPASSWORD: tokenB, PGDATABASE: cluster.database, PGSSLMODE: 'disable' },
-      });
-      assert.notEqual(psql.status, 0);
-      assert.match(psql.stderr, /FATAL: {2}target "caps" allows 4 connections \(limits\.maxConnections\); 4 are open/);
+      // psql shows the same sentence, also when it asks for TLS first (sslmode=prefer, its default)
+      for (const sslmode of ['disable', 'prefer']) {
+        const psql = await run('psql', ['-X', '-At', '-c', 'select 1'], { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(ports.caps), PGUSER: 'agent', PGPASSWORD: tokenB, PGDATABASE: cluster.database, PGSSLMODE: sslmode });
+        assert.notEqual(psql.code, 0);
+        assert.match(psql.stderr, /FATAL: {2}target "caps" allows 4 connections \(limits\.maxConnections\); 4 are open/, `sslmode=${sslmode}`);
+      }
+
+      // at the cap, a CancelRequest still gets through, as it does to PostgreSQL
+      raw.write(serialize.query('select pg_sleep(30)'));
+      await sleep(200);
+      const cancel = await rawSocket(ports.caps);
+      cancel.socket.write(serialize.cancel(raw.backendKey!.processID, raw.backendKey!.secretKey));
+      const cancelled = (await raw.waitFor((m) => m.name === 'error', 10_000)) as unknown as { code: string };
+      assert.equal(cancelled.code, '57014');
+
+      // a connection that vanishes without a goodbye gives its place back
+      raw.end();
+      await raw.waitClosed();
+      await sleep(100);
+      const secondOfBAgain = await tryConnect(ports.caps, tokenB, cluster.database);
+      assert.ok(secondOfBAgain.ok, secondOfBAgain.ok ? '' : secondOfBAgain.message);
+      held.push(secondOfBAgain.client);
     } finally {
+      raw?.end();
       await endAll(held);
     }
   });

@@ -90,7 +90,7 @@ export class CatalogConnection {
   /** Runs one statement with text parameters; the rows in text form. */
   query(sql: string, params: readonly (string | null)[] = []): Promise<Row[]> {
     return this.enqueue(async () => {
-      const socket = await this.connectedWithin(Date.now());
+      const socket = await this.connectedWithin(this.settings.clock.now());
       let statement = this.prepared.get(sql);
       const messages: Buffer[] = [];
       if (statement === undefined) {
@@ -108,7 +108,7 @@ export class CatalogConnection {
   /** Parses a statement and describes its result columns without running it. */
   describe(sql: string): Promise<DescribedColumn[]> {
     return this.enqueue(async () => {
-      const socket = await this.connectedWithin(Date.now());
+      const socket = await this.connectedWithin(this.settings.clock.now());
       const result = await this.run(socket, [serialize.parse({ text: sql }), serialize.describe({ type: 'S' }), serialize.sync()]);
       return result.columns ?? [];
     });
@@ -133,7 +133,7 @@ export class CatalogConnection {
   }
 
   private run(socket: net.Socket, messages: Buffer[]): Promise<{ rows: Row[]; columns: DescribedColumn[] | undefined }> {
-    const started = Date.now();
+    const started = this.settings.clock.now();
     return this.withTimeout(
       new Promise((resolve, reject) => {
         const exchange: Exchange = {
@@ -156,9 +156,9 @@ export class CatalogConnection {
 
   /** The query's promise, or a CatalogError once the time is up; a timed-out connection is dropped. */
   private withTimeout<T>(work: Promise<T>, started: number, what: string): Promise<T> {
-    const left = this.options.queryTimeoutMs - (Date.now() - started);
+    const left = this.options.queryTimeoutMs - (this.settings.clock.now() - started);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.settings.clock.setTimeout(() => {
         const error = new CatalogError(`target "${this.settings.target}": ${what} took longer than ${this.options.queryTimeoutMs} ms`);
         // the server may still answer; nothing can tell that late answer from the next query's
         this.drop(error);
@@ -166,11 +166,11 @@ export class CatalogConnection {
       }, Math.max(left, 0));
       work.then(
         (value) => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          timer.cancel();
           reject(error instanceof Error ? error : new CatalogError(String(error)));
         },
       );

@@ -18,7 +18,7 @@ let sharedClassifier: Promise<SqlClassifier> | undefined;
 export const postgresProxy: ProxyFactory = async (target: Target, context: ProxyContext): Promise<ProxyListener> => {
   sharedClassifier ??= SqlClassifier.create();
   const classifier = await sharedClassifier;
-  const upstream = upstreamSettings(target, context.limits);
+  const upstream = upstreamSettings(target, context);
   const tlsContext = target.listen.tls ? tls.createSecureContext({ cert: readFileSync(target.listen.tls.cert), key: readFileSync(target.listen.tls.key) }) : undefined;
   const cancels = new CancelRegistry();
   // the target's catalog, read through the daemon's own connections: what functions and views do, where columns come from

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import type { Target } from '@airlock/shared';
 import type { TargetLimits } from '../limits.js';
+import { formatDuration, type Clock } from '../../util/time.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
 import { ScramClientExchange, md5Password, SCRAM_MECHANISM } from './scram.js';
@@ -23,6 +24,8 @@ export interface UpstreamSettings {
   /** PEM of the CA for verify-ca / verify-full */
   ca?: string;
   connectTimeoutMs: number;
+  /** the daemon's clock (ProxyContext), for the connect and login timeouts */
+  clock: Clock;
   password(): string | undefined;
 }
 
@@ -35,7 +38,7 @@ export class UpstreamError extends ProtocolError {
 }
 
 /** `limits.connectTimeoutMs` bounds connecting and logging in, unless the URL sets libpq's connect_timeout (seconds). */
-export function upstreamSettings(target: Target, limits: Pick<TargetLimits, 'connectTimeoutMs'>, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
+export function upstreamSettings(target: Target, context: { limits: Pick<TargetLimits, 'connectTimeoutMs'>; clock: Clock }, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
   const url = new URL(target.upstream);
   const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
   if (!SSL_MODES.includes(sslmode)) throw new UpstreamError(`target "${target.name}": sslmode "${sslmode}" is not one of ${SSL_MODES.join(', ')}`);
@@ -57,7 +60,8 @@ export function upstreamSettings(target: Target, limits: Pick<TargetLimits, 'con
     database: decodeURIComponent(url.pathname.replace(/^\//, '')),
     sslmode,
     ca,
-    connectTimeoutMs: connectTimeoutMs(target, url, limits.connectTimeoutMs),
+    connectTimeoutMs: connectTimeoutMs(target, url, context.limits.connectTimeoutMs),
+    clock: context.clock,
     password() {
       if (!credential) return undefined;
       if ('env' in credential) {
@@ -135,17 +139,17 @@ function openSocket(settings: UpstreamSettings): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: settings.host, port: settings.port });
     socket.setNoDelay(true);
-    const timer = setTimeout(() => {
+    const timer = settings.clock.setTimeout(() => {
       socket.destroy();
-      reject(new UpstreamError(`target "${settings.target}": ${settings.host}:${settings.port} did not answer within ${settings.connectTimeoutMs / 1000}s`));
+      reject(new UpstreamError(`target "${settings.target}": ${settings.host}:${settings.port} did not answer within ${formatDuration(settings.connectTimeoutMs)}`));
     }, settings.connectTimeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(new UpstreamError(`target "${settings.target}": cannot connect to ${settings.host}:${settings.port}: ${err.code ?? err.message}`));
     });
   });
@@ -270,9 +274,9 @@ function handshake(socket: net.Socket, settings: UpstreamSettings, password: str
     };
     const onClose = () => fail(new UpstreamError(`target "${settings.target}": the server closed the connection during login`));
     const onError = (err: Error) => fail(new UpstreamError(`target "${settings.target}": ${err.message}`));
-    const timer = setTimeout(() => fail(new UpstreamError(`target "${settings.target}": login did not complete within ${settings.connectTimeoutMs / 1000}s`)), settings.connectTimeoutMs);
+    const timer = settings.clock.setTimeout(() => fail(new UpstreamError(`target "${settings.target}": login did not complete within ${formatDuration(settings.connectTimeoutMs)}`)), settings.connectTimeoutMs);
     const cleanup = () => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
