@@ -3,6 +3,7 @@ import { SqlClassifierCache, initSqlClassifier } from '../src/classify/index.js'
 import type { SqlClass, SqlClassification } from '../src/classify/index.js';
 import { CatalogConnection } from '../src/proxies/postgres/catalog-connection.js';
 import { TargetCatalog } from '../src/proxies/postgres/catalog.js';
+import { systemClock } from '../src/util/time.js';
 import { createTestDatabase, dropTestDatabase, machinePg } from '../test/helpers/pg-cluster.js';
 import { percentile } from './report.js';
 import type { BenchSection } from './report.js';
@@ -46,7 +47,7 @@ export async function benchCatalog(): Promise<BenchSection> {
   await createTestDatabase(DB);
   const admin = new pg.Client(machinePg(DB));
   await admin.connect();
-  const connection = new CatalogConnection({ target: 'bench', host: '127.0.0.1', port: 5432, user: 'postgres', database: '', sslmode: 'disable', connectTimeoutMs: 5000, password: () => undefined }, DB, { queryTimeoutMs: 5000, maxMessageBytes: 1 << 24 });
+  const connection = new CatalogConnection({ target: 'bench', host: '127.0.0.1', port: 5432, user: 'postgres', database: '', sslmode: 'disable', connectTimeoutMs: 5000, clock: systemClock, password: () => undefined }, DB, { queryTimeoutMs: 5000, maxMessageBytes: 1 << 24 });
   try {
     await admin.query(SCHEMA);
     const catalog = new TargetCatalog(connection);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Name, Protocol, refineUnique } from './common.js';
+import { Duration, Name, Protocol, parseDuration, refineUnique } from './common.js';
 
 /** Where a target's real credential lives. Secrets are never written into config or policy. */
 export const CredentialRef = z.union([
@@ -17,6 +17,9 @@ export const ListenAddress = z
   })
   .strict();
 export type ListenAddress = z.infer<typeof ListenAddress>;
+
+/** A duration that must not be zero: a zero timeout would close every connection at once. */
+const PositiveDuration = Duration.refine((text) => parseDuration(text) > 0, { message: 'expected a duration above zero, such as "10s"' });
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,11 +53,11 @@ export const LimitsShape = {
   /** open connections to the target of one agent session */
   maxConnectionsPerSession: z.number().int().min(1).max(100_000),
   /** a connection that has not logged in within this time is closed (slowloris) */
-  authTimeout: Duration,
+  authTimeout: PositiveDuration,
   /** a logged-in connection with no traffic either way for this long is closed; "0s" = never */
   idleTimeout: Duration,
   /** connecting and logging in to the upstream server */
-  connectTimeout: Duration,
+  connectTimeout: PositiveDuration,
 };
 
 export const Limits = z.object(LimitsShape).strict();

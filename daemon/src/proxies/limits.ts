@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, Limits, parseDuration, type LimitOverrides, type Target } from '@airlock/shared';
+import { DEFAULT_LIMITS, Limits, parseDuration, parseWith, type LimitOverrides, type Target } from '@airlock/shared';
 
 /** A target's limits with durations in milliseconds, as adapters use them. */
 export interface TargetLimits {
@@ -24,9 +24,15 @@ export interface TargetLimits {
  * names the target, and the target does not start.
  */
 export function resolveLimits(target: Target, daemonWide: LimitOverrides, recording: { resultRows: number; resultBytes: number }): TargetLimits {
-  const merged = Limits.parse({ ...DEFAULT_LIMITS, ...daemonWide, ...target.limits });
+  const merged = parseWith(Limits, { ...DEFAULT_LIMITS, ...daemonWide, ...target.limits }, `target "${target.name}": limits`);
   if (merged.maxConnectionsPerSession > merged.maxConnections) {
-    throw new Error(`target "${target.name}": limits.maxConnectionsPerSession (${merged.maxConnectionsPerSession}) is above limits.maxConnections (${merged.maxConnections})`);
+    // a per-session cap inherited from a broader level yields to a total set closer to the target
+    // (a target that sets only maxConnections: 5 means 5 for one session too); set as close or
+    // closer, the two contradict each other and the target does not start
+    if (levelOf('maxConnectionsPerSession', target, daemonWide) >= levelOf('maxConnections', target, daemonWide)) {
+      throw new Error(`target "${target.name}": limits.maxConnectionsPerSession (${merged.maxConnectionsPerSession}) is above limits.maxConnections (${merged.maxConnections})`);
+    }
+    merged.maxConnectionsPerSession = merged.maxConnections;
   }
   if (merged.actionTextBytes > merged.maxMessageBytes) merged.actionTextBytes = merged.maxMessageBytes;
   return {
@@ -43,4 +49,10 @@ export function resolveLimits(target: Target, daemonWide: LimitOverrides, record
     resultRows: recording.resultRows,
     resultBytes: recording.resultBytes,
   };
+}
+
+/** Where a limit was set: 2 on the target, 1 daemon-wide, 0 the built-in default. */
+function levelOf(key: keyof LimitOverrides, target: Target, daemonWide: LimitOverrides): number {
+  if (target.limits?.[key] !== undefined) return 2;
+  return daemonWide[key] !== undefined ? 1 : 0;
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/time.js';
 import { resolveLimits, type TargetLimits } from './limits.js';
 import { TargetConfigError } from './target-config-error.js';
+import { ConnectionLimiter } from './connection-limits.js';
 
 /** What the daemon core offers every adapter, whatever the target. */
 export interface ProxyServices {
@@ -23,6 +24,12 @@ export interface ProxyContext extends ProxyServices {
   limits: TargetLimits;
   /** lines are prefixed with the protocol and target name */
   logger: Logger;
+  /**
+   * The target's connection caps (limits.maxConnections, limits.maxConnectionsPerSession): an adapter
+   * admits each accepted connection, identifies it once the agent has logged in, and releases it when
+   * it closes. One per started target.
+   */
+  connections: ConnectionLimiter;
 }
 
 /** Daemon-wide settings the limits of every target start from. */
@@ -107,7 +114,9 @@ export class ListenerManager {
     } catch (err) {
       return { key, status: { target, state: 'error', error: (err as Error).message } };
     }
-    const context: ProxyContext = { ...this.services, limits, logger: this.services.logger.child(`${target.protocol} target "${target.name}"`) };
+    const logger = this.services.logger.child(`${target.protocol} target "${target.name}"`);
+    const connections = new ConnectionLimiter(target.name, limits, logger, this.services.clock);
+    const context: ProxyContext = { ...this.services, limits, logger, connections };
     try {
       const listener = await factory(target, context);
       return { key, listener, status: { target, state: 'listening', address: listener.address } };

@@ -6,6 +6,7 @@ import { classifySql, initSqlClassifier, type SqlClassification } from '../../sr
 import { CatalogConnection, CatalogConnections } from '../../src/proxies/postgres/catalog-connection.js';
 import { TargetCatalog, TargetCatalogs } from '../../src/proxies/postgres/catalog.js';
 import type { UpstreamSettings } from '../../src/proxies/postgres/upstream.js';
+import { systemClock } from '../../src/util/time.js';
 import { createTestDatabase, dropTestDatabase, freePort, machinePg } from '../helpers/pg-cluster.js';
 
 const DB = 'airlock_it_catalog';
@@ -81,7 +82,7 @@ CREATE TYPE pair AS (a int, b text);
 `;
 
 function settings(port = 5432, database = ''): UpstreamSettings {
-  return { target: 'catalog-test', host: '127.0.0.1', port, user: 'postgres', database, sslmode: 'disable', connectTimeoutMs: 5000, password: () => undefined };
+  return { target: 'catalog-test', host: '127.0.0.1', port, user: 'postgres', database, sslmode: 'disable', connectTimeoutMs: 5000, clock: systemClock, password: () => undefined };
 }
 
 async function resolved(catalog: TargetCatalog, sql: string): Promise<SqlClassification> {

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/util/time.js';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -256,6 +257,7 @@ describe('PostgreSQL upstream: SCRAM channel binding against real clusters', () 
   async function login(cluster: PgCluster, host: string, query: string): Promise<{ auth: string; tls: boolean }> {
     const settings = upstreamSettings(
       { name: 'app', protocol: 'postgres', upstream: `postgres://${cluster.user}@${host}:${cluster.port}/${cluster.database}?${query}`, listen: { host: '127.0.0.1', port: 0 }, credential: { env: 'PW' } },
+      { limits: { connectTimeoutMs: 10_000 }, clock: systemClock },
       { PW: cluster.password },
     );
     const up = await connectUpstream(settings, {}, 1 << 20);

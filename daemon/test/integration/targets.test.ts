@@ -63,6 +63,18 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       assert.notEqual(badProtocol.code, 0);
       assert.match(badProtocol.stderr, /protocol/);
 
+      const capped = await runCli(home.dir, ['target', 'add', 'capped', '--protocol', 'postgres', '--upstream', 'postgres://h/db', '--listen', '127.0.0.1:0', '--max-connections', '8', '--max-connections-per-session', '3']);
+      assert.equal(capped.code, 0, capped.stderr);
+      const written = readFileSync(path.join(home.dir, 'config.yaml'), 'utf8');
+      assert.match(written, /name: capped[\s\S]*limits:\s+maxConnections: 8\s+maxConnectionsPerSession: 3/);
+      assert.equal((await runCli(home.dir, ['target', 'remove', 'capped'])).code, 0);
+      const badCap = await runCli(home.dir, ['target', 'add', 'y', '--protocol', 'postgres', '--upstream', 'postgres://h/db', '--listen', '127.0.0.1:0', '--max-connections', 'lots']);
+      assert.notEqual(badCap.code, 0);
+      assert.match(badCap.stderr, /--max-connections "lots": expected a whole number above zero/);
+      const inverted = await runCli(home.dir, ['target', 'add', 'y', '--protocol', 'postgres', '--upstream', 'postgres://h/db', '--listen', '127.0.0.1:0', '--max-connections', '2', '--max-connections-per-session', '5']);
+      assert.notEqual(inverted.code, 0);
+      assert.match(inverted.stderr, /--max-connections-per-session 5 is above --max-connections 2/);
+
       const remove = await runCli(home.dir, ['target', 'remove', 'app-db']);
       assert.equal(remove.code, 0, remove.stderr);
       for (let i = 0; i < 100 && statuses.some((s) => s.target.name === 'app-db'); i++) {

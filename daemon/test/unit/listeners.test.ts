@@ -4,7 +4,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Target } from '@airlock/shared';
 import { lineLogger } from '../../src/util/logger.js';
-import { ListenerManager, type ProxyServices, type ProxyFactory } from '../../src/proxies/listeners.js';
+import { systemClock } from '../../src/util/time.js';
+import { ListenerManager, type ProxyContext, type ProxyServices, type ProxyFactory } from '../../src/proxies/listeners.js';
 
 /** A real TCP listener standing in for a protocol adapter: the manager's job is the lifecycle. */
 const tcpFactory: ProxyFactory = async (target) => {
@@ -17,7 +18,7 @@ const tcpFactory: ProxyFactory = async (target) => {
   return { address: `${target.listen.host}:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 };
 
-const SERVICES = { logger: lineLogger(() => undefined) } as unknown as ProxyServices;
+const SERVICES = { logger: lineLogger(() => undefined), clock: systemClock } as unknown as ProxyServices;
 const SETTINGS = { limits: {}, recording: { resultRows: 10, resultBytes: 1024 } };
 
 const target = (name: string, port = 0, protocol: Target['protocol'] = 'postgres'): Target => ({
@@ -53,6 +54,33 @@ describe('listener manager', () => {
     await manager.reconcile([]);
     assert.equal(manager.statuses().length, 0);
     assert.equal(await connects(changed[0]!.address!), false);
+  });
+
+  test('each started target gets its own connection limiter, with the caps resolved for it', async () => {
+    const contexts = new Map<string, ProxyContext>();
+    const capturing: ProxyFactory = async (t, context) => {
+      contexts.set(t.name, context);
+      return tcpFactory(t, context);
+    };
+    const manager = new ListenerManager({ postgres: capturing }, SERVICES, { ...SETTINGS, limits: { maxConnections: 2 } });
+    await manager.reconcile([target('a'), { ...target('b'), limits: { maxConnections: 1 } }]);
+    const [a, b] = [contexts.get('a')!, contexts.get('b')!];
+    assert.notEqual(a.connections, b.connections);
+    assert.equal(a.limits.maxConnectionsPerSession, 2, 'the default per-session cap yields to the daemon-wide total');
+    assert.equal(a.connections.admit().kind, 'admitted');
+    assert.equal(a.connections.admit().kind, 'admitted');
+    assert.equal(a.connections.admit().kind, 'refused');
+    assert.equal(b.connections.admit().kind, 'admitted', "a's connections do not count against b");
+    assert.equal(b.connections.admit().kind, 'refused');
+    await manager.closeAll();
+  });
+
+  test('a per-session cap above the total set on the same target is an error; the target does not start', async () => {
+    const manager = new ListenerManager({ postgres: tcpFactory }, SERVICES, SETTINGS);
+    const [status] = await manager.reconcile([{ ...target('inverted'), limits: { maxConnections: 2, maxConnectionsPerSession: 3 } }]);
+    assert.equal(status?.state, 'error');
+    assert.equal(status?.error, 'target "inverted": limits.maxConnectionsPerSession (3) is above limits.maxConnections (2)');
+    await manager.closeAll();
   });
 
   test('a protocol without an adapter is unsupported; a port in use is an error naming the target', async () => {

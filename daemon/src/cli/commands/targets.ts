@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PROTOCOLS, Target, TargetsResponse, parseWith } from '@airlock/shared';
-import type { CredentialRef, Protocol, TargetStatus } from '@airlock/shared';
+import type { CredentialRef, LimitOverrides, Protocol, TargetStatus } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget } from '../../config/local-config.js';
 import { runningDaemon } from '../../daemon/daemon-info.js';
@@ -22,15 +22,24 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .requiredOption('--listen <host:port>', 'where agents connect, e.g. 127.0.0.1:6432')
     .option('--password-env <VAR>', 'the real password is in this environment variable of the daemon')
     .option('--password-file <file>', 'the real password is in this file')
-    .action(async (name: string, opts: { protocol: string; upstream: string; listen: string; passwordEnv?: string; passwordFile?: string }) => {
+    .option('--max-connections <n>', 'agent connections this target allows at once, over all agent sessions (limits.maxConnections; default: the daemon-wide limit)')
+    .option('--max-connections-per-session <n>', 'connections one agent session may have open to this target (limits.maxConnectionsPerSession)')
+    .action(async (name: string, opts: { protocol: string; upstream: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string }) => {
       if (opts.passwordEnv && opts.passwordFile) throw new CliError('give --password-env or --password-file, not both');
       const credential: CredentialRef | undefined = opts.passwordEnv ? { env: opts.passwordEnv } : opts.passwordFile ? { file: opts.passwordFile } : undefined;
+      const limits: LimitOverrides = {};
+      if (opts.maxConnections !== undefined) limits.maxConnections = parseCount('--max-connections', opts.maxConnections);
+      if (opts.maxConnectionsPerSession !== undefined) limits.maxConnectionsPerSession = parseCount('--max-connections-per-session', opts.maxConnectionsPerSession);
+      if (limits.maxConnections !== undefined && limits.maxConnectionsPerSession !== undefined && limits.maxConnectionsPerSession > limits.maxConnections) {
+        throw new CliError(`--max-connections-per-session ${limits.maxConnectionsPerSession} is above --max-connections ${limits.maxConnections}: one agent session cannot have more than the target allows`);
+      }
       const candidate = {
         name,
         protocol: opts.protocol as Protocol,
         upstream: opts.upstream,
         listen: parseListen(opts.listen),
         ...(credential ? { credential } : {}),
+        ...(Object.keys(limits).length > 0 ? { limits } : {}),
       };
       const valid = parseWith(Target, candidate, `target "${name}"`);
       for (const warning of securityWarnings(valid)) console.error(`warning: ${warning}`);
@@ -92,6 +101,11 @@ function securityWarnings(target: Target): string[] {
     }
   }
   return out;
+}
+
+function parseCount(flag: string, text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new CliError(`${flag} "${text}": expected a whole number above zero`);
+  return Number(text);
 }
 
 export function parseListen(text: string): { host: string; port: number } {

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { serialize } from 'pg-protocol';
+import { DEFAULT_LIMITS } from '@airlock/shared';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer } from './protocol.js';
@@ -31,7 +32,8 @@ export interface CatalogConnectionOptions {
 /** Query texts kept as named prepared statements per connection; others are parsed each time. */
 const MAX_PREPARED = 32;
 
-export const DEFAULT_CATALOG_CONNECTION_OPTIONS: CatalogConnectionOptions = { queryTimeoutMs: 5000, maxMessageBytes: 64 * 1024 * 1024 };
+/** The listener passes the target's limits.upstreamMessageBytes; these are for tools and tests. */
+export const DEFAULT_CATALOG_CONNECTION_OPTIONS: CatalogConnectionOptions = { queryTimeoutMs: 5000, maxMessageBytes: DEFAULT_LIMITS.upstreamMessageBytes };
 
 /** A result column as Describe reports it: where it comes from (0 when computed) and its type. */
 export interface DescribedColumn {
@@ -88,7 +90,7 @@ export class CatalogConnection {
   /** Runs one statement with text parameters; the rows in text form. */
   query(sql: string, params: readonly (string | null)[] = []): Promise<Row[]> {
     return this.enqueue(async () => {
-      const socket = await this.connectedWithin(Date.now());
+      const socket = await this.connectedWithin(this.settings.clock.now());
       let statement = this.prepared.get(sql);
       const messages: Buffer[] = [];
       if (statement === undefined) {
@@ -106,7 +108,7 @@ export class CatalogConnection {
   /** Parses a statement and describes its result columns without running it. */
   describe(sql: string): Promise<DescribedColumn[]> {
     return this.enqueue(async () => {
-      const socket = await this.connectedWithin(Date.now());
+      const socket = await this.connectedWithin(this.settings.clock.now());
       const result = await this.run(socket, [serialize.parse({ text: sql }), serialize.describe({ type: 'S' }), serialize.sync()]);
       return result.columns ?? [];
     });
@@ -131,7 +133,7 @@ export class CatalogConnection {
   }
 
   private run(socket: net.Socket, messages: Buffer[]): Promise<{ rows: Row[]; columns: DescribedColumn[] | undefined }> {
-    const started = Date.now();
+    const started = this.settings.clock.now();
     return this.withTimeout(
       new Promise((resolve, reject) => {
         const exchange: Exchange = {
@@ -154,9 +156,9 @@ export class CatalogConnection {
 
   /** The query's promise, or a CatalogError once the time is up; a timed-out connection is dropped. */
   private withTimeout<T>(work: Promise<T>, started: number, what: string): Promise<T> {
-    const left = this.options.queryTimeoutMs - (Date.now() - started);
+    const left = this.options.queryTimeoutMs - (this.settings.clock.now() - started);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.settings.clock.setTimeout(() => {
         const error = new CatalogError(`target "${this.settings.target}": ${what} took longer than ${this.options.queryTimeoutMs} ms`);
         // the server may still answer; nothing can tell that late answer from the next query's
         this.drop(error);
@@ -164,11 +166,11 @@ export class CatalogConnection {
       }, Math.max(left, 0));
       work.then(
         (value) => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          timer.cancel();
           reject(error instanceof Error ? error : new CatalogError(String(error)));
         },
       );

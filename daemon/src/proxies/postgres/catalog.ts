@@ -33,7 +33,7 @@ import { BUILTIN_BINARY_TYPES, USER_TYPES_QUERY, userTypesFromCatalog, type Bina
  * (Names after `x.`, operator names and cast target types are the exception: that none is a user function is the
  * common case, and is kept like any fact.)
  *
- * Wiring, per target: `new TargetCatalogs(new CatalogConnections(upstreamSettings(target)))` when
+ * Wiring, per target: `new TargetCatalogs(new CatalogConnections(upstreamSettings(target, context)))` when
  * the listener starts, `catalogs.get(agentDatabase)` per agent connection, `catalogs.close()` when
  * the listener closes; `catalog.invalidate()` after a ddl statement completes, `invalidateAll()`
  * after a privileged one (roles are shared by the server's databases). The catalog runs as the

@@ -24,15 +24,11 @@ import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
 import { ResultPlanner } from './result-plans.js';
 import type { TargetCatalog, TargetCatalogs } from './catalog.js';
+import type { ConnectionLease, ConnectionRefusal } from '../connection-limits.js';
+import { formatDuration } from '../../util/time.js';
 
 /** Startup parameters passed on to the server; `options` could set role or other GUCs, so it is not. */
 const FORWARDED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path', 'datestyle', 'timezone']);
-
-/** The server's messages are trusted to be sane; the bound only stops a runaway buffer. */
-const UPSTREAM_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
-
-/** Client bytes queued while a statement waits before the client is paused. */
-const QUEUE_PAUSE_BYTES = 16 * 1024 * 1024;
 
 export interface ConnectionDeps {
   target: Target;
@@ -44,6 +40,9 @@ export interface ConnectionDeps {
   catalogs?: TargetCatalogs;
   tlsContext?: tls.SecureContext;
 }
+
+/** How long a connection closed with a FATAL error is kept for the agent to read it. */
+const FATAL_LINGER_MS = 1000;
 
 type State = 'authenticating' | 'connecting' | 'ready' | 'closed';
 
@@ -86,6 +85,14 @@ export class ClientConnection {
   private readonly session: PgSession;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
+  /** this connection's place among the target's connections (limits.maxConnections...) */
+  private lease?: ConnectionLease;
+  /** over the target's cap: said to the agent once its startup packet is in, as PostgreSQL does */
+  private refusal?: { refusal: ConnectionRefusal; release(): void };
+  private authTimer?: { cancel(): void };
+  private idleTimer?: { cancel(): void };
+  /** when bytes last went either way (for limits.idleTimeout) */
+  private lastActivity = 0;
 
   constructor(
     socket: net.Socket,
@@ -94,7 +101,8 @@ export class ClientConnection {
     this.socket = socket;
     this.frontDoor = new PgFrontDoor(deps.context.sessions, deps.target.name, deps.tlsContext !== undefined);
     this.framer = new MessageFramer(deps.context.limits.maxMessageBytes, true);
-    this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
+    // the server's messages are trusted to be sane; the bound only stops a runaway buffer
+    this.upFramer = new MessageFramer(deps.context.limits.upstreamMessageBytes, false);
     const classifier = deps.classifier;
     this.session = new PgSession({
       classify: (sql) => classifier.classify(sql),
@@ -109,6 +117,17 @@ export class ClientConnection {
       limits: deps.context.limits,
       targetName: deps.target.name,
     });
+    const admission = deps.context.connections.admit();
+    if (admission.kind === 'refused' && admission.atOnce) {
+      // as PostgreSQL answers when it cannot even start a backend: the error before the agent speaks
+      socket.on('error', () => undefined);
+      this.fatal(new ProtocolError(admission.refusal.message, '53300'));
+      return;
+    }
+    if (admission.kind === 'admitted') this.lease = admission.lease;
+    else this.refusal = admission;
+    // slowloris: a connection that does not log in within the limit is closed, refused ones included
+    this.authTimer = deps.context.clock.setTimeout(() => this.authTimedOut(), deps.context.limits.authTimeoutMs);
     this.attachClient(socket);
   }
 
@@ -131,11 +150,54 @@ export class ClientConnection {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.releaseAll();
     this.deciding.abort();
     if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
     this.socket.destroy();
     if (this.upstreamSocket && !this.upstreamSocket.destroyed) this.upstreamSocket.end(serialize.end());
     this.upstreamSocket?.destroy();
+  }
+
+  /** What a connection holds of the target's, given back once however it ends. */
+  private releaseAll(): void {
+    this.authTimer?.cancel();
+    this.idleTimer?.cancel();
+    this.lease?.release();
+    this.refusal?.release();
+  }
+
+  /**
+   * limits.authTimeout passed before the agent logged in. Before its startup packet no protocol is
+   * agreed (after an SSLRequest the agent waits for one byte, or for a TLS handshake), so the
+   * connection is closed without a word, as PostgreSQL does; after it, the agent is told in the
+   * server's own words, with the limit.
+   */
+  private authTimedOut(): void {
+    if (this.closed || this.state !== 'authenticating') return;
+    if (this.frontDoor.expectsStartup) {
+      this.close();
+      return;
+    }
+    const limit = formatDuration(this.deps.context.limits.authTimeoutMs);
+    this.fatal(new ProtocolError(`canceling authentication due to timeout: target "${this.deps.target.name}" allows ${limit} to log in (limits.authTimeout)`, '57014'));
+  }
+
+  /** limits.idleTimeout: armed once logged in; re-armed from the last traffic; a statement in progress or held is not idle. */
+  private armIdleTimer(delayMs: number): void {
+    this.idleTimer = this.deps.context.clock.setTimeout(() => this.idleCheck(), delayMs);
+  }
+
+  private idleCheck(): void {
+    if (this.closed) return;
+    const idleMs = this.deps.context.limits.idleTimeoutMs;
+    const quietFor = this.deps.context.clock.now() - this.lastActivity;
+    if (quietFor < idleMs) return this.armIdleTimer(idleMs - quietFor);
+    const busy = this.session.outstanding > 0 || this.pumpBlocked || this.holding || this.waitingForServer || this.queue.length > 0 || this.upstreamBlocked !== undefined;
+    if (busy) return this.armIdleTimer(idleMs);
+    const limit = `target "${this.deps.target.name}" closes connections idle for ${formatDuration(idleMs)} (limits.idleTimeout)`;
+    // PostgreSQL's own two idle timeouts, told apart by the transaction state, so clients recognise them
+    if (this.session.transactionStatus === 'I') this.fatal(new ProtocolError(`terminating connection due to idle-session timeout: ${limit}`, '57P05'));
+    else this.fatal(new ProtocolError(`terminating connection due to idle-in-transaction timeout: ${limit}`, '25P03'));
   }
 
   // ---- client side ----
@@ -152,6 +214,7 @@ export class ClientConnection {
 
   private onClientData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.lastActivity = this.deps.context.clock.now();
     try {
       this.framer.push(chunk);
       while (!this.closed) {
@@ -169,7 +232,7 @@ export class ClientConnection {
         } else this.onFrontDoor(this.frontDoor.onMessage(msg));
       }
       // a client that pipelines while a statement is held is paused, not buffered without bound
-      if (this.queuedBytes > QUEUE_PAUSE_BYTES) this.socket.pause();
+      if (this.queuedBytes > this.deps.context.limits.bufferBytes) this.socket.pause();
       if (this.state === 'ready') this.pump();
     } catch (err) {
       this.fatal(err);
@@ -179,6 +242,9 @@ export class ClientConnection {
   private onStartup(packet: Buffer): void {
     const step = this.frontDoor.onStartup(packet, this.socket instanceof tls.TLSSocket);
     this.framer.expectStartup = this.frontDoor.expectsStartup;
+    // over the target's cap: told once the agent has sent its StartupMessage, as PostgreSQL tells
+    // "too many clients" (after TLS, if asked for); a CancelRequest still passes, as it does there
+    if (this.refusal && !this.frontDoor.expectsStartup && step.kind !== 'cancel') throw new ProtocolError(this.refusal.refusal.message, '53300');
     this.onFrontDoor(step);
   }
 
@@ -194,14 +260,19 @@ export class ClientConnection {
       case 'cancel':
         void this.deps.cancels.cancel(step.processId, step.secretKey);
         this.state = 'closed';
+        this.releaseAll();
         this.socket.end();
         return;
-      case 'authenticated':
+      case 'authenticated': {
+        this.authTimer?.cancel();
+        const refused = this.lease!.identify(step.session);
+        if (refused) throw new ProtocolError(refused.message, '53300');
         this.agentSession = step.session;
         this.params = this.frontDoor.params;
         if (step.bytes) this.socket.write(step.bytes);
         void this.connect();
         return;
+      }
     }
   }
 
@@ -224,7 +295,7 @@ export class ClientConnection {
     if (startup.client_encoding && !/^utf-?8$/i.test(startup.client_encoding)) delete startup.client_encoding;
     if (this.params.get('database')) startup.database = this.params.get('database')!;
     try {
-      const up = await connectUpstream(this.deps.upstream, startup, UPSTREAM_MAX_MESSAGE_BYTES);
+      const up = await connectUpstream(this.deps.upstream, startup, this.deps.context.limits.upstreamMessageBytes);
       if (this.closed) {
         up.socket.destroy();
         return;
@@ -243,6 +314,10 @@ export class ClientConnection {
       const settings = up.parameters.map(([k, v]) => parameterStatus(k, masker?.active ? masker.maskText(v, report) : v));
       this.socket.write(Buffer.concat([authenticationOk(), ...settings, backendKeyData(this.cancelKey.processId, this.cancelKey.secretKey), readyForQuery(up.transactionStatus)]));
       this.state = 'ready';
+      if (this.deps.context.limits.idleTimeoutMs > 0) {
+        this.lastActivity = this.deps.context.clock.now();
+        this.armIdleTimer(this.deps.context.limits.idleTimeoutMs);
+      }
       this.pump();
     } catch (err) {
       // a refused request for the password is the operator's to see too, not only the agent's
@@ -260,13 +335,15 @@ export class ClientConnection {
   private fatal(err: unknown): void {
     if (this.state === 'closed') return;
     const e = err instanceof ProtocolError ? err : new ProtocolError(`internal error in Airlock: ${(err as Error).message}`, 'XX000');
-    if (!(err instanceof ProtocolError)) console.error(`airlockd: postgres target "${this.deps.target.name}": ${(err as Error).stack ?? String(err)}`);
+    if (!(err instanceof ProtocolError)) this.deps.context.logger.error(`${this.who()}: ${(err as Error).stack ?? String(err)}`);
     if (this.socket.writable) this.socket.end(errorResponse({ severity: 'FATAL', code: e.code, message: e.message }));
     this.state = 'closed';
+    this.releaseAll();
     this.deciding.abort();
     if (this.cancelKey) this.deps.cancels.unregister(this.cancelKey);
     this.upstreamSocket?.destroy();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    // the agent has a moment to read the error; one that does not is not waited for longer
+    this.deps.context.clock.setTimeout(() => this.socket.destroy(), FATAL_LINGER_MS);
   }
 
   /**
@@ -314,7 +391,7 @@ export class ClientConnection {
           this.send(this.session.answer(decided.question, decided.action, decided.verdict, decided.classification));
         }
       }
-      if (this.queuedBytes <= QUEUE_PAUSE_BYTES && this.state === 'ready') this.socket.resume();
+      if (this.queuedBytes <= this.deps.context.limits.bufferBytes && this.state === 'ready') this.socket.resume();
     } catch (err) {
       this.fatal(err);
     } finally {
@@ -423,6 +500,7 @@ export class ClientConnection {
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.lastActivity = this.deps.context.clock.now();
     this.upFramer.push(chunk);
     if (!this.upstreamBlocked) this.drainUpstream();
   }
@@ -500,7 +578,12 @@ export class ClientConnection {
           masks: capture.sample.masks,
         } satisfies PgResultDetail,
       })
-      .catch((err: Error) => console.error(`airlockd: postgres target "${this.deps.target.name}": could not record the result of ${capture.action.id}: ${err.message}`));
+      .catch((err: Error) => this.deps.context.logger.error(`${this.who()}: could not record the result of ${capture.action.id}: ${err.message}`));
+  }
+
+  /** The connection as a log line names it. */
+  private who(): string {
+    return this.agentSession ? `connection of agent session "${this.agentSession.name}"` : 'connection before login';
   }
 }
 

@@ -258,6 +258,8 @@ export class PgSession {
   /** after Airlock refused an extended-protocol message: drop client messages until Sync, as the server does */
   private skipUntilSync = false;
   private finished: ResultCapture[] = [];
+  /** the transaction state the server last reported (ReadyForQuery): idle, in a block, or in a failed block */
+  transactionStatus: 'I' | 'T' | 'E' = 'I';
 
   constructor(private readonly deps: SessionDeps) {}
 
@@ -777,6 +779,8 @@ export class PgSession {
         if (head.capture) this.finish(head.capture);
       }
     }
+    const status = String.fromCharCode(msg.body[0] ?? 0x49);
+    if (status === 'I' || status === 'T' || status === 'E') this.transactionStatus = status;
     // outside a transaction block no portal survives but a holdable cursor
     if (msg.body[0] === 0x49 /* I */) {
       for (const [name, portal] of this.portals.confirmed) if (!portal.cursor?.holdable) this.portals.confirmed.delete(name);

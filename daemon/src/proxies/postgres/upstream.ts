@@ -3,6 +3,8 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import type { Target } from '@airlock/shared';
+import type { TargetLimits } from '../limits.js';
+import { formatDuration, type Clock } from '../../util/time.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
 import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
@@ -29,6 +31,8 @@ export interface UpstreamSettings {
   /** absent: prefer */
   channelBinding?: ChannelBinding;
   connectTimeoutMs: number;
+  /** the daemon's clock (ProxyContext), for the connect and login timeouts */
+  clock: Clock;
   password(): string | undefined;
 }
 
@@ -49,8 +53,10 @@ export class UpstreamError extends ProtocolError {
  * The target's upstream settings, checked as the target is loaded: a bad sslmode, require_auth or
  * channel_binding, an unreadable sslrootcert or a credential file others can read is a
  * TargetConfigError, and the target does not start.
+ * `limits.connectTimeoutMs` bounds connecting and logging in, unless the URL sets libpq's
+ * connect_timeout (seconds).
  */
-export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
+export function upstreamSettings(target: Target, context: { limits: Pick<TargetLimits, 'connectTimeoutMs'>; clock: Clock }, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
   const url = new URL(target.upstream);
   const security = resolveUpstreamSecurity(target.name, target.upstream);
   let ca: string | undefined;
@@ -80,7 +86,8 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
     ca,
     requireAuth: security.requireAuth,
     channelBinding: security.channelBinding,
-    connectTimeoutMs: Number(url.searchParams.get('connect_timeout') ?? '10') * 1000,
+    connectTimeoutMs: connectTimeoutMs(target, url, context.limits.connectTimeoutMs),
+    clock: context.clock,
     password() {
       if (!credential) return undefined;
       if ('env' in credential) {
@@ -95,6 +102,14 @@ export function upstreamSettings(target: Target, env: NodeJS.ProcessEnv = proces
       }
     },
   };
+}
+
+function connectTimeoutMs(target: Target, url: URL, limit: number): number {
+  const given = url.searchParams.get('connect_timeout');
+  if (given === null) return limit;
+  const seconds = Number(given);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new UpstreamError(`target "${target.name}": connect_timeout=${given} in the upstream URL is not a whole number of seconds above zero`);
+  return seconds * 1000;
 }
 
 export interface UpstreamConnection {
@@ -189,17 +204,17 @@ function openSocket(settings: UpstreamSettings): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: settings.host, port: settings.port });
     socket.setNoDelay(true);
-    const timer = setTimeout(() => {
+    const timer = settings.clock.setTimeout(() => {
       socket.destroy();
-      reject(new UpstreamError(`target "${settings.target}": ${settings.host}:${settings.port} did not answer within ${settings.connectTimeoutMs / 1000}s`));
+      reject(new UpstreamError(`target "${settings.target}": ${settings.host}:${settings.port} did not answer within ${formatDuration(settings.connectTimeoutMs)}`));
     }, settings.connectTimeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(new UpstreamError(`target "${settings.target}": cannot connect to ${settings.host}:${settings.port}: ${err.code ?? err.message}`));
     });
   });
@@ -311,9 +326,9 @@ function handshake(socket: net.Socket, settings: UpstreamSettings, auth: Upstrea
     };
     const onClose = () => fail(new UpstreamError(`target "${settings.target}": the server closed the connection during login`));
     const onError = (err: Error) => fail(new UpstreamError(`target "${settings.target}": ${err.message}`));
-    const timer = setTimeout(() => fail(new UpstreamError(`target "${settings.target}": login did not complete within ${settings.connectTimeoutMs / 1000}s`)), settings.connectTimeoutMs);
+    const timer = settings.clock.setTimeout(() => fail(new UpstreamError(`target "${settings.target}": login did not complete within ${formatDuration(settings.connectTimeoutMs)}`)), settings.connectTimeoutMs);
     const cleanup = () => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
