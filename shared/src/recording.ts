@@ -129,6 +129,8 @@ export const VerifyResult = z.object({
       reason: z.string(),
     })
     .optional(),
+  /** what the recordings ledger says against this log (removed, rewritten): each makes `ok` false */
+  ledgerProblems: z.array(z.string()).optional(),
 });
 export type VerifyResult = z.infer<typeof VerifyResult>;
 

@@ -11,6 +11,7 @@ import type { LineCursor } from './lines.js';
 import { LOG_EXTENSION, SessionIndex } from './session-index.js';
 import type { IndexLoad } from './session-index.js';
 import { RecordingLedger } from './ledger.js';
+import { verifyOne } from './verify-all.js';
 import { scanLog, verifyLog } from './verify.js';
 import { RecordingWriter } from './writer.js';
 import type { RecordingWriteError } from './writer.js';
@@ -84,6 +85,8 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
   readonly #now: () => Date;
   readonly #index: SessionIndex;
   readonly #ledger: RecordingLedger;
+  readonly #indexFile: string;
+  readonly #ledgerFile: string;
   /** by agent session id: the recording new records of that session go to */
   readonly #open = new Map<string, OpenRecording>();
   /** by recording id: recordings whose writer this run owns, to refresh their index entries */
@@ -105,7 +108,9 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
       refresh: () => this.#refreshLive(),
       onWriteError: (err: Error) => this.emit('indexFailed', { file: options.indexFile, error: err.message }),
     };
-    this.#ledger = new RecordingLedger(options.ledgerFile ?? path.join(path.dirname(options.indexFile), 'ledger.jsonl'), options.now);
+    this.#indexFile = options.indexFile;
+    this.#ledgerFile = options.ledgerFile ?? path.join(path.dirname(options.indexFile), 'ledger.jsonl');
+    this.#ledger = new RecordingLedger(this.#ledgerFile, options.now);
     this.#index = new SessionIndex(options.indexThrottleMs === undefined ? indexOptions : { ...indexOptions, throttleMs: options.indexThrottleMs });
   }
 
@@ -302,11 +307,17 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     return { records, nextAfter: more && last ? last.seq : null };
   }
 
-  /** Verifies a log against its chain and against what the index knows of it (catches truncation). */
+  /**
+   * Verifies a log against its chain, against what the index knows of it (catches truncation) and
+   * against the ledger's record of its creation and end (catches a log rewritten with a new chain).
+   */
   async verify(id: string): Promise<VerifyResult> {
     const file = await this.#logFile(id);
     const entry = this.get(id);
-    return verifyLog(file, entry ? { records: entry.records, head: entry.head, recordingId: id } : { records: 0, head: null, recordingId: id });
+    if (!entry) return verifyLog(file, { records: 0, head: null, recordingId: id });
+    const { result, findings } = await verifyOne({ recordings: this.dir, sessionIndex: this.#indexFile, ledger: this.#ledgerFile }, entry);
+    const problems = findings.filter((f) => f.severity === 'error').map((f) => f.message);
+    return problems.length === 0 ? result : { ...result, ok: false, ledgerProblems: problems };
   }
 
   /** Absolute path of a recording's log (the file may not exist). */

@@ -158,6 +158,18 @@ describe('recordings ledger: verify --all against deletion and rewriting', () =>
     const one = await runCli(dir.dir, ['verify', id]);
     assert.notEqual(one.code, 0);
     assert.match(one.stdout, /does not end at the seal the ledger recorded/);
+
+    // the control API (the extension's integrity badge) asks the ledger too
+    const daemon = await startDaemon(dir.dir);
+    try {
+      const verify = (await daemon.api('GET', `/v1/sessions/${id}/verify`)).json as { ok: boolean; ledgerProblems?: string[] };
+      assert.equal(verify.ok, false);
+      assert.match(verify.ledgerProblems?.join(' ') ?? '', /does not end at the seal the ledger recorded/);
+      const clean = (await daemon.api('GET', `/v1/sessions/${ids[0]}/verify`)).json as { ok: boolean; ledgerProblems?: string[] };
+      assert.equal(clean.ok, true, JSON.stringify(clean));
+    } finally {
+      await daemon.stop();
+    }
   });
 
   test('a log rewritten from its header on (a new nonce) is caught', async () => {

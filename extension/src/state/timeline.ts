@@ -167,6 +167,7 @@ export const PLAYBACK_SPEEDS = [0.25, 0.5, 1, 2, 4] as const;
 /** One line for the integrity badge: what `airlock verify` says about the log, in words. */
 export function integrityLabel(verify: VerifyResult | undefined): { text: string; ok: boolean | undefined } {
   if (!verify) return { text: 'integrity not checked yet', ok: undefined };
+  if (!verify.ok && verify.ledgerProblems?.length) return { text: `TAMPERED: ${verify.ledgerProblems.join('; ')}`, ok: false };
   if (!verify.ok) return { text: `TAMPERED: line ${verify.error?.line ?? '?'}: ${verify.error?.reason ?? 'chain broken'}`, ok: false };
   if (verify.torn) return { text: `verified ${verify.records} records; the last line was cut short by a crash`, ok: true };
   return { text: `verified ${verify.records} records${verify.sealed ? ', sealed' : ', still open'}`, ok: true };

@@ -132,5 +132,7 @@ describe('replay timeline', () => {
     assert.equal(bad.ok, false);
     assert.match(bad.text, /TAMPERED: line 4: prev does not match/);
     assert.match(integrityLabel({ recordingId: 'r', ok: true, records: 3, sealed: false, torn: true }).text, /cut short/);
+    const rewritten = integrityLabel({ recordingId: 'r', ok: false, records: 8, sealed: true, torn: false, ledgerProblems: ['r.jsonl does not end at the seal the ledger recorded'] });
+    assert.deepEqual(rewritten, { text: 'TAMPERED: r.jsonl does not end at the seal the ledger recorded', ok: false });
   });
 });
