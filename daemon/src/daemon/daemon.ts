@@ -8,6 +8,9 @@ import {
   type Grant,
   type ApprovalsResponse,
   type LocalConfig,
+  type PendingPolicyChange,
+  type PolicyChangeApplied,
+  type PolicyDifference,
   type RecordBody,
   type StatusResponse,
   type Target,
@@ -16,6 +19,9 @@ import {
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
 import { PolicyStore } from '../policy/store.js';
+import { compareConfigs, comparePolicies, loosens } from '../policy/loosening.js';
+import { StagedChanges } from '../policy/staging.js';
+import { checkDataDirPermissions } from '../config/permissions.js';
 import { Recorder } from '../recording/recorder.js';
 import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
@@ -32,7 +38,9 @@ import { VERSION } from '../version.js';
 import { lineLogger, type Logger } from '../util/logger.js';
 import { systemClock } from '../util/time.js';
 import { readDaemonInfo, processAlive, writeDaemonInfo } from './daemon-info.js';
-import type { Protocol, SubmitActionRequest } from '@airlock/shared';
+import type { Policy as LocalPolicy, Protocol, SubmitActionRequest } from '@airlock/shared';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../policy/hash.js';
 import type { z } from 'zod';
 
 export interface DaemonOptions {
@@ -71,6 +79,9 @@ export class Daemon implements ControlPlane {
   private readonly disposables: { close(): void }[] = [];
   private readonly inflightRecords = new Set<Promise<unknown>>();
   private stopping?: Promise<void>;
+  /** a change that loosens enforcement, read from the files, waiting for a person */
+  private readonly staging = new StagedChanges();
+  private defaultReviewTimeoutMs = 0;
 
   private constructor(private readonly options: DaemonOptions) {
     this.paths = homePaths(options.home);
@@ -101,12 +112,19 @@ export class Daemon implements ControlPlane {
       throw new AlreadyRunningError(`airlockd is already running for ${paths.home} (pid ${existing.pid}, API ${existing.host}:${existing.port}); stop it with "airlock stop"`);
     }
 
+    // personal mode: the files decide what is enforced, so nobody but the daemon's user may write them
+    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache]);
     this.config = await loadLocalConfig(paths.config);
+    const policyFile = resolvePolicyFile(this.config, paths.home);
+    await checkDataDirPermissions([policyFile]);
     const defaultTimeoutMs = parseDuration(this.config.approvals.defaultTimeout);
+    this.defaultReviewTimeoutMs = defaultTimeoutMs;
     this.policy = new PolicyStore({
-      localFile: resolvePolicyFile(this.config, paths.home),
+      localFile: policyFile,
       centralCacheFile: paths.centralPolicyCache,
       defaultReviewTimeoutMs: defaultTimeoutMs,
+      // a hot reload may only tighten; anything that loosens waits for a person
+      gate: (current, next) => !loosens(this.policyDifferences(current, next)),
     });
     await this.policy.load();
 
@@ -152,9 +170,20 @@ export class Daemon implements ControlPlane {
     );
     await this.listeners.reconcile(this.config.targets);
 
-    this.policy.on('changed', (effective) => {
+    this.policy.on('changed', (effective, previous) => {
       this.log(`airlockd: policy reloaded (${effective.policy.rules.length} rules, ${effective.hash.slice(0, 12)})`);
       this.bus.publish({ type: 'policy.changed', data: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources } });
+      // a confirmed change is recorded by applyPolicyChange, with who confirmed it
+      if (!this.confirming) this.recordPolicyChange({ stage: 'tightened', changeHash: effective.hash, differences: this.policyDifferences(previous, effective) });
+    });
+    this.policy.on('staged', (staged, current) => {
+      this.staging.setPolicy({ effective: staged, current, differences: this.policyDifferences(current, staged) });
+      this.announceStaged();
+    });
+    this.policy.on('unstaged', (_withdrawn, reason) => {
+      const before = this.pendingPolicyChange();
+      this.staging.setPolicy(null);
+      this.announceUnstaged(before, reason);
     });
     this.policy.on('rejected', ({ file, error }) => {
       this.log(`airlockd: policy change refused, the previous policy stays in force: ${error}`);
@@ -210,6 +239,7 @@ export class Daemon implements ControlPlane {
       api: `http://${this.config.api.host}:${this.apiPort}`,
       recordingMode: this.config.recording.mode,
       policy: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources },
+      pendingPolicyChange: this.pendingPolicyChange(),
       targets: this.listeners.statuses(),
       pendingApprovals: this.broker.pending().length,
       activeSessions: this.sessions.list().filter((s) => s.state === 'active').length,
@@ -220,13 +250,15 @@ export class Daemon implements ControlPlane {
     return this.listeners.statuses();
   }
 
+  /** A new target is a new path to a system: it is written to the config and staged like an edit of the file. */
   async addTarget(target: Target): Promise<TargetStatus[]> {
     try {
-      this.config = await addTarget(this.paths.config, target);
+      await addTarget(this.paths.config, target);
     } catch (err) {
       throw new HttpError(409, (err as Error).message);
     }
-    return this.applyTargets();
+    await this.reloadConfig();
+    return this.listeners.statuses();
   }
 
   async removeTarget(name: string): Promise<TargetStatus[]> {
@@ -296,6 +328,38 @@ export class Daemon implements ControlPlane {
     return this.policy.current().effective;
   }
 
+  pendingPolicyChange(): PendingPolicyChange | null {
+    return this.staging.pending(this.policy.current().effective);
+  }
+
+  /**
+   * A person confirmed the staged change they were shown (`hash`): it is put in force, and the
+   * confirmation with the differences is recorded in every open session's log.
+   */
+  async applyPolicyChange(request: { hash: string; by?: string; via: 'extension' | 'cli' | 'central' | 'api' }): Promise<PolicyChangeApplied> {
+    const change = this.pendingPolicyChange();
+    if (change === null) throw new HttpError(404, 'no policy change is waiting for confirmation');
+    if (change.hash !== request.hash) {
+      throw new HttpError(409, `the staged change is now ${change.hash.slice(0, 12)}, not the ${request.hash.slice(0, 12)} that was confirmed: the files changed after it was shown, so review it again`);
+    }
+    const { policy: stagedPolicy, config: stagedConfig } = this.staging;
+    this.staging.clear();
+    if (stagedPolicy !== null) {
+      this.confirming = true;
+      try {
+        this.policy.applyStaged(stagedPolicy.effective.hash);
+      } finally {
+        this.confirming = false;
+      }
+    }
+    if (stagedConfig !== null) await this.applyConfig(stagedConfig.config);
+    const applied: PolicyChangeApplied = { change, by: request.by ?? 'unknown', via: request.via, appliedAt: new Date().toISOString() };
+    this.log(`airlockd: policy change ${change.hash.slice(0, 12)} confirmed by ${applied.by} (${applied.via}) and applied: ${change.differences.length} difference(s)`);
+    this.recordPolicyChange({ stage: 'confirmed', changeHash: change.hash, differences: change.differences, by: applied.by, via: applied.via });
+    this.bus.publish({ type: 'policy.applied', data: applied });
+    return applied;
+  }
+
   get submitTestAction() {
     if (!this.options.testActionSource) return undefined;
     return async ({ token, result, ...request }: z.output<typeof SubmitActionRequest>, signal: AbortSignal) => {
@@ -318,16 +382,74 @@ export class Daemon implements ControlPlane {
   private async reloadConfig(): Promise<void> {
     try {
       const next = await loadLocalConfig(this.paths.config);
-      if (JSON.stringify(next) === JSON.stringify(this.config)) return;
-      const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
-      if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
-      this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
-      await this.applyTargets();
+      const before = this.pendingPolicyChange();
+      if (JSON.stringify(next) === JSON.stringify(this.config)) {
+        if (this.staging.config !== null) {
+          this.staging.setConfig(null);
+          this.announceUnstaged(before, 'the config file is back to the config in force');
+        }
+        return;
+      }
+      const differences = compareConfigs(this.config, next);
+      if (loosens(differences)) {
+        this.staging.setConfig({ config: next, file: this.paths.config, differences });
+        this.announceStaged();
+        return;
+      }
+      if (this.staging.config !== null) {
+        this.staging.setConfig(null);
+        this.announceUnstaged(before, 'a newer edit of the config that does not loosen enforcement replaced it');
+      }
+      await this.applyConfig(next);
+      if (differences.length > 0) this.recordPolicyChange({ stage: 'tightened', changeHash: configHash(next), differences });
     } catch (err) {
       const error = (err as Error).message;
       this.log(`airlockd: config change refused, the previous config stays in force: ${error}`);
       this.bus.publish({ type: 'config.rejected', data: { file: this.paths.config, error } });
     }
+  }
+
+  private async applyConfig(next: LocalConfig): Promise<void> {
+    const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
+    if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
+    this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
+    await this.applyTargets();
+  }
+
+  private confirming = false;
+
+  private policyDifferences(current: { policy: LocalPolicy }, next: { policy: LocalPolicy }): PolicyDifference[] {
+    return comparePolicies(
+      { policy: current.policy, defaultReviewTimeoutMs: this.defaultReviewTimeoutMs },
+      { policy: next.policy, defaultReviewTimeoutMs: this.defaultReviewTimeoutMs },
+    );
+  }
+
+  /** Loud: the daemon's log, an event for the extension, and a record in every open session's log. */
+  private announceStaged(): void {
+    const change = this.pendingPolicyChange();
+    if (change === null) return;
+    const loosening = change.differences.filter((d) => d.direction === 'loosening');
+    this.log(
+      `airlockd: a change to ${change.files.join(', ')} loosens enforcement, so it is staged and the previous policy stays in force until a person confirms it ` +
+        `("airlock policy apply" at a terminal, or in VS Code): ${loosening.map((d) => `${d.subject}: ${d.text}`).join('; ')}`,
+    );
+    this.bus.publish({ type: 'policy.staged', data: { change } });
+    this.recordPolicyChange({ stage: 'staged', changeHash: change.hash, differences: change.differences });
+  }
+
+  private announceUnstaged(before: PendingPolicyChange | null, reason: string): void {
+    if (before === null) return;
+    const after = this.pendingPolicyChange();
+    if (after !== null) return this.announceStaged();
+    this.log(`airlockd: the staged policy change ${before.hash.slice(0, 12)} was withdrawn: ${reason}`);
+    this.bus.publish({ type: 'policy.unstaged', data: { hash: before.hash, reason } });
+    this.recordPolicyChange({ stage: 'withdrawn', changeHash: before.hash, differences: before.differences });
+  }
+
+  /** A change to what is enforced concerns every agent session: it goes into each open log. */
+  private recordPolicyChange(change: Omit<Extract<RecordBody, { type: 'policy.change' }>, 'type'>): void {
+    for (const session of this.recorder.openSessions()) this.recordFor(session.id, { type: 'policy.change', ...change });
   }
 
   private async recoverPendingApprovals(): Promise<void> {
@@ -399,4 +521,8 @@ export class Daemon implements ControlPlane {
       await this.recorder.seal(session.id, 'expired').catch(() => undefined);
     }
   }
+}
+
+function configHash(config: LocalConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
 }

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { IsoTime } from './common.js';
+import { ApprovalChannel } from './action.js';
+
+/**
+ * A change to what Airlock enforces (policy files, targets in the config) and whether it loosens.
+ * A change that tightens is applied at once; one that loosens anything is staged until a person
+ * confirms it (VS Code modal or `airlock policy apply` at a terminal), because an agent that is
+ * blocked can rewrite the files as easily as the user can.
+ */
+export const ChangeDirection = z.enum(['tightening', 'loosening']);
+export type ChangeDirection = z.infer<typeof ChangeDirection>;
+
+export const PolicyDifference = z.object({
+  direction: ChangeDirection,
+  /** what changed: `default`, `rule writes-review`, `masking`, `target db`, `approvals` */
+  subject: z.string(),
+  /** one sentence for a person: what was, what would be */
+  text: z.string(),
+});
+export type PolicyDifference = z.infer<typeof PolicyDifference>;
+
+/** A staged change: what would be applied, and the hash a confirmation must name. */
+export const PendingPolicyChange = z.object({
+  /** SHA-256 of the staged content; a confirmation naming another hash is refused */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  stagedAt: IsoTime,
+  /** the files the staged content was read from */
+  files: z.array(z.string()),
+  /** effective policy hash in force now, and the one the change would put in force */
+  policy: z.object({ from: z.string(), to: z.string() }),
+  differences: z.array(PolicyDifference),
+});
+export type PendingPolicyChange = z.infer<typeof PendingPolicyChange>;
+
+export const PendingPolicyChangeResponse = z.object({ pending: PendingPolicyChange.nullable() });
+export type PendingPolicyChangeResponse = z.infer<typeof PendingPolicyChangeResponse>;
+
+export const ApplyPolicyChangeRequest = z
+  .object({
+    /** the hash of the change the person was shown */
+    hash: z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected the 64-hex-digit hash of the staged change' }),
+    by: z.string().min(1).max(200).optional(),
+    via: ApprovalChannel.default('api'),
+  })
+  .strict();
+export type ApplyPolicyChangeRequest = z.input<typeof ApplyPolicyChangeRequest>;
+
+export const PolicyChangeApplied = z.object({
+  change: PendingPolicyChange,
+  by: z.string(),
+  via: ApprovalChannel,
+  appliedAt: IsoTime,
+});
+export type PolicyChangeApplied = z.infer<typeof PolicyChangeApplied>;
+
+/** One text block for a person, loosening first: what a modal or a terminal shows. */
+export function describeDifferences(differences: readonly PolicyDifference[]): string {
+  const loosening = differences.filter((d) => d.direction === 'loosening');
+  const tightening = differences.filter((d) => d.direction === 'tightening');
+  const lines: string[] = [];
+  if (loosening.length > 0) lines.push('Loosens:', ...loosening.map((d) => `  - ${d.subject}: ${d.text}`));
+  if (tightening.length > 0) lines.push('Tightens or leaves as strict:', ...tightening.map((d) => `  - ${d.subject}: ${d.text}`));
+  return lines.join('\n');
+}
