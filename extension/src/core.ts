@@ -4,6 +4,7 @@ import { registerViews } from './views/trees.js';
 import { registerStatusBar } from './statusBar.js';
 import { registerCommands } from './commands.js';
 import { registerApprovalPrompts } from './notifications.js';
+import { registerPolicyChanges } from './policyChanges.js';
 import { TerminalRouting } from './terminalRouting.js';
 import { registerWebviews } from './webviews/register.js';
 import { CommandRegistry } from './command-registry.js';
@@ -31,6 +32,7 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
     ...registerStatusBar(controller),
     ...registerCommands(commands, controller),
     ...registerApprovalPrompts(controller),
+    ...registerPolicyChanges(commands, controller),
     ...registerWebviews(commands, context, controller, output),
     routing,
     commands.register('airlock.revokeAgentSession', () => routing.revokeSession()),
