@@ -63,3 +63,17 @@ export function describeDifferences(differences: readonly PolicyDifference[]): s
   if (tightening.length > 0) lines.push('Tightens or leaves as strict:', ...tightening.map((d) => `  - ${d.subject}: ${d.text}`));
   return lines.join('\n');
 }
+
+const STAGE_WORDS: Record<string, string> = {
+  staged: 'a change that loosens enforcement was staged (not in force until a person confirms it)',
+  confirmed: 'a staged policy change was confirmed and applied',
+  tightened: 'a policy change that does not loosen enforcement was applied',
+  withdrawn: 'a staged policy change was withdrawn',
+};
+
+/** One line for a replay: what happened to the policy, by whom, and what loosened. */
+export function policyChangeLine(record: { stage: string; differences: readonly PolicyDifference[]; by?: string; via?: string }): string {
+  const loosening = record.differences.filter((d) => d.direction === 'loosening').map((d) => `${d.subject}: ${d.text}`);
+  const who = record.by !== undefined ? ` by ${record.by}${record.via !== undefined ? ` (${record.via})` : ''}` : '';
+  return `policy: ${STAGE_WORDS[record.stage] ?? record.stage}${who}${loosening.length > 0 ? `; loosens: ${loosening.join('; ')}` : ''}`;
+}

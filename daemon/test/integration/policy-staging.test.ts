@@ -156,6 +156,9 @@ describe('policy changes that loosen enforcement are staged until a person confi
     assert.equal(confirmed[0]?.via, 'cli');
     assert.ok(confirmed[0]?.differences?.some((d) => d.subject === 'rule privileged-deny'));
     assert.equal(confirmed[1]?.by, 'tester');
+    const replay = await runCli(home.dir, ['replay', mine.id]);
+    assert.match(replay.stdout, /policy: a change that loosens enforcement was staged \(not in force until a person confirms it\); loosens: .*rule privileged-deny/);
+    assert.match(replay.stdout, /policy: a staged policy change was confirmed and applied by tester \(api\)/);
     const verify = await runCli(home.dir, ['verify', mine.id]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });

@@ -116,7 +116,7 @@ describe('a staged policy change in the extension state', () => {
   test('the modal names the file, counts what loosens and lists loosening first', () => {
     const texts = policyChangeTexts(change);
     assert.match(texts.notice, /a change to policy\.yaml loosens enforcement \(2 ways\)/);
-    assert.match(texts.detail, /^Loosens:\n  - rule privileged-deny: removed\n  - masking: detector email switched off\nTightens or leaves as strict:\n  - rule drop-deny: added/);
+    assert.match(texts.detail, /^Loosens:\n {2}- rule privileged-deny: removed\n {2}- masking: detector email switched off\nTightens or leaves as strict:\n {2}- rule drop-deny: added/);
     assert.match(texts.detail, /aaaaaaaaaaaa/);
   });
 });
