@@ -7,13 +7,34 @@ import { policyChangeTexts } from './state/view-models.js';
 
 export const REVIEW_POLICY_CHANGE = 'airlock.reviewPolicyChange';
 
+/** What a modal asks: the person answers with `confirm` or `cancel`. */
+export interface ModalRequest {
+  message: string;
+  detail: string;
+  confirm: string;
+  cancel: string;
+}
+
+/** Shows a modal and resolves true when the person chose `confirm`. */
+export type ModalPrompt = (request: ModalRequest) => Promise<boolean>;
+
+/**
+ * VS Code's modal. (While extension tests run VS Code refuses to show modal dialogs and answers them
+ * as cancelled, so the host tests put their own answerer in its place; see AirlockCore.)
+ */
+export const vscodeModal: ModalPrompt = async (request) => {
+  const confirm: vscode.MessageItem = { title: request.confirm };
+  const cancel: vscode.MessageItem = { title: request.cancel, isCloseAffordance: true };
+  return (await vscode.window.showWarningMessage(request.message, { modal: true, detail: request.detail }, confirm, cancel)) === confirm;
+};
+
 /**
  * A policy or config edit that loosens enforcement is staged by the daemon until a person confirms
  * it. This raises a notification when one is staged, keeps a status bar item up while one waits, and
  * confirms through a modal that shows the difference; the confirmation names the exact change shown
  * (its hash), so a file swapped while the modal was open is not what gets applied.
  */
-export function registerPolicyChanges(commands: CommandRegistry, controller: AirlockController): vscode.Disposable[] {
+export function registerPolicyChanges(commands: CommandRegistry, controller: AirlockController, modal: () => ModalPrompt): vscode.Disposable[] {
   const item = vscode.window.createStatusBarItem('airlock.policyChange', vscode.StatusBarAlignment.Left, 49);
   item.name = 'Airlock policy change';
   item.command = REVIEW_POLICY_CHANGE;
@@ -36,7 +57,7 @@ export function registerPolicyChanges(commands: CommandRegistry, controller: Air
       notified.add(change.hash);
       void notify(change);
     }),
-    commands.register(REVIEW_POLICY_CHANGE, () => reviewPolicyChange(controller)),
+    commands.register(REVIEW_POLICY_CHANGE, () => reviewPolicyChange(controller, modal())),
   ];
 }
 
@@ -46,7 +67,7 @@ async function notify(change: PendingPolicyChange): Promise<void> {
 }
 
 /** The modal: what the change loosens and tightens; Apply puts exactly that change in force. */
-export async function reviewPolicyChange(controller: AirlockController): Promise<boolean> {
+export async function reviewPolicyChange(controller: AirlockController, modal: ModalPrompt): Promise<boolean> {
   let change: PendingPolicyChange | null;
   try {
     // the daemon's current view, not a cached one: the modal must show what Apply would apply
@@ -60,10 +81,7 @@ export async function reviewPolicyChange(controller: AirlockController): Promise
     return false;
   }
   const texts = policyChangeTexts(change);
-  const apply: vscode.MessageItem = { title: 'Apply' };
-  const keep: vscode.MessageItem = { title: 'Keep current', isCloseAffordance: true };
-  const choice = await vscode.window.showWarningMessage(texts.question, { modal: true, detail: texts.detail }, apply, keep);
-  if (choice !== apply) return false;
+  if (!(await modal({ message: texts.question, detail: texts.detail, confirm: 'Apply', cancel: 'Keep current' }))) return false;
   try {
     await controller.client().applyPolicyChange({ hash: change.hash, by: approver(), via: 'extension' });
   } catch (err) {

@@ -309,20 +309,36 @@ try {
       const { verdict } = await privileged();
       check(verdict.allowed === false && verdict.ruleId === 'privileged-deny', `still denied by the policy in force: ${JSON.stringify(verdict)}`);
     });
-    await step("the notification's Review opens a modal with the difference; Apply puts exactly that change in force", async () => {
+    // VS Code refuses modal dialogs while extension tests run: the suite answers the extension's
+    // modal through files, after this driver checked what it would have shown
+    const modalAsked = path.join(home, 'host-test-modal.json');
+    const answerModal = async (answer) => {
+      const request = await until(() => (existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined), 'the modal');
+      writeFileSync(path.join(home, 'host-test-modal-answer'), answer);
+      await until(() => !existsSync(modalAsked), 'the modal to be answered');
+      return request;
+    };
+    await step("the notification's Review asks in a modal showing the difference; Keep current keeps the policy in force", async () => {
       const toast = page.locator('.notification-toast', { hasText: 'loosens enforcement' });
       await toast.waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: path.join(outputDir, 'policy-change-waiting.png') });
       await toast.getByRole('button', { name: 'Review…' }).click();
-      const dialog = page.locator('.monaco-dialog-box');
-      await dialog.waitFor({ timeout: 15_000 });
-      const shown = await dialog.innerText();
-      check(/Loosens:/.test(shown) && shown.includes('rule privileged-deny') && /masking: detectors? .*switched off/.test(shown), `the modal shows the difference: ${shown}`);
-      await page.screenshot({ path: path.join(outputDir, 'policy-change.png') });
-      await dialog.getByRole('button', { name: 'Apply' }).click();
+      const request = await answerModal('Keep current');
+      check(request.confirm === 'Apply' && request.cancel === 'Keep current', `the buttons: ${JSON.stringify(request)}`);
+      check(/loosens what Airlock enforces/.test(request.message), `the question: ${request.message}`);
+      check(/^Loosens:/.test(request.detail) && request.detail.includes('rule privileged-deny') && /masking: detectors? .*switched off/.test(request.detail), `the difference: ${request.detail}`);
+      await sleep(500);
+      check((await api('GET', '/v1/policy/pending')).pending !== null, 'still waiting after Keep current');
+      check((await privileged()).verdict.allowed === false, 'still denied after Keep current');
+    });
+    await step('the status bar item asks again; Apply puts exactly that change in force, recorded in the open log', async () => {
+      await page.locator('.statusbar-item', { hasText: 'policy change waiting' }).click();
+      await answerModal('Apply');
       await until(async () => (await api('GET', '/v1/policy/pending')).pending === null, 'the change to be applied');
       const { verdict } = await privileged();
       check(verdict.allowed === true, `the confirmed policy is in force: ${JSON.stringify(verdict)}`);
       await until(async () => (await page.locator('.statusbar-item', { hasText: 'policy change waiting' }).count()) === 0, 'the status bar item to go');
+      await page.screenshot({ path: path.join(outputDir, 'policy-change-applied.png') });
       const { recordings } = await api('GET', '/v1/sessions');
       const mine = recordings.find((r) => r.agentSessionName === 'host-test-agent' && r.state === 'open');
       const { records } = await api('GET', `/v1/sessions/${mine.id}/records?limit=1000`);
