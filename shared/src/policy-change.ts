@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { IsoTime } from './common.js';
 import { ApprovalChannel } from './action.js';
+import { LimitOverrides, Target } from './config.js';
+import { Policy } from './policy.js';
 
 /**
  * A change to what Airlock enforces (policy files, targets in the config) and whether it loosens.
@@ -53,6 +55,31 @@ export const PolicyChangeApplied = z.object({
   appliedAt: IsoTime,
 });
 export type PolicyChangeApplied = z.infer<typeof PolicyChangeApplied>;
+
+/** What of the config decides enforcement: the paths to systems, their limits, where policy comes from. */
+export const EnforcedConfig = z.object({
+  targets: z.array(Target),
+  limits: LimitOverrides,
+  central: z.object({ url: z.string().url() }).strict().optional(),
+  policyFile: z.string().min(1),
+});
+export type EnforcedConfig = z.infer<typeof EnforcedConfig>;
+
+/**
+ * <data dir>/enforced.json: what was last in force (the policy files' content and the config's
+ * targets), so a restart does not put an unconfirmed loosening in force: at start, files that loosen
+ * this are staged like an edit while the daemon runs.
+ */
+export const EnforcedState = z.object({
+  version: z.literal(1),
+  savedAt: IsoTime,
+  policy: z.object({
+    central: z.object({ policy: Policy, hash: z.string() }).optional(),
+    local: z.object({ policy: Policy, file: z.string(), hash: z.string() }).optional(),
+  }),
+  config: EnforcedConfig,
+});
+export type EnforcedState = z.infer<typeof EnforcedState>;
 
 /** One text block for a person, loosening first: what a modal or a terminal shows. */
 export function describeDifferences(differences: readonly PolicyDifference[]): string {

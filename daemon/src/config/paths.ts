@@ -17,6 +17,8 @@ export interface HomePaths {
   pendingApprovals: string;
   centralPolicyCache: string;
   daemonLog: string;
+  /** what was last in force; see EnforcedState */
+  enforced: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -30,5 +32,6 @@ export function homePaths(home: string): HomePaths {
     pendingApprovals: path.join(home, 'pending-approvals.json'),
     centralPolicyCache: path.join(home, 'central-policy.json'),
     daemonLog: path.join(home, 'daemon.log'),
+    enforced: path.join(home, 'enforced.json'),
   };
 }

@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
   agentSessionState,
+  EnforcedState,
+  type EnforcedConfig,
   parseDuration,
   type AgentSession,
   type Approval,
@@ -22,6 +24,7 @@ import { PolicyStore } from '../policy/store.js';
 import { compareConfigs, comparePolicies, loosens } from '../policy/loosening.js';
 import { StagedChanges } from '../policy/staging.js';
 import { checkDataDirPermissions } from '../config/permissions.js';
+import { fileExists, loadStructuredFile, writeFileAtomic } from '../config/files.js';
 import { Recorder } from '../recording/recorder.js';
 import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
@@ -113,8 +116,20 @@ export class Daemon implements ControlPlane {
     }
 
     // personal mode: the files decide what is enforced, so nobody but the daemon's user may write them
-    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache]);
+    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache, paths.enforced]);
     this.config = await loadLocalConfig(paths.config);
+    // what was in force when the daemon last ran: files that loosen it are staged, not applied, at start too
+    const enforced = await loadEnforcedState(paths.enforced, this.log);
+    let heldConfig: { config: LocalConfig; differences: PolicyDifference[] } | null = null;
+    this.enforcedConfig = enforcedView(this.config);
+    if (enforced !== null) {
+      const differences = compareConfigs(enforced.config, this.config);
+      if (loosens(differences)) {
+        heldConfig = { config: this.config, differences };
+        this.config = { ...this.config, ...enforced.config };
+        this.enforcedConfig = enforced.config;
+      }
+    }
     const policyFile = resolvePolicyFile(this.config, paths.home);
     await checkDataDirPermissions([policyFile]);
     const defaultTimeoutMs = parseDuration(this.config.approvals.defaultTimeout);
@@ -127,6 +142,14 @@ export class Daemon implements ControlPlane {
       gate: (current, next) => !loosens(this.policyDifferences(current, next)),
     });
     await this.policy.load();
+    let heldPolicy = false;
+    if (enforced !== null) {
+      try {
+        heldPolicy = this.policy.holdBack(enforced.policy);
+      } catch (err) {
+        this.log(`airlockd: ${paths.enforced}: the policy last in force cannot be compiled (${(err as Error).message}); the policy files are taken as they are`);
+      }
+    }
 
     this.sessions = new AgentSessionStore(paths.agentSessions);
     await this.sessions.load();
@@ -175,6 +198,7 @@ export class Daemon implements ControlPlane {
       this.bus.publish({ type: 'policy.changed', data: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources } });
       // a confirmed change is recorded by applyPolicyChange, with who confirmed it
       if (!this.confirming) this.recordPolicyChange({ stage: 'tightened', changeHash: effective.hash, differences: this.policyDifferences(previous, effective) });
+      this.saveEnforced();
     });
     this.policy.on('staged', (staged, current) => {
       this.staging.setPolicy({ effective: staged, current, differences: this.policyDifferences(current, staged) });
@@ -190,6 +214,14 @@ export class Daemon implements ControlPlane {
       this.bus.publish({ type: 'policy.rejected', data: { file, error } });
     });
     this.policy.watch();
+    const stagedAtStart = this.policy.staged();
+    if (stagedAtStart !== null) {
+      const current = this.policy.current().effective;
+      this.staging.setPolicy({ effective: stagedAtStart.effective, current, differences: this.policyDifferences(current, stagedAtStart.effective) });
+    }
+    if (heldConfig !== null) this.staging.setConfig({ ...heldConfig, file: paths.config });
+    if (heldPolicy || heldConfig !== null) this.announceStaged();
+    this.saveEnforced();
     this.disposables.push(watchFile(paths.config, () => void this.reloadConfig()));
     const expiryTimer = setInterval(() => void this.sealExpiredSessions(), 30_000);
     expiryTimer.unref();
@@ -409,10 +441,27 @@ export class Daemon implements ControlPlane {
     }
   }
 
+  /** The config last accepted (not the running one, whose daemon-wide limits wait for a restart). */
+  private enforcedConfig!: EnforcedConfig;
+  private enforcedWrites: Promise<void> = Promise.resolve();
+
+  /** Remembers what is in force, in order, so the next start does not apply an unconfirmed loosening. */
+  private saveEnforced(): void {
+    const state: EnforcedState = { version: 1, savedAt: new Date().toISOString(), policy: this.policy.inputsInForce(), config: this.enforcedConfig };
+    const write = this.enforcedWrites.then(() => writeFileAtomic(this.paths.enforced, `${JSON.stringify(state, null, 2)}\n`, 0o600));
+    const settled = write.catch((err: Error) => this.log(`airlockd: could not save ${this.paths.enforced}: ${err.message}; a restart would take the files as they are`));
+    this.enforcedWrites = settled;
+    // stop() waits for it like for a record
+    this.inflightRecords.add(settled);
+    void settled.finally(() => this.inflightRecords.delete(settled));
+  }
+
   private async applyConfig(next: LocalConfig): Promise<void> {
     const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
     if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
     this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
+    this.enforcedConfig = enforcedView(next);
+    this.saveEnforced();
     await this.applyTargets();
   }
 
@@ -520,6 +569,21 @@ export class Daemon implements ControlPlane {
       this.broker.cancelSession(session.id, `agent session "${session.name}" expired`);
       await this.recorder.seal(session.id, 'expired').catch(() => undefined);
     }
+  }
+}
+
+function enforcedView(config: LocalConfig): EnforcedConfig {
+  return { targets: config.targets, limits: config.limits, policyFile: config.policyFile, ...(config.central ? { central: config.central } : {}) };
+}
+
+/** null when there is none (first start) or it cannot be read, which is said in the log. */
+async function loadEnforcedState(file: string, log: (line: string) => void): Promise<EnforcedState | null> {
+  if (!(await fileExists(file))) return null;
+  try {
+    return await loadStructuredFile(EnforcedState, file);
+  } catch (err) {
+    log(`airlockd: ${(err as Error).message}; without a record of what was last in force, the policy and config files are taken as they are`);
+    return null;
   }
 }
 

@@ -77,6 +77,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   private readonly debounceMs: number;
 
   private snapshot: PolicySnapshot | null = null;
+  /** what each snapshot was made from, to remember what is in force across restarts */
+  private readonly inputsOf = new WeakMap<PolicySnapshot, PolicyInputs>();
   private stagedSnapshot: PolicySnapshot | null = null;
   private readonly gate: ((current: EffectivePolicy, next: EffectivePolicy) => boolean) | undefined;
   private central: LoadedPolicy | null = null;
@@ -113,6 +115,29 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   current(): PolicySnapshot {
     if (this.snapshot === null) throw new Error('PolicyStore.current() was called before load() succeeded');
     return this.snapshot;
+  }
+
+  /** What the policy in force was made from (the files' content when it was applied). */
+  inputsInForce(): PolicyInputs {
+    const inputs = this.inputsOf.get(this.current());
+    if (inputs === undefined) throw new Error('PolicyStore: the policy in force has no recorded inputs');
+    return inputs;
+  }
+
+  /**
+   * At start, after load(): `enforced` is what was in force when the daemon last ran. When the files
+   * now loosen it (per the gate), it stays in force and the files' policy is staged, as an edit made
+   * while the daemon ran would be: a restart is not a way around confirmation. Returns whether it did.
+   */
+  holdBack(enforced: PolicyInputs): boolean {
+    const files = this.current();
+    const held = compileEffectivePolicy(enforced, this.compileOptions);
+    this.inputsOf.set(held, enforced);
+    if (sameEffectivePolicy(held.effective, files.effective)) return false;
+    if (this.gate === undefined || this.gate(held.effective, files.effective)) return false;
+    this.snapshot = held;
+    this.stagedSnapshot = files;
+    return true;
   }
 
   /** The change the files hold that waits for confirmation, if any. */
@@ -277,7 +302,9 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     const inputs: PolicyInputs = {};
     if (central !== null) inputs.central = central;
     if (local !== null) inputs.local = { ...local, file: this.localFile };
-    return compileEffectivePolicy(inputs, this.compileOptions);
+    const snapshot = compileEffectivePolicy(inputs, this.compileOptions);
+    this.inputsOf.set(snapshot, inputs);
+    return snapshot;
   }
 
   /** null when the file does not exist; throws when it exists but is not a valid policy. */

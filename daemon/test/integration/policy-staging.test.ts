@@ -164,6 +164,53 @@ describe('policy changes that loosen enforcement are staged until a person confi
   });
 });
 
+describe('a restart does not put an unconfirmed loosening in force', () => {
+  test('files loosened while the daemon was stopped are staged at start; once confirmed they survive the next restart', async () => {
+    const home = tempHome();
+    const file = path.join(home.dir, 'policy.yaml');
+    writeFileSync(file, TIGHT, { mode: 0o600 });
+    writeFileSync(path.join(home.dir, 'config.yaml'), 'targets:\n  - { name: db, protocol: ssh, upstream: "ssh://deploy@10.0.0.1:22", listen: { port: 0 } }\n', { mode: 0o600 });
+    let daemon = await startDaemon(home.dir);
+    try {
+      const privileged = async () => {
+        const { token } = (await daemon.api('POST', '/v1/agent-sessions', { name: 'restart-agent' })).json as { token: string };
+        const res = await daemon.api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: 'ALTER ROLE x SUPERUSER', attributes: { class: 'privileged' } });
+        return (res.json as { verdict: Verdict }).verdict;
+      };
+      assert.equal((await privileged()).allowed, false);
+      assert.equal(await daemon.stop(), 0);
+
+      // the agent's attempt: loosen the files and restart the daemon
+      writeFileSync(file, LOOSE);
+      writeFileSync(path.join(home.dir, 'config.yaml'), 'targets:\n  - { name: db, protocol: ssh, upstream: "ssh://deploy@10.0.0.1:22", listen: { port: 0 } }\n  - { name: prod, protocol: ssh, upstream: "ssh://root@10.0.0.9:22", listen: { port: 0 } }\n');
+      daemon = await startDaemon(home.dir);
+      assert.match(daemon.output(), /loosens enforcement, so it is staged/);
+      const denied = await privileged();
+      assert.equal(denied.allowed, false, 'the policy last in force decides');
+      assert.equal(denied.ruleId, 'privileged-deny');
+      const targets = ((await daemon.api('GET', '/v1/targets')).json as { targets: { target: { name: string } }[] }).targets.map((t) => t.target.name);
+      assert.deepEqual(targets, ['db'], 'the new target is not listening');
+      const { pending } = (await daemon.api('GET', '/v1/policy/pending')).json as { pending: Pending };
+      assert.ok(pending.differences.some((d) => d.subject === 'rule privileged-deny'));
+      assert.ok(pending.differences.some((d) => d.subject === 'target prod'));
+      const status = await runCli(home.dir, ['policy', 'status']);
+      assert.match(status.stdout, /is waiting for confirmation/);
+
+      const applied = await daemon.api('POST', '/v1/policy/pending/apply', { hash: pending.hash, by: 'tester', via: 'api' });
+      assert.equal(applied.status, 200, JSON.stringify(applied.json));
+      assert.equal((await privileged()).allowed, true);
+      assert.equal(await daemon.stop(), 0);
+
+      daemon = await startDaemon(home.dir);
+      assert.equal(((await daemon.api('GET', '/v1/policy/pending')).json as { pending: Pending | null }).pending, null, 'a confirmed change is not asked again');
+      assert.equal((await privileged()).allowed, true);
+    } finally {
+      await daemon.stop();
+      home.cleanup();
+    }
+  });
+});
+
 describe('the data dir must be writable by the daemon user only', () => {
   test('a group-writable policy file stops the start, with the fix in the message', async () => {
     const home = tempHome();

@@ -359,4 +359,27 @@ describe('policy store: a gate stages changes that loosen', () => {
     assert.equal(s.staged(), null);
     assert.deepEqual(events, ['staged', 'unstaged: the policy files are back to the policy in force', 'staged', 'unstaged: a newer edit that does not loosen enforcement replaced it', 'changed']);
   });
+
+  test('at start, what was in force is held and files that loosen it are staged', async () => {
+    await fs.writeFile(localFile, ALLOW_READS);
+    const first = gated();
+    await first.load();
+    const enforced = first.inputsInForce();
+    first.close();
+
+    await fs.writeFile(localFile, ALLOW_ALL);
+    const s = gated();
+    await s.load();
+    assert.equal(s.holdBack(enforced), true);
+    assert.equal(s.current().compiled.evaluate({ ...read, attributes: { class: 'write' } }).decision, 'review', 'the policy last in force decides');
+    assert.equal(s.staged()?.effective.policy.default, 'allow');
+    assert.deepEqual(s.inputsInForce(), enforced);
+
+    await fs.writeFile(localFile, DENY_ALL);
+    const t = gated();
+    await t.load();
+    assert.equal(t.holdBack(enforced), false, 'files that tighten are applied');
+    assert.equal(t.current().effective.policy.default, 'deny');
+    t.close();
+  });
 });
