@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime } from './common.js';
+import { Duration, IsoTime } from './common.js';
 import { ApprovalChannel } from './action.js';
 import { LimitOverrides, Target } from './config.js';
 import { Policy } from './policy.js';
@@ -62,6 +62,7 @@ export const EnforcedConfig = z.object({
   limits: LimitOverrides,
   central: z.object({ url: z.string().url() }).strict().optional(),
   policyFile: z.string().min(1),
+  approvals: z.object({ defaultTimeout: Duration }).strict(),
 });
 export type EnforcedConfig = z.infer<typeof EnforcedConfig>;
 

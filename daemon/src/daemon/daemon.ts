@@ -414,24 +414,22 @@ export class Daemon implements ControlPlane {
   private async reloadConfig(): Promise<void> {
     try {
       const next = await loadLocalConfig(this.paths.config);
-      const before = this.pendingPolicyChange();
-      if (JSON.stringify(next) === JSON.stringify(this.config)) {
-        if (this.staging.config !== null) {
-          this.staging.setConfig(null);
-          this.announceUnstaged(before, 'the config file is back to the config in force');
-        }
-        return;
-      }
-      const differences = compareConfigs(this.config, next);
+      const staged = this.staging.config;
+      // the watcher and the API may both report one write: the same staged content is not staged twice
+      if (staged !== null && JSON.stringify(staged.config) === JSON.stringify(next)) return;
+      // measured against the config last accepted, not the running one (whose daemon-wide limits wait for a restart)
+      const differences = compareConfigs(this.enforcedConfig, next);
       if (loosens(differences)) {
         this.staging.setConfig({ config: next, file: this.paths.config, differences });
         this.announceStaged();
         return;
       }
-      if (this.staging.config !== null) {
+      if (staged !== null) {
+        const before = this.pendingPolicyChange();
         this.staging.setConfig(null);
-        this.announceUnstaged(before, 'a newer edit of the config that does not loosen enforcement replaced it');
+        this.announceUnstaged(before, differences.length === 0 ? 'the config file is back to the config in force' : 'a newer edit of the config that does not loosen enforcement replaced it');
       }
+      if (JSON.stringify(next) === JSON.stringify(this.config)) return;
       await this.applyConfig(next);
       if (differences.length > 0) this.recordPolicyChange({ stage: 'tightened', changeHash: configHash(next), differences });
     } catch (err) {
@@ -573,7 +571,7 @@ export class Daemon implements ControlPlane {
 }
 
 function enforcedView(config: LocalConfig): EnforcedConfig {
-  return { targets: config.targets, limits: config.limits, policyFile: config.policyFile, ...(config.central ? { central: config.central } : {}) };
+  return { targets: config.targets, limits: config.limits, policyFile: config.policyFile, approvals: config.approvals, ...(config.central ? { central: config.central } : {}) };
 }
 
 /** null when there is none (first start) or it cannot be read, which is said in the log. */

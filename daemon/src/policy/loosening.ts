@@ -282,7 +282,7 @@ function labelOf(d: CustomDetector): string {
 // Config
 
 /** What of the config decides enforcement: the targets (paths to systems) and where policy comes from. */
-export type ConfigView = Pick<LocalConfig, 'targets' | 'limits' | 'central' | 'policyFile'>;
+export type ConfigView = Pick<LocalConfig, 'targets' | 'limits' | 'central' | 'policyFile' | 'approvals'>;
 
 export function compareConfigs(before: ConfigView, after: ConfigView): PolicyDifference[] {
   const out: PolicyDifference[] = [];
@@ -301,6 +301,12 @@ export function compareConfigs(before: ConfigView, after: ConfigView): PolicyDif
     add('loosening', 'central', `central endpoint changed from ${before.central?.url ?? 'none'} to ${after.central?.url ?? 'none'}`);
   }
   if (before.policyFile !== after.policyFile) add('loosening', 'policy file', `policy file changed from ${before.policyFile} to ${after.policyFile}`);
+  const oldTimeout = parseDuration(before.approvals.defaultTimeout);
+  const newTimeout = parseDuration(after.approvals.defaultTimeout);
+  if (oldTimeout !== newTimeout) {
+    // longer: more time in which a held action can still be let through
+    add(newTimeout > oldTimeout ? 'loosening' : 'tightening', 'approvals', `a held action waits ${after.approvals.defaultTimeout} for a human instead of ${before.approvals.defaultTimeout} (from the next start)`);
+  }
   return out;
 }
 

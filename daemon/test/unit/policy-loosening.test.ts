@@ -209,6 +209,8 @@ describe('loosening: config differences', () => {
     { name: 'the listener port changed', next: config((c) => (target(c).listen.port = 6433)), expect: 'tightening' },
     { name: 'the credential moved', next: config((c) => (target(c).credential = { file: '/tmp/pw' })), expect: 'loosening' },
     { name: 'a central endpoint added', next: config((c) => (c.central = { url: 'https://central.example' })), expect: 'loosening' },
+    { name: 'the default approval timeout lengthened', next: config((c) => (c.approvals = { defaultTimeout: '1h' })), expect: 'loosening', mentions: /1h for a human instead of 5m/ },
+    { name: 'the default approval timeout shortened', next: config((c) => (c.approvals = { defaultTimeout: '1m' })), expect: 'tightening' },
     { name: 'the policy file moved', next: config((c) => (c.policyFile = '/tmp/other.yaml')), expect: 'loosening' },
   ];
   for (const c of table) {
