@@ -222,7 +222,6 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
     for (const r of recordings) {
       const page = await daemon.api('GET', `/v1/sessions/${r.id}/records?limit=1000`);
       const records = (page.json as { records: { type: string; approvalId?: string; status?: string }[] }).records;
-      if (!records) console.log('DEBUG', page.status, JSON.stringify(page.json));
       if (records.some((rec) => rec.type === 'approval.resolved' && rec.approvalId === approval.id && rec.status === 'cancelled')) found = true;
     }
     assert.ok(found, 'approval.resolved cancelled recorded');
