@@ -295,8 +295,10 @@ export class Daemon implements ControlPlane {
 
   async removeTarget(name: string): Promise<TargetStatus[]> {
     if (!this.config.targets.some((t) => t.name === name)) throw new HttpError(404, `no target named "${name}"`);
-    this.config = await removeTarget(this.paths.config, name);
-    return this.applyTargets();
+    await removeTarget(this.paths.config, name);
+    // through the same path as an edit of the file, so what is in force is remembered
+    await this.reloadConfig();
+    return this.listeners.statuses();
   }
 
   async createSession(request: { name: string; targets?: string[]; ttl: string }) {

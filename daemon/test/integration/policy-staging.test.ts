@@ -144,6 +144,11 @@ describe('policy changes that loosen enforcement are staged until a person confi
     const applied = await daemon.api('POST', '/v1/policy/pending/apply', { hash: change.hash, by: 'tester', via: 'api' });
     assert.equal(applied.status, 200, JSON.stringify(applied.json));
     assert.deepEqual(await targets(), ['extra']);
+    // removing it tightens: applied at once through the API
+    const removed = await daemon.api('DELETE', '/v1/targets/extra');
+    assert.equal(removed.status, 200, JSON.stringify(removed.json));
+    assert.deepEqual(await targets(), []);
+    assert.equal(await pending(), null);
   });
 
   test("every stage is in the open session's log: the attempt, the withdrawal, the tightening, the confirmation", async () => {
@@ -151,7 +156,7 @@ describe('policy changes that loosen enforcement are staged until a person confi
     const mine = recordings.find((r) => r.agentSessionName === 'staging-agent')!;
     const page = (await daemon.api('GET', `/v1/sessions/${mine.id}/records?limit=1000`)).json as { records: { type: string; stage?: string; by?: string; via?: string; differences?: Pending['differences'] }[] };
     const stages = page.records.filter((r) => r.type === 'policy.change').map((r) => r.stage);
-    assert.deepEqual(stages, ['staged', 'withdrawn', 'tightened', 'staged', 'withdrawn', 'staged', 'confirmed', 'staged', 'confirmed']);
+    assert.deepEqual(stages, ['staged', 'withdrawn', 'tightened', 'staged', 'withdrawn', 'staged', 'confirmed', 'staged', 'confirmed', 'tightened']);
     const confirmed = page.records.filter((r) => r.stage === 'confirmed');
     assert.equal(confirmed[0]?.via, 'cli');
     assert.ok(confirmed[0]?.differences?.some((d) => d.subject === 'rule privileged-deny'));
