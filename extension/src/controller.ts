@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Action, AirlockEvent, Approval, RecordingRecord } from '@airlock/shared';
+import type { Action, AirlockEvent, Approval, PendingPolicyChange, RecordingRecord } from '@airlock/shared';
 import { discoverDaemon, resolveAirlockHome } from './daemon/discovery.js';
 import { DaemonClient, DaemonRequestError } from './daemon/client.js';
 import { recordActionId } from './state/timeline.js';
@@ -25,6 +25,9 @@ export class AirlockController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   readonly onApprovalRequested = this.approvalRequested.event;
   readonly onApprovalResolved = this.approvalResolved.event;
+  private readonly policyChangeStaged = new vscode.EventEmitter<PendingPolicyChange>();
+  /** a change that loosens enforcement was staged (or replaced by a newer one) */
+  readonly onPolicyChangeStaged = this.policyChangeStaged.event;
   private connection: ConnectionState = { connected: false, reason: 'not looked for yet' };
   private stream?: EventStream;
   private poll?: NodeJS.Timeout;
@@ -143,13 +146,15 @@ export class AirlockController implements vscode.Disposable {
     this.changed.dispose();
     this.approvalRequested.dispose();
     this.approvalResolved.dispose();
+    this.policyChangeStaged.dispose();
   }
 
   private async resync(client: DaemonClient): Promise<void> {
     try {
-      const [approvals, recordings] = await Promise.all([client.approvals(), client.recordings()]);
-      this.state.reset({ pending: approvals.approvals, recordings: recordings.recordings });
+      const [approvals, recordings, policyChange] = await Promise.all([client.approvals(), client.recordings(), client.pendingPolicyChange()]);
+      this.state.reset({ pending: approvals.approvals, recordings: recordings.recordings, policyChange: policyChange.pending });
       for (const approval of approvals.approvals) this.approvalRequested.fire(approval);
+      if (policyChange.pending) this.policyChangeStaged.fire(policyChange.pending);
       this.notifyChanged();
     } catch (err) {
       this.output.error(`Airlock: could not load the daemon's state: ${(err as Error).message}`);
@@ -164,6 +169,7 @@ export class AirlockController implements vscode.Disposable {
     if (event.type === 'action.completed' || event.type === 'action.result') this.scheduleRecordingsRefresh();
     if (event.type === 'approval.requested') this.approvalRequested.fire(event.data.approval);
     if (event.type === 'approval.resolved') this.approvalResolved.fire(event.data.approval);
+    if (event.type === 'policy.staged') this.policyChangeStaged.fire(event.data.change);
     this.notifyChanged();
   }
 

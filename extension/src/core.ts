@@ -4,6 +4,7 @@ import { registerViews } from './views/trees.js';
 import { registerStatusBar } from './statusBar.js';
 import { registerCommands } from './commands.js';
 import { registerApprovalPrompts } from './notifications.js';
+import { registerPolicyChanges, vscodeModal, type ModalPrompt } from './policyChanges.js';
 import { TerminalRouting } from './terminalRouting.js';
 import { registerWebviews } from './webviews/register.js';
 import { CommandRegistry } from './command-registry.js';
@@ -12,6 +13,11 @@ import { CommandRegistry } from './command-registry.js';
 export interface AirlockCore {
   execute(command: string, args: unknown[]): unknown;
   terminalEnvironment(): Record<string, string>;
+  /**
+   * For the extension-host tests only: VS Code refuses to show modal dialogs while extension tests
+   * run, so a test answers them (and sees exactly what a person would be asked) through this.
+   */
+  answerModalsWith(prompt: ModalPrompt): void;
 }
 
 /**
@@ -24,6 +30,7 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
   const commands = new CommandRegistry();
   const controller = new AirlockController(output);
   const routing = new TerminalRouting(context, controller);
+  let modal: ModalPrompt = vscodeModal;
   context.subscriptions.push(
     output,
     controller,
@@ -31,6 +38,7 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
     ...registerStatusBar(controller),
     ...registerCommands(commands, controller),
     ...registerApprovalPrompts(controller),
+    ...registerPolicyChanges(commands, controller, () => modal),
     ...registerWebviews(commands, context, controller, output),
     routing,
     commands.register('airlock.revokeAgentSession', () => routing.revokeSession()),
@@ -46,5 +54,11 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
     }),
   );
   void controller.start();
-  return { execute: (command, args) => commands.execute(command, args), terminalEnvironment: () => ({ ...routing.environment }) };
+  return {
+    execute: (command, args) => commands.execute(command, args),
+    terminalEnvironment: () => ({ ...routing.environment }),
+    answerModalsWith: (prompt) => {
+      modal = prompt;
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { Approval, ApprovalScope, Grant } from './approval.js';
 import { AgentSession } from './session.js';
 import { RecordingRecord, RecordingSummary, VerifyResult } from './recording.js';
 import { EffectivePolicy } from './policy.js';
+import { PendingPolicyChange } from './policy-change.js';
 
 /** Control API (daemon <-> extension and CLI). Paths are under /v1. */
 
@@ -33,6 +34,8 @@ export const StatusResponse = z.object({
   api: z.string(),
   recordingMode: z.enum(['async', 'sync']),
   policy: z.object({ hash: z.string(), rules: z.number().int(), sources: EffectivePolicy.shape.sources }),
+  /** a change that loosens enforcement, waiting for a person to confirm it */
+  pendingPolicyChange: PendingPolicyChange.nullable().default(null),
   targets: z.array(TargetStatus),
   pendingApprovals: z.number().int(),
   activeSessions: z.number().int(),

@@ -6,6 +6,7 @@ import { RecordingSummary } from './recording.js';
 import { EffectivePolicy } from './policy.js';
 import { TargetStatus } from './api.js';
 import { MaskReport } from './masking.js';
+import { PendingPolicyChange, PolicyChangeApplied } from './policy-change.js';
 
 /**
  * Events on the daemon's bus, streamed to the extension over SSE (`event:` = type, `id:` = id).
@@ -33,6 +34,12 @@ const variants = [
     type: z.literal('policy.changed'),
     data: z.object({ hash: z.string(), rules: z.number().int(), sources: EffectivePolicy.shape.sources }),
   }),
+  /** a change that loosens enforcement is waiting for a person; the previous policy stays in force */
+  z.object({ type: z.literal('policy.staged'), data: z.object({ change: PendingPolicyChange }) }),
+  /** the staged change was withdrawn: the files went back to what is in force, or a newer edit tightened */
+  z.object({ type: z.literal('policy.unstaged'), data: z.object({ hash: z.string(), reason: z.string() }) }),
+  /** a person confirmed the staged change and it is in force */
+  z.object({ type: z.literal('policy.applied'), data: PolicyChangeApplied }),
   z.object({ type: z.literal('policy.rejected'), data: z.object({ file: z.string(), error: z.string() }) }),
   z.object({ type: z.literal('config.rejected'), data: z.object({ file: z.string(), error: z.string() }) }),
   z.object({ type: z.literal('targets.changed'), data: z.object({ targets: z.array(TargetStatus) }) }),

@@ -2,6 +2,7 @@ export * from './common.js';
 export * from './issues.js';
 export * from './config.js';
 export * from './policy.js';
+export * from './policy-change.js';
 export * from './action.js';
 export * from './approval.js';
 export * from './session.js';

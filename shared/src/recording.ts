@@ -3,6 +3,7 @@ import { IsoTime } from './common.js';
 import { Action, Decision, Verdict } from './action.js';
 import { ApprovalResolution, ApprovalStatus } from './approval.js';
 import { AuditFinding, LedgerRef } from './ledger.js';
+import { PolicyDifference } from './policy-change.js';
 
 /**
  * One line of a session log (JSON Lines). Every record carries `seq` (0 for the header), `ts`, `type`
@@ -62,6 +63,22 @@ export const ResultRecord = z.object({
   detail: z.record(z.string(), z.unknown()).default({}),
 });
 export const NoteRecord = z.object({ ...base, type: z.literal('note'), message: z.string() });
+/**
+ * A change to what is enforced, written to every open session's log: a loosening staged (an attempt,
+ * whoever made it), a staged change confirmed by a person, a tightening applied at once, a staged
+ * change withdrawn.
+ */
+export const PolicyChangeRecord = z.object({
+  ...base,
+  type: z.literal('policy.change'),
+  stage: z.enum(['staged', 'confirmed', 'tightened', 'withdrawn']),
+  /** the staged change's hash (confirmed, staged, withdrawn) or the new effective policy's (tightened) */
+  changeHash: z.string(),
+  differences: z.array(PolicyDifference),
+  /** confirmed: who, through which channel */
+  by: z.string().optional(),
+  via: z.string().optional(),
+});
 export const SealRecord = z.object({
   ...base,
   type: z.literal('seal'),
@@ -78,6 +95,7 @@ export const RecordingRecord = z.discriminatedUnion('type', [
   OutcomeRecord,
   ResultRecord,
   NoteRecord,
+  PolicyChangeRecord,
   SealRecord,
 ]);
 export type RecordingRecord = z.infer<typeof RecordingRecord>;

@@ -5,6 +5,9 @@ import type {
   ApprovalsResponse,
   CreateAgentSessionResponse,
   EffectivePolicy,
+  PendingPolicyChange,
+  PolicyChangeApplied,
+  ApplyPolicyChangeRequest,
   RecordingSummary,
   RecordsPage,
   StatusResponse,
@@ -39,6 +42,9 @@ export interface ControlPlane {
   approve(id: string, request: z.output<typeof ApproveRequest>): Approval;
   deny(id: string, request: z.output<typeof DenyRequest>): Approval;
   effectivePolicy(): EffectivePolicy;
+  /** a change that loosens enforcement, waiting for a person */
+  pendingPolicyChange(): PendingPolicyChange | null;
+  applyPolicyChange(request: z.output<typeof ApplyPolicyChangeRequest>): Promise<PolicyChangeApplied>;
   /** present only when the daemon runs with the test-only action source */
   submitTestAction?(request: z.output<typeof SubmitActionRequest>, signal: AbortSignal): Promise<SubmitActionResponse>;
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import {
+  ApplyPolicyChangeRequest,
   ApproveRequest,
   CreateAgentSessionRequest,
   DenyRequest,
@@ -126,6 +127,16 @@ export function createApiApp(plane: ControlPlane, options: ApiServerOptions): ex
 
   app.get('/v1/policy', (_req, res) => {
     res.json(plane.effectivePolicy());
+  });
+
+  app.get('/v1/policy/pending', (_req, res) => {
+    res.json({ pending: plane.pendingPolicyChange() });
+  });
+  // the same bearer token as every route: in personal mode the agent could read it too, so the
+  // confirmation is recorded in every open session's log (loud, not a boundary; see the README)
+  app.post('/v1/policy/pending/apply', async (req, res) => {
+    const body = validate(ApplyPolicyChangeRequest, req.body ?? {}, 'request body');
+    res.json(await plane.applyPolicyChange(body));
   });
 
   app.get('/v1/events', streamEvents(plane.bus, { heartbeatMs: options.heartbeatMs ?? 15_000, maxBufferedBytes: 8 * 1024 * 1024 }));

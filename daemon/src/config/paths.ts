@@ -19,6 +19,8 @@ export interface HomePaths {
   pendingApprovals: string;
   centralPolicyCache: string;
   daemonLog: string;
+  /** what was last in force; see EnforcedState */
+  enforced: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -33,5 +35,6 @@ export function homePaths(home: string): HomePaths {
     pendingApprovals: path.join(home, 'pending-approvals.json'),
     centralPolicyCache: path.join(home, 'central-policy.json'),
     daemonLog: path.join(home, 'daemon.log'),
+    enforced: path.join(home, 'enforced.json'),
   };
 }

@@ -2,12 +2,17 @@ import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
   agentSessionState,
+  EnforcedState,
+  type EnforcedConfig,
   parseDuration,
   type AgentSession,
   type Approval,
   type Grant,
   type ApprovalsResponse,
   type LocalConfig,
+  type PendingPolicyChange,
+  type PolicyChangeApplied,
+  type PolicyDifference,
   type RecordBody,
   type StatusResponse,
   type Target,
@@ -16,6 +21,10 @@ import {
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
 import { PolicyStore } from '../policy/store.js';
+import { compareConfigs, comparePolicies, loosens } from '../policy/loosening.js';
+import { StagedChanges } from '../policy/staging.js';
+import { checkDataDirPermissions } from '../config/permissions.js';
+import { fileExists, loadStructuredFile, writeFileAtomic } from '../config/files.js';
 import { Recorder } from '../recording/recorder.js';
 import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
@@ -32,7 +41,9 @@ import { VERSION } from '../version.js';
 import { lineLogger, type Logger } from '../util/logger.js';
 import { systemClock } from '../util/time.js';
 import { readDaemonInfo, processAlive, writeDaemonInfo } from './daemon-info.js';
-import type { Protocol, SubmitActionRequest } from '@airlock/shared';
+import type { Policy as LocalPolicy, Protocol, SubmitActionRequest } from '@airlock/shared';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../policy/hash.js';
 import type { z } from 'zod';
 
 export interface DaemonOptions {
@@ -71,6 +82,9 @@ export class Daemon implements ControlPlane {
   private readonly disposables: { close(): void }[] = [];
   private readonly inflightRecords = new Set<Promise<unknown>>();
   private stopping?: Promise<void>;
+  /** a change that loosens enforcement, read from the files, waiting for a person */
+  private readonly staging = new StagedChanges();
+  private defaultReviewTimeoutMs = 0;
 
   private constructor(private readonly options: DaemonOptions) {
     this.paths = homePaths(options.home);
@@ -101,14 +115,41 @@ export class Daemon implements ControlPlane {
       throw new AlreadyRunningError(`airlockd is already running for ${paths.home} (pid ${existing.pid}, API ${existing.host}:${existing.port}); stop it with "airlock stop"`);
     }
 
+    // personal mode: the files decide what is enforced, so nobody but the daemon's user may write them
+    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache, paths.enforced]);
     this.config = await loadLocalConfig(paths.config);
+    // what was in force when the daemon last ran: files that loosen it are staged, not applied, at start too
+    const enforced = await loadEnforcedState(paths.enforced, this.log);
+    let heldConfig: { config: LocalConfig; differences: PolicyDifference[] } | null = null;
+    this.enforcedConfig = enforcedView(this.config);
+    if (enforced !== null) {
+      const differences = compareConfigs(enforced.config, this.config);
+      if (loosens(differences)) {
+        heldConfig = { config: this.config, differences };
+        this.config = { ...this.config, ...enforced.config };
+        this.enforcedConfig = enforced.config;
+      }
+    }
+    const policyFile = resolvePolicyFile(this.config, paths.home);
+    await checkDataDirPermissions([policyFile]);
     const defaultTimeoutMs = parseDuration(this.config.approvals.defaultTimeout);
+    this.defaultReviewTimeoutMs = defaultTimeoutMs;
     this.policy = new PolicyStore({
-      localFile: resolvePolicyFile(this.config, paths.home),
+      localFile: policyFile,
       centralCacheFile: paths.centralPolicyCache,
       defaultReviewTimeoutMs: defaultTimeoutMs,
+      // a hot reload may only tighten; anything that loosens waits for a person
+      gate: (current, next) => !loosens(this.policyDifferences(current, next)),
     });
     await this.policy.load();
+    let heldPolicy = false;
+    if (enforced !== null) {
+      try {
+        heldPolicy = this.policy.holdBack(enforced.policy);
+      } catch (err) {
+        this.log(`airlockd: ${paths.enforced}: the policy last in force cannot be compiled (${(err as Error).message}); the policy files are taken as they are`);
+      }
+    }
 
     this.sessions = new AgentSessionStore(paths.agentSessions);
     await this.sessions.load();
@@ -156,15 +197,35 @@ export class Daemon implements ControlPlane {
     );
     await this.listeners.reconcile(this.config.targets);
 
-    this.policy.on('changed', (effective) => {
+    this.policy.on('changed', (effective, previous) => {
       this.log(`airlockd: policy reloaded (${effective.policy.rules.length} rules, ${effective.hash.slice(0, 12)})`);
       this.bus.publish({ type: 'policy.changed', data: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources } });
+      // a confirmed change is recorded by applyPolicyChange, with who confirmed it
+      if (!this.confirming) this.recordPolicyChange({ stage: 'tightened', changeHash: effective.hash, differences: this.policyDifferences(previous, effective) });
+      this.saveEnforced();
+    });
+    this.policy.on('staged', (staged, current) => {
+      this.staging.setPolicy({ effective: staged, current, differences: this.policyDifferences(current, staged) });
+      this.announceStaged();
+    });
+    this.policy.on('unstaged', (_withdrawn, reason) => {
+      const before = this.pendingPolicyChange();
+      this.staging.setPolicy(null);
+      this.announceUnstaged(before, reason);
     });
     this.policy.on('rejected', ({ file, error }) => {
       this.log(`airlockd: policy change refused, the previous policy stays in force: ${error}`);
       this.bus.publish({ type: 'policy.rejected', data: { file, error } });
     });
     this.policy.watch();
+    const stagedAtStart = this.policy.staged();
+    if (stagedAtStart !== null) {
+      const current = this.policy.current().effective;
+      this.staging.setPolicy({ effective: stagedAtStart.effective, current, differences: this.policyDifferences(current, stagedAtStart.effective) });
+    }
+    if (heldConfig !== null) this.staging.setConfig({ ...heldConfig, file: paths.config });
+    if (heldPolicy || heldConfig !== null) this.announceStaged();
+    this.saveEnforced();
     this.disposables.push(watchFile(paths.config, () => void this.reloadConfig()));
     const expiryTimer = setInterval(() => void this.sealExpiredSessions(), 30_000);
     expiryTimer.unref();
@@ -214,6 +275,7 @@ export class Daemon implements ControlPlane {
       api: `http://${this.config.api.host}:${this.apiPort}`,
       recordingMode: this.config.recording.mode,
       policy: { hash: effective.hash, rules: effective.policy.rules.length, sources: effective.sources },
+      pendingPolicyChange: this.pendingPolicyChange(),
       targets: this.listeners.statuses(),
       pendingApprovals: this.broker.pending().length,
       activeSessions: this.sessions.list().filter((s) => s.state === 'active').length,
@@ -224,19 +286,23 @@ export class Daemon implements ControlPlane {
     return this.listeners.statuses();
   }
 
+  /** A new target is a new path to a system: it is written to the config and staged like an edit of the file. */
   async addTarget(target: Target): Promise<TargetStatus[]> {
     try {
-      this.config = await addTarget(this.paths.config, target);
+      await addTarget(this.paths.config, target);
     } catch (err) {
       throw new HttpError(409, (err as Error).message);
     }
-    return this.applyTargets();
+    await this.reloadConfig();
+    return this.listeners.statuses();
   }
 
   async removeTarget(name: string): Promise<TargetStatus[]> {
     if (!this.config.targets.some((t) => t.name === name)) throw new HttpError(404, `no target named "${name}"`);
-    this.config = await removeTarget(this.paths.config, name);
-    return this.applyTargets();
+    await removeTarget(this.paths.config, name);
+    // through the same path as an edit of the file, so what is in force is remembered
+    await this.reloadConfig();
+    return this.listeners.statuses();
   }
 
   async createSession(request: { name: string; targets?: string[]; ttl: string }) {
@@ -300,6 +366,38 @@ export class Daemon implements ControlPlane {
     return this.policy.current().effective;
   }
 
+  pendingPolicyChange(): PendingPolicyChange | null {
+    return this.staging.pending(this.policy.current().effective);
+  }
+
+  /**
+   * A person confirmed the staged change they were shown (`hash`): it is put in force, and the
+   * confirmation with the differences is recorded in every open session's log.
+   */
+  async applyPolicyChange(request: { hash: string; by?: string; via: 'extension' | 'cli' | 'central' | 'api' }): Promise<PolicyChangeApplied> {
+    const change = this.pendingPolicyChange();
+    if (change === null) throw new HttpError(404, 'no policy change is waiting for confirmation');
+    if (change.hash !== request.hash) {
+      throw new HttpError(409, `the staged change is now ${change.hash.slice(0, 12)}, not the ${request.hash.slice(0, 12)} that was confirmed: the files changed after it was shown, so review it again`);
+    }
+    const { policy: stagedPolicy, config: stagedConfig } = this.staging;
+    this.staging.clear();
+    if (stagedPolicy !== null) {
+      this.confirming = true;
+      try {
+        this.policy.applyStaged(stagedPolicy.effective.hash);
+      } finally {
+        this.confirming = false;
+      }
+    }
+    if (stagedConfig !== null) await this.applyConfig(stagedConfig.config);
+    const applied: PolicyChangeApplied = { change, by: request.by ?? 'unknown', via: request.via, appliedAt: new Date().toISOString() };
+    this.log(`airlockd: policy change ${change.hash.slice(0, 12)} confirmed by ${applied.by} (${applied.via}) and applied: ${change.differences.length} difference(s)`);
+    this.recordPolicyChange({ stage: 'confirmed', changeHash: change.hash, differences: change.differences, by: applied.by, via: applied.via });
+    this.bus.publish({ type: 'policy.applied', data: applied });
+    return applied;
+  }
+
   get submitTestAction() {
     if (!this.options.testActionSource) return undefined;
     return async ({ token, result, ...request }: z.output<typeof SubmitActionRequest>, signal: AbortSignal) => {
@@ -322,16 +420,89 @@ export class Daemon implements ControlPlane {
   private async reloadConfig(): Promise<void> {
     try {
       const next = await loadLocalConfig(this.paths.config);
+      const staged = this.staging.config;
+      // the watcher and the API may both report one write: the same staged content is not staged twice
+      if (staged !== null && JSON.stringify(staged.config) === JSON.stringify(next)) return;
+      // measured against the config last accepted, not the running one (whose daemon-wide limits wait for a restart)
+      const differences = compareConfigs(this.enforcedConfig, next);
+      if (loosens(differences)) {
+        this.staging.setConfig({ config: next, file: this.paths.config, differences });
+        this.announceStaged();
+        return;
+      }
+      if (staged !== null) {
+        const before = this.pendingPolicyChange();
+        this.staging.setConfig(null);
+        this.announceUnstaged(before, differences.length === 0 ? 'the config file is back to the config in force' : 'a newer edit of the config that does not loosen enforcement replaced it');
+      }
       if (JSON.stringify(next) === JSON.stringify(this.config)) return;
-      const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
-      if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
-      this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
-      await this.applyTargets();
+      await this.applyConfig(next);
+      if (differences.length > 0) this.recordPolicyChange({ stage: 'tightened', changeHash: configHash(next), differences });
     } catch (err) {
       const error = (err as Error).message;
       this.log(`airlockd: config change refused, the previous config stays in force: ${error}`);
       this.bus.publish({ type: 'config.rejected', data: { file: this.paths.config, error } });
     }
+  }
+
+  /** The config last accepted (not the running one, whose daemon-wide limits wait for a restart). */
+  private enforcedConfig!: EnforcedConfig;
+  private enforcedWrites: Promise<void> = Promise.resolve();
+
+  /** Remembers what is in force, in order, so the next start does not apply an unconfirmed loosening. */
+  private saveEnforced(): void {
+    const state: EnforcedState = { version: 1, savedAt: new Date().toISOString(), policy: this.policy.inputsInForce(), config: this.enforcedConfig };
+    const write = this.enforcedWrites.then(() => writeFileAtomic(this.paths.enforced, `${JSON.stringify(state, null, 2)}\n`, 0o600));
+    const settled = write.catch((err: Error) => this.log(`airlockd: could not save ${this.paths.enforced}: ${err.message}; a restart would take the files as they are`));
+    this.enforcedWrites = settled;
+    // stop() waits for it like for a record
+    this.inflightRecords.add(settled);
+    void settled.finally(() => this.inflightRecords.delete(settled));
+  }
+
+  private async applyConfig(next: LocalConfig): Promise<void> {
+    const restartNeeded = (['api', 'recording', 'limits'] as const).some((key) => JSON.stringify(next[key]) !== JSON.stringify(this.config[key]));
+    if (restartNeeded) this.log('airlockd: api, recording and daemon-wide limits settings take effect at the next start (airlock stop && airlock up)');
+    this.config = { ...next, api: this.config.api, recording: this.config.recording, limits: this.config.limits };
+    this.enforcedConfig = enforcedView(next);
+    this.saveEnforced();
+    await this.applyTargets();
+  }
+
+  private confirming = false;
+
+  private policyDifferences(current: { policy: LocalPolicy }, next: { policy: LocalPolicy }): PolicyDifference[] {
+    return comparePolicies(
+      { policy: current.policy, defaultReviewTimeoutMs: this.defaultReviewTimeoutMs },
+      { policy: next.policy, defaultReviewTimeoutMs: this.defaultReviewTimeoutMs },
+    );
+  }
+
+  /** Loud: the daemon's log, an event for the extension, and a record in every open session's log. */
+  private announceStaged(): void {
+    const change = this.pendingPolicyChange();
+    if (change === null) return;
+    const loosening = change.differences.filter((d) => d.direction === 'loosening');
+    this.log(
+      `airlockd: a change to ${change.files.join(', ')} loosens enforcement, so it is staged and the previous policy stays in force until a person confirms it ` +
+        `("airlock policy apply" at a terminal, or in VS Code): ${loosening.map((d) => `${d.subject}: ${d.text}`).join('; ')}`,
+    );
+    this.bus.publish({ type: 'policy.staged', data: { change } });
+    this.recordPolicyChange({ stage: 'staged', changeHash: change.hash, differences: change.differences });
+  }
+
+  private announceUnstaged(before: PendingPolicyChange | null, reason: string): void {
+    if (before === null) return;
+    const after = this.pendingPolicyChange();
+    if (after !== null) return this.announceStaged();
+    this.log(`airlockd: the staged policy change ${before.hash.slice(0, 12)} was withdrawn: ${reason}`);
+    this.bus.publish({ type: 'policy.unstaged', data: { hash: before.hash, reason } });
+    this.recordPolicyChange({ stage: 'withdrawn', changeHash: before.hash, differences: before.differences });
+  }
+
+  /** A change to what is enforced concerns every agent session: it goes into each open log. */
+  private recordPolicyChange(change: Omit<Extract<RecordBody, { type: 'policy.change' }>, 'type'>): void {
+    for (const session of this.recorder.openSessions()) this.recordFor(session.id, { type: 'policy.change', ...change });
   }
 
   private async recoverPendingApprovals(): Promise<void> {
@@ -403,4 +574,23 @@ export class Daemon implements ControlPlane {
       await this.recorder.seal(session.id, 'expired').catch(() => undefined);
     }
   }
+}
+
+function enforcedView(config: LocalConfig): EnforcedConfig {
+  return { targets: config.targets, limits: config.limits, policyFile: config.policyFile, approvals: config.approvals, ...(config.central ? { central: config.central } : {}) };
+}
+
+/** null when there is none (first start) or it cannot be read, which is said in the log. */
+async function loadEnforcedState(file: string, log: (line: string) => void): Promise<EnforcedState | null> {
+  if (!(await fileExists(file))) return null;
+  try {
+    return await loadStructuredFile(EnforcedState, file);
+  } catch (err) {
+    log(`airlockd: ${(err as Error).message}; without a record of what was last in force, the policy and config files are taken as they are`);
+    return null;
+  }
+}
+
+function configHash(config: LocalConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
 }

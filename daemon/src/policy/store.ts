@@ -18,6 +18,12 @@ export interface PolicyStoreOptions {
   defaultReviewTimeoutMs: number;
   /** how long the files must be quiet before a change is read; editors write in several steps */
   debounceMs?: number;
+  /**
+   * Whether a changed policy read from the files may be put in force at once (a change that only
+   * tightens); when it returns false the change is staged until applyStaged() names it. Without a
+   * gate every valid change is applied.
+   */
+  gate?: (current: EffectivePolicy, next: EffectivePolicy) => boolean;
 }
 
 export interface PolicyRejection {
@@ -29,14 +35,20 @@ export interface PolicyRejection {
 export interface ReloadResult {
   /** whether the policy in force changed */
   changed: boolean;
+  /** whether the files now hold a change that waits for confirmation */
+  staged: boolean;
   /** files that were invalid; their previous valid content stays in force */
   rejected: PolicyRejection[];
 }
 
 // A type alias, not an interface: EventEmitter's event map needs an index-compatible type.
 type PolicyStoreEvents = {
-  changed: [effective: EffectivePolicy];
+  changed: [effective: EffectivePolicy, previous: EffectivePolicy];
   rejected: [rejection: PolicyRejection];
+  /** the files hold a change the gate refused to apply at once (a newer one replaces an older) */
+  staged: [staged: EffectivePolicy, current: EffectivePolicy];
+  /** the staged change was withdrawn: the files went back to the policy in force, or a newer change was applied */
+  unstaged: [withdrawn: EffectivePolicy, reason: string];
 };
 
 interface LoadedPolicy {
@@ -65,6 +77,10 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   private readonly debounceMs: number;
 
   private snapshot: PolicySnapshot | null = null;
+  /** what each snapshot was made from, to remember what is in force across restarts */
+  private readonly inputsOf = new WeakMap<PolicySnapshot, PolicyInputs>();
+  private stagedSnapshot: PolicySnapshot | null = null;
+  private readonly gate: ((current: EffectivePolicy, next: EffectivePolicy) => boolean) | undefined;
   private central: LoadedPolicy | null = null;
   private local: LoadedPolicy | null = null;
   private readonly lastRejection = new Map<string, string>();
@@ -82,6 +98,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.centralCacheFile = path.resolve(options.centralCacheFile);
     this.compileOptions = { defaultReviewTimeoutMs: options.defaultReviewTimeoutMs };
     this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.gate = options.gate;
   }
 
   /** Reads both files. Throws an Error naming the file, the place in it and what was expected. */
@@ -98,6 +115,49 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   current(): PolicySnapshot {
     if (this.snapshot === null) throw new Error('PolicyStore.current() was called before load() succeeded');
     return this.snapshot;
+  }
+
+  /** What the policy in force was made from (the files' content when it was applied). */
+  inputsInForce(): PolicyInputs {
+    const inputs = this.inputsOf.get(this.current());
+    if (inputs === undefined) throw new Error('PolicyStore: the policy in force has no recorded inputs');
+    return inputs;
+  }
+
+  /**
+   * At start, after load(): `enforced` is what was in force when the daemon last ran. When the files
+   * now loosen it (per the gate), it stays in force and the files' policy is staged, as an edit made
+   * while the daemon ran would be: a restart is not a way around confirmation. Returns whether it did.
+   */
+  holdBack(enforced: PolicyInputs): boolean {
+    const files = this.current();
+    const held = compileEffectivePolicy(enforced, this.compileOptions);
+    this.inputsOf.set(held, enforced);
+    if (sameEffectivePolicy(held.effective, files.effective)) return false;
+    if (this.gate === undefined || this.gate(held.effective, files.effective)) return false;
+    this.snapshot = held;
+    this.stagedSnapshot = files;
+    return true;
+  }
+
+  /** The change the files hold that waits for confirmation, if any. */
+  staged(): PolicySnapshot | null {
+    return this.stagedSnapshot;
+  }
+
+  /**
+   * Puts the staged change in force, if it is still the one whose effective hash is `hash`: a person
+   * confirmed exactly that content, and a newer edit must be shown to them again. Throws otherwise.
+   */
+  applyStaged(hash: string): EffectivePolicy {
+    const staged = this.stagedSnapshot;
+    if (staged === null) throw new Error('no policy change is staged');
+    if (staged.effective.hash !== hash) throw new Error(`the staged policy is ${staged.effective.hash.slice(0, 12)}, not the ${hash.slice(0, 12)} that was confirmed`);
+    const previous = this.current();
+    this.stagedSnapshot = null;
+    this.snapshot = staged;
+    this.emit('changed', staged.effective, previous.effective);
+    return staged.effective;
   }
 
   /** Reads both files again; an invalid file is reported and its previous content kept. */
@@ -188,7 +248,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     } catch (err) {
       rejected.push({ file: this.localFile, error: (err as Error).message });
     }
-    if (this.closed) return { changed: false, rejected };
+    if (this.closed) return { changed: false, staged: this.stagedSnapshot !== null, rejected };
 
     let next: PolicySnapshot;
     try {
@@ -197,17 +257,34 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
       // Each file compiled on its own, so this is a fault of the merge, not of either file.
       rejected.push({ file: this.localFile, error: `${this.localFile}: cannot be combined with the central policy: ${(err as Error).message}` });
       this.report(rejected);
-      return { changed: false, rejected };
+      return { changed: false, staged: this.stagedSnapshot !== null, rejected };
     }
     this.central = central;
     this.local = local;
     this.report(rejected);
 
     const previous = this.snapshot;
-    if (sameEffectivePolicy(previous.effective, next.effective)) return { changed: false, rejected };
+    const staged = this.stagedSnapshot;
+    if (sameEffectivePolicy(previous.effective, next.effective)) {
+      if (staged !== null) {
+        this.stagedSnapshot = null;
+        this.emit('unstaged', staged.effective, 'the policy files are back to the policy in force');
+      }
+      return { changed: false, staged: false, rejected };
+    }
+    if (staged !== null && sameEffectivePolicy(staged.effective, next.effective)) return { changed: false, staged: true, rejected };
+    if (this.gate !== undefined && !this.gate(previous.effective, next.effective)) {
+      this.stagedSnapshot = next;
+      this.emit('staged', next.effective, previous.effective);
+      return { changed: false, staged: true, rejected };
+    }
+    if (staged !== null) {
+      this.stagedSnapshot = null;
+      this.emit('unstaged', staged.effective, 'a newer edit that does not loosen enforcement replaced it');
+    }
     this.snapshot = next;
-    this.emit('changed', next.effective);
-    return { changed: true, rejected };
+    this.emit('changed', next.effective, previous.effective);
+    return { changed: true, staged: false, rejected };
   }
 
   private report(rejected: readonly PolicyRejection[]): void {
@@ -225,7 +302,9 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     const inputs: PolicyInputs = {};
     if (central !== null) inputs.central = central;
     if (local !== null) inputs.local = { ...local, file: this.localFile };
-    return compileEffectivePolicy(inputs, this.compileOptions);
+    const snapshot = compileEffectivePolicy(inputs, this.compileOptions);
+    this.inputsOf.set(snapshot, inputs);
+    return snapshot;
   }
 
   /** null when the file does not exist; throws when it exists but is not a valid policy. */

@@ -161,6 +161,11 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
     return recording.writer.append(body).then((seq) => ({ recordingId, seq }));
   }
 
+  /** The agent sessions with a recording open in this run: where a daemon-wide record (a policy change) goes. */
+  openSessions(): { id: string; name: string }[] {
+    return [...this.#open.values()].map((r) => ({ id: r.agentSessionId, name: r.summary.agentSessionName }));
+  }
+
   /**
    * Async mode's append without a promise, for the proxies' per-statement records: true when the record
    * was queued at once; false when it was not (sync mode, a full queue, a failed recording, a recorder

@@ -1,4 +1,4 @@
-import type { RecordingRecord, RecordingSummary, VerifyResult } from '@airlock/shared';
+import { policyChangeLine, type RecordingRecord, type RecordingSummary, type VerifyResult } from '@airlock/shared';
 
 type ActionRecordData = Extract<RecordingRecord, { type: 'action' }>;
 type RequestedRecordData = Extract<RecordingRecord, { type: 'approval.requested' }>;
@@ -89,6 +89,9 @@ function gatherBlocks(records: readonly RecordingRecord[]): Block[] {
         break;
       case 'note':
         blocks.push({ kind: 'note', ts: record.ts, message: record.message });
+        break;
+      case 'policy.change':
+        blocks.push({ kind: 'note', ts: record.ts, message: policyChangeLine(record) });
         break;
       case 'header':
       case 'seal':

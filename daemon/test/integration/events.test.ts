@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDaemon, tempHome, type RunningDaemon } from '../helpers/daemon-process.js';
 import { SseTestClient } from '../helpers/sse-client.js';
+import { defaultPolicyYaml } from '../../src/policy/defaults.js';
 
 describe('GET /v1/events (SSE) from the real daemon', () => {
   const home = tempHome();
@@ -90,7 +91,8 @@ describe('GET /v1/events (SSE) from the real daemon', () => {
     await client.open();
     try {
       const file = path.join(home.dir, 'policy.yaml');
-      writeFileSync(file, 'version: 1\nrules:\n  - { id: no-reads-today, decision: deny, match: { attributes: { class: read } } }\n');
+      // the default policy plus a deny rule: a change that only tightens is applied at once
+      writeFileSync(file, defaultPolicyYaml().replace('\nrules:\n', '\nrules:\n  - { id: no-reads-today, decision: deny, match: { attributes: { class: read } } }\n'));
       await client.waitFor((m) => m.event === 'policy.changed');
       const denied = await daemon.api('POST', '/v1/test/actions', read('select 7'));
       assert.equal((denied.json as { verdict: { allowed: boolean; ruleId: string } }).verdict.ruleId, 'no-reads-today');

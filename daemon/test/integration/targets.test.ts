@@ -2,7 +2,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, startDaemon, tempHome } from '../helpers/daemon-process.js';
+import { runCli, startDaemon, tempHome, type RunningDaemon } from '../helpers/daemon-process.js';
 
 interface TargetStatus {
   target: { name: string };
@@ -10,11 +10,24 @@ interface TargetStatus {
   error?: string;
 }
 
+/** A new target is a new path to a system: it is staged until confirmed; a person confirms it here (API). */
+async function confirmStaged(daemon: RunningDaemon, name: string): Promise<void> {
+  type Pending = { hash: string; differences: { subject: string }[] };
+  let pending = null as Pending | null;
+  for (let i = 0; i < 100 && !pending?.differences.some((d) => d.subject === `target ${name}`); i++) {
+    pending = ((await daemon.api('GET', '/v1/policy/pending')).json as { pending: Pending | null }).pending;
+    if (!pending) await new Promise((r) => setTimeout(r, 30));
+  }
+  assert.ok(pending, `adding target "${name}" was staged`);
+  const applied = await daemon.api('POST', '/v1/policy/pending/apply', { hash: pending.hash, by: 'tester', via: 'api' });
+  assert.equal(applied.status, 200, JSON.stringify(applied.json));
+}
+
 describe('targets through the CLI, picked up by the running daemon', () => {
   const home = tempHome();
   after(() => home.cleanup());
 
-  test('add, list, remove; invalid input refused with one line', async () => {
+  test('add (staged until confirmed), list, remove; invalid input refused with one line', async () => {
     const daemon = await startDaemon(home.dir);
     try {
       const add = await runCli(home.dir, ['target', 'add', 'app-db', '--protocol', 'postgres', '--upstream', 'postgres://app@127.0.0.1:5432/app', '--password-env', 'APP_DB_PASSWORD', '--listen', '127.0.0.1:0']);
@@ -22,6 +35,8 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       assert.match(add.stdout, /added target "app-db"/);
       const config = readFileSync(path.join(home.dir, 'config.yaml'), 'utf8');
       assert.match(config, /APP_DB_PASSWORD/);
+      assert.match(add.stdout, /waits for confirmation/);
+      await confirmStaged(daemon, 'app-db');
 
       let statuses: TargetStatus[] = [];
       for (let i = 0; i < 100 && !statuses.some((s) => s.target.name === 'app-db'); i++) {
@@ -35,6 +50,7 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       // a protocol whose proxy this build does not have yet: nothing listens, and the status says so
       const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--listen', '127.0.0.1:0']);
       assert.equal(ssh.code, 0, ssh.stderr);
+      await confirmStaged(daemon, 'jump');
       let jump: TargetStatus | undefined;
       for (let i = 0; i < 100 && !jump; i++) {
         jump = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets.find((s) => s.target.name === 'jump');

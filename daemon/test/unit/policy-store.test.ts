@@ -148,10 +148,10 @@ describe('policy store: explicit reload', () => {
     await s.load();
     const counts = countEvents(s);
     await fs.writeFile(localFile, ALLOW_READS);
-    assert.deepEqual(await s.reload(), { changed: true, rejected: [] });
+    assert.deepEqual(await s.reload(), { changed: true, staged: false, rejected: [] });
     assert.equal(s.current().compiled.evaluate(read).decision, 'allow');
     await fs.writeFile(localFile, `# only a comment differs\n${ALLOW_READS}`);
-    assert.deepEqual(await s.reload(), { changed: false, rejected: [] });
+    assert.deepEqual(await s.reload(), { changed: false, staged: false, rejected: [] });
     assert.deepEqual(counts, { changed: 1, rejected: 0 });
   });
 
@@ -297,3 +297,89 @@ describe('policy store: watching', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('policy store: a gate stages changes that loosen', () => {
+  const ALLOW_ALL = 'default: allow\n';
+  const gated = () => {
+    store = new PolicyStore({
+      localFile,
+      centralCacheFile: centralFile,
+      defaultReviewTimeoutMs: 60_000,
+      debounceMs: DEBOUNCE_MS,
+      // the daemon's gate compares the policies; here: only a deny default may be applied at once
+      gate: (_current, next) => next.policy.default === 'deny',
+    });
+    return store;
+  };
+
+  test('a refused change is staged and the old policy decides; applyStaged names it exactly', async () => {
+    await fs.writeFile(localFile, ALLOW_READS);
+    const s = gated();
+    const before = await s.load();
+    const events: string[] = [];
+    s.on('staged', () => events.push('staged'));
+    s.on('unstaged', (_w, reason) => events.push(`unstaged: ${reason}`));
+    s.on('changed', () => events.push('changed'));
+
+    await fs.writeFile(localFile, ALLOW_ALL);
+    assert.deepEqual(await s.reload(), { changed: false, staged: true, rejected: [] });
+    assert.equal(s.current(), before, 'the previous policy stays in force');
+    assert.equal(s.current().compiled.evaluate({ ...read, attributes: { class: 'write' } }).decision, 'review');
+    const staged = s.staged();
+    assert.ok(staged);
+    // the same staged content read again is not staged twice
+    assert.deepEqual(await s.reload(), { changed: false, staged: true, rejected: [] });
+
+    assert.throws(() => s.applyStaged('0'.repeat(64)), /not the 000000000000 that was confirmed/);
+    assert.equal(s.current(), before);
+    s.applyStaged(staged.effective.hash);
+    assert.equal(s.current().compiled.evaluate({ ...read, attributes: { class: 'write' } }).decision, 'allow');
+    assert.equal(s.staged(), null);
+    assert.throws(() => s.applyStaged(staged.effective.hash), /no policy change is staged/);
+    assert.deepEqual(events, ['staged', 'changed']);
+  });
+
+  test('an edit back to the policy in force withdraws the staged change; an allowed edit replaces it', async () => {
+    await fs.writeFile(localFile, ALLOW_READS);
+    const s = gated();
+    await s.load();
+    const events: string[] = [];
+    s.on('staged', () => events.push('staged'));
+    s.on('unstaged', (_w, reason) => events.push(`unstaged: ${reason}`));
+    s.on('changed', () => events.push('changed'));
+    await fs.writeFile(localFile, ALLOW_ALL);
+    await s.reload();
+    await fs.writeFile(localFile, `# back again\n${ALLOW_READS}`);
+    assert.deepEqual(await s.reload(), { changed: false, staged: false, rejected: [] });
+    assert.equal(s.staged(), null);
+    await fs.writeFile(localFile, ALLOW_ALL);
+    await s.reload();
+    await fs.writeFile(localFile, DENY_ALL);
+    assert.deepEqual(await s.reload(), { changed: true, staged: false, rejected: [] });
+    assert.equal(s.staged(), null);
+    assert.deepEqual(events, ['staged', 'unstaged: the policy files are back to the policy in force', 'staged', 'unstaged: a newer edit that does not loosen enforcement replaced it', 'changed']);
+  });
+
+  test('at start, what was in force is held and files that loosen it are staged', async () => {
+    await fs.writeFile(localFile, ALLOW_READS);
+    const first = gated();
+    await first.load();
+    const enforced = first.inputsInForce();
+    first.close();
+
+    await fs.writeFile(localFile, ALLOW_ALL);
+    const s = gated();
+    await s.load();
+    assert.equal(s.holdBack(enforced), true);
+    assert.equal(s.current().compiled.evaluate({ ...read, attributes: { class: 'write' } }).decision, 'review', 'the policy last in force decides');
+    assert.equal(s.staged()?.effective.policy.default, 'allow');
+    assert.deepEqual(s.inputsInForce(), enforced);
+
+    await fs.writeFile(localFile, DENY_ALL);
+    const t = gated();
+    await t.load();
+    assert.equal(t.holdBack(enforced), false, 'files that tighten are applied');
+    assert.equal(t.current().effective.policy.default, 'deny');
+    t.close();
+  });
+});

@@ -6,6 +6,8 @@ import {
   ApprovalResponse,
   ApprovalsResponse,
   CreateAgentSessionResponse,
+  PendingPolicyChangeResponse,
+  PolicyChangeApplied,
   PolicyResponse,
   RecordingsResponse,
   RecordsPage,
@@ -13,6 +15,7 @@ import {
   TargetsResponse,
   VerifyResponse,
   describeIssues,
+  type ApplyPolicyChangeRequest,
   type ApproveRequest,
   type CreateAgentSessionRequest,
   type DaemonInfo,
@@ -73,6 +76,12 @@ export class DaemonClient {
   }
   policy() {
     return this.call('GET', '/v1/policy', undefined, PolicyResponse);
+  }
+  pendingPolicyChange() {
+    return this.call('GET', '/v1/policy/pending', undefined, PendingPolicyChangeResponse);
+  }
+  applyPolicyChange(body: ApplyPolicyChangeRequest) {
+    return this.call('POST', '/v1/policy/pending/apply', body, PolicyChangeApplied);
   }
 
   private async call<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S): Promise<z.output<S>> {

@@ -1,4 +1,4 @@
-import type { Action, AirlockEvent, Approval, MaskReport, RecordingSummary, Verdict } from '@airlock/shared';
+import type { Action, AirlockEvent, Approval, MaskReport, PendingPolicyChange, RecordingSummary, Verdict } from '@airlock/shared';
 
 /** One line of the live activity view. */
 export interface ActivityEntry {
@@ -13,6 +13,8 @@ export interface ActivityEntry {
 export interface AirlockSnapshot {
   pending: Approval[];
   recordings: RecordingSummary[];
+  /** a change that loosens enforcement, waiting for the user */
+  policyChange?: PendingPolicyChange | null;
 }
 
 /**
@@ -25,6 +27,7 @@ export class AirlockState {
   /** newest last; trimmed to `activityLimit` */
   private activityOrder: string[] = [];
   private recordingsById = new Map<string, RecordingSummary>();
+  private pendingPolicyChange: PendingPolicyChange | null = null;
 
   constructor(private readonly activityLimit = 500) {}
 
@@ -39,6 +42,7 @@ export class AirlockState {
       entry.approval = a;
     }
     this.recordingsById = new Map(snapshot.recordings.map((r) => [r.id, r]));
+    this.pendingPolicyChange = snapshot.policyChange ?? null;
     for (const entry of this.activityById.values()) {
       if (entry.status === 'held' && !this.pendingById.has(entry.approval?.id ?? '')) entry.status = 'denied';
     }
@@ -70,6 +74,13 @@ export class AirlockState {
         this.pendingById.delete(event.data.approval.id);
         this.entry(event.data.approval.action).approval = event.data.approval;
         break;
+      case 'policy.staged':
+        this.pendingPolicyChange = event.data.change;
+        break;
+      case 'policy.unstaged':
+      case 'policy.applied':
+        this.pendingPolicyChange = null;
+        break;
       case 'recording.opened':
       case 'recording.sealed':
         this.recordingsById.set(event.data.recording.id, event.data.recording);
@@ -77,6 +88,11 @@ export class AirlockState {
       default:
         break;
     }
+  }
+
+  /** The change to policy or config that waits for the user's confirmation, if any. */
+  policyChange(): PendingPolicyChange | null {
+    return this.pendingPolicyChange;
   }
 
   setRecordings(recordings: RecordingSummary[]): void {

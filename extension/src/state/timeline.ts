@@ -1,4 +1,4 @@
-import { MaskReport, PgResultDetail, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
+import { MaskReport, PgResultDetail, policyChangeLine, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
 import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
 import { castDurationMs, parseAsciicast } from './asciicast.js';
 
@@ -101,6 +101,9 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
       }
       case 'note':
         timeline.notes.push({ t, message: record.message });
+        break;
+      case 'policy.change':
+        timeline.notes.push({ t, message: policyChangeLine(record) });
         break;
       case 'seal':
         timeline.sealed = true;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SqlStatementDigest, digestLabel, listStatements, oneLineText, type Action, type Approval, type Protocol } from '@airlock/shared';
+import { SqlStatementDigest, describeDifferences, digestLabel, listStatements, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
 
 /** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
@@ -144,6 +144,20 @@ export function approvalNotice(approval: Approval): string {
 }
 
 /** The status bar: connected / N pending / disconnected. */
+/** The notification, status bar and modal texts for a staged change that loosens enforcement. */
+export function policyChangeTexts(change: PendingPolicyChange): { notice: string; statusBar: string; tooltip: string; question: string; detail: string } {
+  const loosening = change.differences.filter((d) => d.direction === 'loosening').length;
+  const files = change.files.map((f) => f.split(/[\\/]/).pop() ?? f).join(', ');
+  const ways = `${loosening} way${loosening === 1 ? '' : 's'}`;
+  return {
+    notice: `Airlock: a change to ${files} loosens enforcement (${ways}). The previous policy stays in force until you confirm it.`,
+    statusBar: '$(warning) Airlock: policy change waiting',
+    tooltip: `A change to ${files} loosens enforcement in ${ways} and waits for your confirmation. Click to review it.`,
+    question: `Apply the change to ${files}? It loosens what Airlock enforces.`,
+    detail: `${describeDifferences(change.differences)}\n\nChange ${change.hash.slice(0, 12)}, staged ${change.stagedAt}. Whoever edited the file (you, or an agent running as you), applying it is recorded in every open session's log.`,
+  };
+}
+
 export function statusBarText(connected: boolean, pending: number): { text: string; tooltip: string } {
   if (!connected) return { text: '$(debug-disconnect) Airlock', tooltip: 'Airlock: no daemon running. Click to start it.' };
   if (pending > 0) return { text: `$(shield) Airlock: ${pending} pending`, tooltip: `${pending} agent action(s) wait for your approval` };

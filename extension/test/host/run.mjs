@@ -299,6 +299,52 @@ try {
       check(before !== 'rgb(0, 0, 0)', 'the light theme was not black already');
       await page.screenshot({ path: path.join(outputDir, 'replay-high-contrast.png') });
     });
+    // the review's incident: a same-user process rewrites policy.yaml to allow everything, masking off
+    const privileged = () => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: 'ALTER ROLE agent SUPERUSER', attributes: { class: 'privileged' } });
+    await step('a policy edit that loosens enforcement is staged: the status bar says a change is waiting, the old policy still decides', async () => {
+      writeFileSync(path.join(home, 'policy.yaml'), 'version: 1\ndefault: allow\nmasking: { detectors: [] }\n', { mode: 0o600 });
+      await until(() => page.locator('.statusbar-item', { hasText: 'policy change waiting' }).count(), 'the "policy change waiting" status bar item');
+      const { pending } = await api('GET', '/v1/policy/pending');
+      check(pending?.differences.some((d) => d.direction === 'loosening' && d.subject === 'rule privileged-deny'), `the pending change: ${JSON.stringify(pending)}`);
+      const { verdict } = await privileged();
+      check(verdict.allowed === false && verdict.ruleId === 'privileged-deny', `still denied by the policy in force: ${JSON.stringify(verdict)}`);
+    });
+    // VS Code refuses modal dialogs while extension tests run: the suite answers the extension's
+    // modal through files, after this driver checked what it would have shown
+    const modalAsked = path.join(home, 'host-test-modal.json');
+    const answerModal = async (answer) => {
+      const request = await until(() => (existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined), 'the modal');
+      writeFileSync(path.join(home, 'host-test-modal-answer'), answer);
+      await until(() => !existsSync(modalAsked), 'the modal to be answered');
+      return request;
+    };
+    await step("the notification's Review asks in a modal showing the difference; Keep current keeps the policy in force", async () => {
+      const toast = page.locator('.notification-toast', { hasText: 'loosens enforcement' });
+      await toast.waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: path.join(outputDir, 'policy-change-waiting.png') });
+      await toast.getByRole('button', { name: 'Review…' }).click();
+      const request = await answerModal('Keep current');
+      check(request.confirm === 'Apply' && request.cancel === 'Keep current', `the buttons: ${JSON.stringify(request)}`);
+      check(/loosens what Airlock enforces/.test(request.message), `the question: ${request.message}`);
+      check(/^Loosens:/.test(request.detail) && request.detail.includes('rule privileged-deny') && /masking: detectors? .*switched off/.test(request.detail), `the difference: ${request.detail}`);
+      await sleep(500);
+      check((await api('GET', '/v1/policy/pending')).pending !== null, 'still waiting after Keep current');
+      check((await privileged()).verdict.allowed === false, 'still denied after Keep current');
+    });
+    await step('the status bar item asks again; Apply puts exactly that change in force, recorded in the open log', async () => {
+      await page.locator('.statusbar-item', { hasText: 'policy change waiting' }).click();
+      await answerModal('Apply');
+      await until(async () => (await api('GET', '/v1/policy/pending')).pending === null, 'the change to be applied');
+      const { verdict } = await privileged();
+      check(verdict.allowed === true, `the confirmed policy is in force: ${JSON.stringify(verdict)}`);
+      await until(async () => (await page.locator('.statusbar-item', { hasText: 'policy change waiting' }).count()) === 0, 'the status bar item to go');
+      await page.screenshot({ path: path.join(outputDir, 'policy-change-applied.png') });
+      const { recordings } = await api('GET', '/v1/sessions');
+      const mine = recordings.find((r) => r.agentSessionName === 'host-test-agent' && r.state === 'open');
+      const { records } = await api('GET', `/v1/sessions/${mine.id}/records?limit=1000`);
+      const stages = records.filter((r) => r.type === 'policy.change').map((r) => `${r.stage}${r.via ? ` via ${r.via}` : ''}`);
+      check(stages.includes('staged') && stages.includes('confirmed via extension'), `recorded in the open session's log: ${stages.join(', ')}`);
+    });
     await step("the webviews ran under their CSP without a refusal", () => check(cspViolations.length === 0, cspViolations.slice(0, 3).join(' | ')));
     writeFileSync(path.join(home, 'host-test-done'), 'ok');
   } catch (err) {

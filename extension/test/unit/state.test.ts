@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Action, AirlockEvent, Approval, Decision, Verdict } from '@airlock/shared';
+import type { Action, AirlockEvent, Approval, Decision, PendingPolicyChange, Verdict } from '@airlock/shared';
 import { AirlockState } from '../../src/state/airlock-state.js';
-import { activityItem, approvalItem, decisionLabel, statusBarText, timeLeft } from '../../src/state/view-models.js';
+import { activityItem, approvalItem, decisionLabel, policyChangeTexts, statusBarText, timeLeft } from '../../src/state/view-models.js';
 
 let nextId = 1;
 const action = (summary: string, protocol: Action['protocol'] = 'postgres'): Action => ({
@@ -83,5 +83,40 @@ describe('extension state from daemon events', () => {
     assert.match(item.description, /db · writes · 1m 30s left/);
     assert.equal(statusBarText(false, 0).text, '$(debug-disconnect) Airlock');
     assert.equal(statusBarText(true, 2).text, '$(shield) Airlock: 2 pending');
+  });
+});
+
+describe('a staged policy change in the extension state', () => {
+  const change: PendingPolicyChange = {
+    hash: 'a'.repeat(64),
+    stagedAt: '2026-11-25T10:00:00.000Z',
+    files: ['/home/me/.airlock/policy.yaml'],
+    policy: { from: 'old', to: 'new' },
+    differences: [
+      { direction: 'loosening', subject: 'rule privileged-deny', text: 'removed' },
+      { direction: 'loosening', subject: 'masking', text: 'detector email switched off' },
+      { direction: 'tightening', subject: 'rule drop-deny', text: 'added' },
+    ],
+  };
+
+  test("staged, then applied or withdrawn; a reset takes the daemon's view", () => {
+    const state = new AirlockState();
+    assert.equal(state.policyChange(), null);
+    state.apply(event({ type: 'policy.staged', data: { change } }));
+    assert.equal(state.policyChange()?.hash, change.hash);
+    state.apply(event({ type: 'policy.applied', data: { change, by: 'me', via: 'extension', appliedAt: '2026-11-25T10:01:00.000Z' } }));
+    assert.equal(state.policyChange(), null);
+    state.apply(event({ type: 'policy.staged', data: { change } }));
+    state.apply(event({ type: 'policy.unstaged', data: { hash: change.hash, reason: 'back' } }));
+    assert.equal(state.policyChange(), null);
+    state.reset({ pending: [], recordings: [], policyChange: change });
+    assert.equal(state.policyChange()?.hash, change.hash);
+  });
+
+  test('the modal names the file, counts what loosens and lists loosening first', () => {
+    const texts = policyChangeTexts(change);
+    assert.match(texts.notice, /a change to policy\.yaml loosens enforcement \(2 ways\)/);
+    assert.match(texts.detail, /^Loosens:\n {2}- rule privileged-deny: removed\n {2}- masking: detector email switched off\nTightens or leaves as strict:\n {2}- rule drop-deny: added/);
+    assert.match(texts.detail, /aaaaaaaaaaaa/);
   });
 });

@@ -57,6 +57,10 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
       console.log(`  data dir      ${status.home}`);
       console.log(`  recording     ${status.recordingMode}`);
       console.log(`  policy        ${status.policy.rules} rules from ${status.policy.sources.map((s) => s.kind + (s.file ? ` (${s.file})` : '')).join(' + ')}, ${status.policy.hash.slice(0, 12)}`);
+      if (status.pendingPolicyChange) {
+        const loosening = status.pendingPolicyChange.differences.filter((d) => d.direction === 'loosening').length;
+        console.log(`  policy change WAITING for confirmation (loosens enforcement in ${loosening} way(s)); the previous policy stays in force: see "airlock policy status"`);
+      }
       console.log(`  approvals     ${status.pendingApprovals} pending`);
       console.log(`  sessions      ${status.activeSessions} active agent session(s)`);
       if (status.targets.length === 0) console.log('  targets       none (add one with "airlock target add")');

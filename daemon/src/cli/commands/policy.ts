@@ -1,6 +1,9 @@
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { EffectivePolicy, Policy, PROTOCOLS } from '@airlock/shared';
+import { EffectivePolicy, PendingPolicyChangeResponse, Policy, PolicyChangeApplied, PROTOCOLS, describeDifferences } from '@airlock/shared';
+import type { PendingPolicyChange } from '@airlock/shared';
+import { createInterface } from 'node:readline/promises';
+import os from 'node:os';
 import type { AttributeValue, Protocol } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
 import { loadLocalConfig, resolvePolicyFile } from '../../config/local-config.js';
@@ -38,6 +41,43 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       console.log(`masking: detectors ${p.masking.detectors ? p.masking.detectors.join(', ') : 'all built-in'}`);
       for (const c of p.masking.columns) console.log(`  columns ${[c.columns].flat().join(', ')} -> [${c.label}]${c.targets ? ` on ${[c.targets].flat().join(', ')}` : ''}`);
       for (const c of p.masking.custom) console.log(`  custom ${c.name}: /${c.regex}/ -> [${c.label ?? c.name.toUpperCase()}]`);
+    });
+
+  policy
+    .command('status')
+    .description('say whether a policy or config change that loosens enforcement is waiting for confirmation, and what it changes')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const client = await DaemonClient.connect(ctx.home());
+      const { pending } = await client.get('/v1/policy/pending', PendingPolicyChangeResponse);
+      if (opts.json) return printJson({ pending });
+      if (pending === null) return console.log('no policy change is waiting: the files are what is in force');
+      printPending(pending);
+      console.log('the previous policy stays in force until a person confirms: "airlock policy apply" at a terminal, or in VS Code');
+    });
+
+  policy
+    .command('apply')
+    .description('show the staged change that loosens enforcement and, after you confirm at an interactive terminal, put it in force')
+    .action(async () => {
+      // an agent runs commands without a terminal: only a person at one may confirm (there is no --yes)
+      if (!process.stdin.isTTY || !process.stdout.isTTY) {
+        throw new CliError('"airlock policy apply" asks a person to confirm, so it needs an interactive terminal (stdin and stdout are not one here); run it in your own terminal, or confirm in VS Code');
+      }
+      const client = await DaemonClient.connect(ctx.home());
+      const { pending } = await client.get('/v1/policy/pending', PendingPolicyChangeResponse);
+      if (pending === null) return console.log('no policy change is waiting: nothing to apply');
+      printPending(pending);
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      let answer: string;
+      try {
+        answer = await rl.question('Apply this change? Type "apply" to put it in force, anything else keeps the current policy: ');
+      } finally {
+        rl.close();
+      }
+      if (answer.trim().toLowerCase() !== 'apply') return console.log('kept the current policy; the change stays staged');
+      const applied = await client.post('/v1/policy/pending/apply', { hash: pending.hash, by: userName(), via: 'cli' }, PolicyChangeApplied);
+      console.log(`applied policy change ${applied.change.hash.slice(0, 12)}; it is recorded in every open session's log`);
     });
 
   policy
@@ -82,6 +122,20 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       await writeFileAtomic(file, defaultPolicyYaml(), 0o600);
       console.log(`wrote the default policy to ${file}`);
     });
+}
+
+function printPending(pending: PendingPolicyChange): void {
+  const loosening = pending.differences.filter((d) => d.direction === 'loosening').length;
+  console.log(`a change to ${pending.files.join(', ')} is waiting for confirmation since ${pending.stagedAt} (${pending.hash.slice(0, 12)}): it loosens enforcement in ${loosening} way(s)`);
+  console.log(describeDifferences(pending.differences));
+}
+
+function userName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'cli';
+  }
 }
 
 async function localPolicyFile(home: string): Promise<string> {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { PROTOCOLS, Target, TargetsResponse, parseWith } from '@airlock/shared';
+import { PROTOCOLS, PendingPolicyChangeResponse, Target, TargetsResponse, parseWith } from '@airlock/shared';
 import type { CredentialRef, LimitOverrides, Protocol, TargetStatus } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget } from '../../config/local-config.js';
@@ -135,6 +135,11 @@ async function reportDaemonPickup(home: string, name: string): Promise<void> {
     const status = (await client.get('/v1/targets', TargetsResponse)).targets.find((t) => t.target.name === name);
     if (status) {
       console.log(`airlockd: target "${name}" ${status.state}${status.address ? ` on ${status.address}` : ''}${status.error ? `: ${status.error}` : ''}`);
+      return;
+    }
+    const { pending } = await client.get('/v1/policy/pending', PendingPolicyChangeResponse);
+    if (pending?.differences.some((d) => d.subject === `target ${name}`)) {
+      console.log(`airlockd: a new target is a new path to a system, so it waits for confirmation: run "airlock policy apply" at a terminal, or confirm in VS Code`);
       return;
     }
     await new Promise((r) => setTimeout(r, 100));

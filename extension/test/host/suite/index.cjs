@@ -20,6 +20,22 @@ exports.run = async function run() {
   const { spawnSync } = require('node:child_process');
   const viaExtra = spawnSync('psql', ['-X', '-At', url, '-c', 'SELECT 7 * 6'], { encoding: 'utf8' });
   if (viaExtra.stdout.trim() !== '42' || url.includes(env.PGPASSWORD)) throw new Error(`the new session's connection string did not work: ${viaExtra.stderr}`);
+  // VS Code refuses modal dialogs while extension tests run: the UI driver answers them through
+  // files, after checking what the modal would have shown
+  core.answerModalsWith(async (request) => {
+    const asked = path.join(process.env.AIRLOCK_HOME, 'host-test-modal.json');
+    const answered = path.join(process.env.AIRLOCK_HOME, 'host-test-modal-answer');
+    fs.writeFileSync(asked, JSON.stringify(request));
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(answered)) {
+      if (Date.now() > deadline) throw new Error('the UI driver never answered the modal');
+      await sleep(100);
+    }
+    const answer = fs.readFileSync(answered, 'utf8').trim();
+    fs.rmSync(answered);
+    fs.rmSync(asked);
+    return answer === request.confirm;
+  });
   console.log('[airlock-host] ready');
   const done = path.join(process.env.AIRLOCK_HOME, 'host-test-done');
   const deadline = Date.now() + 120_000;
