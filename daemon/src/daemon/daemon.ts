@@ -118,6 +118,7 @@ export class Daemon implements ControlPlane {
       indexFile: paths.sessionIndex,
       mode: this.config.recording.mode,
       queueLimit: this.config.recording.queueLimit,
+      queueBytes: this.config.recording.queueBytes,
       indexLimit: this.config.recording.indexLimit,
     });
     const { interrupted } = await this.recorder.start();

@@ -1,8 +1,9 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
-import type { Action, AgentSession, PgResultDetail, Target, Verdict } from '@airlock/shared';
+import { formatBytes, type Action, type AgentSession, type BoundedText, type PgResultDetail, type Target, type TextCut, type Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
+import { boundBytes, boundText } from '../../pipeline/bounded-text.js';
 import type { ProxyContext } from '../listeners.js';
 import { MaskReportBuilder, type Masker } from '../../masking/index.js';
 import type { SqlClassification } from '../../classify/sql/index.js';
@@ -54,6 +55,16 @@ interface Decided {
   classification: SqlClassification;
 }
 
+/** What the parse thread made of a Query or Parse above limits.inlineParseBytes (see parse-pool.ts). */
+interface ParsedOffThread {
+  /** undefined when the message was malformed: the session reports that itself */
+  classification?: SqlClassification;
+  /** the text the action keeps, with the whole text's length and SHA-256, worked out by the thread */
+  text?: BoundedText;
+  /** the thread failed or took too long: the statement is refused */
+  failed?: string;
+}
+
 /**
  * The socket shell around one agent connection: authenticates the agent's session token, logs in
  * upstream with the real credential, and relays messages through the session model (session.ts),
@@ -85,6 +96,12 @@ export class ClientConnection {
   private readonly session: PgSession;
   private cancelKey?: { processId: number; secretKey: number };
   private upstreamKey?: { processId: number; secretKey: number };
+  /** the classification of the message at the head of the queue, parsed off the main thread */
+  private seeded?: { msg: WireMessage; classification: SqlClassification };
+  /** by message: what the parse thread found, for the action's text and a refusal (weak: gone with the message) */
+  private readonly parsedOffThread = new WeakMap<WireMessage, ParsedOffThread>();
+  /** the last cut statement text: the Executes of one huge prepared statement hash it once */
+  private lastCut?: { sql: string; text: BoundedText };
 
   constructor(
     socket: net.Socket,
@@ -96,7 +113,11 @@ export class ClientConnection {
     this.upFramer = new MessageFramer(UPSTREAM_MAX_MESSAGE_BYTES, false);
     const classifier = deps.classifier;
     this.session = new PgSession({
-      classify: (sql) => classifier.classify(sql),
+      // a huge statement's classification comes from the parse thread; everything else is parsed (or cached) here
+      classify: (sql) => {
+        const seeded = this.seeded;
+        return seeded !== undefined && seeded.msg === this.queue[0] ? seeded.classification : classifier.classify(sql);
+      },
       wrap: (s) => classifier.wrap(s),
       unknown: (reason) => classifier.unknown(reason),
       resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
@@ -279,6 +300,10 @@ export class ClientConnection {
     try {
       while (this.state === 'ready' && this.queue.length > 0) {
         const msg = this.queue[0]!;
+        if (msg.body.length > this.deps.context.limits.inlineParseBytes && (msg.type === 'Q' || msg.type === 'P') && this.seeded?.msg !== msg) {
+          this.parseOffThread(msg);
+          break;
+        }
         const step = this.session.fromClient(msg);
         if (step.kind === 'wait') {
           this.waitingForServer = true;
@@ -286,6 +311,7 @@ export class ClientConnection {
         }
         this.queue.shift();
         this.queuedBytes -= msg.raw.length;
+        if (this.seeded !== undefined && this.seeded.msg === msg) this.seeded = undefined;
         if (step.kind === 'forward') this.send(step.bytes);
         else if (step.kind === 'terminate') {
           this.upstreamSocket?.end(step.bytes);
@@ -320,6 +346,35 @@ export class ClientConnection {
     }
   }
 
+  /**
+   * Holds the queue while another thread parses a Query or Parse too large to parse here, then offers
+   * the message to the session with that classification seeded. A thread that fails or times out
+   * leaves the statement unknown and refused (fail closed).
+   */
+  private parseOffThread(msg: WireMessage): void {
+    this.pumpBlocked = true;
+    const textBytes = this.deps.context.limits.actionTextBytes;
+    const seed = (parsed: ParsedOffThread) => {
+      this.parsedOffThread.set(msg, parsed);
+      this.seeded = { msg, classification: parsed.classification ?? this.deps.classifier.unknown('the message is malformed') };
+    };
+    this.deps.classifier
+      .classifyOffThread(msg.type as 'Q' | 'P', msg.body, textBytes)
+      .then(
+        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text } : {}),
+        (err: Error) => {
+          const failed = `Airlock could not classify this ${formatBytes(msg.body.length)} statement: ${err.message}`;
+          this.deps.context.logger.warn(failed);
+          seed({ classification: this.deps.classifier.unknown(failed), failed });
+        },
+      )
+      .then(() => {
+        this.pumpBlocked = false;
+        if (!this.closed) this.pump();
+      })
+      .catch((err: unknown) => this.fatal(err));
+  }
+
   private send(raw: Buffer): void {
     if (!this.upstreamSocket!.write(raw)) this.socket.pause();
   }
@@ -344,9 +399,10 @@ export class ClientConnection {
 
   private decideOn(question: Question, classification: SqlClassification): Decided | Promise<Decided> {
     const request = this.requestOf(question, classification);
-    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, question.refuse);
+    const refuse = question.refuse ?? (question.message.body.length > this.deps.context.limits.inlineParseBytes ? this.parsedOffThread.get(question.message)?.failed : undefined);
+    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, refuse);
     if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
-    return this.submit(request, question.refuse).then(({ action, verdict }) => ({ question, action, verdict, classification }));
+    return this.submit(request, refuse).then(({ action, verdict }) => ({ question, action, verdict, classification }));
   }
 
   private async submit(request: ActionRequest, refuse?: string): Promise<{ action: Action; verdict: Verdict }> {
@@ -372,43 +428,81 @@ export class ClientConnection {
         detail: { protocol: 'function-call', user, database },
       };
     }
-    const sql = question.sql;
-    const summary = this.deps.classifier.summary(classification);
+    const limit = this.deps.context.limits.actionTextBytes;
+    const text = this.textOf(question, limit);
+    const summary = this.deps.classifier.summary(classification, limit);
     const { protocol, statement, portal, maxRows } = question.detail;
+    const params = protocol === 'extended' ? this.describeParams(question, limit) : undefined;
+    const detail: Record<string, unknown> = {
+      // the summary names the statements; the text is kept here up to limits.actionTextBytes
+      sql: text.text,
+      protocol,
+      ...(params ? { statement, portal, params: params.texts, maxRows } : {}),
+      user,
+      database,
+      applicationName: this.params.get('application_name'),
+      statements: summary.statements,
+      // a parser's message can quote the text it stopped at, which may be most of the statement
+      ...(classification.parseError ? { parseError: boundText(classification.parseError, limit).text } : {}),
+    };
+    // only a huge statement pays for these properties
+    if (text.cut) detail.sqlCut = text.cut;
+    if (params && params.cuts.length > 0) detail.paramCuts = params.cuts;
+    if (summary.statementsOmitted !== undefined) detail.statementsOmitted = summary.statementsOmitted;
     return {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
-      summary: this.deps.classifier.actionSummary(sql, classification),
+      summary: this.deps.classifier.actionSummary(text.text, classification, text.cut === undefined),
       risk: riskOf(classification),
       attributes: summary.attributes,
-      detail: {
-        // the summary names the statements; the text itself is kept whole here
-        sql,
-        protocol,
-        ...(protocol === 'extended' ? { statement, portal, params: this.describeParams(question), maxRows } : {}),
-        user,
-        database,
-        applicationName: this.params.get('application_name'),
-        statements: summary.statements,
-        ...(classification.parseError ? { parseError: classification.parseError } : {}),
-      },
+      detail,
     };
   }
 
-  /** Bound parameters for the recording, masked; binary ones are shown by size only. */
-  private describeParams(question: Question): (string | null)[] {
+  /**
+   * The statement text the action keeps. A short one is itself; a long one is cut, its SHA-256 taken
+   * by the parse thread when that parsed it, else here once per text (its Executes share it).
+   */
+  private textOf(question: Question, limit: number): BoundedText {
+    const sql = question.sql;
+    if (sql.length * 3 <= limit) return { text: sql };
+    const parsed = question.message.body.length > this.deps.context.limits.inlineParseBytes ? this.parsedOffThread.get(question.message)?.text : undefined;
+    if (parsed) return parsed;
+    if (this.lastCut?.sql === sql) return this.lastCut.text;
+    const text = boundText(sql, limit);
+    if (text.cut) this.lastCut = { sql, text };
+    return text;
+  }
+
+  /**
+   * Bound parameters for the recording, masked; binary ones are shown by size only. They share one
+   * budget of limits.actionTextBytes, and are cut before masking so a huge one is never scanned whole.
+   */
+  private describeParams(question: Question, limit: number): { texts: (string | null)[]; cuts: (TextCut & { index: number })[] } {
     const params = question.detail.params ?? [];
     const formats = question.detail.paramFormats ?? [];
     const masker = this.currentMasker();
     const report = new MaskReportBuilder();
-    return params.map((p, i) => {
+    const cuts: (TextCut & { index: number })[] = [];
+    let budget = limit;
+    const texts = params.map((p, i) => {
       if (p === null) return null;
       const format = formats.length === 1 ? formats[0] : (formats[i] ?? 0);
       if (format === 1) return `<binary, ${p.length} bytes>`;
-      const text = p.toString('utf8');
-      return masker ? masker.maskText(text, report) : text;
+      let text: string;
+      if (p.length <= budget) {
+        text = p.toString('utf8');
+        budget -= p.length;
+      } else {
+        const bounded = boundBytes(p, budget);
+        if (bounded.cut) cuts.push({ index: i, ...bounded.cut });
+        text = bounded.text;
+        budget = 0;
+      }
+      return masker.maskText(text, report);
     });
+    return { texts, cuts };
   }
 
   /** The masker in force, looked up per statement so a policy change applies to connections already open. */
@@ -481,13 +575,16 @@ export class ClientConnection {
 
   private recordResult(capture: ResultCapture): void {
     const report = capture.report.changed ? capture.report.toReport() : undefined;
-    const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
+    // the server's error can quote the statement (an unterminated string, a huge identifier), and one text of many statements has a tag each
+    const limit = this.deps.context.limits.actionTextBytes;
+    const error = capture.error === undefined ? undefined : boundText(capture.error, limit).text;
+    const summary = boundText(error !== undefined ? `ERROR: ${error}` : capture.tags.join('; ') || 'done', limit).text;
     const durationMs = capture.durationMs ?? 0;
     void this.deps.context.pipeline
       .recordResult(this.agentSession!, capture.action, {
         summary,
         durationMs: Math.round(durationMs * 1000) / 1000,
-        error: capture.error,
+        error,
         rowCount: capture.sample.rowCount,
         maskReport: report,
         detail: {
