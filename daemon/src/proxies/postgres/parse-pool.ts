@@ -20,14 +20,18 @@ export interface ParsePoolOptions {
 }
 
 interface Pending {
-  task: ParseTask;
+  id: number;
+  type: 'Q' | 'P';
+  /** the message's own bytes, copied only when a thread takes the task: a queue of copies would double what waits */
+  body: Buffer;
+  textBytes: number;
   resolve: (result: OffThreadParse) => void;
   reject: (err: Error) => void;
 }
 
 interface Slot {
   worker: Worker;
-  running?: { pending: Pending; timer: NodeJS.Timeout };
+  running?: { id: number; pending: Pending; timer: NodeJS.Timeout };
 }
 
 /**
@@ -51,11 +55,8 @@ export class ParsePool {
 
   /** Classifies a Query ('Q') or Parse ('P') message body; rejects when the thread fails or takes too long. */
   classify(type: 'Q' | 'P', body: Buffer, textBytes: number): Promise<OffThreadParse> {
-    // one copy into a buffer of its own, which is then moved (not copied again) to the thread
-    const copy = new Uint8Array(body.length);
-    copy.set(body);
     return new Promise<OffThreadParse>((resolve, reject) => {
-      this.queue.push({ task: { id: this.nextId++, type, body: copy, textBytes }, resolve, reject });
+      this.queue.push({ id: this.nextId++, type, body, textBytes, resolve, reject });
       this.dispatch();
     });
   }
@@ -79,9 +80,13 @@ export class ParsePool {
         void this.end(slot, new Error(`parsing took longer than ${this.options.timeoutMs} ms`));
       }, this.options.timeoutMs);
       timer.unref();
-      slot.running = { pending, timer };
+      slot.running = { id: pending.id, pending, timer };
       slot.worker.ref();
-      slot.worker.postMessage(pending.task, [pending.task.body.buffer as ArrayBuffer]);
+      // one copy into a buffer of its own, which is then moved (not copied again) to the thread
+      const copy = new Uint8Array(pending.body.length);
+      copy.set(pending.body);
+      const task: ParseTask = { id: pending.id, type: pending.type, body: copy, textBytes: pending.textBytes };
+      slot.worker.postMessage(task, [copy.buffer]);
     }
   }
 
@@ -91,7 +96,7 @@ export class ParsePool {
     worker.unref();
     worker.on('message', (reply: ParseReply) => {
       const running = slot.running;
-      if (!running || running.pending.task.id !== reply.id) return;
+      if (!running || running.id !== reply.id) return;
       clearTimeout(running.timer);
       slot.running = undefined;
       worker.unref();

@@ -1,0 +1,157 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { DEFAULT_LIMITS } from '@airlock/shared';
+import { createDatabase, dropDatabase, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
+import { RawPgClient } from '../helpers/pg-raw.js';
+
+/**
+ * The adversarial review's attack, against the real daemon process: many connections over a few
+ * agent sessions send the largest statements the proxy accepts (16 MiB, nearly all comment, allowed
+ * by policy), back to back, for a while. Before: ~100 such statements killed the daemon (heap out of
+ * memory), wrote gigabytes of recording, and each parse stalled every other session.
+ */
+const DB = 'airlock_memory_flood';
+const SESSIONS = 3;
+const CONNECTIONS_PER_SESSION = 10;
+const CONNECTIONS = SESSIONS * CONNECTIONS_PER_SESSION;
+const FLOOD_MS = Number(process.env.AIRLOCK_FLOOD_SECONDS ?? 20) * 1000;
+const MAX_MESSAGE = DEFAULT_LIMITS.maxMessageBytes;
+const MiB = 1024 * 1024;
+/**
+ * Peak RSS bound: a base of 256 MiB (the daemon idles near 130 MB) plus, per flooding connection,
+ * two of the largest messages (the message as it arrived and its decoded text, both held while the
+ * statement runs). Keeping each statement's whole text in the event ring or the recorder's queue,
+ * as before, passes this within a few dozen statements.
+ */
+const RSS_BOUND = 256 * MiB + CONNECTIONS * 2 * MAX_MESSAGE;
+/** Per statement, the recording holds its action (with at most actionTextBytes of text) and its result. */
+const RECORD_BYTES_PER_STATEMENT = DEFAULT_LIMITS.actionTextBytes + 16 * 1024;
+/** A `select 1` of another session may wait this long while the flood runs (generous: the machine is shared). */
+const PROBE_BOUND_MS = 5_000;
+
+const POLICY = ['version: 1', 'default: deny', 'rules:', '  - { id: reads, decision: allow, match: { attributes: { class: read } } }'].join('\n');
+
+function queryMessage(sql: string): Buffer {
+  const text = Buffer.from(`${sql}\0`, 'utf8');
+  const head = Buffer.alloc(5);
+  head[0] = 'Q'.charCodeAt(0);
+  head.writeInt32BE(4 + text.length, 1);
+  return Buffer.concat([head, text]);
+}
+
+/** VmRSS and VmHWM (peak) of a process, in bytes. */
+function memoryOf(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+function recordingBytes(home: string): number {
+  const dir = path.join(home, 'recordings');
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+}
+
+describe('memory under hostile input: a flood of 16 MiB statements', () => {
+  let h: PgProxyHarness;
+
+  before(async () => {
+    createDatabase(DB, '');
+    h = await startPgProxy({ database: DB, policy: POLICY });
+  });
+  after(async () => {
+    await h?.stop();
+    dropDatabase(DB);
+  });
+
+  test(`${CONNECTIONS} connections over ${SESSIONS} sessions: the daemon lives, stays under its RSS bound, records each statement's head, and another session keeps answering`, async (t) => {
+    const pid = h.daemon.info.pid;
+    const recordedBefore = recordingBytes(h.home);
+    // the largest message the proxy accepts: type, length, text, NUL
+    const comment = MAX_MESSAGE - 64;
+    const flood = queryMessage(`select 1 /* ${'x'.repeat(comment)} */`);
+    assert.ok(flood.length <= MAX_MESSAGE && flood.length > MAX_MESSAGE - 128, `a message of ${flood.length} bytes, just under ${MAX_MESSAGE}`);
+
+    const clients: RawPgClient[] = [];
+    for (let s = 0; s < SESSIONS; s++) {
+      const token = await h.newToken(`flood-${s}`);
+      for (let c = 0; c < CONNECTIONS_PER_SESSION; c++) clients.push(await RawPgClient.login(h.port, token, DB));
+    }
+    const probe = new pg.Client({ connectionString: h.connectionString.replace(encodeURIComponent(h.token), encodeURIComponent(await h.newToken('probe'))) });
+    await probe.connect();
+
+    let peakRss = memoryOf(pid).rss;
+    const sampler = setInterval(() => {
+      try {
+        peakRss = Math.max(peakRss, memoryOf(pid).rss);
+      } catch {
+        // the process is gone: asserted below
+      }
+    }, 100);
+
+    const deadline = Date.now() + FLOOD_MS;
+    let statements = 0;
+    const failures: string[] = [];
+    const floods = clients.map(async (client, i) => {
+      while (Date.now() < deadline) {
+        client.messages.length = 0;
+        client.write(flood);
+        const answer = await client.waitFor((m) => m.name === 'readyForQuery' || m.name === 'error', 120_000);
+        if (answer.name === 'error') {
+          failures.push(`connection ${i}: ${(answer as unknown as { message: string }).message}`);
+          return;
+        }
+        const rows = client.messages.filter((m) => m.name === 'dataRow').length;
+        if (rows !== 1) failures.push(`connection ${i}: ${rows} rows for select 1`);
+        statements++;
+      }
+    });
+
+    const probeTimes: number[] = [];
+    const probing = (async () => {
+      while (Date.now() < deadline) {
+        const started = Date.now();
+        const result = await Promise.race([
+          probe.query('select 1 as one'),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`another session's select 1 got no answer within ${PROBE_BOUND_MS} ms during the flood`)), PROBE_BOUND_MS)),
+        ]);
+        assert.equal(result.rows[0].one, 1);
+        probeTimes.push(Date.now() - started);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
+    try {
+      await probing;
+      await Promise.all(floods);
+    } finally {
+      clearInterval(sampler);
+      for (const client of clients) client.end();
+      await probe.end().catch(() => undefined);
+    }
+
+    assert.deepEqual(failures, []);
+    assert.equal(h.daemon.process.exitCode, null, `the daemon exited during the flood: ${h.daemon.output()}`);
+    const { hwm } = memoryOf(pid);
+    const sessions = await h.daemon.api('GET', '/v1/sessions');
+    assert.equal(sessions.status, 200, 'the daemon still answers its API');
+    t.diagnostic(`${statements} statements of ${(flood.length / MiB).toFixed(1)} MiB in ${FLOOD_MS / 1000} s over ${CONNECTIONS} connections`);
+    t.diagnostic(`peak RSS ${(Math.max(hwm, peakRss) / MiB).toFixed(0)} MiB (bound ${(RSS_BOUND / MiB).toFixed(0)} MiB)`);
+    t.diagnostic(`probe select 1: ${probeTimes.length} answers, slowest ${Math.max(...probeTimes)} ms, median ${probeTimes.sort((a, b) => a - b)[Math.floor(probeTimes.length / 2)]} ms`);
+    assert.ok(statements >= CONNECTIONS, `every connection had at least one statement answered (${statements} in all)`);
+    assert.ok(probeTimes.length >= 5, `the probe answered ${probeTimes.length} times`);
+    assert.ok(Math.max(hwm, peakRss) <= RSS_BOUND, `peak RSS ${Math.max(hwm, peakRss)} bytes is above the bound of ${RSS_BOUND}`);
+
+    // the recording holds each statement's head, not its 16 MiB: sealed on stop, so everything is on disk
+    await h.daemon.stop();
+    const recorded = recordingBytes(h.home) - recordedBefore;
+    t.diagnostic(`recording grew by ${(recorded / MiB).toFixed(1)} MiB for ${statements} statements (${(recorded / Math.max(1, statements) / 1024).toFixed(1)} KiB each)`);
+    assert.ok(recorded >= statements * DEFAULT_LIMITS.actionTextBytes, `each statement's first ${DEFAULT_LIMITS.actionTextBytes} bytes are recorded (${recorded} bytes for ${statements})`);
+    assert.ok(recorded <= (statements + probeTimes.length) * RECORD_BYTES_PER_STATEMENT + MiB, `the recording grew by ${recorded} bytes for ${statements} statements`);
+  });
+});
