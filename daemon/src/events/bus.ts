@@ -118,13 +118,26 @@ export class EventBus {
 const SAMPLED_ELEMENTS = 32;
 
 /**
- * A cheap estimate of an event's size in memory: string lengths and a fixed cost per value, five
- * levels deep (an action's detail's parameters), long arrays extrapolated from their head. Not a
- * JSON.stringify: it runs for every event, several per proxied statement.
+ * A cheap estimate of an event's size in memory: string lengths and a fixed cost per value, a few
+ * levels deep (an action's detail's parameters are the deepest strings that matter), long arrays
+ * extrapolated from their head. Not a JSON.stringify: it runs for every event, three per proxied
+ * statement (about 0.6 µs for the three on the bench machine).
  */
 export function eventBytes(body: AirlockEventBody): number {
+  if (body.type === 'action.decided' || body.type === 'action.completed') {
+    // both events of an action carry the same action object: it is walked once
+    const action = body.data.action;
+    let size = actionBytes.get(action);
+    if (size === undefined) {
+      size = approxBytes(action, 3);
+      actionBytes.set(action, size);
+    }
+    return 64 + 256 + size;
+  }
   return 64 + approxBytes(body.data, 5);
 }
+
+const actionBytes = new WeakMap<object, number>();
 
 function approxBytes(value: unknown, depth: number): number {
   if (typeof value === 'string') return 16 + value.length;

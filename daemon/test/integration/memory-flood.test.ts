@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { DEFAULT_LIMITS } from '@airlock/shared';
+import { createHash } from 'node:crypto';
+import { DEFAULT_LIMITS, type Action } from '@airlock/shared';
 import { createDatabase, dropDatabase, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
 import { RawPgClient } from '../helpers/pg-raw.js';
 
@@ -67,6 +68,38 @@ describe('memory under hostile input: a flood of 16 MiB statements', () => {
   after(async () => {
     await h?.stop();
     dropDatabase(DB);
+  });
+
+  test('a statement parsed off the main thread is judged on what it runs, and recorded as its head, length and SHA-256', async () => {
+    const client = new pg.Client({ connectionString: h.connectionString.replace(encodeURIComponent(h.token), encodeURIComponent(await h.newToken('huge-one'))) });
+    await client.connect();
+    const pad = `/* ${'pad '.repeat(256 * 1024)} */`;
+    const drop = `${pad} DROP TABLE IF EXISTS victim`;
+    const select = `select $1::int as v ${pad}`;
+    try {
+      // a 1 MiB Query: the DROP after the padding is seen, and policy (reads only) refuses it
+      await assert.rejects(client.query(drop), /blocked by Airlock/);
+      // a 1 MiB Parse (extended protocol), then Bind/Execute of it: allowed as the read it is
+      assert.equal((await client.query(select, [7])).rows[0].v, 7);
+    } finally {
+      await client.end();
+    }
+    const sessions = (await h.daemon.api('GET', '/v1/sessions')).json as { recordings: { id: string; agentSessionName: string }[] };
+    const recording = sessions.recordings.find((r) => r.agentSessionName === 'huge-one');
+    assert.ok(recording, 'the session was recorded');
+    const page = (await h.daemon.api('GET', `/v1/sessions/${recording.id}/records?limit=100`)).json as { records: { type: string; action?: Action; decision?: { decision: string } }[] };
+    const actions = page.records.filter((r) => r.type === 'action');
+    const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+    const dropped = actions.find((r) => r.action!.summary.includes('DROP TABLE'));
+    assert.ok(dropped, `the DROP is named in a summary: ${actions.map((r) => r.action!.summary).join(' | ')}`);
+    assert.equal(dropped.decision!.decision, 'deny');
+    assert.deepEqual(dropped.action!.detail.sqlCut, { bytes: Buffer.byteLength(drop), keptBytes: DEFAULT_LIMITS.actionTextBytes, sha256: sha256(drop) });
+    assert.equal(dropped.action!.detail.sql, drop.slice(0, DEFAULT_LIMITS.actionTextBytes));
+    const read = actions.find((r) => r.action!.detail.protocol === 'extended');
+    assert.ok(read);
+    assert.equal(read.decision!.decision, 'allow');
+    assert.deepEqual(read.action!.detail.sqlCut, { bytes: Buffer.byteLength(select), keptBytes: DEFAULT_LIMITS.actionTextBytes, sha256: sha256(select) });
+    assert.deepEqual(read.action!.detail.params, ['7']);
   });
 
   test(`${CONNECTIONS} connections over ${SESSIONS} sessions: the daemon lives, stays under its RSS bound, records each statement's head, and another session keeps answering`, async (t) => {

@@ -41,6 +41,10 @@ describe('event bus', () => {
     const small = eventBytes(body('x'));
     const large = eventBytes(body('x'.repeat(50_000)));
     assert.ok(large - small >= 49_000 && large - small <= 51_000, `estimates ${small} and ${large}`);
+    // an action's text and parameters count, in both of its events
+    const action = (sql: string, params: string[]) => ({ id: 'a', sessionId: 's', target: 'db', protocol: 'postgres' as const, kind: 'sql.query', summary: 'SELECT', risk: 'low' as const, attributes: {}, detail: { sql, params }, at: '2026-12-05T00:00:00.000Z' });
+    const decided = (a: ReturnType<typeof action>) => eventBytes({ type: 'action.decided', data: { action: a, decision: { decision: 'allow', ruleId: 'r', reason: 'ok' } } });
+    assert.ok(decided(action('x'.repeat(40_000), ['y'.repeat(20_000)])) - decided(action('x', ['y'])) >= 59_000);
     // a long array is extrapolated from its head, not walked
     const many = eventBytes({ type: 'targets.changed', data: { targets: Array.from({ length: 10_000 }, () => ({ name: 'n'.repeat(100) })) } } as never);
     assert.ok(many > 1_000_000, `an array of 10,000 objects of 100 characters estimated at ${many}`);

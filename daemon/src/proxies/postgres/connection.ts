@@ -20,6 +20,7 @@ import {
 import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
 import type { SqlClassifier } from './classification.js';
+import type { CopyOutStatement } from './copy-format.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
 import { ResultPlanner } from './result-plans.js';
@@ -63,6 +64,8 @@ interface ParsedOffThread {
   text?: BoundedText;
   /** the thread failed or took too long: the statement is refused */
   failed?: string;
+  /** the text's COPY TO STDOUT statements, read by the thread */
+  copyOut?: CopyOutStatement[];
 }
 
 /**
@@ -98,8 +101,15 @@ export class ClientConnection {
   private upstreamKey?: { processId: number; secretKey: number };
   /** the classification of the message at the head of the queue, parsed off the main thread */
   private seeded?: { msg: WireMessage; classification: SqlClassification };
-  /** by message: what the parse thread found, for the action's text and a refusal (weak: gone with the message) */
-  private readonly parsedOffThread = new WeakMap<WireMessage, ParsedOffThread>();
+  /**
+   * By the classification the thread returned (which the session keeps with the prepared statement, so
+   * an Execute finds it too): the action's text, a refusal, COPY options. Weak: gone with the statement.
+   */
+  private readonly parsedOffThread = new WeakMap<SqlClassification, ParsedOffThread>();
+  /** whether any parse thread failed on this connection: only then is a refusal looked for */
+  private offThreadFailed = false;
+  /** COPY statements of actions whose text was parsed off the main thread */
+  private readonly copyOut = new WeakMap<Action, CopyOutStatement[]>();
   /** the last cut statement text: the Executes of one huge prepared statement hash it once */
   private lastCut?: { sql: string; text: BoundedText };
 
@@ -124,6 +134,7 @@ export class ClientConnection {
       combine: (statements) => classifier.combine(statements),
       rowMasker: (columns, capture) => this.plans.rowMasker(columns, capture),
       copyPlan: (statement, capture, columnCount) => this.plans.copyPlan(statement, capture, columnCount),
+      copyStatements: (capture) => this.copyOut.get(capture.action),
       masker: () => this.currentMasker(),
       now: () => process.hrtime.bigint(),
       limits: deps.context.limits,
@@ -355,16 +366,18 @@ export class ClientConnection {
     this.pumpBlocked = true;
     const textBytes = this.deps.context.limits.actionTextBytes;
     const seed = (parsed: ParsedOffThread) => {
-      this.parsedOffThread.set(msg, parsed);
-      this.seeded = { msg, classification: parsed.classification ?? this.deps.classifier.unknown('the message is malformed') };
+      const classification = parsed.classification ?? this.deps.classifier.unknown('the message is malformed');
+      this.parsedOffThread.set(classification, parsed);
+      this.seeded = { msg, classification };
     };
     this.deps.classifier
       .classifyOffThread(msg.type as 'Q' | 'P', msg.body, textBytes)
       .then(
-        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text } : {}),
+        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text, ...(parsed.copyOut ? { copyOut: parsed.copyOut } : {}) } : {}),
         (err: Error) => {
           const failed = `Airlock could not classify this ${formatBytes(msg.body.length)} statement: ${err.message}`;
           this.deps.context.logger.warn(failed);
+          this.offThreadFailed = true;
           seed({ classification: this.deps.classifier.unknown(failed), failed });
         },
       )
@@ -399,10 +412,19 @@ export class ClientConnection {
 
   private decideOn(question: Question, classification: SqlClassification): Decided | Promise<Decided> {
     const request = this.requestOf(question, classification);
-    const refuse = question.refuse ?? (question.message.body.length > this.deps.context.limits.inlineParseBytes ? this.parsedOffThread.get(question.message)?.failed : undefined);
+    const refuse = question.refuse ?? (this.offThreadFailed ? this.parsedOffThread.get(question.classification)?.failed : undefined);
     const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, refuse);
-    if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
-    return this.submit(request, refuse).then(({ action, verdict }) => ({ question, action, verdict, classification }));
+    if (settled) return this.decided(question, settled.action, settled.verdict, classification);
+    return this.submit(request, refuse).then(({ action, verdict }) => this.decided(question, action, verdict, classification));
+  }
+
+  private decided(question: Question, action: Action, verdict: Verdict, classification: SqlClassification): Decided {
+    // only a text too long to keep can have been parsed off the main thread
+    if (question.sql.length * 3 > this.deps.context.limits.actionTextBytes) {
+      const copyOut = this.parsedOffThread.get(question.classification)?.copyOut;
+      if (copyOut) this.copyOut.set(action, copyOut);
+    }
+    return { question, action, verdict, classification };
   }
 
   private async submit(request: ActionRequest, refuse?: string): Promise<{ action: Action; verdict: Verdict }> {
@@ -467,7 +489,7 @@ export class ClientConnection {
   private textOf(question: Question, limit: number): BoundedText {
     const sql = question.sql;
     if (sql.length * 3 <= limit) return { text: sql };
-    const parsed = question.message.body.length > this.deps.context.limits.inlineParseBytes ? this.parsedOffThread.get(question.message)?.text : undefined;
+    const parsed = this.parsedOffThread.get(question.classification)?.text;
     if (parsed) return parsed;
     if (this.lastCut?.sql === sql) return this.lastCut.text;
     const text = boundText(sql, limit);

@@ -3,9 +3,10 @@ import { Worker } from 'node:worker_threads';
 import type { BoundedText } from '@airlock/shared';
 import type { SqlClassification } from '../../classify/sql/index.js';
 import type { ParseReply, ParseTask } from './parse-worker.js';
+import type { CopyOutStatement } from './copy-format.js';
 
 /** A huge statement's classification and the text its action keeps, worked out off the main thread. */
-export type OffThreadParse = { kind: 'classified'; classification: SqlClassification; text: BoundedText } | { kind: 'malformed' };
+export type OffThreadParse = { kind: 'classified'; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[] } | { kind: 'malformed' };
 
 export interface ParsePoolOptions {
   /** threads parsing at once */
@@ -100,7 +101,7 @@ export class ParsePool {
       clearTimeout(running.timer);
       slot.running = undefined;
       worker.unref();
-      if (reply.ok) running.pending.resolve({ kind: 'classified', classification: reply.classification, text: reply.text });
+      if (reply.ok) running.pending.resolve({ kind: 'classified', classification: reply.classification, text: reply.text, ...(reply.copyOut ? { copyOut: reply.copyOut } : {}) });
       else if (reply.malformed) running.pending.resolve({ kind: 'malformed' });
       else running.pending.reject(new Error(reply.error));
       this.dispatch();

@@ -3,6 +3,7 @@ import type { BoundedText } from '@airlock/shared';
 import { classifySql, initSqlClassifier, type SqlClassification } from '../../classify/sql/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
 import { readParse, readQuery } from './protocol.js';
+import { copyOutStatements, type CopyOutStatement } from './copy-format.js';
 
 /** A Query or Parse body to classify, and how much of its text the action keeps. */
 export interface ParseTask {
@@ -13,7 +14,7 @@ export interface ParseTask {
 }
 
 export type ParseReply =
-  | { id: number; ok: true; classification: SqlClassification; text: BoundedText }
+  | { id: number; ok: true; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[] }
   /** the body is not a well-formed message: the session reports it as the protocol error it is */
   | { id: number; ok: false; malformed: true; error: string }
   | { id: number; ok: false; malformed: false; error: string };
@@ -51,7 +52,9 @@ function run(task: ParseTask): ParseReply {
       s.text = boundText(s.text, task.textBytes).text;
       if (s.prepares) s.prepares.statement.text = boundText(s.prepares.statement.text, task.textBytes).text;
     }
-    return { id: task.id, ok: true, classification, text: boundText(sql, task.textBytes) };
+    // a COPY TO STDOUT's options are read from the text when its rows arrive: a second parse, done here too
+    const copyOut = classification.commands.includes('COPY') ? copyOutStatements(sql) : undefined;
+    return { id: task.id, ok: true, classification, text: boundText(sql, task.textBytes), ...(copyOut ? { copyOut } : {}) };
   } catch (err) {
     return { id: task.id, ok: false, malformed: false, error: (err as Error).message };
   }

@@ -152,6 +152,11 @@ export interface SessionDeps {
    * out, else a promise to wait for (then the same call answers at once).
    */
   copyPlan(statement: CopyOutStatement, capture: ResultCapture, columnCount: number): CopyOutPlan | Promise<unknown>;
+  /**
+   * The COPY TO STDOUT statements of a capture's text, when the caller already has them (a huge text
+   * is parsed off the main thread, COPY options too); undefined: they are read from the text here.
+   */
+  copyStatements?(capture: ResultCapture): CopyOutStatement[] | undefined;
   /** the masker in force, per statement so a policy change applies to open connections */
   masker(): Masker | undefined;
   now(): bigint;
@@ -664,7 +669,7 @@ export class PgSession {
   private onCopyOut(msg: WireMessage, head: Expectation | undefined): ServerStep {
     const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
     if (!capture?.masker?.active) return reply(msg.raw);
-    const statements = (capture.copyStatements ??= copyOutStatements(capture.sql));
+    const statements = (capture.copyStatements ??= this.deps.copyStatements?.(capture) ?? copyOutStatements(capture.sql));
     const index = capture.copyIndex ?? 0;
     const statement: CopyOutStatement = statements[index] ?? { refuse: 'Airlock could not tell which statement this COPY is' };
     const textual = msg.body[0] === 0;
