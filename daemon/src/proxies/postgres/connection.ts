@@ -110,8 +110,6 @@ export class ClientConnection {
   private offThreadFailed = false;
   /** COPY statements of actions whose text was parsed off the main thread */
   private readonly copyOut = new WeakMap<Action, CopyOutStatement[]>();
-  /** the last cut statement text: the Executes of one huge prepared statement hash it once */
-  private lastCut?: { sql: string; text: BoundedText };
 
   constructor(
     socket: net.Socket,
@@ -483,18 +481,14 @@ export class ClientConnection {
   }
 
   /**
-   * The statement text the action keeps. A short one is itself; a long one is cut, its SHA-256 taken
-   * by the parse thread when that parsed it, else here once per text (its Executes share it).
+   * The statement text the action keeps. A short one is itself; a long one is cut, with its SHA-256
+   * taken by the parse thread when that parsed it (its Executes find it by the classification the
+   * session keeps), else here: a text under limits.inlineParseBytes hashes in well under a millisecond.
    */
   private textOf(question: Question, limit: number): BoundedText {
     const sql = question.sql;
     if (sql.length * 3 <= limit) return { text: sql };
-    const parsed = this.parsedOffThread.get(question.classification)?.text;
-    if (parsed) return parsed;
-    if (this.lastCut?.sql === sql) return this.lastCut.text;
-    const text = boundText(sql, limit);
-    if (text.cut) this.lastCut = { sql, text };
-    return text;
+    return this.parsedOffThread.get(question.classification)?.text ?? boundText(sql, limit);
   }
 
   /**
