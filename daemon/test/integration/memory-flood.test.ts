@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_LIMITS, type Action } from '@airlock/shared';
 import { createDatabase, dropDatabase, startPgProxy, type PgProxyHarness } from '../helpers/pg-proxy.js';
 import { RawPgClient } from '../helpers/pg-raw.js';
+import { DEMO_SCHEMA } from '../helpers/pg-fixtures.js';
 
 /**
  * The adversarial review's attack, against the real daemon process: many connections over a few
@@ -33,7 +34,15 @@ const RECORD_BYTES_PER_STATEMENT = DEFAULT_LIMITS.actionTextBytes + 16 * 1024;
 /** A `select 1` of another session may wait this long while the flood runs (generous: the machine is shared). */
 const PROBE_BOUND_MS = 5_000;
 
-const POLICY = ['version: 1', 'default: deny', 'rules:', '  - { id: reads, decision: allow, match: { attributes: { class: read } } }'].join('\n');
+const POLICY = [
+  'version: 1',
+  'default: deny',
+  'rules:',
+  '  - { id: reads, decision: allow, match: { attributes: { class: read } } }',
+  'masking:',
+  '  columns:',
+  '    - { columns: "*password*", label: REDACTED }',
+].join('\n');
 
 function queryMessage(sql: string): Buffer {
   const text = Buffer.from(`${sql}\0`, 'utf8');
@@ -62,7 +71,7 @@ describe('memory under hostile input: a flood of 16 MiB statements', () => {
   let h: PgProxyHarness;
 
   before(async () => {
-    createDatabase(DB, '');
+    createDatabase(DB, DEMO_SCHEMA);
     h = await startPgProxy({ database: DB, policy: POLICY });
   });
   after(async () => {
@@ -81,6 +90,11 @@ describe('memory under hostile input: a flood of 16 MiB statements', () => {
       await assert.rejects(client.query(drop), /blocked by Airlock/);
       // a 1 MiB Parse (extended protocol), then Bind/Execute of it: allowed as the read it is
       assert.equal((await client.query(select, [7])).rows[0].v, 7);
+      // a computed column of a masked one, read past 1 MiB of padding: the columns it reads come from the parse thread
+      const computed = await client.query(`SELECT id, lower(password_hash) AS h FROM customers WHERE id = 1 ${pad}`);
+      assert.notEqual(computed.rows[0].h, 'bcrypt$2b$12$abcdefghijk', 'the password hash is masked');
+      const prepared = await client.query(`SELECT id, lower(password_hash) AS h FROM customers WHERE id = $1 ${pad}`, [1]);
+      assert.notEqual(prepared.rows[0].h, 'bcrypt$2b$12$abcdefghijk', 'the password hash is masked through a huge prepared statement too');
     } finally {
       await client.end();
     }

@@ -32,6 +32,13 @@ describe('parse threads for huge statements', () => {
     assert.equal(parsed.kind === 'classified' && parsed.copyOut?.[0]?.options?.format, 'csv');
   });
 
+  test('with references asked for, the columns a huge SELECT reads come back (column rules need them)', async () => {
+    const parsed = await pool.classify('Q', body(`SELECT email, name FROM customers /* ${'z'.repeat(300_000)} */`), 4096, true);
+    assert.ok(parsed.kind === 'classified' && parsed.refs?.tables.includes('customers'), 'the table read is found');
+    const without = await pool.classify('Q', body(`SELECT email FROM customers /* ${'z'.repeat(300_000)} */`), 4096);
+    assert.equal(without.kind === 'classified' && without.refs, undefined, 'not read when not asked for');
+  });
+
   test('a malformed body is reported as such (the session answers it as a protocol error)', async () => {
     assert.deepEqual(await pool.classify('Q', Buffer.from('select 1 without its NUL'), 4096), { kind: 'malformed' });
   });

@@ -42,9 +42,9 @@ export class SqlClassifier {
    * A Query or Parse message's classification, parsed by another thread (see parse-pool.ts), with the
    * text its action keeps. Rejects when the thread fails or times out: the caller refuses the statement.
    */
-  classifyOffThread(type: 'Q' | 'P', body: Buffer, textBytes: number): Promise<OffThreadParse> {
+  classifyOffThread(type: 'Q' | 'P', body: Buffer, textBytes: number, references: boolean): Promise<OffThreadParse> {
     this.pool ??= new ParsePool(ParsePool.defaultOptions());
-    return this.pool.classify(type, body, textBytes);
+    return this.pool.classify(type, body, textBytes, references);
   }
 
   /** A statement that runs another (EXECUTE of a prepared statement, FETCH from a portal): what it runs, combined with its own class. */

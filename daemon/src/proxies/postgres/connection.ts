@@ -21,6 +21,7 @@ import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
 import type { SqlClassifier } from './classification.js';
 import type { CopyOutStatement } from './copy-format.js';
+import type { SqlReferences } from '../../classify/sql/references.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
 import { ResultPlanner } from './result-plans.js';
@@ -66,6 +67,8 @@ interface ParsedOffThread {
   failed?: string;
   /** the text's COPY TO STDOUT statements, read by the thread */
   copyOut?: CopyOutStatement[];
+  /** the columns the text reads, for masking by column rules */
+  refs?: SqlReferences;
 }
 
 /**
@@ -106,6 +109,8 @@ export class ClientConnection {
    * an Execute finds it too): the action's text, a refusal, COPY options. Weak: gone with the statement.
    */
   private readonly parsedOffThread = new WeakMap<SqlClassification, ParsedOffThread>();
+  /** whether a statement of this connection was parsed off the main thread: only then is its digest looked for */
+  private offThreadParsed = false;
   /** whether any parse thread failed on this connection: only then is a refusal looked for */
   private offThreadFailed = false;
   /** COPY statements of actions whose text was parsed off the main thread */
@@ -133,6 +138,10 @@ export class ClientConnection {
       rowMasker: (columns, capture) => this.plans.rowMasker(columns, capture),
       copyPlan: (statement, capture, columnCount) => this.plans.copyPlan(statement, capture, columnCount),
       copyStatements: (capture) => this.copyOut.get(capture.action),
+      keptText: () => {
+        const seeded = this.seeded;
+        return seeded !== undefined && seeded.msg === this.queue[0] ? this.parsedOffThread.get(seeded.classification)?.text?.text : undefined;
+      },
       masker: () => this.currentMasker(),
       now: () => process.hrtime.bigint(),
       limits: deps.context.limits,
@@ -366,12 +375,15 @@ export class ClientConnection {
     const seed = (parsed: ParsedOffThread) => {
       const classification = parsed.classification ?? this.deps.classifier.unknown('the message is malformed');
       this.parsedOffThread.set(classification, parsed);
+      this.offThreadParsed = true;
       this.seeded = { msg, classification };
     };
+    // the columns a result reads matter only to column rules, which need the catalog
+    const references = this.catalog !== undefined && this.currentMasker().hasColumnRules;
     this.deps.classifier
-      .classifyOffThread(msg.type as 'Q' | 'P', msg.body, textBytes)
+      .classifyOffThread(msg.type as 'Q' | 'P', msg.body, textBytes, references)
       .then(
-        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text, ...(parsed.copyOut ? { copyOut: parsed.copyOut } : {}) } : {}),
+        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text, ...(parsed.copyOut ? { copyOut: parsed.copyOut } : {}), ...(parsed.refs ? { refs: parsed.refs } : {}) } : {}),
         (err: Error) => {
           const failed = `Airlock could not classify this ${formatBytes(msg.body.length)} statement: ${err.message}`;
           this.deps.context.logger.warn(failed);
@@ -417,10 +429,14 @@ export class ClientConnection {
   }
 
   private decided(question: Question, action: Action, verdict: Verdict, classification: SqlClassification): Decided {
-    // only a text too long to keep can have been parsed off the main thread
-    if (question.sql.length * 3 > this.deps.context.limits.actionTextBytes) {
-      const copyOut = this.parsedOffThread.get(question.classification)?.copyOut;
-      if (copyOut) this.copyOut.set(action, copyOut);
+    const parsed = this.offThreadParsed ? this.parsedOffThread.get(question.classification) : undefined;
+    if (parsed) {
+      // what the thread read from the text, so nothing here parses it again: the result's captures are keyed by either classification
+      if (parsed.copyOut) this.copyOut.set(action, parsed.copyOut);
+      if (parsed.refs) {
+        this.plans.seedReferences(question.classification, parsed.refs);
+        this.plans.seedReferences(classification, parsed.refs);
+      }
     }
     return { question, action, verdict, classification };
   }
@@ -487,8 +503,10 @@ export class ClientConnection {
    */
   private textOf(question: Question, limit: number): BoundedText {
     const sql = question.sql;
-    if (sql.length * 3 <= limit) return { text: sql };
-    return this.parsedOffThread.get(question.classification)?.text ?? boundText(sql, limit);
+    // a huge prepared statement keeps only its head, which may be short enough to pass for whole
+    const parsed = this.offThreadParsed ? this.parsedOffThread.get(question.classification)?.text : undefined;
+    if (parsed) return parsed;
+    return sql.length * 3 <= limit ? { text: sql } : boundText(sql, limit);
   }
 
   /**

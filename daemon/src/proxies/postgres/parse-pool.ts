@@ -4,9 +4,10 @@ import type { BoundedText } from '@airlock/shared';
 import type { SqlClassification } from '../../classify/sql/index.js';
 import type { ParseReply, ParseTask } from './parse-worker.js';
 import type { CopyOutStatement } from './copy-format.js';
+import type { SqlReferences } from '../../classify/sql/references.js';
 
 /** A huge statement's classification and the text its action keeps, worked out off the main thread. */
-export type OffThreadParse = { kind: 'classified'; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[] } | { kind: 'malformed' };
+export type OffThreadParse = { kind: 'classified'; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[]; refs?: SqlReferences } | { kind: 'malformed' };
 
 export interface ParsePoolOptions {
   /** threads parsing at once */
@@ -26,6 +27,7 @@ interface Pending {
   /** the message's own bytes, copied only when a thread takes the task: a queue of copies would double what waits */
   body: Buffer;
   textBytes: number;
+  references: boolean;
   resolve: (result: OffThreadParse) => void;
   reject: (err: Error) => void;
 }
@@ -54,10 +56,13 @@ export class ParsePool {
     return { size: Math.max(1, Math.min(2, os.availableParallelism() - 1)), timeoutMs: 10_000, heapMb: 512 };
   }
 
-  /** Classifies a Query ('Q') or Parse ('P') message body; rejects when the thread fails or takes too long. */
-  classify(type: 'Q' | 'P', body: Buffer, textBytes: number): Promise<OffThreadParse> {
+  /**
+   * Classifies a Query ('Q') or Parse ('P') message body, keeping `textBytes` of its text, and with
+   * `references` the columns it reads; rejects when the thread fails or takes too long.
+   */
+  classify(type: 'Q' | 'P', body: Buffer, textBytes: number, references = false): Promise<OffThreadParse> {
     return new Promise<OffThreadParse>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, type, body, textBytes, resolve, reject });
+      this.queue.push({ id: this.nextId++, type, body, textBytes, references, resolve, reject });
       this.dispatch();
     });
   }
@@ -86,7 +91,7 @@ export class ParsePool {
       // one copy into a buffer of its own, which is then moved (not copied again) to the thread
       const copy = new Uint8Array(pending.body.length);
       copy.set(pending.body);
-      const task: ParseTask = { id: pending.id, type: pending.type, body: copy, textBytes: pending.textBytes };
+      const task: ParseTask = { id: pending.id, type: pending.type, body: copy, textBytes: pending.textBytes, references: pending.references };
       slot.worker.postMessage(task, [copy.buffer]);
     }
   }
@@ -101,7 +106,10 @@ export class ParsePool {
       clearTimeout(running.timer);
       slot.running = undefined;
       worker.unref();
-      if (reply.ok) running.pending.resolve({ kind: 'classified', classification: reply.classification, text: reply.text, ...(reply.copyOut ? { copyOut: reply.copyOut } : {}) });
+      if (reply.ok) {
+        const { classification, text, copyOut, refs } = reply;
+        running.pending.resolve({ kind: 'classified', classification, text, ...(copyOut ? { copyOut } : {}), ...(refs ? { refs } : {}) });
+      }
       else if (reply.malformed) running.pending.resolve({ kind: 'malformed' });
       else running.pending.reject(new Error(reply.error));
       this.dispatch();

@@ -4,6 +4,7 @@ import { classifySql, initSqlClassifier, type SqlClassification } from '../../cl
 import { boundText } from '../../pipeline/bounded-text.js';
 import { readParse, readQuery } from './protocol.js';
 import { copyOutStatements, type CopyOutStatement } from './copy-format.js';
+import { sqlReferences, type SqlReferences } from '../../classify/sql/references.js';
 
 /** A Query or Parse body to classify, and how much of its text the action keeps. */
 export interface ParseTask {
@@ -11,10 +12,12 @@ export interface ParseTask {
   type: 'Q' | 'P';
   body: Uint8Array;
   textBytes: number;
+  /** also read which columns the text references (result masking by column rules needs it) */
+  references: boolean;
 }
 
 export type ParseReply =
-  | { id: number; ok: true; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[] }
+  | { id: number; ok: true; classification: SqlClassification; text: BoundedText; copyOut?: CopyOutStatement[]; refs?: SqlReferences }
   /** the body is not a well-formed message: the session reports it as the protocol error it is */
   | { id: number; ok: false; malformed: true; error: string }
   | { id: number; ok: false; malformed: false; error: string };
@@ -54,7 +57,8 @@ function run(task: ParseTask): ParseReply {
     }
     // a COPY TO STDOUT's options are read from the text when its rows arrive: a second parse, done here too
     const copyOut = classification.commands.includes('COPY') ? copyOutStatements(sql) : undefined;
-    return { id: task.id, ok: true, classification, text: boundText(sql, task.textBytes), ...(copyOut ? { copyOut } : {}) };
+    const refs = task.references && classification.parseError === undefined ? sqlReferences(sql) : undefined;
+    return { id: task.id, ok: true, classification, text: boundText(sql, task.textBytes), ...(copyOut ? { copyOut } : {}), ...(refs ? { refs } : {}) };
   } catch (err) {
     return { id: task.id, ok: false, malformed: false, error: (err as Error).message };
   }

@@ -157,6 +157,12 @@ export interface SessionDeps {
    * is parsed off the main thread, COPY options too); undefined: they are read from the text here.
    */
   copyStatements?(capture: ResultCapture): CopyOutStatement[] | undefined;
+  /**
+   * The text a prepared statement keeps, when the caller has it shorter (the head of a huge statement
+   * parsed off the main thread: what was read from it is in the classification); undefined: all of it.
+   * Without it a client could hold a thousand names of 16 MiB each in the daemon.
+   */
+  keptText?(sql: string): string | undefined;
   /** the masker in force, per statement so a policy change applies to open connections */
   masker(): Masker | undefined;
   now(): bigint;
@@ -288,7 +294,8 @@ export class PgSession {
       case 'P': {
         const parse = readParse(msg.body);
         checkName(parse.name, 'prepared statement');
-        const statement: PreparedStatement = { name: parse.name, sql: parse.sql, classification: this.deps.classify(parse.sql) };
+        const classification = this.deps.classify(parse.sql);
+        const statement: PreparedStatement = { name: parse.name, sql: this.deps.keptText?.(parse.sql) ?? parse.sql, classification };
         // the server drops the unnamed statement before parsing, so even a failed Parse removes it
         const removals = parse.name === '' ? { statements: [this.statements.remove('', this.batch)], portals: [] } : undefined;
         this.expect({ kind: 'parse', change: this.statements.add(parse.name, statement, this.batch), removals });
