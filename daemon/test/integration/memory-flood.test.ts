@@ -23,12 +23,12 @@ const FLOOD_MS = Number(process.env.AIRLOCK_FLOOD_SECONDS ?? 20) * 1000;
 const MAX_MESSAGE = DEFAULT_LIMITS.maxMessageBytes;
 const MiB = 1024 * 1024;
 /**
- * Peak RSS bound: a base of 256 MiB (the daemon idles near 130 MB) plus, per flooding connection,
- * two of the largest messages (the message as it arrived and its decoded text, both held while the
- * statement runs). Keeping each statement's whole text in the event ring or the recorder's queue,
- * as before, passes this within a few dozen statements.
+ * Peak RSS bound: a base of 384 MiB (the daemon idles near 130 MB; each parse thread, one or two,
+ * holds a huge statement's text and its parser's copy, about 120 MB) plus, per flooding connection,
+ * two of the largest messages (the message as it arrived, waiting its turn at a parse thread, and
+ * its decoded text while it runs). Measured on a 2-CPU machine: 950–1,030 MiB of 1,344.
  */
-const RSS_BOUND = 256 * MiB + CONNECTIONS * 2 * MAX_MESSAGE;
+const RSS_BOUND = 384 * MiB + CONNECTIONS * 2 * MAX_MESSAGE;
 /** Per statement, the recording holds its action (with at most actionTextBytes of text) and its result. */
 const RECORD_BYTES_PER_STATEMENT = DEFAULT_LIMITS.actionTextBytes + 16 * 1024;
 /** A `select 1` of another session may wait this long while the flood runs (generous: the machine is shared). */
