@@ -120,6 +120,12 @@ export const RecordingConfig = z
     mode: RecordingMode.default('async'),
     /** async mode: records waiting to be written before new actions wait. */
     queueLimit: z.number().int().min(1).default(10_000),
+    /**
+     * async mode: bytes of records waiting to be written (per recording) before new actions wait. 32 MiB:
+     * hundreds of the largest records (an action keeps at most limits.actionTextBytes of its text), and
+     * seconds of writing at the rate a disk takes them; the count alone let 10,000 large records queue.
+     */
+    queueBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024),
     /** first rows of a result kept in the log (masked) */
     resultRows: z.number().int().min(0).default(50),
     resultBytes: z.number().int().min(0).default(64 * 1024),

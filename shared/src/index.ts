@@ -14,3 +14,4 @@ export * from './masking.js';
 export * from './sse.js';
 export * from './result-detail.js';
 export * from './statement-list.js';
+export * from './text.js';

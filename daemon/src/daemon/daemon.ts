@@ -160,6 +160,7 @@ export class Daemon implements ControlPlane {
       ledgerFile: paths.recordingLedger,
       mode: this.config.recording.mode,
       queueLimit: this.config.recording.queueLimit,
+      queueBytes: this.config.recording.queueBytes,
       indexLimit: this.config.recording.indexLimit,
     });
     const { interrupted, ledgerStarted } = await this.recorder.start();

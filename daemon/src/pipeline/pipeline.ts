@@ -39,8 +39,9 @@ export class ActionPipeline {
    * the server may hold under other text): it is recorded and refused whatever policy says.
    */
   async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal; refuse?: string } = {}): Promise<{ action: Action; verdict: Verdict }> {
-    const action = actionOf(request, session);
-    const decision = this.evaluate(action, options.refuse);
+    const evaluated = actionOf(request, session);
+    const decision = this.evaluate(evaluated, options.refuse);
+    const action = recordable(evaluated);
 
     try {
       await this.record(session, { type: 'action', action, decision });
@@ -73,9 +74,10 @@ export class ActionPipeline {
   submitNow(session: AgentSession, request: ActionRequest, refuse?: string): { action: Action; verdict: Verdict } | undefined {
     const recorder = this.deps.recorder;
     if (!recorder.tryAppendNow) return undefined;
-    const action = actionOf(request, session);
-    const decision = this.evaluate(action, refuse);
+    const evaluated = actionOf(request, session);
+    const decision = this.evaluate(evaluated, refuse);
     if (decision.decision === 'review') return undefined;
+    const action = recordable(evaluated);
     const verdict: Verdict = { actionId: action.id, ruleId: decision.ruleId, allowed: decision.decision === 'allow', via: 'policy', reason: decision.reason };
     if (!recorder.tryAppendNow(session, { type: 'action', action, decision, verdict })) return undefined;
     this.deps.bus.publish({ type: 'action.decided', data: { action, decision } });
@@ -164,6 +166,36 @@ export class ActionPipeline {
 }
 
 const RECORDED = Promise.resolve();
+
+/**
+ * Attribute lists longer than this are recorded, published and shown as their first entries and a
+ * count (`<name>Omitted`); policy has already matched on them whole. One statement naming 200,000
+ * tables (1.5 MB of text) would otherwise put 2 MB in every record and event of it.
+ */
+export const RECORDED_LIST_ENTRIES = 1_000;
+
+/** The action as it is recorded and published: itself, unless an attribute list is longer than RECORDED_LIST_ENTRIES. */
+export function recordable(action: Action): Action {
+  const attributes = action.attributes;
+  let long = false;
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (Array.isArray(value) && value.length > RECORDED_LIST_ENTRIES) {
+      long = true;
+      break;
+    }
+  }
+  if (!long) return action;
+  const bounded: Action['attributes'] = {};
+  for (const key in attributes) {
+    const value = attributes[key]!;
+    if (Array.isArray(value) && value.length > RECORDED_LIST_ENTRIES) {
+      bounded[key] = value.slice(0, RECORDED_LIST_ENTRIES);
+      bounded[`${key}Omitted`] = value.length - RECORDED_LIST_ENTRIES;
+    } else bounded[key] = value;
+  }
+  return { ...action, attributes: bounded };
+}
 
 /**
  * The action of a request, with its id, session and time. Written out rather than as

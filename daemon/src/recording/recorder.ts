@@ -26,6 +26,8 @@ export interface RecorderOptions {
   mode: RecordingMode;
   /** records queued per recording before appends wait */
   queueLimit: number;
+  /** bytes queued per recording before appends wait (default: no bound but the count) */
+  queueBytes?: number;
   /** entries kept in the session index */
   indexLimit: number;
   now?: () => Date;
@@ -356,6 +358,7 @@ export class Recorder extends EventEmitter<RecorderEventMap> {
         file,
         mode: this.mode,
         queueLimit: this.#options.queueLimit,
+        ...(this.#options.queueBytes !== undefined ? { queueBytes: this.#options.queueBytes } : {}),
         // the writer stamps records with isoNow unless a clock was given
         ...(this.#options.now ? { now: this.#options.now } : {}),
         // The index and the ledger name the recording before its log exists, so a crash can never leave a log

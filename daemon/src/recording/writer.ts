@@ -20,6 +20,8 @@ export interface RecordingWriterOptions {
   mode: RecordingMode;
   /** records queued but not yet written; further appends wait for room (in order) rather than drop */
   queueLimit: number;
+  /** bytes of records queued but not yet written, the same way (one record may pass it, so it is never stuck) */
+  queueBytes?: number;
   now?: () => Date;
   /** runs before the log is created (the recorder makes the index name the recording first); failure fails the writer */
   beforeOpen?: () => Promise<void>;
@@ -80,6 +82,9 @@ export class RecordingWriter {
   readonly file: string;
   readonly mode: RecordingMode;
   readonly #queueLimit: number;
+  readonly #queueBytes: number;
+  /** bytes of the lines queued and in flight */
+  #pendingBytes = 0;
   /** the record's ts: isoNow unless a clock was given (tests) */
   readonly #timestamp: () => string;
   readonly #options: RecordingWriterOptions;
@@ -107,6 +112,10 @@ export class RecordingWriter {
     this.file = options.file;
     this.mode = options.mode;
     this.#queueLimit = options.queueLimit;
+    if (options.queueBytes !== undefined && (!Number.isInteger(options.queueBytes) || options.queueBytes < 1)) {
+      throw new RangeError(`recording ${options.recordingId}: queueBytes must be a positive integer, got ${options.queueBytes}`);
+    }
+    this.#queueBytes = options.queueBytes ?? Number.POSITIVE_INFINITY;
     const now = options.now;
     this.#timestamp = now ? () => now().toISOString() : isoNow;
     this.#options = options;
@@ -190,9 +199,14 @@ export class RecordingWriter {
     await this.#closeHandle(false);
   }
 
-  /** The bound covers records being written too: they are not on disk yet. */
+  /** bytes of the records admitted and not yet on disk */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** The bounds cover records being written too: they are not on disk yet. */
   #hasRoom(): boolean {
-    return this.#queue.length + this.#inFlight.length < this.#queueLimit;
+    return this.#queue.length + this.#inFlight.length < this.#queueLimit && this.#pendingBytes < this.#queueBytes;
   }
 
   #isIdle(): boolean {
@@ -236,6 +250,7 @@ export class RecordingWriter {
     this.#nextSeq = seq + 1;
     this.#lastHash = hash;
     this.#lastTs = ts;
+    this.#pendingBytes += bytes.length;
     this.#queue.push({ bytes, hash, isAction: body.type === 'action', settle: settle ? { resolve: settle.resolve, reject: settle.reject, seq } : undefined });
     this.#scheduleDrain();
     return seq;
@@ -282,7 +297,10 @@ export class RecordingWriter {
         await writeAll(this.#handle, batch.length === 1 ? (batch[0] as QueuedLine).bytes : Buffer.concat(batch.map((entry) => entry.bytes)));
         if (this.mode === 'sync') await this.#handle.datasync();
         let actions = 0;
-        for (const entry of batch) if (entry.isAction) actions += 1;
+        for (const entry of batch) {
+          if (entry.isAction) actions += 1;
+          this.#pendingBytes -= entry.bytes.length;
+        }
         this.#written = {
           records: this.#written.records + batch.length,
           head: (batch[batch.length - 1] as QueuedLine).hash,
@@ -359,6 +377,7 @@ export class RecordingWriter {
     for (const waiter of this.#waiting) waiter.reject(failure);
     for (const waiter of this.#idle) waiter.reject(failure);
     this.#queue = [];
+    this.#pendingBytes = 0;
     this.#waiting = [];
     this.#idle = [];
     this.#options.onFailed?.(failure);

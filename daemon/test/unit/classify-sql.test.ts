@@ -568,6 +568,19 @@ describe('SqlClassifierCache', () => {
     assert.equal(cache.size, 0);
   });
 
+  test('the kept texts together stay under maxTotalChars: the oldest go first', () => {
+    const cache = new SqlClassifierCache(1000, 1000, 2500);
+    const text = (n: number) => `SELECT ${n} /* ${'x'.repeat(900)} */`;
+    const first = cache.classify(text(1));
+    cache.classify(text(2));
+    assert.equal(cache.size, 2);
+    cache.classify(text(3));
+    assert.equal(cache.size, 2, 'a third text of about 900 characters would pass 2,500 characters');
+    assert.ok(cache.chars <= 2500, `kept ${cache.chars} characters`);
+    assert.notEqual(cache.classify(text(1)), first, 'the oldest was evicted');
+    assert.throws(() => new SqlClassifierCache(10, 100, 50), /maxTotalChars: expected a whole number of at least maxTextLength \(100\), got 50/);
+  });
+
   test('maxEntries must be a positive whole number', () => {
     assert.throws(() => new SqlClassifierCache(0), RangeError);
     assert.throws(() => new SqlClassifierCache(1.5), RangeError);

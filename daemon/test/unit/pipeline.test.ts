@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentSession, MaskReport, Policy, RecordBody } from '@airlock/shared';
 import { Policy as PolicySchema } from '@airlock/shared';
-import { ActionPipeline, actionOf, type ActionRequest } from '../../src/pipeline/pipeline.js';
+import { ActionPipeline, RECORDED_LIST_ENTRIES, actionOf, type ActionRequest } from '../../src/pipeline/pipeline.js';
 import { ApprovalBroker } from '../../src/approvals/broker.js';
 import { EventBus } from '../../src/events/bus.js';
 import { compilePolicy } from '../../src/policy/engine.js';
@@ -19,6 +19,7 @@ const session: AgentSession = {
 const policy: Policy = PolicySchema.parse({
   rules: [
     { id: 'deny-priv', decision: 'deny', match: { attributes: { class: 'privileged' } } },
+    { id: 'deny-secret', decision: 'deny', match: { attributes: { tables: 'secret.*' } } },
     { id: 'review-writes', decision: 'review', timeout: '5s', match: { attributes: { class: 'write' } } },
     { id: 'allow-reads', decision: 'allow', match: { attributes: { class: 'read' } } },
   ],
@@ -150,6 +151,27 @@ describe('action pipeline', () => {
     assert.equal(first.decision.ruleId, 'allow-reads');
     assert.equal(first.action.id, read.action.id);
     assert.deepEqual(events, ['action.decided', 'action.completed', 'action.decided', 'action.completed']);
+  });
+
+  test('a list attribute longer than the recording keeps: policy matches on all of it, the record and events get its head and a count', async () => {
+    const tables = [...Array.from({ length: RECORDED_LIST_ENTRIES + 500 }, (_, i) => `public.t${i}`), 'secret.keys'];
+    const huge: ActionRequest = { ...request('read'), attributes: { class: 'read', tables, statementCount: 1 } };
+    for (const appendNow of [true, false]) {
+      const { pipeline, records } = setup({ appendNow });
+      const settled = appendNow ? pipeline.submitNow(session, huge) : await pipeline.submit(session, huge);
+      assert.ok(settled);
+      assert.equal(settled.verdict.allowed, false, 'the table past the recorded head was still matched');
+      assert.equal(settled.verdict.ruleId, 'deny-secret');
+      const record = records[0];
+      assert.ok(record?.type === 'action');
+      assert.equal((record.action.attributes.tables as string[]).length, RECORDED_LIST_ENTRIES);
+      assert.equal(record.action.attributes.tablesOmitted, 501);
+      assert.equal(record.action.attributes.statementCount, 1);
+    }
+    // a short list is recorded as it is: the same object, no copy
+    const { pipeline } = setup({ appendNow: true });
+    const short = request('read');
+    assert.equal(pipeline.submitNow(session, short)?.action.attributes, short.attributes);
   });
 
   test('submitNow: the same verdict as submit() for every decision policy settles', async () => {

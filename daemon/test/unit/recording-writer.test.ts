@@ -157,6 +157,36 @@ describe('RecordingWriter, async mode', () => {
     assert.deepEqual(records[201], { ...records[201], type: 'seal', records: 201, reason: 'shutdown' });
   });
 
+  test('the queue is bounded in bytes too: large records wait for room by bytes, in order, and none is dropped', async () => {
+    const { id, file } = newLogPath();
+    const writer = new RecordingWriter({ recordingId: id, file, mode: 'async', queueLimit: 10_000, queueBytes: 64 * 1024 });
+    const big = (i: number): RecordBody => ({ type: 'note', message: `${i} ${'x'.repeat(20 * 1024)}` });
+    let peak = 0;
+    const appends = [writer.append(headerBody(id))];
+    for (let i = 1; i <= 40; i++) {
+      appends.push(
+        writer.append(big(i)).then((seq) => {
+          peak = Math.max(peak, writer.pendingBytes);
+          return seq;
+        }),
+      );
+    }
+    await Promise.resolve();
+    await Promise.resolve();
+    // 64 KiB holds three records of 20 KiB; the fourth may pass the bound (one record always fits), not the fifth
+    assert.ok(writer.pendingBytes <= 64 * 1024 + 21 * 1024, `${writer.pendingBytes} bytes queued with a bound of 64 KiB`);
+    assert.equal(writer.tryAppendNow(note(0)), null, 'a full queue by bytes admits nothing at once');
+    const seqs = await Promise.all(appends);
+    assert.deepEqual(seqs, Array.from({ length: 41 }, (_, i) => i));
+    assert.ok(peak <= 64 * 1024 + 21 * 1024, `peak ${peak} bytes`);
+    await writer.seal('shutdown');
+    assert.equal(writer.pendingBytes, 0);
+    const records = readLogLines(file);
+    assert.equal(records.length, 42);
+    records.slice(1, 41).forEach((record, i) => assert.match(String(record.message), new RegExp(`^${i + 1} x`)));
+    assert.throws(() => new RecordingWriter({ recordingId: 'r', file, mode: 'async', queueLimit: 4, queueBytes: 0 }), /queueBytes must be a positive integer, got 0/);
+  });
+
   test('records appended while a batch is being written gather for the batch delay, not a write each', async () => {
     const { id, file } = newLogPath();
     let writes = 0;

@@ -2,12 +2,9 @@ import { classTally, digestLabel, oneLineText, relationDisplayName, type Action,
 import type { ApprovalPanelState, MaskedResultState, PanelStatement, TimelineEntry } from '../protocol/webview-messages.js';
 import type { ActivityEntry } from './airlock-state.js';
 import { buildTimeline } from './timeline.js';
-import { actionHeadline, actionStatements, approvalOutcome, decisionLabel } from './view-models.js';
+import { actionHeadline, actionStatements, approvalOutcome, decisionLabel, fullStatement } from './view-models.js';
 
-/** The whole statement or command of an action: the summary names its statements, the detail keeps its text. */
-export function fullStatement(action: Action): string {
-  return typeof action.detail.sql === 'string' ? action.detail.sql : action.summary;
-}
+export { fullStatement };
 
 /** The statement list of the approval panel, and a note when a SQL action has none to show. */
 function panelStatements(action: Action): Pick<ApprovalPanelState, 'statements' | 'statementTally' | 'statementsNote'> {

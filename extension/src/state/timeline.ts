@@ -1,6 +1,7 @@
 import { MaskReport, PgResultDetail, policyChangeLine, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
 import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
 import { castDurationMs, parseAsciicast } from './asciicast.js';
+import { fullStatement } from './view-models.js';
 
 /** Idle stretches longer than this play as this long: a session with an hour of silence still replays briskly. */
 export const DEFAULT_IDLE_LIMIT_MS = 2_000;
@@ -44,7 +45,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
           kind: a.kind,
           risk: a.risk,
           summary: a.summary,
-          statement: typeof a.detail.sql === 'string' ? a.detail.sql : a.summary,
+          statement: fullStatement(a),
           attributes: a.attributes,
           decision: record.decision.decision,
           ruleId: record.decision.ruleId,

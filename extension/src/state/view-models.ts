@@ -1,9 +1,21 @@
 import { z } from 'zod';
-import { SqlStatementDigest, describeDifferences, digestLabel, listStatements, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
+import { SqlStatementDigest, TextCut, describeCut, describeDifferences, digestLabel, listStatements, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
 
 /** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
 const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe' };
+
+/**
+ * The whole statement or command of an action: the summary names its statements, the detail keeps
+ * its text. A text the daemon cut (past limits.actionTextBytes) starts with a line saying so, how
+ * long it was and its SHA-256, so nobody takes the head for the whole.
+ */
+export function fullStatement(action: Action): string {
+  const sql = action.detail['sql'];
+  if (typeof sql !== 'string') return action.summary;
+  const cut = TextCut.safeParse(action.detail['sqlCut']);
+  return cut.success ? `-- … ${describeCut(cut.data, 'statement')}\n${sql}` : sql;
+}
 
 export function protocolCodicon(protocol: Protocol): string {
   return PROTOCOL_ICONS[protocol] ?? 'plug';

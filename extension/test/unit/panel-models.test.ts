@@ -46,6 +46,16 @@ describe('approval panel model', () => {
     assert.equal(ApprovalPanelState.safeParse(state).success, true);
   });
 
+  test('a statement the daemon cut says how long it was and its SHA-256 before the head it kept', () => {
+    const head = `SELECT 1 /* ${'x'.repeat(100)}`;
+    const sha256 = 'ab'.repeat(32);
+    const held = action('a3', 'SELECT (read)', { sql: head, sqlCut: { bytes: 12_900_000, keptBytes: 65_536, sha256 } });
+    const state = approvalPanelState(approval(held), []);
+    assert.equal(state.statement, `-- … 12.3 MiB statement, first 64 KiB shown, sha256 ${sha256}\n${head}`);
+    // a malformed cut note is not trusted to describe anything: the text shows as it is
+    assert.equal(approvalPanelState(approval(action('a4', 's', { sql: head, sqlCut: { bytes: 'many' } })), []).statement, head);
+  });
+
   test('decided elsewhere: the outcome names who, through what and why', () => {
     const a = action('a1', 'UPDATE orders SET x = 1');
     assert.equal(approvalPanelState(approval(a, 'approved', { at, by: 'lead', via: 'cli', scope: 'once' }), []).outcome, 'approved by lead (cli)');

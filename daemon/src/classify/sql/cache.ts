@@ -17,16 +17,28 @@ function deepFreeze<T>(value: T): T {
  */
 export class SqlClassifierCache {
   private readonly entries = new Map<string, SqlClassification>();
+  /** characters of all keys: what bounds the cache's memory, as a count of entries alone does not */
+  private totalChars = 0;
 
   /**
    * @param maxEntries how many texts to keep
    * @param maxTextLength longer texts are classified every time rather than kept as keys
+   * @param maxTotalChars characters of all kept texts together; the oldest go first
    */
   constructor(
     readonly maxEntries = 5000,
     readonly maxTextLength = 100_000,
+    readonly maxTotalChars = 32 * 1024 * 1024,
   ) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries: expected a positive whole number, got ${maxEntries}`);
+    if (!Number.isInteger(maxTotalChars) || maxTotalChars < maxTextLength) {
+      throw new RangeError(`maxTotalChars: expected a whole number of at least maxTextLength (${maxTextLength}), got ${maxTotalChars}`);
+    }
+  }
+
+  /** characters of all kept texts */
+  get chars(): number {
+    return this.totalChars;
   }
 
   get size(): number {
@@ -43,9 +55,12 @@ export class SqlClassifierCache {
     const classification = deepFreeze(classifySql(sql));
     if (sql.length > this.maxTextLength) return classification;
     this.entries.set(sql, classification);
-    if (this.entries.size > this.maxEntries) {
+    this.totalChars += sql.length;
+    while (this.entries.size > this.maxEntries || this.totalChars > this.maxTotalChars) {
       const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
+      if (oldest.done === true) break;
+      this.entries.delete(oldest.value);
+      this.totalChars -= oldest.value.length;
     }
     return classification;
   }

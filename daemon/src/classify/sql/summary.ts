@@ -14,7 +14,8 @@ export const SUMMARY_MAX_CHARS = 500;
 export const OWN_TEXT_MAX_CHARS = 200;
 const UNPARSEABLE_HEAD_CHARS = 80;
 
-export function sqlActionSummary(sql: string, classification: SqlClassification, maxChars = SUMMARY_MAX_CHARS): string {
+/** `whole` is false when `sql` is only the head of a longer text: it is then never shown as the statement. */
+export function sqlActionSummary(sql: string, classification: SqlClassification, maxChars = SUMMARY_MAX_CHARS, whole = true): string {
   if (classification.parseError !== undefined) {
     const head = textHead(withoutComments(sql), UNPARSEABLE_HEAD_CHARS);
     // nothing to show of a text Airlock never had (an Execute of a portal it did not see bound)
@@ -23,7 +24,7 @@ export function sqlActionSummary(sql: string, classification: SqlClassification,
   const statements = classification.statements;
   if (statements.length === 0) return '(empty statement)';
   const only = statements.length === 1 ? statements[0] : undefined;
-  if (only !== undefined) {
+  if (only !== undefined && whole) {
     const own = ownText(sql);
     if (own !== undefined) return withClass(own, only.class);
   }

@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@airlock/shared';
+import { ParsePool, type OffThreadParse } from './parse-pool.js';
 import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier, sqlActionSummary, sqlAttributes, unclassifiable, type SqlClass, type SqlClassification, type SqlStatementInfo } from '../../classify/sql/index.js';
 
 /**
@@ -8,21 +9,42 @@ import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier
 export interface ClassificationSummary {
   attributes: Record<string, AttributeValue>;
   statements: { command: string; class: string; tables: string[]; writesTables: string[]; reasons: string[] }[];
+  /** statements past the digest's budget, counted rather than listed */
+  statementsOmitted?: number;
 }
 
+/**
+ * Cache sizes: 10,000 statements, none longer than 100,000 characters, 32 M characters of keys in
+ * all. The count alone let 10,000 keys of 100,000 two-byte characters hold 2 GB.
+ */
+const CACHE_ENTRIES = 10_000;
+const CACHE_KEY_CHARS = 100_000;
+const CACHE_TOTAL_CHARS = 32 * 1024 * 1024;
+
 export class SqlClassifier {
-  private readonly summaries = new WeakMap<SqlClassification, ClassificationSummary>();
+  private readonly summaries = new WeakMap<SqlClassification, { maxBytes: number; summary: ClassificationSummary }>();
+  private pool?: ParsePool;
 
   private constructor(private readonly cache: SqlClassifierCache) {}
 
-  static async create(maxEntries = 10_000): Promise<SqlClassifier> {
+  static async create(maxEntries = CACHE_ENTRIES): Promise<SqlClassifier> {
     await initSqlClassifier();
-    return new SqlClassifier(new SqlClassifierCache(maxEntries));
+    return new SqlClassifier(new SqlClassifierCache(maxEntries, CACHE_KEY_CHARS, CACHE_TOTAL_CHARS));
   }
 
   /** The text's own classification; EXECUTE and FETCH are resolved by the session, which knows what they run. */
   classify(sql: string): SqlClassification {
-    return this.cache.classify(cacheKey(sql));
+    // a text too long to be cached is parsed as it is: its key would be one more copy of it, for nothing
+    return this.cache.classify(sql.length > CACHE_KEY_CHARS ? sql : cacheKey(sql));
+  }
+
+  /**
+   * A Query or Parse message's classification, parsed by another thread (see parse-pool.ts), with the
+   * text its action keeps. Rejects when the thread fails or times out: the caller refuses the statement.
+   */
+  classifyOffThread(type: 'Q' | 'P', body: Buffer, textBytes: number, references: boolean): Promise<OffThreadParse> {
+    this.pool ??= new ParsePool(ParsePool.defaultOptions());
+    return this.pool.classify(type, body, textBytes, references);
   }
 
   /** A statement that runs another (EXECUTE of a prepared statement, FETCH from a portal): what it runs, combined with its own class. */
@@ -60,24 +82,35 @@ export class SqlClassifier {
     return unclassifiable(reason);
   }
 
-  /** The action summary: every statement by command, object and class (see classify/sql/summary.ts). */
-  actionSummary(sql: string, c: SqlClassification): string {
-    return sqlActionSummary(sql, c);
+  /**
+   * The action summary: every statement by command, object and class (see classify/sql/summary.ts).
+   * `whole` is false when `sql` is only the head of the statement.
+   */
+  actionSummary(sql: string, c: SqlClassification, whole = true): string {
+    return sqlActionSummary(sql, c, undefined, whole);
   }
 
   /**
    * The policy attributes and the per-statement digest recorded with an action, worked out once per
-   * classification (cached classifications are shared, so most statements reuse them).
+   * classification (cached classifications are shared, so most statements reuse them). The digest
+   * lists statements until about `maxBytes` of names and reasons, then counts the rest: 500,000
+   * statements in one text would otherwise be 500,000 entries in every event and record of it.
    */
-  summary(c: SqlClassification): ClassificationSummary {
-    let summary = this.summaries.get(c);
-    if (!summary) {
-      summary = {
-        attributes: sqlAttributes(c),
-        statements: c.statements.map((s) => ({ command: s.command, class: s.class, tables: s.tables, writesTables: s.writesTables, reasons: s.reasons })),
-      };
-      this.summaries.set(c, summary);
+  summary(c: SqlClassification, maxBytes: number): ClassificationSummary {
+    const known = this.summaries.get(c);
+    if (known && known.maxBytes === maxBytes) return known.summary;
+    const summary: ClassificationSummary = { attributes: sqlAttributes(c), statements: [] };
+    let bytes = 0;
+    for (const s of c.statements) {
+      bytes += s.command.length + 32;
+      for (const list of [s.tables, s.writesTables, s.reasons]) for (const item of list) bytes += item.length + 4;
+      if (bytes > maxBytes) {
+        summary.statementsOmitted = c.statements.length - summary.statements.length;
+        break;
+      }
+      summary.statements.push({ command: s.command, class: s.class, tables: s.tables, writesTables: s.writesTables, reasons: s.reasons });
     }
+    this.summaries.set(c, { maxBytes, summary });
     return summary;
   }
 }

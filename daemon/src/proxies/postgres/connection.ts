@@ -1,8 +1,9 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
-import type { Action, AgentSession, PgResultDetail, Target, Verdict } from '@airlock/shared';
+import { formatBytes, type Action, type AgentSession, type BoundedText, type PgResultDetail, type Target, type TextCut, type Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
+import { boundBytes, boundText } from '../../pipeline/bounded-text.js';
 import type { ProxyContext } from '../listeners.js';
 import { MaskReportBuilder, type Masker } from '../../masking/index.js';
 import type { SqlClassification } from '../../classify/sql/index.js';
@@ -20,6 +21,8 @@ import { PgFrontDoor, type FrontDoorStep } from './front-door.js';
 import { connectUpstream, type UpstreamSettings } from './upstream.js';
 import { CredentialRefused } from './upstream-auth.js';
 import type { SqlClassifier } from './classification.js';
+import type { CopyOutStatement } from './copy-format.js';
+import type { SqlReferences } from '../../classify/sql/references.js';
 import type { CancelRegistry } from './cancel.js';
 import { PgSession, type Question, type ResultCapture } from './session.js';
 import { ResultPlanner } from './result-plans.js';
@@ -52,6 +55,20 @@ interface Decided {
   action: Action;
   verdict: Verdict;
   classification: SqlClassification;
+}
+
+/** What the parse thread made of a Query or Parse above limits.inlineParseBytes (see parse-pool.ts). */
+interface ParsedOffThread {
+  /** undefined when the message was malformed: the session reports that itself */
+  classification?: SqlClassification;
+  /** the text the action keeps, with the whole text's length and SHA-256, worked out by the thread */
+  text?: BoundedText;
+  /** the thread failed or took too long: the statement is refused */
+  failed?: string;
+  /** the text's COPY TO STDOUT statements, read by the thread */
+  copyOut?: CopyOutStatement[];
+  /** the columns the text reads, for masking by column rules */
+  refs?: SqlReferences;
 }
 
 /**
@@ -93,6 +110,19 @@ export class ClientConnection {
   private idleTimer?: { cancel(): void };
   /** when bytes last went either way (for limits.idleTimeout) */
   private lastActivity = 0;
+  /** the classification of the message at the head of the queue, parsed off the main thread */
+  private seeded?: { msg: WireMessage; classification: SqlClassification };
+  /**
+   * By the classification the thread returned (which the session keeps with the prepared statement, so
+   * an Execute finds it too): the action's text, a refusal, COPY options. Weak: gone with the statement.
+   */
+  private readonly parsedOffThread = new WeakMap<SqlClassification, ParsedOffThread>();
+  /** whether a statement of this connection was parsed off the main thread: only then is its digest looked for */
+  private offThreadParsed = false;
+  /** whether any parse thread failed on this connection: only then is a refusal looked for */
+  private offThreadFailed = false;
+  /** COPY statements of actions whose text was parsed off the main thread */
+  private readonly copyOut = new WeakMap<Action, CopyOutStatement[]>();
 
   constructor(
     socket: net.Socket,
@@ -105,13 +135,22 @@ export class ClientConnection {
     this.upFramer = new MessageFramer(deps.context.limits.upstreamMessageBytes, false);
     const classifier = deps.classifier;
     this.session = new PgSession({
-      classify: (sql) => classifier.classify(sql),
+      // a huge statement's classification comes from the parse thread; everything else is parsed (or cached) here
+      classify: (sql) => {
+        const seeded = this.seeded;
+        return seeded !== undefined && seeded.msg === this.queue[0] ? seeded.classification : classifier.classify(sql);
+      },
       wrap: (s) => classifier.wrap(s),
       unknown: (reason) => classifier.unknown(reason),
       resolve: (s, besides, runs, how) => classifier.resolve(s, besides, runs, how),
       combine: (statements) => classifier.combine(statements),
       rowMasker: (columns, capture) => this.plans.rowMasker(columns, capture),
       copyPlan: (statement, capture, columnCount) => this.plans.copyPlan(statement, capture, columnCount),
+      copyStatements: (capture) => this.copyOut.get(capture.action),
+      keptText: () => {
+        const seeded = this.seeded;
+        return seeded !== undefined && seeded.msg === this.queue[0] ? this.parsedOffThread.get(seeded.classification)?.text?.text : undefined;
+      },
       masker: () => this.currentMasker(),
       now: () => process.hrtime.bigint(),
       limits: deps.context.limits,
@@ -359,6 +398,10 @@ export class ClientConnection {
     try {
       while (this.state === 'ready' && this.queue.length > 0) {
         const msg = this.queue[0]!;
+        if (msg.body.length > this.deps.context.limits.inlineParseBytes && (msg.type === 'Q' || msg.type === 'P') && this.seeded?.msg !== msg) {
+          this.parseOffThread(msg);
+          break;
+        }
         const step = this.session.fromClient(msg);
         if (step.kind === 'wait') {
           this.waitingForServer = true;
@@ -366,6 +409,7 @@ export class ClientConnection {
         }
         this.queue.shift();
         this.queuedBytes -= msg.raw.length;
+        if (this.seeded !== undefined && this.seeded.msg === msg) this.seeded = undefined;
         if (step.kind === 'forward') this.send(step.bytes);
         else if (step.kind === 'terminate') {
           this.upstreamSocket?.end(step.bytes);
@@ -400,6 +444,40 @@ export class ClientConnection {
     }
   }
 
+  /**
+   * Holds the queue while another thread parses a Query or Parse too large to parse here, then offers
+   * the message to the session with that classification seeded. A thread that fails or times out
+   * leaves the statement unknown and refused (fail closed).
+   */
+  private parseOffThread(msg: WireMessage): void {
+    this.pumpBlocked = true;
+    const textBytes = this.deps.context.limits.actionTextBytes;
+    const seed = (parsed: ParsedOffThread) => {
+      const classification = parsed.classification ?? this.deps.classifier.unknown('the message is malformed');
+      this.parsedOffThread.set(classification, parsed);
+      this.offThreadParsed = true;
+      this.seeded = { msg, classification };
+    };
+    // the columns a result reads matter only to column rules, which need the catalog
+    const references = this.catalog !== undefined && this.currentMasker().hasColumnRules;
+    this.deps.classifier
+      .classifyOffThread(msg.type as 'Q' | 'P', msg.body, textBytes, references)
+      .then(
+        (parsed) => seed(parsed.kind === 'classified' ? { classification: parsed.classification, text: parsed.text, ...(parsed.copyOut ? { copyOut: parsed.copyOut } : {}), ...(parsed.refs ? { refs: parsed.refs } : {}) } : {}),
+        (err: Error) => {
+          const failed = `Airlock could not classify this ${formatBytes(msg.body.length)} statement: ${err.message}`;
+          this.deps.context.logger.warn(failed);
+          this.offThreadFailed = true;
+          seed({ classification: this.deps.classifier.unknown(failed), failed });
+        },
+      )
+      .then(() => {
+        this.pumpBlocked = false;
+        if (!this.closed) this.pump();
+      })
+      .catch((err: unknown) => this.fatal(err));
+  }
+
   private send(raw: Buffer): void {
     if (!this.upstreamSocket!.write(raw)) this.socket.pause();
   }
@@ -424,9 +502,23 @@ export class ClientConnection {
 
   private decideOn(question: Question, classification: SqlClassification): Decided | Promise<Decided> {
     const request = this.requestOf(question, classification);
-    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, question.refuse);
-    if (settled) return { question, action: settled.action, verdict: settled.verdict, classification };
-    return this.submit(request, question.refuse).then(({ action, verdict }) => ({ question, action, verdict, classification }));
+    const refuse = question.refuse ?? (this.offThreadFailed ? this.parsedOffThread.get(question.classification)?.failed : undefined);
+    const settled = this.deps.context.pipeline.submitNow(this.agentSession!, request, refuse);
+    if (settled) return this.decided(question, settled.action, settled.verdict, classification);
+    return this.submit(request, refuse).then(({ action, verdict }) => this.decided(question, action, verdict, classification));
+  }
+
+  private decided(question: Question, action: Action, verdict: Verdict, classification: SqlClassification): Decided {
+    const parsed = this.offThreadParsed ? this.parsedOffThread.get(question.classification) : undefined;
+    if (parsed) {
+      // what the thread read from the text, so nothing here parses it again: the result's captures are keyed by either classification
+      if (parsed.copyOut) this.copyOut.set(action, parsed.copyOut);
+      if (parsed.refs) {
+        this.plans.seedReferences(question.classification, parsed.refs);
+        this.plans.seedReferences(classification, parsed.refs);
+      }
+    }
+    return { question, action, verdict, classification };
   }
 
   private async submit(request: ActionRequest, refuse?: string): Promise<{ action: Action; verdict: Verdict }> {
@@ -452,43 +544,79 @@ export class ClientConnection {
         detail: { protocol: 'function-call', user, database },
       };
     }
-    const sql = question.sql;
-    const summary = this.deps.classifier.summary(classification);
+    const limit = this.deps.context.limits.actionTextBytes;
+    const text = this.textOf(question, limit);
+    const summary = this.deps.classifier.summary(classification, limit);
     const { protocol, statement, portal, maxRows } = question.detail;
+    const params = protocol === 'extended' ? this.describeParams(question, limit) : undefined;
+    const detail: Record<string, unknown> = {
+      // the summary names the statements; the text is kept here up to limits.actionTextBytes
+      sql: text.text,
+      protocol,
+      ...(params ? { statement, portal, params: params.texts, maxRows } : {}),
+      user,
+      database,
+      applicationName: this.params.get('application_name'),
+      statements: summary.statements,
+      // a parser's message can quote the text it stopped at, which may be most of the statement
+      ...(classification.parseError ? { parseError: boundText(classification.parseError, limit).text } : {}),
+    };
+    // only a huge statement pays for these properties
+    if (text.cut) detail.sqlCut = text.cut;
+    if (params && params.cuts.length > 0) detail.paramCuts = params.cuts;
+    if (summary.statementsOmitted !== undefined) detail.statementsOmitted = summary.statementsOmitted;
     return {
       target: this.deps.target.name,
       protocol: 'postgres',
       kind: 'sql.query',
-      summary: this.deps.classifier.actionSummary(sql, classification),
+      summary: this.deps.classifier.actionSummary(text.text, classification, text.cut === undefined),
       risk: riskOf(classification),
       attributes: summary.attributes,
-      detail: {
-        // the summary names the statements; the text itself is kept whole here
-        sql,
-        protocol,
-        ...(protocol === 'extended' ? { statement, portal, params: this.describeParams(question), maxRows } : {}),
-        user,
-        database,
-        applicationName: this.params.get('application_name'),
-        statements: summary.statements,
-        ...(classification.parseError ? { parseError: classification.parseError } : {}),
-      },
+      detail,
     };
   }
 
-  /** Bound parameters for the recording, masked; binary ones are shown by size only. */
-  private describeParams(question: Question): (string | null)[] {
+  /**
+   * The statement text the action keeps. A short one is itself; a long one is cut, with its SHA-256
+   * taken by the parse thread when that parsed it (its Executes find it by the classification the
+   * session keeps), else here: a text under limits.inlineParseBytes hashes in well under a millisecond.
+   */
+  private textOf(question: Question, limit: number): BoundedText {
+    const sql = question.sql;
+    // a huge prepared statement keeps only its head, which may be short enough to pass for whole
+    const parsed = this.offThreadParsed ? this.parsedOffThread.get(question.classification)?.text : undefined;
+    if (parsed) return parsed;
+    return sql.length * 3 <= limit ? { text: sql } : boundText(sql, limit);
+  }
+
+  /**
+   * Bound parameters for the recording, masked; binary ones are shown by size only. They share one
+   * budget of limits.actionTextBytes, and are cut before masking so a huge one is never scanned whole.
+   */
+  private describeParams(question: Question, limit: number): { texts: (string | null)[]; cuts: (TextCut & { index: number })[] } {
     const params = question.detail.params ?? [];
     const formats = question.detail.paramFormats ?? [];
     const masker = this.currentMasker();
     const report = new MaskReportBuilder();
-    return params.map((p, i) => {
+    const cuts: (TextCut & { index: number })[] = [];
+    let budget = limit;
+    const texts = params.map((p, i) => {
       if (p === null) return null;
       const format = formats.length === 1 ? formats[0] : (formats[i] ?? 0);
       if (format === 1) return `<binary, ${p.length} bytes>`;
-      const text = p.toString('utf8');
-      return masker ? masker.maskText(text, report) : text;
+      let text: string;
+      if (p.length <= budget) {
+        text = p.toString('utf8');
+        budget -= p.length;
+      } else {
+        const bounded = boundBytes(p, budget);
+        if (bounded.cut) cuts.push({ index: i, ...bounded.cut });
+        text = bounded.text;
+        budget = 0;
+      }
+      return masker.maskText(text, report);
     });
+    return { texts, cuts };
   }
 
   /** The masker in force, looked up per statement so a policy change applies to connections already open. */
@@ -562,13 +690,16 @@ export class ClientConnection {
 
   private recordResult(capture: ResultCapture): void {
     const report = capture.report.changed ? capture.report.toReport() : undefined;
-    const summary = capture.error ? `ERROR: ${capture.error}` : capture.tags.join('; ') || 'done';
+    // the server's error can quote the statement (an unterminated string, a huge identifier), and one text of many statements has a tag each
+    const limit = this.deps.context.limits.actionTextBytes;
+    const error = capture.error === undefined ? undefined : boundText(capture.error, limit).text;
+    const summary = boundText(error !== undefined ? `ERROR: ${error}` : capture.tags.join('; ') || 'done', limit).text;
     const durationMs = capture.durationMs ?? 0;
     void this.deps.context.pipeline
       .recordResult(this.agentSession!, capture.action, {
         summary,
         durationMs: Math.round(durationMs * 1000) / 1000,
-        error: capture.error,
+        error,
         rowCount: capture.sample.rowCount,
         maskReport: report,
         detail: {

@@ -176,6 +176,11 @@ export class ResultPlanner {
     return columnLabels(columns, masker, { sources, composites: facts.composites, touches });
   }
 
+  /** The columns a huge statement reads, worked out by the parse thread: so the text is never parsed again here. */
+  seedReferences(classification: SqlClassification, refs: SqlReferences): void {
+    this.references.set(classification, refs);
+  }
+
   private referencesOf(capture: ResultCapture): SqlReferences {
     let refs = this.references.get(capture.classification);
     if (!refs) {

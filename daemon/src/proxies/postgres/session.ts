@@ -152,6 +152,17 @@ export interface SessionDeps {
    * out, else a promise to wait for (then the same call answers at once).
    */
   copyPlan(statement: CopyOutStatement, capture: ResultCapture, columnCount: number): CopyOutPlan | Promise<unknown>;
+  /**
+   * The COPY TO STDOUT statements of a capture's text, when the caller already has them (a huge text
+   * is parsed off the main thread, COPY options too); undefined: they are read from the text here.
+   */
+  copyStatements?(capture: ResultCapture): CopyOutStatement[] | undefined;
+  /**
+   * The text a prepared statement keeps, when the caller has it shorter (the head of a huge statement
+   * parsed off the main thread: what was read from it is in the classification); undefined: all of it.
+   * Without it a client could hold a thousand names of 16 MiB each in the daemon.
+   */
+  keptText?(sql: string): string | undefined;
   /** the masker in force, per statement so a policy change applies to open connections */
   masker(): Masker | undefined;
   now(): bigint;
@@ -285,7 +296,8 @@ export class PgSession {
       case 'P': {
         const parse = readParse(msg.body);
         checkName(parse.name, 'prepared statement');
-        const statement: PreparedStatement = { name: parse.name, sql: parse.sql, classification: this.deps.classify(parse.sql) };
+        const classification = this.deps.classify(parse.sql);
+        const statement: PreparedStatement = { name: parse.name, sql: this.deps.keptText?.(parse.sql) ?? parse.sql, classification };
         // the server drops the unnamed statement before parsing, so even a failed Parse removes it
         const removals = parse.name === '' ? { statements: [this.statements.remove('', this.batch)], portals: [] } : undefined;
         this.expect({ kind: 'parse', change: this.statements.add(parse.name, statement, this.batch), removals });
@@ -666,7 +678,7 @@ export class PgSession {
   private onCopyOut(msg: WireMessage, head: Expectation | undefined): ServerStep {
     const capture = head && (head.kind === 'query' || head.kind === 'execute') ? head.capture : undefined;
     if (!capture?.masker?.active) return reply(msg.raw);
-    const statements = (capture.copyStatements ??= copyOutStatements(capture.sql));
+    const statements = (capture.copyStatements ??= this.deps.copyStatements?.(capture) ?? copyOutStatements(capture.sql));
     const index = capture.copyIndex ?? 0;
     const statement: CopyOutStatement = statements[index] ?? { refuse: 'Airlock could not tell which statement this COPY is' };
     const textual = msg.body[0] === 0;
