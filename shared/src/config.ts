@@ -3,10 +3,22 @@ import { Duration, Name, Protocol, parseDuration, refineUnique } from './common.
 
 /** Where a target's real credential lives. Secrets are never written into config or policy. */
 export const CredentialRef = z.union([
+  /** PostgreSQL: the password; SSH: the private key (PEM / OpenSSH format) */
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' }) }).strict(),
+  /** PostgreSQL: a file holding the password; SSH: the private key file. Mode 0600, the daemon's user's */
   z.object({ file: z.string().min(1) }).strict(),
+  /** SSH only: sign with a key held by an ssh-agent at this socket (the key never reaches the daemon) */
+  z.object({ agentSocket: z.string().min(1) }).strict(),
 ]);
 export type CredentialRef = z.infer<typeof CredentialRef>;
+
+/** Where a credential lives, in words (lists, diffs): never the secret itself. */
+export function describeCredential(ref: CredentialRef | undefined): string {
+  if (ref === undefined) return 'none';
+  if ('env' in ref) return `env ${ref.env}`;
+  if ('file' in ref) return `file ${ref.file}`;
+  return `ssh-agent ${ref.agentSocket}`;
+}
 
 export const ListenAddress = z
   .object({
@@ -97,10 +109,25 @@ export const Target = z
      * judged by their text alone and column rules by output names.
      */
     catalog: z.boolean().optional(),
+    /**
+     * SSH: the upstream's host key, pinned: its SHA-256 fingerprint as OpenSSH prints it
+     * (`SHA256:` and 43 base64 characters), or a known_hosts file naming the host. Without either
+     * the first connection fails with the fingerprint and the command that pins it.
+     */
+    hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { message: 'expected a host key fingerprint such as SHA256:…, as ssh-keygen -lf prints it' }).optional(),
+    knownHosts: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((target, ctx) => {
     const url = new URL(target.upstream);
+    const scheme = url.protocol.replace(/:$/, '');
+    const expected: Record<string, string[]> = { postgres: ['postgres', 'postgresql'], ssh: ['ssh'], kubernetes: ['https', 'http'], http: ['https', 'http'] };
+    if (!(expected[target.protocol] ?? []).includes(scheme)) {
+      ctx.addIssue({ code: 'custom', path: ['upstream'], message: `a ${target.protocol} target's upstream URL starts with ${(expected[target.protocol] ?? []).map((s) => `${s}://`).join(' or ')}, not ${scheme}://` });
+    }
+    if (target.protocol !== 'ssh' && (target.hostKey !== undefined || target.knownHosts !== undefined || (target.credential && 'agentSocket' in target.credential))) {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'hostKey, knownHosts and credential.agentSocket apply to ssh targets only' });
+    }
     if (url.password) {
       ctx.addIssue({
         code: 'custom',

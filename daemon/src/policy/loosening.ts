@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, DETECTORS, parseDuration } from '@airlock/shared';
+import { DEFAULT_LIMITS, DETECTORS, describeCredential, parseDuration } from '@airlock/shared';
 import type {
   AttributeCondition,
   ChangeDirection,
@@ -373,8 +373,7 @@ function limitValue(value: number | string): number {
 }
 
 function credentialText(t: Target): string {
-  if (t.credential === undefined) return 'none';
-  return 'env' in t.credential ? `env ${t.credential.env}` : `file ${t.credential.file}`;
+  return describeCredential(t.credential);
 }
 
 // ---------------------------------------------------------------------------------------------

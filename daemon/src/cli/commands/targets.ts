@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { PROTOCOLS, PendingPolicyChangeResponse, Target, TargetsResponse, parseWith } from '@airlock/shared';
+import { PROTOCOLS, PendingPolicyChangeResponse, describeCredential, Target, TargetsResponse, parseWith } from '@airlock/shared';
 import type { CredentialRef, LimitOverrides, Protocol, TargetStatus } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget } from '../../config/local-config.js';
@@ -64,7 +64,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
           s.target.protocol,
           s.address ?? `${s.target.listen.host}:${s.target.listen.port}`,
           s.target.upstream,
-          s.target.credential ? ('env' in s.target.credential ? `env ${s.target.credential.env}` : `file ${s.target.credential.file}`) : '-',
+          s.target.credential ? describeCredential(s.target.credential) : '-',
           s.error ? `${s.state}: ${s.error}` : s.state,
         ]),
       );

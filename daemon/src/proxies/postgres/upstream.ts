@@ -95,6 +95,7 @@ export function upstreamSettings(target: Target, context: { limits: Pick<TargetL
         if (value === undefined) throw new UpstreamError(`target "${target.name}": the credential variable ${credential.env} is not set in airlockd's environment`, '28P01');
         return value;
       }
+      if (!('file' in credential)) throw new UpstreamError(`target "${target.name}": a PostgreSQL target's credential is a password in credential.env or credential.file`, '28P01');
       try {
         return readCredentialFile(target.name, credential.file);
       } catch (err) {
