@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { runCli, startDaemon, tempHome, type RunningDaemon } from '../helpers/daemon-process.js';
@@ -204,6 +204,10 @@ describe('approvals through the real daemon: API, CLI, timeout, grants, disconne
   test('restart with a pending approval: recorded as cancelled after kill -9', async () => {
     const held = submit(write('truncate orders'), await freshToken('agent-4')).catch(() => undefined);
     const approval = await waitPending('truncate orders');
+    // The pending list reaches disk a moment after the approval is visible (async, batched); a crash
+    // inside that moment loses it as async recording loses its last records. Kill after it landed.
+    const pendingFile = path.join(home.dir, 'pending-approvals.json');
+    for (let i = 0; i < 200 && !(existsSync(pendingFile) && readFileSync(pendingFile, 'utf8').includes(approval.id)); i++) await new Promise((r) => setTimeout(r, 25));
     await daemon.kill9();
     await held;
     daemon = await startDaemon(home.dir);
