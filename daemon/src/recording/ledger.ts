@@ -9,6 +9,7 @@ import { checkLedger, serializeLedgerEntry } from './ledger-chain.js';
 import type { LedgerBody, LedgerCheck, LedgerLine } from './ledger-chain.js';
 import { readLastLines, scanLines } from './lines.js';
 import { isoNow } from '../util/time.js';
+import { syncDirectory } from './writer.js';
 
 /**
  * The recordings ledger's writer (see shared/src/ledger.ts). Entries are admitted synchronously — each gets
@@ -219,11 +220,3 @@ function parseJson(bytes: Buffer): unknown {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

@@ -416,7 +416,7 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
 }
 
 /** Makes a new log's directory entry durable, so a synced record cannot vanish with its file after a power cut. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
