@@ -11,8 +11,8 @@ export function registerSshConfig(program: Command, ctx: CliContext): void {
     .description(
       "write an OpenSSH client config for an agent session: one Host per ssh target (alias = target name) that logs in with the session's key and trusts only airlockd's host key; prints the file's path (use: ssh -F FILE TARGET)",
     )
-    .requiredOption('--session <id>', 'the agent session (its id, or the name of its one active session with that name)')
-    .option('--out <file>', 'also write the config to this file (default: only <data dir>/ssh/sessions/<id>.config)')
+    .requiredOption('--session <id>', 'the agent session: its id, or its name when one active session has it')
+    .option('--out <file>', 'also write the config to this file and print its path (the daemon keeps its copy in <data dir>/ssh/sessions/<id>.config)')
     .action(async (opts: { session: string; out?: string }) => {
       const client = await DaemonClient.connect(ctx.home());
       const written = await client.post('/v1/ssh-config', { sessionId: opts.session }, SshConfigResponse);

@@ -19,7 +19,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .command('add <name>')
     .description('add a target to the local config; a running daemon starts its listener')
     .requiredOption('--protocol <protocol>', `one of ${PROTOCOLS.join(', ')}`)
-    .requiredOption('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app (no password in it)')
+    .requiredOption('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app or ssh://deploy@build.internal:22 (no password in it)')
     .requiredOption('--listen <host:port>', 'where agents connect, e.g. 127.0.0.1:6432')
     .option('--password-env <VAR>', 'postgres: the real password is in this environment variable of the daemon')
     .option('--password-file <file>', 'postgres: the real password is in this file')
