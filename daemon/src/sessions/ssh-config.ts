@@ -63,6 +63,8 @@ export function renderSshConfig(input: {
   out += comment('Use: ssh -F THIS_FILE TARGET (git: GIT_SSH_COMMAND="ssh -F THIS_FILE").');
   out += comment(`Logs in with the session's key and trusts only airlockd's host key ${input.hostKeyFingerprint}.`);
   for (const skipped of input.skipped ?? []) out += comment(`target ${skipped.alias}: no Host block: ${skipped.reason}`);
+  // OpenSSH before 8.5 does not know PubkeyAcceptedAlgorithms and would refuse the whole file
+  out += 'IgnoreUnknown PubkeyAcceptedAlgorithms\n';
   for (const host of input.hosts) {
     out += '\n';
     out += `Host ${host.alias}\n`;

@@ -101,6 +101,8 @@ describe('ssh-config: the text', () => {
     assert.doesNotMatch(blocks[1]!, /User /, 'no upstream user: the agent names one or ssh uses its own');
     assert.match(text, /^# target later: no Host block: it is error$/m);
     assert.match(text, /SHA256:abc/);
+    // before any Host: an OpenSSH older than 8.5 skips the one option it does not know instead of refusing the file
+    assert.ok(text.indexOf('IgnoreUnknown PubkeyAcceptedAlgorithms\n') < text.indexOf('Host box'));
   });
 
   test('the known_hosts file pins the daemon key for each listener, and ssh-keygen -F finds it there', () => {

@@ -105,7 +105,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
           s.target.protocol,
           s.address ?? `${s.target.listen.host}:${s.target.listen.port}`,
           s.target.upstream,
-          s.target.credential ? describeCredential(s.target.credential) : '-',
+          [s.target.credential ? describeCredential(s.target.credential) : '-', ...(s.target.protocol === 'ssh' ? [hostKeyPinText(s.target)] : [])].join('; '),
           s.error ? `${s.state}: ${s.error}` : s.state,
         ]),
       );
@@ -143,6 +143,13 @@ function securityWarnings(target: Target): string[] {
   }
   if (target.protocol === 'ssh') out.push(...sshTargetWarnings(target));
   return out;
+}
+
+/** An ssh target's pin in the list: unpinned targets connect nowhere until pinned. */
+function hostKeyPinText(target: Target): string {
+  if (target.hostKey !== undefined) return `host key ${target.hostKey}`;
+  if (target.knownHosts !== undefined) return `host keys in ${target.knownHosts}`;
+  return 'host key not pinned (airlock target pin)';
 }
 
 function parseCount(flag: string, text: string): number {
