@@ -48,7 +48,7 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       assert.equal(appDb.state, 'listening', appDb.error);
 
       // a protocol whose proxy this build does not have yet: nothing listens, and the status says so
-      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--listen', '127.0.0.1:0']);
+      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--key-env', 'JUMP_SSH_KEY', '--listen', '127.0.0.1:0']);
       assert.equal(ssh.code, 0, ssh.stderr);
       await confirmStaged(daemon, 'jump');
       let jump: TargetStatus | undefined;
