@@ -30,15 +30,15 @@ export function byKind<R>(map: KindMap<R>, parsed: ParsedActionDetail, action: P
 
 // Parsed once per action object: the tree views re-render every item on every event, and the
 // detail of an action never changes once the daemon has published it.
-const parsedByAction = new WeakMap<object, ParsedActionDetail>();
+const parsedByDetail = new WeakMap<object, { kind: string; parsed: ParsedActionDetail }>();
 
 /** The action's detail typed by its kind (`other` when the kind is unknown or the detail does not match its schema). */
 export function actionDetail(action: Pick<Action, 'kind' | 'detail'>): ParsedActionDetail {
-  let parsed = parsedByAction.get(action.detail);
-  if (!parsed) {
-    parsed = parseActionDetail(action);
-    parsedByAction.set(action.detail, parsed);
-  }
+  const cached = parsedByDetail.get(action.detail);
+  // keyed by the detail object, checked against the kind: a copy of an action may share its detail under another kind
+  if (cached && cached.kind === action.kind) return cached.parsed;
+  const parsed = parseActionDetail(action);
+  parsedByDetail.set(action.detail, { kind: action.kind, parsed });
   return parsed;
 }
 
