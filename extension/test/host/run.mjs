@@ -330,7 +330,13 @@ try {
       await frame.locator('.row', { hasText: 'interactive shell' }).click();
       check((await frame.locator('#ssh-shell-note').innerText()).includes('whole session is recorded'), 'the shell view says the whole session is recorded');
       await frame.locator('#entries').press('End');
-      await frame.locator('.xterm-rows', { hasText: 'up 3 days' }).waitFor({ timeout: 10_000 });
+      // xterm.js paints only a terminal in view, as a person would scroll to it
+      await frame.locator('#terminal-slot').scrollIntoViewIfNeeded();
+      // what the lane shows, in the failure message when it is not the shell's output
+      const lane = () => frame.locator('#terminal-slot').evaluate((slot) => ({ terminals: slot.querySelectorAll('.xterm').length, text: slot.querySelector('.xterm-rows')?.textContent ?? slot.textContent, clock: slot.ownerDocument.getElementById('clock')?.textContent, selected: slot.ownerDocument.querySelector('.row.selected')?.textContent?.trim() })).catch((err) => ({ error: err.message }));
+      await until(async () => (await lane()).text?.includes('up 3 days'), 'the shell\'s output in the terminal lane', 10_000).catch(async (err) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await lane())}`);
+      });
       check((await frame.locator('.xterm-rows').innerText()).includes('web-1$ exit'), 'every frame up to the end is shown');
       check((await frame.locator('#terminal-truncated').count()) === 1, 'a cut recording says so');
       check(/exit 0 · 96 bytes out, 14 bytes in/.test(await frame.locator('#detail-exit').innerText()), 'the exit and byte counts in the details');
