@@ -27,6 +27,8 @@ export class TerminalRouting implements vscode.Disposable {
   sshConfig?: SshConfigResponse;
   /** a session without an SSH key is replaced once per window, not on every change */
   private remadeForSsh = false;
+  private sshConfigKey?: string;
+  private sshProblem?: string;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -49,6 +51,7 @@ export class TerminalRouting implements vscode.Disposable {
     this.context.environmentVariableCollection.clear();
     this.environment = {};
     this.sshConfig = undefined;
+    this.sshConfigKey = undefined;
   }
 
   /**
@@ -101,7 +104,7 @@ export class TerminalRouting implements vscode.Disposable {
       routes.push(`database clients through target **${database.target.name}**`);
     }
     if (ssh.length > 0) {
-      const written = await this.writeSshConfig(current.client, session);
+      const written = await this.writeSshConfig(current.client, session, ssh);
       session = written.session;
       if (written.config) {
         // a session remade for its SSH key has a new token: the database variables follow it
@@ -122,18 +125,27 @@ export class TerminalRouting implements vscode.Disposable {
    * SSH keys cannot have one (the daemon answers 409): the workspace gets a new session, once; its
    * old token keeps working in terminals already open until it expires or is revoked.
    */
-  private async writeSshConfig(client: DaemonClient, session: StoredSession): Promise<{ session: StoredSession; config?: SshConfigResponse }> {
+  private async writeSshConfig(client: DaemonClient, session: StoredSession, targets: readonly TargetStatus[], fresh = false): Promise<{ session: StoredSession; config?: SshConfigResponse }> {
+    // routing is re-applied on every daemon event: the file is rewritten only when what it says would change
+    const key = JSON.stringify([session.sessionId, targets.map((t) => [t.target.name, t.address])]);
+    if (!fresh && this.sshConfig && this.sshConfigKey === key) return { session, config: this.sshConfig };
     try {
       const config = await client.sshConfig({ sessionId: session.sessionId });
       this.sshConfig = config;
+      this.sshConfigKey = key;
+      this.sshProblem = undefined;
       return { session, config };
     } catch (err) {
       if (err instanceof DaemonRequestError && err.status === 409 && !this.remadeForSsh) {
         this.remadeForSsh = true;
-        return this.writeSshConfig(client, await this.createWorkspaceSession(client));
+        return this.writeSshConfig(client, await this.createWorkspaceSession(client), targets, fresh);
       }
       this.sshConfig = undefined;
-      void vscode.window.showWarningMessage(`Airlock: SSH routing for this workspace's terminals is off: ${(err as Error).message}`);
+      this.sshConfigKey = undefined;
+      const message = `Airlock: SSH routing for this workspace's terminals is off: ${(err as Error).message}`;
+      // said once per reason, not on every event that re-applies routing
+      if (message !== this.sshProblem) void vscode.window.showWarningMessage(message);
+      this.sshProblem = message;
       return { session };
     }
   }
@@ -155,7 +167,8 @@ export class TerminalRouting implements vscode.Disposable {
       return undefined;
     }
     const session = await this.session();
-    const { config } = await this.writeSshConfig(current.client, session);
+    // written again now: the terminal must find the file even if it was removed since
+    const { config } = await this.writeSshConfig(current.client, session, ssh, true);
     if (!config) return undefined;
     const offered = ssh.filter((t) => config.hosts.includes(t.target.name));
     const picked = given !== undefined ? offered.find((t) => t.target.name === given) : await this.pickSshTarget(offered);
