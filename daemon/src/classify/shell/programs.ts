@@ -374,7 +374,10 @@ function find(args: Word[]): Verdict | Verdict[] {
     } else if (['-exec', '-execdir', '-ok', '-okdir'].includes(v)) {
       let j = i + 1;
       while (j < args.length && !(args[j]!.literal && (args[j]!.value === ';' || args[j]!.value === '+'))) j++;
-      const inner = args.slice(i + 1, j);
+      // `{}` alone is a path find found under its starting points; inside a longer word
+      // (`sh -c "rm {}"`) it is data spliced into code
+      const under = starts.length === 1 && starts[0]!.literal ? starts[0]!.value : '.';
+      const inner = args.slice(i + 1, j).map((w) => (w.value === '{}' ? { ...literalWord(under), literal: starts.every((x) => x.literal) } : w.value.includes('{}') ? { ...w, literal: false } : w));
       if (inner.length > 0) verdicts.push({ class: 'read', reasons: [], inner: { words: inner, label: `find ${v}`, fromData: true } });
       i = j;
     } else if (['-fprint', '-fprint0', '-fprintf', '-fls'].includes(v) && i + 1 < args.length) {
@@ -388,9 +391,12 @@ function find(args: Word[]): Verdict | Verdict[] {
 }
 
 function xargs(args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-a', '--arg-file', '-d', '--delimiter', '-E', '-e', '--eof', '-I', '-i', '--replace', '-L', '-l', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var']), true);
+  const s = splitArgs(args, new Set(['-a', '--arg-file', '-d', '--delimiter', '-E', '-e', '--eof', '-I', '--replace', '-L', '-l', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var']), true);
   if (s.operands.length === 0) return read(undefined, { inner: { words: [literalWord('echo')], label: 'xargs', fromData: true } });
-  return read(undefined, { inner: { words: s.operands, label: 'xargs', fromData: true } });
+  // -I R: every word with R in it is filled with input data when it runs (`sh -c "{}"` runs the input)
+  const replace = (s.values.get('-I') ?? s.values.get('--replace'))?.value ?? (has(s, '-i') ? '{}' : undefined);
+  const words = replace === undefined || replace === '' ? s.operands : s.operands.map((w) => (w.value.includes(replace) ? { ...w, literal: false } : w));
+  return read(undefined, { inner: { words, label: 'xargs', fromData: true } });
 }
 
 /** sudo and friends: always privileged; their command (if any) is classified too. */
@@ -801,7 +807,10 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
 /** The files a reading program names (so that policy can match on `pathsRead`). */
 function readOperands(name: string, args: Word[]): Word[] {
   const fileReaders = new Set(['cat', 'tac', 'head', 'tail', 'less', 'more', 'nl', 'wc', 'stat', 'file', 'md5sum', 'sha1sum', 'sha256sum', 'sha512sum', 'strings', 'od', 'hexdump', 'xxd', 'zcat', 'bzcat', 'xzcat', 'base64', 'cut', 'diff', 'cmp', 'comm', 'paste', 'join', 'lsattr']);
-  if (fileReaders.has(name)) return splitArgs(args, new Set(['-n', '--lines', '-c', '--bytes', '-d', '--delimiter', '-f', '--fields', '-s', '-w'])).operands;
+  if (fileReaders.has(name)) {
+    const withValue: Record<string, string[]> = { head: ['-n', '--lines', '-c', '--bytes'], tail: ['-n', '--lines', '-c', '--bytes', '-s', '--sleep-interval', '--pid'], cut: ['-d', '--delimiter', '-f', '--fields', '-c', '--characters', '-b', '--bytes'], od: ['-A', '-t', '-N', '-j', '-w'], hexdump: ['-n', '-s', '-e', '-f'], xxd: ['-l', '-s', '-c', '-g'], strings: ['-n', '-t'], nl: ['-b', '-s', '-w', '-v', '-i'], paste: ['-d'], join: ['-t', '-1', '-2', '-j', '-o'], stat: ['-c', '--format', '--printf'], base64: ['-w'] };
+    return splitArgs(args, new Set(withValue[name] ?? [])).operands;
+  }
   if (['grep', 'egrep', 'fgrep', 'rg', 'zgrep', 'ag'].includes(name)) {
     const s = splitArgs(args, new Set(['-e', '--regexp', '-f', '--file', '-m', '--max-count', '-A', '-B', '-C', '--context', '--include', '--exclude', '--exclude-dir', '-g', '--glob', '-t', '--type', '--color', '--colour']));
     return s.values.has('-e') || s.values.has('--regexp') || s.values.has('-f') ? s.operands : s.operands.slice(1);

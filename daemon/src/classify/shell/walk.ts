@@ -11,7 +11,7 @@ import type { Word } from './words.js';
 export const MAX_NESTING = 8;
 /** Syntax nested deeper than this (`$( $( $( …`) is unknown rather than walked: the walk recurses. */
 export const MAX_TREE_DEPTH = 400;
-/** Commands kept in a classification; more are counted, and still raise the class. */
+/** Read commands kept in a classification, and other commands kept; more are counted, and still raise the class. */
 export const MAX_COMMANDS = 1000;
 /** Paths kept per list. */
 export const MAX_PATHS = 1000;
@@ -24,6 +24,8 @@ type Stdin = { kind: 'none' } | { kind: 'pipe' } | { kind: 'text'; text: string;
 interface State {
   commands: ShellCommand[];
   commandCount: number;
+  keptReads: number;
+  keptOthers: number;
   writes: Set<string>;
   reads: Set<string>;
   /** classes that belong to the line, not to one command (a list's redirection, a limit reached) */
@@ -114,7 +116,7 @@ function relative(p: string): { path: string; known: boolean; judgeAs: string } 
 }
 
 export class Walker {
-  private readonly s: State = { commands: [], commandCount: 0, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
+  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
 
   result(parseError?: string): ShellClassification {
     const s = this.s;
@@ -169,11 +171,18 @@ export class Walker {
     });
   }
 
+  /**
+   * Keeps the first MAX_COMMANDS reads and the first MAX_COMMANDS others, so that 5,000 harmless
+   * commands do not push the one that matters out of what an approver sees.
+   */
   private record(c: ShellCommand): void {
     this.s.commandCount++;
-    if (this.s.commands.length < MAX_COMMANDS) this.s.commands.push(c);
-    // a command past the cap still decides the class
-    else this.s.lineClasses.push(c.class);
+    const isRead = c.class === 'read';
+    if ((isRead ? this.s.keptReads : this.s.keptOthers) < MAX_COMMANDS) {
+      this.s.commands.push(c);
+      if (isRead) this.s.keptReads++;
+      else this.s.keptOthers++;
+    } else this.s.lineClasses.push(c.class);
   }
 
   private deeper(frame: Frame, stdin: Stdin = frame.stdin): Frame {
@@ -286,7 +295,7 @@ export class Walker {
           const word = wordOf(w);
           stdin = { kind: 'text', text: word.value, literal: word.literal };
         }
-      } else if (body?.type === 'command') {
+      } else if (body !== null && body.type === 'command') {
         this.redirect(child, frame, effects);
       } else redirects.push(child);
     }
@@ -300,6 +309,10 @@ export class Walker {
         for (const r of redirects) this.redirect(r, frame, late);
         [...effects.classes, ...late.classes].forEach((c, i) => this.line(c, [...effects.reasons, ...late.reasons][i] ?? ''));
       }
+    } else {
+      // `> file` alone truncates (or creates) the file
+      for (const r of redirects) this.redirect(r, frame, effects);
+      effects.classes.forEach((c, i) => this.line(c, effects.reasons[i] ?? ''));
     }
     for (const next of after) this.statement(next.node, this.deeper(frame, next.stdin));
   }
