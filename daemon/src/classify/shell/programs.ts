@@ -102,9 +102,9 @@ const READS = new Set([
   'lscpu', 'lsusb', 'lspci', 'lsmod', 'vmstat', 'iostat', 'mpstat', 'pidstat', 'sar', 'w', 'who', 'last', 'lastlog', 'locale', 'getent', 'dig',
   'nslookup', 'host', 'ping', 'ping6', 'traceroute', 'tracepath', 'mtr', 'ss', 'netstat', 'arp', 'tree', 'expr', 'bc', 'cal', 'look', 'tty',
   'base64', 'base32', 'basenc', 'numfmt', 'expand', 'unexpand', 'pr', 'shuf', 'tsort', 'factor', 'getconf', 'logname', 'users', 'dmesg', 'envsubst',
-  'read', 'history', 'jobs', 'wait', 'shift', 'set', 'shopt', 'ulimit', 'umask', 'alias', 'unalias', 'hash', 'let', 'local', 'declare', 'typeset',
+  'read', 'history', 'jobs', 'wait', 'shift', 'set', 'shopt', 'ulimit', 'umask', 'unalias', 'let', 'local', 'declare', 'typeset',
   'readonly', 'export', 'dirs', 'pushd', 'popd', 'getopts', 'help', 'compgen', 'complete', 'caller', 'return', 'exit', 'break', 'continue', 'times',
-  'trap', 'mapfile', 'readarray', 'disown', 'bg', 'fg', 'logout', 'clear', 'reset', 'tput', 'stty', 'iconv', 'xxd', 'lsattr', 'namei', 'id', 'apropos',
+  'mapfile', 'readarray', 'disown', 'bg', 'fg', 'logout', 'clear', 'reset', 'tput', 'stty', 'iconv', 'xxd', 'lsattr', 'namei', 'id', 'apropos',
   'man', 'info', 'whatis', 'timedatectl', 'hostnamectl', 'loginctl', 'localectl', 'networkctl', 'resolvectl', 'busctl', 'who', 'pstree', 'fuser', 'sensors',
   'ncdu', 'dpkg-query', 'apt-cache', 'rpm', 'diff3', 'sdiff', 'colordiff', 'vimdiff', 'md5', 'shasum', 'openssl', 'ssh-keygen', 'gpg', 'nc', 'ncat', 'telnet',
 ]);
@@ -587,6 +587,7 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
       return [simpleWrapper(name, args, ['-s', '--signal', '-k', '--kill-after'], 1)];
     case 'chronic':
     case 'unbuffer':
+    case 'coproc':
       return [simpleWrapper(name, args, [])];
     case 'command': {
       const split = splitArgs(args, new Set(), true);
@@ -782,6 +783,20 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
       if (name === 'mknod') verdict.class = 'privileged';
       return [verdict];
     }
+    case 'trap': {
+      // the action runs later, on a signal or at exit: it is classified as if it ran
+      const split = splitArgs(args, new Set(), true);
+      const action = split.operands[0];
+      if (action === undefined || has(split, '-p', '-l') || action.value === '-' || action.value === '' || split.operands.length === 1) return [read()];
+      return [read(undefined, { script: { code: action, label: 'trap' } })];
+    }
+    case 'alias':
+      // in a shell with expand_aliases set, a later command name would mean something else
+      return [args.some((a) => a.value.includes('=')) ? unknown('alias redefines what a command name runs') : read()];
+    case 'hash':
+      return [args.some((a) => a.value.startsWith('-') && a.value.includes('p')) ? unknown('hash -p sets the program a command name runs') : read()];
+    case 'enable':
+      return [args.length === 0 || args.every((a) => ['-a', '-p', '-s'].includes(a.value)) ? read() : unknown('enable changes or loads shell builtins')];
     case 'export':
     case 'declare':
     case 'typeset':

@@ -226,9 +226,13 @@ export class Walker {
         }
         return;
       case 'command_substitution':
-      case 'process_substitution':
-        for (const child of named(node)) this.statement(child, { ...this.deeper(frame, { kind: 'none' }), via: [...frame.via, node.type === 'process_substitution' ? '<( )' : '$( )'] });
+      case 'process_substitution': {
+        // `>(cmd)` reads what the outer command writes into it
+        const output = node.type === 'process_substitution' && node.text.startsWith('>');
+        const label = node.type === 'command_substitution' ? '$( )' : output ? '>( )' : '<( )';
+        for (const child of named(node)) this.statement(child, { ...this.deeper(frame, output ? { kind: 'pipe' } : { kind: 'none' }), via: [...frame.via, label] });
         return;
+      }
       case 'file_redirect':
       case 'heredoc_redirect':
       case 'herestring_redirect': {
@@ -355,7 +359,7 @@ export class Walker {
       }
     }
     // an unquoted heredoc's body is expanded before the command reads it
-    return { kind: 'text', text: text.replace(/\n[^\n]*$/, '\n'), literal: quoted || !/[$`\\]/.test(text) };
+    return { kind: 'text', text, literal: quoted || !/[$`\\]/.test(text) };
   }
 
   /** An output redirection to a file is a write of that file; `2>&1`, `>/dev/null` are not. */
@@ -398,7 +402,11 @@ export class Walker {
     const r = resolvePath(word.value, this.s.cwd);
     if (HARMLESS_DEVICES.has(r.path) || /^\/dev\/fd\/\d+$/.test(r.path)) return;
     addPath(this.s.writes, r.path);
-    if (!r.known) {
+    if (/^\/dev\/(tcp|udp)\//.test(r.path)) {
+      // bash opens a network connection for these names: a send, as curl -d is
+      effects.classes.push('write');
+      effects.reasons.push(`${how} sends data to ${clip(r.path.slice(9))} over the network`);
+    } else if (!r.known) {
       effects.classes.push('unknown');
       effects.reasons.push(`${how} writes ${clip(word.value)} in a directory known only when it runs`);
     } else if (isSystemPath(r.judgeAs)) {
