@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import {
   MAX_COMMANDS,
   MAX_NESTING,
+  MAX_SHELL_TEXT,
+  MAX_WALKED_COMMANDS,
   ShellClassifierCache,
   classifyShell,
   classifyShellUncached,
@@ -457,7 +459,7 @@ describe('parse errors and limits', () => {
     assert.equal(c.class, 'unknown');
   });
   test('a 100,000-character line is classified, in bounded time, with the dangerous command found', () => {
-    const line = `${'echo hello; '.repeat(8400)}sudo reboot`;
+    const line = `${`echo ${'x'.repeat(20)}; `.repeat(3800)}sudo reboot`;
     assert.ok(line.length > 100_000);
     const started = performance.now();
     const c = classifyShell(line);
@@ -465,11 +467,22 @@ describe('parse errors and limits', () => {
     assert.equal(c.class, 'privileged');
     assert.ok(c.commands.length <= 2 * MAX_COMMANDS, `${c.commands.length}`);
     assert.ok(c.commands.some((x) => x.program === 'reboot'), 'the command past the cap is kept');
-    assert.ok(c.commandCount > 8400);
+    assert.ok(c.commandCount > 3800);
     assert.ok(took < 5000, `${took} ms`);
     const summary = shellActionSummary(line, c);
     assert.ok(summary.length <= SHELL_SUMMARY_MAX_CHARS, summary);
     assert.match(summary, /privileged: sudo reboot/);
+  });
+  test('past MAX_WALKED_COMMANDS commands the rest is unknown, and what came before still counts', () => {
+    const tail = classifyShell(`${'ls; '.repeat(MAX_WALKED_COMMANDS + 10)}echo done`);
+    assert.equal(tail.class, 'unknown');
+    assert.ok(tail.reasons.some((r) => r.includes(`more than ${MAX_WALKED_COMMANDS} commands`)), JSON.stringify(tail.reasons));
+    assert.equal(classifyShell(`sudo reboot; ${'ls; '.repeat(MAX_WALKED_COMMANDS + 10)}`).class, 'privileged');
+  });
+  test('a line longer than MAX_SHELL_TEXT is unknown without being parsed', () => {
+    const c = classifyShell(`echo ${'x'.repeat(MAX_SHELL_TEXT)}`);
+    assert.equal(c.class, 'unknown');
+    assert.match(c.parseError ?? '', /longer than/);
   });
   test('a 100,000-character quoted argument is a read', () => {
     assert.equal(classifyShell(`echo '${'rm -rf / '.repeat(12_500)}'`).class, 'read');

@@ -6,7 +6,7 @@ import { baseName } from './programs.js';
 import type { ShellClassification } from './types.js';
 
 /** Longer command lines are not parsed: unknown. SSH exec requests are far shorter in practice. */
-export const MAX_SHELL_TEXT = 1_000_000;
+export const MAX_SHELL_TEXT = 262_144;
 
 /** What cannot be classified: unknown, with the reason. */
 export function unclassifiableShell(reason: string): ShellClassification {

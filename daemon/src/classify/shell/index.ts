@@ -30,4 +30,4 @@ export { initShellClassifier } from './parser.js';
 export { classifyShell, classifyShellUncached, shellAttributes, unclassifiableShell, MAX_SHELL_TEXT } from './classify.js';
 export { ShellClassifierCache } from './cache.js';
 export { shellActionSummary, SHELL_SUMMARY_MAX_CHARS } from './summary.js';
-export { MAX_NESTING, MAX_TREE_DEPTH, MAX_COMMANDS } from './walk.js';
+export { MAX_NESTING, MAX_TREE_DEPTH, MAX_COMMANDS, MAX_WALKED_COMMANDS } from './walk.js';

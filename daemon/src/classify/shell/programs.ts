@@ -44,7 +44,9 @@ interface Split {
  * Options and operands the way getopt reads them. `withValue` names the options that take a value
  * (`-o`, `--output`); `stopAtFirstOperand` is for wrappers, whose command's own options follow.
  */
-export function splitArgs(args: Word[], withValue: ReadonlySet<string> = new Set(), stopAtFirstOperand = false): Split {
+const NONE: ReadonlySet<string> = new Set();
+
+export function splitArgs(args: Word[], withValue: ReadonlySet<string> = NONE, stopAtFirstOperand = false): Split {
   const flags: string[] = [];
   const values = new Map<string, Word>();
   const operands: Word[] = [];
@@ -443,7 +445,8 @@ function envWrapper(args: Word[]): Verdict {
       i++;
       break;
     }
-    if (['-u', '--unset', '-C', '--chdir'].includes(a.value)) {
+    if (['-C', '--chdir'].includes(a.value) || a.value.startsWith('--chdir=')) return unknown('env -C runs the command in another directory, where its relative paths point elsewhere');
+    if (['-u', '--unset'].includes(a.value)) {
       i++;
       continue;
     }
@@ -474,7 +477,8 @@ function simpleWrapper(name: string, args: Word[], withValue: string[], position
 }
 
 function shell(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-o', '+o', '-O', '+O', '--rcfile', '--init-file']));
+  // a shell's options end at its first operand: `bash script.sh -c x` passes -c to the script
+  const s = splitArgs(args, new Set(['-o', '+o', '-O', '+O', '--rcfile', '--init-file']), true);
   const cFlag = s.flags.includes('-c');
   if (cFlag) {
     const code = s.operands[0];

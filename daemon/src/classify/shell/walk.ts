@@ -13,6 +13,11 @@ export const MAX_NESTING = 8;
 export const MAX_TREE_DEPTH = 400;
 /** Read commands kept in a classification, and other commands kept; more are counted, and still raise the class. */
 export const MAX_COMMANDS = 1000;
+/**
+ * Simple commands walked at most; past this the rest of the line is unknown. It bounds the time of
+ * one classification (about 40 µs a command, most of it reading the tree out of WebAssembly).
+ */
+export const MAX_WALKED_COMMANDS = 5000;
 /** Paths kept per list. */
 export const MAX_PATHS = 1000;
 const MAX_ARGV = 64;
@@ -25,6 +30,8 @@ interface State {
   commands: ShellCommand[];
   commandCount: number;
   keptReads: number;
+  /** MAX_WALKED_COMMANDS reached */
+  stopped: boolean;
   keptOthers: number;
   writes: Set<string>;
   reads: Set<string>;
@@ -116,7 +123,7 @@ function relative(p: string): { path: string; known: boolean; judgeAs: string } 
 }
 
 export class Walker {
-  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
+  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, stopped: false, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
 
   result(parseError?: string): ShellClassification {
     const s = this.s;
@@ -190,6 +197,11 @@ export class Walker {
   }
 
   statement(node: Node, frame: Frame): void {
+    if (this.s.commandCount >= MAX_WALKED_COMMANDS) {
+      if (!this.s.stopped) this.line('unknown', `the command line has more than ${MAX_WALKED_COMMANDS} commands; the rest was not read`);
+      this.s.stopped = true;
+      return;
+    }
     if (frame.depth > MAX_TREE_DEPTH) {
       this.line('unknown', `the command line nests deeper than ${MAX_TREE_DEPTH} levels`);
       return;
