@@ -200,6 +200,9 @@ const WRITES: Case[] = [
   { line: 'echo x >/dev/tcp/203.0.113.5/80', class: 'write', reason: /over the network/ },
   { line: 'ln -sf /bin/bash /tmp/sh', class: 'write', written: ['/tmp/sh'] },
   { line: 'rsync -a src/ user@host:/srv/', class: 'write', written: [] },
+  { line: 'touch -r ref.txt new.txt', class: 'write', written: ['new.txt'] },
+  { line: 'cp --backup src dst', class: 'write', written: ['dst'] },
+  { line: 'echo x > /dev/shm/lock', class: 'write', written: ['/dev/shm/lock'] },
 ];
 
 const PRIVILEGED: Case[] = [
@@ -277,6 +280,10 @@ const PRIVILEGED: Case[] = [
   { line: 'a=$(cat <<EOF\n$(rm -rf /)\nEOF\n)', class: 'privileged', commands: ['cat', 'rm'] },
   { line: 'yum install -y x', class: 'privileged' },
   { line: 'touch ~root/x', class: 'privileged', written: ['/root/x'] },
+  { line: 'rm -r /', class: 'privileged', written: ['/'] },
+  { line: 'rm -r -f /etc', class: 'privileged', written: ['/etc'] },
+  { line: 'cp -Z src /etc/x', class: 'privileged', written: ['/etc/x'] },
+  { line: 'apt-get -q install nginx', class: 'privileged' },
 ];
 
 const UNKNOWN: Case[] = [

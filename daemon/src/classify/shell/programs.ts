@@ -111,6 +111,15 @@ const READS = new Set([
   'ncdu', 'dpkg-query', 'apt-cache', 'rpm', 'diff3', 'sdiff', 'colordiff', 'vimdiff', 'md5', 'shasum', 'openssl', 'ssh-keygen', 'gpg', 'nc', 'ncat', 'telnet',
 ]);
 
+const OPERAND_WRITER_VALUES: Record<string, string[]> = {
+  touch: ['-r', '--reference', '-d', '--date', '-t'],
+  mkdir: ['-m', '--mode', '--context'],
+  truncate: ['-s', '--size', '-r', '--reference'],
+  shred: ['-n', '--iterations', '-s', '--size', '--random-source'],
+  mkfifo: ['-m', '--mode', '--context'],
+  mknod: ['-m', '--mode', '--context'],
+};
+
 /** Programs that change files or state owned by the user (operands are the paths they write). */
 const WRITES_OPERANDS = new Set(['rm', 'rmdir', 'touch', 'mkdir', 'shred', 'unlink', 'truncate', 'mkfifo', 'mknod']);
 
@@ -138,13 +147,15 @@ const RUNS_CODE = new Set(['make', 'gmake', 'cmake', 'ninja', 'just', 'task', 'n
 const SYSTEM_ROOTS = ['/etc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/lib', '/var/spool/cron', '/root', '/dev', '/proc', '/sys'];
 /** Device files that are no write of anything. */
 export const HARMLESS_DEVICES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/dev/stdin', '/dev/tty', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom']);
+/** Under /dev but any user's to write: shared memory and message queues. */
+const USER_DEVICE_DIRS = ['/dev/shm/', '/dev/mqueue/'];
 
 /**
  * Whether a path (absolute, normalized; possibly with glob characters) is or may be under a system
  * directory. A glob counts by the part before its first glob character: `/e*` may be `/etc`.
  */
 export function isSystemPath(path: string): boolean {
-  if (HARMLESS_DEVICES.has(path) || /^\/dev\/fd\/\d+$/.test(path)) return false;
+  if (HARMLESS_DEVICES.has(path) || /^\/dev\/fd\/\d+$/.test(path) || USER_DEVICE_DIRS.some((d) => path.startsWith(d))) return false;
   const globAt = path.search(/[*?[]/);
   const fixed = globAt === -1 ? path : path.slice(0, globAt);
   if (globAt === -1 && (path === '/' || path === '')) return true;
@@ -286,7 +297,7 @@ function packageManager(name: string, args: Word[]): Verdict {
 
 /** apt, dnf, yum, ...: system packages: installing runs their maintainer scripts as root. */
 function systemPackages(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-o', '-c', '-t', '--target-release', '-q']));
+  const s = splitArgs(args, new Set(['-o', '-c', '-t', '--target-release']));
   const sub = subcommand(s);
   if (sub === undefined) return read();
   if (PACKAGE_READS.has(sub) || sub === 'list-installed' || sub === 'showpkg' || sub === 'stats' || sub === 'dump') return read();
@@ -538,7 +549,7 @@ function chmodLike(name: string, args: Word[]): Verdict {
 }
 
 function copyMove(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-t', '--target-directory', '-S', '--suffix', '--backup', '-Z', '--context', '-m', '--mode', '-o', '--owner', '-g', '--group']));
+  const s = splitArgs(args, new Set(name === 'install' ? ['-t', '--target-directory', '-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group'] : ['-t', '--target-directory', '-S', '--suffix']));
   const target = s.values.get('-t') ?? s.values.get('--target-directory');
   if (target !== undefined) return write(`${name} writes files`, { writes: name === 'mv' ? [target, ...s.operands] : [target], reads: s.operands });
   if (s.operands.length === 0) return write(`${name} writes files`);
@@ -782,7 +793,8 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
     case 'truncate':
     case 'mkfifo':
     case 'mknod': {
-      const split = splitArgs(args, new Set(['-m', '--mode', '-s', '--size', '-r', '--reference', '-d', '--date', '-t', '-n', '--iterations', '--context', '-Z']));
+      // options that take a value differ per program: `touch -r REF` but `rm -r DIR`
+      const split = splitArgs(args, new Set(OPERAND_WRITER_VALUES[name] ?? []));
       const verdict = write(`${name} changes files`, { writes: split.operands });
       if (name === 'mknod') verdict.class = 'privileged';
       return [verdict];
