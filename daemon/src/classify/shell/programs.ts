@@ -105,7 +105,7 @@ const READS = new Set([
   'nslookup', 'host', 'ping', 'ping6', 'traceroute', 'tracepath', 'mtr', 'ss', 'netstat', 'arp', 'tree', 'expr', 'bc', 'cal', 'look', 'tty',
   'base64', 'base32', 'basenc', 'numfmt', 'expand', 'unexpand', 'pr', 'shuf', 'tsort', 'factor', 'getconf', 'logname', 'users', 'dmesg', 'envsubst',
   'read', 'history', 'jobs', 'wait', 'shift', 'set', 'shopt', 'ulimit', 'umask', 'unalias', 'let', 'local', 'declare', 'typeset',
-  'readonly', 'export', 'dirs', 'pushd', 'popd', 'getopts', 'help', 'compgen', 'complete', 'caller', 'return', 'exit', 'break', 'continue', 'times',
+  'readonly', 'export', 'dirs', 'getopts', 'help', 'compgen', 'complete', 'caller', 'return', 'exit', 'break', 'continue', 'times',
   'mapfile', 'readarray', 'disown', 'bg', 'fg', 'logout', 'clear', 'reset', 'tput', 'stty', 'iconv', 'xxd', 'lsattr', 'namei', 'id', 'apropos',
   'man', 'info', 'whatis', 'timedatectl', 'hostnamectl', 'loginctl', 'localectl', 'networkctl', 'resolvectl', 'busctl', 'who', 'pstree', 'fuser', 'sensors',
   'ncdu', 'dpkg-query', 'apt-cache', 'rpm', 'diff3', 'sdiff', 'colordiff', 'vimdiff', 'md5', 'shasum', 'openssl', 'ssh-keygen', 'gpg', 'nc', 'ncat', 'telnet',
@@ -135,7 +135,7 @@ const PRIVILEGED = new Set([
 ]);
 
 /** Shells: `-c STRING` is parsed as a command line; without it they run a script file or their input. */
-const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox']);
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh']);
 
 /** Interpreters whose code Airlock does not read. */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'luajit', 'Rscript', 'R', 'deno', 'bun', 'pwsh', 'powershell', 'tclsh', 'wish', 'groovy', 'scala', 'java', 'jshell', 'irb', 'ipython', 'julia', 'osascript', 'awk-script']);
@@ -637,7 +637,18 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
     case 'ssh':
       return [ssh(args)];
     case 'cd':
+    case 'pushd':
+      // pushd with no directory swaps the top two: where that is, the text does not say
+      if (name === 'pushd' && args.every((a) => a.value.startsWith('-') || a.value.startsWith('+'))) return [read(undefined, { cd: literalWord('-') })];
       return [read(undefined, { cd: args.find((a) => !a.value.startsWith('-') || a.value === '-') ?? null })];
+    case 'popd':
+      return [read(undefined, { cd: literalWord('-') })];
+    case 'busybox': {
+      // `busybox rm -rf /` is rm
+      const applet = args[0];
+      if (applet === undefined || applet.value.startsWith('-')) return [read()];
+      return [read(undefined, { inner: { words: args, label: 'busybox' } })];
+    }
     case 'systemctl':
       return [systemctl(args)];
     case 'service':
