@@ -160,7 +160,7 @@ export class Walker {
   }
 
   /** Parses and walks shell code that a command runs (`bash -c CODE`, `eval`, a heredoc fed to a shell). */
-  private nested(code: Word, label: string, frame: Frame): void {
+  private nested(code: Word, label: string, frame: Frame, stdin: Stdin = frame.stdin): void {
     const via = [...frame.via, label];
     if (!code.literal) {
       this.record({ program: null, argv: [clip(code.value)], class: 'unknown', via, reasons: [`${label} runs code known only when it runs`] });
@@ -174,7 +174,8 @@ export class Walker {
       if (tree.rootNode.hasError) {
         this.record({ program: null, argv: [clip(code.value)], class: 'unknown', via, reasons: [`${label}: ${describeSyntaxError(tree.rootNode)}`] });
       }
-      this.program(tree.rootNode, { via, nesting: frame.nesting + 1, depth: 0, stdin: { kind: 'none' } });
+      // depth goes on from the outer line's, so that nesting both ways stays within MAX_TREE_DEPTH
+      this.program(tree.rootNode, { via, nesting: frame.nesting + 1, depth: frame.depth + 1, stdin });
     });
   }
 
@@ -510,7 +511,8 @@ export class Walker {
     if (own.cd !== undefined) this.cd(own.cd);
     this.record({ program, argv, class: combineShellClasses(classes), via: frame.via, reasons });
     if (own.runsStdin !== undefined && frame.stdin.kind === 'text') {
-      this.nested({ value: frame.stdin.text, literal: frame.stdin.literal, glob: false, brace: false }, `${own.runsStdin} <<`, frame);
+      // the shell reads its commands from the heredoc, so they have no input of their own
+      this.nested({ value: frame.stdin.text, literal: frame.stdin.literal, glob: false, brace: false }, `${own.runsStdin} <<`, frame, { kind: 'none' });
     }
     for (const v of [own, ...more]) {
       if (v.inner !== undefined && v.inner.words.length > 0) {
