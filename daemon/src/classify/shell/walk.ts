@@ -43,6 +43,8 @@ interface State {
   /** functions defined in the command line being walked (one map per parsed text: its nodes die with its tree) */
   functions: Map<string, Node>;
   calling: Set<string>;
+  /** the text being walked (the line, or the code of a `bash -c`): node offsets index into it */
+  source: string;
   /** the directory relative paths start from: undefined for the login directory, null when not known */
   cwd: string | null | undefined;
 }
@@ -123,7 +125,7 @@ function relative(p: string): { path: string; known: boolean; judgeAs: string } 
 }
 
 export class Walker {
-  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, stopped: false, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
+  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, stopped: false, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), source: '', cwd: undefined };
 
   result(parseError?: string): ShellClassification {
     const s = this.s;
@@ -149,13 +151,15 @@ export class Walker {
   }
 
   /** Walks a parsed program (the whole text, or the code of `bash -c`, `eval`, ...). */
-  program(root: Node, frame: Frame): void {
-    const saved = this.s.functions;
+  program(root: Node, source: string, frame: Frame): void {
+    const saved = { functions: this.s.functions, source: this.s.source };
     this.s.functions = new Map();
+    this.s.source = source;
     try {
       this.statement(root, frame);
     } finally {
-      this.s.functions = saved;
+      this.s.functions = saved.functions;
+      this.s.source = saved.source;
     }
   }
 
@@ -175,7 +179,7 @@ export class Walker {
         this.record({ program: null, argv: [clip(code.value)], class: 'unknown', via, reasons: [`${label}: ${describeSyntaxError(tree.rootNode)}`] });
       }
       // depth goes on from the outer line's, so that nesting both ways stays within MAX_TREE_DEPTH
-      this.program(tree.rootNode, { via, nesting: frame.nesting + 1, depth: frame.depth + 1, stdin });
+      this.program(tree.rootNode, code.value, { via, nesting: frame.nesting + 1, depth: frame.depth + 1, stdin });
     });
   }
 
@@ -301,6 +305,7 @@ export class Walker {
     let stdin: Stdin = frame.stdin;
     const after: Array<{ node: Node; stdin: Stdin }> = [];
     const redirects: Node[] = [];
+    const extraArgs: Node[] = [];
     for (const child of all(node)) {
       if (child.id === body?.id || !child.isNamed) continue;
       if (child.type === 'heredoc_redirect') {
@@ -313,11 +318,11 @@ export class Walker {
           stdin = { kind: 'text', text: word.value, literal: word.literal };
         }
       } else if (body !== null && body.type === 'command') {
-        this.redirect(child, frame, effects);
+        this.redirect(child, frame, effects, extraArgs);
       } else redirects.push(child);
     }
     if (body !== null) {
-      if (body.type === 'command') this.command(body, this.deeper(frame, stdin), effects);
+      if (body.type === 'command') this.command(body, this.deeper(frame, stdin), effects, extraArgs);
       else {
         // `a && b > f`: tree-sitter gives the redirection to the whole list; the shell gives it to
         // its last command, so the path is judged after the list ran (`cd /etc && echo x > passwd`)
@@ -376,7 +381,12 @@ export class Walker {
   }
 
   /** An output redirection to a file is a write of that file; `2>&1`, `>/dev/null` are not. */
-  private redirect(node: Node, frame: Frame, effects: Effects): void {
+  /**
+   * `extras` receives the words tree-sitter put after the target (`rm -rf 2>/dev/null /etc`): bash
+   * passes them to the command as arguments. Without `extras` (a redirection of a list) they make
+   * the line unknown.
+   */
+  private redirect(node: Node, frame: Frame, effects: Effects, extras?: Node[]): void {
     if (node.type === 'heredoc_redirect') {
       this.heredoc(node, frame, effects, []);
       return;
@@ -387,10 +397,22 @@ export class Walker {
     }
     const operator = all(node).find((c) => !c.isNamed)?.type ?? '>';
     const destinations = node.childrenForFieldName('destination').filter((c): c is Node => c !== null);
-    for (const d of destinations) this.substitutions(d, this.deeper(frame));
-    const dest = destinations[0];
-    if (dest === undefined) return;
-    const word = wordOf(dest);
+    // the target is the first word, with what a backslash-newline joins to it
+    let targetCount = destinations.length === 0 ? 0 : 1;
+    while (targetCount < destinations.length && this.continues(destinations[targetCount - 1]!, destinations[targetCount]!)) targetCount++;
+    const target = destinations.slice(0, targetCount);
+    const leftover = destinations.slice(targetCount);
+    for (const d of target) this.substitutions(d, this.deeper(frame));
+    if (leftover.length > 0) {
+      if (extras !== undefined) extras.push(...leftover);
+      else {
+        for (const d of leftover) this.substitutions(d, this.deeper(frame));
+        effects.classes.push('unknown');
+        effects.reasons.push('words after a redirection of a list, which the parser could not place');
+      }
+    }
+    const word = this.joinContinued(target)[0];
+    if (word === undefined) return;
     const isWrite = ['>', '>>', '&>', '&>>', '>|', '<>', '>&'].includes(operator);
     const isRead = operator === '<' || operator === '<>';
     // `>&2`, `2>&1`, `>&-`: duplicating or closing a descriptor is no file
@@ -431,14 +453,15 @@ export class Walker {
     }
   }
 
-  private command(node: Node, frame: Frame, effects: Effects): void {
+  /** `extraArgs`: words tree-sitter put in the statement's redirections that bash gives the command */
+  private command(node: Node, frame: Frame, effects: Effects, extraArgs: Node[] = []): void {
     let nameNode: Node | null = null;
     const args: Node[] = [];
     let stdin = frame.stdin;
     for (const child of all(node)) {
       if (!child.isNamed) continue;
       if (child.type === 'variable_assignment') this.assignment(child, frame);
-      else if (child.type === 'file_redirect') this.redirect(child, frame, effects);
+      else if (child.type === 'file_redirect') this.redirect(child, frame, effects, args);
       else if (child.type === 'herestring_redirect') {
         const w = named(child)[0];
         if (w !== undefined) {
@@ -456,10 +479,34 @@ export class Walker {
       effects.classes.forEach((c, i) => this.line(c, effects.reasons[i] ?? ''));
       return;
     }
+    args.push(...extraArgs);
     this.substitutions(nameNode, this.deeper(frame));
     for (const a of args) this.substitutions(a, this.deeper(frame));
-    const words = [wordOf(nameNode), ...args.map(wordOf)];
-    this.invoke(words, { ...frame, stdin }, effects);
+    this.invoke(this.joinContinued([nameNode, ...args]), { ...frame, stdin }, effects);
+  }
+
+  /**
+   * The words of a command as bash reads them. tree-sitter splits a word at a backslash-newline
+   * with no blank around it, where bash joins the two halves (`ip\<newline>tables -F` runs
+   * iptables): such neighbours are joined here.
+   */
+  private continues(previous: Node, node: Node): boolean {
+    return /^(\\\n)+$/.test(this.s.source.slice(previous.endIndex, node.startIndex));
+  }
+
+  private joinContinued(nodes: Node[]): Word[] {
+    const words: Word[] = [];
+    let previous: Node | undefined;
+    for (const node of nodes) {
+      const word = wordOf(node);
+      const last = words[words.length - 1];
+      if (last !== undefined && previous !== undefined && this.continues(previous, node)) {
+        const literal = last.literal && word.literal;
+        words[words.length - 1] = { value: last.value + word.value, literal, glob: last.glob || word.glob, brace: last.brace || word.brace };
+      } else words.push(word);
+      previous = node;
+    }
+    return words;
   }
 
   /** Classifies a command given as words (from the parse, or a wrapper's inner command) and records it. */
