@@ -1,6 +1,7 @@
 import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
 import { benchClassify } from './classify.js';
+import { benchShellClassify } from './shell-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
 import { benchPostgres } from './postgres.js';
@@ -11,6 +12,7 @@ import { benchSse } from './sse.js';
 const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
   ['classify', benchClassify],
+  ['shell', benchShellClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
   ['recording', benchRecording],
