@@ -56,10 +56,19 @@ export function fingerprintOfPublicKey(line: string): string {
 
 /** A new ed25519 key pair: the private key in OpenSSH format, the public key as an OpenSSH line without comment. */
 export function generateEd25519KeyPair(comment: string): { privateKey: string; publicKey: string } {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  const parsed = utils.parseKey(pair.private);
-  if (parsed instanceof Error) throw new Error(`a freshly generated ed25519 key does not parse: ${parsed.message}`);
-  return { privateKey: pair.private, publicKey: `ssh-ed25519 ${parsed.getPublicSSH().toString('base64')}` };
+  // ssh2 1.x writes a public key that starts with a zero byte one byte short (about one key in 300),
+  // and such a key does not parse: draw again, since the next key is independent.
+  let last: Error | undefined;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    const parsed = utils.parseKey(pair.private);
+    if (parsed instanceof Error) {
+      last = parsed;
+      continue;
+    }
+    return { privateKey: pair.private, publicKey: `ssh-ed25519 ${parsed.getPublicSSH().toString('base64')}` };
+  }
+  throw new Error(`a freshly generated ed25519 key does not parse: ${last?.message ?? 'unknown error'}`);
 }
 
 /** Why the daemon will not use a private key file of its own (owner, mode), or undefined when it is fine. */

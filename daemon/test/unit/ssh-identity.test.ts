@@ -170,3 +170,14 @@ describe('agent session SSH keys', () => {
     await assert.rejects(new AgentSessionStore(file).load(), new RegExp(`bad\\.json: agent session ${session.id}: not an OpenSSH public key line`));
   });
 });
+
+describe('ed25519 key generation', () => {
+  test('every generated key parses and carries a 32-byte public key (ssh2 drops a leading zero byte about once in 300)', () => {
+    for (let i = 0; i < 1500; i++) {
+      const { privateKey, publicKey } = generateEd25519KeyPair(`k${i}`);
+      const parsed = ssh2.utils.parseKey(privateKey);
+      assert.ok(!(parsed instanceof Error), `key ${i} parses`);
+      assert.equal(parseOpenSshPublicKey(publicKey).data.length, 4 + 11 + 4 + 32, `key ${i}: ssh-ed25519 blob with a 32-byte key`);
+    }
+  });
+});
