@@ -1,5 +1,7 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { utils as sshUtils, type AuthContext, type Client, type ClientChannel, type Connection, type ServerChannel, type Session } from 'ssh2';
+import ssh2, { type AuthContext, type Client, type ClientChannel, type Connection, type ServerChannel, type Session } from 'ssh2';
+
+const sshUtils = ssh2.utils;
 import type { Action, AgentSession, SshSessionResultDetail, Target, Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
 import { MaskReportBuilder } from '../../masking/index.js';

@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { Server, utils as sshUtils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { Server, utils: sshUtils } = ssh2;
 import type { Target } from '@airlock/shared';
 import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js';
 import { AgentConnection } from './connection.js';

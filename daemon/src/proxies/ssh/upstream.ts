@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, type ConnectConfig } from 'ssh2';
+import ssh2, { type Client, type ConnectConfig } from 'ssh2';
 import type { Target } from '@airlock/shared';
 import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
 import { TargetConfigError } from '../target-config-error.js';
@@ -87,7 +87,7 @@ export function sshUpstream(target: Target, context: ProxyContext, env: NodeJS.P
             refusal = pinRefusal(target.name, address, verdict, keyTypeOf(key));
             return false;
           };
-          const client = new Client();
+          const client = new ssh2.Client();
           let settled = false;
           client.once('ready', () => {
             settled = true;
