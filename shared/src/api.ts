@@ -53,12 +53,47 @@ export const CreateAgentSessionRequest = z
   })
   .strict();
 export type CreateAgentSessionRequest = z.input<typeof CreateAgentSessionRequest>;
-export const CreateAgentSessionResponse = z.object({ session: AgentSession, token: z.string() });
+export const CreateAgentSessionResponse = z.object({
+  session: AgentSession,
+  token: z.string(),
+  /** the session's SSH private key file (0600), for ssh's IdentityFile; absent when the daemon made none */
+  sshIdentity: z.string().optional(),
+});
 export type CreateAgentSessionResponse = z.infer<typeof CreateAgentSessionResponse>;
 export const AgentSessionsResponse = z.object({
   sessions: z.array(AgentSession.extend({ state: z.enum(['active', 'expired', 'revoked']) })),
 });
 export type AgentSessionsResponse = z.infer<typeof AgentSessionsResponse>;
+
+/**
+ * POST /v1/ssh-config: the daemon writes an OpenSSH client config for one agent session: a `Host`
+ * block per SSH target (alias = target name) that logs in with the session's key and pins the
+ * daemon's host key. A terminal uses it with `ssh -F PATH TARGET` or `GIT_SSH_COMMAND`.
+ */
+export const SshConfigRequest = z
+  .object({
+    /** agent session id (or its name, when one active session has it) */
+    sessionId: z.string().min(1).max(200),
+  })
+  .strict();
+export type SshConfigRequest = z.input<typeof SshConfigRequest>;
+export const SshConfigResponse = z.object({
+  /** the config file written (0600), under the data dir */
+  path: z.string(),
+  /** the known_hosts file it names: the daemon's host key for each SSH listener */
+  knownHostsPath: z.string(),
+  /** the session's private key, the config's IdentityFile */
+  identityFile: z.string(),
+  /** the Host aliases in it, one per SSH target the session may use */
+  hosts: z.array(z.string()),
+  /** the config's text, so a client can also write it elsewhere */
+  config: z.string(),
+  /** the known_hosts file's text */
+  knownHosts: z.string(),
+  /** the daemon's host key fingerprint, as ssh-keygen -lf prints it */
+  hostKeyFingerprint: z.string(),
+});
+export type SshConfigResponse = z.infer<typeof SshConfigResponse>;
 
 export const RecordingsResponse = z.object({ recordings: z.array(RecordingSummary) });
 export type RecordingsResponse = z.infer<typeof RecordingsResponse>;

@@ -10,6 +10,12 @@ export const AgentSession = z.object({
   createdAt: IsoTime,
   expiresAt: IsoTime,
   revokedAt: IsoTime.nullable(),
+  /**
+   * The session's SSH public key (`ssh-ed25519 AAAA…`), with which its agent logs in to SSH targets;
+   * the private key is the file the session's creation returned (`sshIdentity`). Absent for sessions
+   * made before Airlock gave sessions SSH keys: those log in with their token only.
+   */
+  sshPublicKey: z.string().regex(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/, { message: 'expected an OpenSSH ed25519 public key line' }).optional(),
 });
 export type AgentSession = z.infer<typeof AgentSession>;
 

@@ -19,6 +19,8 @@ import type {
   CreateAgentSessionRequest,
   DenyRequest,
   SubmitActionRequest,
+  SshConfigRequest,
+  SshConfigResponse,
 } from '@airlock/shared';
 import type { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
@@ -33,6 +35,8 @@ export interface ControlPlane {
   createSession(request: z.output<typeof CreateAgentSessionRequest>): Promise<CreateAgentSessionResponse>;
   listSessions(): AgentSessionsResponse['sessions'];
   revokeSession(id: string): Promise<AgentSession | undefined>;
+  /** writes the OpenSSH client config for one agent session and says where */
+  sshConfig(request: z.output<typeof SshConfigRequest>): Promise<SshConfigResponse>;
   recordings(): RecordingSummary[];
   recording(id: string): RecordingSummary | undefined;
   records(id: string, after: number, limit: number): Promise<RecordsPage>;

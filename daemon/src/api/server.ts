@@ -10,6 +10,7 @@ import {
   DenyRequest,
   RecordsQuery,
   SubmitActionRequest,
+  SshConfigRequest,
   Target,
   ValidationError,
   describeIssues,
@@ -89,6 +90,12 @@ export function createApiApp(plane: ControlPlane, options: ApiServerOptions): ex
     const session = await plane.revokeSession(id);
     if (!session) throw new HttpError(404, `no agent session ${id}`);
     res.json({ session });
+  });
+
+  // the file is written under the data dir only: a caller that wants it elsewhere copies `config`
+  app.post('/v1/ssh-config', async (req, res) => {
+    const body = validate(SshConfigRequest, req.body ?? {}, 'request body');
+    res.json(await plane.sshConfig(body));
   });
 
   app.get('/v1/sessions', (_req, res) => {

@@ -21,6 +21,14 @@ export interface HomePaths {
   daemonLog: string;
   /** what was last in force; see EnforcedState */
   enforced: string;
+  /** SSH material, mode 0700: the daemon's host key, each agent session's key, generated client configs */
+  sshDir: string;
+  /** the daemon's own SSH host key (OpenSSH format, 0600), what agents' ssh clients pin */
+  sshHostKey: string;
+  /** one private key per agent session, named by the session id (0600); removed when it is revoked */
+  sshSessionKeys: string;
+  /** the known_hosts file the generated ssh configs point at: the daemon's host key for each listener */
+  sshKnownHosts: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -36,5 +44,9 @@ export function homePaths(home: string): HomePaths {
     centralPolicyCache: path.join(home, 'central-policy.json'),
     daemonLog: path.join(home, 'daemon.log'),
     enforced: path.join(home, 'enforced.json'),
+    sshDir: path.join(home, 'ssh'),
+    sshHostKey: path.join(home, 'ssh', 'host_ed25519_key'),
+    sshSessionKeys: path.join(home, 'ssh', 'sessions'),
+    sshKnownHosts: path.join(home, 'ssh', 'known_hosts'),
   };
 }

@@ -17,6 +17,7 @@ import {
   type StatusResponse,
   type Target,
   type TargetStatus,
+  type SshConfigResponse,
 } from '@airlock/shared';
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
@@ -29,6 +30,8 @@ import { Recorder } from '../recording/recorder.js';
 import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
 import { AgentSessionStore } from '../sessions/store.js';
+import { loadOrCreateHostKey, type HostKey } from '../sessions/ssh-identity.js';
+import { writeSshConfig } from '../sessions/ssh-config.js';
 import { EventBus } from '../events/bus.js';
 import { ActionPipeline } from '../pipeline/pipeline.js';
 import { ListenerManager, type ProxyFactory } from '../proxies/listeners.js';
@@ -74,6 +77,7 @@ export class Daemon implements ControlPlane {
   private broker!: ApprovalBroker;
   private pendingFile!: PendingApprovalsFile;
   private sessions!: AgentSessionStore;
+  private sshHostKey!: HostKey;
   private pipeline!: ActionPipeline;
   private listeners!: ListenerManager;
   private api?: { port: number; close(): Promise<void> };
@@ -116,7 +120,7 @@ export class Daemon implements ControlPlane {
     }
 
     // personal mode: the files decide what is enforced, so nobody but the daemon's user may write them
-    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache, paths.enforced]);
+    await checkDataDirPermissions([paths.home, paths.config, paths.daemonInfo, paths.recordings, paths.sessionIndex, paths.agentSessions, paths.pendingApprovals, paths.centralPolicyCache, paths.enforced, paths.sshDir, paths.sshSessionKeys]);
     this.config = await loadLocalConfig(paths.config);
     // what was in force when the daemon last ran: files that loosen it are staged, not applied, at start too
     const enforced = await loadEnforcedState(paths.enforced, this.log);
@@ -151,8 +155,10 @@ export class Daemon implements ControlPlane {
       }
     }
 
-    this.sessions = new AgentSessionStore(paths.agentSessions);
+    this.sessions = new AgentSessionStore(paths.agentSessions, Date.now, { sshKeyDir: paths.sshSessionKeys });
     await this.sessions.load();
+    // made once and kept: agents' ssh configs pin it
+    this.sshHostKey = await loadOrCreateHostKey(paths);
 
     this.recorder = new Recorder({
       dir: paths.recordings,
@@ -193,7 +199,7 @@ export class Daemon implements ControlPlane {
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
     this.listeners = new ListenerManager(
       this.options.proxies ?? {},
-      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock },
+      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey },
       { limits: this.config.limits, recording: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes } },
     );
     await this.listeners.reconcile(this.config.targets);
@@ -310,6 +316,19 @@ export class Daemon implements ControlPlane {
     const created = await this.sessions.create({ name: request.name, targets: request.targets ?? null, ttlMs: parseDuration(request.ttl) });
     this.bus.publish({ type: 'session.created', data: { session: created.session } });
     return created;
+  }
+
+  /** Writes the ssh client config for one agent session (see SshConfigRequest). */
+  async sshConfig(request: { sessionId: string }): Promise<SshConfigResponse> {
+    const session = this.sessions.get(request.sessionId);
+    if (!session) throw new HttpError(404, `no agent session "${request.sessionId}" (give its id, or the name of one active session)`);
+    const state = this.sessions.check(session.id);
+    if (!state.ok) throw new HttpError(409, `${state.message}: create a new one with "airlock session new"`);
+    const identityFile = this.sessions.sshIdentity(session.id);
+    if (identityFile === undefined || !(await fileExists(identityFile))) {
+      throw new HttpError(409, `agent session "${session.name}" (${session.id}) has no SSH key (it was made before agent sessions had them): create a new one with "airlock session new"`);
+    }
+    return writeSshConfig({ paths: this.paths, session, identityFile, hostKey: this.sshHostKey, targets: this.listeners.statuses() });
   }
 
   listSessions() {

@@ -4,6 +4,7 @@ import type { AgentSessionStore } from '../sessions/store.js';
 import type { Masker } from '../masking/index.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/time.js';
+import type { HostKey } from '../sessions/ssh-identity.js';
 import { resolveLimits, type TargetLimits } from './limits.js';
 import { TargetConfigError } from './target-config-error.js';
 import { ConnectionLimiter } from './connection-limits.js';
@@ -16,6 +17,11 @@ export interface ProxyServices {
   masking(target: string): Masker;
   logger: Logger;
   clock: Clock;
+  /**
+   * The daemon's own SSH host key (persistent, in <data dir>/ssh), which SSH listeners serve and the
+   * configs of `airlock ssh-config` pin. Absent where no daemon made one (some unit tests).
+   */
+  sshHostKey?: () => HostKey;
 }
 
 /** What a protocol adapter gets for one target: the core's services, scoped, and the target's limits. */

@@ -6,6 +6,7 @@ import { AgentSession, agentSessionState, describeIssues } from '@airlock/shared
 import type { AgentSessionState } from '@airlock/shared';
 import { writeFileAtomic } from '../config/files.js';
 import { newId } from '../util/ids.js';
+import { generateEd25519KeyPair, parseOpenSshPublicKey, removeSessionKey, sessionKeyPath, writeSessionKey, type SshPublicKey } from './ssh-identity.js';
 
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]+=*$/);
 const StoredAgentSession = AgentSession.extend({
@@ -30,6 +31,14 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+export interface AgentSessionStoreOptions {
+  /**
+   * Where each new session's SSH private key is written (<data dir>/ssh/sessions); without it sessions
+   * get no SSH key (stores used where no agent logs in over SSH).
+   */
+  sshKeyDir?: string;
+}
+
 export type AuthResult =
   | { ok: true; session: AgentSession }
   | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'target'; message: string };
@@ -37,16 +46,28 @@ export type AuthResult =
 /**
  * Agent sessions and their bearer tokens. A token is returned once, at creation; only its SHA-256
  * is kept (tokens are 256 random bits, so a plain hash is enough). Lookups are by hash.
+ *
+ * Each session also gets an ed25519 SSH key pair: the private key is written to the key dir for the
+ * agent's ssh client (`IdentityFile`), the public key is kept here and matched by
+ * authenticateSshKey. How an SSH listener logs an agent in:
+ * - public key: authenticateSshKey(ctx.key, target) names the session; the adapter must also check
+ *   the client's signature (ctx.signature over ctx.blob) before accepting, as for any public key;
+ * - password or keyboard-interactive: the answer is the session's token, checked with
+ *   authenticate(token, target), as PostgreSQL's password login does.
+ * Sessions made before SSH keys existed have none: they log in with the token only.
  */
 export class AgentSessionStore {
   private readonly byId = new Map<string, StoredAgentSession>();
   private readonly byHash = new Map<string, StoredAgentSession>();
+  /** by SHA-256 of the SSH public key blob, with the blob for the final comparison */
+  private readonly bySshKey = new Map<string, { stored: StoredAgentSession; blob: Buffer }>();
   private writing: Promise<void> = Promise.resolve();
   private scramParameters = { salt: randomBytes(16).toString('base64'), iterations: 4096 };
 
   constructor(
     private readonly file: string,
     private readonly now: () => number = Date.now,
+    private readonly options: AgentSessionStoreOptions = {},
   ) {}
 
   /** Loads the store; a corrupt file is refused (tokens would silently stop working otherwise). */
@@ -67,14 +88,34 @@ export class AgentSessionStore {
     const parsed = StoreFile.safeParse(json);
     if (!parsed.success) throw new Error(describeIssues(this.file, parsed.error));
     if (parsed.data.scram) this.scramParameters = parsed.data.scram;
-    for (const s of parsed.data.sessions) this.index(s);
+    for (const s of parsed.data.sessions) {
+      try {
+        this.index(s);
+      } catch (err) {
+        throw new Error(`${this.file}: agent session ${s.id}: ${(err as Error).message}; move the file away to start with no agent sessions`);
+      }
+    }
+    // a revoke whose key file could not be removed then (a crash, a full disk) is finished now
+    if (this.options.sshKeyDir !== undefined) {
+      for (const s of this.byId.values()) if (s.revokedAt && s.sshPublicKey) await this.removeKey(s.id).catch(() => undefined);
+    }
   }
 
-  async create(input: { name: string; targets?: string[] | null; ttlMs: number }): Promise<{ session: AgentSession; token: string }> {
+  /**
+   * A new session: its token (returned once) and, with a key dir, the path of its SSH private key
+   * (`sshIdentity`), written before the session is stored so a stored key always has its file.
+   */
+  async create(input: { name: string; targets?: string[] | null; ttlMs: number }): Promise<{ session: AgentSession; token: string; sshIdentity?: string }> {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const created = this.now();
+    const id = newId('ses');
+    let ssh: { publicKey: string; file: string } | undefined;
+    if (this.options.sshKeyDir !== undefined) {
+      const pair = generateEd25519KeyPair(`airlock agent session ${id}`);
+      ssh = { publicKey: pair.publicKey, file: await writeSessionKey(this.options.sshKeyDir, id, pair.privateKey) };
+    }
     const stored: StoredAgentSession = {
-      id: newId('ses'),
+      id,
       name: input.name,
       targets: input.targets && input.targets.length > 0 ? [...input.targets] : null,
       createdAt: new Date(created).toISOString(),
@@ -82,10 +123,17 @@ export class AgentSessionStore {
       revokedAt: null,
       tokenHash: hashToken(token),
       scram: this.scramVerifierOf(token),
+      ...(ssh ? { sshPublicKey: ssh.publicKey } : {}),
     };
     this.index(stored);
-    await this.persist();
-    return { session: publicView(stored), token };
+    try {
+      await this.persist();
+    } catch (err) {
+      this.unindex(stored);
+      if (ssh) await this.removeKey(id).catch(() => undefined);
+      throw err;
+    }
+    return { session: publicView(stored), token, ...(ssh ? { sshIdentity: ssh.file } : {}) };
   }
 
   /** Checks a presented token, and that the session may use `target` when given. */
@@ -97,6 +145,26 @@ export class AgentSessionStore {
       return { ok: false, reason: 'unknown', message: 'unknown agent session token' };
     }
     return this.verdictFor(stored, target);
+  }
+
+  /**
+   * Which session an SSH public key belongs to, and whether it may use `target` now: the same
+   * results as authenticate(). Only matches the key: the caller must verify the client's signature.
+   */
+  authenticateSshKey(publicKey: SshPublicKey, target?: string): AuthResult {
+    const found = this.bySshKey.get(createHash('sha256').update(publicKey.data).digest('hex'));
+    // the lookup is by hash of a public value; the full comparison guards against a hash collision
+    if (!found || publicKey.algo !== 'ssh-ed25519' || found.blob.length !== publicKey.data.length || !timingSafeEqual(found.blob, publicKey.data)) {
+      return { ok: false, reason: 'unknown', message: `unknown SSH key ${publicKey.algo}: it belongs to no agent session (log in with the IdentityFile that "airlock ssh-config --session ID" writes)` };
+    }
+    return this.verdictFor(found.stored, target);
+  }
+
+  /** The path of the session's SSH private key, when it has one and this store writes keys. */
+  sshIdentity(id: string): string | undefined {
+    const stored = this.byId.get(id);
+    if (!stored?.sshPublicKey || this.options.sshKeyDir === undefined) return undefined;
+    return sessionKeyPath(this.options.sshKeyDir, stored.id);
   }
 
   private verdictFor(stored: StoredAgentSession, target: string | undefined): AuthResult {
@@ -162,12 +230,28 @@ export class AgentSessionStore {
       stored.revokedAt = new Date(this.now()).toISOString();
       await this.persist();
     }
+    // after the revocation is on disk: the key is refused from now on whether or not the file goes
+    if (stored.sshPublicKey) await this.removeKey(stored.id);
     return publicView(stored);
   }
 
   private index(s: StoredAgentSession): void {
     this.byId.set(s.id, s);
     this.byHash.set(s.tokenHash, s);
+    if (s.sshPublicKey) {
+      const blob = parseOpenSshPublicKey(s.sshPublicKey).data;
+      this.bySshKey.set(createHash('sha256').update(blob).digest('hex'), { stored: s, blob });
+    }
+  }
+
+  private unindex(s: StoredAgentSession): void {
+    this.byId.delete(s.id);
+    this.byHash.delete(s.tokenHash);
+    if (s.sshPublicKey) this.bySshKey.delete(createHash('sha256').update(parseOpenSshPublicKey(s.sshPublicKey).data).digest('hex'));
+  }
+
+  private async removeKey(id: string): Promise<void> {
+    if (this.options.sshKeyDir !== undefined) await removeSessionKey(this.options.sshKeyDir, id);
   }
 
   private persist(): Promise<void> {
