@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
-import { exec, pendingApproval, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
-import { startSshd, type RunningSshd } from '../helpers/sshd.js';
+import { exec, pendingApproval, run, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
+import { keygen, startSshd, type RunningSshd } from '../helpers/sshd.js';
 
 /** Allow rules name `unknown` too: an action the classifier cannot judge is never allowed otherwise. */
 export const SSH_TEST_POLICY = `
@@ -176,6 +176,24 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     assert.ok(events.some((e) => e[1] === 'o' && e[2].includes('shell-42')), 'output recorded');
   });
 
+  test('OpenSSH with the file airlock ssh-config writes: the session key logs in and the daemon host key is pinned', async () => {
+    const res = await h.daemon.api('POST', '/v1/ssh-config', { sessionId: h.sessionId });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const config = (res.json as { path: string }).path;
+    const r = await run('ssh', ['-F', config, 'box', 'echo', 'by-key'], process.env, undefined, 20_000);
+    assert.equal(r.stdout, 'by-key\n', r.stderr);
+    assert.equal(r.code, 0);
+  });
+
+  test('a key that belongs to no agent session is refused, and told why', async () => {
+    const key = path.join(h.home, 'stranger_key');
+    keygen(key);
+    const r = await run('ssh', ['-F', '/dev/null', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-p', String(h.port), 'agent@127.0.0.1', 'echo', 'should-not-run'], process.env, undefined, 20_000);
+    assert.equal(r.code, 255);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /airlock: login to target "box" refused: unknown SSH key/);
+  });
+
   test('a revoked session cannot log in, and is told why', async () => {
     const s = await h.newSession('to-revoke');
     const res = await h.daemon.api('DELETE', `/v1/agent-sessions/${s.id}`);
@@ -244,7 +262,7 @@ describe('SSH proxy upstream host keys and reachability', { timeout: 120_000 }, 
       c.end();
       assert.equal(r.code, 126);
       assert.ok(r.stderr.includes(sshd.hostFingerprint), r.stderr);
-      assert.match(r.stderr, /not pinned.*airlock target add box --protocol ssh --host-key SHA256:/);
+      assert.match(r.stderr, /not pinned.*airlock target pin box SHA256:/);
     } finally {
       await h.stop();
     }
@@ -257,7 +275,7 @@ describe('SSH proxy upstream host keys and reachability', { timeout: 120_000 }, 
       const r = await exec(c, 'echo hi');
       c.end();
       assert.equal(r.code, 126);
-      assert.match(r.stderr, /host key of .* changed/);
+      assert.match(r.stderr, /not the pinned SHA256:A+, so Airlock did not log in/);
       assert.equal(r.stdout, '');
     } finally {
       await h.stop();

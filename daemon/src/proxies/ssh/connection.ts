@@ -122,9 +122,7 @@ export class AgentConnection {
         ctx.prompt([{ prompt: 'Airlock agent session token: ', echo: false }], 'Airlock', '', (answers) => this.settle(ctx, sessions.authenticate(answers[0] ?? '', target)));
         return;
       case 'publickey': {
-        const byKey = (sessions as unknown as { authenticateSshKey?: (key: { algo: string; data: Buffer }, target: string) => AuthOutcome }).authenticateSshKey;
-        if (typeof byKey !== 'function') return this.fail(ctx, 'this daemon takes the agent session token as the SSH password');
-        const result = byKey.call(sessions, ctx.key, target);
+        const result = sessions.authenticateSshKey(ctx.key, target);
         if (!result.ok) return this.fail(ctx, result.message);
         if (!ctx.signature) {
           // the client asks whether the key would do; it signs next

@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { mismatchedHostKeyMessage, unpinnedHostKeyMessage } from '../../config/ssh-host-pin.js';
 
 /**
  * Upstream host-key pinning (pure: the known_hosts text is handed in). ssh2's client accepts any host
@@ -92,13 +93,13 @@ function hostMatches(pattern: string, name: string): boolean {
 }
 
 /** The sentence an agent (and the log) gets when the upstream's key is not the pinned one. */
-export function pinRefusal(target: string, upstream: string, verdict: Extract<PinVerdict, { ok: false }>, keyType: string): string {
+export function pinRefusal(target: string, pin: { fingerprint?: string; knownHostsFile?: string }, verdict: Extract<PinVerdict, { ok: false }>): string {
   switch (verdict.reason) {
     case 'unpinned':
-      return `target "${target}": the host key of ${upstream} is not pinned (${keyType} ${verdict.fingerprint}); if that is the server's key, pin it with: airlock target add ${target} --protocol ssh --host-key ${verdict.fingerprint} (or set hostKey: ${verdict.fingerprint} on the target)`;
+      return unpinnedHostKeyMessage(target, verdict.fingerprint);
     case 'changed':
-      return `target "${target}": the host key of ${upstream} changed: it offered ${keyType} ${verdict.fingerprint}, which is not the pinned key; refusing to connect (someone may be intercepting the connection; if the server's key really changed, pin the new one)`;
+      return mismatchedHostKeyMessage(target, pin.fingerprint ?? `key listed in ${pin.knownHostsFile ?? 'known_hosts'}`, verdict.fingerprint);
     case 'revoked':
-      return `target "${target}": ${upstream} offered the host key ${keyType} ${verdict.fingerprint}, which the known_hosts file marks @revoked; refusing to connect`;
+      return `target "${target}": the upstream presented host key ${verdict.fingerprint}, which the known_hosts file ${pin.knownHostsFile ?? ''} marks @revoked, so Airlock did not log in`;
   }
 }

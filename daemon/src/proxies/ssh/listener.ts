@@ -8,11 +8,12 @@ import { AgentConnection } from './connection.js';
 import { shellClassifier } from './classifier.js';
 import { sshUpstream } from './upstream.js';
 
-/** The daemon's SSH host key: the persistent one the core hands in, else one made for this run. */
-function hostKeyOf(context: ProxyContext): string | Buffer {
-  const given = (context as unknown as { sshHostKey?: string | Buffer }).sshHostKey;
-  if (given) return given;
-  return sshUtils.generateKeyPairSync('ed25519').private;
+/**
+ * The daemon's persistent SSH host key (the one `airlock ssh-config` pins for agents). A core that
+ * offers none (an embedding without a data dir) gets a key made for this run, which agents cannot pin.
+ */
+function hostKeyOf(context: ProxyContext): string {
+  return context.sshHostKey?.().privateKeyPem ?? sshUtils.generateKeyPairSync('ed25519').private;
 }
 
 /** Listens for agents on the target's address; each connection is relayed to the target's SSH server. */

@@ -4,7 +4,7 @@ import type { Target } from '@airlock/shared';
 import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
 import { TargetConfigError } from '../target-config-error.js';
 import type { ProxyContext } from '../listeners.js';
-import { checkHostKey, keyTypeOf, pinRefusal, type PinVerdict } from './host-key.js';
+import { checkHostKey, pinRefusal, type PinVerdict } from './host-key.js';
 
 /** Where and how the daemon logs in to a target's real SSH server. */
 export interface SshUpstream {
@@ -84,7 +84,7 @@ export function sshUpstream(target: Target, context: ProxyContext, env: NodeJS.P
           options.hostVerifier = (key: Buffer): boolean => {
             const verdict: PinVerdict = checkHostKey(key, { fingerprint: target.hostKey, knownHosts: known, host, port });
             if (verdict.ok) return true;
-            refusal = pinRefusal(target.name, address, verdict, keyTypeOf(key));
+            refusal = pinRefusal(target.name, { fingerprint: target.hostKey, knownHostsFile: target.knownHosts }, verdict);
             return false;
           };
           const client = new ssh2.Client();
