@@ -15,4 +15,4 @@ export * from './sse.js';
 export * from './result-detail.js';
 export * from './statement-list.js';
 export * from './text.js';
-export * from './kinds/ssh.js';
+export * from './kinds/index.js';

@@ -1,4 +1,4 @@
-import { policyChangeLine, type RecordingRecord, type RecordingSummary, type VerifyResult } from '@airlock/shared';
+import { parseActionDetail, policyChangeLine, type RecordingRecord, type RecordingSummary, type VerifyResult } from '@airlock/shared';
 
 type ActionRecordData = Extract<RecordingRecord, { type: 'action' }>;
 type RequestedRecordData = Extract<RecordingRecord, { type: 'approval.requested' }>;
@@ -109,8 +109,9 @@ function formatStory(story: ActionStory): string[] {
     lines.push(`[${formatTime(actionRecord.ts)}] ${action.kind} on ${action.target} (${action.protocol}, risk ${action.risk}) — action ${action.id}`);
     lines.push(`${INDENT}${indentRest(action.summary)}`);
     // a SQL summary names the statements; a replay also shows what was sent, unless the summary already reads as it
-    const sql = action.detail['sql'];
-    if (typeof sql === 'string' && !action.summary.startsWith(sql.replace(/\s+/g, ' ').trim())) lines.push(`${INDENT}text: ${indentRest(sql)}`);
+    const parsed = parseActionDetail(action);
+    const text = parsed.kind === 'sql.query' ? parsed.detail.sql : parsed.kind === 'ssh.exec' ? parsed.detail.command : undefined;
+    if (text !== undefined && !action.summary.startsWith(text.replace(/\s+/g, ' ').trim())) lines.push(`${INDENT}text: ${indentRest(text)}`);
     lines.push(`${INDENT}decision: ${decision.decision} by rule ${decision.ruleId} — ${decision.reason}`);
   } else {
     lines.push(`[${formatTime(story.firstTs)}] action ${story.actionId} (its action record is not in this recording)`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Action, Approval, ApprovalScope, AttributeValue, MaskReport, PgResultDetail, Protocol, Risk, SqlStatementClass, VerifyResult } from '@airlock/shared';
+import { Action, Approval, ApprovalScope, AttributeValue, MaskReport, ParsedActionDetailSchema, PgResultDetail, Protocol, Risk, SshSessionResultDetail, SshSftpResultDetail, VerifyResult } from '@airlock/shared';
 
 /**
  * The one message protocol between the extension host and Airlock's webviews. Both sides import
@@ -29,6 +29,10 @@ export const TimelineResult = z.object({
   rowCount: z.number().int().optional(),
   maskReport: MaskReport.optional(),
   sample: PgResultDetail.optional(),
+  /** ssh.exec / ssh.shell: how it ended (its output plays in the terminal lane) */
+  session: SshSessionResultDetail.omit({ asciicast: true }).optional(),
+  /** ssh.sftp: the operation's status, bytes and digest */
+  sftp: SshSftpResultDetail.optional(),
 });
 export type TimelineResult = z.infer<typeof TimelineResult>;
 
@@ -42,7 +46,8 @@ export const TimelineEntry = z.object({
   kind: z.string(),
   risk: Risk,
   summary: z.string(),
-  statement: z.string(),
+  /** the action's detail, typed by its kind once, when the timeline is built */
+  detail: ParsedActionDetailSchema,
   attributes: z.record(z.string(), AttributeValue),
   decision: z.enum(['allow', 'deny', 'review']),
   ruleId: z.string(),
@@ -61,6 +66,10 @@ export const TerminalClip = z.object({
   /** how long its output plays, in ms */
   duration: z.number().min(0),
   cast: z.string(),
+  /** the daemon kept only the head of the session's output */
+  truncated: z.boolean(),
+  exitStatus: z.number().int().nullable(),
+  exitSignal: z.string().nullable().optional(),
 });
 export type TerminalClip = z.infer<typeof TerminalClip>;
 
@@ -83,29 +92,10 @@ export type Timeline = z.infer<typeof Timeline>;
 export const RecentAction = z.object({ id: z.string(), at: z.string(), protocol: Protocol, summary: z.string(), outcome: z.string() });
 export type RecentAction = z.infer<typeof RecentAction>;
 
-/** One statement of a held SQL action as the approval panel lists it; text made safe to show. */
-export const PanelStatement = z.object({
-  /** "DROP TABLE victim", "SELECT FROM orders, customers" */
-  label: z.string(),
-  command: z.string(),
-  class: SqlStatementClass,
-  /** relations touched, quoted when not plain identifiers */
-  tables: z.array(z.string()),
-  /** why the statement has its class */
-  reasons: z.array(z.string()),
-});
-export type PanelStatement = z.infer<typeof PanelStatement>;
-
 export const ApprovalPanelState = z.object({
   approval: Approval,
-  /** the whole statement or command (the action summary names statements, never this text) */
-  statement: z.string(),
-  /** every statement of a SQL action, in order; empty for other actions */
-  statements: z.array(PanelStatement),
-  /** "3 statements: 1 ddl, 1 write, 1 read", when there are statements */
-  statementTally: z.string().optional(),
-  /** why a SQL action has no statement list: the parser rejected its text, or the list could not be read */
-  statementsNote: z.string().optional(),
+  /** the held action's detail typed by its kind (parsed once, by the host); the panel renders it by kind */
+  detail: ParsedActionDetailSchema,
   recent: z.array(RecentAction),
   /** "approved by ada via cli" once decided, here or anywhere else */
   outcome: z.string().optional(),

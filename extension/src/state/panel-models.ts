@@ -1,34 +1,15 @@
-import { classTally, digestLabel, oneLineText, relationDisplayName, type Action, type Approval, type RecordingRecord } from '@airlock/shared';
-import type { ApprovalPanelState, MaskedResultState, PanelStatement, TimelineEntry } from '../protocol/webview-messages.js';
+import type { Action, Approval, RecordingRecord } from '@airlock/shared';
+import type { ApprovalPanelState, MaskedResultState, TimelineEntry } from '../protocol/webview-messages.js';
 import type { ActivityEntry } from './airlock-state.js';
+import { actionDetail } from './kinds.js';
 import { buildTimeline } from './timeline.js';
-import { actionHeadline, actionStatements, approvalOutcome, decisionLabel, fullStatement } from './view-models.js';
-
-export { fullStatement };
-
-/** The statement list of the approval panel, and a note when a SQL action has none to show. */
-function panelStatements(action: Action): Pick<ApprovalPanelState, 'statements' | 'statementTally' | 'statementsNote'> {
-  const parseError = action.detail['parseError'];
-  const found = actionStatements(action);
-  if (found === undefined) {
-    return typeof parseError === 'string' ? { statements: [], statementsNote: `Not classified (unknown): ${oneLineText(parseError)}` } : { statements: [] };
-  }
-  if ('unreadable' in found) return { statements: [], statementsNote: `The statement list of this action could not be read (${found.unreadable}); judge it by its text below.` };
-  if (found.statements.length === 0) {
-    return typeof parseError === 'string' ? { statements: [], statementsNote: `Not classified (unknown): ${oneLineText(parseError)}` } : { statements: [], statementsNote: 'No statement: the text is empty or only comments.' };
-  }
-  const statements = found.statements.map(
-    (s): PanelStatement => ({ label: digestLabel(s), command: oneLineText(s.command), class: s.class, tables: s.tables.map(relationDisplayName), reasons: s.reasons.map(oneLineText) }),
-  );
-  return { statements, statementTally: classTally(statements) };
-}
+import { actionHeadline, approvalOutcome, decisionLabel } from './view-models.js';
 
 /** What the approval panel shows: the held action, its session's latest other actions, and how it ended. */
 export function approvalPanelState(approval: Approval, sessionActivity: readonly ActivityEntry[], recentLimit = 10): ApprovalPanelState {
   return {
     approval,
-    statement: fullStatement(approval.action),
-    ...panelStatements(approval.action),
+    detail: actionDetail(approval.action),
     recent: sessionActivity
       .filter((e) => e.action.id !== approval.action.id)
       .slice(0, recentLimit)

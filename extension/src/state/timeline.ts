@@ -1,7 +1,7 @@
-import { MaskReport, PgResultDetail, policyChangeLine, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
+import { MaskReport, parseResultDetail, policyChangeLine, type RecordingRecord, type Verdict, type VerifyResult } from '@airlock/shared';
 import type { Timeline, TimelineEntry } from '../protocol/webview-messages.js';
 import { castDurationMs, parseAsciicast } from './asciicast.js';
-import { fullStatement } from './view-models.js';
+import { actionDetail } from './kinds.js';
 
 /** Idle stretches longer than this play as this long: a session with an hour of silence still replays briskly. */
 export const DEFAULT_IDLE_LIMIT_MS = 2_000;
@@ -45,7 +45,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
           kind: a.kind,
           risk: a.risk,
           summary: a.summary,
-          statement: fullStatement(a),
+          detail: actionDetail(a),
           attributes: a.attributes,
           decision: record.decision.decision,
           ruleId: record.decision.ruleId,
@@ -86,18 +86,35 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
       case 'result': {
         const entry = byAction.get(record.actionId);
         if (!entry) break;
-        const detail = record.detail;
-        const report = MaskReport.safeParse(detail.maskReport);
-        const sample = PgResultDetail.safeParse(detail);
+        // typed by the action's kind: a SQL result's masked rows, an SSH session's exit and terminal output, an sftp transfer
+        const parsed = parseResultDetail(entry.kind, record.detail);
+        // what the pipeline adds to any result, whatever its kind
+        const report = MaskReport.safeParse(record.detail.maskReport);
         entry.result = {
           summary: record.summary,
           durationMs: record.durationMs,
           error: record.error,
-          rowCount: typeof detail.rowCount === 'number' ? detail.rowCount : undefined,
           maskReport: report.success ? report.data : undefined,
-          sample: sample.success && (sample.data.rows.length > 0 || sample.data.columns) ? sample.data : undefined,
         };
-        if (typeof detail.asciicast === 'string') timeline.terminals.push({ actionId: entry.actionId, t: entry.t, duration: terminalDuration(detail.asciicast), cast: detail.asciicast });
+        if (parsed.kind === 'sql.query' || parsed.kind === 'sql.function-call') {
+          const sample = parsed.detail;
+          if (sample.rowCount !== undefined) entry.result.rowCount = sample.rowCount;
+          if (sample.rows.length > 0 || sample.columns) entry.result.sample = { columns: sample.columns, rows: sample.rows, truncated: sample.truncated, masks: sample.masks };
+        } else if (parsed.kind === 'ssh.exec' || parsed.kind === 'ssh.shell') {
+          const { asciicast, ...session } = parsed.detail;
+          entry.result.session = session;
+          if (asciicast !== undefined) {
+            timeline.terminals.push({
+              actionId: entry.actionId,
+              t: entry.t,
+              duration: terminalDuration(asciicast),
+              cast: asciicast,
+              truncated: session.truncated ?? false,
+              exitStatus: session.exitStatus,
+              ...(session.exitSignal !== undefined ? { exitSignal: session.exitSignal } : {}),
+            });
+          }
+        } else if (parsed.kind === 'ssh.sftp') entry.result.sftp = parsed.detail;
         break;
       }
       case 'note':

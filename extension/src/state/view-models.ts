@@ -1,21 +1,11 @@
-import { z } from 'zod';
-import { SqlStatementDigest, TextCut, describeCut, describeDifferences, digestLabel, listStatements, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
+import { describeDifferences, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
+import { kindCodicon, longHeadline, oneLine, tooltipLines } from './kinds.js';
+
+export { oneLine };
 
 /** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
 const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe' };
-
-/**
- * The whole statement or command of an action: the summary names its statements, the detail keeps
- * its text. A text the daemon cut (past limits.actionTextBytes) starts with a line saying so, how
- * long it was and its SHA-256, so nobody takes the head for the whole.
- */
-export function fullStatement(action: Action): string {
-  const sql = action.detail['sql'];
-  if (typeof sql !== 'string') return action.summary;
-  const cut = TextCut.safeParse(action.detail['sqlCut']);
-  return cut.success ? `-- … ${describeCut(cut.data, 'statement')}\n${sql}` : sql;
-}
 
 export function protocolCodicon(protocol: Protocol): string {
   return PROTOCOL_ICONS[protocol] ?? 'plug';
@@ -37,43 +27,19 @@ export function timeLeft(expiresAt: string, now: number): string {
   return s < 60 ? `${s}s left` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s left`;
 }
 
-/** One line, unprintable characters escaped, cut at `max`: for text that is not a list of statements. */
-export function oneLine(text: string, max = 80): string {
-  const flat = oneLineText(text);
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
-}
-
-const StatementDigests = z.array(SqlStatementDigest);
-
-/**
- * The statements of a SQL action as the daemon classified them (`detail.statements`): undefined
- * when the action has none (another protocol), `unreadable` when it has a list this build cannot
- * read, which is said rather than shown as nothing.
- */
-export function actionStatements(action: Action): { statements: SqlStatementDigest[] } | { unreadable: string } | undefined {
-  const raw = action.detail['statements'];
-  if (raw === undefined) return undefined;
-  const parsed = StatementDigests.safeParse(raw);
-  return parsed.success ? { statements: parsed.data } : { unreadable: parsed.error.issues[0]?.message ?? 'not a list of statements' };
-}
-
 /**
  * An action in at most `max` characters that never hides a statement behind the head of a text:
  * the daemon's summary when it fits (a short statement as written, or its statement list), else
- * the statement list bounded to `max`, strictest statements named first and the rest counted by
- * class ("DROP TABLE victim (ddl); … and 499 more: 499 read").
+ * what its kind's renderer makes of it (for SQL, the statement list bounded to `max`, strictest
+ * statements named first and the rest counted by class: "DROP TABLE victim (ddl); … and 499 more: 499 read").
  */
 export function actionHeadline(action: Action, max: number): string {
   const summary = oneLineText(action.summary);
-  if (summary.length <= max) return summary;
-  const found = actionStatements(action);
-  if (found && 'statements' in found && found.statements.length > 0) {
-    return listStatements(
-      found.statements.map((s) => ({ label: digestLabel(s), class: s.class })),
-      max,
-    );
-  }
-  return oneLine(summary, max);
+  return summary.length <= max ? summary : longHeadline(action, max);
+}
+
+function actionIcon(action: Action): string {
+  return kindCodicon(action) ?? protocolCodicon(action.protocol);
 }
 
 /** Tree labels are read at a glance; the tooltip carries the longer list. */
@@ -86,8 +52,8 @@ export function approvalItem(approval: Approval, now: number): TreeItemModel {
     id: approval.id,
     label: actionHeadline(a, TREE_LABEL_CHARS),
     description: `${a.target} · ${approval.ruleId} · ${timeLeft(approval.expiresAt, now)}`,
-    tooltip: `${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${oneLineText(approval.reason)}\n\n${actionHeadline(a, TOOLTIP_CHARS)}`,
-    icon: protocolCodicon(a.protocol),
+    tooltip: [`${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${oneLineText(approval.reason)}`, '', actionHeadline(a, TOOLTIP_CHARS), ...tooltipLines(a)].join('\n'),
+    icon: actionIcon(a),
     contextValue: 'airlock.pendingApproval',
   };
 }
@@ -140,8 +106,13 @@ export function activityItem(entry: ActivityEntry): TreeItemModel {
     id: a.id,
     label: actionHeadline(a, TREE_LABEL_CHARS),
     description: parts.join(' · '),
-    tooltip: `${a.kind} on ${a.target} at ${a.at}\n${decisionLabel(entry)}${entry.verdict ? ` — ${entry.verdict.reason}` : ''}${entry.result ? `\nresult: ${entry.result.summary}` : ''}`,
-    icon: protocolCodicon(a.protocol),
+    tooltip: [
+      `${a.kind} on ${a.target} at ${a.at}`,
+      ...tooltipLines(a),
+      `${decisionLabel(entry)}${entry.verdict ? ` — ${entry.verdict.reason}` : ''}`,
+      ...(entry.result ? [`result: ${entry.result.summary}`] : []),
+    ].join('\n'),
+    icon: actionIcon(a),
     contextValue: entry.status === 'held' ? 'airlock.heldAction' : 'airlock.action',
   };
 }

@@ -1,10 +1,9 @@
 import './elements.js';
-import { html, nothing, render, type TemplateResult } from 'lit';
-import { unsafeHTML } from 'lit/directives/unsafe-html.js';
+import { html, nothing, render } from 'lit';
 import type { ApprovalPanelState } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { errorBanner, loading, protocolIcon } from './components.js';
-import { formatSql, highlightSql } from './sql.js';
+import { detailView } from './kinds/index.js';
 import { timeLeft } from '../state/view-models.js';
 
 interface UiState {
@@ -55,39 +54,14 @@ function decide(kind: 'once' | 'session' | 'deny'): void {
   draw();
 }
 
-/**
- * Every statement with its command, class and tables, above the text: what runs is read here, not
- * guessed from text that comments or a long first statement can pad. Non-reads stand out.
- */
-function statementList(s: ApprovalPanelState): TemplateResult | typeof nothing {
-  if (s.statements.length === 0 && s.statementsNote === undefined) return nothing;
-  return html`<section>
-    <h2>Statements ${s.statementTally ? html`<span class="muted tally" id="statement-tally">${s.statementTally}</span>` : nothing}</h2>
-    ${s.statementsNote ? html`<p class="notice warn" id="statements-note"><vscode-icon name="warning"></vscode-icon> ${s.statementsNote}</p>` : nothing}
-    ${s.statements.length > 0
-      ? html`<ol class="statements" id="statements">
-          ${s.statements.map(
-            (st) => html`<li class=${st.class === 'read' ? 'read' : 'not-read'} title=${st.reasons.join('\n')}>
-              <code class="command">${st.command}</code>
-              <span class="sql-class ${st.class}" data-class=${st.class}>${st.class}</span>
-              <span class="tables">${st.tables.length > 0 ? st.tables.join(', ') : html`<span class="muted">no table</span>`}</span>
-            </li>`,
-          )}
-        </ol>`
-      : nothing}
-  </section>`;
-}
-
 function draw(): void {
   if (!state) {
     render(loading(error), root);
     return;
   }
-  const { approval, statement, recent, outcome } = state;
+  const { approval, detail, recent, outcome } = state;
   const a = approval.action;
   const pending = approval.status === 'pending';
-  const sql = a.protocol === 'postgres';
-  const shown = sql && ui.formatted ? formatSql(statement) : statement;
   const attributes = Object.entries(a.attributes);
   render(
     html`
@@ -99,16 +73,13 @@ function draw(): void {
           >${pending ? html`<vscode-icon name="watch"></vscode-icon> waiting · <span id="time-left"></span>` : outcome}</span
         >
       </header>
-      ${statementList(state)}
-      <section>
-        <h2>
-          ${state.statements.length > 1 ? 'Text' : 'Statement'}
-          ${sql
-            ? html`<vscode-button secondary class="small" @click=${() => ((ui.formatted = !ui.formatted), save(), draw())}>${ui.formatted ? 'Show as sent' : 'Format'}</vscode-button>`
-            : nothing}
-        </h2>
-        <pre class="statement" id="statement"><code class="hljs">${sql ? unsafeHTML(highlightSql(shown)) : shown}</code></pre>
-      </section>
+      ${detailView(detail, {
+        summary: a.summary,
+        attributes: a.attributes,
+        where: 'approval',
+        formatted: ui.formatted,
+        toggleFormat: () => ((ui.formatted = !ui.formatted), save(), draw()),
+      })}
       <section class="facts">
         <div><span class="fact-label">Risk</span> <span class="risk ${a.risk}">${a.risk}</span></div>
         ${attributes.map(

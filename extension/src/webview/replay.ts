@@ -1,13 +1,12 @@
 import './elements.js';
 import { html, nothing, render, type TemplateResult } from 'lit';
 import { ref } from 'lit/directives/ref.js';
-import { unsafeHTML } from 'lit/directives/unsafe-html.js';
-import type { Protocol } from '@airlock/shared';
-import type { ReplayState, TimelineEntry } from '../protocol/webview-messages.js';
+import { formatBytes, type Protocol } from '@airlock/shared';
+import type { ReplayState, TimelineEntry, TimelineResult } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
 import { clock, visibleRange } from './models.js';
-import { formatSql, highlightSql } from './sql.js';
+import { detailView } from './kinds/index.js';
 import { TerminalLane } from './terminal-lane.js';
 import { entryIndexAt, integrityLabel, PLAYBACK_SPEEDS } from '../state/timeline.js';
 import { timelineOutcome } from '../state/panel-models.js';
@@ -273,11 +272,11 @@ function entryList(): TemplateResult {
 
 function details(e: TimelineEntry | undefined): TemplateResult {
   if (!e) return html`<p class="muted">Select an action.</p>`;
-  const sql = e.protocol === 'postgres';
   const a = e.approval;
+  const clip = state?.timeline.terminals.find((c) => c.actionId === e.actionId);
   return html`
     <h2>${protocolIcon(e.protocol)} <code>${e.kind}</code> on ${e.target} <span class="muted">at ${new Date(e.at).toLocaleTimeString()}</span></h2>
-    <pre class="statement"><code class="hljs">${sql ? unsafeHTML(highlightSql(formatSql(e.statement))) : e.statement}</code></pre>
+    ${detailView(e.detail, { summary: e.summary, attributes: e.attributes, where: 'replay', formatted: true })}
     <div class="facts">
       <div><span class="fact-label">Decision</span> <span class="fact decision-${e.status}" id="detail-outcome">${timelineOutcome(e)}</span></div>
       <div><span class="fact-label">Rule</span> <span class="fact" id="detail-rule">${e.ruleId}</span> <span class="muted">${e.reason}</span></div>
@@ -292,6 +291,8 @@ function details(e: TimelineEntry | undefined): TemplateResult {
       ${e.result
         ? html`<div><span class="fact-label">Result</span> <span class="fact" id="detail-result">${e.result.summary}</span> ${e.result.durationMs !== undefined ? html`<span class="muted">${e.result.durationMs.toFixed(1)} ms</span>` : nothing}</div>`
         : nothing}
+      ${e.result?.session ? html`<div><span class="fact-label">Exit</span> <span class="fact" id="detail-exit">${sessionEnd(e.result.session)}</span></div>` : nothing}
+      ${e.result?.sftp ? html`<div><span class="fact-label">Transfer</span> <span class="fact" id="detail-sftp">${sftpResult(e.result.sftp)}</span></div>` : nothing}
     </div>
     ${e.result
       ? html`<section>
@@ -304,8 +305,22 @@ function details(e: TimelineEntry | undefined): TemplateResult {
             : nothing}
         </section>`
       : nothing}
+    ${clip
+      ? html`<h3>Terminal <span class="muted" id="terminal-exit">${clip.exitSignal ? `killed by ${clip.exitSignal}` : clip.exitStatus === null ? 'no exit status' : `exit ${clip.exitStatus}`}</span></h3>
+          ${clip.truncated ? html`<p class="notice warn" id="terminal-truncated"><vscode-icon name="warning"></vscode-icon> The recording was cut at the daemon's limit: only the head of this session's output is kept.</p>` : nothing}`
+      : nothing}
     <div id="terminal-slot"></div>
   `;
+}
+
+/** "exit 0 · 1.2 KiB out, 40 bytes in", or the signal that ended it. */
+function sessionEnd(s: NonNullable<TimelineResult['session']>): string {
+  const end = s.exitSignal ? `killed by ${s.exitSignal}` : s.exitStatus === null ? 'no exit status' : `exit ${s.exitStatus}`;
+  return `${end} · ${formatBytes(s.bytesOut)} out, ${formatBytes(s.bytesIn)} in${s.truncated ? ' · recording cut at the limit' : ''}`;
+}
+
+function sftpResult(r: NonNullable<TimelineResult['sftp']>): string {
+  return [r.status, r.bytes !== undefined ? formatBytes(r.bytes) : undefined, r.entries !== undefined ? `${r.entries} entries` : undefined, r.sha256 ? `sha256 ${r.sha256}` : undefined].filter(Boolean).join(' · ');
 }
 
 const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 'SSH', kubernetes: 'Kubernetes', http: 'HTTP' };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Action, Approval, RecordingRecord } from '@airlock/shared';
 import { approvalPanelState, maskedResultFromRecords } from '../../src/state/panel-models.js';
 import { approvalOutcome } from '../../src/state/view-models.js';
+import { sqlQueryView } from '../../src/state/kinds.js';
 import { ApprovalPanelState, MaskedResultState } from '../../src/protocol/webview-messages.js';
 import type { ActivityEntry } from '../../src/state/airlock-state.js';
 
@@ -19,6 +20,11 @@ const action = (id: string, summary: string, detail: Record<string, unknown> = {
   detail,
   at,
 });
+/** The statement text the approval panel's SQL view shows. */
+function panelText(state: ApprovalPanelState): string {
+  assert.equal(state.detail.kind, 'sql.query', JSON.stringify(state.detail));
+  return sqlQueryView(state.detail as Extract<ApprovalPanelState['detail'], { kind: 'sql.query' }>).text;
+}
 const approval = (a: Action, status: Approval['status'] = 'pending', resolution?: Approval['resolution']): Approval => ({
   id: `ap_${a.id}`,
   action: a,
@@ -40,7 +46,7 @@ describe('approval panel model', () => {
       { action: action('a7', 'DELETE FROM orders'), status: 'denied', verdict: { actionId: 'a7', allowed: false, via: 'policy', ruleId: 'no-where', reason: 'no' } },
     ];
     const state = approvalPanelState(approval(held), recent);
-    assert.equal(state.statement, long);
+    assert.equal(panelText(state), long);
     assert.deepEqual(state.recent.map((r) => [r.id, r.outcome]), [['a8', 'allowed'], ['a7', 'denied by rule no-where']]);
     assert.equal(state.outcome, undefined);
     assert.equal(ApprovalPanelState.safeParse(state).success, true);
@@ -51,9 +57,11 @@ describe('approval panel model', () => {
     const sha256 = 'ab'.repeat(32);
     const held = action('a3', 'SELECT (read)', { sql: head, sqlCut: { bytes: 12_900_000, keptBytes: 65_536, sha256 } });
     const state = approvalPanelState(approval(held), []);
-    assert.equal(state.statement, `-- … 12.3 MiB statement, first 64 KiB shown, sha256 ${sha256}\n${head}`);
-    // a malformed cut note is not trusted to describe anything: the text shows as it is
-    assert.equal(approvalPanelState(approval(action('a4', 's', { sql: head, sqlCut: { bytes: 'many' } })), []).statement, head);
+    assert.equal(panelText(state), `-- … 12.3 MiB statement, first 64 KiB shown, sha256 ${sha256}\n${head}`);
+    // a malformed cut note is not trusted to describe anything: the detail is shown as recorded, saying why
+    const malformed = approvalPanelState(approval(action('a4', 's', { sql: head, sqlCut: { bytes: 'many' } })), []).detail;
+    assert.ok(malformed.kind === 'other' && /sqlCut\.bytes/.test(malformed.problem ?? ''), JSON.stringify(malformed));
+    assert.equal(malformed.detail.sql, head);
   });
 
   test('decided elsewhere: the outcome names who, through what and why', () => {

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestLabel, listStatements, type Action, type Approval, type SqlStatementDigest } from '@airlock/shared';
-import { actionHeadline, actionStatements, approvalItem, approvalNotice } from '../../src/state/view-models.js';
+import { actionHeadline, approvalItem, approvalNotice } from '../../src/state/view-models.js';
+import { actionDetail, sqlQueryView, type SqlQueryView } from '../../src/state/kinds.js';
 import { approvalPanelState } from '../../src/state/panel-models.js';
 import { ApprovalPanelState, HostMessage } from '../../src/protocol/webview-messages.js';
 
@@ -25,6 +26,11 @@ const sqlAction = (summary: string, statements: unknown, extra: Record<string, u
   detail: { sql: summary, statements, ...extra },
   at,
 });
+/** The approval panel's SQL view of a held action, as its webview renders it from the state the host sends. */
+function sqlView(state: ApprovalPanelState): SqlQueryView {
+  assert.equal(state.detail.kind, 'sql.query', JSON.stringify(state.detail));
+  return sqlQueryView(state.detail as Extract<ApprovalPanelState['detail'], { kind: 'sql.query' }>);
+}
 const held = (action: Action): Approval => ({ id: 'apr_1', action, ruleId: 'ddl', reason: 'DDL waits', requestedAt: at, expiresAt: '2026-12-04T10:05:00.000Z', status: 'pending' });
 
 /** 500 statements, a DROP at 250, the reads on 499 different tables: no summary of them fits a notification. */
@@ -69,7 +75,7 @@ describe('notifications, tree items and messages name statements, not the head o
 
   test('another protocol has no statements: its summary is cut as before', () => {
     const ssh: Action = { ...sqlAction(`ls ${'-l '.repeat(100)}`, undefined), protocol: 'ssh', kind: 'ssh.exec', detail: {} };
-    assert.equal(actionStatements(ssh), undefined);
+    assert.equal(actionDetail(ssh).kind, 'other', 'an ssh.exec detail without its fields is not typed');
     const headline = actionHeadline(ssh, 50);
     assert.equal(headline.length, 50);
     assert.ok(headline.endsWith('…'));
@@ -77,12 +83,11 @@ describe('notifications, tree items and messages name statements, not the head o
 
   test('a statement list this build cannot read is said to be unreadable, not taken as empty', () => {
     const odd = sqlAction('x'.repeat(300), [{ command: 'DROP TABLE', class: 'harmless', tables: [], reasons: [] }]);
-    const found = actionStatements(odd);
-    assert.ok(found && 'unreadable' in found, JSON.stringify(found));
+    const found = actionDetail(odd);
+    assert.ok(found.kind === 'other' && /statements\.0\.class/.test(found.problem ?? ''), JSON.stringify(found));
     assert.equal(actionHeadline(odd, 80), `${'x'.repeat(79)}…`, 'falls back to the daemon\'s summary');
     const state = approvalPanelState(held(odd), []);
-    assert.deepEqual(state.statements, []);
-    assert.match(state.statementsNote!, /could not be read/);
+    assert.equal(state.detail.kind, 'other', 'shown field by field, with why, rather than as a SQL action without statements');
   });
 });
 
@@ -91,42 +96,45 @@ describe('approval panel: every statement with its command, class and tables', (
     const sql = `/* ${'pad '.repeat(800)} */ SELECT * FROM orders; UPDATE orders SET paid = true; DROP TABLE "Victim\u202e"`;
     const a = sqlAction('SELECT FROM orders; UPDATE orders (write); DROP TABLE "Victim\\u{202e}" (ddl)', [digest('SELECT', 'read', ['orders']), digest('UPDATE', 'write', ['orders']), digest('DROP TABLE', 'ddl', ['Victim\u202e'])], { sql });
     const state = approvalPanelState(held(a), []);
-    assert.equal(state.statement, sql, 'the whole text as sent');
+    const view = sqlView(state);
+    assert.equal(view.text, sql, 'the whole text as sent');
     assert.deepEqual(
-      state.statements.map((s) => [s.label, s.command, s.class, s.tables]),
+      view.statements.map((s) => [s.label, s.command, s.class, s.tables]),
       [
         ['SELECT FROM orders', 'SELECT', 'read', ['orders']],
         ['UPDATE orders', 'UPDATE', 'write', ['orders']],
         ['DROP TABLE "Victim\\u{202e}"', 'DROP TABLE', 'ddl', ['"Victim\\u{202e}"']],
       ],
     );
-    assert.equal(state.statementTally, '3 statements: 1 ddl, 1 write, 1 read');
-    assert.equal(state.statementsNote, undefined);
+    assert.equal(view.tally, '3 statements: 1 ddl, 1 write, 1 read');
+    assert.equal(view.note, undefined);
     assert.equal(ApprovalPanelState.safeParse(state).success, true);
     assert.equal(HostMessage.safeParse({ type: 'approval.state', state }).success, true);
   });
 
   test('all 500 statements are listed, the DROP among them', () => {
-    const state = approvalPanelState(held(sqlAction('summary', fiveHundred)), []);
-    assert.equal(state.statements.length, 500);
-    assert.equal(state.statements[250]?.label, 'DROP TABLE victim');
-    assert.equal(state.statementTally, '500 statements: 1 ddl, 499 read');
+    const view = sqlView(approvalPanelState(held(sqlAction('summary', fiveHundred)), []));
+    assert.equal(view.statements.length, 500);
+    assert.equal(view.statements[250]?.label, 'DROP TABLE victim');
+    assert.equal(view.tally, '500 statements: 1 ddl, 499 read');
   });
 
   test('text the parser rejected, empty text, another protocol', () => {
-    const rejected = approvalPanelState(held(sqlAction('unparseable SQL (unknown): DROP TABLE x; SELECT (', [], { parseError: 'syntax error at end of input' })), []);
+    const rejected = sqlView(approvalPanelState(held(sqlAction('unparseable SQL (unknown): DROP TABLE x; SELECT (', [], { parseError: 'syntax error at end of input' })), []));
     assert.deepEqual(rejected.statements, []);
-    assert.equal(rejected.statementsNote, 'Not classified (unknown): syntax error at end of input');
-    const empty = approvalPanelState(held(sqlAction('(empty statement)', [])), []);
-    assert.match(empty.statementsNote!, /No statement/);
-    const ssh: Action = { ...sqlAction('rm -rf /tmp/x', undefined), protocol: 'ssh', kind: 'ssh.exec', detail: { command: 'rm -rf /tmp/x' } };
+    assert.equal(rejected.note, 'Not classified (unknown): syntax error at end of input');
+    const empty = sqlView(approvalPanelState(held(sqlAction('(empty statement)', [])), []));
+    assert.match(empty.note!, /No statement/);
+    const ssh: Action = { ...sqlAction('rm -rf /tmp/x', undefined), protocol: 'ssh', kind: 'ssh.exec', detail: { command: 'rm -rf /tmp/x', agentUser: 'agent', upstream: 'deploy@web-1:22', connectionId: 'c1' } };
     const other = approvalPanelState(held(ssh), []);
-    assert.deepEqual([other.statements, other.statementTally, other.statementsNote], [[], undefined, undefined]);
+    assert.equal(other.detail.kind, 'ssh.exec', 'rendered by the ssh.exec view, with no statement list');
   });
 
   test('the webview protocol refuses a statement whose class it does not know', () => {
     const state = approvalPanelState(held(sqlAction('DROP TABLE v (ddl)', [digest('DROP TABLE', 'ddl', ['v'])])), []);
-    const tampered = { ...state, statements: [{ ...state.statements[0]!, class: 'harmless' }] };
+    assert.equal(state.detail.kind, 'sql.query');
+    const detail = state.detail.detail as { statements: SqlStatementDigest[] };
+    const tampered = { ...state, detail: { ...state.detail, detail: { ...detail, statements: [{ ...detail.statements[0]!, class: 'harmless' }] } } };
     assert.equal(ApprovalPanelState.safeParse(tampered).success, false);
   });
 });

@@ -99,13 +99,51 @@ describe('replay timeline', () => {
     assert.equal(timeline.entries[0]?.reason, 'no DDL here');
   });
 
-  test('terminal output (asciicast) goes on the terminal lane and the timeline lasts as long as it plays', () => {
+  const endpoint = { agentUser: 'agent', upstream: 'deploy@web-1:22', connectionId: 'c1', channel: 0 };
+  function sshAction(id: string, at: number, kind: string, summary: string, detail: Record<string, unknown>): RecordingRecord {
+    const r = action(id, at, 'allow', summary);
+    if (r.type !== 'action') throw new Error('not an action');
+    return { ...r, action: { ...r.action, protocol: 'ssh', kind, detail: { ...endpoint, ...detail } } };
+  }
+  const cast = '{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "$ uptime\\r\\n"]\n[4.25, "o", "up 3 days\\r\\n"]\n';
+
+  test("an SSH session's terminal output (its typed result's asciicast) goes on the terminal lane with its exit, and the timeline lasts as long as it plays", () => {
     seq = 0;
-    const shell = action('s1', 0, 'allow', 'interactive shell on web-1');
-    const cast = '{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "$ uptime\\r\\n"]\n[4.25, "o", "up 3 days\\r\\n"]\n';
-    const timeline = buildTimeline([shell, { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 's1', summary: 'shell closed', detail: { asciicast: cast } }]);
-    assert.deepEqual(timeline.terminals.map((c) => [c.actionId, c.t, c.duration]), [['s1', 0, 4_250]]);
+    const shell = sshAction('s1', 0, 'ssh.shell', 'interactive shell on web-1', { pty: { term: 'xterm-256color', cols: 80, rows: 24 } });
+    const timeline = buildTimeline([
+      shell,
+      { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 's1', summary: 'shell closed (exit 0)', detail: { exitStatus: 0, asciicast: cast, truncated: true, bytesOut: 30, bytesIn: 7 } },
+    ]);
+    assert.deepEqual(timeline.terminals.map((c) => [c.actionId, c.t, c.duration, c.truncated, c.exitStatus]), [['s1', 0, 4_250, true, 0]]);
     assert.equal(timeline.duration, 4_250);
+    assert.deepEqual(timeline.entries[0]?.result?.session, { exitStatus: 0, truncated: true, bytesOut: 30, bytesIn: 7 }, 'the exit is in the details, the cast only on the lane');
+    assert.equal(timeline.entries[0]?.detail.kind, 'ssh.shell');
+    assert.equal(Timeline.safeParse(timeline).success, true);
+  });
+
+  test('an exec killed by a signal; a result that is not its kind\'s shape plays nothing rather than a guess', () => {
+    seq = 0;
+    const exec = sshAction('e1', 0, 'ssh.exec', 'tail -f /var/log/syslog', { command: 'tail -f /var/log/syslog' });
+    const killed = buildTimeline([exec, { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 'e1', summary: 'killed', detail: { exitStatus: null, exitSignal: 'TERM', asciicast: cast, bytesOut: 30, bytesIn: 0 } }]);
+    assert.deepEqual(killed.terminals.map((c) => [c.exitStatus, c.exitSignal, c.truncated]), [[null, 'TERM', false]]);
+    seq = 0;
+    // an SQL action's result with a cast, and an exec's result without its byte counts: neither is a terminal session
+    const sql = buildTimeline([action('q1', 0, 'allow'), { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 'q1', summary: 'SELECT 1', detail: { asciicast: cast } }]);
+    assert.equal(sql.terminals.length, 0);
+    seq = 0;
+    const partial = buildTimeline([sshAction('e2', 0, 'ssh.exec', 'ls', { command: 'ls' }), { seq: ++seq, ts: ts(20), type: 'result', prev, actionId: 'e2', summary: 'exit 0', detail: { exitStatus: 0, asciicast: cast } }]);
+    assert.equal(partial.terminals.length, 0);
+    assert.equal(partial.entries[0]?.result?.summary, 'exit 0', 'the result itself is still shown');
+  });
+
+  test('sftp operations are actions of the timeline, with their transfer', () => {
+    seq = 0;
+    const write = sshAction('f1', 0, 'ssh.sftp', 'sftp write /etc/nginx/nginx.conf', { operation: 'write', path: '/etc/nginx/nginx.conf' });
+    const sha256 = 'c'.repeat(64);
+    const timeline = buildTimeline([write, { seq: ++seq, ts: ts(5), type: 'result', prev, actionId: 'f1', summary: 'wrote 2 KiB', detail: { status: 'ok', bytes: 2048, sha256 } }]);
+    assert.equal(timeline.entries[0]?.detail.kind, 'ssh.sftp');
+    assert.deepEqual(timeline.entries[0]?.result?.sftp, { status: 'ok', bytes: 2048, sha256 });
+    assert.deepEqual(timeline.protocols, ['ssh']);
     assert.equal(Timeline.safeParse(timeline).success, true);
   });
 

@@ -8,7 +8,7 @@ import { SqlClassifierCache, classificationOf, combineClasses, initSqlClassifier
  */
 export interface ClassificationSummary {
   attributes: Record<string, AttributeValue>;
-  statements: { command: string; class: string; tables: string[]; writesTables: string[]; reasons: string[] }[];
+  statements: { command: string; class: SqlClass; tables: string[]; writesTables: string[]; reasons: string[] }[];
   /** statements past the digest's budget, counted rather than listed */
   statementsOmitted?: number;
 }

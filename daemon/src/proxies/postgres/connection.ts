@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
-import { formatBytes, type Action, type AgentSession, type BoundedText, type PgResultDetail, type Target, type TextCut, type Verdict } from '@airlock/shared';
+import { formatBytes, type Action, type AgentSession, type BoundedText, type PgResultDetail, type SqlFunctionCallDetail, type SqlQueryDetail, type Target, type TextCut, type Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
 import { boundBytes, boundText } from '../../pipeline/bounded-text.js';
 import type { ProxyContext } from '../listeners.js';
@@ -541,7 +541,7 @@ export class ClientConnection {
         summary: 'FunctionCall protocol message (function by OID)',
         risk: 'critical',
         attributes: { class: 'privileged', statementCount: 1 },
-        detail: { protocol: 'function-call', user, database },
+        detail: { protocol: 'function-call', user, database } satisfies SqlFunctionCallDetail,
       };
     }
     const limit = this.deps.context.limits.actionTextBytes;
@@ -549,10 +549,12 @@ export class ClientConnection {
     const summary = this.deps.classifier.summary(classification, limit);
     const { protocol, statement, portal, maxRows } = question.detail;
     const params = protocol === 'extended' ? this.describeParams(question, limit) : undefined;
-    const detail: Record<string, unknown> = {
+    // typed by the kind's shared schema, which the extension parses it with
+    const detail: SqlQueryDetail = {
       // the summary names the statements; the text is kept here up to limits.actionTextBytes
       sql: text.text,
-      protocol,
+      // a FunctionCall message is answered above: this is a Query or an Execute
+      protocol: protocol === 'extended' ? 'extended' : 'simple',
       ...(params ? { statement, portal, params: params.texts, maxRows } : {}),
       user,
       database,

@@ -1,0 +1,30 @@
+import type { TemplateResult } from 'lit';
+import type { ParsedActionDetail } from '@airlock/shared';
+import type { ActionDetailKind, ParsedOf } from '../../state/kinds.js';
+import type { DetailContext } from './context.js';
+import { otherDetail } from './other.js';
+import { sqlFunctionCallDetail } from './sql.function-call.js';
+import { sqlQueryDetail } from './sql.query.js';
+import { sshExecDetail } from './ssh.exec.js';
+import { sshForwardDetail } from './ssh.forward.js';
+import { sshRequestDetail } from './ssh.request.js';
+import { sshShellDetail } from './ssh.shell.js';
+import { sshSftpDetail } from './ssh.sftp.js';
+
+export type { DetailContext } from './context.js';
+
+/** The detail view of each kind, for the approval panel and the replay; a kind without one does not compile. */
+const DETAIL_VIEWS: { [K in ActionDetailKind]: (parsed: ParsedOf<K>, ctx: DetailContext) => TemplateResult } = {
+  'sql.query': sqlQueryDetail,
+  'sql.function-call': sqlFunctionCallDetail,
+  'ssh.exec': sshExecDetail,
+  'ssh.shell': sshShellDetail,
+  'ssh.sftp': sshSftpDetail,
+  'ssh.forward': sshForwardDetail,
+  'ssh.request': sshRequestDetail,
+  other: otherDetail,
+};
+
+export function detailView(parsed: ParsedActionDetail, ctx: DetailContext): TemplateResult {
+  return (DETAIL_VIEWS[parsed.kind] as (p: ParsedActionDetail, c: DetailContext) => TemplateResult)(parsed, ctx);
+}
