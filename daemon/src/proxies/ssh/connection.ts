@@ -54,6 +54,8 @@ export class AgentConnection {
   private refusal?: { refusal: ConnectionRefusal; release(): void };
   private authTimer?: { cancel(): void };
   private authFailures = 0;
+  private idleTimer?: { cancel(): void };
+  private lastActivity = 0;
   private readonly toldReasons = new Set<string>();
   private upstreamClient?: Promise<Client>;
   /** aborted when the agent goes away: every held action is cancelled */
@@ -89,6 +91,7 @@ export class AgentConnection {
     if (this.closed) return;
     this.closed = true;
     this.authTimer?.cancel();
+    this.idleTimer?.cancel();
     this.gone.abort();
     this.lease?.release();
     this.refusal?.release();
@@ -174,8 +177,29 @@ export class AgentConnection {
     }
   }
 
+  /** Traffic on a channel, either way: the connection is not idle. */
+  touch(): void {
+    this.lastActivity = this.deps.context.clock.now();
+  }
+
+  /** limits.idleTimeout: a logged-in connection with no channel traffic for that long is closed. */
+  private watchIdle(): void {
+    const idle = this.deps.context.limits.idleTimeoutMs;
+    if (idle <= 0 || this.closed) return;
+    const left = this.lastActivity + idle - this.deps.context.clock.now();
+    this.idleTimer = this.deps.context.clock.setTimeout(() => {
+      if (this.closed) return;
+      if (this.deps.context.clock.now() - this.lastActivity >= idle) {
+        this.logger.info(`closed: no traffic for ${idle} ms (limits.idleTimeout)`);
+        this.close();
+      } else this.watchIdle();
+    }, Math.max(left, 1));
+  }
+
   private ready(): void {
     this.authTimer?.cancel();
+    this.touch();
+    this.watchIdle();
     const { target, context, upstream, classifier } = this.deps;
     const masker = context.masking(target.name);
     const report = new MaskReportBuilder();
@@ -406,7 +430,9 @@ export function refusalText(verdict: Verdict): string {
 /** A refused exec/shell/subsystem: the channel opens only to say why on stderr and exit 126, which OpenSSH's client passes on as its own status. */
 function refuseCommand(accept: (() => ServerChannel) | undefined, reject: (() => void) | undefined, message: string): void {
   if (!accept) return reject?.();
-  const stream = accept();
+  // undefined when the agent closed the channel meanwhile: no one is left to tell
+  const stream = accept() as ServerChannel | undefined;
+  if (!stream) return;
   stream.stderr.write(message);
   stream.exit(REFUSED_EXIT_STATUS);
   stream.end();
@@ -442,7 +468,12 @@ class ChannelRelay {
     this.cast = new AsciicastWriter(this.started, context.limits.recordedBytesPerClip, { width: pty?.cols ?? 80, height: pty?.rows ?? 24, term: pty?.term, title: action.summary });
   }
 
-  async start(agent: ServerChannel, open: (up: Client, cb: (err: Error | undefined, channel: ClientChannel) => void) => void): Promise<void> {
+  async start(agent: ServerChannel | undefined, open: (up: Client, cb: (err: Error | undefined, channel: ClientChannel) => void) => void): Promise<void> {
+    if (!agent) {
+      // the agent closed the channel between the verdict and now: nothing runs
+      void this.owner.who.context.pipeline.recordResult(this.owner.who.session, this.action, { summary: 'not run: the agent closed the channel', error: 'the agent closed the channel before it started' }).catch(() => undefined);
+      return;
+    }
     let up: Client;
     try {
       up = await this.owner.upstream();
@@ -456,6 +487,10 @@ class ChannelRelay {
       this.up = channel;
       this.relay(agent, channel);
     });
+  }
+
+  private touch(): void {
+    this.owner.touch();
   }
 
   resize(rows: number, cols: number, height: number, width: number): void {
@@ -485,15 +520,21 @@ class ChannelRelay {
     const flushTimers: { cancel(): void }[] = [];
     const pipeOut = (from: Readable, output: MaskedOutput, to: Writable): void => {
       let quiet: { cancel(): void } | undefined;
+      let waiting = false;
       const send = (bytes: Buffer): void => {
         if (bytes.length === 0) return;
         const text = bytes.toString('utf8');
         this.cast.add(context.clock.now(), 'o', text);
         if (this.mode === 'shell') this.echo.output(text);
-        if (!to.write(bytes)) {
-          // the agent is not reading: stop reading upstream until it drains
+        this.touch();
+        if (!to.write(bytes) && !waiting) {
+          // the agent is not reading: stop reading upstream (ssh2 then stops widening its window) until it drains
+          waiting = true;
           from.pause();
-          to.once('drain', () => from.resume());
+          to.once('drain', () => {
+            waiting = false;
+            from.resume();
+          });
         }
       };
       from.on('data', (chunk: Buffer) => {
@@ -512,6 +553,7 @@ class ChannelRelay {
     pipeOut(up, stdout, agent);
     pipeOut(up.stderr, stderr, agent.stderr);
 
+    let inputWaiting = false;
     agent.on('data', (chunk: Buffer) => {
       this.bytesIn += chunk.length;
       if (this.mode === 'shell') {
@@ -519,9 +561,14 @@ class ChannelRelay {
         if (kept.withheld) this.cast.add(context.clock.now(), 'm', 'input not recorded (secret prompt)');
         this.cast.add(context.clock.now(), 'i', kept.record);
       }
-      if (!up.write(chunk)) {
+      this.touch();
+      if (!up.write(chunk) && !inputWaiting) {
+        inputWaiting = true;
         agent.pause();
-        up.once('drain', () => agent.resume());
+        up.once('drain', () => {
+          inputWaiting = false;
+          agent.resume();
+        });
       }
     });
     agent.once('end', () => up.end());
