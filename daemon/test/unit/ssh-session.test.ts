@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { MaskingPolicy, SshExecDetail, SshForwardDetail, SshRequestDetail, SshShellDetail, parseActionDetail } from '@airlock/shared';
@@ -7,20 +7,7 @@ import { AsciicastWriter } from '../../src/proxies/ssh/asciicast.js';
 import { checkHostKey, fingerprintOf, keyTypeOf } from '../../src/proxies/ssh/host-key.js';
 import { MaskedOutput, incompleteEscapeStart } from '../../src/proxies/ssh/output.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
-import type { ShellClassification } from '../../src/classify/shell/types.js';
-
-function classification(command: string): ShellClassification {
-  const program = command.split(/\s+/)[0]!;
-  const write = /^(rm|touch|tee)$/.test(program);
-  return {
-    class: write ? 'write' : 'read',
-    commands: [{ program, argv: command.split(/\s+/), class: write ? 'write' : 'read', via: [], reasons: [] }],
-    pathsWritten: write ? command.split(/\s+/).slice(1) : [],
-    sudo: false,
-    pipeline: command.includes('|'),
-    reasons: [],
-  };
-}
+import { classifyShell, initShellClassifier, shellActionSummary, shellAttributes } from '../../src/classify/shell/index.js';
 
 function session(limits: Partial<SshSessionDeps['limits']> = {}): SshSession {
   return new SshSession({
@@ -29,9 +16,9 @@ function session(limits: Partial<SshSessionDeps['limits']> = {}): SshSession {
     connectionId: 'sshc_1',
     agentUser: 'claude',
     limits: { maxChannelsPerConnection: 3, maxMessageBytes: 4096, actionTextBytes: 256, ...limits },
-    classify: classification,
-    attributes: (c) => ({ class: c.class }),
-    summary: (t) => t,
+    classify: classifyShell,
+    attributes: shellAttributes,
+    summary: shellActionSummary,
     maskValue: (v) => v.replace(/hunter2/g, '[MASKED]'),
   });
 }
@@ -43,6 +30,8 @@ function open(s: SshSession): number {
 }
 
 describe('ssh session model', () => {
+  before(() => initShellClassifier());
+
   test('an exec becomes an ssh.exec action with the typed detail and the policy attributes', () => {
     const s = session();
     const ch = open(s);

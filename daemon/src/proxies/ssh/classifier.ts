@@ -1,26 +1,20 @@
-import type { ShellClassification } from '../../classify/shell/types.js';
+import { classifyShell, initShellClassifier, shellActionSummary, shellAttributes } from '../../classify/shell/index.js';
 import type { ShellClassifier } from './connection.js';
 
-/**
- * The shell classifier as the SSH adapter uses it. Until classify/shell/ is part of this build every
- * command line is `unknown` (never silently allowed): the default policy reviews it.
- */
+/** The shell classifier (tree-sitter-bash, loaded once per daemon) as the SSH adapter uses it. */
 export async function shellClassifier(): Promise<ShellClassifier> {
+  await initShellClassifier();
   return {
-    classify: (command) => unknownLine(command),
-    attributes: (c) => ({ class: c.class }),
-    summary: (command) => command.split('\n')[0]!.slice(0, 200),
-  };
-}
-
-function unknownLine(command: string): ShellClassification {
-  const program = command.trim().split(/\s+/)[0] ?? null;
-  return {
-    class: 'unknown',
-    commands: program ? [{ program, argv: [], class: 'unknown', via: [], reasons: ['no shell classifier in this build'] }] : [],
-    pathsWritten: [],
-    sudo: false,
-    pipeline: false,
-    reasons: ['no shell classifier in this build'],
+    classify: (command) => {
+      try {
+        return classifyShell(command);
+      } catch (err) {
+        // fail closed: a line the classifier cannot read is unknown, never allowed by default
+        const reason = `the classifier failed: ${(err as Error).message}`;
+        return { class: 'unknown', commands: [], commandCount: 0, pathsWritten: [], pathsRead: [], sudo: false, pipeline: false, parseError: reason, reasons: [reason] };
+      }
+    },
+    attributes: (c) => shellAttributes(c),
+    summary: (command, c) => shellActionSummary(command, c),
   };
 }

@@ -162,13 +162,14 @@ export class SshSession {
       ...(Object.keys(state.env).length > 0 ? { env: this.maskedEnv(state.env) } : {}),
       pty: state.pty !== undefined,
     };
+    // the classifier's attributes win; these are the ones every rule can count on, and the command text (bounded) for globs
     const attributes: Record<string, AttributeValue> = {
-      ...this.deps.attributes(c),
       class: c.class,
       sudo: c.sudo,
       pipeline: c.pipeline,
       commands: [...new Set(c.commands.map((p) => p.program).filter((p): p is string => p !== null))],
       paths: c.pathsWritten,
+      ...this.deps.attributes(c),
       command: kept.text,
     };
     return { kind: 'submit', request: this.request('ssh.exec', this.deps.summary(kept.text, c), RISK_OF[c.class], attributes, detail) };
