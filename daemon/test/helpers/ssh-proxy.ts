@@ -24,7 +24,8 @@ export interface SshProxyHarness {
 }
 
 export interface SshProxyOptions {
-  policy: string;
+  /** the policy (YAML); none: the built-in default policy */
+  policy?: string;
   /** target fields replacing the defaults (hostKey pinned to the sshd's key) */
   target?: Record<string, unknown>;
   limits?: Record<string, unknown>;
@@ -47,7 +48,7 @@ export async function startSshProxy(options: SshProxyOptions): Promise<SshProxyH
     ...options.target,
   };
   writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
-  writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
+  if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
   const daemon = await startDaemon(home.dir);
   const newSession = async (name: string) => {
     const res = await daemon.api('POST', '/v1/agent-sessions', { name });

@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import ssh2, { type AuthContext, type Client, type ClientChannel, type Connection, type ServerChannel, type Session } from 'ssh2';
 
@@ -63,31 +64,53 @@ export class AgentConnection {
   private closed = false;
   private readonly logger: Logger;
 
+  /** ssh2's side of the connection, once the agent's SSH version line arrived */
+  private client?: Connection;
+
+  /**
+   * At accept, before ssh2 has seen a byte: the connection takes its place among the target's (or is
+   * refused), and limits.authTimeout starts, so a socket that never speaks SSH is closed too.
+   */
   constructor(
-    private readonly client: Connection,
+    private readonly socket: net.Socket,
     private readonly deps: AgentConnectionDeps,
   ) {
     this.logger = deps.context.logger.child(`connection ${this.id}`);
-    client.on('error', (err) => this.failed(err));
-    client.on('close', () => this.close());
     const admission = deps.context.connections.admit();
     if (admission.kind === 'refused' && admission.atOnce) {
       // as many refused connections already wait to be told: this one holds nothing
       admission.release();
-      client.end();
+      this.closed = true;
+      socket.destroy();
       return;
     }
     if (admission.kind === 'admitted') this.lease = admission.lease;
     else this.refusal = admission;
     this.authTimer = deps.context.clock.setTimeout(() => {
       this.logger.warn(`closed: no login within ${deps.context.limits.authTimeoutMs} ms (limits.authTimeout)`);
-      this.client.end();
+      this.close();
     }, deps.context.limits.authTimeoutMs);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** ssh2 read the agent's version line: from here on it speaks SSH. */
+  attach(client: Connection): void {
+    this.client = client;
+    if (this.closed) {
+      this.socket.destroy();
+      return;
+    }
+    client.on('error', (err) => this.failed(err));
+    client.on('close', () => this.close());
     client.on('authentication', (ctx) => this.authenticate(ctx));
     client.on('ready', () => this.ready());
   }
 
-  close(): void {
+  /** `graceful`: what was written (a banner, a disconnect) is flushed before the socket goes; a connection that never logged in is cut at once. */
+  close(graceful = this.agentSession !== undefined): void {
     if (this.closed) return;
     this.closed = true;
     this.authTimer?.cancel();
@@ -96,7 +119,16 @@ export class AgentConnection {
     this.lease?.release();
     this.refusal?.release();
     void this.upstreamClient?.then((c) => c.end(), () => undefined);
-    this.client.end();
+    if (graceful) {
+      // a clean SSH disconnect, and the socket goes once it is written
+      try {
+        this.client?.end();
+      } catch {
+        // ssh2 could not frame a disconnect (the transport already failed): the socket goes below
+      }
+      this.socket.end();
+      this.socket.setTimeout(1000, () => this.socket.destroy());
+    } else this.socket.destroy();
   }
 
   /** An error on the agent's side (garbage instead of SSH, a protocol violation): logged once, this connection closed. */
@@ -113,7 +145,7 @@ export class AgentConnection {
       // over the target's cap: said with a banner, which OpenSSH's client prints, then closed
       this.tell(`airlock: ${this.refusal.refusal.message}`);
       ctx.reject([]);
-      this.client.end();
+      this.close(true);
       return;
     }
     const target = this.deps.target.name;
@@ -150,7 +182,7 @@ export class AgentConnection {
       this.lease = undefined;
       this.tell(`airlock: ${refused.message}`);
       ctx.reject([]);
-      this.client.end();
+      this.close(true);
       return;
     }
     this.agentSession = result.session;
@@ -166,12 +198,12 @@ export class AgentConnection {
       this.tell(`airlock: login to target "${this.deps.target.name}" refused: ${reason}`);
     }
     ctx.reject(['publickey', 'password', 'keyboard-interactive']);
-    if (this.authFailures >= MAX_AUTH_FAILURES) this.client.end();
+    if (this.authFailures >= MAX_AUTH_FAILURES) this.close(true);
   }
 
   private tell(message: string): void {
     try {
-      sendAuthBanner(this.client, `${message}\r\n`);
+      sendAuthBanner(this.client!, `${message}\r\n`);
     } catch (err) {
       this.logger.warn(`could not tell the agent why: ${(err as Error).message}`);
     }
@@ -214,8 +246,8 @@ export class AgentConnection {
       summary: (t, c) => classifier.summary(t, c),
       maskValue: (v) => masker.maskText(v, report),
     });
-    this.client.on('session', (accept, reject) => this.onSession(accept, reject));
-    this.client.on('tcpip', (accept, reject, info) => {
+    this.client!.on('session', (accept, reject) => this.onSession(accept, reject));
+    this.client!.on('tcpip', (accept, reject, info) => {
       const open = this.session!.openChannel('direct-tcpip');
       if (!open.ok) return this.refuseOpen(reject, open.message);
       const step = this.session!.forward(open.channel, 'direct-tcpip', { host: info.destIP, port: info.destPort });
@@ -234,7 +266,7 @@ export class AgentConnection {
         reject();
       });
     });
-    this.client.on('openssh.streamlocal', (accept, reject, info) => {
+    this.client!.on('openssh.streamlocal', (accept, reject, info) => {
       const open = this.session!.openChannel('streamlocal');
       if (!open.ok) return this.refuseOpen(reject, open.message);
       const step = this.session!.forward(open.channel, 'streamlocal', { socketPath: info.socketPath });
@@ -252,7 +284,7 @@ export class AgentConnection {
         reject();
       });
     });
-    this.client.on('request', (accept, reject, name, info) => {
+    this.client!.on('request', (accept, reject, name, info) => {
       // ssh -R and its unix-socket form: an action each, recorded; Airlock does not relay remote forwards, so even an allowed one is refused
       const where = name === 'tcpip-forward' || name === 'cancel-tcpip-forward' ? { host: (info as { bindAddr: string }).bindAddr, port: (info as { bindPort: number }).bindPort } : { socketPath: (info as { socketPath?: string }).socketPath };
       if (name.startsWith('cancel-')) return reject?.();

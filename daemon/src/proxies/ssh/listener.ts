@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 
 const { Server, utils: sshUtils } = ssh2;
@@ -21,10 +21,31 @@ export const sshProxy: ProxyFactory = async (target: Target, context: ProxyConte
   const upstream = sshUpstream(target, context);
   const classifier = await shellClassifier();
   const connections = new Set<AgentConnection>();
-  const server = new Server({ hostKeys: [hostKeyOf(context)], ident: 'Airlock' }, (client) => {
-    const connection = new AgentConnection(client, { target, context, upstream, classifier });
+  // ssh2's Server does the protocol; the sockets are accepted here, so a connection can be cut
+  // before or during the handshake (limits.authTimeout, a refusal) whatever state ssh2 is in
+  const ssh = new Server({ hostKeys: [hostKeyOf(context)], ident: 'Airlock' });
+  /** accepted sockets whose SSH version line ssh2 has not read yet, by the peer's address and port */
+  const accepted = new Map<string, AgentConnection>();
+  ssh.on('connection', (client, info) => {
+    const key = `${info.ip}:${info.port}`;
+    const connection = accepted.get(key);
+    accepted.delete(key);
+    if (connection) connection.attach(client);
+    else client.end();
+  });
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    const connection = new AgentConnection(socket, { target, context, upstream, classifier });
+    if (connection.isClosed) return;
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    accepted.set(key, connection);
     connections.add(connection);
-    client.once('close', () => connections.delete(connection));
+    socket.once('close', () => {
+      accepted.delete(key);
+      connections.delete(connection);
+      connection.close();
+    });
+    ssh.injectSocket(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
