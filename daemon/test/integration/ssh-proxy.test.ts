@@ -29,18 +29,18 @@ function awsKey(): string {
   return s;
 }
 
-async function resultOf(h: SshProxyHarness, summaryPart: string, sessionId?: string): Promise<{ action: Record<string, unknown>; result?: Record<string, unknown>; verdict?: Record<string, unknown> }> {
+async function resultOf(h: SshProxyHarness, summaryPart: string, sessionId?: string, which: (result: Record<string, unknown>) => boolean = () => true): Promise<{ action: Record<string, unknown>; result?: Record<string, unknown>; verdict?: Record<string, unknown> }> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const records = await h.records(sessionId);
-    const action = records.find((r) => r.type === 'action' && String((r.action as { summary: string }).summary).includes(summaryPart));
-    if (action) {
+    const actions = records.filter((r) => r.type === 'action' && String((r.action as { summary: string }).summary).includes(summaryPart));
+    for (const action of actions) {
       const id = (action.action as { id: string }).id;
       const result = records.find((r) => r.type === 'result' && r.actionId === id);
       const outcome = records.find((r) => r.type === 'outcome' && (r.verdict as { actionId: string }).actionId === id);
-      if (result) return { action, result, verdict: (outcome?.verdict ?? action.verdict) as Record<string, unknown> };
+      if (result && which(result)) return { action, result, verdict: (outcome?.verdict ?? action.verdict) as Record<string, unknown> };
     }
-    if (Date.now() > deadline) return { action: action ?? {}, result: undefined };
+    if (Date.now() > deadline) return { action: actions[0] ?? {}, result: undefined };
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -174,6 +174,40 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     const events = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
     assert.ok(events.some((e) => e[1] === 'i' && e[2].includes('echo shell')), 'input recorded');
     assert.ok(events.some((e) => e[1] === 'o' && e[2].includes('shell-42')), 'output recorded');
+  });
+
+  test('a shell records window changes and withholds what is typed after a password prompt', async () => {
+    const secret = `typed-${randomBytes(6).toString('hex')}`;
+    const out = await new Promise<string>((resolve, reject) => {
+      agent.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, ch) => {
+        if (err) return reject(err);
+        let text = '';
+        let stage = 0;
+        ch.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (stage === 0 && text.includes('$ ') || stage === 0 && text.includes('# ')) {
+            stage = 1;
+            ch.write('read -s -p "Password: " x; echo; echo "len=${#x}"\n');
+          } else if (stage === 1 && /Password: $/.test(text)) {
+            stage = 2;
+            ch.write(`${secret}\n`);
+          } else if (stage === 2 && text.includes(`len=${secret.length}`)) {
+            stage = 3;
+            ch.setWindow(30, 100, 0, 0);
+            setTimeout(() => ch.write('exit\n'), 200);
+          }
+        });
+        ch.on('close', () => resolve(text));
+        ch.stderr.on('data', () => undefined);
+      });
+    });
+    assert.match(out, new RegExp(`len=${secret.length}`));
+    const { result } = await resultOf(h, 'interactive shell', undefined, (r) => String((r.detail as { asciicast?: string }).asciicast).includes('Password: '));
+    assert.ok(result);
+    const cast = (result.detail as { asciicast: string }).asciicast;
+    assert.ok(!cast.includes(secret), 'the typed secret is not in the recording');
+    assert.match(cast, /"r", "100x30"/);
+    assert.match(cast, /"m", "input not recorded \(secret prompt\)"/);
   });
 
   test('OpenSSH with the file airlock ssh-config writes: the session key logs in and the daemon host key is pinned', async () => {
