@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseResultDetail } from '@airlock/shared';
+import type { ClientChannel } from 'ssh2';
 import { exec, run, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
 import { startSshd, type RunningSshd } from '../helpers/sshd.js';
 
@@ -104,7 +105,7 @@ describe('SSH proxy under the default policy and its limits', { timeout: 180_000
     const pid = h.daemon.process.pid!;
     const stalled = await h.connect();
     const baseline = rssMiB(pid);
-    const channel = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => stalled.exec('yes 0123456789abcdef0123456789abcdef', (err, ch) => (err ? reject(err) : resolve(ch))));
+    const channel = await new Promise<ClientChannel>((resolve, reject) => stalled.exec('yes 0123456789abcdef0123456789abcdef', (err, ch) => (err ? reject(err) : resolve(ch))));
     let received = 0;
     channel.on('data', (d: Buffer) => {
       received += d.length;

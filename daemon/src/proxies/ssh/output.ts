@@ -1,4 +1,4 @@
-import { MaskReportBuilder, StreamMasker, type Masker } from '../../masking/index.js';
+import { StreamMasker, type MaskReportBuilder, type Masker } from '../../masking/index.js';
 
 /** An escape sequence longer than this is not one a terminal would wait for: it is let through as text. */
 const ESCAPE_HOLD_LIMIT = 256;
