@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { SftpOperation, SshSftpResultDetail } from '@airlock/shared';
 
 /**
@@ -207,8 +207,18 @@ export const KNOWN_EXTENSIONS = ['posix-rename@openssh.com', 'hardlink@openssh.c
 export class SftpSession {
   private readonly handles = new Map<string, OpenHandle>();
   private nextHandle = 0;
+  /**
+   * The first half of every handle issued on this channel: a handle is never the upstream's own
+   * (which sftp-server numbers from 0), so one the agent invents or copies finds nothing here.
+   */
+  private readonly prefix: Buffer;
 
-  constructor(private readonly limits: SftpSessionLimits) {}
+  constructor(
+    private readonly limits: SftpSessionLimits,
+    prefix: Buffer = randomBytes(4),
+  ) {
+    this.prefix = prefix;
+  }
 
   get openHandles(): number {
     return this.handles.size;
@@ -284,8 +294,9 @@ export class SftpSession {
 
   /** The upstream opened a file or directory the policy allowed: the handle the agent gets. */
   opened(op: SftpOp, flags: number | undefined, upstream: Buffer): OpenHandle {
-    const id = Buffer.alloc(4);
-    id.writeUInt32BE(this.nextHandle);
+    const id = Buffer.alloc(this.prefix.length + 4);
+    this.prefix.copy(id);
+    id.writeUInt32BE(this.nextHandle, this.prefix.length);
     this.nextHandle = (this.nextHandle + 1) >>> 0;
     const file = op.operation === 'open';
     const handle: OpenHandle = {
