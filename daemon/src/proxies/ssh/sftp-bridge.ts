@@ -76,6 +76,8 @@ export interface SftpBridgeStats {
   openHandles: number;
   /** the most requests outstanding at once so far */
   peakOutstanding: number;
+  /** the most bytes in flight at once so far */
+  peakBytesInFlight: number;
   /** requests refused because a cap was reached */
   refusedOverLimit: number;
 }
@@ -127,6 +129,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   let outstanding = 0;
   let bytesInFlight = 0;
   let peakOutstanding = 0;
+  let peakBytesInFlight = 0;
   let refusedOverLimit = 0;
   let closed = false;
   let resolveClosed!: () => void;
@@ -176,6 +179,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     outstanding++;
     if (outstanding > peakOutstanding) peakOutstanding = outstanding;
     bytesInFlight += cost;
+    if (bytesInFlight > peakBytesInFlight) peakBytesInFlight = bytesInFlight;
     const answer = reply(reqid, cost);
     const plan = session.plan(req);
     switch (plan.do) {
@@ -445,9 +449,18 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   on('FSETSTAT', (reqid: number, handle: Buffer, attrs: Stats) => request(reqid, { type: 'FSETSTAT', handle, attrs }, 0));
   on('EXTENDED', (reqid: number, name: string, data: Buffer | undefined) => request(reqid, { type: 'EXTENDED', name, data }, 0));
 
-  const close = (): void => {
+  /** the exit status sshd sent on the upstream channel, relayed when that side ends first */
+  let upstreamExit: number | undefined;
+
+  /**
+   * `exitStatus`: sent to the agent before its channel closes. OpenSSH clients (scp) fail a transfer
+   * whose channel closes without one, and sshd sends one when sftp-server ends: 0 after the agent's
+   * EOF, the upstream's own when the upstream ended first.
+   */
+  const close = (exitStatus?: number): void => {
     if (closed) return;
     closed = true;
+    if (exitStatus !== undefined) sendExitStatus(agent, exitStatus);
     abort.abort();
     queue.length = 0;
     queuedOn.clear();
@@ -464,15 +477,18 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     agent.end();
     resolveClosed();
   };
-  agent.on('end', close);
-  agent.on('close', close);
+  agent.on('end', () => close(0));
+  agent.on('close', () => close());
   agent.on('error', (err: Error) => {
     logger.warn(`sftp: the agent's sftp channel failed: ${err.message}`);
     close();
   });
   const attach = (sftp: SFTPWrapper): void => {
-    sftp.on('end', close);
-    sftp.on('close', close);
+    sftp.on('exit', (code: unknown) => {
+      if (typeof code === 'number') upstreamExit = code;
+    });
+    sftp.on('end', () => close(upstreamExit));
+    sftp.on('close', () => close(upstreamExit));
     sftp.on('error', (err: Error) => {
       logger.warn(`sftp: the upstream sftp channel failed: ${err.message}`);
       close();
@@ -501,10 +517,20 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   } else attach(options.upstream);
 
   return {
-    close,
+    close: () => close(),
     closed: closedPromise,
-    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, refusedOverLimit }),
+    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit }),
   };
+}
+
+/**
+ * An exit-status on the agent's channel. ssh2's server-mode SFTP stream stands in for the channel and
+ * lacks Channel.exit(); this is what that method does, through the same protocol object.
+ */
+function sendExitStatus(agent: SFTPWrapper, code: number): void {
+  const channel = agent as unknown as { outgoing?: { id: number; state: string }; _protocol?: { exitStatus?(id: number, status: number): void } };
+  if (channel.outgoing?.state !== 'open' || typeof channel._protocol?.exitStatus !== 'function') return;
+  channel._protocol.exitStatus(channel.outgoing.id, code);
 }
 
 /** The upstream's status code of an error ssh2 built from a STATUS reply; FAILURE for anything else. */
