@@ -113,13 +113,15 @@ async function waitForBanner(port: number, failed: () => string | undefined): Pr
 export interface RecordedResult {
   op: SftpOp;
   result: SshSftpResultDetail;
-  action: string | undefined;
+  action: unknown;
 }
 
 export interface HarnessOptions {
   upstream: SftpUpstream;
-  /** the policy stand-in; the action it returns is a string the tests can find in `results` */
-  govern(op: SftpOp, signal: AbortSignal): SftpVerdict<string> | Promise<SftpVerdict<string>>;
+  /** the policy stand-in (or the real pipeline); the action it returns comes back in `results` */
+  govern(op: SftpOp, signal: AbortSignal): SftpVerdict<unknown> | Promise<SftpVerdict<unknown>>;
+  /** called as well as `results` is filled */
+  recordResult?(op: SftpOp, result: SshSftpResultDetail, action: unknown): void;
   limits: SftpLimits;
 }
 
@@ -177,11 +179,14 @@ export async function startSftpHarness(options: HarnessOptions): Promise<SftpHar
             upstreamClient.on('error', (err) => reject(new Error(`the connection to the upstream sshd failed: ${err.message}`)));
             upstreamClient.on('ready', () => upstreamClient.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
           });
-          const bridge = startSftpBridge<string>({
+          const bridge = startSftpBridge<unknown>({
             agent: accept(),
             upstream,
             govern: options.govern,
-            recordResult: (op, result, action) => results.push({ op, result, action }),
+            recordResult: (op, result, action) => {
+              results.push({ op, result, action });
+              options.recordResult?.(op, result, action);
+            },
             limits: options.limits,
             logger,
           });
