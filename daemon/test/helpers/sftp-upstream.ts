@@ -33,6 +33,12 @@ export interface SftpUpstream {
   dir: string;
   /** what sshd wrote to stderr so far (it runs with -e) */
   log(): string;
+  /**
+   * Stops (SIGSTOP) or resumes (SIGCONT) the processes sshd started for connections, so the upstream
+   * stops answering while its TCP connections stay up: a slow upstream, for timeouts.
+   */
+  pauseSessions(): void;
+  resumeSessions(): void;
   stop(): Promise<void>;
 }
 
@@ -83,12 +89,32 @@ export async function startSftpUpstream(): Promise<SftpUpstream> {
     privateKeyFile: clientKey,
     dir,
     log: () => stderr,
+    pauseSessions: () => signalDescendants(sshd.pid!, 'SIGSTOP'),
+    resumeSessions: () => signalDescendants(sshd.pid!, 'SIGCONT'),
     async stop() {
       if (sshd.exitCode === null) sshd.kill('SIGTERM');
       await exited;
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Sends `signal` to every descendant of `pid` (not `pid` itself), by their ids. */
+function signalDescendants(pid: number, signal: NodeJS.Signals): void {
+  let children: number[] = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    // pgrep exits 1 when there are none
+  }
+  for (const child of children) {
+    signalDescendants(child, signal);
+    try {
+      process.kill(child, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 async function waitForBanner(port: number, failed: () => string | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -104,6 +104,7 @@ describe('sftp bridge with a real sshd', () => {
       `-rm ${remote}/readme.bin`,
       `-rename ${remote}/readme.bin ${remote}/renamed.bin`,
       `put ${local}/upload.txt ${remote}/allowed/upload.txt`,
+      `symlink ${remote}/readme.bin ${remote}/allowed/link`,
       `ls ${remote}/allowed`,
       '',
     ].join('\n');
@@ -126,6 +127,8 @@ describe('sftp bridge with a real sshd', () => {
     // the later allowed write went, in the same session
     assert.equal(readFileSync(path.join(remote, 'allowed', 'upload.txt'), 'utf8'), 'not to be written\n');
     assert.match(run.stdout, /upload\.txt/);
+    // symlink: OpenSSH swaps its arguments on the wire; the op and the link made both read right
+    assert.equal(readlinkSync(path.join(remote, 'allowed', 'link')), `${remote}/readme.bin`);
 
     const ops = governed.slice(first);
     const open = ops.find((op) => op.operation === 'open' && op.path === `${remote}/readme.bin`);
@@ -134,6 +137,7 @@ describe('sftp bridge with a real sshd', () => {
     const put = ops.find((op) => op.operation === 'open' && op.path === `${remote}/upload.txt`);
     assert.deepEqual(put?.flags, ['write', 'create', 'truncate']);
     assert.ok(ops.some((op) => op.operation === 'rename' && op.toPath === `${remote}/renamed.bin`));
+    assert.ok(ops.some((op) => op.operation === 'symlink' && op.path === `${remote}/allowed/link` && op.toPath === `${remote}/readme.bin`));
     // 100 kB is four READs or more; none of them is an action of its own
     assert.ok(ops.every((op) => op.operation !== 'read' && op.operation !== 'write'), 'READ/WRITE packets are covered by their open');
 
@@ -306,6 +310,38 @@ describe('sftp bridge with a real sshd', () => {
       assert.equal(after.size, content.length);
     } finally {
       client.end();
+    }
+  });
+
+  test('an upstream that stops answering: the agent gets a failure after the per-op timeout, and the late answer is dropped', async () => {
+    govern = () => allow();
+    // its own harness, with a short timeout
+    const slow = await startSftpHarness({ upstream, limits: { ...LIMITS, opTimeoutMs: 300 }, govern: () => allow() });
+    const { client, sftp } = await connectAgent(slow);
+    try {
+      const [warm] = await call((cb) => sftp.stat(remote, cb));
+      assert.equal(warm, undefined);
+      upstream.pauseSessions();
+      let timedOut: SftpError | undefined;
+      try {
+        const started = Date.now();
+        [timedOut] = await call((cb) => sftp.stat(remote, cb));
+        assert.ok(Date.now() - started >= 290, 'the failure came after the timeout');
+      } finally {
+        upstream.resumeSessions();
+      }
+      assert.equal(timedOut?.code, FX.FAILURE);
+      assert.equal(timedOut?.message, `airlock: the upstream did not answer stat ${remote} within 300 ms`);
+      assert.ok(slow.results.some((r) => r.op.operation === 'stat' && r.result.status === 'timeout'));
+      assert.ok(slow.logs.some((line) => line.includes('did not answer stat')));
+      // the late answer arrives and is dropped; the channel goes on
+      const [after, stats] = await call<[ssh2.Stats]>((cb) => sftp.stat(remote, cb));
+      assert.equal(after, undefined);
+      assert.ok(stats.isDirectory());
+      assert.equal(slow.bridges[0]!.stats().outstanding, 0);
+    } finally {
+      client.end();
+      await slow.stop();
     }
   });
 });

@@ -272,7 +272,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       if (answer.done) return;
       logger.warn(`sftp: the upstream did not answer ${what} within ${limits.opTimeoutMs} ms`);
       answer.status(FX.FAILURE, `airlock: the upstream did not answer ${what} within ${limits.opTimeoutMs} ms`);
-      if (op && op.operation !== 'open' && op.operation !== 'opendir') record(op, { status: 'timeout' }, action);
+      if (op) record(op, { status: 'timeout', message: `the upstream did not answer within ${limits.opTimeoutMs} ms` }, action);
     }, limits.opTimeoutMs);
     // an answer after the timeout has already been given: it is dropped
     const late = (): boolean => {
