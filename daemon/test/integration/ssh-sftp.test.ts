@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -342,6 +343,50 @@ describe('sftp bridge with a real sshd', () => {
     } finally {
       client.end();
       await slow.stop();
+    }
+  });
+
+  test('an agent that sends requests but never reads the replies has its channel closed once they pass the bound', async () => {
+    govern = () => allow();
+    writeFileSync(path.join(remote, 'unread.bin'), randomBytes(1024 * 1024));
+    // a TCP relay between the agent and the harness, whose harness-to-agent direction can stall
+    let toAgent: net.Socket | undefined;
+    let fromAgent: net.Socket | undefined;
+    const relay = net.createServer((agentSide) => {
+      fromAgent = agentSide;
+      const harnessSide = net.connect(harness.port, '127.0.0.1');
+      toAgent = harnessSide;
+      agentSide.pipe(harnessSide);
+      harnessSide.pipe(agentSide);
+      agentSide.on('error', () => undefined);
+      harnessSide.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    const client = new ssh2.Client();
+    client.on('error', () => undefined);
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      client.on('ready', () => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      client.connect({ host: '127.0.0.1', port: relayPort, username: 'agent', password: harness.password });
+    });
+    const bridge = harness.bridges.at(-1)!;
+    try {
+      const [, handle] = await call<[Buffer]>((cb) => sftp.open(`${remote}/unread.bin`, 'r', cb));
+      // the agent stops reading: nothing reaches it, so it never opens its window again
+      toAgent!.unpipe(fromAgent!);
+      toAgent!.pause();
+      const closed = bridge.closed.then(() => 'closed' as const);
+      let outcome: 'closed' | 'still open' = 'still open';
+      // waves under the outstanding cap, so replies (not refusals) pile up
+      for (let wave = 0; wave < 40 && outcome === 'still open'; wave++) {
+        for (let i = 0; i < 64; i++) sftp.read(handle, Buffer.alloc(32 * 1024), 0, 32 * 1024, (i % 32) * 32 * 1024, () => undefined);
+        outcome = await Promise.race([closed, sleep(50).then(() => 'still open' as const)]);
+      }
+      assert.equal(outcome, 'closed', 'the bridge closed the channel of an agent that does not read');
+      assert.ok(harness.logs.some((line) => line.includes(`the agent has left more than ${LIMITS.maxBytesInFlight} bytes of replies unread`)));
+    } finally {
+      client.destroy();
+      relay.close();
     }
   });
 });

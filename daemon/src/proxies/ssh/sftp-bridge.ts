@@ -148,12 +148,30 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       get done() {
         return done;
       },
-      status: (code, message) => finish() && agent.status(reqid, code, message),
-      handle: (handle) => finish() && agent.handle(reqid, handle),
-      data: (data) => finish() && agent.data(reqid, data),
-      name: (names) => finish() && agent.name(reqid, names),
-      attrs: (attrs) => finish() && agent.attrs(reqid, attrs),
+      status: (code, message) => finish() && (agent.status(reqid, code, message), sent(REPLY_OVERHEAD + (message?.length ?? 0))),
+      handle: (handle) => finish() && (agent.handle(reqid, handle), sent(REPLY_OVERHEAD + handle.length)),
+      data: (data) => finish() && (agent.data(reqid, data), sent(REPLY_OVERHEAD + data.length)),
+      name: (names) => finish() && (agent.name(reqid, names), sent(names.reduce((n, e) => n + REPLY_OVERHEAD + e.filename.length + e.longname.length, REPLY_OVERHEAD))),
+      attrs: (attrs) => finish() && (agent.attrs(reqid, attrs), sent(REPLY_OVERHEAD)),
     };
+  };
+
+  /**
+   * Replies the agent has not made room for (its channel window is shut), roughly. ssh2 queues them
+   * without bound, and an agent that sends requests but never reads the replies would otherwise
+   * grow that queue for as long as it likes: past maxBytesInFlight, the channel is closed.
+   */
+  let unreadReplyBytes = 0;
+  const sent = (bytes: number): void => {
+    if (!agentWindowShut(agent)) {
+      unreadReplyBytes = 0;
+      return;
+    }
+    unreadReplyBytes += bytes;
+    if (unreadReplyBytes > limits.maxBytesInFlight) {
+      logger.warn(`sftp: the agent has left more than ${limits.maxBytesInFlight} bytes of replies unread; closing its sftp channel`);
+      close();
+    }
   };
 
   const record = (op: SftpOp, result: SshSftpResultDetail, action: A | undefined): void => {
@@ -521,6 +539,14 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     closed: closedPromise,
     stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit }),
   };
+}
+
+/** What a reply costs beyond its payload (length, type, request id, counts), for the unread bound. */
+const REPLY_OVERHEAD = 32;
+
+/** ssh2's server-mode SFTP stream waits for the agent to open its window (it queues what it sends meanwhile). */
+function agentWindowShut(agent: SFTPWrapper): boolean {
+  return (agent as unknown as { _waitWindow?: boolean })._waitWindow === true;
 }
 
 /**
