@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'ssh2';
@@ -18,6 +18,8 @@ rules:
   - { id: held-touch, decision: review, timeout: 60s, match: { kinds: ssh.exec, attributes: { command: "touch *" } } }
   - { id: quick-timeout, decision: review, timeout: 1s, match: { kinds: ssh.exec, attributes: { command: "echo never*" } } }
   - { id: shells, decision: allow, match: { kinds: ssh.shell } }
+  - { id: no-sftp-secrets, decision: deny, match: { kinds: ssh.sftp, attributes: { paths: "*/forbidden*" } } }
+  - { id: sftp, decision: allow, match: { kinds: ssh.sftp, attributes: { class: [read, write, unknown] } } }
   - { id: execs, decision: allow, match: { kinds: ssh.exec, attributes: { class: [read, write, unknown] } } }
 `;
 
@@ -226,6 +228,28 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     assert.equal(r.code, 255);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /airlock: login to target "box" refused: unknown SSH key/);
+  });
+
+  test('scp and sftp through Airlock: files go both ways intact, each operation governed, a refused path refused', async () => {
+    const local = path.join(h.home, 'upload.bin');
+    const payload = randomBytes(3 * 1024 * 1024);
+    writeFileSync(local, payload);
+    const remote = path.join(sshd.dir, 'uploaded.bin');
+    const common = ['-F', '/dev/null', '-P', String(h.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'LogLevel=ERROR'];
+    const env = { ...process.env, SSH_ASKPASS: path.join(h.home, 'askpass.sh'), SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+    await h.ssh(['agent@127.0.0.1', 'true']); // writes the askpass script
+    const up = await run('scp', [...common, local, `agent@127.0.0.1:${remote}`], env, undefined, 30_000);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(readFileSync(remote).equals(payload), 'the upload arrived intact');
+    const back = path.join(h.home, 'download.bin');
+    const down = await run('scp', [...common, `agent@127.0.0.1:${remote}`, back], env, undefined, 30_000);
+    assert.equal(down.code, 0, down.stderr);
+    assert.ok(readFileSync(back).equals(payload), 'the download came back intact');
+    writeFileSync(path.join(sshd.dir, 'forbidden.txt'), 'no');
+    const refused = await run('scp', [...common, `agent@127.0.0.1:${path.join(sshd.dir, 'forbidden.txt')}`, path.join(h.home, 'f.txt')], env, undefined, 30_000);
+    assert.notEqual(refused.code, 0);
+    const records = await h.records();
+    assert.ok(records.some((r) => r.type === 'action' && (r.action as { kind: string }).kind === 'ssh.sftp'));
   });
 
   test('a revoked session cannot log in, and is told why', async () => {

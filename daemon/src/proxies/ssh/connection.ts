@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import ssh2, { type AuthContext, type Client, type ClientChannel, type Connection, type ServerChannel, type Session } from 'ssh2';
+import ssh2, { type AuthContext, type Client, type ClientChannel, type Connection, type ServerChannel, type Session, type SFTPWrapper } from 'ssh2';
 
 const sshUtils = ssh2.utils;
 import type { Action, AgentSession, SshSessionResultDetail, Target, Verdict } from '@airlock/shared';
@@ -16,6 +16,9 @@ import { MaskedOutput } from './output.js';
 import { AsciicastWriter } from './asciicast.js';
 import type { SshUpstream } from './upstream.js';
 import { sendAuthBanner } from './banner.js';
+import { startSftpBridge } from './sftp-bridge.js';
+import { governThroughPipeline } from './sftp-governance.js';
+import { sftpLimitsOf } from './sftp-limits.js';
 
 /** The exit status of a command Airlock did not run (refused, timed out, cancelled, upstream down): POSIX's "found but not executable". */
 export const REFUSED_EXIT_STATUS = 126;
@@ -366,13 +369,13 @@ export class AgentConnection {
         await relay.start(accept(), (up, cb) => up.shell(ptyOption(session.ptyOf(channel)) ?? false, { env: session.envOf(channel) }, cb));
       }, (message) => refuseCommand(accept, reject, message), closed.signal);
     });
+    s.on('sftp', (accept, reject) => {
+      const step = session.subsystem(channel, 'sftp');
+      if (step.kind !== 'sftp') return refuseCommand(undefined, reject, '');
+      this.bridgeSftp(accept(), channel);
+    });
     s.on('subsystem', (accept, reject, info) => {
       const step = session.subsystem(channel, info.name);
-      if (step.kind === 'sftp') {
-        // the sftp bridge governs each operation; until it is part of this build, sftp (and scp, which uses it) is refused
-        this.logger.warn('refused the sftp subsystem: this build of airlockd does not relay sftp yet');
-        return refuseCommand(accept, reject, 'airlock: sftp (and scp, which uses it) is not available through Airlock yet\n');
-      }
       void this.decide(step, channel, async (action) => {
         relay = new ChannelRelay(this, action, 'exec', undefined);
         await relay.start(accept(), (up, cb) => up.subsys(info.name, cb));
@@ -409,6 +412,33 @@ export class AgentConnection {
       refused(`airlock: ${message}\n`);
     }
     void channel;
+  }
+
+  /**
+   * sftp (and scp, which OpenSSH ≥ 9 runs over it): the channel is accepted at once (OpenSSH sends its
+   * INIT without waiting, and ssh2 drops data nothing accepted) and bridged to an upstream sftp
+   * channel; the bridge governs each operation as an ssh.sftp action.
+   */
+  private bridgeSftp(agent: SFTPWrapper, channel: number): void {
+    const { context, target, upstream: address } = this.deps;
+    const upstream = this.upstream().then(
+      (up) => new Promise<SFTPWrapper>((resolve, reject) => up.sftp((err, sftp) => (err ? reject(new Error(`the upstream refused sftp: ${err.message}`)) : resolve(sftp)))),
+    );
+    upstream.catch((err: Error) => this.logger.warn(`sftp on channel ${channel}: ${err.message}`));
+    const bridge = startSftpBridge<Action>({
+      agent,
+      upstream,
+      ...governThroughPipeline({
+        pipeline: context.pipeline,
+        session: this.agentSession!,
+        target: target.name,
+        endpoint: { agentUser: this.agentUser, upstream: address.address, connectionId: this.id, channel },
+        logger: this.logger,
+      }),
+      limits: sftpLimitsOf(context.limits),
+      logger: this.logger.child('sftp'),
+    });
+    void bridge.closed.then(() => this.session?.closeChannel(channel));
   }
 
   /** The upstream connection, opened when the first channel is allowed; one per agent connection. */

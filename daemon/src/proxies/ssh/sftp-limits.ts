@@ -1,0 +1,30 @@
+import type { SftpLimits } from './sftp-bridge.js';
+import type { TargetLimits } from '../limits.js';
+
+/**
+ * The largest READ asked of the upstream and WRITE accepted: OpenSSH's sftp-server answers at most
+ * this much per request (SFTP_MAX_MSG_LENGTH is 256 KiB), so clients never ask for more.
+ */
+const SFTP_MAX_REQUEST_BYTES = 256 * 1024;
+
+/**
+ * Handles open at once on one sftp channel: a client holds one per file it transfers and one per
+ * directory level it walks (`scp -r`, `sftp get -r`); OpenSSH's own sftp-server allows 512 in total.
+ */
+const SFTP_MAX_HANDLES = 64;
+
+/** The sftp bridge's bounds for one channel, from the target's limits. */
+export function sftpLimitsOf(limits: TargetLimits): SftpLimits {
+  const perRequest = Math.min(SFTP_MAX_REQUEST_BYTES, limits.bufferBytes);
+  return {
+    // the bytes an agent may have outstanding are the target's buffer, as for PostgreSQL's queued messages
+    maxBytesInFlight: limits.bufferBytes,
+    maxBytesPerRequest: perRequest,
+    // as many requests as fit in the buffer at full size: OpenSSH's sftp keeps 64 in flight, scp fewer
+    maxOutstanding: Math.max(1, Math.floor(limits.bufferBytes / perRequest)),
+    maxDigestAheadBytes: limits.bufferBytes,
+    maxHandles: SFTP_MAX_HANDLES,
+    // the upstream has as long to answer one call as it has to log in
+    opTimeoutMs: limits.connectTimeoutMs,
+  };
+}
