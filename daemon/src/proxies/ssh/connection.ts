@@ -585,9 +585,12 @@ class ChannelRelay {
       let waiting = false;
       const send = (bytes: Buffer): void => {
         if (bytes.length === 0) return;
-        const text = bytes.toString('utf8');
-        this.cast.add(context.clock.now(), 'o', text);
-        if (this.mode === 'shell') this.echo.output(text);
+        // decoded again only while someone reads it: the clip until it is full, a shell's prompt watch
+        if (!this.cast.truncated || this.mode === 'shell') {
+          const text = bytes.toString('utf8');
+          this.cast.add(context.clock.now(), 'o', text);
+          if (this.mode === 'shell') this.echo.output(text);
+        }
         this.touch();
         if (!to.write(bytes) && !waiting) {
           // the agent is not reading: stop reading upstream (ssh2 then stops widening its window) until it drains

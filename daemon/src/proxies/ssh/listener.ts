@@ -35,6 +35,8 @@ export const sshProxy: ProxyFactory = async (target: Target, context: ProxyConte
   });
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
+    // an exec is a few small packets each way: Nagle plus delayed ACKs would add ~40 ms to each
+    socket.setNoDelay(true);
     const connection = new AgentConnection(socket, { target, context, upstream, classifier });
     if (connection.isClosed) return;
     const key = `${socket.remoteAddress}:${socket.remotePort}`;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import ssh2, { type Client, type ConnectConfig } from 'ssh2';
 import type { Target } from '@airlock/shared';
 import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
@@ -102,7 +103,10 @@ export function sshUpstream(target: Target, context: ProxyContext, env: NodeJS.P
             if (err.level === 'client-timeout') return reject(new UpstreamError(`target "${target.name}": ${address} did not complete the SSH login within ${context.limits.connectTimeoutMs} ms (limits.connectTimeout)`));
             reject(new UpstreamError(`target "${target.name}": cannot connect to ${address}: ${err.message}`));
           });
-          client.connect(options);
+          // our own socket, so Nagle can be off (ssh2 leaves it on): a command's small packets go at once
+          const sock = net.connect({ host, port });
+          sock.setNoDelay(true);
+          client.connect({ ...options, sock });
         } catch (err) {
           reject(err instanceof UpstreamError || err instanceof CredentialFileError ? new UpstreamError(err.message) : new UpstreamError(`target "${target.name}": ${(err as Error).message}`));
         }
