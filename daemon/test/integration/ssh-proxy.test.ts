@@ -162,6 +162,8 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     const r = await h.ssh(['agent@127.0.0.1', 'echo', 'from-openssh']);
     assert.equal(r.stdout, 'from-openssh\n', r.stderr);
     assert.equal(r.code, 0);
+    const withPty = await h.ssh(['-tt', 'agent@127.0.0.1', 'tty']);
+    assert.match(withPty.stdout, /\/dev\/pts\/\d+/, 'an exec with -tt runs on a pty upstream');
     const denied = await h.ssh(['agent@127.0.0.1', 'rm', '-rf', '/tmp/nothing-here']);
     assert.equal(denied.code, 126);
     assert.match(denied.stderr, /airlock: refused by policy rule no-rm/);
@@ -240,7 +242,8 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     await h.ssh(['agent@127.0.0.1', 'true']); // writes the askpass script
     const up = await run('scp', [...common, local, `agent@127.0.0.1:${remote}`], env, undefined, 30_000);
     assert.equal(up.code, 0, up.stderr);
-    assert.ok(readFileSync(remote).equals(payload), 'the upload arrived intact');
+    const arrived = readFileSync(remote);
+    assert.ok(arrived.equals(payload), `the upload arrived intact (${arrived.length} of ${payload.length} bytes)`);
     const back = path.join(h.home, 'download.bin');
     const down = await run('scp', [...common, `agent@127.0.0.1:${remote}`, back], env, undefined, 30_000);
     assert.equal(down.code, 0, down.stderr);

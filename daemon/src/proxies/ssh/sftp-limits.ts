@@ -13,6 +13,13 @@ const SFTP_MAX_REQUEST_BYTES = 256 * 1024;
  */
 const SFTP_MAX_HANDLES = 64;
 
+/**
+ * Requests unanswered at once on one channel: OpenSSH's sftp and scp keep 64 reads or writes in flight
+ * plus the path operations around them; at 64 an upload loses the requests over it. The bytes they
+ * carry are bounded separately (maxBytesInFlight).
+ */
+const SFTP_MAX_OUTSTANDING = 128;
+
 /** The sftp bridge's bounds for one channel, from the target's limits. */
 export function sftpLimitsOf(limits: TargetLimits): SftpLimits {
   const perRequest = Math.min(SFTP_MAX_REQUEST_BYTES, limits.bufferBytes);
@@ -20,8 +27,7 @@ export function sftpLimitsOf(limits: TargetLimits): SftpLimits {
     // the bytes an agent may have outstanding are the target's buffer, as for PostgreSQL's queued messages
     maxBytesInFlight: limits.bufferBytes,
     maxBytesPerRequest: perRequest,
-    // as many requests as fit in the buffer at full size: OpenSSH's sftp keeps 64 in flight, scp fewer
-    maxOutstanding: Math.max(1, Math.floor(limits.bufferBytes / perRequest)),
+    maxOutstanding: SFTP_MAX_OUTSTANDING,
     maxDigestAheadBytes: limits.bufferBytes,
     maxHandles: SFTP_MAX_HANDLES,
     // the upstream has as long to answer one call as it has to log in
