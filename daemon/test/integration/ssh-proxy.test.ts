@@ -18,6 +18,7 @@ rules:
   - { id: held-touch, decision: review, timeout: 60s, match: { kinds: ssh.exec, attributes: { command: "touch *" } } }
   - { id: quick-timeout, decision: review, timeout: 1s, match: { kinds: ssh.exec, attributes: { command: "echo never*" } } }
   - { id: shells, decision: allow, match: { kinds: ssh.shell } }
+  - { id: self-kill, decision: allow, match: { kinds: ssh.exec, attributes: { command: "echo before; kill -TERM $$", class: privileged } } }
   - { id: no-sftp-secrets, decision: deny, match: { kinds: ssh.sftp, attributes: { paths: "*/forbidden*" } } }
   - { id: sftp, decision: allow, match: { kinds: ssh.sftp, attributes: { class: [read, write, unknown] } } }
   - { id: execs, decision: allow, match: { kinds: ssh.exec, attributes: { class: [read, write, unknown] } } }
@@ -77,6 +78,16 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     const events = lines.slice(1).map((l) => JSON.parse(l) as [number, string, string]);
     assert.ok(events.some((e) => e[1] === 'o' && e[2].includes('hi')));
     assert.deepEqual(events.at(-1)?.slice(1), ['m', 'exit 3']);
+  });
+
+  test('a command killed by a signal: the signal is relayed and recorded', async () => {
+    const r = await exec(agent, 'echo before; kill -TERM $$');
+    assert.equal(r.stdout, 'before\n');
+    assert.equal(r.signal, 'SIGTERM', 'ssh2\'s client names it SIGTERM');
+    const { result } = await resultOf(h, 'kill -TERM');
+    assert.ok(result);
+    assert.equal((result.detail as { exitSignal: string }).exitSignal, 'TERM');
+    assert.match((result.detail as { asciicast: string }).asciicast, /"m", "signal TERM"/);
   });
 
   test('secrets in output are masked, also when split across chunks, and the recording holds the masked text', async () => {

@@ -643,7 +643,8 @@ class ChannelRelay {
     });
     up.once('exit', (status: number | null, signal?: string) => {
       this.exitStatus = typeof status === 'number' ? status : null;
-      this.exitSignal = signal ?? null;
+      // recorded by its SSH name (TERM), as it goes on the wire; ssh2's client reports it as SIGTERM
+      this.exitSignal = signal ? signal.replace(/^SIG/, '') : null;
     });
     up.once('close', () => {
       for (const t of flushTimers) t.cancel();
@@ -659,7 +660,7 @@ class ChannelRelay {
         agent.stderr.write(restErr);
       }
       this.finished = true;
-      if (this.exitSignal) agent.exit(this.exitSignal.replace(/^SIG/, ''), false, '');
+      if (this.exitSignal) agent.exit(this.exitSignal, false, '');
       else if (this.exitStatus !== null) agent.exit(this.exitStatus);
       agent.end();
       this.cast.exit(context.clock.now(), this.exitStatus, this.exitSignal);
