@@ -92,17 +92,18 @@ export async function benchSsh(): Promise<BenchSection> {
     viaPlain.end();
     await plain.stop();
 
-    const latencies = async (client: Client): Promise<number[]> => {
-      const out: number[] = [];
-      for (let i = 0; i < LATENCY_RUNS; i++) {
+    // alternated run by run, so drift in the machine's load (other processes, the shell's start-up) falls on both alike
+    const latDirect: number[] = [];
+    const latVia: number[] = [];
+    for (let i = 0; i < LATENCY_RUNS; i++) {
+      for (const [client, out] of [[direct, latDirect], [via, latVia]] as const) {
         const started = performance.now();
         await execCount(client, 'true');
         out.push(performance.now() - started);
       }
-      return out.sort((a, b) => a - b);
-    };
-    const latDirect = await latencies(direct);
-    const latVia = await latencies(via);
+    }
+    latDirect.sort((a, b) => a - b);
+    latVia.sort((a, b) => a - b);
 
     const common = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
     await h.ssh(['agent@127.0.0.1', 'true']); // writes the askpass script for the token
