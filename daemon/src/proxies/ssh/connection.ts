@@ -254,7 +254,7 @@ export class AgentConnection {
       const open = this.session!.openChannel('direct-tcpip');
       if (!open.ok) return this.refuseOpen(reject, open.message);
       const step = this.session!.forward(open.channel, 'direct-tcpip', { host: info.destIP, port: info.destPort });
-      void this.decide(step, open.channel, async (action) => {
+      void this.decide(step, async (action) => {
         const up = await this.upstream();
         up.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, channel) => {
           if (err) {
@@ -273,7 +273,7 @@ export class AgentConnection {
       const open = this.session!.openChannel('streamlocal');
       if (!open.ok) return this.refuseOpen(reject, open.message);
       const step = this.session!.forward(open.channel, 'streamlocal', { socketPath: info.socketPath });
-      void this.decide(step, open.channel, async () => {
+      void this.decide(step, async () => {
         const up = await this.upstream();
         up.openssh_forwardOutStreamLocal(info.socketPath, (err, channel) => {
           if (err) {
@@ -287,16 +287,15 @@ export class AgentConnection {
         reject();
       });
     });
-    this.client!.on('request', (accept, reject, name, info) => {
+    this.client!.on('request', (_accept, reject, name, info) => {
       // ssh -R and its unix-socket form: an action each, recorded; Airlock does not relay remote forwards, so even an allowed one is refused
       const where = name === 'tcpip-forward' || name === 'cancel-tcpip-forward' ? { host: (info as { bindAddr: string }).bindAddr, port: (info as { bindPort: number }).bindPort } : { socketPath: (info as { socketPath?: string }).socketPath };
       if (name.startsWith('cancel-')) return reject?.();
       const forward = name === 'tcpip-forward' ? 'tcpip-forward' : 'streamlocal';
-      void this.decide(this.session!.forward(undefined, forward, where), undefined, () => {
+      void this.decide(this.session!.forward(undefined, forward, where), () => {
         this.logger.warn(`a ${name} request was allowed by policy, but Airlock does not relay remote forwards: refused`);
         reject?.();
       }, () => reject?.());
-      void accept;
     });
   }
 
@@ -333,24 +332,22 @@ export class AgentConnection {
       accept?.();
     });
     s.on('env', (accept, reject, info) => {
-      void this.decide(session.env(channel, info.key, info.val), channel, () => {
+      void this.decide(session.env(channel, info.key, info.val), () => {
         session.envAllowed(channel, info.key, info.val);
         accept?.();
       }, () => reject?.(), closed.signal);
     });
-    s.on('auth-agent', (accept, reject) => {
-      void this.decide(session.forward(channel, 'auth-agent', {}), channel, () => {
+    s.on('auth-agent', (_accept, reject) => {
+      void this.decide(session.forward(channel, 'auth-agent', {}), () => {
         this.logger.warn('agent forwarding was allowed by policy, but Airlock does not relay it: refused');
         reject?.();
       }, () => reject?.(), closed.signal);
-      void accept;
     });
-    s.on('x11', (accept, reject) => {
-      void this.decide(session.forward(channel, 'x11', {}), channel, () => {
+    s.on('x11', (_accept, reject) => {
+      void this.decide(session.forward(channel, 'x11', {}), () => {
         this.logger.warn('X11 forwarding was allowed by policy, but Airlock does not relay it: refused');
         reject?.();
       }, () => reject?.(), closed.signal);
-      void accept;
     });
     s.on('signal', (accept, _reject, info) => {
       relay?.signal(info.name);
@@ -358,13 +355,13 @@ export class AgentConnection {
     });
     s.on('exec', (accept, reject, info) => {
       const step = session.exec(channel, info.command);
-      void this.decide(step, channel, async (action) => {
+      void this.decide(step, async (action) => {
         relay = new ChannelRelay(this, action, 'exec', session.ptyOf(channel));
         await relay.start(accept(), (up, cb) => up.exec(info.command, { pty: ptyOption(session.ptyOf(channel)), env: session.envOf(channel) }, cb));
       }, (message) => refuseCommand(accept, reject, message), closed.signal);
     });
     s.on('shell', (accept, reject) => {
-      void this.decide(session.shell(channel), channel, async (action) => {
+      void this.decide(session.shell(channel), async (action) => {
         relay = new ChannelRelay(this, action, 'shell', session.ptyOf(channel));
         await relay.start(accept(), (up, cb) => up.shell(ptyOption(session.ptyOf(channel)) ?? false, { env: session.envOf(channel) }, cb));
       }, (message) => refuseCommand(accept, reject, message), closed.signal);
@@ -376,7 +373,7 @@ export class AgentConnection {
     });
     s.on('subsystem', (accept, reject, info) => {
       const step = session.subsystem(channel, info.name);
-      void this.decide(step, channel, async (action) => {
+      void this.decide(step, async (action) => {
         relay = new ChannelRelay(this, action, 'exec', undefined);
         await relay.start(accept(), (up, cb) => up.subsys(info.name, cb));
       }, (message) => refuseCommand(accept, reject, message), closed.signal);
@@ -388,7 +385,7 @@ export class AgentConnection {
    * submitted action through the pipeline (held ones wait here, cancelled when the agent goes away or
    * `channelGone` fires), then `allowed`. An error while carrying it out is told to the agent.
    */
-  private async decide(step: Step, channel: number | undefined, allowed: (action: Action) => void | Promise<void>, refused: (message: string) => void, channelGone?: AbortSignal): Promise<void> {
+  private async decide(step: Step, allowed: (action: Action) => void | Promise<void>, refused: (message: string) => void, channelGone?: AbortSignal): Promise<void> {
     if (step.kind === 'pass') return void (await allowed(undefined as unknown as Action));
     if (step.kind === 'refuse') return refused(`airlock: ${step.message}\n`);
     if (step.kind === 'sftp') return refused('airlock: sftp is handled separately\n');
@@ -411,7 +408,6 @@ export class AgentConnection {
       void this.deps.context.pipeline.recordResult(agent, decided.action, { summary: `not run: ${message}`, error: message }).catch(() => undefined);
       refused(`airlock: ${message}\n`);
     }
-    void channel;
   }
 
   /**
