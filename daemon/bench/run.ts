@@ -1,6 +1,7 @@
 import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
 import { benchClassify } from './classify.js';
+import { benchShellClassify } from './shell-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
 import { benchPostgres } from './postgres.js';
@@ -12,6 +13,7 @@ import { benchSsh } from './ssh.js';
 const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
   ['classify', benchClassify],
+  ['shell', benchShellClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
   ['recording', benchRecording],

@@ -6,7 +6,7 @@ import { baseName } from './programs.js';
 import type { ShellClassification } from './types.js';
 
 /** Longer command lines are not parsed: unknown. SSH exec requests are far shorter in practice. */
-export const MAX_SHELL_TEXT = 1_000_000;
+export const MAX_SHELL_TEXT = 262_144;
 
 /** What cannot be classified: unknown, with the reason. */
 export function unclassifiableShell(reason: string): ShellClassification {
@@ -24,7 +24,7 @@ export function classifyShellUncached(text: string): ShellClassification {
       const root = tree.rootNode;
       const parseError = root.hasError ? describeSyntaxError(root) : undefined;
       const walker = new Walker();
-      walker.program(root, { via: [], nesting: 0, depth: 0, stdin: { kind: 'none' } });
+      walker.program(root, text, { via: [], nesting: 0, depth: 0, stdin: { kind: 'none' } });
       return walker.result(parseError);
     });
   } catch (error) {

@@ -20,9 +20,18 @@
  *   (a host Airlock does not govern: the remote command is still parsed and listed); writes to a
  *   path known only when it runs; setting PATH, LD_PRELOAD and the like; a parse error.
  *
- * Wrappers are walked to the command they run: sudo, su -c, doas, env, nohup, timeout, nice,
- * ionice, stdbuf, time, command, exec, watch, xargs, find -exec, bash/sh/zsh/dash -c (parsed
- * again, at most MAX_NESTING deep), a heredoc or here-string fed to a shell, eval of literal words.
+ * Wrappers are walked to the command they run: sudo, su -c, doas, pkexec, env, nohup, setsid,
+ * timeout, nice, ionice, stdbuf, time, command, exec, coproc, busybox, watch, xargs, find -exec,
+ * bash/sh/zsh/dash -c (parsed again, at most MAX_NESTING deep), a heredoc or here-string fed to a
+ * shell, eval of literal words, trap actions.
+ *
+ * Where tree-sitter reads a line differently from bash, the walk follows bash: a backslash-newline
+ * inside a word joins it (`ip\<newline>tables`), words after a redirection target are arguments
+ * (`rm -rf 2>/dev/null /etc`), a redirection tree-sitter gives a whole list belongs to its last
+ * command. Paths are judged after `cd`/`pushd`, `~+`, `..` and globs (`/e*` may be /etc).
+ *
+ * Bounds: MAX_SHELL_TEXT characters parsed, MAX_WALKED_COMMANDS commands walked, MAX_TREE_DEPTH
+ * levels of syntax, MAX_NESTING nested command lines; past any of them the line is unknown.
  */
 export { combineShellClasses } from './types.js';
 export type { ShellClass, ShellClassification, ShellCommand } from './types.js';
@@ -30,4 +39,4 @@ export { initShellClassifier } from './parser.js';
 export { classifyShell, classifyShellUncached, shellAttributes, unclassifiableShell, MAX_SHELL_TEXT } from './classify.js';
 export { ShellClassifierCache } from './cache.js';
 export { shellActionSummary, SHELL_SUMMARY_MAX_CHARS } from './summary.js';
-export { MAX_NESTING, MAX_TREE_DEPTH, MAX_COMMANDS } from './walk.js';
+export { MAX_NESTING, MAX_TREE_DEPTH, MAX_COMMANDS, MAX_WALKED_COMMANDS } from './walk.js';

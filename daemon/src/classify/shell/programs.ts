@@ -44,7 +44,9 @@ interface Split {
  * Options and operands the way getopt reads them. `withValue` names the options that take a value
  * (`-o`, `--output`); `stopAtFirstOperand` is for wrappers, whose command's own options follow.
  */
-export function splitArgs(args: Word[], withValue: ReadonlySet<string> = new Set(), stopAtFirstOperand = false): Split {
+const NONE: ReadonlySet<string> = new Set();
+
+export function splitArgs(args: Word[], withValue: ReadonlySet<string> = NONE, stopAtFirstOperand = false): Split {
   const flags: string[] = [];
   const values = new Map<string, Word>();
   const operands: Word[] = [];
@@ -102,12 +104,21 @@ const READS = new Set([
   'lscpu', 'lsusb', 'lspci', 'lsmod', 'vmstat', 'iostat', 'mpstat', 'pidstat', 'sar', 'w', 'who', 'last', 'lastlog', 'locale', 'getent', 'dig',
   'nslookup', 'host', 'ping', 'ping6', 'traceroute', 'tracepath', 'mtr', 'ss', 'netstat', 'arp', 'tree', 'expr', 'bc', 'cal', 'look', 'tty',
   'base64', 'base32', 'basenc', 'numfmt', 'expand', 'unexpand', 'pr', 'shuf', 'tsort', 'factor', 'getconf', 'logname', 'users', 'dmesg', 'envsubst',
-  'read', 'history', 'jobs', 'wait', 'shift', 'set', 'shopt', 'ulimit', 'umask', 'alias', 'unalias', 'hash', 'let', 'local', 'declare', 'typeset',
-  'readonly', 'export', 'dirs', 'pushd', 'popd', 'getopts', 'help', 'compgen', 'complete', 'caller', 'return', 'exit', 'break', 'continue', 'times',
-  'trap', 'mapfile', 'readarray', 'disown', 'bg', 'fg', 'logout', 'clear', 'reset', 'tput', 'stty', 'iconv', 'xxd', 'lsattr', 'namei', 'id', 'apropos',
+  'read', 'history', 'jobs', 'wait', 'shift', 'set', 'shopt', 'ulimit', 'umask', 'unalias', 'let', 'local', 'declare', 'typeset',
+  'readonly', 'export', 'dirs', 'getopts', 'help', 'compgen', 'complete', 'caller', 'return', 'exit', 'break', 'continue', 'times',
+  'mapfile', 'readarray', 'disown', 'bg', 'fg', 'logout', 'clear', 'reset', 'tput', 'stty', 'iconv', 'xxd', 'lsattr', 'namei', 'id', 'apropos',
   'man', 'info', 'whatis', 'timedatectl', 'hostnamectl', 'loginctl', 'localectl', 'networkctl', 'resolvectl', 'busctl', 'who', 'pstree', 'fuser', 'sensors',
   'ncdu', 'dpkg-query', 'apt-cache', 'rpm', 'diff3', 'sdiff', 'colordiff', 'vimdiff', 'md5', 'shasum', 'openssl', 'ssh-keygen', 'gpg', 'nc', 'ncat', 'telnet',
 ]);
+
+const OPERAND_WRITER_VALUES: Record<string, string[]> = {
+  touch: ['-r', '--reference', '-d', '--date', '-t'],
+  mkdir: ['-m', '--mode', '--context'],
+  truncate: ['-s', '--size', '-r', '--reference'],
+  shred: ['-n', '--iterations', '-s', '--size', '--random-source'],
+  mkfifo: ['-m', '--mode', '--context'],
+  mknod: ['-m', '--mode', '--context'],
+};
 
 /** Programs that change files or state owned by the user (operands are the paths they write). */
 const WRITES_OPERANDS = new Set(['rm', 'rmdir', 'touch', 'mkdir', 'shred', 'unlink', 'truncate', 'mkfifo', 'mknod']);
@@ -124,7 +135,7 @@ const PRIVILEGED = new Set([
 ]);
 
 /** Shells: `-c STRING` is parsed as a command line; without it they run a script file or their input. */
-const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox']);
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh']);
 
 /** Interpreters whose code Airlock does not read. */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'luajit', 'Rscript', 'R', 'deno', 'bun', 'pwsh', 'powershell', 'tclsh', 'wish', 'groovy', 'scala', 'java', 'jshell', 'irb', 'ipython', 'julia', 'osascript', 'awk-script']);
@@ -136,13 +147,15 @@ const RUNS_CODE = new Set(['make', 'gmake', 'cmake', 'ninja', 'just', 'task', 'n
 const SYSTEM_ROOTS = ['/etc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/lib', '/var/spool/cron', '/root', '/dev', '/proc', '/sys'];
 /** Device files that are no write of anything. */
 export const HARMLESS_DEVICES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/dev/stdin', '/dev/tty', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom']);
+/** Under /dev but any user's to write: shared memory and message queues. */
+const USER_DEVICE_DIRS = ['/dev/shm/', '/dev/mqueue/'];
 
 /**
  * Whether a path (absolute, normalized; possibly with glob characters) is or may be under a system
  * directory. A glob counts by the part before its first glob character: `/e*` may be `/etc`.
  */
 export function isSystemPath(path: string): boolean {
-  if (HARMLESS_DEVICES.has(path) || /^\/dev\/fd\/\d+$/.test(path)) return false;
+  if (HARMLESS_DEVICES.has(path) || /^\/dev\/fd\/\d+$/.test(path) || USER_DEVICE_DIRS.some((d) => path.startsWith(d))) return false;
   const globAt = path.search(/[*?[]/);
   const fixed = globAt === -1 ? path : path.slice(0, globAt);
   if (globAt === -1 && (path === '/' || path === '')) return true;
@@ -284,7 +297,7 @@ function packageManager(name: string, args: Word[]): Verdict {
 
 /** apt, dnf, yum, ...: system packages: installing runs their maintainer scripts as root. */
 function systemPackages(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-o', '-c', '-t', '--target-release', '-q']));
+  const s = splitArgs(args, new Set(['-o', '-c', '-t', '--target-release']));
   const sub = subcommand(s);
   if (sub === undefined) return read();
   if (PACKAGE_READS.has(sub) || sub === 'list-installed' || sub === 'showpkg' || sub === 'stats' || sub === 'dump') return read();
@@ -374,7 +387,10 @@ function find(args: Word[]): Verdict | Verdict[] {
     } else if (['-exec', '-execdir', '-ok', '-okdir'].includes(v)) {
       let j = i + 1;
       while (j < args.length && !(args[j]!.literal && (args[j]!.value === ';' || args[j]!.value === '+'))) j++;
-      const inner = args.slice(i + 1, j);
+      // `{}` alone is a path find found under its starting points; inside a longer word
+      // (`sh -c "rm {}"`) it is data spliced into code
+      const under = starts.length === 1 && starts[0]!.literal ? starts[0]!.value : '.';
+      const inner = args.slice(i + 1, j).map((w) => (w.value === '{}' ? { ...literalWord(under), literal: starts.every((x) => x.literal) } : w.value.includes('{}') ? { ...w, literal: false } : w));
       if (inner.length > 0) verdicts.push({ class: 'read', reasons: [], inner: { words: inner, label: `find ${v}`, fromData: true } });
       i = j;
     } else if (['-fprint', '-fprint0', '-fprintf', '-fls'].includes(v) && i + 1 < args.length) {
@@ -388,9 +404,12 @@ function find(args: Word[]): Verdict | Verdict[] {
 }
 
 function xargs(args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-a', '--arg-file', '-d', '--delimiter', '-E', '-e', '--eof', '-I', '-i', '--replace', '-L', '-l', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var']), true);
+  const s = splitArgs(args, new Set(['-a', '--arg-file', '-d', '--delimiter', '-E', '-e', '--eof', '-I', '--replace', '-L', '-l', '--max-lines', '-n', '--max-args', '-P', '--max-procs', '-s', '--max-chars', '--process-slot-var']), true);
   if (s.operands.length === 0) return read(undefined, { inner: { words: [literalWord('echo')], label: 'xargs', fromData: true } });
-  return read(undefined, { inner: { words: s.operands, label: 'xargs', fromData: true } });
+  // -I R: every word with R in it is filled with input data when it runs (`sh -c "{}"` runs the input)
+  const replace = (s.values.get('-I') ?? s.values.get('--replace'))?.value ?? (has(s, '-i') ? '{}' : undefined);
+  const words = replace === undefined || replace === '' ? s.operands : s.operands.map((w) => (w.value.includes(replace) ? { ...w, literal: false } : w));
+  return read(undefined, { inner: { words, label: 'xargs', fromData: true } });
 }
 
 /** sudo and friends: always privileged; their command (if any) is classified too. */
@@ -437,7 +456,8 @@ function envWrapper(args: Word[]): Verdict {
       i++;
       break;
     }
-    if (['-u', '--unset', '-C', '--chdir'].includes(a.value)) {
+    if (['-C', '--chdir'].includes(a.value) || a.value.startsWith('--chdir=')) return unknown('env -C runs the command in another directory, where its relative paths point elsewhere');
+    if (['-u', '--unset'].includes(a.value)) {
       i++;
       continue;
     }
@@ -468,7 +488,8 @@ function simpleWrapper(name: string, args: Word[], withValue: string[], position
 }
 
 function shell(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-o', '+o', '-O', '+O', '--rcfile', '--init-file']));
+  // a shell's options end at its first operand: `bash script.sh -c x` passes -c to the script
+  const s = splitArgs(args, new Set(['-o', '+o', '-O', '+O', '--rcfile', '--init-file']), true);
   const cFlag = s.flags.includes('-c');
   if (cFlag) {
     const code = s.operands[0];
@@ -528,7 +549,7 @@ function chmodLike(name: string, args: Word[]): Verdict {
 }
 
 function copyMove(name: string, args: Word[]): Verdict {
-  const s = splitArgs(args, new Set(['-t', '--target-directory', '-S', '--suffix', '--backup', '-Z', '--context', '-m', '--mode', '-o', '--owner', '-g', '--group']));
+  const s = splitArgs(args, new Set(name === 'install' ? ['-t', '--target-directory', '-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group'] : ['-t', '--target-directory', '-S', '--suffix']));
   const target = s.values.get('-t') ?? s.values.get('--target-directory');
   if (target !== undefined) return write(`${name} writes files`, { writes: name === 'mv' ? [target, ...s.operands] : [target], reads: s.operands });
   if (s.operands.length === 0) return write(`${name} writes files`);
@@ -581,6 +602,7 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
       return [simpleWrapper(name, args, ['-s', '--signal', '-k', '--kill-after'], 1)];
     case 'chronic':
     case 'unbuffer':
+    case 'coproc':
       return [simpleWrapper(name, args, [])];
     case 'command': {
       const split = splitArgs(args, new Set(), true);
@@ -615,7 +637,18 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
     case 'ssh':
       return [ssh(args)];
     case 'cd':
+    case 'pushd':
+      // pushd with no directory swaps the top two: where that is, the text does not say
+      if (name === 'pushd' && args.every((a) => a.value.startsWith('-') || a.value.startsWith('+'))) return [read(undefined, { cd: literalWord('-') })];
       return [read(undefined, { cd: args.find((a) => !a.value.startsWith('-') || a.value === '-') ?? null })];
+    case 'popd':
+      return [read(undefined, { cd: literalWord('-') })];
+    case 'busybox': {
+      // `busybox rm -rf /` is rm
+      const applet = args[0];
+      if (applet === undefined || applet.value.startsWith('-')) return [read()];
+      return [read(undefined, { inner: { words: args, label: 'busybox' } })];
+    }
     case 'systemctl':
       return [systemctl(args)];
     case 'service':
@@ -771,11 +804,26 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
     case 'truncate':
     case 'mkfifo':
     case 'mknod': {
-      const split = splitArgs(args, new Set(['-m', '--mode', '-s', '--size', '-r', '--reference', '-d', '--date', '-t', '-n', '--iterations', '--context', '-Z']));
+      // options that take a value differ per program: `touch -r REF` but `rm -r DIR`
+      const split = splitArgs(args, new Set(OPERAND_WRITER_VALUES[name] ?? []));
       const verdict = write(`${name} changes files`, { writes: split.operands });
       if (name === 'mknod') verdict.class = 'privileged';
       return [verdict];
     }
+    case 'trap': {
+      // the action runs later, on a signal or at exit: it is classified as if it ran
+      const split = splitArgs(args, new Set(), true);
+      const action = split.operands[0];
+      if (action === undefined || has(split, '-p', '-l') || action.value === '-' || action.value === '' || split.operands.length === 1) return [read()];
+      return [read(undefined, { script: { code: action, label: 'trap' } })];
+    }
+    case 'alias':
+      // in a shell with expand_aliases set, a later command name would mean something else
+      return [args.some((a) => a.value.includes('=')) ? unknown('alias redefines what a command name runs') : read()];
+    case 'hash':
+      return [args.some((a) => a.value.startsWith('-') && a.value.includes('p')) ? unknown('hash -p sets the program a command name runs') : read()];
+    case 'enable':
+      return [args.length === 0 || args.every((a) => ['-a', '-p', '-s'].includes(a.value)) ? read() : unknown('enable changes or loads shell builtins')];
     case 'export':
     case 'declare':
     case 'typeset':
@@ -801,7 +849,10 @@ export function classifyProgram(program: string, args: Word[]): Verdict[] {
 /** The files a reading program names (so that policy can match on `pathsRead`). */
 function readOperands(name: string, args: Word[]): Word[] {
   const fileReaders = new Set(['cat', 'tac', 'head', 'tail', 'less', 'more', 'nl', 'wc', 'stat', 'file', 'md5sum', 'sha1sum', 'sha256sum', 'sha512sum', 'strings', 'od', 'hexdump', 'xxd', 'zcat', 'bzcat', 'xzcat', 'base64', 'cut', 'diff', 'cmp', 'comm', 'paste', 'join', 'lsattr']);
-  if (fileReaders.has(name)) return splitArgs(args, new Set(['-n', '--lines', '-c', '--bytes', '-d', '--delimiter', '-f', '--fields', '-s', '-w'])).operands;
+  if (fileReaders.has(name)) {
+    const withValue: Record<string, string[]> = { head: ['-n', '--lines', '-c', '--bytes'], tail: ['-n', '--lines', '-c', '--bytes', '-s', '--sleep-interval', '--pid'], cut: ['-d', '--delimiter', '-f', '--fields', '-c', '--characters', '-b', '--bytes'], od: ['-A', '-t', '-N', '-j', '-w'], hexdump: ['-n', '-s', '-e', '-f'], xxd: ['-l', '-s', '-c', '-g'], strings: ['-n', '-t'], nl: ['-b', '-s', '-w', '-v', '-i'], paste: ['-d'], join: ['-t', '-1', '-2', '-j', '-o'], stat: ['-c', '--format', '--printf'], base64: ['-w'] };
+    return splitArgs(args, new Set(withValue[name] ?? [])).operands;
+  }
   if (['grep', 'egrep', 'fgrep', 'rg', 'zgrep', 'ag'].includes(name)) {
     const s = splitArgs(args, new Set(['-e', '--regexp', '-f', '--file', '-m', '--max-count', '-A', '-B', '-C', '--context', '--include', '--exclude', '--exclude-dir', '-g', '--glob', '-t', '--type', '--color', '--colour']));
     return s.values.has('-e') || s.values.has('--regexp') || s.values.has('-f') ? s.operands : s.operands.slice(1);

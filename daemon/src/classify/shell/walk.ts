@@ -11,8 +11,13 @@ import type { Word } from './words.js';
 export const MAX_NESTING = 8;
 /** Syntax nested deeper than this (`$( $( $( …`) is unknown rather than walked: the walk recurses. */
 export const MAX_TREE_DEPTH = 400;
-/** Commands kept in a classification; more are counted, and still raise the class. */
+/** Read commands kept in a classification, and other commands kept; more are counted, and still raise the class. */
 export const MAX_COMMANDS = 1000;
+/**
+ * Simple commands walked at most; past this the rest of the line is unknown. It bounds the time of
+ * one classification (about 40 µs a command, most of it reading the tree out of WebAssembly).
+ */
+export const MAX_WALKED_COMMANDS = 5000;
 /** Paths kept per list. */
 export const MAX_PATHS = 1000;
 const MAX_ARGV = 64;
@@ -24,6 +29,10 @@ type Stdin = { kind: 'none' } | { kind: 'pipe' } | { kind: 'text'; text: string;
 interface State {
   commands: ShellCommand[];
   commandCount: number;
+  keptReads: number;
+  /** MAX_WALKED_COMMANDS reached */
+  stopped: boolean;
+  keptOthers: number;
   writes: Set<string>;
   reads: Set<string>;
   /** classes that belong to the line, not to one command (a list's redirection, a limit reached) */
@@ -34,6 +43,8 @@ interface State {
   /** functions defined in the command line being walked (one map per parsed text: its nodes die with its tree) */
   functions: Map<string, Node>;
   calling: Set<string>;
+  /** the text being walked (the line, or the code of a `bash -c`): node offsets index into it */
+  source: string;
   /** the directory relative paths start from: undefined for the login directory, null when not known */
   cwd: string | null | undefined;
 }
@@ -91,11 +102,20 @@ function normalize(path: string): string {
  * may reach anything: it is judged as if the login directory were `/`.
  */
 function resolvePath(value: string, cwd: string | null | undefined): { path: string; known: boolean; judgeAs: string } {
-  if (value.startsWith('~root')) {
-    const p = normalize(`/root${value.slice(5)}`);
-    return { path: p, known: true, judgeAs: p };
+  const tilde = /^~([^/]*)/.exec(value);
+  if (tilde !== null) {
+    const user = tilde[1] ?? '';
+    const rest = value.slice(tilde[0].length);
+    if (user === '') return relative(normalize(value));
+    if (user === 'root') {
+      const p = normalize(`/root${rest}`);
+      return { path: p, known: true, judgeAs: p };
+    }
+    // `~+` is the current directory: `cd /etc; echo x > ~+/passwd`
+    if (user === '+') return resolvePath(`.${rest}`, cwd);
+    // `~-` is the previous directory, `~postgres` may be /var/lib/postgresql: not known from the text
+    return { path: value, known: false, judgeAs: value };
   }
-  if (value.startsWith('~')) return relative(normalize(value));
   if (value.startsWith('/')) {
     const p = normalize(value);
     return { path: p, known: true, judgeAs: p };
@@ -108,13 +128,20 @@ function resolvePath(value: string, cwd: string | null | undefined): { path: str
   return relative(normalize(value));
 }
 
+/** `pre{a,b}post` as bash expands it; undefined for anything else (nesting, ranges, quotes, expansions). */
+function expandSimpleBraces(text: string): string[] | undefined {
+  const m = /^([^{}$`'"\\]*)\{([^{}$`'"\\]*,[^{}$`'"\\]*)\}([^{}$`'"\\]*)$/.exec(text);
+  if (m === null) return undefined;
+  return (m[2] ?? '').split(',').map((alt) => `${m[1] ?? ''}${alt}${m[3] ?? ''}`);
+}
+
 /** A relative path (to the login directory or a home) that climbs out of it may reach anything: it is judged from `/`. */
 function relative(p: string): { path: string; known: boolean; judgeAs: string } {
   return { path: p, known: true, judgeAs: p.startsWith('..') ? normalize(`/${p.replace(/^(\.\.\/?)+/, '')}`) : p };
 }
 
 export class Walker {
-  private readonly s: State = { commands: [], commandCount: 0, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), cwd: undefined };
+  private readonly s: State = { commands: [], commandCount: 0, keptReads: 0, keptOthers: 0, stopped: false, writes: new Set(), reads: new Set(), lineClasses: [], reasons: [], sudo: false, pipeline: false, functions: new Map(), calling: new Set(), source: '', cwd: undefined };
 
   result(parseError?: string): ShellClassification {
     const s = this.s;
@@ -140,18 +167,20 @@ export class Walker {
   }
 
   /** Walks a parsed program (the whole text, or the code of `bash -c`, `eval`, ...). */
-  program(root: Node, frame: Frame): void {
-    const saved = this.s.functions;
+  program(root: Node, source: string, frame: Frame): void {
+    const saved = { functions: this.s.functions, source: this.s.source };
     this.s.functions = new Map();
+    this.s.source = source;
     try {
       this.statement(root, frame);
     } finally {
-      this.s.functions = saved;
+      this.s.functions = saved.functions;
+      this.s.source = saved.source;
     }
   }
 
   /** Parses and walks shell code that a command runs (`bash -c CODE`, `eval`, a heredoc fed to a shell). */
-  private nested(code: Word, label: string, frame: Frame): void {
+  private nested(code: Word, label: string, frame: Frame, stdin: Stdin = frame.stdin): void {
     const via = [...frame.via, label];
     if (!code.literal) {
       this.record({ program: null, argv: [clip(code.value)], class: 'unknown', via, reasons: [`${label} runs code known only when it runs`] });
@@ -165,15 +194,23 @@ export class Walker {
       if (tree.rootNode.hasError) {
         this.record({ program: null, argv: [clip(code.value)], class: 'unknown', via, reasons: [`${label}: ${describeSyntaxError(tree.rootNode)}`] });
       }
-      this.program(tree.rootNode, { via, nesting: frame.nesting + 1, depth: 0, stdin: { kind: 'none' } });
+      // depth goes on from the outer line's, so that nesting both ways stays within MAX_TREE_DEPTH
+      this.program(tree.rootNode, code.value, { via, nesting: frame.nesting + 1, depth: frame.depth + 1, stdin });
     });
   }
 
+  /**
+   * Keeps the first MAX_COMMANDS reads and the first MAX_COMMANDS others, so that 5,000 harmless
+   * commands do not push the one that matters out of what an approver sees.
+   */
   private record(c: ShellCommand): void {
     this.s.commandCount++;
-    if (this.s.commands.length < MAX_COMMANDS) this.s.commands.push(c);
-    // a command past the cap still decides the class
-    else this.s.lineClasses.push(c.class);
+    const isRead = c.class === 'read';
+    if ((isRead ? this.s.keptReads : this.s.keptOthers) < MAX_COMMANDS) {
+      this.s.commands.push(c);
+      if (isRead) this.s.keptReads++;
+      else this.s.keptOthers++;
+    } else this.s.lineClasses.push(c.class);
   }
 
   private deeper(frame: Frame, stdin: Stdin = frame.stdin): Frame {
@@ -181,6 +218,11 @@ export class Walker {
   }
 
   statement(node: Node, frame: Frame): void {
+    if (this.s.commandCount >= MAX_WALKED_COMMANDS) {
+      if (!this.s.stopped) this.line('unknown', `the command line has more than ${MAX_WALKED_COMMANDS} commands; the rest was not read`);
+      this.s.stopped = true;
+      return;
+    }
     if (frame.depth > MAX_TREE_DEPTH) {
       this.line('unknown', `the command line nests deeper than ${MAX_TREE_DEPTH} levels`);
       return;
@@ -217,9 +259,13 @@ export class Walker {
         }
         return;
       case 'command_substitution':
-      case 'process_substitution':
-        for (const child of named(node)) this.statement(child, { ...this.deeper(frame, { kind: 'none' }), via: [...frame.via, node.type === 'process_substitution' ? '<( )' : '$( )'] });
+      case 'process_substitution': {
+        // `>(cmd)` reads what the outer command writes into it
+        const output = node.type === 'process_substitution' && node.text.startsWith('>');
+        const label = node.type === 'command_substitution' ? '$( )' : output ? '>( )' : '<( )';
+        for (const child of named(node)) this.statement(child, { ...this.deeper(frame, output ? { kind: 'pipe' } : { kind: 'none' }), via: [...frame.via, label] });
         return;
+      }
       case 'file_redirect':
       case 'heredoc_redirect':
       case 'herestring_redirect': {
@@ -275,6 +321,7 @@ export class Walker {
     let stdin: Stdin = frame.stdin;
     const after: Array<{ node: Node; stdin: Stdin }> = [];
     const redirects: Node[] = [];
+    const extraArgs: Node[] = [];
     for (const child of all(node)) {
       if (child.id === body?.id || !child.isNamed) continue;
       if (child.type === 'heredoc_redirect') {
@@ -286,12 +333,12 @@ export class Walker {
           const word = wordOf(w);
           stdin = { kind: 'text', text: word.value, literal: word.literal };
         }
-      } else if (body?.type === 'command') {
-        this.redirect(child, frame, effects);
+      } else if (body !== null && body.type === 'command') {
+        this.redirect(child, frame, effects, extraArgs);
       } else redirects.push(child);
     }
     if (body !== null) {
-      if (body.type === 'command') this.command(body, this.deeper(frame, stdin), effects);
+      if (body.type === 'command') this.command(body, this.deeper(frame, stdin), effects, extraArgs);
       else {
         // `a && b > f`: tree-sitter gives the redirection to the whole list; the shell gives it to
         // its last command, so the path is judged after the list ran (`cd /etc && echo x > passwd`)
@@ -300,6 +347,10 @@ export class Walker {
         for (const r of redirects) this.redirect(r, frame, late);
         [...effects.classes, ...late.classes].forEach((c, i) => this.line(c, [...effects.reasons, ...late.reasons][i] ?? ''));
       }
+    } else {
+      // `> file` alone truncates (or creates) the file
+      for (const r of redirects) this.redirect(r, frame, effects);
+      effects.classes.forEach((c, i) => this.line(c, effects.reasons[i] ?? ''));
     }
     for (const next of after) this.statement(next.node, this.deeper(frame, next.stdin));
   }
@@ -342,11 +393,16 @@ export class Walker {
       }
     }
     // an unquoted heredoc's body is expanded before the command reads it
-    return { kind: 'text', text: text.replace(/\n[^\n]*$/, '\n'), literal: quoted || !/[$`\\]/.test(text) };
+    return { kind: 'text', text, literal: quoted || !/[$`\\]/.test(text) };
   }
 
   /** An output redirection to a file is a write of that file; `2>&1`, `>/dev/null` are not. */
-  private redirect(node: Node, frame: Frame, effects: Effects): void {
+  /**
+   * `extras` receives the words tree-sitter put after the target (`rm -rf 2>/dev/null /etc`): bash
+   * passes them to the command as arguments. Without `extras` (a redirection of a list) they make
+   * the line unknown.
+   */
+  private redirect(node: Node, frame: Frame, effects: Effects, extras?: Node[]): void {
     if (node.type === 'heredoc_redirect') {
       this.heredoc(node, frame, effects, []);
       return;
@@ -357,10 +413,22 @@ export class Walker {
     }
     const operator = all(node).find((c) => !c.isNamed)?.type ?? '>';
     const destinations = node.childrenForFieldName('destination').filter((c): c is Node => c !== null);
-    for (const d of destinations) this.substitutions(d, this.deeper(frame));
-    const dest = destinations[0];
-    if (dest === undefined) return;
-    const word = wordOf(dest);
+    // the target is the first word, with what a backslash-newline joins to it
+    let targetCount = destinations.length === 0 ? 0 : 1;
+    while (targetCount < destinations.length && this.continues(destinations[targetCount - 1]!, destinations[targetCount]!)) targetCount++;
+    const target = destinations.slice(0, targetCount);
+    const leftover = destinations.slice(targetCount);
+    for (const d of target) this.substitutions(d, this.deeper(frame));
+    if (leftover.length > 0) {
+      if (extras !== undefined) extras.push(...leftover);
+      else {
+        for (const d of leftover) this.substitutions(d, this.deeper(frame));
+        effects.classes.push('unknown');
+        effects.reasons.push('words after a redirection of a list, which the parser could not place');
+      }
+    }
+    const word = this.joinContinued(target)[0];
+    if (word === undefined) return;
     const isWrite = ['>', '>>', '&>', '&>>', '>|', '<>', '>&'].includes(operator);
     const isRead = operator === '<' || operator === '<>';
     // `>&2`, `2>&1`, `>&-`: duplicating or closing a descriptor is no file
@@ -376,6 +444,12 @@ export class Walker {
 
   /** Records a path written and what writing it means: privileged under a system directory, unknown when not known. */
   private writePath(word: Word, how: string, effects: Effects): void {
+    // `rm -rf {/etc,/tmp}`: one plain brace list is expanded here so each path is judged
+    const alternatives = word.brace ? expandSimpleBraces(word.value) : undefined;
+    if (alternatives !== undefined) {
+      for (const value of alternatives) this.writePath({ value, literal: !/[*?[]/.test(value), glob: /[*?[]/.test(value), brace: false }, how, effects);
+      return;
+    }
     if (!word.literal && !word.glob) {
       addPath(this.s.writes, word.value);
       effects.classes.push('unknown');
@@ -385,7 +459,11 @@ export class Walker {
     const r = resolvePath(word.value, this.s.cwd);
     if (HARMLESS_DEVICES.has(r.path) || /^\/dev\/fd\/\d+$/.test(r.path)) return;
     addPath(this.s.writes, r.path);
-    if (!r.known) {
+    if (/^\/dev\/(tcp|udp)\//.test(r.path)) {
+      // bash opens a network connection for these names: a send, as curl -d is
+      effects.classes.push('write');
+      effects.reasons.push(`${how} sends data to ${clip(r.path.slice(9))} over the network`);
+    } else if (!r.known) {
       effects.classes.push('unknown');
       effects.reasons.push(`${how} writes ${clip(word.value)} in a directory known only when it runs`);
     } else if (isSystemPath(r.judgeAs)) {
@@ -397,14 +475,15 @@ export class Walker {
     }
   }
 
-  private command(node: Node, frame: Frame, effects: Effects): void {
+  /** `extraArgs`: words tree-sitter put in the statement's redirections that bash gives the command */
+  private command(node: Node, frame: Frame, effects: Effects, extraArgs: Node[] = []): void {
     let nameNode: Node | null = null;
     const args: Node[] = [];
     let stdin = frame.stdin;
     for (const child of all(node)) {
       if (!child.isNamed) continue;
       if (child.type === 'variable_assignment') this.assignment(child, frame);
-      else if (child.type === 'file_redirect') this.redirect(child, frame, effects);
+      else if (child.type === 'file_redirect') this.redirect(child, frame, effects, args);
       else if (child.type === 'herestring_redirect') {
         const w = named(child)[0];
         if (w !== undefined) {
@@ -422,10 +501,34 @@ export class Walker {
       effects.classes.forEach((c, i) => this.line(c, effects.reasons[i] ?? ''));
       return;
     }
+    args.push(...extraArgs);
     this.substitutions(nameNode, this.deeper(frame));
     for (const a of args) this.substitutions(a, this.deeper(frame));
-    const words = [wordOf(nameNode), ...args.map(wordOf)];
-    this.invoke(words, { ...frame, stdin }, effects);
+    this.invoke(this.joinContinued([nameNode, ...args]), { ...frame, stdin }, effects);
+  }
+
+  /**
+   * The words of a command as bash reads them. tree-sitter splits a word at a backslash-newline
+   * with no blank around it, where bash joins the two halves (`ip\<newline>tables -F` runs
+   * iptables): such neighbours are joined here.
+   */
+  private continues(previous: Node, node: Node): boolean {
+    return /^(\\\n)+$/.test(this.s.source.slice(previous.endIndex, node.startIndex));
+  }
+
+  private joinContinued(nodes: Node[]): Word[] {
+    const words: Word[] = [];
+    let previous: Node | undefined;
+    for (const node of nodes) {
+      const word = wordOf(node);
+      const last = words[words.length - 1];
+      if (last !== undefined && previous !== undefined && this.continues(previous, node)) {
+        const literal = last.literal && word.literal;
+        words[words.length - 1] = { value: last.value + word.value, literal, glob: last.glob || word.glob, brace: last.brace || word.brace };
+      } else words.push(word);
+      previous = node;
+    }
+    return words;
   }
 
   /** Classifies a command given as words (from the parse, or a wrapper's inner command) and records it. */
@@ -477,7 +580,8 @@ export class Walker {
     if (own.cd !== undefined) this.cd(own.cd);
     this.record({ program, argv, class: combineShellClasses(classes), via: frame.via, reasons });
     if (own.runsStdin !== undefined && frame.stdin.kind === 'text') {
-      this.nested({ value: frame.stdin.text, literal: frame.stdin.literal, glob: false, brace: false }, `${own.runsStdin} <<`, frame);
+      // the shell reads its commands from the heredoc, so they have no input of their own
+      this.nested({ value: frame.stdin.text, literal: frame.stdin.literal, glob: false, brace: false }, `${own.runsStdin} <<`, frame, { kind: 'none' });
     }
     for (const v of [own, ...more]) {
       if (v.inner !== undefined && v.inner.words.length > 0) {
