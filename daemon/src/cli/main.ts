@@ -13,6 +13,7 @@ import { registerAgentSessions } from './commands/sessions.js';
 import { registerApprovals } from './commands/approvals.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRecordings } from './commands/recordings.js';
+import { registerSshConfig } from './commands/ssh-config.js';
 
 const program = new Command('airlock')
   .description('Airlock: a control point between AI coding agents and the systems they touch')
@@ -34,6 +35,7 @@ registerAgentSessions(program, ctx);
 registerApprovals(program, ctx);
 registerPolicy(program, ctx);
 registerRecordings(program, ctx);
+registerSshConfig(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

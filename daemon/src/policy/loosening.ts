@@ -352,8 +352,10 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
   else if (canonicalJson(before.listen.tls ?? null) !== canonicalJson(after.listen.tls ?? null)) add('loosening', subject, 'TLS certificate or key changed');
 
   if (canonicalJson(before.credential ?? null) !== canonicalJson(after.credential ?? null)) {
-    add('loosening', subject, `credential changed from ${credentialText(before)} to ${credentialText(after)}`);
+    const agent = after.credential !== undefined && 'agentSocket' in after.credential ? ': airlockd signs with whatever keys that ssh-agent holds' : '';
+    add('loosening', subject, `credential changed from ${credentialText(before)} to ${credentialText(after)}${agent}`);
   }
+  compareHostKeyPins(before, after, subject, add);
   if (before.catalog !== false && after.catalog === false) add('loosening', subject, 'catalog reads switched off: calls are judged by their text alone and column rules by output names');
   else if (before.catalog === false && after.catalog !== false) add('tightening', subject, 'catalog reads switched on');
 
@@ -362,6 +364,50 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
     const now = limitValue(newLimits[key]);
     if (was === now) continue;
     add(now > was ? 'loosening' : 'tightening', subject, `limit ${key} ${String(oldLimits[key])} → ${String(newLimits[key])}`);
+  }
+  compareUnjudgedFields(before, after, subject, add);
+}
+
+/**
+ * An SSH target's upstream host key pin (hostKey fingerprint or knownHosts file). Pinning where
+ * nothing was pinned is tightening (an unpinned target connects nowhere, so it only lets connections
+ * through); any other change trusts a different key or file, possibly an attacker's: loosening.
+ */
+function compareHostKeyPins(before: Target, after: Target, subject: string, add: Add): void {
+  const pinned = (t: Target) => t.hostKey !== undefined || t.knownHosts !== undefined;
+  const hostKeyChanged = before.hostKey !== after.hostKey;
+  const knownHostsChanged = before.knownHosts !== after.knownHosts;
+  if (!hostKeyChanged && !knownHostsChanged) return;
+  if (!pinned(before)) {
+    add('tightening', subject, `upstream host key pinned (${pinText(after)}), where none was`);
+    return;
+  }
+  if (hostKeyChanged) {
+    if (after.hostKey === undefined) add('loosening', subject, `host key pin ${before.hostKey} removed${after.knownHosts !== undefined ? `: keys in ${after.knownHosts} are trusted instead` : ': the upstream is no longer checked against it'}`);
+    else if (before.hostKey === undefined) add('loosening', subject, `host key ${after.hostKey} trusted, where only ${before.knownHosts} was`);
+    else add('loosening', subject, `host key pin changed from ${before.hostKey} to ${after.hostKey}: a different upstream key is trusted`);
+  }
+  if (knownHostsChanged) {
+    if (after.knownHosts === undefined) add('loosening', subject, `known_hosts file ${before.knownHosts} no longer pins the upstream's key`);
+    else if (before.knownHosts === undefined) add('loosening', subject, `keys in ${after.knownHosts} trusted, where only ${before.hostKey} was`);
+    else add('loosening', subject, `known_hosts file changed from ${before.knownHosts} to ${after.knownHosts}: other upstream keys may be trusted`);
+  }
+}
+
+function pinText(t: Target): string {
+  return [t.hostKey, t.knownHosts !== undefined ? `known_hosts ${t.knownHosts}` : undefined].filter((x) => x !== undefined).join(', ');
+}
+
+/** Target fields judged above; a field this list does not name is judged loosening when it changes (fail closed). */
+const JUDGED_TARGET_FIELDS = new Set(['name', 'protocol', 'upstream', 'listen', 'credential', 'catalog', 'limits', 'hostKey', 'knownHosts']);
+
+function compareUnjudgedFields(before: Target, after: Target, subject: string, add: Add): void {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const key of [...keys].sort()) {
+    if (JUDGED_TARGET_FIELDS.has(key)) continue;
+    const was = (before as Record<string, unknown>)[key];
+    const now = (after as Record<string, unknown>)[key];
+    if (canonicalJson(was ?? null) !== canonicalJson(now ?? null)) add('loosening', subject, `${key} changed (a setting Airlock cannot judge, so a person confirms it)`);
   }
 }
 

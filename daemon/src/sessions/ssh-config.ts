@@ -55,15 +55,16 @@ export function renderSshConfig(input: {
   identityFile: string;
   knownHostsFile: string;
   hostKeyFingerprint: string;
-  /** the config's own path, for the usage line */
-  configFile: string;
 }): string {
   const comment = (text: string) => `# ${text.replace(/[\r\n]+/g, ' ')}\n`;
   let out = '';
   out += comment(`Written by "airlock ssh-config" for agent session ${input.session.id} "${input.session.name}".`);
-  out += comment(`Use: ssh -F ${input.configFile} TARGET (git: GIT_SSH_COMMAND="ssh -F ${input.configFile}").`);
+  // no path of its own: the CLI may write the same text elsewhere (--out)
+  out += comment('Use: ssh -F THIS_FILE TARGET (git: GIT_SSH_COMMAND="ssh -F THIS_FILE").');
   out += comment(`Logs in with the session's key and trusts only airlockd's host key ${input.hostKeyFingerprint}.`);
   for (const skipped of input.skipped ?? []) out += comment(`target ${skipped.alias}: no Host block: ${skipped.reason}`);
+  // OpenSSH before 8.5 does not know PubkeyAcceptedAlgorithms and would refuse the whole file
+  out += 'IgnoreUnknown PubkeyAcceptedAlgorithms\n';
   for (const host of input.hosts) {
     out += '\n';
     out += `Host ${host.alias}\n`;
@@ -151,7 +152,6 @@ export async function writeSshConfig(input: {
     identityFile: input.identityFile,
     knownHostsFile: input.paths.sshKnownHosts,
     hostKeyFingerprint: input.hostKey.fingerprint,
-    configFile,
   });
   await writeFileAtomic(input.paths.sshKnownHosts, knownHosts, 0o600);
   await writeFileAtomic(configFile, config, 0o600);

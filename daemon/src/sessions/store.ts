@@ -230,8 +230,9 @@ export class AgentSessionStore {
       stored.revokedAt = new Date(this.now()).toISOString();
       await this.persist();
     }
-    // after the revocation is on disk: the key is refused from now on whether or not the file goes
-    if (stored.sshPublicKey) await this.removeKey(stored.id);
+    // after the revocation is on disk: the key is refused from now on whether or not the file goes,
+    // and a file that could not be removed now is removed at the next load
+    if (stored.sshPublicKey) await this.removeKey(stored.id).catch(() => undefined);
     return publicView(stored);
   }
 

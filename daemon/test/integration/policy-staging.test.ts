@@ -134,7 +134,7 @@ describe('policy changes that loosen enforcement are staged until a person confi
 
   test('a target added to the config is staged, and applied when confirmed through the API', async () => {
     const staged = nextEvent('policy.staged');
-    const add = await runCli(home.dir, ['target', 'add', 'extra', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--listen', '127.0.0.1:0']);
+    const add = await runCli(home.dir, ['target', 'add', 'extra', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--key-env', 'EXTRA_SSH_KEY', '--listen', '127.0.0.1:0']);
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /waits for confirmation/);
     const change = (JSON.parse((await staged).data) as { data: { change: Pending } }).data.change;

@@ -222,3 +222,56 @@ describe('loosening: config differences', () => {
     });
   }
 });
+
+const SSH_CONFIG = `
+targets:
+  - name: box
+    protocol: ssh
+    upstream: "ssh://deploy@box.internal:22"
+    listen: { host: 127.0.0.1, port: 2222 }
+    credential: { file: /home/me/.ssh/airlock_box }
+`;
+const PIN_A = 'SHA256:' + 'A'.repeat(43);
+const PIN_B = 'SHA256:' + 'B'.repeat(43);
+
+function sshConfig(change?: (t: Record<string, any>) => void): LocalConfig {
+  const raw = YAML.parse(SSH_CONFIG) as Record<string, any>;
+  change?.(raw.targets[0]);
+  return LocalConfig.parse(raw);
+}
+
+describe('loosening: SSH host key pins and credentials', () => {
+  const pinnedA = (t: Record<string, any>) => (t.hostKey = PIN_A);
+  const table: { name: string; before: LocalConfig; next: LocalConfig; expect: Expect; mentions?: RegExp }[] = [
+    { name: 'pinning a host key where none was', before: sshConfig(), next: sshConfig(pinnedA), expect: 'tightening', mentions: /pinned .*where none was/ },
+    { name: 'pinning by known_hosts where nothing was', before: sshConfig(), next: sshConfig((t) => (t.knownHosts = '/etc/ssh/ssh_known_hosts')), expect: 'tightening' },
+    { name: 'the same pin', before: sshConfig(pinnedA), next: sshConfig(pinnedA), expect: 'none' },
+    { name: 'the pin changed to another key', before: sshConfig(pinnedA), next: sshConfig((t) => (t.hostKey = PIN_B)), expect: 'loosening', mentions: /a different upstream key/ },
+    { name: 'the pin removed', before: sshConfig(pinnedA), next: sshConfig(), expect: 'loosening', mentions: /removed/ },
+    { name: 'the pin replaced by a known_hosts file', before: sshConfig(pinnedA), next: sshConfig((t) => (t.knownHosts = '/tmp/kh')), expect: 'loosening' },
+    { name: 'a known_hosts file added beside the pin', before: sshConfig(pinnedA), next: sshConfig((t) => ((t.hostKey = PIN_A), (t.knownHosts = '/tmp/kh'))), expect: 'loosening' },
+    { name: 'the known_hosts file changed', before: sshConfig((t) => (t.knownHosts = '/a/kh')), next: sshConfig((t) => (t.knownHosts = '/b/kh')), expect: 'loosening', mentions: /known_hosts file changed/ },
+    { name: 'a key pinned where a known_hosts file was', before: sshConfig((t) => (t.knownHosts = '/a/kh')), next: sshConfig(pinnedA), expect: 'loosening' },
+    { name: 'the credential moved to an ssh-agent', before: sshConfig(pinnedA), next: sshConfig((t) => ((t.hostKey = PIN_A), (t.credential = { agentSocket: '/tmp/agent.sock' }))), expect: 'loosening', mentions: /ssh-agent/ },
+  ];
+  for (const c of table) {
+    test(c.name, () => {
+      const differences = compareConfigs(c.before, c.next);
+      if (c.expect === 'none') assert.deepEqual(differences, []);
+      else {
+        assert.ok(differences.length > 0);
+        assert.equal(loosens(differences), c.expect === 'loosening', JSON.stringify(differences, null, 1));
+      }
+      if (c.mentions) assert.ok(differences.some((d) => c.mentions!.test(d.text)), JSON.stringify(differences, null, 1));
+    });
+  }
+
+  test('a target field no comparison knows is loosening when it changes (fail closed)', () => {
+    const before = sshConfig(pinnedA);
+    const next = sshConfig(pinnedA);
+    (next.targets[0] as any).futureSetting = 'on';
+    const differences = compareConfigs(before, next);
+    assert.equal(loosens(differences), true);
+    assert.match(differences[0]!.text, /^futureSetting changed/);
+  });
+});

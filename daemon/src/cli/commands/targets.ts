@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { PROTOCOLS, PendingPolicyChangeResponse, describeCredential, Target, TargetsResponse, parseWith } from '@airlock/shared';
 import type { CredentialRef, LimitOverrides, Protocol, TargetStatus } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
-import { addTarget, loadLocalConfig, removeTarget } from '../../config/local-config.js';
+import { addTarget, loadLocalConfig, removeTarget, updateLocalConfig } from '../../config/local-config.js';
 import { runningDaemon } from '../../daemon/daemon-info.js';
 import { DaemonClient } from '../daemon-client.js';
 import { CliError } from '../errors.js';
 import { weakerThanDefault } from '../../proxies/postgres/upstream-settings.js';
 import { checkCredentialFile } from '../../config/credential-file.js';
+import { HOST_KEY_FINGERPRINT, type SshTargetOptions, sshCredentialAndPin, sshTargetWarnings } from '../ssh-target.js';
 import { printJson, printTable } from '../output.js';
 import type { CliContext } from '../context.js';
 
@@ -18,15 +19,29 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .command('add <name>')
     .description('add a target to the local config; a running daemon starts its listener')
     .requiredOption('--protocol <protocol>', `one of ${PROTOCOLS.join(', ')}`)
-    .requiredOption('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app (no password in it)')
+    .requiredOption('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app or ssh://deploy@build.internal:22 (no password in it)')
     .requiredOption('--listen <host:port>', 'where agents connect, e.g. 127.0.0.1:6432')
-    .option('--password-env <VAR>', 'the real password is in this environment variable of the daemon')
-    .option('--password-file <file>', 'the real password is in this file')
+    .option('--password-env <VAR>', 'postgres: the real password is in this environment variable of the daemon')
+    .option('--password-file <file>', 'postgres: the real password is in this file')
+    .option('--key-file <file>', 'ssh: the private key airlockd logs in with (mode 0600, no passphrase)')
+    .option('--key-env <VAR>', 'ssh: the private key is in this environment variable of the daemon')
+    .option('--agent-socket <path>', 'ssh: sign with a key held by the ssh-agent at this socket')
+    .option('--host-key <SHA256:...>', 'ssh: pin the upstream host key by its fingerprint (ssh-keygen -lf on the host\'s key)')
+    .option('--known-hosts <file>', 'ssh: pin the upstream host key by a known_hosts file that names the host')
     .option('--max-connections <n>', 'agent connections this target allows at once, over all agent sessions (limits.maxConnections; default: the daemon-wide limit)')
     .option('--max-connections-per-session <n>', 'connections one agent session may have open to this target (limits.maxConnectionsPerSession)')
-    .action(async (name: string, opts: { protocol: string; upstream: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string }) => {
-      if (opts.passwordEnv && opts.passwordFile) throw new CliError('give --password-env or --password-file, not both');
-      const credential: CredentialRef | undefined = opts.passwordEnv ? { env: opts.passwordEnv } : opts.passwordFile ? { file: opts.passwordFile } : undefined;
+    .action(async (name: string, opts: { protocol: string; upstream: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string } & SshTargetOptions) => {
+      let credential: CredentialRef | undefined;
+      let pin: { hostKey?: string; knownHosts?: string } = {};
+      if (opts.protocol === 'ssh') {
+        if (opts.passwordEnv || opts.passwordFile) throw new CliError('an ssh target logs in with a key: give --key-file, --key-env or --agent-socket instead of --password-env / --password-file');
+        ({ credential, pin } = sshCredentialAndPin(name, opts));
+      } else {
+        const sshOnly = (['keyFile', 'keyEnv', 'agentSocket', 'hostKey', 'knownHosts'] as const).filter((k) => opts[k] !== undefined);
+        if (sshOnly.length > 0) throw new CliError(`${sshOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} apply to ssh targets only`);
+        if (opts.passwordEnv && opts.passwordFile) throw new CliError('give --password-env or --password-file, not both');
+        credential = opts.passwordEnv ? { env: opts.passwordEnv } : opts.passwordFile ? { file: opts.passwordFile } : undefined;
+      }
       const limits: LimitOverrides = {};
       if (opts.maxConnections !== undefined) limits.maxConnections = parseCount('--max-connections', opts.maxConnections);
       if (opts.maxConnectionsPerSession !== undefined) limits.maxConnectionsPerSession = parseCount('--max-connections-per-session', opts.maxConnectionsPerSession);
@@ -39,6 +54,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
         upstream: opts.upstream,
         listen: parseListen(opts.listen),
         ...(credential ? { credential } : {}),
+        ...pin,
         ...(Object.keys(limits).length > 0 ? { limits } : {}),
       };
       const valid = parseWith(Target, candidate, `target "${name}"`);
@@ -47,6 +63,31 @@ export function registerTargets(program: Command, ctx: CliContext): void {
       await addTarget(paths.config, valid);
       console.log(`added target "${name}" (${valid.protocol}) listening on ${valid.listen.host}:${valid.listen.port} -> ${valid.upstream}`);
       await reportDaemonPickup(ctx.home(), name);
+    });
+
+  target
+    .command('pin <name> <fingerprint>')
+    .description('pin an ssh target\'s upstream host key (SHA256:…, as its first connection or ssh-keygen -lf prints it); replaces a known_hosts pin')
+    .action(async (name: string, fingerprint: string) => {
+      const paths = homePaths(ctx.home());
+      let previous: { hostKey?: string; knownHosts?: string } = {};
+      await updateLocalConfig(paths.config, (raw) => {
+        const targets = Array.isArray(raw.targets) ? (raw.targets as Record<string, unknown>[]) : [];
+        const found = targets.find((t) => t.name === name);
+        if (!found) throw new CliError(`no target named "${name}" in ${paths.config}`);
+        if (found.protocol !== 'ssh') throw new CliError(`target "${name}" is a ${String(found.protocol)} target; only ssh targets have host keys to pin`);
+        if (!HOST_KEY_FINGERPRINT.test(fingerprint)) throw new CliError(`"${fingerprint}" is not a host key fingerprint: expected SHA256: and 43 base64 characters, as ssh-keygen -lf prints it`);
+        previous = { ...(typeof found.hostKey === 'string' ? { hostKey: found.hostKey } : {}), ...(typeof found.knownHosts === 'string' ? { knownHosts: found.knownHosts } : {}) };
+        found.hostKey = fingerprint;
+        // one pin: the fingerprint a person checked, not also whatever the file lists
+        delete found.knownHosts;
+      });
+      if (previous.hostKey === fingerprint && previous.knownHosts === undefined) return console.log(`target "${name}" was already pinned to ${fingerprint}`);
+      console.log(`pinned target "${name}" to upstream host key ${fingerprint}${previous.hostKey ? ` (was ${previous.hostKey})` : previous.knownHosts ? ` (was the keys in ${previous.knownHosts})` : ''}`);
+      if (previous.hostKey !== undefined || previous.knownHosts !== undefined) {
+        // trusting another key may let someone in the middle in: the daemon stages it for a person
+        if (await runningDaemon(paths.daemonInfo)) console.log('airlockd: a changed pin trusts a different key, so it waits for confirmation: run "airlock policy apply" at a terminal, or confirm in VS Code');
+      }
     });
 
   target
@@ -64,7 +105,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
           s.target.protocol,
           s.address ?? `${s.target.listen.host}:${s.target.listen.port}`,
           s.target.upstream,
-          s.target.credential ? describeCredential(s.target.credential) : '-',
+          [s.target.credential ? describeCredential(s.target.credential) : '-', ...(s.target.protocol === 'ssh' ? [hostKeyPinText(s.target)] : [])].join('; '),
           s.error ? `${s.state}: ${s.error}` : s.state,
         ]),
       );
@@ -100,7 +141,15 @@ function securityWarnings(target: Target): string[] {
       out.push(`${(err as Error).message}; airlockd refuses the target until then`);
     }
   }
+  if (target.protocol === 'ssh') out.push(...sshTargetWarnings(target));
   return out;
+}
+
+/** An ssh target's pin in the list: unpinned targets connect nowhere until pinned. */
+function hostKeyPinText(target: Target): string {
+  if (target.hostKey !== undefined) return `host key ${target.hostKey}`;
+  if (target.knownHosts !== undefined) return `host keys in ${target.knownHosts}`;
+  return 'host key not pinned (airlock target pin)';
 }
 
 function parseCount(flag: string, text: string): number {
