@@ -21,8 +21,14 @@
  *
  * Bounds: requests outstanding and bytes in flight are capped; a request over a cap is refused with
  * SSH_FX_FAILURE (ssh2 reads the channel eagerly, so it cannot be paused), a READ asks the upstream
- * for at most maxBytesPerRequest (a short read, which the protocol allows), and each upstream call
- * has a timeout.
+ * for at most maxBytesPerRequest (a short read, which the protocol allows), each upstream call
+ * has a timeout, and an agent that leaves more than maxBytesInFlight of replies unread loses the
+ * channel.
+ *
+ * The channel: the bridge owns both SFTP streams once started. When the agent ends, the bridge sends
+ * it exit status 0 (as sshd does when sftp-server ends; scp fails without one) and ends the upstream;
+ * when the upstream ends, its own exit status is relayed and the agent's channel closed. Handles still
+ * open are recorded with status `connection closed`.
  */
 import type { SFTPWrapper, Stats, FileEntry } from 'ssh2';
 import type { SshSftpResultDetail } from '@airlock/shared';
@@ -185,14 +191,10 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   const request = (reqid: number, req: SftpRequest, cost: number): void => {
     if (closed) return;
     if (outstanding >= limits.maxOutstanding) {
-      refusedOverLimit++;
-      agent.status(reqid, FX.FAILURE, `airlock: too many sftp requests outstanding on this channel (limit ${limits.maxOutstanding}); wait for replies before sending more`);
-      return;
+      return overLimit(reqid, `airlock: too many sftp requests outstanding on this channel (limit ${limits.maxOutstanding}); wait for replies before sending more`);
     }
     if (cost > limits.maxBytesPerRequest || bytesInFlight + cost > limits.maxBytesInFlight) {
-      refusedOverLimit++;
-      agent.status(reqid, FX.FAILURE, `airlock: an sftp request of ${cost} bytes is over this channel's limits (${limits.maxBytesPerRequest} bytes per request, ${limits.maxBytesInFlight} bytes in flight, ${bytesInFlight} now)`);
-      return;
+      return overLimit(reqid, `airlock: an sftp request of ${cost} bytes is over this channel's limits (${limits.maxBytesPerRequest} bytes per request, ${limits.maxBytesInFlight} bytes in flight, ${bytesInFlight} now)`);
     }
     outstanding++;
     if (outstanding > peakOutstanding) peakOutstanding = outstanding;
@@ -216,6 +218,13 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     }
   };
 
+  /** Refused before anything is held for it: the request is answered at once and costs nothing after. */
+  const overLimit = (reqid: number, message: string): void => {
+    refusedOverLimit++;
+    agent.status(reqid, FX.FAILURE, message);
+    sent(REPLY_OVERHEAD + message.length);
+  };
+
   const govern = (op: SftpOp, call: UpstreamCall, answer: Reply): void => {
     let verdict: SftpVerdict<A> | Promise<SftpVerdict<A>>;
     try {
@@ -224,14 +233,14 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       verdict = failed(op, err);
     }
     const handle = 'handle' in call ? (call.handle as OpenHandle) : undefined;
-    if (!(verdict instanceof Promise)) {
+    if (!isPromiseLike(verdict)) {
       if (queue.length === 0) settle({ op, call, reply: answer, verdict });
       else enqueue({ op, call, reply: answer, verdict, handle });
       return;
     }
     const waiting: Waiting<A> = { op, call, reply: answer, handle };
     enqueue(waiting);
-    verdict.then(
+    Promise.resolve(verdict).then(
       (v) => {
         waiting.verdict = v;
         flush();
@@ -539,6 +548,10 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     closed: closedPromise,
     stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit }),
   };
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /** What a reply costs beyond its payload (length, type, request id, counts), for the unread bound. */
