@@ -2,6 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { SshSftpDetail } from '@airlock/shared';
+import { sftpActionRequest } from '../../src/proxies/ssh/sftp-governance.js';
 import { Digest, FX, PFLAGS, SftpSession, attrsInWords, flagsInWords, sshStrings, type SftpPlan, type SftpRequest } from '../../src/proxies/ssh/sftp-session.js';
 
 const LIMITS = { maxHandles: 4, maxDigestAheadBytes: 1024 };
@@ -219,5 +221,32 @@ describe('sftp session: cost', () => {
     // reported for the record; the bound is loose so a slow CI machine does not fail it
     t.diagnostic(`sftp session: ${perPlanUs.toFixed(3)} µs per plan (realpath, stat, read)`);
     assert.ok(perPlanUs < 20, `planning took ${perPlanUs} µs per request`);
+  });
+});
+
+describe('sftp governance: operations as ssh.sftp actions', () => {
+  const endpoint = { agentUser: 'agent', upstream: 'deploy@box:22', connectionId: 'conn-1', channel: 0 };
+
+  test('the detail fits the shared schema; policy sees class, operation and every path', () => {
+    const session = new SftpSession(LIMITS);
+    const plans = [
+      session.plan({ type: 'OPEN', path: '/srv/app.env', pflags: PFLAGS.WRITE | PFLAGS.CREAT | PFLAGS.TRUNC, attrs: { mode: 0o100600 } }),
+      session.plan({ type: 'RENAME', path: '/a', toPath: '/b' }),
+      session.plan({ type: 'EXTENDED', name: 'hardlink@openssh.com', data: sshString('/etc/shadow', '/tmp/s') }),
+      session.plan({ type: 'REALPATH', path: '.' }),
+    ];
+    const requests = plans.map((plan) => sftpActionRequest((plan as Extract<SftpPlan, { do: 'govern' }>).op, 'box', endpoint));
+    for (const request of requests) {
+      assert.equal(request.kind, 'ssh.sftp');
+      assert.equal(request.protocol, 'ssh');
+      SshSftpDetail.parse(request.detail);
+    }
+    assert.deepEqual(requests[0]!.attributes, { class: 'write', operation: 'open', paths: ['/srv/app.env'], flags: ['write', 'create', 'truncate'] });
+    assert.equal(requests[0]!.summary, 'sftp open /srv/app.env (write, create, truncate)');
+    assert.deepEqual(requests[0]!.detail, { ...endpoint, operation: 'open', path: '/srv/app.env', flags: ['write', 'create', 'truncate'], attrs: { mode: '0600' } });
+    assert.deepEqual(requests[1]!.attributes.paths, ['/a', '/b']);
+    assert.deepEqual(requests[2]!.attributes, { class: 'write', operation: 'hardlink@openssh.com', paths: ['/tmp/s', '/etc/shadow'] });
+    assert.equal(requests[3]!.risk, 'low');
+    assert.equal(requests[3]!.summary, 'sftp realpath .');
   });
 });
