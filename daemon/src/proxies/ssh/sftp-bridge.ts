@@ -30,6 +30,7 @@
  * when the upstream ends, its own exit status is relayed and the agent's channel closed. Handles still
  * open are recorded with status `connection closed`.
  */
+import { createRequire } from 'node:module';
 import type { SFTPWrapper, Stats, FileEntry } from 'ssh2';
 import type { SshSftpResultDetail } from '@airlock/shared';
 import type { Logger } from '../../util/logger.js';
@@ -84,8 +85,16 @@ export interface SftpBridgeStats {
   peakOutstanding: number;
   /** the most bytes in flight at once so far */
   peakBytesInFlight: number;
-  /** requests refused because a cap was reached */
+  /** WRITEs refused for being larger than maxBytesPerRequest */
   refusedOverLimit: number;
+  /** requests waiting for room (the channel is paused while any wait) */
+  waiting: number;
+  peakWaiting: number;
+  /** how many times the agent's channel was paused */
+  pauses: number;
+  /** reply bytes ssh2 holds until the agent opens its window, now and at most */
+  unreadBytes: number;
+  peakUnreadBytes: number;
 }
 
 export interface SftpBridge {
@@ -154,30 +163,24 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       get done() {
         return done;
       },
-      status: (code, message) => finish() && (agent.status(reqid, code, message), sent(REPLY_OVERHEAD + (message?.length ?? 0))),
-      handle: (handle) => finish() && (agent.handle(reqid, handle), sent(REPLY_OVERHEAD + handle.length)),
-      data: (data) => finish() && (agent.data(reqid, data), sent(REPLY_OVERHEAD + data.length)),
-      name: (names) => finish() && (agent.name(reqid, names), sent(names.reduce((n, e) => n + REPLY_OVERHEAD + e.filename.length + e.longname.length, REPLY_OVERHEAD))),
-      attrs: (attrs) => finish() && (agent.attrs(reqid, attrs), sent(REPLY_OVERHEAD)),
+      status: (code, message) => finish() && (agent.status(reqid, code, message), replied()),
+      handle: (handle) => finish() && (agent.handle(reqid, handle), replied()),
+      data: (data) => finish() && (agent.data(reqid, data), replied()),
+      name: (names) => finish() && (agent.name(reqid, names), replied()),
+      attrs: (attrs) => finish() && (agent.attrs(reqid, attrs), replied()),
     };
   };
 
   /**
-   * Replies the agent has not made room for (its channel window is shut), roughly. ssh2 queues them
-   * without bound, and an agent that sends requests but never reads the replies would otherwise
-   * grow that queue for as long as it likes: past maxBytesInFlight, the channel is closed.
+   * Replies the agent has not made room for yet (its channel window is shut), which ssh2 holds. They
+   * count as bytes in flight until they leave: an agent that sends requests but reads no replies is
+   * paused like one that sends too many, and what ssh2 holds for it stays within maxBytesInFlight.
    */
-  let unreadReplyBytes = 0;
-  const sent = (bytes: number): void => {
-    if (!agentWindowShut(agent)) {
-      unreadReplyBytes = 0;
-      return;
-    }
-    unreadReplyBytes += bytes;
-    if (unreadReplyBytes > limits.maxBytesInFlight) {
-      logger.warn(`sftp: the agent has left more than ${limits.maxBytesInFlight} bytes of replies unread; closing its sftp channel`);
-      close();
-    }
+  const unread = new UnreadReplies(agent);
+  let peakUnread = 0;
+  const sent = (): void => {
+    const bytes = unread.bytes();
+    if (bytes > peakUnread) peakUnread = bytes;
   };
 
   const record = (op: SftpOp, result: SshSftpResultDetail, action: A | undefined): void => {
@@ -188,14 +191,60 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     }
   };
 
+  /**
+   * Requests that arrived while the caps were reached, in order. The agent's channel is paused
+   * meanwhile (its window is not reopened), so it can send at most one more window of requests.
+   */
+  const waitingForRoom: { reqid: number; req: SftpRequest; cost: number; wire: number }[] = [];
+  /** at least what the waiting requests took on the wire */
+  let waitingWire = 0;
+  let peakWaiting = 0;
+  let pauses = 0;
+  const flow = new AgentFlow(agent);
+
+  const fits = (cost: number): boolean => outstanding < limits.maxOutstanding && bytesInFlight + unread.bytes() + cost <= limits.maxBytesInFlight;
+
   const request = (reqid: number, req: SftpRequest, cost: number): void => {
     if (closed) return;
-    if (outstanding >= limits.maxOutstanding) {
-      return overLimit(reqid, `airlock: too many sftp requests outstanding on this channel (limit ${limits.maxOutstanding}); wait for replies before sending more`);
+    if (cost > limits.maxBytesPerRequest) {
+      // a WRITE larger than any READ the bridge makes: it could never fit, so it is refused
+      return overLimit(reqid, `airlock: an sftp write of ${cost} bytes is over this channel's limit of ${limits.maxBytesPerRequest} bytes per request`);
     }
-    if (cost > limits.maxBytesPerRequest || bytesInFlight + cost > limits.maxBytesInFlight) {
-      return overLimit(reqid, `airlock: an sftp request of ${cost} bytes is over this channel's limits (${limits.maxBytesPerRequest} bytes per request, ${limits.maxBytesInFlight} bytes in flight, ${bytesInFlight} now)`);
+    if (waitingForRoom.length > 0 || !fits(cost)) {
+      const wire = SMALLEST_REQUEST_BYTES + (req.type === 'WRITE' ? req.data.length : 0);
+      waitingForRoom.push({ reqid, req, cost, wire });
+      waitingWire += wire;
+      if (waitingForRoom.length > peakWaiting) peakWaiting = waitingForRoom.length;
+      if (!flow.paused) pauses++;
+      flow.pause();
+      // after the pause the agent can send what is left of its window (and the rest of the data
+      // being parsed): past that, the pause did not hold, and the channel is closed
+      if (waitingWire > flow.window + limits.maxBytesPerRequest) {
+        logger.warn(`sftp: the agent sent ${waitingWire} bytes of requests while paused, more than its window allows; closing its sftp channel`);
+        close();
+      }
+      return;
     }
+    admit(reqid, req, cost);
+  };
+
+  /** Requests that now fit, in order; the window reopens once none wait. */
+  const admitWaiting = (): void => {
+    while (!closed && waitingForRoom.length > 0 && fits(waitingForRoom[0]!.cost)) {
+      const next = waitingForRoom.shift()!;
+      waitingWire -= next.wire;
+      admit(next.reqid, next.req, next.cost);
+    }
+    if (!closed && waitingForRoom.length === 0) flow.resume();
+  };
+  const replied = (): void => {
+    sent();
+    admitWaiting();
+  };
+  // replies ssh2 held leave when the agent opens its window: room for waiting requests
+  flow.onDrain = admitWaiting;
+
+  const admit = (reqid: number, req: SftpRequest, cost: number): void => {
     outstanding++;
     if (outstanding > peakOutstanding) peakOutstanding = outstanding;
     bytesInFlight += cost;
@@ -222,8 +271,9 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   const overLimit = (reqid: number, message: string): void => {
     refusedOverLimit++;
     agent.status(reqid, FX.FAILURE, message);
-    sent(REPLY_OVERHEAD + message.length);
+    sent();
   };
+
 
   const govern = (op: SftpOp, call: UpstreamCall, answer: Reply): void => {
     let verdict: SftpVerdict<A> | Promise<SftpVerdict<A>>;
@@ -492,6 +542,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     queue.length = 0;
     queuedOn.clear();
     waitingForUpstream = [];
+    waitingForRoom.length = 0;
     for (const handle of session.drain()) {
       record(handle.op, session.result(handle, 'connection closed'), actions.get(handle)?.action);
       try {
@@ -546,7 +597,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
   return {
     close: () => close(),
     closed: closedPromise,
-    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit }),
+    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit, waiting: waitingForRoom.length, peakWaiting, pauses, unreadBytes: unread.bytes(), peakUnreadBytes: peakUnread }),
   };
 }
 
@@ -554,12 +605,92 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-/** What a reply costs beyond its payload (length, type, request id, counts), for the unread bound. */
-const REPLY_OVERHEAD = 32;
+/** An SFTP request's length, type and id: what the smallest takes on the wire. */
+const SMALLEST_REQUEST_BYTES = 9;
 
-/** ssh2's server-mode SFTP stream waits for the agent to open its window (it queues what it sends meanwhile). */
-function agentWindowShut(agent: SFTPWrapper): boolean {
-  return (agent as unknown as { _waitWindow?: boolean })._waitWindow === true;
+const ssh2Channel = createRequire(import.meta.url)('ssh2/lib/Channel.js') as { windowAdjust?: (channel: unknown) => void; MAX_WINDOW?: number };
+
+/**
+ * Flow control of the agent's channel. ssh2 parses channel data as it arrives and reopens the
+ * window at once, unless the stream's push() returns false; then it waits for the stream to ask for
+ * more (`_waitChanDrain`), as its own Channel does in _read(). The server-mode SFTP stream never
+ * returns false, so the bridge wraps push() and reopens the window itself, with ssh2's windowAdjust.
+ */
+class AgentFlow {
+  paused = false;
+  /** called when ssh2 has sent replies it held for the agent's window */
+  onDrain: () => void = () => undefined;
+  /** how much the agent may still send once paused: ssh2's window */
+  readonly window: number;
+  private readonly channel: { push?: (data: Buffer | null) => unknown; _waitChanDrain?: boolean; _chunkcb?: unknown };
+
+  constructor(agent: SFTPWrapper) {
+    this.channel = agent as unknown as AgentFlow['channel'];
+    this.window = ssh2Channel.MAX_WINDOW ?? 0;
+    const push = this.channel.push?.bind(agent);
+    if (!push || typeof ssh2Channel.windowAdjust !== 'function') throw new Error('this ssh2 has no channel flow control the sftp bridge knows (push, windowAdjust)');
+    this.channel.push = (data) => {
+      const more = push(data);
+      return this.paused && data !== null ? false : more;
+    };
+    // ssh2 sets _chunkcb to its drainBuffer when the window shuts and calls it when the agent opens
+    // the window again: wrapped as it is set, so the bridge hears of the drain
+    let chunkcb = this.channel._chunkcb;
+    Object.defineProperty(this.channel, '_chunkcb', {
+      configurable: true,
+      enumerable: true,
+      get: () => chunkcb,
+      set: (fn: unknown) => {
+        const drained = (): void => this.onDrain();
+        chunkcb =
+          typeof fn === 'function'
+            ? function (this: unknown, ...args: unknown[]) {
+                (fn as (...a: unknown[]) => void).apply(this, args);
+                drained();
+              }
+            : fn;
+      },
+    });
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.channel._waitChanDrain) {
+      this.channel._waitChanDrain = false;
+      ssh2Channel.windowAdjust!(this.channel);
+    }
+  }
+}
+
+/**
+ * The bytes ssh2 holds for the agent until its window opens: the `_buffer` of its server-mode SFTP
+ * stream (an internal; absent, nothing is counted). ssh2 appends to that array and, when it sends
+ * some, replaces it: so the sum is kept by adding what was appended since the last look, and taken
+ * afresh only after ssh2 has replaced the array (which costs ssh2 as much already).
+ */
+class UnreadReplies {
+  private seen: Buffer[] | undefined;
+  private counted = 0;
+  private sum = 0;
+
+  constructor(private readonly agent: SFTPWrapper) {}
+
+  bytes(): number {
+    const buffer = (this.agent as unknown as { _buffer?: Buffer[] })._buffer;
+    if (!Array.isArray(buffer)) return 0;
+    if (buffer !== this.seen) {
+      this.seen = buffer;
+      this.counted = 0;
+      this.sum = 0;
+    }
+    for (; this.counted < buffer.length; this.counted++) this.sum += buffer[this.counted]!.length;
+    return this.sum;
+  }
 }
 
 /**
