@@ -19,11 +19,13 @@
  * sees them all); requests on an open handle go straight through, unless an operation on that same
  * handle (fsetstat) is waiting, in which case they wait behind it too.
  *
- * Bounds: requests outstanding and bytes in flight are capped; a request over a cap is refused with
- * SSH_FX_FAILURE (ssh2 reads the channel eagerly, so it cannot be paused), a READ asks the upstream
- * for at most maxBytesPerRequest (a short read, which the protocol allows), each upstream call
- * has a timeout, and an agent that leaves more than maxBytesInFlight of replies unread loses the
- * channel.
+ * Bounds: requests outstanding and bytes in flight (READ lengths, WRITE payloads, and replies ssh2
+ * holds until the agent opens its window) are capped per channel. At a cap the agent's channel is
+ * paused — its SSH window is not reopened — and requests already parsed wait in order; they go on
+ * as replies free room. So a flood, or an agent that stops reading replies, is slowed, never
+ * refused and never buffered past one window. A READ asks the upstream for at most
+ * maxBytesPerRequest (a short read, which the protocol allows); a larger WRITE is refused; each
+ * upstream call has a timeout.
  *
  * The channel: the bridge owns both SFTP streams once started. When the agent ends, the bridge sends
  * it exit status 0 (as sshd does when sftp-server ends; scp fails without one) and ends the upstream;
@@ -37,11 +39,14 @@ import type { Logger } from '../../util/logger.js';
 import { FX, SftpSession, statusInWords, type OpenHandle, type SftpOp, type SftpRequest, type SftpSessionLimits, type UpstreamCall } from './sftp-session.js';
 
 export interface SftpLimits extends SftpSessionLimits {
-  /** agent requests not yet answered, per channel */
+  /** agent requests not yet answered, per channel; at the cap the channel is paused */
   maxOutstanding: number;
   /** the most one READ asks of the upstream, and the largest WRITE accepted */
   maxBytesPerRequest: number;
-  /** READ lengths and WRITE payloads not yet answered, per channel */
+  /**
+   * READ lengths and WRITE payloads not yet answered, and replies not yet taken by the agent, per
+   * channel; at the cap the channel is paused
+   */
   maxBytesInFlight: number;
   /** how long the upstream has to answer one call (a hold for approval does not count) */
   opTimeoutMs: number;
