@@ -585,7 +585,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     waitingForUpstream = [];
     for (const w of calls) call_(sftp, w.call, w.answer, w.op, w.action);
   };
-  if (options.upstream instanceof Promise) {
+  if (isPromiseLike(options.upstream)) {
     options.upstream.then(attach, (err: Error) => {
       logger.warn(`sftp: the upstream sftp subsystem could not be opened: ${err.message}`);
       const message = `airlock: the upstream sftp subsystem could not be opened: ${err.message}`;
@@ -598,6 +598,11 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       close();
     });
   } else attach(options.upstream);
+  if (!flow.works) {
+    // fail closed: without a pause, a flood would be buffered without bound
+    logger.error('sftp: this version of ssh2 offers no way to pause the agent\'s channel (push, windowAdjust), so the sftp subsystem is closed');
+    close();
+  }
 
   return {
     close: () => close(),
@@ -627,13 +632,16 @@ class AgentFlow {
   onDrain: () => void = () => undefined;
   /** how much the agent may still send once paused: ssh2's window */
   readonly window: number;
+  /** false when this ssh2 lacks what pausing needs (then the bridge refuses to start) */
+  readonly works: boolean;
   private readonly channel: { push?: (data: Buffer | null) => unknown; _waitChanDrain?: boolean; _chunkcb?: unknown };
 
   constructor(agent: SFTPWrapper) {
     this.channel = agent as unknown as AgentFlow['channel'];
     this.window = ssh2Channel.MAX_WINDOW ?? 0;
     const push = this.channel.push?.bind(agent);
-    if (!push || typeof ssh2Channel.windowAdjust !== 'function') throw new Error('this ssh2 has no channel flow control the sftp bridge knows (push, windowAdjust)');
+    this.works = push !== undefined && typeof ssh2Channel.windowAdjust === 'function';
+    if (!push || !this.works) return;
     this.channel.push = (data) => {
       const more = push(data);
       return this.paused && data !== null ? false : more;
