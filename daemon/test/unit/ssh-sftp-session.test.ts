@@ -2,6 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { SshSftpDetail } from '@airlock/shared';
+import { sftpActionRequest } from '../../src/proxies/ssh/sftp-governance.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { Digest, FX, PFLAGS, SftpSession, attrsInWords, flagsInWords, sshStrings, type SftpPlan, type SftpRequest } from '../../src/proxies/ssh/sftp-session.js';
 
 const LIMITS = { maxHandles: 4, maxDigestAheadBytes: 1024 };
@@ -219,5 +222,94 @@ describe('sftp session: cost', () => {
     // reported for the record; the bound is loose so a slow CI machine does not fail it
     t.diagnostic(`sftp session: ${perPlanUs.toFixed(3)} µs per plan (realpath, stat, read)`);
     assert.ok(perPlanUs < 20, `planning took ${perPlanUs} µs per request`);
+  });
+});
+
+describe('sftp governance: operations as ssh.sftp actions', () => {
+  const endpoint = { agentUser: 'agent', upstream: 'deploy@box:22', connectionId: 'conn-1', channel: 0 };
+
+  test('the detail fits the shared schema; policy sees class, operation and every path', () => {
+    const session = new SftpSession(LIMITS);
+    const plans = [
+      session.plan({ type: 'OPEN', path: '/srv/app.env', pflags: PFLAGS.WRITE | PFLAGS.CREAT | PFLAGS.TRUNC, attrs: { mode: 0o100600 } }),
+      session.plan({ type: 'RENAME', path: '/a', toPath: '/b' }),
+      session.plan({ type: 'EXTENDED', name: 'hardlink@openssh.com', data: sshString('/etc/shadow', '/tmp/s') }),
+      session.plan({ type: 'REALPATH', path: '.' }),
+    ];
+    const requests = plans.map((plan) => sftpActionRequest((plan as Extract<SftpPlan, { do: 'govern' }>).op, 'box', endpoint));
+    for (const request of requests) {
+      assert.equal(request.kind, 'ssh.sftp');
+      assert.equal(request.protocol, 'ssh');
+      SshSftpDetail.parse(request.detail);
+    }
+    assert.deepEqual(requests[0]!.attributes, { class: 'write', operation: 'open', paths: ['/srv/app.env'], flags: ['write', 'create', 'truncate'] });
+    assert.equal(requests[0]!.summary, 'sftp open /srv/app.env (write, create, truncate)');
+    assert.deepEqual(requests[0]!.detail, { ...endpoint, operation: 'open', path: '/srv/app.env', flags: ['write', 'create', 'truncate'], attrs: { mode: '0600' } });
+    assert.deepEqual(requests[1]!.attributes.paths, ['/a', '/b']);
+    assert.deepEqual(requests[2]!.attributes, { class: 'write', operation: 'hardlink@openssh.com', paths: ['/tmp/s', '/etc/shadow'] });
+    assert.equal(requests[3]!.risk, 'low');
+    assert.equal(requests[3]!.summary, 'sftp realpath .');
+  });
+});
+
+describe('sftp session: random request sequences', () => {
+  test('no request reaches the upstream on a handle the session did not issue, or beyond what its open allowed', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const random = seededRandom(seed);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      const session = new SftpSession(LIMITS, Buffer.from([seed, 0, 0, 0]));
+      const issued = new Map<string, { canRead: boolean; canWrite: boolean; dir: boolean }>();
+      const handles = (): Buffer[] => [...issued.keys()].map((h) => Buffer.from(h, 'hex'));
+      const anyHandle = (): Buffer =>
+        random() < 0.6 && issued.size > 0 ? pick(handles()) : pick([Buffer.from([0, 0, 0, 0]), Buffer.from([seed, 0, 0, 1]), randomBytes(8), Buffer.alloc(0)]);
+      for (let step = 0; step < 400; step++) {
+        const kind = pick(['OPEN', 'OPENDIR', 'READ', 'WRITE', 'READDIR', 'FSTAT', 'FSETSTAT', 'CLOSE', 'FSYNC'] as const);
+        let request: SftpRequest;
+        switch (kind) {
+          case 'OPEN':
+            request = { type: 'OPEN', path: `/f${step}`, pflags: Math.floor(random() * 0x40) };
+            break;
+          case 'OPENDIR':
+            request = { type: 'OPENDIR', path: `/d${step}` };
+            break;
+          case 'READ':
+            request = { type: 'READ', handle: anyHandle(), offset: 0, length: 10 };
+            break;
+          case 'WRITE':
+            request = { type: 'WRITE', handle: anyHandle(), offset: 0, data: Buffer.from('x') };
+            break;
+          case 'FSYNC':
+            request = { type: 'EXTENDED', name: 'fsync@openssh.com', data: sshString(anyHandle()) };
+            break;
+          case 'FSETSTAT':
+            request = { type: 'FSETSTAT', handle: anyHandle(), attrs: { mode: 0o644 } };
+            break;
+          default:
+            request = { type: kind, handle: anyHandle() };
+        }
+        const plan = session.plan(request);
+        if (plan.do === 'govern' && (request.type === 'OPEN' || request.type === 'OPENDIR')) {
+          // the upstream answers with its own handle, which the agent never sees
+          if (random() < 0.8) {
+            const pflags = request.type === 'OPEN' ? request.pflags : undefined;
+            const handle = session.opened(plan.op, pflags, Buffer.from([0, 0, 0, step & 0xff]));
+            issued.set(handle.id.toString('hex'), { canRead: handle.canRead, canWrite: handle.canWrite, dir: handle.kind === 'dir' });
+            assert.equal(plan.op.class, pflags !== undefined && (pflags & ~PFLAGS.READ) !== 0 ? 'write' : 'read');
+          }
+          continue;
+        }
+        const call = plan.do === 'reply' ? undefined : plan.call;
+        if (!call || !('handle' in call)) continue;
+        const handle = call.handle as { id: Buffer };
+        const known = issued.get(handle.id.toString('hex'));
+        assert.ok(known, `seed ${seed} step ${step}: ${request.type} reached the upstream on a handle never issued`);
+        if (call.type === 'READ') assert.ok(known.canRead && !known.dir, `seed ${seed}: READ through a handle not opened for reading`);
+        if (call.type === 'WRITE') assert.ok(known.canWrite && !known.dir, `seed ${seed}: WRITE through a handle not opened for writing`);
+        if (call.type === 'READDIR') assert.ok(known.dir, `seed ${seed}: READDIR on a file handle`);
+        if (call.type === 'CLOSE') issued.delete(handle.id.toString('hex'));
+      }
+      assert.equal(session.openHandles, issued.size);
+      assert.ok(session.openHandles <= LIMITS.maxHandles);
+    }
   });
 });

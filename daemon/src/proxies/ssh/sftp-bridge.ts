@@ -19,22 +19,34 @@
  * sees them all); requests on an open handle go straight through, unless an operation on that same
  * handle (fsetstat) is waiting, in which case they wait behind it too.
  *
- * Bounds: requests outstanding and bytes in flight are capped; a request over a cap is refused with
- * SSH_FX_FAILURE (ssh2 reads the channel eagerly, so it cannot be paused), a READ asks the upstream
- * for at most maxBytesPerRequest (a short read, which the protocol allows), and each upstream call
- * has a timeout.
+ * Bounds: requests outstanding and bytes in flight (READ lengths, WRITE payloads, and replies ssh2
+ * holds until the agent opens its window) are capped per channel. At a cap the agent's channel is
+ * paused — its SSH window is not reopened — and requests already parsed wait in order; they go on
+ * as replies free room. So a flood, or an agent that stops reading replies, is slowed, never
+ * refused and never buffered past one window. A READ asks the upstream for at most
+ * maxBytesPerRequest (a short read, which the protocol allows); a larger WRITE is refused; each
+ * upstream call has a timeout.
+ *
+ * The channel: the bridge owns both SFTP streams once started. When the agent ends, the bridge sends
+ * it exit status 0 (as sshd does when sftp-server ends; scp fails without one) and ends the upstream;
+ * when the upstream ends, its own exit status is relayed and the agent's channel closed. Handles still
+ * open are recorded with status `connection closed`.
  */
+import { createRequire } from 'node:module';
 import type { SFTPWrapper, Stats, FileEntry } from 'ssh2';
 import type { SshSftpResultDetail } from '@airlock/shared';
 import type { Logger } from '../../util/logger.js';
 import { FX, SftpSession, statusInWords, type OpenHandle, type SftpOp, type SftpRequest, type SftpSessionLimits, type UpstreamCall } from './sftp-session.js';
 
 export interface SftpLimits extends SftpSessionLimits {
-  /** agent requests not yet answered, per channel */
+  /** agent requests not yet answered, per channel; at the cap the channel is paused */
   maxOutstanding: number;
   /** the most one READ asks of the upstream, and the largest WRITE accepted */
   maxBytesPerRequest: number;
-  /** READ lengths and WRITE payloads not yet answered, per channel */
+  /**
+   * READ lengths and WRITE payloads not yet answered, and replies not yet taken by the agent, per
+   * channel; at the cap the channel is paused
+   */
   maxBytesInFlight: number;
   /** how long the upstream has to answer one call (a hold for approval does not count) */
   opTimeoutMs: number;
@@ -78,8 +90,16 @@ export interface SftpBridgeStats {
   peakOutstanding: number;
   /** the most bytes in flight at once so far */
   peakBytesInFlight: number;
-  /** requests refused because a cap was reached */
+  /** WRITEs refused for being larger than maxBytesPerRequest */
   refusedOverLimit: number;
+  /** requests waiting for room (the channel is paused while any wait) */
+  waiting: number;
+  peakWaiting: number;
+  /** how many times the agent's channel was paused */
+  pauses: number;
+  /** reply bytes ssh2 holds until the agent opens its window, now and at most */
+  unreadBytes: number;
+  peakUnreadBytes: number;
 }
 
 export interface SftpBridge {
@@ -148,30 +168,24 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       get done() {
         return done;
       },
-      status: (code, message) => finish() && (agent.status(reqid, code, message), sent(REPLY_OVERHEAD + (message?.length ?? 0))),
-      handle: (handle) => finish() && (agent.handle(reqid, handle), sent(REPLY_OVERHEAD + handle.length)),
-      data: (data) => finish() && (agent.data(reqid, data), sent(REPLY_OVERHEAD + data.length)),
-      name: (names) => finish() && (agent.name(reqid, names), sent(names.reduce((n, e) => n + REPLY_OVERHEAD + e.filename.length + e.longname.length, REPLY_OVERHEAD))),
-      attrs: (attrs) => finish() && (agent.attrs(reqid, attrs), sent(REPLY_OVERHEAD)),
+      status: (code, message) => finish() && (agent.status(reqid, code, message), replied()),
+      handle: (handle) => finish() && (agent.handle(reqid, handle), replied()),
+      data: (data) => finish() && (agent.data(reqid, data), replied()),
+      name: (names) => finish() && (agent.name(reqid, names), replied()),
+      attrs: (attrs) => finish() && (agent.attrs(reqid, attrs), replied()),
     };
   };
 
   /**
-   * Replies the agent has not made room for (its channel window is shut), roughly. ssh2 queues them
-   * without bound, and an agent that sends requests but never reads the replies would otherwise
-   * grow that queue for as long as it likes: past maxBytesInFlight, the channel is closed.
+   * Replies the agent has not made room for yet (its channel window is shut), which ssh2 holds. They
+   * count as bytes in flight until they leave: an agent that sends requests but reads no replies is
+   * paused like one that sends too many, and what ssh2 holds for it stays within maxBytesInFlight.
    */
-  let unreadReplyBytes = 0;
-  const sent = (bytes: number): void => {
-    if (!agentWindowShut(agent)) {
-      unreadReplyBytes = 0;
-      return;
-    }
-    unreadReplyBytes += bytes;
-    if (unreadReplyBytes > limits.maxBytesInFlight) {
-      logger.warn(`sftp: the agent has left more than ${limits.maxBytesInFlight} bytes of replies unread; closing its sftp channel`);
-      close();
-    }
+  const unread = new UnreadReplies(agent);
+  let peakUnread = 0;
+  const sent = (): void => {
+    const bytes = unread.bytes();
+    if (bytes > peakUnread) peakUnread = bytes;
   };
 
   const record = (op: SftpOp, result: SshSftpResultDetail, action: A | undefined): void => {
@@ -182,18 +196,60 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     }
   };
 
+  /**
+   * Requests that arrived while the caps were reached, in order. The agent's channel is paused
+   * meanwhile (its window is not reopened), so it can send at most one more window of requests.
+   */
+  const waitingForRoom: { reqid: number; req: SftpRequest; cost: number; wire: number }[] = [];
+  /** at least what the waiting requests took on the wire */
+  let waitingWire = 0;
+  let peakWaiting = 0;
+  let pauses = 0;
+  const flow = new AgentFlow(agent);
+
+  const fits = (cost: number): boolean => outstanding < limits.maxOutstanding && bytesInFlight + unread.bytes() + cost <= limits.maxBytesInFlight;
+
   const request = (reqid: number, req: SftpRequest, cost: number): void => {
     if (closed) return;
-    if (outstanding >= limits.maxOutstanding) {
-      refusedOverLimit++;
-      agent.status(reqid, FX.FAILURE, `airlock: too many sftp requests outstanding on this channel (limit ${limits.maxOutstanding}); wait for replies before sending more`);
+    if (cost > limits.maxBytesPerRequest) {
+      // a WRITE larger than any READ the bridge makes: it could never fit, so it is refused
+      return overLimit(reqid, `airlock: an sftp write of ${cost} bytes is over this channel's limit of ${limits.maxBytesPerRequest} bytes per request`);
+    }
+    if (waitingForRoom.length > 0 || !fits(cost)) {
+      const wire = SMALLEST_REQUEST_BYTES + (req.type === 'WRITE' ? req.data.length : 0);
+      waitingForRoom.push({ reqid, req, cost, wire });
+      waitingWire += wire;
+      if (waitingForRoom.length > peakWaiting) peakWaiting = waitingForRoom.length;
+      if (!flow.paused) pauses++;
+      flow.pause();
+      // after the pause the agent can send what is left of its window (and the rest of the data
+      // being parsed): past that, the pause did not hold, and the channel is closed
+      if (waitingWire > flow.window + limits.maxBytesPerRequest) {
+        logger.warn(`sftp: the agent sent ${waitingWire} bytes of requests while paused, more than its window allows; closing its sftp channel`);
+        close();
+      }
       return;
     }
-    if (cost > limits.maxBytesPerRequest || bytesInFlight + cost > limits.maxBytesInFlight) {
-      refusedOverLimit++;
-      agent.status(reqid, FX.FAILURE, `airlock: an sftp request of ${cost} bytes is over this channel's limits (${limits.maxBytesPerRequest} bytes per request, ${limits.maxBytesInFlight} bytes in flight, ${bytesInFlight} now)`);
-      return;
+    admit(reqid, req, cost);
+  };
+
+  /** Requests that now fit, in order; the window reopens once none wait. */
+  const admitWaiting = (): void => {
+    while (!closed && waitingForRoom.length > 0 && fits(waitingForRoom[0]!.cost)) {
+      const next = waitingForRoom.shift()!;
+      waitingWire -= next.wire;
+      admit(next.reqid, next.req, next.cost);
     }
+    if (!closed && waitingForRoom.length === 0) flow.resume();
+  };
+  const replied = (): void => {
+    sent();
+    admitWaiting();
+  };
+  // replies ssh2 held leave when the agent opens its window: room for waiting requests
+  flow.onDrain = admitWaiting;
+
+  const admit = (reqid: number, req: SftpRequest, cost: number): void => {
     outstanding++;
     if (outstanding > peakOutstanding) peakOutstanding = outstanding;
     bytesInFlight += cost;
@@ -216,6 +272,14 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     }
   };
 
+  /** Refused before anything is held for it: the request is answered at once and costs nothing after. */
+  const overLimit = (reqid: number, message: string): void => {
+    refusedOverLimit++;
+    agent.status(reqid, FX.FAILURE, message);
+    sent();
+  };
+
+
   const govern = (op: SftpOp, call: UpstreamCall, answer: Reply): void => {
     let verdict: SftpVerdict<A> | Promise<SftpVerdict<A>>;
     try {
@@ -224,14 +288,14 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       verdict = failed(op, err);
     }
     const handle = 'handle' in call ? (call.handle as OpenHandle) : undefined;
-    if (!(verdict instanceof Promise)) {
+    if (!isPromiseLike(verdict)) {
       if (queue.length === 0) settle({ op, call, reply: answer, verdict });
       else enqueue({ op, call, reply: answer, verdict, handle });
       return;
     }
     const waiting: Waiting<A> = { op, call, reply: answer, handle };
     enqueue(waiting);
-    verdict.then(
+    Promise.resolve(verdict).then(
       (v) => {
         waiting.verdict = v;
         flush();
@@ -483,6 +547,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     queue.length = 0;
     queuedOn.clear();
     waitingForUpstream = [];
+    waitingForRoom.length = 0;
     for (const handle of session.drain()) {
       record(handle.op, session.result(handle, 'connection closed'), actions.get(handle)?.action);
       try {
@@ -520,7 +585,7 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
     waitingForUpstream = [];
     for (const w of calls) call_(sftp, w.call, w.answer, w.op, w.action);
   };
-  if (options.upstream instanceof Promise) {
+  if (isPromiseLike(options.upstream)) {
     options.upstream.then(attach, (err: Error) => {
       logger.warn(`sftp: the upstream sftp subsystem could not be opened: ${err.message}`);
       const message = `airlock: the upstream sftp subsystem could not be opened: ${err.message}`;
@@ -533,20 +598,112 @@ export function startSftpBridge<A>(options: SftpBridgeOptions<A>): SftpBridge {
       close();
     });
   } else attach(options.upstream);
+  if (!flow.works) {
+    // fail closed: without a pause, a flood would be buffered without bound
+    logger.error('sftp: this version of ssh2 offers no way to pause the agent\'s channel (push, windowAdjust), so the sftp subsystem is closed');
+    close();
+  }
 
   return {
     close: () => close(),
     closed: closedPromise,
-    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit }),
+    stats: () => ({ outstanding, bytesInFlight, openHandles: session.openHandles, peakOutstanding, peakBytesInFlight, refusedOverLimit, waiting: waitingForRoom.length, peakWaiting, pauses, unreadBytes: unread.bytes(), peakUnreadBytes: peakUnread }),
   };
 }
 
-/** What a reply costs beyond its payload (length, type, request id, counts), for the unread bound. */
-const REPLY_OVERHEAD = 32;
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
-/** ssh2's server-mode SFTP stream waits for the agent to open its window (it queues what it sends meanwhile). */
-function agentWindowShut(agent: SFTPWrapper): boolean {
-  return (agent as unknown as { _waitWindow?: boolean })._waitWindow === true;
+/** An SFTP request's length, type and id: what the smallest takes on the wire. */
+const SMALLEST_REQUEST_BYTES = 9;
+
+const ssh2Channel = createRequire(import.meta.url)('ssh2/lib/Channel.js') as { windowAdjust?: (channel: unknown) => void; MAX_WINDOW?: number };
+
+/**
+ * Flow control of the agent's channel. ssh2 parses channel data as it arrives and reopens the
+ * window at once, unless the stream's push() returns false; then it waits for the stream to ask for
+ * more (`_waitChanDrain`), as its own Channel does in _read(). The server-mode SFTP stream never
+ * returns false, so the bridge wraps push() and reopens the window itself, with ssh2's windowAdjust.
+ */
+class AgentFlow {
+  paused = false;
+  /** called when ssh2 has sent replies it held for the agent's window */
+  onDrain: () => void = () => undefined;
+  /** how much the agent may still send once paused: ssh2's window */
+  readonly window: number;
+  /** false when this ssh2 lacks what pausing needs (then the bridge refuses to start) */
+  readonly works: boolean;
+  private readonly channel: { push?: (data: Buffer | null) => unknown; _waitChanDrain?: boolean; _chunkcb?: unknown };
+
+  constructor(agent: SFTPWrapper) {
+    this.channel = agent as unknown as AgentFlow['channel'];
+    this.window = ssh2Channel.MAX_WINDOW ?? 0;
+    const push = this.channel.push?.bind(agent);
+    this.works = push !== undefined && typeof ssh2Channel.windowAdjust === 'function';
+    if (!push || !this.works) return;
+    this.channel.push = (data) => {
+      const more = push(data);
+      return this.paused && data !== null ? false : more;
+    };
+    // ssh2 sets _chunkcb to its drainBuffer when the window shuts and calls it when the agent opens
+    // the window again: wrapped as it is set, so the bridge hears of the drain
+    let chunkcb = this.channel._chunkcb;
+    Object.defineProperty(this.channel, '_chunkcb', {
+      configurable: true,
+      enumerable: true,
+      get: () => chunkcb,
+      set: (fn: unknown) => {
+        const drained = (): void => this.onDrain();
+        chunkcb =
+          typeof fn === 'function'
+            ? function (this: unknown, ...args: unknown[]) {
+                (fn as (...a: unknown[]) => void).apply(this, args);
+                drained();
+              }
+            : fn;
+      },
+    });
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.channel._waitChanDrain) {
+      this.channel._waitChanDrain = false;
+      ssh2Channel.windowAdjust!(this.channel);
+    }
+  }
+}
+
+/**
+ * The bytes ssh2 holds for the agent until its window opens: the `_buffer` of its server-mode SFTP
+ * stream (an internal; absent, nothing is counted). ssh2 appends to that array and, when it sends
+ * some, replaces it: so the sum is kept by adding what was appended since the last look, and taken
+ * afresh only after ssh2 has replaced the array (which costs ssh2 as much already).
+ */
+class UnreadReplies {
+  private seen: Buffer[] | undefined;
+  private counted = 0;
+  private sum = 0;
+
+  constructor(private readonly agent: SFTPWrapper) {}
+
+  bytes(): number {
+    const buffer = (this.agent as unknown as { _buffer?: Buffer[] })._buffer;
+    if (!Array.isArray(buffer)) return 0;
+    if (buffer !== this.seen) {
+      this.seen = buffer;
+      this.counted = 0;
+      this.sum = 0;
+    }
+    for (; this.counted < buffer.length; this.counted++) this.sum += buffer[this.counted]!.length;
+    return this.sum;
+  }
 }
 
 /**
