@@ -43,6 +43,7 @@ export function startCore(context: vscode.ExtensionContext): AirlockCore {
     routing,
     commands.register('airlock.revokeAgentSession', () => routing.revokeSession()),
     commands.register('airlock.createAgentSession', (name?: string) => routing.createSession(name)),
+    commands.register('airlock.openSshTerminal', (target?: string) => routing.openSshTerminal(target)),
     commands.register('airlock.copyConnectionString', async () => {
       const url = routing.environment.DATABASE_URL;
       if (!url) return void vscode.window.showWarningMessage('Airlock: no database target is listening yet.');

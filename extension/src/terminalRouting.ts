@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { AirlockController } from './controller.js';
-import { defaultPostgresTarget, postgresEnvironment } from './state/terminal-env.js';
+import type { SshConfigResponse, TargetStatus } from '@airlock/shared';
+import { DaemonRequestError, type DaemonClient } from './daemon/client.js';
+import { defaultPostgresTarget, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
 
 const SECRET_KEY = 'airlock.agentSession';
 
@@ -12,13 +14,21 @@ interface StoredSession {
 
 /**
  * Routes the agents in this workspace's integrated terminals through the daemon: one agent session
- * per workspace (its token kept in SecretStorage), and environment variables for new terminals.
+ * per workspace (its token kept in SecretStorage), and environment variables for new terminals:
+ * PG* and DATABASE_URL for the database target, AIRLOCK_SSH_CONFIG and GIT_SSH_COMMAND when the
+ * daemon has SSH targets.
  */
 export class TerminalRouting implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
   private applying?: Promise<void>;
   /** what was applied, for the host test and for "copy connection string" */
   environment: Record<string, string> = {};
+  /** the ssh config last written for the workspace's session */
+  sshConfig?: SshConfigResponse;
+  /** a session without an SSH key is replaced once per window, not on every change */
+  private remadeForSsh = false;
+  private sshConfigKey?: string;
+  private sshProblem?: string;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -40,6 +50,8 @@ export class TerminalRouting implements vscode.Disposable {
     await this.context.secrets.delete(SECRET_KEY);
     this.context.environmentVariableCollection.clear();
     this.environment = {};
+    this.sshConfig = undefined;
+    this.sshConfigKey = undefined;
   }
 
   /**
@@ -81,19 +93,105 @@ export class TerminalRouting implements vscode.Disposable {
     const collection = this.context.environmentVariableCollection;
     if (!current.connected) return;
     const { targets } = await current.client.targets();
-    const target = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
-    if (!target) return;
-    const session = await this.session(current.client.info.pid);
-    const env = postgresEnvironment(target, session.token);
-    if (!env || JSON.stringify(env) === JSON.stringify(this.environment)) return;
+    const database = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
+    const ssh = sshTargets(targets);
+    if (!database && ssh.length === 0) return;
+    let session = await this.session();
+    const env: Record<string, string> = {};
+    const routes: string[] = [];
+    if (database) {
+      Object.assign(env, postgresEnvironment(database, session.token));
+      routes.push(`database clients through target **${database.target.name}**`);
+    }
+    if (ssh.length > 0) {
+      const written = await this.writeSshConfig(current.client, session, ssh);
+      session = written.session;
+      if (written.config) {
+        // a session remade for its SSH key has a new token: the database variables follow it
+        if (database) Object.assign(env, postgresEnvironment(database, session.token));
+        Object.assign(env, sshEnvironment(written.config.path));
+        routes.push(`ssh and git through ${written.config.hosts.length === 1 ? 'target' : 'targets'} ${written.config.hosts.map((h) => `**${h}**`).join(', ')} (\`ssh -F "$AIRLOCK_SSH_CONFIG" TARGET\`)`);
+      }
+    }
+    if (Object.keys(env).length === 0 || JSON.stringify(env) === JSON.stringify(this.environment)) return;
     collection.clear();
-    collection.description = new vscode.MarkdownString(`Airlock routes database clients in this terminal through target **${target.target.name}** (agent session ${session.sessionId}).`);
+    collection.description = new vscode.MarkdownString(`Airlock routes ${routes.join(', and ')} in this terminal (agent session ${session.sessionId}).`);
     for (const [name, value] of Object.entries(env)) collection.replace(name, value);
     this.environment = env;
   }
 
+  /**
+   * The ssh config the daemon writes for the workspace's session. A session made before sessions had
+   * SSH keys cannot have one (the daemon answers 409): the workspace gets a new session, once; its
+   * old token keeps working in terminals already open until it expires or is revoked.
+   */
+  private async writeSshConfig(client: DaemonClient, session: StoredSession, targets: readonly TargetStatus[], fresh = false): Promise<{ session: StoredSession; config?: SshConfigResponse }> {
+    // routing is re-applied on every daemon event: the file is rewritten only when what it says would change
+    const key = JSON.stringify([session.sessionId, targets.map((t) => [t.target.name, t.address])]);
+    if (!fresh && this.sshConfig && this.sshConfigKey === key) return { session, config: this.sshConfig };
+    try {
+      const config = await client.sshConfig({ sessionId: session.sessionId });
+      this.sshConfig = config;
+      this.sshConfigKey = key;
+      this.sshProblem = undefined;
+      return { session, config };
+    } catch (err) {
+      if (err instanceof DaemonRequestError && err.status === 409 && !this.remadeForSsh) {
+        this.remadeForSsh = true;
+        return this.writeSshConfig(client, await this.createWorkspaceSession(client), targets, fresh);
+      }
+      this.sshConfig = undefined;
+      this.sshConfigKey = undefined;
+      const message = `Airlock: SSH routing for this workspace's terminals is off: ${(err as Error).message}`;
+      // said once per reason, not on every event that re-applies routing
+      if (message !== this.sshProblem) void vscode.window.showWarningMessage(message);
+      this.sshProblem = message;
+      return { session };
+    }
+  }
+
+  /**
+   * "Airlock: Open SSH terminal to target…": a quick pick of the daemon's SSH targets, then a
+   * terminal running `ssh -F <the session's config> <target>`, so the whole session goes through
+   * Airlock as this workspace's agent session.
+   */
+  async openSshTerminal(given?: string): Promise<vscode.Terminal | undefined> {
+    const current = this.controller.current;
+    if (!current.connected) {
+      void vscode.window.showErrorMessage(`Airlock: cannot open an SSH terminal: the daemon is not running (${current.reason}).`);
+      return undefined;
+    }
+    const ssh = sshTargets((await current.client.targets()).targets);
+    if (ssh.length === 0) {
+      void vscode.window.showWarningMessage('Airlock: the daemon has no SSH target listening. Add one (protocol: ssh) to its config.yaml.');
+      return undefined;
+    }
+    const session = await this.session();
+    // written again now: the terminal must find the file even if it was removed since
+    const { config } = await this.writeSshConfig(current.client, session, ssh, true);
+    if (!config) return undefined;
+    const offered = ssh.filter((t) => config.hosts.includes(t.target.name));
+    const picked = given !== undefined ? offered.find((t) => t.target.name === given) : await this.pickSshTarget(offered);
+    if (!picked) {
+      if (given !== undefined) void vscode.window.showErrorMessage(`Airlock: no SSH target "${given}" in this session's ssh config (it has ${config.hosts.join(', ') || 'none'}).`);
+      return undefined;
+    }
+    const terminal = vscode.window.createTerminal({ name: `Airlock SSH: ${picked.target.name}`, shellPath: 'ssh', shellArgs: ['-F', config.path, picked.target.name], iconPath: new vscode.ThemeIcon('terminal') });
+    terminal.show();
+    return terminal;
+  }
+
+  private async pickSshTarget(targets: TargetStatus[]): Promise<TargetStatus | undefined> {
+    if (targets.length === 0) {
+      void vscode.window.showWarningMessage("Airlock: this workspace's agent session may use none of the SSH targets.");
+      return undefined;
+    }
+    const items = targets.map((t) => ({ label: t.target.name, description: t.target.upstream, detail: `through ${t.address ?? 'the daemon'}`, target: t }));
+    return (await vscode.window.showQuickPick(items, { title: 'Open an SSH terminal through Airlock', placeHolder: 'SSH target' }))?.target;
+  }
+
   /** The workspace's agent session, created once per daemon data dir; recreated if it stopped working. */
-  private async session(daemonPid: number): Promise<StoredSession> {
+  private async session(): Promise<StoredSession> {
     const current = this.controller.current;
     if (!current.connected) throw new Error('not connected');
     const stored = await this.stored();
@@ -101,9 +199,13 @@ export class TerminalRouting implements vscode.Disposable {
       const { sessions } = await current.client.agentSessions();
       if (sessions.some((s) => s.id === stored.sessionId && s.state === 'active')) return stored;
     }
+    return this.createWorkspaceSession(current.client);
+  }
+
+  private async createWorkspaceSession(client: DaemonClient): Promise<StoredSession> {
     const name = `vscode: ${vscode.workspace.name ?? 'workspace'}`;
-    const created = await current.client.createAgentSession({ name, ttl: '7d' });
-    const session = { daemonPid, sessionId: created.session.id, token: created.token };
+    const created = await client.createAgentSession({ name, ttl: '7d' });
+    const session = { daemonPid: client.info.pid, sessionId: created.session.id, token: created.token };
     await this.context.secrets.store(SECRET_KEY, JSON.stringify(session));
     return session;
   }

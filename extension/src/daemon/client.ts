@@ -11,6 +11,7 @@ import {
   PolicyResponse,
   RecordingsResponse,
   RecordsPage,
+  SshConfigResponse,
   StatusResponse,
   TargetsResponse,
   VerifyResponse,
@@ -20,6 +21,7 @@ import {
   type CreateAgentSessionRequest,
   type DaemonInfo,
   type DenyRequest,
+  type SshConfigRequest,
 } from '@airlock/shared';
 
 /** A control-API call that failed, as one sentence for the user. */
@@ -64,6 +66,10 @@ export class DaemonClient {
   }
   revokeAgentSession(id: string) {
     return this.call('DELETE', `/v1/agent-sessions/${encodeURIComponent(id)}`, undefined, z.object({ session: AgentSession }));
+  }
+  /** The daemon writes an ssh config for the agent session (under its data dir) and says where, and which Host aliases it has. */
+  sshConfig(body: SshConfigRequest) {
+    return this.call('POST', '/v1/ssh-config', body, SshConfigResponse);
   }
   recordings() {
     return this.call('GET', '/v1/sessions', undefined, RecordingsResponse);

@@ -29,3 +29,24 @@ export function defaultPostgresTarget(targets: TargetStatus[], preferred: string
   const listening = targets.filter((t) => t.target.protocol === 'postgres' && t.state === 'listening');
   return (preferred ? listening.find((t) => t.target.name === preferred) : undefined) ?? listening[0];
 }
+
+/** SSH targets the daemon is listening for: what "Open SSH terminal to target…" offers and what turns SSH routing on. */
+export function sshTargets(targets: readonly TargetStatus[]): TargetStatus[] {
+  return targets.filter((t) => t.target.protocol === 'ssh' && t.state === 'listening');
+}
+
+/** A word for a POSIX shell: single-quoted unless it is plainly safe. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The variables that route a terminal's ssh and git through the daemon: the path of the ssh config
+ * the daemon wrote for the workspace's agent session (a Host block per SSH target, its key, the
+ * daemon's host key pinned), and GIT_SSH_COMMAND using it. git runs GIT_SSH_COMMAND through a
+ * shell, so the path is quoted for one. Plain `ssh` is not redirected (the user's own ssh keeps
+ * working); `ssh -F "$AIRLOCK_SSH_CONFIG" TARGET` goes through Airlock.
+ */
+export function sshEnvironment(configPath: string): Record<string, string> {
+  return { AIRLOCK_SSH_CONFIG: configPath, GIT_SSH_COMMAND: `ssh -F ${shellWord(configPath)}` };
+}

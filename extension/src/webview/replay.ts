@@ -277,6 +277,12 @@ function details(e: TimelineEntry | undefined): TemplateResult {
   return html`
     <h2>${protocolIcon(e.protocol)} <code>${e.kind}</code> on ${e.target} <span class="muted">at ${new Date(e.at).toLocaleTimeString()}</span></h2>
     ${detailView(e.detail, { summary: e.summary, attributes: e.attributes, where: 'replay', formatted: true })}
+    <!-- the recording right after what ran: it is what a reviewer of a terminal session came for, and xterm.js does not paint a terminal scrolled out of view -->
+    ${clip
+      ? html`<h3>Terminal <span class="muted" id="terminal-exit">${clip.exitSignal ? `killed by ${clip.exitSignal}` : clip.exitStatus === null ? 'no exit status' : `exit ${clip.exitStatus}`}</span></h3>
+          ${clip.truncated ? html`<p class="notice warn" id="terminal-truncated"><vscode-icon name="warning"></vscode-icon> The recording was cut at the daemon's limit: only the head of this session's output is kept.</p>` : nothing}`
+      : nothing}
+    <div id="terminal-slot"></div>
     <div class="facts">
       <div><span class="fact-label">Decision</span> <span class="fact decision-${e.status}" id="detail-outcome">${timelineOutcome(e)}</span></div>
       <div><span class="fact-label">Rule</span> <span class="fact" id="detail-rule">${e.ruleId}</span> <span class="muted">${e.reason}</span></div>
@@ -305,11 +311,6 @@ function details(e: TimelineEntry | undefined): TemplateResult {
             : nothing}
         </section>`
       : nothing}
-    ${clip
-      ? html`<h3>Terminal <span class="muted" id="terminal-exit">${clip.exitSignal ? `killed by ${clip.exitSignal}` : clip.exitStatus === null ? 'no exit status' : `exit ${clip.exitStatus}`}</span></h3>
-          ${clip.truncated ? html`<p class="notice warn" id="terminal-truncated"><vscode-icon name="warning"></vscode-icon> The recording was cut at the daemon's limit: only the head of this session's output is kept.</p>` : nothing}`
-      : nothing}
-    <div id="terminal-slot"></div>
   `;
 }
 

@@ -122,7 +122,8 @@ try {
     await step('the status bar shows the connected daemon', () => until(() => page.locator('.statusbar-item', { hasText: 'Airlock' }).count(), 'the status bar item'));
 
     const { token } = await api('POST', '/v1/agent-sessions', { name: 'host-test-agent' });
-    const submit = (summary) => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary, attributes: { class: 'write', tables: ['orders'] } });
+    // a sql.query detail as the PostgreSQL adapter records it (typed by shared/src/kinds/sql.ts), so the panels render it as SQL
+    const submit = (summary) => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary, attributes: { class: 'write', tables: ['orders'] }, detail: { sql: summary, protocol: 'simple' } });
 
     const first = "UPDATE orders SET status = 'shipped' WHERE id = 7";
     const firstVerdict = submit(first);
@@ -265,18 +266,80 @@ try {
       await again.locator('.row.selected').waitFor({ timeout: 10_000 });
       check((await again.locator('.row.selected').getAttribute('data-action')) === selected, 'the selected action is kept across hide/show');
     });
-    await step("the replay's terminal lane plays a session's terminal output (asciicast) in xterm.js", async () => {
-      // no SSH proxy yet: the daemon's test action source records what it would (an asciicast of the shell)
+    // an SSH command as the SSH adapter records it (SshExecDetail, shared/src/kinds/ssh.ts): the shell
+    // classifier's parts, the inner command under its wrapper chain, the file the redirection writes
+    const sshEndpoint = { agentUser: 'host-test-agent', upstream: 'deploy@web-1:22', connectionId: 'conn_host_1', channel: 0 };
+    const execLine = 'sudo systemctl restart nginx > /tmp/nginx-restart.log';
+    const execCast = ['{"version": 2, "width": 80, "height": 6}', '[0.0, "o", "nginx restarted on web-1\\r\\n"]'].join('\n');
+    const execVerdict = api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'ssh', kind: 'ssh.exec', summary: execLine, risk: 'high',
+      attributes: { class: 'write', commands: ['sudo', 'systemctl'], sudo: true, paths: ['/tmp/nginx-restart.log'] },
+      detail: {
+        ...sshEndpoint,
+        command: execLine,
+        parts: [
+          { program: 'sudo', argv: ['sudo', 'systemctl', 'restart', 'nginx'], class: 'privileged', via: [], reasons: ['sudo runs its command as root'] },
+          { program: 'systemctl', argv: ['systemctl', 'restart', 'nginx'], class: 'write', via: ['sudo'], reasons: ['systemctl restart changes a service'] },
+        ],
+        pathsWritten: ['/tmp/nginx-restart.log'],
+        env: { LANG: 'C.UTF-8' },
+        pty: false,
+      },
+      result: { summary: 'exit 0', durationMs: 840, detail: { exitStatus: 0, asciicast: execCast, truncated: false, bytesOut: 25, bytesIn: 0 } },
+    });
+    execVerdict.catch(() => undefined);
+    await step('an ssh.exec held for review is in Pending approvals; its panel shows the command line, each part with its wrapper chain and the file it writes; Approve there lets it run', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'sudo systemctl restart nginx' });
+      await row.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#ssh-command').count()) > 0);
+      check((await frame.locator('#ssh-command').innerText()).trim() === execLine, `the command line exactly: ${await frame.locator('#ssh-command').innerText()}`);
+      const parts = await frame.locator('#ssh-parts li').evaluateAll((items) => items.map((li) => ({ chain: li.dataset.chain, cls: li.querySelector('[data-class]')?.dataset.class, text: li.textContent.replace(/\s+/g, ' ').trim() })));
+      check(parts.length === 2, `two parts: ${JSON.stringify(parts)}`);
+      check(parts[0].chain === 'sudo' && parts[0].cls === 'privileged', `sudo, privileged: ${JSON.stringify(parts[0])}`);
+      check(parts[1].chain === 'sudo → systemctl' && parts[1].cls === 'write' && parts[1].text.includes('systemctl restart nginx'), `the inner command under its wrapper: ${JSON.stringify(parts[1])}`);
+      check((await frame.locator('#ssh-paths-written').innerText()).includes('/tmp/nginx-restart.log'), 'the file the line writes');
+      check((await frame.locator('h2 [data-class="write"]').count()) === 1, "the line's class from the policy attributes");
+      check((await frame.locator('#ssh-env').innerText()).includes('LANG=C.UTF-8'), 'the environment it asked for');
+      check((await frame.locator('#statements').count()) === 0, 'no SQL statement list for an SSH command');
+      await page.screenshot({ path: path.join(outputDir, 'approval-ssh-exec.png') });
+      await frame.locator('#approve').click();
+      const { verdict } = await execVerdict;
+      check(verdict.allowed === true && verdict.via === 'approval' && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+      await frame.locator('#approval-status', { hasText: 'approved by' }).waitFor({ timeout: 10_000 });
+    });
+
+    await step("the replay's terminal lane plays recorded SSH sessions (typed results with an asciicast) in xterm.js, with their exit", async () => {
+      // an interactive shell as the SSH adapter records it: SshShellDetail, and an SshSessionResultDetail with its cast
       const cast = ['{"version": 2, "width": 80, "height": 12}', '[0.2, "o", "web-1$ uptime\\r\\n"]', '[0.9, "o", " 10:00:01 up 3 days,  load average: 0.42\\r\\n"]', '[1.4, "o", "web-1$ exit\\r\\n"]'].join('\n');
-      const shell = await api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'ssh', kind: 'ssh.shell', summary: 'interactive shell on web-1', attributes: { class: 'read' }, result: { summary: 'shell closed (exit 0)', detail: { asciicast: cast } } });
+      const shell = await api('POST', '/v1/test/actions', {
+        token, target: 'db', protocol: 'ssh', kind: 'ssh.shell', summary: 'interactive shell on web-1', attributes: { class: 'read' },
+        detail: { ...sshEndpoint, channel: 1, pty: { term: 'xterm-256color', cols: 80, rows: 12 } },
+        result: { summary: 'shell closed (exit 0)', detail: { exitStatus: 0, asciicast: cast, truncated: true, bytesOut: 96, bytesIn: 14 } },
+      });
       check(shell.verdict?.allowed === true, `the shell was allowed: ${JSON.stringify(shell)}`);
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^sessions/i }) });
       const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'host-test-agent' }).first(), 'replay', async (f) => (await f.locator('.row', { hasText: 'interactive shell' }).count()) > 0);
-      check((await frame.locator('canvas.track[data-lane="terminal"]').getAttribute('data-count')) === '1', 'one clip on the terminal lane');
+      check((await frame.locator('canvas.track[data-lane="terminal"]').getAttribute('data-count')) === '2', 'two clips on the terminal lane: the exec and the shell');
+      // the exec: its output plays from its own time, its exit and the parsed command in the details
+      await frame.locator('.row', { hasText: 'sudo systemctl restart nginx' }).click();
+      await frame.locator('.xterm-rows', { hasText: 'nginx restarted on web-1' }).waitFor({ timeout: 10_000 });
+      check((await frame.locator('#terminal-exit').innerText()).trim() === 'exit 0', 'the exec\'s exit status');
+      check((await frame.locator('#details [data-chain="sudo → systemctl"]').count()) === 1, 'the replay renders the exec by its kind too');
+      // the shell: every frame up to the end, and the notice that the recording was cut at the daemon's limit
       await frame.locator('.row', { hasText: 'interactive shell' }).click();
+      check((await frame.locator('#ssh-shell-note').innerText()).includes('whole session is recorded'), 'the shell view says the whole session is recorded');
       await frame.locator('#entries').press('End');
-      await frame.locator('.xterm-rows', { hasText: 'up 3 days' }).waitFor({ timeout: 10_000 });
+      // xterm.js paints only a terminal in view, as a person would scroll to it
+      await frame.locator('#terminal-slot').scrollIntoViewIfNeeded();
+      // what the lane shows, in the failure message when it is not the shell's output
+      const lane = () => frame.locator('#terminal-slot').evaluate((slot) => ({ terminals: slot.querySelectorAll('.xterm').length, text: slot.querySelector('.xterm-rows')?.textContent ?? slot.textContent, clock: slot.ownerDocument.getElementById('clock')?.textContent, selected: slot.ownerDocument.querySelector('.row.selected')?.textContent?.trim() })).catch((err) => ({ error: err.message }));
+      await until(async () => (await lane()).text?.includes('up 3 days'), 'the shell\'s output in the terminal lane', 10_000).catch(async (err) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await lane())}`);
+      });
       check((await frame.locator('.xterm-rows').innerText()).includes('web-1$ exit'), 'every frame up to the end is shown');
+      check((await frame.locator('#terminal-truncated').count()) === 1, 'a cut recording says so');
+      check(/exit 0 · 96 bytes out, 14 bytes in/.test(await frame.locator('#detail-exit').innerText()), 'the exit and byte counts in the details');
       await page.screenshot({ path: path.join(outputDir, 'replay-terminal.png') });
     });
 

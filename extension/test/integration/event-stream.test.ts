@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { discoverDaemon } from '../../src/daemon/discovery.js';
 import { DaemonClient, DaemonRequestError } from '../../src/daemon/client.js';
 import { EventStream } from '../../src/daemon/event-stream.js';
 import { AirlockState } from '../../src/state/airlock-state.js';
+import { sshEnvironment } from '../../src/state/terminal-env.js';
 
 /** The real daemon (the daemon workspace's CLI), started the way the extension's "Start daemon" will. */
 const CLI = fileURLToPath(new URL('../../../../daemon/dist/src/cli/main.js', import.meta.url));
@@ -84,5 +85,19 @@ describe('extension daemon client and event stream against the real daemon', () 
     } finally {
       stream.dispose();
     }
+  });
+
+  test('the ssh config the terminals are routed with: the daemon writes it for a session and says where; an unknown session is a 404', async () => {
+    const client = new DaemonClient(info);
+    const { session } = await client.createAgentSession({ name: 'ext-ssh-agent' });
+    const config = await client.sshConfig({ sessionId: session.id });
+    assert.ok(config.path.startsWith(home), `written under the data dir: ${config.path}`);
+    const text = readFileSync(config.path, 'utf8');
+    assert.equal(text, config.config);
+    assert.match(text, new RegExp(session.id));
+    // the variables a terminal gets from it name that file, quoted for git's shell when it needs it
+    assert.equal(sshEnvironment(config.path).AIRLOCK_SSH_CONFIG, config.path);
+    assert.deepEqual(config.hosts, [], 'no SSH target configured: no Host block');
+    await assert.rejects(client.sshConfig({ sessionId: 'ses_nobody' }), (err: unknown) => err instanceof DaemonRequestError && err.status === 404);
   });
 });

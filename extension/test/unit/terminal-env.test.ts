@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TargetStatus } from '@airlock/shared';
-import { defaultPostgresTarget, postgresEnvironment } from '../../src/state/terminal-env.js';
+import { defaultPostgresTarget, postgresEnvironment, shellWord, sshEnvironment, sshTargets } from '../../src/state/terminal-env.js';
+import { spawnSync } from 'node:child_process';
 
 const status = (name: string, address: string | undefined, state: TargetStatus['state'] = 'listening', protocol: TargetStatus['target']['protocol'] = 'postgres'): TargetStatus => ({
   target: { name, protocol, upstream: 'postgres://app@db.internal:5432/shop?sslmode=verify-full', listen: { host: '127.0.0.1', port: 6432 }},
@@ -26,5 +27,25 @@ describe('terminal routing variables', () => {
     assert.equal(defaultPostgresTarget(targets, undefined)?.target.name, 'a');
     assert.equal(defaultPostgresTarget(targets, 'b')?.target.name, 'b');
     assert.equal(defaultPostgresTarget(targets, 'missing')?.target.name, 'a');
+  });
+
+  test('SSH: AIRLOCK_SSH_CONFIG names the session\'s config and GIT_SSH_COMMAND uses it, quoted for the shell git runs it with', () => {
+    assert.deepEqual(sshEnvironment('/home/ada/.airlock/ssh/sessions/ses_1.config'), {
+      AIRLOCK_SSH_CONFIG: '/home/ada/.airlock/ssh/sessions/ses_1.config',
+      GIT_SSH_COMMAND: 'ssh -F /home/ada/.airlock/ssh/sessions/ses_1.config',
+    });
+    const awkward = "/Users/Ada O'Brien/Airlock Data/ssh/ses_1.config";
+    const env = sshEnvironment(awkward);
+    assert.equal(env.GIT_SSH_COMMAND, `ssh -F '/Users/Ada O'\\''Brien/Airlock Data/ssh/ses_1.config'`);
+    // what a shell makes of it: exactly the path, one word (git runs GIT_SSH_COMMAND with sh -c "$GIT_SSH_COMMAND" args)
+    const words = spawnSync('sh', ['-c', `set -- ${env.GIT_SSH_COMMAND}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    assert.deepEqual(words, ['ssh', '-F', awkward]);
+    assert.equal(shellWord('$(rm -rf ~)'), "'$(rm -rf ~)'");
+  });
+
+  test('SSH routing needs a listening ssh target', () => {
+    const targets = [status('db', '127.0.0.1:1'), status('web', '127.0.0.1:2222', 'listening', 'ssh'), status('bastion', undefined, 'error', 'ssh')];
+    assert.deepEqual(sshTargets(targets).map((t) => t.target.name), ['web']);
+    assert.deepEqual(sshTargets([status('db', '127.0.0.1:1')]), []);
   });
 });

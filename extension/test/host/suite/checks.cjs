@@ -18,7 +18,7 @@ async function activate() {
 
 async function commandsRegistered() {
   const commands = await vscode.commands.getCommands(true);
-  for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy', 'airlock.showApproval', 'airlock.showAction', 'airlock.openReplay']) {
+  for (const id of ['airlock.approve', 'airlock.approveForSession', 'airlock.deny', 'airlock.startDaemon', 'airlock.openPolicy', 'airlock.showApproval', 'airlock.showAction', 'airlock.openReplay', 'airlock.openSshTerminal']) {
     if (!commands.includes(id)) throw new Error(`command ${id} is not registered`);
   }
 }
