@@ -15,8 +15,9 @@ const SFTP_MAX_HANDLES = 64;
 
 /**
  * Requests unanswered at once on one channel: OpenSSH's sftp and scp keep 64 reads or writes in flight
- * plus the path operations around them; at 64 an upload loses the requests over it. The bytes they
- * carry are bounded separately (maxBytesInFlight).
+ * plus the path operations around them, so at 128 a copy runs without the bridge pausing the agent's
+ * channel (at the cap it pauses; before that flow control an upload at 64 came out truncated). The
+ * bytes they carry are bounded separately (maxBytesInFlight).
  */
 const SFTP_MAX_OUTSTANDING = 128;
 
