@@ -145,3 +145,30 @@ describe('SSH proxy under the default policy and its limits', { timeout: 180_000
     assert.equal(detail.bytesOut, r.stdout.length);
   });
 });
+
+describe('SSH proxy idle timeout', { timeout: 60_000 }, () => {
+  test('a logged-in connection with no channel traffic for limits.idleTimeout is closed; one with traffic is not', async () => {
+    const h = await startSshProxy({ limits: { idleTimeout: '1s' } });
+    try {
+      const idle = await h.connect();
+      const busy = await h.connect();
+      const closed = new Promise<number>((resolve) => {
+        const started = Date.now();
+        idle.once('close', () => resolve(Date.now() - started));
+      });
+      let busyClosed = false;
+      busy.once('close', () => (busyClosed = true));
+      // traffic on `busy` every 300 ms keeps it open past the timeout
+      for (let i = 0; i < 6; i++) {
+        await exec(busy, 'echo tick');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const took = await closed;
+      assert.ok(took >= 900 && took < 4000, `the idle connection closed after ${took} ms`);
+      assert.equal(busyClosed, false, 'the busy connection is still open');
+      busy.end();
+    } finally {
+      await h.stop();
+    }
+  });
+});
