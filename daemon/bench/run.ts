@@ -7,6 +7,7 @@ import { benchMasking } from './masking.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
+import { benchSsh } from './ssh.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -18,6 +19,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['recording', benchRecording],
   ['sse', benchSse],
   ['postgres', benchPostgres],
+  ['ssh', benchSsh],
 ];
 
 const only = process.argv.slice(2);

@@ -70,6 +70,10 @@ export const LimitsShape = {
   idleTimeout: Duration,
   /** connecting and logging in to the upstream server */
   connectTimeout: PositiveDuration,
+  /** SSH: channels (sessions, forwards) open at once on one agent connection; OpenSSH's MaxSessions is 10 */
+  maxChannelsPerConnection: z.number().int().min(1).max(10_000),
+  /** SSH: bytes of terminal output (and shell input) kept in the recording of one exec or shell; the stream itself goes on */
+  recordedBytesPerClip: z.number().int().min(0).max(1024 * MiB),
 };
 
 export const Limits = z.object(LimitsShape).strict();
@@ -87,6 +91,8 @@ export const DEFAULT_LIMITS: Limits = {
   authTimeout: '10s',
   idleTimeout: '0s',
   connectTimeout: '10s',
+  maxChannelsPerConnection: 10,
+  recordedBytesPerClip: 256 * KiB,
 };
 
 /** Overrides of the daemon-wide limits, daemon-wide (config `limits`) or per target. */

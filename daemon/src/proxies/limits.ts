@@ -13,6 +13,8 @@ export interface TargetLimits {
   /** 0 = no idle timeout */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  maxChannelsPerConnection: number;
+  recordedBytesPerClip: number;
   /** how much of each result the recording keeps */
   resultRows: number;
   resultBytes: number;
@@ -46,6 +48,8 @@ export function resolveLimits(target: Target, daemonWide: LimitOverrides, record
     authTimeoutMs: parseDuration(merged.authTimeout),
     idleTimeoutMs: parseDuration(merged.idleTimeout),
     connectTimeoutMs: parseDuration(merged.connectTimeout),
+    maxChannelsPerConnection: merged.maxChannelsPerConnection,
+    recordedBytesPerClip: merged.recordedBytesPerClip,
     resultRows: recording.resultRows,
     resultBytes: recording.resultBytes,
   };

@@ -48,7 +48,7 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       assert.equal(appDb.state, 'listening', appDb.error);
 
       // a protocol whose proxy this build does not have yet: nothing listens, and the status says so
-      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'ssh', '--upstream', 'ssh://deploy@10.0.0.1:22', '--key-env', 'JUMP_SSH_KEY', '--listen', '127.0.0.1:0']);
+      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'kubernetes', '--upstream', 'https://k8s.internal:6443', '--listen', '127.0.0.1:0']);
       assert.equal(ssh.code, 0, ssh.stderr);
       await confirmStaged(daemon, 'jump');
       let jump: TargetStatus | undefined;
@@ -57,7 +57,7 @@ describe('targets through the CLI, picked up by the running daemon', () => {
         if (!jump) await new Promise((r) => setTimeout(r, 30));
       }
       assert.equal(jump?.state, 'unsupported');
-      assert.match(jump?.error ?? '', /no ssh proxy/);
+      assert.match(jump?.error ?? '', /no kubernetes proxy/);
       assert.equal((await runCli(home.dir, ['target', 'remove', 'jump'])).code, 0);
 
       const list = await runCli(home.dir, ['target', 'list', '--json']);

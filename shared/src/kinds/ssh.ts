@@ -67,6 +67,8 @@ export const SshSftpDetail = SshEndpoint.extend({
   flags: z.array(z.string()).optional(),
   /** setstat: what changes (mode, uid/gid, size, times) */
   attrs: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
+  /** operation `extended`: the extension's name (`hardlink@openssh.com`, ...) */
+  extension: z.string().optional(),
 });
 export type SshSftpDetail = z.infer<typeof SshSftpDetail>;
 
@@ -104,6 +106,10 @@ export const SshSftpResultDetail = z.object({
   status: z.string(),
   bytes: z.number().int().min(0).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** why there is no sha256 for bytes that went (not one pass from offset 0, ...) */
+  sha256Skipped: z.string().optional(),
+  /** the upstream's own message when the status is not ok */
+  message: z.string().optional(),
   entries: z.number().int().min(0).optional(),
 });
 export type SshSftpResultDetail = z.infer<typeof SshSftpResultDetail>;

@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
+import { freePort } from './pg-cluster.js';
+import { startSshd, type RunningSshd } from './sshd.js';
+
+export interface SshProxyHarness {
+  daemon: RunningDaemon;
+  sshd: RunningSshd;
+  home: string;
+  /** the listener's port */
+  port: number;
+  token: string;
+  sessionId: string;
+  newSession(name: string): Promise<{ token: string; id: string }>;
+  /** an ssh2 client logged in to the listener with the token as password */
+  connect(token?: string, extra?: Partial<ConnectConfig>): Promise<Client>;
+  /** OpenSSH's ssh through the listener (the token given by SSH_ASKPASS), with extra arguments */
+  ssh(args: string[], options?: { input?: string; token?: string; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  records(sessionId?: string): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+export interface SshProxyOptions {
+  /** the policy (YAML); none: the built-in default policy */
+  policy?: string;
+  /** target fields replacing the defaults (hostKey pinned to the sshd's key) */
+  target?: Record<string, unknown>;
+  limits?: Record<string, unknown>;
+  sshd?: RunningSshd;
+}
+
+/** The real daemon with one ssh target `box` in front of a real sshd, an agent session, and the policy given. */
+export async function startSshProxy(options: SshProxyOptions): Promise<SshProxyHarness> {
+  const sshd = options.sshd ?? (await startSshd());
+  const home = tempHome('airlock-ssh-');
+  const port = await freePort();
+  const target = {
+    name: 'box',
+    protocol: 'ssh',
+    upstream: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`,
+    listen: { host: '127.0.0.1', port },
+    credential: { file: sshd.clientKey },
+    hostKey: sshd.hostFingerprint,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...options.target,
+  };
+  writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
+  if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
+  const daemon = await startDaemon(home.dir);
+  const newSession = async (name: string) => {
+    const res = await daemon.api('POST', '/v1/agent-sessions', { name });
+    if (res.status !== 201) throw new Error(`cannot create an agent session: ${JSON.stringify(res.json)}`);
+    const json = res.json as { token: string; session: { id: string } };
+    return { token: json.token, id: json.session.id };
+  };
+  const first = await newSession('ssh-agent');
+  const askpass = path.join(home.dir, 'askpass.sh');
+  const connect = (token = first.token, extra: Partial<ConnectConfig> = {}) =>
+    new Promise<Client>((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.once('ready', () => resolve(c));
+      c.once('error', reject);
+      c.connect({ host: '127.0.0.1', port, username: 'agent', password: token, readyTimeout: 10_000, ...extra });
+    });
+  return {
+    daemon,
+    sshd,
+    home: home.dir,
+    port,
+    token: first.token,
+    sessionId: first.id,
+    newSession,
+    connect,
+    ssh: (args, opts = {}) => {
+      writeFileSync(askpass, `#!/bin/sh\necho '${opts.token ?? first.token}'\n`);
+      chmodSync(askpass, 0o700);
+      return run(
+        'ssh',
+        ['-F', '/dev/null', '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=INFO', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', '-o', 'NumberOfPasswordPrompts=1', ...args],
+        { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+        opts.input,
+        opts.timeoutMs ?? 20_000,
+      );
+    },
+    async records(sessionId = first.id) {
+      const listed = (await daemon.api('GET', '/v1/sessions')).json as { recordings: { id: string; agentSessionId: string }[] };
+      const recording = listed.recordings.find((r) => r.agentSessionId === sessionId);
+      if (!recording) return [];
+      const page = (await daemon.api('GET', `/v1/sessions/${recording.id}/records?limit=1000`)).json as { records: Record<string, unknown>[] };
+      return page.records;
+    },
+    async stop() {
+      await daemon.stop();
+      home.cleanup();
+      if (!options.sshd) await sshd.stop();
+    },
+  };
+}
+
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one command over an ssh2 connection and collects everything. */
+export function exec(client: Client, command: string, options: { pty?: boolean; input?: string } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, options.pty ? { pty: { term: 'xterm', rows: 24, cols: 80 } } : {}, (err, channel: ClientChannel) => {
+      if (err) return reject(err);
+      let stdout = '';
+      let stderr = '';
+      let code: number | null = null;
+      let signal: string | undefined;
+      channel.on('data', (d: Buffer) => (stdout += d.toString()));
+      channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      channel.on('exit', (c: number | null, s?: string) => {
+        code = c;
+        signal = s;
+      });
+      channel.on('close', () => resolve({ code, signal, stdout, stderr }));
+      if (options.input !== undefined) channel.end(options.input);
+      else channel.end();
+    });
+  });
+}
+
+/** Waits for the first pending approval and returns its id. */
+export async function pendingApproval(daemon: RunningDaemon, timeoutMs = 10_000): Promise<{ id: string; action: { summary: string } }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const approvals = ((await daemon.api('GET', '/v1/approvals')).json as { approvals: { id: string; status?: string; action: { summary: string } }[] }).approvals;
+    const pending = approvals.find((a) => a.status === undefined || a.status === 'pending');
+    if (pending) return pending;
+    if (Date.now() > deadline) throw new Error('no approval became pending in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
