@@ -1,66 +1,9 @@
+import { ClassificationCache } from '../text-cache.js';
 import type { ShellClassification } from './types.js';
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-/**
- * Classifications by exact text, least recently used evicted first, as SqlClassifierCache: an
- * agent repeats its commands (`git status`, `ls`), and a hit costs a Map lookup instead of a
- * parse. Results are frozen because every caller of the same text shares one object.
- */
-export class ShellClassifierCache {
-  private readonly entries = new Map<string, ShellClassification>();
-  /** characters of all keys: what bounds the cache's memory, as a count of entries alone does not */
-  private totalChars = 0;
-
-  /**
-   * @param classifyText the classifier whose results are kept
-   * @param maxEntries how many texts to keep
-   * @param maxTextLength longer texts are classified every time rather than kept as keys
-   * @param maxTotalChars characters of all kept texts together; the oldest go first
-   */
-  constructor(
-    private readonly classifyText: (text: string) => ShellClassification,
-    readonly maxEntries = 5000,
-    readonly maxTextLength = 16_384,
-    readonly maxTotalChars = 8 * 1024 * 1024,
-  ) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries: expected a positive whole number, got ${maxEntries}`);
-    if (!Number.isInteger(maxTotalChars) || maxTotalChars < maxTextLength) {
-      throw new RangeError(`maxTotalChars: expected a whole number of at least maxTextLength (${maxTextLength}), got ${maxTotalChars}`);
-    }
-  }
-
-  get chars(): number {
-    return this.totalChars;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  classify(text: string): ShellClassification {
-    const cached = this.entries.get(text);
-    if (cached !== undefined) {
-      this.entries.delete(text);
-      this.entries.set(text, cached);
-      return cached;
-    }
-    const classification = deepFreeze(this.classifyText(text));
-    if (text.length > this.maxTextLength) return classification;
-    this.entries.set(text, classification);
-    this.totalChars += text.length;
-    while (this.entries.size > this.maxEntries || this.totalChars > this.maxTotalChars) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
-      this.totalChars -= oldest.value.length;
-    }
-    return classification;
+/** Shell classifications by exact text (see ClassificationCache). */
+export class ShellClassifierCache extends ClassificationCache<ShellClassification> {
+  constructor(classifyText: (text: string) => ShellClassification, maxEntries = 5000, maxTextLength = 16_384, maxTotalChars = 8 * 1024 * 1024) {
+    super(classifyText, maxEntries, maxTextLength, maxTotalChars);
   }
 }

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Target } from '@airlock/shared';
 import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js';
+import { listenForTarget } from '../tcp-listener.js';
 import { ClientConnection } from './connection.js';
 import { CancelRegistry } from './cancel.js';
 import { SqlClassifier } from './classification.js';
@@ -32,22 +32,8 @@ export const postgresProxy: ProxyFactory = async (target: Target, context: Proxy
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(target.listen.port, target.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  return listenForTarget(server, target, context, () => {
+    for (const c of connections) c.close();
+    catalogs?.close();
   });
-  server.on('error', (err) => context.logger.error(err.message));
-  const address = server.address() as AddressInfo;
-  return {
-    address: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const c of connections) c.close();
-        catalogs?.close();
-      }),
-  };
 };

@@ -7,8 +7,8 @@ import type { TargetLimits } from '../limits.js';
 import { formatDuration, type Clock } from '../../util/time.js';
 import { BackendDecoder } from './backend.js';
 import { MessageFramer, ProtocolError, type WireMessage } from './protocol.js';
-import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
-import { TargetConfigError } from '../target-config-error.js';
+import { CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
+import { TargetConfigError, checkTargetCredentialFile } from '../target-config-error.js';
 import { resolveUpstreamSecurity, upstreamHost, type ChannelBinding, type RequireAuth, type SslMode } from './upstream-settings.js';
 import { UpstreamAuthenticator, type UpstreamAuthMethod } from './upstream-auth.js';
 import { tlsServerEndPoint } from './channel-binding.js';
@@ -67,15 +67,8 @@ export function upstreamSettings(target: Target, context: { limits: Pick<TargetL
       throw new TargetConfigError(`target "${target.name}": cannot read sslrootcert ${security.sslrootcert}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
+  checkTargetCredentialFile(target);
   const credential = target.credential;
-  if (credential && 'file' in credential) {
-    try {
-      checkCredentialFile(target.name, credential.file);
-    } catch (err) {
-      // the daemon loads a target again when the config changes, not when a file's mode does
-      throw new TargetConfigError(`${(err as Error).message}, then airlock stop && airlock up to start the target`);
-    }
-  }
   return {
     target: target.name,
     host: upstreamHost(url),

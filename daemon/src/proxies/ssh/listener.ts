@@ -1,9 +1,10 @@
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import ssh2 from 'ssh2';
 
 const { Server, utils: sshUtils } = ssh2;
 import type { Target } from '@airlock/shared';
 import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js';
+import { listenForTarget } from '../tcp-listener.js';
 import { AgentConnection } from './connection.js';
 import { shellClassifier } from './classifier.js';
 import { sshUpstream } from './upstream.js';
@@ -49,21 +50,7 @@ export const sshProxy: ProxyFactory = async (target: Target, context: ProxyConte
     });
     ssh.injectSocket(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(target.listen.port, target.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  return listenForTarget(server, target, context, () => {
+    for (const c of connections) c.close();
   });
-  server.on('error', (err: Error) => context.logger.error(err.message));
-  const address = server.address() as AddressInfo;
-  return {
-    address: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const c of connections) c.close();
-      }),
-  };
 };

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import ssh2, { type Client, type ConnectConfig } from 'ssh2';
 import type { Target } from '@airlock/shared';
-import { checkCredentialFile, CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
-import { TargetConfigError } from '../target-config-error.js';
+import { CredentialFileError, readCredentialFile } from '../../config/credential-file.js';
+import { TargetConfigError, checkTargetCredentialFile } from '../target-config-error.js';
 import type { ProxyContext } from '../listeners.js';
 import { checkHostKey, pinRefusal, type PinVerdict } from './host-key.js';
 
@@ -42,14 +42,8 @@ export function sshUpstream(target: Target, context: ProxyContext, env: NodeJS.P
   const port = url.port ? Number(url.port) : 22;
   const username = decodeURIComponent(url.username);
   if (!username) throw new TargetConfigError(`target "${target.name}": the upstream URL names no user (expected ssh://user@host:port)`);
+  checkTargetCredentialFile(target);
   const credential = target.credential;
-  if (credential && 'file' in credential) {
-    try {
-      checkCredentialFile(target.name, credential.file);
-    } catch (err) {
-      throw new TargetConfigError(`${(err as Error).message}, then airlock stop && airlock up to start the target`);
-    }
-  }
   const address = `${username}@${host}:${port}`;
   const secret = (): Pick<ConnectConfig, 'privateKey' | 'password' | 'agent'> => {
     if (!credential) throw new UpstreamError(`target "${target.name}" has no credential for ${address} (set credential.file, credential.env or credential.agentSocket)`);
