@@ -1,6 +1,6 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import net from 'node:net';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -9,7 +9,7 @@ import type { SshSftpResultDetail } from '@airlock/shared';
 import { startSftpBridge, type SftpBridge, type SftpLimits, type SftpVerdict } from '../../src/proxies/ssh/sftp-bridge.js';
 import type { SftpOp } from '../../src/proxies/ssh/sftp-session.js';
 import { lineLogger } from '../../src/util/logger.js';
-import { freePort } from './pg-cluster.js';
+import { startSshd } from './sshd.js';
 
 const { Server, Client } = ssh2;
 
@@ -43,59 +43,20 @@ export interface SftpUpstream {
 }
 
 export async function startSftpUpstream(): Promise<SftpUpstream> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'airlock-sftp-upstream-'));
-  const dir = path.join(root, 'files');
-  execFileSync('mkdir', ['-p', dir]);
-  const hostKey = path.join(root, 'host_ed25519');
-  const clientKey = path.join(root, 'client_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
-  const authorized = path.join(root, 'authorized_keys');
-  writeFileSync(authorized, readFileSync(`${clientKey}.pub`));
-  chmodSync(authorized, 0o600);
-  const port = await freePort();
-  const user = os.userInfo().username;
-  const config = path.join(root, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      `ListenAddress 127.0.0.1:${port}`,
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${authorized}`,
-      `PidFile ${path.join(root, 'sshd.pid')}`,
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      // the tests may run as root (containers): a key login is what this sshd allows then
-      'PermitRootLogin prohibit-password',
-      `AllowUsers ${user}`,
-      'Subsystem sftp internal-sftp',
-      'LogLevel VERBOSE',
-      '',
-    ].join('\n'),
-  );
-  let stderr = '';
-  const sshd: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => sshd.once('exit', () => resolve()));
-  await waitForBanner(port, () => (sshd.exitCode !== null ? `sshd exited with ${sshd.exitCode}: ${stderr}` : undefined));
+  const sshd = await startSshd({ logLevel: 'VERBOSE' });
+  const dir = path.join(sshd.dir, 'files');
+  mkdirSync(dir);
   return {
     host: '127.0.0.1',
-    port,
-    user,
-    privateKey: readFileSync(clientKey),
-    privateKeyFile: clientKey,
+    port: sshd.port,
+    user: sshd.user,
+    privateKey: readFileSync(sshd.clientKey),
+    privateKeyFile: sshd.clientKey,
     dir,
-    log: () => stderr,
-    pauseSessions: () => signalDescendants(sshd.pid!, 'SIGSTOP'),
-    resumeSessions: () => signalDescendants(sshd.pid!, 'SIGCONT'),
-    async stop() {
-      if (sshd.exitCode === null) sshd.kill('SIGTERM');
-      await exited;
-      rmSync(root, { recursive: true, force: true });
-    },
+    log: () => sshd.output(),
+    pauseSessions: () => signalDescendants(sshd.pid, 'SIGSTOP'),
+    resumeSessions: () => signalDescendants(sshd.pid, 'SIGCONT'),
+    stop: () => sshd.stop(),
   };
 }
 
@@ -114,25 +75,6 @@ function signalDescendants(pid: number, signal: NodeJS.Signals): void {
     } catch {
       // gone meanwhile
     }
-  }
-}
-
-async function waitForBanner(port: number, failed: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const why = failed();
-    if (why) throw new Error(why);
-    const banner = await new Promise<string>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString());
-      });
-      socket.once('error', () => resolve(''));
-    });
-    if (banner.startsWith('SSH-2.0-')) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not answer on 127.0.0.1:${port} within 10 s`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -17,6 +17,8 @@ export interface RunningSshd {
   /** a known_hosts line for 127.0.0.1 at this port */
   knownHostsLine: string;
   output(): string;
+  /** sshd's own process: the parent of every connection's process */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ export function fingerprintOfPublicKey(file: string): string {
  * sftp server. As root, sshd needs its privilege-separation directory; as another user it runs
  * without one.
  */
-export async function startSshd(options: { hostKeyType?: string } = {}): Promise<RunningSshd> {
+export async function startSshd(options: { hostKeyType?: string; logLevel?: string } = {}): Promise<RunningSshd> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-sshd-'));
   const port = await freePort();
   const user = os.userInfo().username;
@@ -70,7 +72,7 @@ export async function startSshd(options: { hostKeyType?: string } = {}): Promise
       'PrintLastLog no',
       'MaxSessions 50',
       'Subsystem sftp internal-sftp',
-      'LogLevel ERROR',
+      `LogLevel ${options.logLevel ?? 'ERROR'}`,
       '',
     ].join('\n'),
   );
@@ -90,6 +92,7 @@ export async function startSshd(options: { hostKeyType?: string } = {}): Promise
     hostFingerprint,
     knownHostsLine: `[127.0.0.1]:${port} ${type} ${key}`,
     output: () => output,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
