@@ -218,7 +218,12 @@ describe('recordings ledger: verify --all against deletion and rewriting', () =>
 
   test('an edited ledger line is named by the ledger\'s own chain', async () => {
     const dir = copy();
-    const text = readFileSync(dir.ledger, 'utf8').replace(ids[1]!, `${ids[1]!.slice(0, -1)}0`);
+    const id = ids[1]!;
+    // a different last character (an id may itself end in "0")
+    const edited = `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`;
+    const before = readFileSync(dir.ledger, 'utf8');
+    const text = before.replace(id, edited);
+    assert.notEqual(text, before, 'the edit changed the ledger');
     writeFileSync(dir.ledger, text);
     const { code, out } = await verifyAll(dir.dir);
     assert.notEqual(code, 0);
