@@ -121,6 +121,8 @@ export interface ExecResult {
   code: number | null;
   signal?: string;
   stdout: string;
+  /** stdout as the bytes that arrived */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -129,17 +131,20 @@ export function exec(client: Client, command: string, options: { pty?: boolean; 
   return new Promise((resolve, reject) => {
     client.exec(command, options.pty ? { pty: { term: 'xterm', rows: 24, cols: 80 } } : {}, (err, channel: ClientChannel) => {
       if (err) return reject(err);
-      let stdout = '';
+      const out: Buffer[] = [];
       let stderr = '';
       let code: number | null = null;
       let signal: string | undefined;
-      channel.on('data', (d: Buffer) => (stdout += d.toString()));
+      channel.on('data', (d: Buffer) => out.push(d));
       channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       channel.on('exit', (c: number | null, s?: string) => {
         code = c;
         signal = s;
       });
-      channel.on('close', () => resolve({ code, signal, stdout, stderr }));
+      channel.on('close', () => {
+        const stdoutBytes = Buffer.concat(out);
+        resolve({ code, signal, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
+      });
       if (options.input !== undefined) channel.end(options.input);
       else channel.end();
     });

@@ -106,6 +106,17 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     assert.ok((result!.detail as { maskReport?: unknown }).maskReport, 'a mask report is recorded');
   });
 
+  test('binary output (what git fetch and cat of an archive send) arrives byte for byte with masking on', async () => {
+    const file = path.join(sshd.dir, 'blob.bin');
+    // random bytes with the high bit set: no ASCII text in them that a detector could rightly mask
+    const blob = Buffer.concat([Buffer.from('PACK\0\0\0\x02'), randomBytes(300_000).map((b) => b | 0x80), Buffer.from([0xff, 0xfe, 0xc3, 0x28])]);
+    writeFileSync(file, blob);
+    const r = await exec(agent, `cat ${file}`);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdoutBytes.length, blob.length);
+    assert.ok(r.stdoutBytes.equals(blob), 'the bytes are unchanged');
+  });
+
   test('a private key printed by cat is replaced', async () => {
     const file = path.join(sshd.dir, 'client_key');
     const r = await exec(agent, `cat ${file}`);

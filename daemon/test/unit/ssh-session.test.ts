@@ -5,7 +5,7 @@ import { MaskingPolicy, SshExecDetail, SshForwardDetail, SshRequestDetail, SshSh
 import { EchoGuard, SshSession, type SshSessionDeps } from '../../src/proxies/ssh/session.js';
 import { AsciicastWriter } from '../../src/proxies/ssh/asciicast.js';
 import { checkHostKey, fingerprintOf, keyTypeOf } from '../../src/proxies/ssh/host-key.js';
-import { MaskedOutput, incompleteEscapeStart } from '../../src/proxies/ssh/output.js';
+import { MaskedOutput, incompleteEscapeStart, incompleteUtf8Tail } from '../../src/proxies/ssh/output.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 import { classifyShell, initShellClassifier, shellActionSummary, shellAttributes } from '../../src/classify/shell/index.js';
 
@@ -244,6 +244,35 @@ describe('masked SSH output', () => {
     assert.ok(!first.includes('\x1b'), 'half an escape is not given out');
     const rest = out.push(Buffer.from('1mtext\x1b[0m\n')).toString() + out.flush(true).toString();
     assert.equal(first + rest, 'red: \x1b[31mtext\x1b[0m\n');
+  });
+
+  test('binary output (not UTF-8) reaches the agent byte for byte, in any chunking; an ASCII secret inside it is still masked', () => {
+    // a packfile-like stream: text first, then bytes that are not UTF-8
+    const binary = Buffer.concat([Buffer.from('PACK header grüße\n'), Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0xe2, 0x82]), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256))]);
+    for (const size of [1, 3, 7, 64, 1000, binary.length]) {
+      const out = new MaskedOutput(masker, new MaskReportBuilder());
+      const parts: Buffer[] = [];
+      for (let i = 0; i < binary.length; i += size) parts.push(out.push(binary.subarray(i, i + size)));
+      parts.push(out.flush(true));
+      assert.ok(Buffer.concat(parts).equals(binary), `chunks of ${size}: the bytes are unchanged`);
+    }
+    const key = 'AKIA' + 'QWERTYUIOPASDFGH';
+    const withKey = Buffer.concat([Buffer.from([0xff, 0x00, 0x9c]), Buffer.from(` aws_key=${key} `), Buffer.from([0xfe, 0x01])]);
+    const report = new MaskReportBuilder();
+    const out = new MaskedOutput(masker, report);
+    const seen = Buffer.concat([out.push(withKey.subarray(0, 10)), out.push(withKey.subarray(10)), out.flush(true)]);
+    assert.ok(!seen.includes(Buffer.from(key.slice(4))), 'the key is masked inside binary output');
+    assert.deepEqual([...seen.subarray(0, 3)], [0xff, 0x00, 0x9c], 'the bytes around it are unchanged');
+    assert.ok(report.changed);
+  });
+
+  test('the start of a UTF-8 character cut at a chunk end is told apart from a whole one', () => {
+    assert.equal(incompleteUtf8Tail(Buffer.from('abc')), 0);
+    assert.equal(incompleteUtf8Tail(Buffer.from([0x61, 0xc3])), 1);
+    assert.equal(incompleteUtf8Tail(Buffer.from([0xe2, 0x82])), 2);
+    assert.equal(incompleteUtf8Tail(Buffer.from([0xf0, 0x9f, 0x98])), 3);
+    assert.equal(incompleteUtf8Tail(Buffer.from('😀')), 0);
+    assert.equal(incompleteUtf8Tail(Buffer.from([0x80, 0x80, 0x80, 0x80])), 0, 'stray continuation bytes are not a character start');
   });
 
   test('an AWS key split across chunks is masked and counted', () => {

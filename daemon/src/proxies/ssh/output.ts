@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { StreamMasker, type MaskReportBuilder, type Masker } from '../../masking/index.js';
 
 /** An escape sequence longer than this is not one a terminal would wait for: it is let through as text. */
@@ -9,12 +10,20 @@ const ESCAPE_HOLD_LIMIT = 256;
  * replacement characters), an ANSI escape sequence cut at the end of a chunk held until it is whole
  * (so a mask never lands inside one and a replay never shows half of one), then the streaming masker,
  * which holds back what could be the start of a secret. Pure: the shell calls flush() when the source
- * goes quiet and at the end. Bytes that are not UTF-8 come out as U+FFFD while masking is on: the
- * output is text to the agent, and bytes the masker cannot read are not passed unread.
+ * goes quiet and at the end.
+ *
+ * Output that is not UTF-8 (a packfile for `git fetch` over ssh, `cat` of an archive) is binary:
+ * from its first invalid byte on, the stream is read one character per byte (latin1) and written
+ * back the same way, so every byte reaches the agent unchanged unless a detector matched. The
+ * detectors' patterns (keys, tokens, URLs with passwords, PEM blocks, emails, cards) are ASCII, so
+ * they still find secrets inside binary output; replacing U+FFFD for such bytes would corrupt it.
  */
 export class MaskedOutput {
-  private readonly decoder = new TextDecoder('utf-8');
   private readonly stream: StreamMasker;
+  /** the output turned out not to be UTF-8: one character per byte from then on */
+  private binary = false;
+  /** the first bytes of a UTF-8 character cut at the end of the last chunk (text mode) */
+  private pendingBytes: Buffer = Buffer.alloc(0);
   private escapeTail = '';
   /** bytes in (from upstream) and out (to the agent, UTF-8) */
   bytesIn = 0;
@@ -40,33 +49,71 @@ export class MaskedOutput {
       this.bytesOut += chunk.length;
       return chunk;
     }
-    let text = this.escapeTail + this.decoder.decode(chunk, { stream: true });
+    let prefix: Buffer = EMPTY;
+    let decoded: string;
+    if (this.binary) decoded = chunk.toString('latin1');
+    else {
+      const bytes = this.pendingBytes.length > 0 ? Buffer.concat([this.pendingBytes, chunk]) : chunk;
+      const cutAt = bytes.length - incompleteUtf8Tail(bytes);
+      const whole = bytes.subarray(0, cutAt);
+      if (isUtf8(whole)) {
+        decoded = whole.toString('utf8');
+        this.pendingBytes = Buffer.from(bytes.subarray(cutAt));
+      } else {
+        // what was held back as text goes out as text (masked as if the text ended here); the rest is binary
+        prefix = this.out(this.stream.push(this.escapeTail) + this.stream.flush());
+        this.escapeTail = '';
+        this.binary = true;
+        this.pendingBytes = EMPTY;
+        decoded = bytes.toString('latin1');
+      }
+    }
+    let text = this.escapeTail + decoded;
     const cut = incompleteEscapeStart(text);
     if (cut >= 0 && text.length - cut <= ESCAPE_HOLD_LIMIT) {
       this.escapeTail = text.slice(cut);
       text = text.slice(0, cut);
     } else this.escapeTail = '';
-    return this.out(this.stream.push(text));
+    const out = this.out(this.stream.push(text));
+    return prefix.length === 0 ? out : Buffer.concat([prefix, out]);
   }
 
-  /** Everything held back; `end`: the stream is over (a character cut at the very end becomes U+FFFD). */
+  /** Everything held back; `end`: the stream is over (the bytes of a character cut at the very end go as they came). */
   flush(end = false): Buffer {
     if (!this.masker.active) return EMPTY;
-    const rest = end ? this.decoder.decode() : '';
-    const pending = this.escapeTail + rest;
+    const pending = this.escapeTail;
     this.escapeTail = '';
-    return this.out(this.stream.push(pending) + this.stream.flush());
+    const text = this.out(this.stream.push(pending) + this.stream.flush());
+    if (!end || this.pendingBytes.length === 0) return text;
+    // a character cut at the very end: its bytes go as they came
+    const cutTail = this.pendingBytes;
+    this.pendingBytes = EMPTY;
+    this.bytesOut += cutTail.length;
+    return Buffer.concat([text, cutTail]);
   }
 
   private out(text: string): Buffer {
     if (text.length === 0) return EMPTY;
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = Buffer.from(text, this.binary ? 'latin1' : 'utf8');
     this.bytesOut += bytes.length;
     return bytes;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** How many bytes at the end of `bytes` are the start of a UTF-8 character that is not complete yet (0–3). */
+export function incompleteUtf8Tail(bytes: Buffer): number {
+  const n = bytes.length;
+  let i = n - 1;
+  // back over continuation bytes (10xxxxxx), at most three
+  while (i >= 0 && i >= n - 3 && (bytes[i]! & 0xc0) === 0x80) i--;
+  if (i < 0) return 0;
+  const lead = bytes[i]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  const have = n - i;
+  return have < need ? have : 0;
+}
 
 /**
  * Where an escape sequence that is not complete yet starts at the end of `text`, or -1. CSI (`ESC [`
