@@ -872,6 +872,9 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
 /** Any secret detector's trigger: tested once per text; on a miss none of them runs. */
 const SECRET_TRIGGER = new RegExp(SECRET_DETECTORS.map((d) => d.trigger.source).join('|'));
 
+/** The length mayHoldSecret asks of a text. */
+export { SECRET_MIN_LENGTH };
+
 /** Bits for the detectors findPlainSpans runs. */
 export const PLAIN_DETECTOR_BITS: Readonly<Partial<Record<DetectorName, number>>> = {
   email: 1,
@@ -908,32 +911,51 @@ export function plainSpansPossible(length: number, features: number, enabled: nu
  * Phone runs before national-id because most phone numbers pass the SSN gate, and the phone judge
  * leaves the 3-2-4 SSN shape alone.
  */
-export function findPlainSpans(text: string, spans: SpanList, features: number, enabled: number): void {
+export function findPlainSpans(text: string, spans: SpanList, features: number, enabled: number, line = false): void {
   const length = text.length;
   if (length < PLAIN_MIN_LENGTH) return;
+  // one line of a larger text: spans elsewhere in it count in spans.covered, so whether this line is
+  // all claimed is not known (and need not be: the early returns only save work)
+  const full = line ? -1 : length;
   if ((enabled & 1) !== 0) {
     findEmails(text, spans);
-    if (spans.covered === length) return;
+    if (spans.covered === full) return;
   }
   const tier = cardRunTier(features);
   const upper = (features & HAS_UPPER) !== 0;
   if ((enabled & 2) !== 0 && (features & IBAN_START) !== 0 && length >= IBAN_MIN_LENGTH) {
     findIbans(text, spans);
-    if (spans.covered === length) return;
+    if (spans.covered === full) return;
   }
   if ((enabled & 4) !== 0 && tier === RUN_13) {
     findCards(text, spans);
-    if (spans.covered === length) return;
+    if (spans.covered === full) return;
   }
   if ((enabled & 8) !== 0 && hasPhoneRun(features)) {
     scanWith(PHONE, text, spans, 'phone', PHONE_FORM, judgePhone);
-    if (spans.covered === length) return;
+    if (spans.covered === full) return;
   }
   if ((enabled & 16) !== 0) {
     if (tier >= RUN_9) findSsns(text, spans);
     if (upper && tier >= RUN_6) scanWith(UK_NINO, text, spans, 'national-id', NATIONAL_ID_FORM, judgeNino);
-    if (upper && tier >= RUN_7) scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId);
+    if (upper && tier >= RUN_7 && (!line || hasDigitRun(text, 7))) scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId);
   }
+}
+
+/**
+ * A finer gate than the features for SPANISH_ID, which needs 7 digits in a row: on log text nearly
+ * every line has a timestamp that opens the id gates. Applied per line by the stream masker; a cell
+ * does without.
+ */
+/** Whether `count` digits follow one another somewhere in the text (SPANISH_ID needs 7). */
+export function hasDigitRun(text: string, count: number): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (DIGIT_CHAR[text.charCodeAt(i)] === 1) {
+      if (++run >= count) return true;
+    } else run = 0;
+  }
+  return false;
 }
 
 // --- helpers for the stream masker ----------------------------------------------------------

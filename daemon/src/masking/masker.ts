@@ -1,9 +1,9 @@
 import { DETECTORS } from '@airlock/shared';
 import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
-import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
+import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, SECRET_MIN_LENGTH, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, withoutPhoneRun } from './features.js';
+import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, textFeaturesRange, withoutPhoneRun } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -42,6 +42,8 @@ export class Masker {
   readonly active: boolean;
   private readonly hasContentDetection: boolean;
   private readonly secretDetectors: readonly SecretDetector[];
+  /** The secret detectors findSpansStream runs line by line: all but private-key, which it runs over the whole text. */
+  private readonly lineSecretDetectors: readonly SecretDetector[];
   /** PLAIN_DETECTOR_BITS of the enabled detectors */
   private readonly plainDetectors: number;
   private readonly detectsCards: boolean;
@@ -55,6 +57,7 @@ export class Masker {
   ) {
     const enabled = new Set<string>(detectors);
     this.secretDetectors = SECRET_DETECTORS.filter((d) => enabled.has(d.name));
+    this.lineSecretDetectors = this.secretDetectors[0]?.name === 'private-key' ? this.secretDetectors.slice(1) : this.secretDetectors;
     this.plainDetectors = detectors.reduce((bits, name) => bits | (PLAIN_DETECTOR_BITS[name] ?? 0), 0);
     this.detectsCards = enabled.has('payment-card');
     this.hasContentDetection = detectors.length > 0 || custom.length > 0;
@@ -166,8 +169,65 @@ export class Masker {
     if (this.plainDetectors !== 0 && spans.covered < text.length) findPlainSpans(text, spans, features, this.plainDetectors);
     return spans.length > 0;
   }
+
+  /**
+   * findSpans for a large text such as a chunk of SSH output, with the same result, worked out
+   * line by line. No built-in match but a private-key block spans a line break, so custom
+   * detectors and private keys run over the whole text first (they may span lines, and come first
+   * in priority anyway), then each line runs the rest in the usual order, gated by its own
+   * features: on a whole 32 KiB chunk the gates are all open (one timestamp opens the phone gate,
+   * one `_` the secret hint) and every detector would scan all of it. A line that no gate lets
+   * through is not sliced or looked at again; secret keywords are looked for only on lines with a secret hint.
+   */
+  findSpansStream(text: string, spans: SpanList): boolean {
+    spans.clear();
+    if (!this.hasContentDetection || text.length === 0) return false;
+    for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
+    if (isUuid(text)) return spans.length > 0;
+    const length = text.length;
+    const lineSecrets = this.lineSecretDetectors;
+    const plain = this.plainDetectors;
+    if (lineSecrets !== this.secretDetectors && text.indexOf('-----BEGIN') >= 0) (this.secretDetectors[0] as SecretDetector).find(text, spans);
+    let at = plain !== 0 ? text.indexOf('@') : -1;
+    if (at < 0) at = length;
+    let start = 0;
+    while (start < length) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = length;
+      if (end - start >= SECRET_MIN_LENGTH) {
+        const features = textFeaturesRange(text, start, end);
+        if (at < start) {
+          at = text.indexOf('@', start);
+          if (at < 0) at = length;
+        }
+        const plains = plain !== 0 && plainSpansPossible(end - start, features, plain, at < end);
+        let line: string | undefined;
+        let secrets = false;
+        if ((features & SECRET_HINT) !== 0 && lineSecrets.length > 0) {
+          line = text.slice(start, end);
+          secrets = SECRET_KEYWORD_ANY_CASE.test(line);
+        }
+        if (secrets || plains) {
+          line ??= text.slice(start, end);
+          spans.base = start;
+          if (secrets) for (const detector of lineSecrets) if (detector.trigger.test(line)) detector.find(line, spans);
+          if (plains) findPlainSpans(line, spans, features, plain, true);
+          spans.base = 0;
+        }
+      }
+      start = end + 1;
+    }
+    return spans.length > 0;
+  }
+
 }
 
+/**
+ * Every secret detector's keyword in any casing (so more than SECRET_TRIGGER finds, never less),
+ * cheaper for the regex engine than SECRET_TRIGGER's spelled-out casings: findSpansStream tests it
+ * on each line with a secret hint before the detectors' own triggers.
+ */
+const SECRET_KEYWORD_ANY_CASE = /k(?:ey|ia|_live_)|sk-|token|secret|pass|pwd|bearer|authorization|aiza|asia|-----begin|eyj|:\/\/|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|npm_/i;
 const IBAN_BIT = PLAIN_DETECTOR_BITS.iban as number;
 
 /** screenBytes: nothing in the cell can be masked. */

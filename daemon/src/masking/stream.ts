@@ -151,7 +151,7 @@ export class StreamMasker {
       input = '';
       const text = this.context + this.pending;
       const base = this.context.length;
-      this.masker.findSpans(text, this.spans);
+      this.masker.findSpansStream(text, this.spans);
       let end = final ? text.length : this.holdStart(text, base);
       if (this.masker.detects('private-key')) {
         const open = openPrivateKeyStart(text, base);
