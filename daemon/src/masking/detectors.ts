@@ -911,52 +911,67 @@ export function plainSpansPossible(length: number, features: number, enabled: nu
  * Phone runs before national-id because most phone numbers pass the SSN gate, and the phone judge
  * leaves the 3-2-4 SSN shape alone.
  */
-export function findPlainSpans(text: string, spans: SpanList, features: number, enabled: number, line = false): void {
+export function findPlainSpans(text: string, spans: SpanList, features: number, enabled: number): void {
   const length = text.length;
   if (length < PLAIN_MIN_LENGTH) return;
-  // one line of a larger text: spans elsewhere in it count in spans.covered, so whether this line is
-  // all claimed is not known (and need not be: the early returns only save work)
-  const full = line ? -1 : length;
   if ((enabled & 1) !== 0) {
     findEmails(text, spans);
-    if (spans.covered === full) return;
+    if (spans.covered === length) return;
   }
   const tier = cardRunTier(features);
   const upper = (features & HAS_UPPER) !== 0;
   if ((enabled & 2) !== 0 && (features & IBAN_START) !== 0 && length >= IBAN_MIN_LENGTH) {
     findIbans(text, spans);
-    if (spans.covered === full) return;
+    if (spans.covered === length) return;
   }
   if ((enabled & 4) !== 0 && tier === RUN_13) {
     findCards(text, spans);
-    if (spans.covered === full) return;
+    if (spans.covered === length) return;
   }
   if ((enabled & 8) !== 0 && hasPhoneRun(features)) {
     scanWith(PHONE, text, spans, 'phone', PHONE_FORM, judgePhone);
-    if (spans.covered === full) return;
+    if (spans.covered === length) return;
   }
   if ((enabled & 16) !== 0) {
     if (tier >= RUN_9) findSsns(text, spans);
     if (upper && tier >= RUN_6) scanWith(UK_NINO, text, spans, 'national-id', NATIONAL_ID_FORM, judgeNino);
-    if (upper && tier >= RUN_7 && (!line || hasDigitRun(text, 7))) scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId);
+    if (upper && tier >= RUN_7) scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId);
   }
 }
 
-/**
- * A finer gate than the features for SPANISH_ID, which needs 7 digits in a row: on log text nearly
- * every line has a timestamp that opens the id gates. Applied per line by the stream masker; a cell
- * does without.
- */
-/** Whether `count` digits follow one another somewhere in the text (SPANISH_ID needs 7). */
-export function hasDigitRun(text: string, count: number): boolean {
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (DIGIT_CHAR[text.charCodeAt(i)] === 1) {
-      if (++run >= count) return true;
-    } else run = 0;
-  }
-  return false;
+/** One plain detector for Masker.findSpansStream: its gate on one line's features and length, and its scan. */
+export interface PlainScan {
+  readonly bit: number;
+  open(features: number, length: number): boolean;
+  scan(text: string, spans: SpanList): void;
 }
+
+/**
+ * The plain detectors after email, in findPlainSpans' order and with its gates, one by one: the
+ * stream masker runs each over the runs of lines its gate lets through. Keep in step with findPlainSpans.
+ */
+export const PLAIN_SCANS: readonly PlainScan[] = [
+  { bit: 2, open: (features, length) => (features & IBAN_START) !== 0 && length >= IBAN_MIN_LENGTH, scan: findIbans },
+  { bit: 4, open: (features, length) => length >= PLAIN_MIN_LENGTH && cardRunTier(features) === RUN_13, scan: findCards },
+  { bit: 8, open: (features, length) => length >= PLAIN_MIN_LENGTH && hasPhoneRun(features), scan: (text, spans) => scanWith(PHONE, text, spans, 'phone', PHONE_FORM, judgePhone) },
+  { bit: 16, open: (features, length) => length >= PLAIN_MIN_LENGTH && cardRunTier(features) >= RUN_9, scan: findSsns },
+  {
+    bit: 16,
+    open: (features, length) => length >= PLAIN_MIN_LENGTH && (features & HAS_UPPER) !== 0 && cardRunTier(features) >= RUN_6,
+    scan: (text, spans) => scanWith(UK_NINO, text, spans, 'national-id', NATIONAL_ID_FORM, judgeNino),
+  },
+  {
+    bit: 16,
+    open: (features, length) => length >= PLAIN_MIN_LENGTH && (features & HAS_UPPER) !== 0 && cardRunTier(features) >= RUN_7,
+    scan: (text, spans) => scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId),
+  },
+];
+
+/** findEmails, for the stream masker (email has no gate but its `@`). */
+export function findEmailSpans(text: string, spans: SpanList): void {
+  if (text.length >= PLAIN_MIN_LENGTH) findEmails(text, spans);
+}
+
 
 // --- helpers for the stream masker ----------------------------------------------------------
 

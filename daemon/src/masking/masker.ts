@@ -1,7 +1,7 @@
 import { DETECTORS } from '@airlock/shared';
 import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
-import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, SECRET_MIN_LENGTH, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
+import { PLAIN_DETECTOR_BITS, PLAIN_SCANS, SECRET_DETECTORS, SECRET_MIN_LENGTH, findEmailSpans, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
 import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, textFeaturesRange, withoutPhoneRun } from './features.js';
 import type { MaskReportBuilder } from './report.js';
@@ -49,6 +49,12 @@ export class Masker {
   private readonly detectsCards: boolean;
   private readonly columnForms = new Map<string, string>();
   private readonly scratch = new SpanList();
+  /** findSpansStream's scratch space: the lines of the text and their features, the runs of lines with secret keywords */
+  private readonly lineStarts: number[] = [];
+  private readonly lineEnds: number[] = [];
+  private readonly lineFeatures: number[] = [];
+  private readonly runStarts: number[] = [];
+  private readonly runTexts: string[] = [];
 
   constructor(
     readonly detectors: readonly DetectorName[],
@@ -171,13 +177,14 @@ export class Masker {
   }
 
   /**
-   * findSpans for a large text such as a chunk of SSH output, with the same result, worked out
-   * line by line. No built-in match but a private-key block spans a line break, so custom
-   * detectors and private keys run over the whole text first (they may span lines, and come first
-   * in priority anyway), then each line runs the rest in the usual order, gated by its own
-   * features: on a whole 32 KiB chunk the gates are all open (one timestamp opens the phone gate,
-   * one `_` the secret hint) and every detector would scan all of it. A line that no gate lets
-   * through is not sliced or looked at again; secret keywords are looked for only on lines with a secret hint.
+   * findSpans for a large text such as a chunk of SSH output, with the same result, with each
+   * detector gated line by line. On a whole 32 KiB chunk the gates of findSpans are all open (one
+   * timestamp opens the phone gate, one `_` the secret hint) and every detector would scan all of
+   * it. Here the text's lines (split at `\n`) get their features first; then, in findSpans' order,
+   * each detector scans only the runs of consecutive lines its gate lets through, each run in one
+   * call (its positions offset by SpanList.base). That is findSpans with lines skipped where the
+   * detector cannot match: no built-in match spans a line break but a private-key block, which,
+   * like custom detectors, is looked for over the whole text.
    */
   findSpansStream(text: string, spans: SpanList): boolean {
     spans.clear();
@@ -185,47 +192,73 @@ export class Masker {
     for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
     if (isUuid(text)) return spans.length > 0;
     const length = text.length;
-    const lineSecrets = this.lineSecretDetectors;
-    const plain = this.plainDetectors;
-    if (lineSecrets !== this.secretDetectors && text.indexOf('-----BEGIN') >= 0) (this.secretDetectors[0] as SecretDetector).find(text, spans);
-    let at = plain !== 0 ? text.indexOf('@') : -1;
-    if (at < 0) at = length;
-    let start = 0;
-    while (start < length) {
+    const starts = this.lineStarts;
+    const ends = this.lineEnds;
+    const features = this.lineFeatures;
+    let lines = 0;
+    for (let start = 0; start < length; ) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = length;
+      // no detector matches fewer characters
       if (end - start >= SECRET_MIN_LENGTH) {
-        const features = textFeaturesRange(text, start, end);
-        if (at < start) {
-          at = text.indexOf('@', start);
-          if (at < 0) at = length;
-        }
-        const plains = plain !== 0 && plainSpansPossible(end - start, features, plain, at < end);
-        let line: string | undefined;
-        let secrets = false;
-        if ((features & SECRET_HINT) !== 0 && lineSecrets.length > 0) {
-          line = text.slice(start, end);
-          secrets = SECRET_KEYWORD_ANY_CASE.test(line);
-        }
-        if (secrets || plains) {
-          line ??= text.slice(start, end);
-          spans.base = start;
-          if (secrets) for (const detector of lineSecrets) if (detector.trigger.test(line)) detector.find(line, spans);
-          if (plains) findPlainSpans(line, spans, features, plain, true);
-          spans.base = 0;
-        }
+        starts[lines] = start;
+        ends[lines] = end;
+        features[lines++] = textFeaturesRange(text, start, end);
       }
       start = end + 1;
     }
+    const lineSecrets = this.lineSecretDetectors;
+    if (lineSecrets !== this.secretDetectors && text.indexOf('-----BEGIN') >= 0) (this.secretDetectors[0] as SecretDetector).find(text, spans);
+    if (lineSecrets.length > 0) {
+      // the runs of lines with a secret hint, and of those the ones with a keyword
+      const runStarts = this.runStarts;
+      const runTexts = this.runTexts;
+      let runs = 0;
+      for (let i = 0; i < lines; i++) {
+        if (((features[i] as number) & SECRET_HINT) === 0) continue;
+        let j = i;
+        while (j + 1 < lines && ((features[j + 1] as number) & SECRET_HINT) !== 0) j++;
+        const run = text.slice(starts[i], ends[j]);
+        if (SECRET_KEYWORD_ANY_CASE.test(run)) {
+          runStarts[runs] = starts[i] as number;
+          runTexts[runs++] = run;
+        }
+        i = j;
+      }
+      for (const detector of lineSecrets) {
+        for (let r = 0; r < runs; r++) {
+          const run = runTexts[r] as string;
+          if (!detector.trigger.test(run)) continue;
+          spans.base = runStarts[r] as number;
+          detector.find(run, spans);
+          spans.base = 0;
+        }
+      }
+      runTexts.fill('', 0, runs);
+    }
+    if (this.plainDetectors !== 0) {
+      if ((this.plainDetectors & 1) !== 0) findEmailSpans(text, spans);
+      for (const plain of PLAIN_SCANS) {
+        if ((this.plainDetectors & plain.bit) === 0) continue;
+        for (let i = 0; i < lines; i++) {
+          if (!plain.open(features[i] as number, (ends[i] as number) - (starts[i] as number))) continue;
+          let j = i;
+          while (j + 1 < lines && plain.open(features[j + 1] as number, (ends[j + 1] as number) - (starts[j + 1] as number))) j++;
+          spans.base = starts[i] as number;
+          plain.scan(text.slice(starts[i], ends[j]), spans);
+          spans.base = 0;
+          i = j;
+        }
+      }
+    }
     return spans.length > 0;
   }
-
 }
 
 /**
  * Every secret detector's keyword in any casing (so more than SECRET_TRIGGER finds, never less),
  * cheaper for the regex engine than SECRET_TRIGGER's spelled-out casings: findSpansStream tests it
- * on each line with a secret hint before the detectors' own triggers.
+ * on each run of lines with a secret hint before the detectors' own triggers.
  */
 const SECRET_KEYWORD_ANY_CASE = /k(?:ey|ia|_live_)|sk-|token|secret|pass|pwd|bearer|authorization|aiza|asia|-----begin|eyj|:\/\/|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|npm_/i;
 const IBAN_BIT = PLAIN_DETECTOR_BITS.iban as number;
