@@ -160,7 +160,7 @@ export class Masker {
 
   /**
    * Fills `spans` with what to replace in `text`; false when there is nothing. The building block
-   * of maskCell, maskText and the stream masker.
+   * of maskCell and maskText (the stream masker uses findSpansStream, which finds the same spans).
    */
   findSpans(text: string, spans: SpanList, screened = -1): boolean {
     spans.clear();
