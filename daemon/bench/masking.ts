@@ -2,6 +2,7 @@ import { MaskingPolicy } from '@airlock/shared';
 import { NOTHING_TO_MASK, compileMasking } from '../src/masking/masker.js';
 import type { Masker } from '../src/masking/masker.js';
 import { MaskReportBuilder } from '../src/masking/report.js';
+import { StreamMasker } from '../src/masking/stream.js';
 import type { BenchSection } from './report.js';
 
 const ROWS = 10_000;
@@ -218,10 +219,10 @@ function screenAndMaskAll(masker: Masker, rows: readonly Buffer[][], report: Mas
   return decoded;
 }
 
-function bestSeconds(run: () => void): number {
-  for (let i = 0; i < WARMUP_RUNS; i++) run();
+function bestSeconds(run: () => void, warmups = WARMUP_RUNS, runs = RUNS): number {
+  for (let i = 0; i < warmups; i++) run();
   let best = Infinity;
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     const start = process.hrtime.bigint();
     run();
     best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e9);
@@ -256,6 +257,25 @@ export async function benchMasking(): Promise<BenchSection> {
     sink += screenAndMaskAll(masker, typicalRows, new MaskReportBuilder());
   });
 
+  // SSH exec output: a stream of log-like text in 32 KiB chunks, as the SSH proxy hands them over
+  const streamChunks = chunked(streamingText(STREAM_BYTES));
+  const streamReport = new MaskReportBuilder();
+  streamThrough(masker, streamChunks, streamReport);
+  const streamCounts = Object.entries(streamReport.toReport().byDetector)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+  const streamSeconds = bestSeconds(() => {
+    sink += streamThrough(masker, streamChunks, new MaskReportBuilder());
+  }, 1, 3);
+  const streamEncodeSeconds = bestSeconds(
+    () => {
+      for (const chunk of streamChunks) sink += Buffer.from(chunk, 'utf8').length;
+    },
+    1,
+    3,
+  );
+
   const perDetector = Object.entries(counts)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, n]) => `${name} ${n.toLocaleString('en-US')}`)
@@ -276,11 +296,96 @@ export async function benchMasking(): Promise<BenchSection> {
         value: typicalBytes / 1e6 / typicalSeconds,
         unit: 'MB/s',
       },
+      {
+        name: `StreamMasker throughput, ${STREAM_BYTES / 1e6} MB of log-like text (journal lines, JSON logs, code, base64, a few secrets) in 32 KiB chunks`,
+        value: STREAM_BYTES / 1e6 / streamSeconds,
+        unit: 'MB/s',
+        baseline: { name: 'encode the chunks as UTF-8', value: STREAM_BYTES / 1e6 / streamEncodeSeconds },
+      },
     ],
     notes: [
+      `stream: ${streamChunks.length} chunks; matches: ${streamCounts}`,
       `columns: ${columns.join(', ')}; ${(bytes / 1e6).toFixed(2)} MB of UTF-8 input, seeded dataset; best of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`,
       `cells changed: ${changed.toLocaleString('en-US')} of ${(ROWS * columns.length).toLocaleString('en-US')}; per detector: ${perDetector}`,
       `typical table: ${(typicalBytes / 1e6).toFixed(2)} MB (ids, uuids, timestamps, status, amount, quantity, SKU, description, URL); cells the screen passed on to maskCell: ${typicalDecoded.toLocaleString('en-US')} of ${(ROWS * 10).toLocaleString('en-US')}`,
     ],
   };
+}
+
+// --- streaming (SSH exec output) ------------------------------------------------------------------
+
+const STREAM_CHUNK = 32 * 1024;
+const STREAM_BYTES = 20e6;
+
+/**
+ * Realistic terminal output, `bytes` long: journalctl-like lines, JSON logs, source code, base64
+ * blobs, a `ls -l` listing, and now and then a secret (an email, a card, a token, a URL password,
+ * an AWS key id, a private key block) — about one line in 400. Seeded.
+ */
+export function streamingText(bytes: number, seed = SEED + 2): string {
+  const random = seededRandom(seed);
+  const parts: string[] = [];
+  let length = 0;
+  const hex = (n: number) => {
+    let out = '';
+    for (let i = 0; i < n; i++) out += Math.floor(random() * 16).toString(16);
+    return out;
+  };
+  const b64 = (n: number) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    let out = '';
+    for (let i = 0; i < n; i++) out += alphabet[Math.floor(random() * 64)];
+    return out;
+  };
+  const secrets = [
+    () => `notify ${pick(random, FIRST_NAMES).toLowerCase().normalize('NFD').replace(/[^a-z]/g, '')}@${pick(random, DOMAINS)} about the refund`,
+    () => `payment card ${card(random)} declined`,
+    () => `export GITHUB_TOKEN=ghp_${b64(36).replace(/[+/]/g, 'x')}`,
+    () => `DATABASE_URL=postgres://app:${hex(12)}@db.internal:5432/app`,
+    () => `aws_access_key_id = AKIA${b64(16).toUpperCase().replace(/[^A-Z0-9]/g, 'Q')}`,
+    () => `-----BEGIN RSA PRIVATE KEY-----\n${b64(64)}\n${b64(64)}\n${b64(40)}=\n-----END RSA PRIVATE KEY-----`,
+    () => `Authorization: Bearer ${b64(40).replace(/[+/]/g, '9')}`,
+    () => `call ${phone(random)} tomorrow`,
+    () => `iban ${iban(random)}`,
+  ];
+  let i = 0;
+  while (length < bytes) {
+    i++;
+    const t = new Date(Date.UTC(2026, 11, 5) + i * 137).toISOString();
+    const roll = random();
+    let line: string;
+    if (roll < 0.0025) line = pick(random, secrets)();
+    else if (roll < 0.4)
+      line = `${t.slice(5, 10).replace('-', ' ')} ${t.slice(11, 19)} web-${i % 7} ${pick(random, ['nginx', 'sshd', 'systemd', 'kernel', 'cron'])}[${1000 + (i % 30000)}]: ${pick(random, ['Started', 'Accepted publickey for deploy from 10.0.3.' + (i % 255) + ' port ' + (40000 + (i % 20000)) + ' ssh2', 'GET /api/v1/items/' + (i % 997) + ' HTTP/1.1 200 ' + (i % 5000), 'Reached target Multi-User System.', 'session opened for user root by (uid=0)'])}`;
+    else if (roll < 0.65)
+      line = JSON.stringify({ ts: t, level: pick(random, ['info', 'warn', 'debug']), msg: pick(random, WORDS) + ' ' + pick(random, WORDS), request_id: hex(16), duration_ms: i % 900, status: 200, path: `/v1/orders/${i % 10007}` });
+    else if (roll < 0.85)
+      line = pick(random, [
+        `  const result = await client.query(sql, [id, limit]); // ${pick(random, WORDS)}`,
+        `function handle${i % 50}(request: Request, response: Response): void {`,
+        `    if (options.timeout > 0 && elapsed >= options.timeout) throw new TimeoutError('took ${i % 100} s');`,
+        `import { createServer } from 'node:http';`,
+        `  }`,
+        ``,
+      ]);
+    else if (roll < 0.93) line = b64(76);
+    else line = `-rw-r--r-- 1 deploy deploy ${i % 100000} Dec  5 01:${String(i % 60).padStart(2, '0')} file-${hex(8)}.log`;
+    parts.push(line);
+    length += line.length + 1;
+  }
+  return parts.join('\n') + '\n';
+}
+
+/** Streams the chunks through a fresh StreamMasker; returns the characters emitted. */
+export function streamThrough(masker: Masker, chunks: readonly string[], report: MaskReportBuilder): number {
+  const stream = new StreamMasker(masker, report);
+  let out = 0;
+  for (const chunk of chunks) out += stream.push(chunk).length;
+  return out + stream.flush().length;
+}
+
+export function chunked(text: string, size = STREAM_CHUNK): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += size) chunks.push(Buffer.from(text.slice(i, i + size), 'utf8').toString('utf8'));
+  return chunks;
 }

@@ -872,6 +872,9 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
 /** Any secret detector's trigger: tested once per text; on a miss none of them runs. */
 const SECRET_TRIGGER = new RegExp(SECRET_DETECTORS.map((d) => d.trigger.source).join('|'));
 
+/** The length mayHoldSecret asks of a text. */
+export { SECRET_MIN_LENGTH };
+
 /** Bits for the detectors findPlainSpans runs. */
 export const PLAIN_DETECTOR_BITS: Readonly<Partial<Record<DetectorName, number>>> = {
   email: 1,
@@ -935,6 +938,40 @@ export function findPlainSpans(text: string, spans: SpanList, features: number, 
     if (upper && tier >= RUN_7) scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId);
   }
 }
+
+/** One plain detector for Masker.findSpansStream: its gate on one line's features and length, and its scan. */
+export interface PlainScan {
+  readonly bit: number;
+  open(features: number, length: number): boolean;
+  scan(text: string, spans: SpanList): void;
+}
+
+/**
+ * The plain detectors after email, in findPlainSpans' order and with its gates, one by one: the
+ * stream masker runs each over the runs of lines its gate lets through. Keep in step with findPlainSpans.
+ */
+export const PLAIN_SCANS: readonly PlainScan[] = [
+  { bit: 2, open: (features, length) => (features & IBAN_START) !== 0 && length >= IBAN_MIN_LENGTH, scan: findIbans },
+  { bit: 4, open: (features, length) => length >= PLAIN_MIN_LENGTH && cardRunTier(features) === RUN_13, scan: findCards },
+  { bit: 8, open: (features, length) => length >= PLAIN_MIN_LENGTH && hasPhoneRun(features), scan: (text, spans) => scanWith(PHONE, text, spans, 'phone', PHONE_FORM, judgePhone) },
+  { bit: 16, open: (features, length) => length >= PLAIN_MIN_LENGTH && cardRunTier(features) >= RUN_9, scan: findSsns },
+  {
+    bit: 16,
+    open: (features, length) => length >= PLAIN_MIN_LENGTH && (features & HAS_UPPER) !== 0 && cardRunTier(features) >= RUN_6,
+    scan: (text, spans) => scanWith(UK_NINO, text, spans, 'national-id', NATIONAL_ID_FORM, judgeNino),
+  },
+  {
+    bit: 16,
+    open: (features, length) => length >= PLAIN_MIN_LENGTH && (features & HAS_UPPER) !== 0 && cardRunTier(features) >= RUN_7,
+    scan: (text, spans) => scanWith(SPANISH_ID, text, spans, 'national-id', NATIONAL_ID_FORM, judgeSpanishId),
+  },
+];
+
+/** findEmails, for the stream masker (email has no gate but its `@`). */
+export function findEmailSpans(text: string, spans: SpanList): void {
+  if (text.length >= PLAIN_MIN_LENGTH) findEmails(text, spans);
+}
+
 
 // --- helpers for the stream masker ----------------------------------------------------------
 

@@ -337,6 +337,38 @@ export function textFeatures(text: string): number {
   return flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
 }
 
+/**
+ * textFeatures of text[start, end) without slicing it out: the stream masker gates its detectors
+ * line by line, so that a 32 KiB chunk with one digit run or one `_` somewhere does not send every
+ * line of it through every detector.
+ */
+export function textFeaturesRange(text: string, start: number, end: number): number {
+  const card = CARD.table;
+  const phone = PHONE.table;
+  const hint = HINT.table;
+  let c = 0;
+  let p = 0;
+  let h = 0;
+  for (let i = start; i < end; i++) {
+    const kind = CHAR_CLASS[text.charCodeAt(i)] as number;
+    c = card[c + kind] as number;
+    p = phone[p + kind] as number;
+    h = hint[h + kind] as number;
+  }
+  const cardTier = CARD_TIER[c / CLASSES] as number;
+  let flags = HINT_FLAGS[h / CLASSES] as number;
+  if ((flags & SECRET_HINT) === 0 && cardTier !== RUN_NONE && end - start >= BEARER_MIN_LENGTH && hasEarerIn(text, start, end)) flags |= SECRET_HINT;
+  return flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
+}
+
+/** Whether text[start, end) contains `earer` (indexOf would look on past `end`, to the end of a large text). */
+function hasEarerIn(text: string, start: number, end: number): boolean {
+  for (let i = start; i + 5 <= end; i++) {
+    if (text.charCodeAt(i) === 0x65 && text.charCodeAt(i + 1) === 0x61 && text.charCodeAt(i + 2) === 0x72 && text.charCodeAt(i + 3) === 0x65 && text.charCodeAt(i + 4) === 0x72) return true;
+  }
+  return false;
+}
+
 /** Set by textFeaturesAscii only: the text has an `@` (email is the one plain detector the features do not gate). */
 export const HAS_AT = 1 << 7;
 

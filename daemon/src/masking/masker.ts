@@ -1,9 +1,9 @@
 import { DETECTORS } from '@airlock/shared';
 import type { DetectorName, MaskingPolicy } from '@airlock/shared';
 import { GlobMatcher } from '../policy/glob.js';
-import { PLAIN_DETECTOR_BITS, SECRET_DETECTORS, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
+import { PLAIN_DETECTOR_BITS, PLAIN_SCANS, SECRET_DETECTORS, SECRET_MIN_LENGTH, findEmailSpans, findPlainSpans, mayHoldIbanAscii, mayHoldSecret, plainSpansPossible, scanWith } from './detectors.js';
 import type { SecretDetector } from './detectors.js';
-import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, withoutPhoneRun } from './features.js';
+import { HAS_AT, RUN_13, SECRET_HINT, allDigitsAscii, cardRunTier, isIsoDateTimeAscii, isUuid, isUuidAscii, textFeatures, textFeaturesAscii, textFeaturesRange, withoutPhoneRun } from './features.js';
 import type { MaskReportBuilder } from './report.js';
 import { SpanList } from './spans.js';
 
@@ -42,11 +42,19 @@ export class Masker {
   readonly active: boolean;
   private readonly hasContentDetection: boolean;
   private readonly secretDetectors: readonly SecretDetector[];
+  /** The secret detectors findSpansStream runs line by line: all but private-key, which it runs over the whole text. */
+  private readonly lineSecretDetectors: readonly SecretDetector[];
   /** PLAIN_DETECTOR_BITS of the enabled detectors */
   private readonly plainDetectors: number;
   private readonly detectsCards: boolean;
   private readonly columnForms = new Map<string, string>();
   private readonly scratch = new SpanList();
+  /** findSpansStream's scratch space: the lines of the text and their features, the runs of lines with secret keywords */
+  private readonly lineStarts: number[] = [];
+  private readonly lineEnds: number[] = [];
+  private readonly lineFeatures: number[] = [];
+  private readonly runStarts: number[] = [];
+  private readonly runTexts: string[] = [];
 
   constructor(
     readonly detectors: readonly DetectorName[],
@@ -55,6 +63,7 @@ export class Masker {
   ) {
     const enabled = new Set<string>(detectors);
     this.secretDetectors = SECRET_DETECTORS.filter((d) => enabled.has(d.name));
+    this.lineSecretDetectors = this.secretDetectors[0]?.name === 'private-key' ? this.secretDetectors.slice(1) : this.secretDetectors;
     this.plainDetectors = detectors.reduce((bits, name) => bits | (PLAIN_DETECTOR_BITS[name] ?? 0), 0);
     this.detectsCards = enabled.has('payment-card');
     this.hasContentDetection = detectors.length > 0 || custom.length > 0;
@@ -151,7 +160,7 @@ export class Masker {
 
   /**
    * Fills `spans` with what to replace in `text`; false when there is nothing. The building block
-   * of maskCell, maskText and the stream masker.
+   * of maskCell and maskText (the stream masker uses findSpansStream, which finds the same spans).
    */
   findSpans(text: string, spans: SpanList, screened = -1): boolean {
     spans.clear();
@@ -166,8 +175,92 @@ export class Masker {
     if (this.plainDetectors !== 0 && spans.covered < text.length) findPlainSpans(text, spans, features, this.plainDetectors);
     return spans.length > 0;
   }
+
+  /**
+   * findSpans for a large text such as a chunk of SSH output, with the same result, with each
+   * detector gated line by line. On a whole 32 KiB chunk the gates of findSpans are all open (one
+   * timestamp opens the phone gate, one `_` the secret hint) and every detector would scan all of
+   * it. Here the text's lines (split at `\n`) get their features first; then, in findSpans' order,
+   * each detector scans only the runs of consecutive lines its gate lets through, each run in one
+   * call (its positions offset by SpanList.base). That is findSpans with lines skipped where the
+   * detector cannot match: no built-in match spans a line break but a private-key block, which,
+   * like custom detectors, is looked for over the whole text.
+   */
+  findSpansStream(text: string, spans: SpanList): boolean {
+    spans.clear();
+    if (!this.hasContentDetection || text.length === 0) return false;
+    for (const custom of this.custom) scanWith(custom.regex, text, spans, custom.name, custom.replacement);
+    if (isUuid(text)) return spans.length > 0;
+    const length = text.length;
+    const starts = this.lineStarts;
+    const ends = this.lineEnds;
+    const features = this.lineFeatures;
+    let lines = 0;
+    for (let start = 0; start < length; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = length;
+      // no detector matches fewer characters
+      if (end - start >= SECRET_MIN_LENGTH) {
+        starts[lines] = start;
+        ends[lines] = end;
+        features[lines++] = textFeaturesRange(text, start, end);
+      }
+      start = end + 1;
+    }
+    const lineSecrets = this.lineSecretDetectors;
+    if (lineSecrets !== this.secretDetectors && text.indexOf('-----BEGIN') >= 0) (this.secretDetectors[0] as SecretDetector).find(text, spans);
+    if (lineSecrets.length > 0) {
+      // the runs of lines with a secret hint, and of those the ones with a keyword
+      const runStarts = this.runStarts;
+      const runTexts = this.runTexts;
+      let runs = 0;
+      for (let i = 0; i < lines; i++) {
+        if (((features[i] as number) & SECRET_HINT) === 0) continue;
+        let j = i;
+        while (j + 1 < lines && ((features[j + 1] as number) & SECRET_HINT) !== 0) j++;
+        const run = text.slice(starts[i], ends[j]);
+        if (SECRET_KEYWORD_ANY_CASE.test(run)) {
+          runStarts[runs] = starts[i] as number;
+          runTexts[runs++] = run;
+        }
+        i = j;
+      }
+      for (const detector of lineSecrets) {
+        for (let r = 0; r < runs; r++) {
+          const run = runTexts[r] as string;
+          if (!detector.trigger.test(run)) continue;
+          spans.base = runStarts[r] as number;
+          detector.find(run, spans);
+          spans.base = 0;
+        }
+      }
+      runTexts.fill('', 0, runs);
+    }
+    if (this.plainDetectors !== 0) {
+      if ((this.plainDetectors & 1) !== 0) findEmailSpans(text, spans);
+      for (const plain of PLAIN_SCANS) {
+        if ((this.plainDetectors & plain.bit) === 0) continue;
+        for (let i = 0; i < lines; i++) {
+          if (!plain.open(features[i] as number, (ends[i] as number) - (starts[i] as number))) continue;
+          let j = i;
+          while (j + 1 < lines && plain.open(features[j + 1] as number, (ends[j + 1] as number) - (starts[j + 1] as number))) j++;
+          spans.base = starts[i] as number;
+          plain.scan(text.slice(starts[i], ends[j]), spans);
+          spans.base = 0;
+          i = j;
+        }
+      }
+    }
+    return spans.length > 0;
+  }
 }
 
+/**
+ * Every secret detector's keyword in any casing (so more than SECRET_TRIGGER finds, never less),
+ * cheaper for the regex engine than SECRET_TRIGGER's spelled-out casings: findSpansStream tests it
+ * on each run of lines with a secret hint before the detectors' own triggers.
+ */
+const SECRET_KEYWORD_ANY_CASE = /k(?:ey|ia|_live_)|sk-|token|secret|pass|pwd|bearer|authorization|aiza|asia|-----begin|eyj|:\/\/|gh[pousr]_|github_pat_|glpat-|xox[abpr]-|npm_/i;
 const IBAN_BIT = PLAIN_DETECTOR_BITS.iban as number;
 
 /** screenBytes: nothing in the cell can be masked. */

@@ -39,6 +39,11 @@ export class SpanList {
   private pendingCount = 0;
   private spare = newSpans();
   private coveredCount = 0;
+  /**
+   * Added to the positions claim() is given and taken off what it returns: a detector run over
+   * one line of a larger text (the stream masker) claims in that text's positions.
+   */
+  base = 0;
 
   /** Committed spans, ascending and non-overlapping. */
   get length(): number {
@@ -66,10 +71,13 @@ export class SpanList {
    * previous one (a detector claims left to right). Returns -1 when recorded, else the end of the
    * span in the way, so the caller can resume scanning past it.
    */
-  claim(start: number, end: number, replacement: string, detector: string): number {
+  claim(relativeStart: number, relativeEnd: number, replacement: string, detector: string): number {
+    const base = this.base;
+    const start = relativeStart + base;
+    const end = relativeEnd + base;
     if (this.pendingCount > 0) {
       const previous = this.pending[this.pendingCount - 1] as Span;
-      if (start < previous.end) return previous.end;
+      if (start < previous.end) return previous.end - base;
     }
     const count = this.committedCount;
     if (count > 0) {
@@ -84,7 +92,7 @@ export class SpanList {
       }
       if (lo < count) {
         const next = committed[lo] as Span;
-        if (next.start < end) return next.end;
+        if (next.start < end) return next.end - base;
       }
     }
     put(this.pending, this.pendingCount++, start, end, replacement, detector);

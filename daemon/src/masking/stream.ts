@@ -52,7 +52,7 @@ const QUOTED_LOCAL_PART_MAX = 67;
  * domain still arriving (it may close one).
  */
 function quotedLocalPartStart(text: string): number {
-  const last = text.lastIndexOf('"');
+  const last = lastIndexIn(text, 34 /* " */, text.length - QUOTED_LOCAL_PART_MAX);
   if (last < 0 || text.length - last > QUOTED_LOCAL_PART_MAX || text.indexOf('\n', last) >= 0) return -1;
   const closing = last === text.length - 1 || (text.charCodeAt(last + 1) === 64 && !/\s/.test(text.slice(last + 1)));
   if (!closing) return last;
@@ -61,6 +61,16 @@ function quotedLocalPartStart(text: string): number {
   const lineBreak = text.indexOf('\n', first);
   if (lineBreak >= 0 && lineBreak < last) return last;
   return first > 0 && text.charCodeAt(first - 1) === 92 ? first - 1 : first;
+}
+
+/**
+ * The last `code` in text at or after `from`, or -1: lastIndexOf would search on through the whole
+ * held text (32 KiB of SSH output) for a character that only counts near its end.
+ */
+function lastIndexIn(text: string, code: number, from: number): number {
+  const bound = Math.max(0, from);
+  for (let i = text.length - 1; i >= bound; i--) if (text.charCodeAt(i) === code) return i;
+  return -1;
 }
 
 function isWhitespace(code: number): boolean {
@@ -151,7 +161,7 @@ export class StreamMasker {
       input = '';
       const text = this.context + this.pending;
       const base = this.context.length;
-      this.masker.findSpans(text, this.spans);
+      this.masker.findSpansStream(text, this.spans);
       let end = final ? text.length : this.holdStart(text, base);
       if (this.masker.detects('private-key')) {
         const open = openPrivateKeyStart(text, base);
@@ -193,14 +203,16 @@ export class StreamMasker {
     // An open value that may hold spaces: held whole until it closes. Each check looks into the
     // context too: what opened the value may have gone out already, and then all that is pending
     // is held. password='value with spaces — the closing quote has not arrived:
-    let quote = Math.max(text.lastIndexOf("'"), text.lastIndexOf('"'));
+    // (only a quote on the last line can be open: one with a line break after it is not)
+    const lastLine = text.lastIndexOf('\n') + 1;
+    let quote = Math.max(lastIndexIn(text, 39 /* ' */, lastLine), lastIndexIn(text, 34 /* " */, lastLine));
     // SQL doubles a quote inside a literal ('it''s'): the value opened before the pair
     while (quote > 0 && text.charCodeAt(quote - 1) === text.charCodeAt(quote)) quote = text.lastIndexOf(text.charAt(quote), quote - 2);
     if (quote >= 0 && quote + 1 < hold && text.indexOf('\n', quote) < 0 && SECRET_KEY_BEFORE_QUOTE.test(text.slice(Math.max(0, quote - 64), quote))) {
       hold = Math.max(base, quote + 1);
     }
     // <password>value with spaces — the closing tag has not arrived (or only its `<`):
-    const tagEnd = text.lastIndexOf('>');
+    const tagEnd = lastIndexIn(text, 62 /* > */, lastLine);
     const nextTag = tagEnd >= 0 ? text.indexOf('<', tagEnd) : -1;
     if (tagEnd >= 0 && tagEnd + 1 < hold && (nextTag < 0 || nextTag === length - 1) && text.indexOf('\n', tagEnd) < 0 && SECRET_ELEMENT_BEFORE.test(text.slice(Math.max(0, tagEnd - 320), tagEnd + 1))) {
       hold = Math.max(base, tagEnd + 1);
@@ -209,7 +221,7 @@ export class StreamMasker {
     const localPart = quotedLocalPartStart(text);
     if (localPart >= 0 && localPart < hold) hold = Math.max(base, localPart);
     // Password: value with spaces — the line has not ended:
-    const lineStart = text.lastIndexOf('\n') + 1;
+    const lineStart = lastLine;
     if (lineStart < hold) {
       const key = LINE_VALUE_KEY.exec(text.slice(lineStart, hold));
       if (key !== null) hold = Math.max(base, lineStart + key.index);
