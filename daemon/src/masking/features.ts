@@ -318,23 +318,7 @@ const PHONE_SHIFT = 5;
 const BEARER_MIN_LENGTH = 23;
 
 export function textFeatures(text: string): number {
-  const card = CARD.table;
-  const phone = PHONE.table;
-  const hint = HINT.table;
-  let c = 0;
-  let p = 0;
-  let h = 0;
-  const length = text.length;
-  for (let i = 0; i < length; i++) {
-    const kind = CHAR_CLASS[text.charCodeAt(i)] as number;
-    c = card[c + kind] as number;
-    p = phone[p + kind] as number;
-    h = hint[h + kind] as number;
-  }
-  const cardTier = CARD_TIER[c / CLASSES] as number;
-  let flags = HINT_FLAGS[h / CLASSES] as number;
-  if ((flags & SECRET_HINT) === 0 && cardTier !== RUN_NONE && length >= BEARER_MIN_LENGTH && text.indexOf('earer') >= 0) flags |= SECRET_HINT;
-  return flags | (cardTier << CARD_SHIFT) | ((PHONE_TIER[p / CLASSES] as number) << PHONE_SHIFT);
+  return textFeaturesRange(text, 0, text.length);
 }
 
 /**
@@ -363,6 +347,7 @@ export function textFeaturesRange(text: string, start: number, end: number): num
 
 /** Whether text[start, end) contains `earer` (indexOf would look on past `end`, to the end of a large text). */
 function hasEarerIn(text: string, start: number, end: number): boolean {
+  if (start === 0 && end === text.length) return text.indexOf('earer') >= 0;
   for (let i = start; i + 5 <= end; i++) {
     if (text.charCodeAt(i) === 0x65 && text.charCodeAt(i + 1) === 0x61 && text.charCodeAt(i + 2) === 0x72 && text.charCodeAt(i + 3) === 0x65 && text.charCodeAt(i + 4) === 0x72) return true;
   }
