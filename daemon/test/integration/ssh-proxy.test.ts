@@ -4,7 +4,7 @@ import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Client } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { exec, pendingApproval, run, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
 import { keygen, startSshd, type RunningSshd } from '../helpers/sshd.js';
 
@@ -13,7 +13,8 @@ export const SSH_TEST_POLICY = `
 version: 1
 default: deny
 rules:
-  - { id: no-forwards, decision: deny, match: { kinds: ssh.forward } }
+  - { id: no-forwards, decision: deny, match: { kinds: ssh.forward, attributes: { host: "!localhost" } } }
+  - { id: local-forward, decision: allow, match: { kinds: ssh.forward, attributes: { forward: direct-tcpip, host: localhost } } }
   - { id: no-rm, decision: deny, match: { kinds: ssh.exec, attributes: { command: "rm *" } } }
   - { id: held-touch, decision: review, timeout: 60s, match: { kinds: ssh.exec, attributes: { command: "touch *" } } }
   - { id: quick-timeout, decision: review, timeout: 1s, match: { kinds: ssh.exec, attributes: { command: "echo never*" } } }
@@ -178,6 +179,29 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     assert.ok(err, 'the forward channel was refused');
     const records = await h.records();
     assert.ok(records.some((r) => r.type === 'action' && (r.action as { kind: string }).kind === 'ssh.forward'));
+  });
+
+  test('a forward a rule allows is relayed to the upstream side (ssh -L to localhost), byte for byte', async () => {
+    const echo = net.createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (echo.address() as net.AddressInfo).port;
+      const channel = await new Promise<ClientChannel>((resolve, reject) => agent.forwardOut('127.0.0.1', 0, 'localhost', port, (e, ch) => (e ? reject(e) : resolve(ch))));
+      const back = await new Promise<string>((resolve) => {
+        let got = '';
+        channel.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= 9) resolve(got);
+        });
+        channel.write('ping-pong');
+      });
+      channel.close();
+      assert.equal(back, 'ping-pong');
+      const records = await h.records();
+      assert.ok(records.some((r) => r.type === 'action' && (r.action as { kind: string; summary: string }).kind === 'ssh.forward' && (r.action as { summary: string }).summary.includes(`localhost:${port}`)), 'the allowed forward is recorded');
+    } finally {
+      echo.close();
+    }
   });
 
   test('OpenSSH ssh runs a command through Airlock with the token as password', async () => {

@@ -251,41 +251,11 @@ export class AgentConnection {
     });
     this.client!.on('session', (accept, reject) => this.onSession(accept, reject));
     this.client!.on('tcpip', (accept, reject, info) => {
-      const open = this.session!.openChannel('direct-tcpip');
-      if (!open.ok) return this.refuseOpen(reject, open.message);
-      const step = this.session!.forward(open.channel, 'direct-tcpip', { host: info.destIP, port: info.destPort });
-      void this.decide(step, async (action) => {
-        const up = await this.upstream();
-        up.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, channel) => {
-          if (err) {
-            this.logger.warn(`${action.id}: upstream refused the forward to ${info.destIP}:${info.destPort}: ${err.message}`);
-            this.session?.closeChannel(open.channel);
-            return reject();
-          }
-          this.splice(accept(), channel, open.channel);
-        });
-      }, () => {
-        this.session?.closeChannel(open.channel);
-        reject();
-      });
+      const where = `${info.destIP}:${info.destPort}`;
+      this.forwardChannel('direct-tcpip', { host: info.destIP, port: info.destPort }, where, accept, reject, (up, done) => up.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, done));
     });
     this.client!.on('openssh.streamlocal', (accept, reject, info) => {
-      const open = this.session!.openChannel('streamlocal');
-      if (!open.ok) return this.refuseOpen(reject, open.message);
-      const step = this.session!.forward(open.channel, 'streamlocal', { socketPath: info.socketPath });
-      void this.decide(step, async () => {
-        const up = await this.upstream();
-        up.openssh_forwardOutStreamLocal(info.socketPath, (err, channel) => {
-          if (err) {
-            this.session?.closeChannel(open.channel);
-            return reject();
-          }
-          this.splice(accept(), channel, open.channel);
-        });
-      }, () => {
-        this.session?.closeChannel(open.channel);
-        reject();
-      });
+      this.forwardChannel('streamlocal', { socketPath: info.socketPath }, info.socketPath, accept, reject, (up, done) => up.openssh_forwardOutStreamLocal(info.socketPath, done));
     });
     this.client!.on('request', (_accept, reject, name, info) => {
       // ssh -R and its unix-socket form: an action each, recorded; Airlock does not relay remote forwards, so even an allowed one is refused
@@ -296,6 +266,37 @@ export class AgentConnection {
         this.logger.warn(`a ${name} request was allowed by policy, but Airlock does not relay remote forwards: refused`);
         reject?.();
       }, () => reject?.());
+    });
+  }
+
+  /**
+   * A forwarded channel the agent opens (ssh -L, -W, a unix socket): an action; once allowed the
+   * matching upstream channel is opened and the two are spliced, unmasked (another protocol runs in it).
+   */
+  private forwardChannel(
+    kind: 'direct-tcpip' | 'streamlocal',
+    where: { host: string; port: number } | { socketPath: string },
+    described: string,
+    accept: () => ServerChannel,
+    reject: () => void,
+    open: (up: Client, done: (err: Error | undefined, channel: ClientChannel) => void) => void,
+  ): void {
+    const opened = this.session!.openChannel(kind);
+    if (!opened.ok) return this.refuseOpen(reject, opened.message);
+    const step = this.session!.forward(opened.channel, kind, where);
+    void this.decide(step, async (action) => {
+      const up = await this.upstream();
+      open(up, (err, channel) => {
+        if (err) {
+          this.logger.warn(`${action.id}: upstream refused the forward to ${described}: ${err.message}`);
+          this.session?.closeChannel(opened.channel);
+          return reject();
+        }
+        this.splice(accept(), channel, opened.channel);
+      });
+    }, () => {
+      this.session?.closeChannel(opened.channel);
+      reject();
     });
   }
 
