@@ -168,11 +168,11 @@ export class Digest {
       return;
     }
     if (offset < this.next || this.ahead.has(offset)) {
-      this.skip(`bytes at offset ${offset} went twice (after ${this.next} bytes in one pass)`);
+      this.abandonDigest(`bytes at offset ${offset} went twice (after ${this.next} bytes in one pass)`);
       return;
     }
     if (this.aheadBytes + data.length > this.maxAheadBytes) {
-      this.skip(`bytes went out of order beyond the ${this.maxAheadBytes}-byte reorder budget (at offset ${offset}, expected ${this.next})`);
+      this.abandonDigest(`bytes went out of order beyond the ${this.maxAheadBytes}-byte reorder budget (at offset ${offset}, expected ${this.next})`);
       return;
     }
     // a copy: the chunk may be a view of a packet buffer the SSH library reuses
@@ -182,12 +182,12 @@ export class Digest {
 
   /** The digest of bytes [0, n) when they all went in one pass, or why there is none. */
   finish(): { sha256?: string; sha256Skipped?: string } {
-    if (this.skipped === undefined && this.ahead.size > 0) this.skip(`bytes from offset ${this.next} never went, so later bytes are not contiguous`);
+    if (this.skipped === undefined && this.ahead.size > 0) this.abandonDigest(`bytes from offset ${this.next} never went, so later bytes are not contiguous`);
     if (this.skipped !== undefined) return { sha256Skipped: this.skipped };
     return { sha256: this.hash.digest('hex') };
   }
 
-  private skip(reason: string): void {
+  private abandonDigest(reason: string): void {
     this.skipped = reason;
     this.ahead.clear();
     this.aheadBytes = 0;
