@@ -25,6 +25,12 @@ export const Action = z.object({
   risk: Risk.default('medium'),
   attributes: z.record(z.string(), AttributeValue).default({}),
   detail: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * What approving this action for the session covers, when that is narrower than its rule: a
+   * session grant made from it lets through later actions of the same rule with the same key only
+   * (egress: "registry.example:443", so approving one host does not open every host).
+   */
+  grantKey: z.string().min(1).optional(),
   at: IsoTime,
 });
 export type Action = z.infer<typeof Action>;

@@ -37,6 +37,8 @@ export const Grant = z.object({
   sessionId: z.string(),
   ruleId: z.string(),
   approvalId: z.string(),
+  /** the approved action's grantKey: the grant covers only actions with the same key */
+  key: z.string().optional(),
   createdAt: IsoTime,
   /** null: until the agent session ends */
   expiresAt: IsoTime.nullable(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const PROTOCOLS = ['postgres', 'ssh', 'kubernetes', 'http'] as const;
+export const PROTOCOLS = ['postgres', 'ssh', 'kubernetes', 'http', 'egress'] as const;
 export const Protocol = z.enum(PROTOCOLS);
 export type Protocol = z.infer<typeof Protocol>;
 

@@ -99,11 +99,27 @@ export const DEFAULT_LIMITS: Limits = {
 export const LimitOverrides = z.object(LimitsShape).partial().strict();
 export type LimitOverrides = z.infer<typeof LimitOverrides>;
 
+/** How an HTTP target presents its credential upstream (see Target.auth). */
+export const HttpAuth = z.union([z.literal('bearer'), z.literal('basic'), z.string().regex(/^header:[A-Za-z0-9!#$%&'*+.^_\`|~-]+$/, { message: 'expected bearer, basic or header:NAME (such as header:X-API-Key)' })]);
+export type HttpAuth = z.infer<typeof HttpAuth>;
+
+/** An egress allow-list entry: a host glob, optionally with a port (`*.npmjs.org`, `github.com:443`, `[::1]:8080`). */
+export const EgressHostPattern = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9*?._{},[\]-]+)(:\d{1,5})?$/, { message: 'expected a host or host:port, globs allowed on the host (such as *.npmjs.org or github.com:443)' });
+
+/** A host name or address that always means this machine (no DNS asked: the name itself says so). */
+export function isLoopbackHostName(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
+  return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+}
+
 export const Target = z
   .object({
     name: Name,
     protocol: Protocol,
-    upstream: z.string().url({ message: 'expected a URL such as postgres://user@db.internal:5432/app' }),
+    /** where the target's traffic goes; every protocol but egress (which goes wherever policy lets it) has one */
+    upstream: z.string().url({ message: 'expected a URL such as postgres://user@db.internal:5432/app' }).optional(),
     listen: ListenAddress,
     credential: CredentialRef.optional(),
     /** this target's own limits, over the daemon-wide ones (see Limits) */
@@ -122,9 +138,52 @@ export const Target = z
      */
     hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { message: 'expected a host key fingerprint such as SHA256:…, as ssh-keygen -lf prints it' }).optional(),
     knownHosts: z.string().min(1).optional(),
+    /**
+     * HTTP: how the real credential is presented upstream: `bearer` (Authorization: Bearer SECRET),
+     * `basic` (the upstream URL's user name, or the part of the secret before ":", and the secret as
+     * the password) or `header:NAME` (the secret as the value of header NAME). Default bearer.
+     */
+    auth: HttpAuth.optional(),
+    /** HTTP, Kubernetes: PEM file of the certificate authorities that sign the upstream's certificate (on top of the system's) */
+    caFile: z.string().min(1).optional(),
+    /**
+     * HTTP: accept a plain http:// upstream. Only on a loopback address: whatever binds that port
+     * receives the injected credential, so this is for a service on this machine.
+     */
+    plaintext: z.boolean().optional(),
+    /**
+     * HTTP: request paths (globs) that serve GraphQL; requests to them are classified by their
+     * operations. Default ["**\/graphql"].
+     */
+    graphqlPaths: z.array(z.string().min(1)).optional(),
+    /**
+     * Egress: the hosts agents may reach without asking, `host` or `host:port`, globs on the host
+     * (`*.npmjs.org`, `github.com:443`). Other public hosts are held for approval; private, loopback,
+     * link-local and metadata addresses are refused unless listed here by name or address.
+     */
+    allowHosts: z.array(EgressHostPattern).optional(),
   })
   .strict()
   .superRefine((target, ctx) => {
+    const onlyFor = (field: keyof typeof target, protocols: string[]) => {
+      if (target[field] !== undefined && !protocols.includes(target.protocol)) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} applies to ${protocols.join(' and ')} targets only` });
+      }
+    };
+    onlyFor('auth', ['http']);
+    onlyFor('caFile', ['http', 'kubernetes']);
+    onlyFor('plaintext', ['http']);
+    onlyFor('graphqlPaths', ['http']);
+    onlyFor('allowHosts', ['egress']);
+    if (target.protocol === 'egress') {
+      if (target.upstream !== undefined) ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'an egress target has no upstream: it forwards to the hosts policy lets agents reach' });
+      if (target.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an egress target injects no credential' });
+      return;
+    }
+    if (target.upstream === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['upstream'], message: `a ${target.protocol} target needs an upstream URL` });
+      return;
+    }
     const url = new URL(target.upstream);
     const scheme = url.protocol.replace(/:$/, '');
     const expected: Record<string, string[]> = { postgres: ['postgres', 'postgresql'], ssh: ['ssh'], kubernetes: ['https', 'http'], http: ['https', 'http'] };
@@ -133,6 +192,16 @@ export const Target = z
     }
     if (target.protocol !== 'ssh' && (target.hostKey !== undefined || target.knownHosts !== undefined || (target.credential && 'agentSocket' in target.credential))) {
       ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'hostKey, knownHosts and credential.agentSocket apply to ssh targets only' });
+    }
+    if (target.protocol === 'http' && scheme === 'http') {
+      if (target.plaintext !== true) {
+        ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'a plain http:// upstream would receive the real credential unencrypted: use https://, or set plaintext (--plaintext) for a service on this machine\'s loopback address' });
+      } else if (!isLoopbackHostName(url.hostname)) {
+        ctx.addIssue({ code: 'custom', path: ['upstream'], message: `plaintext applies to loopback upstreams only (127.0.0.1, ::1, localhost), not ${url.hostname}: use https://` });
+      }
+    }
+    if (target.protocol === 'http' && target.auth !== undefined && target.credential === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth'], message: 'auth names how to present a credential, but the target has none: add credential.env or credential.file (--secret-env / --secret-file)' });
     }
     if (url.password) {
       ctx.addIssue({
@@ -143,6 +212,17 @@ export const Target = z
     }
   });
 export type Target = z.infer<typeof Target>;
+
+/** The upstream URL of a target that has one (every protocol but egress; the schema checks it). */
+export function upstreamUrlOf(target: Pick<Target, 'name' | 'protocol' | 'upstream'>): URL {
+  if (target.upstream === undefined) throw new Error(`target "${target.name}" (${target.protocol}) has no upstream URL`);
+  return new URL(target.upstream);
+}
+
+/** Where a target goes, in words for lists: its upstream URL, or for egress what decides. */
+export function describeUpstream(target: Pick<Target, 'upstream'>): string {
+  return target.upstream ?? 'any host policy allows (egress)';
+}
 
 export const RecordingMode = z.enum(['async', 'sync']);
 export type RecordingMode = z.infer<typeof RecordingMode>;

@@ -46,6 +46,31 @@ const CASES: Record<string, { valid: Record<string, unknown>; invalid: Record<st
   'ssh.sftp': { valid: { ...endpoint, operation: 'rename', path: '/srv/a', toPath: '/srv/b' }, invalid: { ...endpoint, operation: 'format', path: '/' }, problem: /operation/ },
   'ssh.forward': { valid: { ...endpoint, forward: 'direct-tcpip', host: 'db.internal', port: 5432 }, invalid: { ...endpoint, forward: 'direct-tcpip', port: 'postgres' }, problem: /port/ },
   'ssh.request': { valid: { ...endpoint, request: 'env', name: 'AWS_PROFILE', value: 'prod' }, invalid: { ...endpoint, request: 'exec', name: 'x' }, problem: /request/ },
+  'http.request': {
+    valid: {
+      via: 'api',
+      connectionId: 'conn_1',
+      method: 'POST',
+      url: 'https://api.github.com/graphql',
+      host: 'api.github.com',
+      path: '/graphql',
+      headers: { 'content-type': 'application/json', accept: ['application/json', 'text/plain'] },
+      body: { text: '{"query":"mutation { addStar }"}', bytes: 31, contentType: 'application/json', treatment: 'json' },
+      graphql: { operations: [{ type: 'mutation', fields: ['addStar'] }] },
+    },
+    invalid: { via: 'api', connectionId: 'conn_1', method: 'GET', url: '/', host: 'h', path: '/', headers: { a: 1 } },
+    problem: /headers/,
+  },
+  'http.connect': {
+    valid: { via: 'egress', connectionId: 'conn_2', host: 'registry.npmjs.org', port: 443, addresses: ['104.16.0.35'], destination: 'listed' },
+    invalid: { via: 'egress', connectionId: 'conn_2', host: 'x', port: 70000, addresses: [], destination: 'public' },
+    problem: /port/,
+  },
+  'http.websocket': {
+    valid: { via: 'api', connectionId: 'conn_3', method: 'GET', url: 'https://chat.internal/ws', host: 'chat.internal', path: '/ws', headers: {}, protocols: ['chat'] },
+    invalid: { via: 'api', connectionId: 'conn_3', method: 'GET', url: '/ws', host: 'h', path: '/ws', headers: {}, protocols: 'chat' },
+    problem: /protocols/,
+  },
 };
 
 describe('typed action details: one schema per kind, parsed once', () => {

@@ -173,11 +173,11 @@ export class ApprovalBroker {
   }
 
   /** A live grant for this agent session and rule, if any. Expired grants are dropped on the way. */
-  findGrant(sessionId: string, ruleId: string): Grant | undefined {
+  findGrant(sessionId: string, ruleId: string, key?: string): Grant | undefined {
     this.pruneExpiredGrants();
     let best: Grant | undefined;
     for (const grant of this.grantsById.values()) {
-      if (grant.sessionId !== sessionId || grant.ruleId !== ruleId) continue;
+      if (grant.sessionId !== sessionId || grant.ruleId !== ruleId || grant.key !== key) continue;
       // prefer the grant that lasts longest, so the one recorded is the one that still holds later
       if (!best || grant.expiresAt === null || (best.expiresAt !== null && grant.expiresAt > best.expiresAt)) best = grant;
     }
@@ -200,6 +200,7 @@ export class ApprovalBroker {
       sessionId: held.approval.action.sessionId,
       ruleId: held.approval.ruleId,
       approvalId: held.approval.id,
+      ...(held.approval.action.grantKey !== undefined ? { key: held.approval.action.grantKey } : {}),
       createdAt: new Date(nowMs).toISOString(),
       expiresAt: input.grantTtlMs === undefined ? null : new Date(nowMs + input.grantTtlMs).toISOString(),
       by: input.by,

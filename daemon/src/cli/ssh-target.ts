@@ -1,3 +1,4 @@
+import { upstreamUrlOf } from '@airlock/shared';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CredentialRef, Target } from '@airlock/shared';
@@ -69,7 +70,7 @@ export function sshCredentialAndPin(name: string, opts: SshTargetOptions): { cre
 /** What about a new ssh target will make its connections fail, or trusts more than it seems. */
 export function sshTargetWarnings(target: Target): string[] {
   const out: string[] = [];
-  const url = new URL(target.upstream);
+  const url = upstreamUrlOf(target);
   const port = url.port === '' ? 22 : Number(url.port);
   // URL keeps IPv6 hosts bracketed; known_hosts names them bare
   const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -9,6 +9,12 @@ import { isoNow } from '../util/time.js';
 /** What a protocol adapter hands in: the action without the fields the pipeline assigns. */
 export type ActionRequest = Omit<Action, 'id' | 'at' | 'sessionId'>;
 
+/** A refusal an adapter makes whatever policy says, under a rule id of its own. */
+export interface Refusal {
+  ruleId: string;
+  reason: string;
+}
+
 export interface ActionResult {
   summary: string;
   durationMs?: number;
@@ -36,9 +42,11 @@ export class ActionPipeline {
 
   /**
    * `options.refuse`: the adapter cannot tell what the action would run (a prepared statement name
-   * the server may hold under other text): it is recorded and refused whatever policy says.
+   * the server may hold under other text): it is recorded and refused whatever policy says. A
+   * string is recorded under rule id "uninspectable"; a Refusal names its own (a built-in guard,
+   * such as egress to an internal address).
    */
-  async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal; refuse?: string } = {}): Promise<{ action: Action; verdict: Verdict }> {
+  async submit(session: AgentSession, request: ActionRequest, options: { signal?: AbortSignal; refuse?: string | Refusal } = {}): Promise<{ action: Action; verdict: Verdict }> {
     const evaluated = actionOf(request, session);
     const decision = this.evaluate(evaluated, options.refuse);
     const action = recordable(evaluated);
@@ -71,7 +79,7 @@ export class ActionPipeline {
    * having recorded and published nothing, when the action needs submit(): a review, sync recording,
    * a full queue, or a recording that failed (which submit() turns into a refusal).
    */
-  submitNow(session: AgentSession, request: ActionRequest, refuse?: string): { action: Action; verdict: Verdict } | undefined {
+  submitNow(session: AgentSession, request: ActionRequest, refuse?: string | Refusal): { action: Action; verdict: Verdict } | undefined {
     const recorder = this.deps.recorder;
     if (!recorder.tryAppendNow) return undefined;
     const evaluated = actionOf(request, session);
@@ -115,8 +123,9 @@ export class ActionPipeline {
   }
 
   /** Fail closed: an evaluation error is a deny, and so is an action the adapter could not inspect. */
-  private evaluate(action: Action, refuse?: string): Decision {
-    if (refuse !== undefined) return { decision: 'deny', ruleId: 'uninspectable', reason: refuse };
+  private evaluate(action: Action, refuse?: string | Refusal): Decision {
+    if (typeof refuse === 'string') return { decision: 'deny', ruleId: 'uninspectable', reason: refuse };
+    if (refuse !== undefined) return { decision: 'deny', ruleId: refuse.ruleId, reason: refuse.reason };
     try {
       return this.deps.policy.current().compiled.evaluate(action);
     } catch (err) {
@@ -132,7 +141,7 @@ export class ActionPipeline {
       case 'deny':
         return { ...base, allowed: false, via: 'policy', reason: decision.reason };
       case 'review': {
-        const grant = this.deps.broker.findGrant(action.sessionId, decision.ruleId);
+        const grant = this.deps.broker.findGrant(action.sessionId, decision.ruleId, action.grantKey);
         if (grant) {
           return {
             ...base,
@@ -212,6 +221,7 @@ export function actionOf(request: ActionRequest, session: Pick<AgentSession, 'id
     risk: request.risk,
     attributes: request.attributes,
     detail: request.detail,
+    ...(request.grantKey !== undefined ? { grantKey: request.grantKey } : {}),
     id: newId('act'),
     sessionId: session.id,
     at: isoNow(),

@@ -10,7 +10,7 @@ const DEFAULT_POLICY_YAML = `# Airlock policy, version 1.
 #
 # Rules match on target, protocol, kind and the attributes the classifier found in an action:
 #   targets:   glob(s) on the target name            e.g. "prod-*"
-#   protocols: postgres | ssh | kubernetes | http
+#   protocols: postgres | ssh | kubernetes | http | egress
 #   kinds:     glob(s) on the kind                   e.g. "sql.*", "ssh.exec", "k8s.request"
 #   attributes: per attribute, glob(s), a number or true/false (equality), or {gt, gte, lt, lte}.
 #     A list attribute (such as tables) matches when any element matches.
@@ -30,6 +30,32 @@ rules:
     match:
       attributes:
         class: privileged
+  - id: git-force-push-deny
+    description: a git push that rewrites a branch (one Airlock cannot show to be a fast-forward) is refused
+    decision: deny
+    match:
+      kinds: http.request
+      attributes:
+        forcePush: true
+  - id: websocket-deny
+    description: WebSocket upgrades are refused (frames are not inspected); replace with an allow rule naming the paths you trust
+    decision: deny
+    match:
+      kinds: http.websocket
+  - id: egress-listed-allow
+    description: hosts listed on the egress target (allowHosts) are reached without asking
+    decision: allow
+    match:
+      protocols: egress
+      attributes:
+        destination: listed
+  - id: egress-unlisted-review
+    description: other public hosts wait for a human; approving for the session lets the agent keep reaching that host and port
+    decision: review
+    match:
+      protocols: egress
+      attributes:
+        destination: public
   - id: ddl-review
     description: schema changes wait for a human
     decision: review

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, DETECTORS, describeCredential, parseDuration } from '@airlock/shared';
+import { DEFAULT_LIMITS, DETECTORS, describeCredential, describeUpstream, parseDuration } from '@airlock/shared';
 import type {
   AttributeCondition,
   ChangeDirection,
@@ -322,28 +322,7 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
   const subject = `target ${before.name}`;
   if (before.protocol !== after.protocol) add('loosening', subject, `protocol changed from ${before.protocol} to ${after.protocol}`);
 
-  const oldUrl = new URL(before.upstream);
-  const newUrl = new URL(after.upstream);
-  const strip = (u: URL) => {
-    const copy = new URL(u.href);
-    for (const p of URL_SECURITY_PARAMS) copy.searchParams.delete(p);
-    copy.searchParams.sort();
-    return copy.href;
-  };
-  if (strip(oldUrl) !== strip(newUrl)) add('loosening', subject, `upstream changed from ${before.upstream} to ${after.upstream}: a different system or connection`);
-  const oldSsl = oldUrl.searchParams.get('sslmode') ?? 'prefer';
-  const newSsl = newUrl.searchParams.get('sslmode') ?? 'prefer';
-  if (oldSsl !== newSsl) {
-    const oldRank = SSL_MODES.indexOf(oldSsl);
-    const newRank = SSL_MODES.indexOf(newSsl);
-    const weaker = newRank < 0 || oldRank < 0 || newRank < oldRank;
-    add(weaker ? 'loosening' : 'tightening', subject, `sslmode ${oldSsl} → ${newSsl}`);
-  }
-  const oldAuth = oldUrl.searchParams.get('require_auth');
-  const newAuth = newUrl.searchParams.get('require_auth');
-  if (oldAuth !== newAuth) {
-    add(oldAuth === null ? 'tightening' : 'loosening', subject, `require_auth ${oldAuth ?? '(none)'} → ${newAuth ?? '(none)'}`);
-  }
+  compareUpstreams(before, after, subject, add);
 
   if (before.listen.host !== after.listen.host) add('loosening', subject, `listens on ${after.listen.host} instead of ${before.listen.host}`);
   else if (before.listen.port !== after.listen.port) add('tightening', subject, `listens on port ${after.listen.port} instead of ${before.listen.port}`);
@@ -366,6 +345,36 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
     add(now > was ? 'loosening' : 'tightening', subject, `limit ${key} ${String(oldLimits[key])} → ${String(newLimits[key])}`);
   }
   compareUnjudgedFields(before, after, subject, add);
+}
+
+/** The upstream URL and the security settings in its query (PostgreSQL's sslmode, require_auth). */
+function compareUpstreams(before: Target, after: Target, subject: string, add: Add): void {
+  if (before.upstream === undefined || after.upstream === undefined) {
+    if (before.upstream !== after.upstream) add('loosening', subject, `upstream changed from ${describeUpstream(before)} to ${describeUpstream(after)}`);
+    return;
+  }
+  const oldUrl = new URL(before.upstream);
+  const newUrl = new URL(after.upstream);
+  const strip = (u: URL) => {
+    const copy = new URL(u.href);
+    for (const p of URL_SECURITY_PARAMS) copy.searchParams.delete(p);
+    copy.searchParams.sort();
+    return copy.href;
+  };
+  if (strip(oldUrl) !== strip(newUrl)) add('loosening', subject, `upstream changed from ${before.upstream} to ${after.upstream}: a different system or connection`);
+  const oldSsl = oldUrl.searchParams.get('sslmode') ?? 'prefer';
+  const newSsl = newUrl.searchParams.get('sslmode') ?? 'prefer';
+  if (oldSsl !== newSsl) {
+    const oldRank = SSL_MODES.indexOf(oldSsl);
+    const newRank = SSL_MODES.indexOf(newSsl);
+    const weaker = newRank < 0 || oldRank < 0 || newRank < oldRank;
+    add(weaker ? 'loosening' : 'tightening', subject, `sslmode ${oldSsl} → ${newSsl}`);
+  }
+  const oldAuth = oldUrl.searchParams.get('require_auth');
+  const newAuth = newUrl.searchParams.get('require_auth');
+  if (oldAuth !== newAuth) {
+    add(oldAuth === null ? 'tightening' : 'loosening', subject, `require_auth ${oldAuth ?? '(none)'} → ${newAuth ?? '(none)'}`);
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { AgentSession, SshConfigResponse, TargetStatus } from '@airlock/shared';
+import { upstreamUrlOf } from '@airlock/shared';
 import type { HomePaths } from '../config/paths.js';
 import { writeFileAtomic } from '../config/files.js';
 import { sessionKeyPath, type HostKey } from './ssh-identity.js';
@@ -123,7 +124,7 @@ export function sshHostsFor(session: Pick<AgentSession, 'targets'>, statuses: re
       skipped.push({ alias: target.name, reason: `it is ${status.state}${status.error ? ` (${status.error})` : ''} and its port is chosen at start` });
       continue;
     }
-    const user = decodeURIComponent(new URL(target.upstream).username);
+    const user = decodeURIComponent(upstreamUrlOf(target).username);
     hosts.push({ alias: target.name, ...where, ...(user !== '' && PLAIN_USER.test(user) ? { user } : {}) });
   }
   return { hosts, skipped };

@@ -170,6 +170,16 @@ describe('ApprovalBroker.approve', () => {
     assert.deepEqual(broker.grants(), [grant]);
   });
 
+  test('session: a grant from an action with a grantKey covers only actions with that key', () => {
+    const { broker } = makeBroker();
+    const { approval } = broker.request(makeAction({ sessionId: 'ses_a', grantKey: 'registry.example:443' }), reviewDecision({ ruleId: 'egress-unlisted-review' }));
+    const grant = broker.approve(approval.id, { by: 'alice', via: 'cli', scope: 'session' }).grant;
+    assert.equal(grant?.key, 'registry.example:443');
+    assert.deepEqual(broker.findGrant('ses_a', 'egress-unlisted-review', 'registry.example:443'), grant);
+    assert.equal(broker.findGrant('ses_a', 'egress-unlisted-review', 'evil.example:443'), undefined, 'another host is not covered');
+    assert.equal(broker.findGrant('ses_a', 'egress-unlisted-review'), undefined, 'an action without a key is not covered by a keyed grant');
+  });
+
   test('session with a ttl: the grant holds until the ttl runs out, then is dropped', () => {
     const { broker, clock } = makeBroker();
     const { approval } = broker.request(makeAction(), reviewDecision());

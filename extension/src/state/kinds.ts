@@ -68,6 +68,9 @@ const LONG_HEADLINES: KindMap<(max: number) => string> = {
   'ssh.sftp': (_p, a) => (max) => oneLine(a.summary, max),
   'ssh.forward': (_p, a) => (max) => oneLine(a.summary, max),
   'ssh.request': (_p, a) => (max) => oneLine(a.summary, max),
+  'http.request': (p) => (max) => oneLine(httpRequestLine(p.detail), max),
+  'http.connect': (p) => (max) => oneLine(connectLine(p.detail), max),
+  'http.websocket': (p) => (max) => oneLine(`WebSocket ${httpRequestLine(p.detail)}`, max),
   other: (_p, a) => (max) => oneLine(a.summary, max),
 };
 
@@ -88,6 +91,9 @@ const TOOLTIP_LINES: KindMap<string[]> = {
   'ssh.sftp': (p) => [`sftp ${sftpLine(p.detail)}`, endpointLine(p.detail)],
   'ssh.forward': (p) => [forwardLine(p.detail), endpointLine(p.detail)],
   'ssh.request': (p) => [requestLine(p.detail), endpointLine(p.detail)],
+  'http.request': (p) => [oneLine(`${p.detail.method} ${p.detail.url}`, 500), ...(p.detail.methodOverride ? [`method override: ${oneLineText(p.detail.methodOverride)}`] : [])],
+  'http.connect': (p) => [`tunnel to ${connectLine(p.detail)} (${p.detail.destination}); TLS inside is not inspected`, ...(p.detail.addresses.length > 0 ? [`resolved to ${p.detail.addresses.join(', ')}`] : [])],
+  'http.websocket': (p) => [oneLine(`WebSocket ${p.detail.method} ${p.detail.url}`, 500)],
   other: (p) => (p.problem ? [p.problem] : []),
 };
 
@@ -104,6 +110,9 @@ const KIND_ICONS: KindMap<string | undefined> = {
   'ssh.sftp': () => 'files',
   'ssh.forward': () => 'plug',
   'ssh.request': () => 'settings-gear',
+  'http.request': () => undefined,
+  'http.connect': () => 'cloud-upload',
+  'http.websocket': () => 'plug',
   other: () => undefined,
 };
 
@@ -267,6 +276,15 @@ function forwardAddress(d: ParsedOf<'ssh.forward'>['detail']): string | undefine
   return `${host.includes(':') ? `[${oneLineText(host)}]` : oneLineText(host)}:${d.port ?? '?'}`;
 }
 
+/** "GET api.github.com/repos/a/b": method, host and normalised path. */
+function httpRequestLine(d: ParsedOf<'http.request'>['detail']): string {
+  return `${oneLineText(d.method)} ${oneLineText(d.host)}${oneLineText(d.path)}`;
+}
+
+function connectLine(d: ParsedOf<'http.connect'>['detail']): string {
+  return `${oneLineText(d.host)}:${d.port}`;
+}
+
 function forwardLine(d: ParsedOf<'ssh.forward'>['detail']): string {
   const address = forwardAddress(d);
   return `${FORWARD_NAMES[d.forward]}${address ? ` ${address}` : ''}`;
@@ -323,6 +341,9 @@ const MAIN_TEXT: KindMap<string> = {
   'ssh.sftp': (p) => `sftp ${sftpLine(p.detail)}`,
   'ssh.forward': (p) => forwardLine(p.detail),
   'ssh.request': (p) => requestLine(p.detail),
+  'http.request': (p) => `${p.detail.method} ${p.detail.url}`,
+  'http.connect': (p) => `CONNECT ${connectLine(p.detail)}`,
+  'http.websocket': (p) => `WebSocket ${p.detail.method} ${p.detail.url}`,
   other: (_p, a) => a.summary,
 };
 

@@ -1,4 +1,5 @@
 import type { TargetStatus } from '@airlock/shared';
+import { upstreamUrlOf } from '@airlock/shared';
 
 /**
  * The variables that route a terminal's database clients through the daemon: libpq's PG* and a
@@ -10,7 +11,7 @@ export function postgresEnvironment(target: TargetStatus, token: string, user = 
   const colon = target.address.lastIndexOf(':');
   const host = target.address.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = target.address.slice(colon + 1);
-  const database = new URL(target.target.upstream).pathname.replace(/^\//, '') || 'postgres';
+  const database = upstreamUrlOf(target.target).pathname.replace(/^\//, '') || 'postgres';
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   return {
     PGHOST: host,

@@ -5,7 +5,7 @@ import { kindCodicon, longHeadline, oneLine, tooltipLines } from './kinds.js';
 export { oneLine };
 
 /** Codicon per protocol (tree items and webviews); a protocol added later gets the generic plug until it has its own. */
-const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe' };
+const PROTOCOL_ICONS: Record<Protocol, string> = { postgres: 'database', ssh: 'terminal', kubernetes: 'server-environment', http: 'globe', egress: 'cloud-upload' };
 
 export function protocolCodicon(protocol: Protocol): string {
   return PROTOCOL_ICONS[protocol] ?? 'plug';

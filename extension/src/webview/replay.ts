@@ -324,7 +324,7 @@ function sftpResult(r: NonNullable<TimelineResult['sftp']>): string {
   return [r.status, r.bytes !== undefined ? formatBytes(r.bytes) : undefined, r.entries !== undefined ? `${r.entries} entries` : undefined, r.sha256 ? `sha256 ${r.sha256}` : undefined].filter(Boolean).join(' · ');
 }
 
-const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 'SSH', kubernetes: 'Kubernetes', http: 'HTTP' };
+const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 'SSH', kubernetes: 'Kubernetes', http: 'HTTP', egress: 'Egress' };
 
 function draw(): void {
   if (!state) {

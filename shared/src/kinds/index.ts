@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { SqlFunctionCallDetail, SqlQueryDetail, SqlResultDetail } from './sql.js';
+import { HttpConnectDetail, HttpRequestDetail, HttpResponseResultDetail, HttpTunnelResultDetail, HttpWebsocketDetail } from './http.js';
 import { SshExecDetail, SshForwardDetail, SshRequestDetail, SshSessionResultDetail, SshSftpDetail, SshSftpResultDetail, SshShellDetail } from './ssh.js';
 
 export * from './sql.js';
 export * from './ssh.js';
+export * from './http.js';
 
 /** A result detail this build has no schema for yet: shown as recorded. */
 const UntypedResultDetail = z.record(z.string(), z.unknown());
@@ -26,6 +28,9 @@ export const ACTION_KINDS = {
   'ssh.sftp': { detail: SshSftpDetail, result: SshSftpResultDetail },
   'ssh.forward': { detail: SshForwardDetail, result: UntypedResultDetail },
   'ssh.request': { detail: SshRequestDetail, result: UntypedResultDetail },
+  'http.request': { detail: HttpRequestDetail, result: HttpResponseResultDetail },
+  'http.connect': { detail: HttpConnectDetail, result: HttpTunnelResultDetail },
+  'http.websocket': { detail: HttpWebsocketDetail, result: HttpTunnelResultDetail },
 } as const satisfies Record<string, { detail: z.ZodType<Record<string, unknown>>; result: z.ZodType<Record<string, unknown>> }>;
 
 export type KnownActionKind = keyof typeof ACTION_KINDS;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CreateAgentSessionResponse, StatusResponse, TargetsResponse } from '@airlock/shared';
+import { CreateAgentSessionResponse, StatusResponse, TargetsResponse, describeUpstream } from '@airlock/shared';
 import { DEMO_TARGET, demoInstructions, prepareDemo } from '../../demo/demo.js';
 import { homePaths } from '../../config/paths.js';
 import { Daemon } from '../../daemon/daemon.js';
@@ -68,7 +68,7 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
         console.log('  targets');
         printTable(
           ['    NAME', 'PROTOCOL', 'STATE', 'LISTEN', 'UPSTREAM'],
-          status.targets.map((t) => ['    ' + t.target.name, t.target.protocol, t.state, t.address ?? `${t.target.listen.host}:${t.target.listen.port}`, t.error ?? t.target.upstream]),
+          status.targets.map((t) => ['    ' + t.target.name, t.target.protocol, t.state, t.address ?? `${t.target.listen.host}:${t.target.listen.port}`, t.error ?? describeUpstream(t.target)]),
         );
       }
     });

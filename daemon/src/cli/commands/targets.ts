@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { PROTOCOLS, PendingPolicyChangeResponse, describeCredential, Target, TargetsResponse, parseWith } from '@airlock/shared';
+import { PROTOCOLS, PendingPolicyChangeResponse, describeCredential, describeUpstream, upstreamUrlOf, Target, TargetsResponse, parseWith } from '@airlock/shared';
 import type { CredentialRef, LimitOverrides, Protocol, TargetStatus } from '@airlock/shared';
 import { homePaths } from '../../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, updateLocalConfig } from '../../config/local-config.js';
 import { runningDaemon } from '../../daemon/daemon-info.js';
 import { DaemonClient } from '../daemon-client.js';
+import { httpOptionsGiven, httpTargetFields, type HttpTargetOptions } from '../http-target.js';
 import { CliError } from '../errors.js';
 import { weakerThanDefault } from '../../proxies/postgres/upstream-settings.js';
 import { checkCredentialFile } from '../../config/credential-file.js';
@@ -19,7 +20,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .command('add <name>')
     .description('add a target to the local config; a running daemon starts its listener')
     .requiredOption('--protocol <protocol>', `one of ${PROTOCOLS.join(', ')}`)
-    .requiredOption('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app or ssh://deploy@build.internal:22 (no password in it)')
+    .option('--upstream <url>', 'the real system, e.g. postgres://app@db.internal:5432/app, ssh://deploy@build.internal:22 or https://api.github.com (no password in it); egress targets have none')
     .requiredOption('--listen <host:port>', 'where agents connect, e.g. 127.0.0.1:6432')
     .option('--password-env <VAR>', 'postgres: the real password is in this environment variable of the daemon')
     .option('--password-file <file>', 'postgres: the real password is in this file')
@@ -28,12 +29,27 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .option('--agent-socket <path>', 'ssh: sign with a key held by the ssh-agent at this socket')
     .option('--host-key <SHA256:...>', 'ssh: pin the upstream host key by its fingerprint (ssh-keygen -lf on the host\'s key)')
     .option('--known-hosts <file>', 'ssh: pin the upstream host key by a known_hosts file that names the host')
+    .option('--auth <how>', 'http: present the secret upstream as bearer (Authorization: Bearer), basic (user from the upstream URL or "user:" in the secret) or header:NAME', undefined)
+    .option('--secret-env <VAR>', 'http: the real API token or password is in this environment variable of the daemon')
+    .option('--secret-file <file>', 'http: the real API token or password is in this file (mode 0600)')
+    .option('--ca-file <file>', 'http: PEM certificate authorities that sign the upstream\'s certificate (it is always verified)')
+    .option('--plaintext', 'http: accept a plain http:// upstream on a loopback address (whatever binds that port receives the credential)')
+    .option('--graphql-path <glob>', 'http: a request path that serves GraphQL (repeatable; default **/graphql)', collect)
+    .option('--allow-host <host[:port]>', 'egress: a host agents reach without asking (repeatable; globs such as *.npmjs.org)', collect)
     .option('--max-connections <n>', 'agent connections this target allows at once, over all agent sessions (limits.maxConnections; default: the daemon-wide limit)')
     .option('--max-connections-per-session <n>', 'connections one agent session may have open to this target (limits.maxConnectionsPerSession)')
-    .action(async (name: string, opts: { protocol: string; upstream: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string } & SshTargetOptions) => {
+    .action(async (name: string, opts: { protocol: string; upstream?: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string } & SshTargetOptions & HttpTargetOptions) => {
       let credential: CredentialRef | undefined;
       let pin: { hostKey?: string; knownHosts?: string } = {};
-      if (opts.protocol === 'ssh') {
+      let http: Partial<Target> = {};
+      if (opts.protocol !== 'http' && opts.protocol !== 'egress') {
+        const httpOnly = httpOptionsGiven(opts);
+        if (httpOnly.length > 0) throw new CliError(`${httpOnly.join(', ')} apply to http and egress targets only`);
+      }
+      if (opts.protocol === 'http' || opts.protocol === 'egress') {
+        if (opts.passwordEnv || opts.passwordFile) throw new CliError(`an ${opts.protocol} target takes --secret-env / --secret-file, not --password-env / --password-file`);
+        http = httpTargetFields(opts.protocol, opts);
+      } else if (opts.protocol === 'ssh') {
         if (opts.passwordEnv || opts.passwordFile) throw new CliError('an ssh target logs in with a key: give --key-file, --key-env or --agent-socket instead of --password-env / --password-file');
         ({ credential, pin } = sshCredentialAndPin(name, opts));
       } else {
@@ -51,17 +67,18 @@ export function registerTargets(program: Command, ctx: CliContext): void {
       const candidate = {
         name,
         protocol: opts.protocol as Protocol,
-        upstream: opts.upstream,
+        ...(opts.upstream !== undefined ? { upstream: opts.upstream } : {}),
         listen: parseListen(opts.listen),
         ...(credential ? { credential } : {}),
         ...pin,
+        ...http,
         ...(Object.keys(limits).length > 0 ? { limits } : {}),
       };
       const valid = parseWith(Target, candidate, `target "${name}"`);
       for (const warning of securityWarnings(valid)) console.error(`warning: ${warning}`);
       const paths = homePaths(ctx.home());
       await addTarget(paths.config, valid);
-      console.log(`added target "${name}" (${valid.protocol}) listening on ${valid.listen.host}:${valid.listen.port} -> ${valid.upstream}`);
+      console.log(`added target "${name}" (${valid.protocol}) listening on ${valid.listen.host}:${valid.listen.port} -> ${describeUpstream(valid)}`);
       await reportDaemonPickup(ctx.home(), name);
     });
 
@@ -104,7 +121,7 @@ export function registerTargets(program: Command, ctx: CliContext): void {
           s.target.name,
           s.target.protocol,
           s.address ?? `${s.target.listen.host}:${s.target.listen.port}`,
-          s.target.upstream,
+          describeUpstream(s.target),
           [s.target.credential ? describeCredential(s.target.credential) : '-', ...(s.target.protocol === 'ssh' ? [hostKeyPinText(s.target)] : [])].join('; '),
           s.error ? `${s.state}: ${s.error}` : s.state,
         ]),
@@ -129,7 +146,7 @@ function securityWarnings(target: Target): string[] {
   const out: string[] = [];
   if (target.protocol === 'postgres') {
     try {
-      out.push(...weakerThanDefault(target.name, target.upstream));
+      out.push(...weakerThanDefault(target.name, upstreamUrlOf(target).href));
     } catch (err) {
       throw new CliError((err as Error).message);
     }
@@ -193,4 +210,9 @@ async function reportDaemonPickup(home: string, name: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** commander: a repeatable option's values, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -1,3 +1,4 @@
+import { upstreamUrlOf } from '@airlock/shared';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -57,8 +58,8 @@ export class UpstreamError extends ProtocolError {
  * connect_timeout (seconds).
  */
 export function upstreamSettings(target: Target, context: { limits: Pick<TargetLimits, 'connectTimeoutMs'>; clock: Clock }, env: NodeJS.ProcessEnv = process.env): UpstreamSettings {
-  const url = new URL(target.upstream);
-  const security = resolveUpstreamSecurity(target.name, target.upstream);
+  const url = upstreamUrlOf(target);
+  const security = resolveUpstreamSecurity(target.name, url.href);
   let ca: string | undefined;
   if (security.sslrootcert && security.sslrootcert !== 'system') {
     try {

@@ -1,3 +1,4 @@
+import { upstreamUrlOf } from '@airlock/shared';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import ssh2, { type Client, type ConnectConfig } from 'ssh2';
@@ -37,7 +38,7 @@ function credentialOptions(secret: string): Pick<ConnectConfig, 'privateKey' | '
  * is used without a restart.
  */
 export function sshUpstream(target: Target, context: ProxyContext, env: NodeJS.ProcessEnv = process.env): SshUpstream {
-  const url = new URL(target.upstream);
+  const url = upstreamUrlOf(target);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port ? Number(url.port) : 22;
   const username = decodeURIComponent(url.username);

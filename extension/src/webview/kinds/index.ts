@@ -2,6 +2,7 @@ import type { TemplateResult } from 'lit';
 import type { ParsedActionDetail } from '@airlock/shared';
 import type { ActionDetailKind, ParsedOf } from '../../state/kinds.js';
 import type { DetailContext } from './context.js';
+import { httpConnectDetail, httpRequestDetail } from './http.js';
 import { otherDetail } from './other.js';
 import { sqlFunctionCallDetail } from './sql.function-call.js';
 import { sqlQueryDetail } from './sql.query.js';
@@ -22,6 +23,9 @@ const DETAIL_VIEWS: { [K in ActionDetailKind]: (parsed: ParsedOf<K>, ctx: Detail
   'ssh.sftp': sshSftpDetail,
   'ssh.forward': sshForwardDetail,
   'ssh.request': sshRequestDetail,
+  'http.request': httpRequestDetail,
+  'http.connect': httpConnectDetail,
+  'http.websocket': httpRequestDetail,
   other: otherDetail,
 };
 
