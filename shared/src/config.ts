@@ -100,7 +100,7 @@ export const LimitOverrides = z.object(LimitsShape).partial().strict();
 export type LimitOverrides = z.infer<typeof LimitOverrides>;
 
 /** How an HTTP target presents its credential upstream (see Target.auth). */
-export const HttpAuth = z.union([z.literal('bearer'), z.literal('basic'), z.string().regex(/^header:[A-Za-z0-9!#$%&'*+.^_\`|~-]+$/, { message: 'expected bearer, basic or header:NAME (such as header:X-API-Key)' })]);
+export const HttpAuth = z.union([z.literal('bearer'), z.literal('basic'), z.string().regex(/^header:[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { message: 'expected bearer, basic or header:NAME (such as header:X-API-Key)' })]);
 export type HttpAuth = z.infer<typeof HttpAuth>;
 
 /** An egress allow-list entry: a host glob, optionally with a port (`*.npmjs.org`, `github.com:443`, `[::1]:8080`). */
