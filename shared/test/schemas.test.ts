@@ -56,3 +56,29 @@ describe('validation messages name the source, the path inside it and what was e
     assert.equal(formatPath([]), '(top level)');
   });
 });
+
+describe('HTTP and egress targets: what the schema accepts and refuses', () => {
+  const listen = { host: '127.0.0.1', port: 8081 };
+  const http = (extra: Record<string, unknown>) => ({ name: 'api', protocol: 'http', upstream: 'https://api.example.com', listen, ...extra });
+  const refusals: [string, Record<string, unknown>, RegExp][] = [
+    ['a plain http:// upstream without plaintext', http({ upstream: 'http://127.0.0.1:9000' }), /unencrypted.*plaintext/],
+    ['plaintext to a host off this machine', http({ upstream: 'http://api.example.com', plaintext: true }), /loopback upstreams only/],
+    ['auth without a credential', http({ auth: 'bearer' }), /has none/],
+    ['a header auth with a bad header name', http({ auth: 'header:X Api', credential: { env: 'T' } }), /header:NAME/],
+    ['allowHosts on an http target', http({ allowHosts: ['github.com'] }), /allowHosts applies to egress/],
+    ['an egress target with an upstream', { name: 'out', protocol: 'egress', upstream: 'https://x.example', listen }, /egress target has no upstream/],
+    ['an egress target with a credential', { name: 'out', protocol: 'egress', listen, credential: { env: 'T' } }, /injects no credential/],
+    ['an allowHosts entry that is not a host', { name: 'out', protocol: 'egress', listen, allowHosts: ['https://github.com/'] }, /host or host:port/],
+    ['an http target without an upstream', { name: 'api', protocol: 'http', listen }, /needs an upstream/],
+  ];
+  for (const [name, candidate, message] of refusals) {
+    test(`refused: ${name}`, () => assert.throws(() => parseWith(Target, candidate, 'target'), message));
+  }
+  test('accepted: https with a header credential and a CA file; plaintext on loopback; egress with hosts', () => {
+    assert.equal(parseWith(Target, http({ auth: 'header:X-Api-Key', credential: { env: 'API_KEY' }, caFile: '/etc/ca.pem' }), 't').auth, 'header:X-Api-Key');
+    assert.equal(parseWith(Target, http({ upstream: 'http://[::1]:9000', plaintext: true }), 't').plaintext, true);
+    const egress = parseWith(Target, { name: 'out', protocol: 'egress', listen, allowHosts: ['*.npmjs.org', 'github.com:443', '[::1]:8080'] }, 't');
+    assert.equal(egress.upstream, undefined);
+    assert.deepEqual(egress.allowHosts, ['*.npmjs.org', 'github.com:443', '[::1]:8080']);
+  });
+});

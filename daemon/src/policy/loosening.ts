@@ -335,6 +335,7 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
     add('loosening', subject, `credential changed from ${credentialText(before)} to ${credentialText(after)}${agent}`);
   }
   compareHostKeyPins(before, after, subject, add);
+  compareHttpSettings(before, after, subject, add);
   if (before.catalog !== false && after.catalog === false) add('loosening', subject, 'catalog reads switched off: calls are judged by their text alone and column rules by output names');
   else if (before.catalog === false && after.catalog !== false) add('tightening', subject, 'catalog reads switched on');
 
@@ -403,12 +404,36 @@ function compareHostKeyPins(before: Target, after: Target, subject: string, add:
   }
 }
 
+/**
+ * HTTP and egress settings. Trusting more certificate authorities, accepting a plaintext upstream,
+ * presenting the credential another way and listing more egress hosts let more through: loosening.
+ * GraphQL paths only change how requests are read (a request on a path no longer listed is judged by
+ * its method, a POST is a write), but a person confirms any change of them.
+ */
+function compareHttpSettings(before: Target, after: Target, subject: string, add: Add): void {
+  if (before.auth !== after.auth) add('loosening', subject, `the credential is presented as ${after.auth ?? 'nothing'} instead of ${before.auth ?? 'nothing'}`);
+  if (before.caFile !== after.caFile) {
+    if (after.caFile === undefined) add('tightening', subject, `certificate authorities of ${before.caFile} no longer trusted for the upstream`);
+    else add('loosening', subject, `certificate authorities of ${after.caFile} trusted for the upstream${before.caFile !== undefined ? ` instead of ${before.caFile}` : ''}`);
+  }
+  if ((before.plaintext === true) !== (after.plaintext === true)) {
+    add(after.plaintext === true ? 'loosening' : 'tightening', subject, after.plaintext === true ? 'a plaintext (http://) upstream accepted: the credential goes unencrypted over loopback' : 'plaintext upstreams no longer accepted');
+  }
+  if (canonicalJson(before.graphqlPaths ?? null) !== canonicalJson(after.graphqlPaths ?? null)) add('loosening', subject, `GraphQL paths changed from ${(before.graphqlPaths ?? ['(default)']).join(', ')} to ${(after.graphqlPaths ?? ['(default)']).join(', ')}`);
+  const oldHosts = new Set(before.allowHosts ?? []);
+  const newHosts = new Set(after.allowHosts ?? []);
+  const added = [...newHosts].filter((h) => !oldHosts.has(h));
+  const removed = [...oldHosts].filter((h) => !newHosts.has(h));
+  if (added.length > 0) add('loosening', subject, `egress reaches ${added.join(', ')} without asking`);
+  if (removed.length > 0) add('tightening', subject, `egress to ${removed.join(', ')} is asked for again`);
+}
+
 function pinText(t: Target): string {
   return [t.hostKey, t.knownHosts !== undefined ? `known_hosts ${t.knownHosts}` : undefined].filter((x) => x !== undefined).join(', ');
 }
 
 /** Target fields judged above; a field this list does not name is judged loosening when it changes (fail closed). */
-const JUDGED_TARGET_FIELDS = new Set(['name', 'protocol', 'upstream', 'listen', 'credential', 'catalog', 'limits', 'hostKey', 'knownHosts']);
+const JUDGED_TARGET_FIELDS = new Set(['name', 'protocol', 'upstream', 'listen', 'credential', 'catalog', 'limits', 'hostKey', 'knownHosts', 'auth', 'caFile', 'plaintext', 'graphqlPaths', 'allowHosts']);
 
 function compareUnjudgedFields(before: Target, after: Target, subject: string, add: Add): void {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);

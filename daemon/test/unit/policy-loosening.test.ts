@@ -275,3 +275,53 @@ describe('loosening: SSH host key pins and credentials', () => {
     assert.match(differences[0]!.text, /^futureSetting changed/);
   });
 });
+
+const HTTP_CONFIG = `
+targets:
+  - name: gh
+    protocol: http
+    upstream: "https://api.github.com"
+    listen: { host: 127.0.0.1, port: 8081 }
+    credential: { env: GH_TOKEN }
+    auth: bearer
+  - name: egress
+    protocol: egress
+    listen: { host: 127.0.0.1, port: 3128 }
+    allowHosts: ["registry.npmjs.org", "github.com:443"]
+`;
+
+function httpConfig(change?: (http: Record<string, any>, egress: Record<string, any>) => void): LocalConfig {
+  const raw = YAML.parse(HTTP_CONFIG) as Record<string, any>;
+  change?.(raw.targets[0], raw.targets[1]);
+  return LocalConfig.parse(raw);
+}
+
+describe('loosening: HTTP and egress target settings', () => {
+  const table: { name: string; next: LocalConfig; expect: Expect; mentions?: RegExp }[] = [
+    { name: 'an egress host listed', next: httpConfig((_h, e) => e.allowHosts.push('*.pypi.org')), expect: 'loosening', mentions: /\*\.pypi\.org without asking/ },
+    { name: 'an egress host unlisted', next: httpConfig((_h, e) => e.allowHosts.pop()), expect: 'tightening', mentions: /github\.com:443 is asked for again/ },
+    { name: 'a CA file trusted', next: httpConfig((h) => (h.caFile = '/etc/corp-ca.pem')), expect: 'loosening', mentions: /corp-ca\.pem trusted/ },
+    { name: 'the credential presented as a header instead of bearer', next: httpConfig((h) => (h.auth = 'header:X-Api-Key')), expect: 'loosening' },
+    { name: 'GraphQL paths changed', next: httpConfig((h) => (h.graphqlPaths = ['/api/graphql'])), expect: 'loosening', mentions: /GraphQL paths/ },
+    { name: 'nothing changed', next: httpConfig(), expect: 'none' },
+  ];
+  for (const c of table) {
+    test(c.name, () => {
+      const differences = compareConfigs(httpConfig(), c.next);
+      if (c.expect === 'none') assert.deepEqual(differences, []);
+      else {
+        assert.ok(differences.length > 0);
+        assert.equal(loosens(differences), c.expect === 'loosening', JSON.stringify(differences, null, 1));
+      }
+      if (c.mentions) assert.ok(differences.some((d) => c.mentions!.test(d.text)), JSON.stringify(differences, null, 1));
+    });
+  }
+
+  test('a plaintext upstream accepted is loosening, refused again is tightening', () => {
+    const plain = (h: Record<string, any>) => ((h.upstream = 'http://127.0.0.1:9000'), (h.plaintext = true));
+    const https = (h: Record<string, any>) => (h.upstream = 'http://127.0.0.1:9000');
+    const before = httpConfig((h) => (h.upstream = 'https://127.0.0.1:9000'));
+    assert.equal(loosens(compareConfigs(before, httpConfig(plain))), true);
+    assert.throws(() => httpConfig(https), /plain http:\/\/ upstream/);
+  });
+});
