@@ -141,4 +141,33 @@ describe('target add: settings weaker than the defaults are said on stderr', () 
     assert.match(bad.stderr, /target "bad": sslmode "verify" is not one of disable, allow, prefer, require, verify-ca, verify-full/);
     assert.doesNotMatch(readFileSync(path.join(home.dir, 'config.yaml'), 'utf8'), /name: bad/);
   });
+
+  test('http and egress targets: their options, and the options of other protocols refused with one line', async () => {
+    const cli = (args: string[]) => runCli(home.dir, ['target', 'add', ...args]);
+    const gh = await cli(['gh', '--protocol', 'http', '--upstream', 'https://api.github.com', '--auth', 'bearer', '--secret-env', 'GH_TOKEN', '--listen', '127.0.0.1:0']);
+    assert.equal(gh.code, 0, gh.stderr);
+    assert.match(gh.stdout, /added target "gh" \(http\).*-> https:\/\/api\.github\.com/);
+    const egress = await cli(['out', '--protocol', 'egress', '--allow-host', 'registry.npmjs.org', '--allow-host', '*.pypi.org:443', '--listen', '127.0.0.1:0']);
+    assert.equal(egress.code, 0, egress.stderr);
+    assert.match(egress.stdout, /-> any host policy allows \(egress\)/);
+    const config = readFileSync(path.join(home.dir, 'config.yaml'), 'utf8');
+    assert.match(config, /auth: bearer/);
+    assert.match(config, /GH_TOKEN/);
+    assert.match(config, /\*\.pypi\.org:443/);
+
+    const refusals: [string[], RegExp][] = [
+      [['a', '--protocol', 'http', '--upstream', 'http://api.example.com', '--listen', '127.0.0.1:0'], /plain http:\/\/ upstream would receive the real credential unencrypted/],
+      [['b', '--protocol', 'http', '--upstream', 'https://api.example.com', '--auth', 'basic', '--listen', '127.0.0.1:0'], /--auth basic needs the secret/],
+      [['c', '--protocol', 'egress', '--upstream', 'https://x.example', '--listen', '127.0.0.1:0'], /egress target has no upstream/],
+      [['d', '--protocol', 'egress', '--secret-env', 'T', '--listen', '127.0.0.1:0'], /apply to http targets, not egress/],
+      [['e', '--protocol', 'postgres', '--upstream', 'postgres://h/db', '--allow-host', 'x', '--listen', '127.0.0.1:0'], /--allow-host apply to http and egress targets only/],
+      [['f', '--protocol', 'http', '--upstream', 'https://api.example.com', '--password-env', 'P', '--listen', '127.0.0.1:0'], /takes --secret-env/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await cli(args);
+      assert.notEqual(result.code, 0, args.join(' '));
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    }
+  });
 });
