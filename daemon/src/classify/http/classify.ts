@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@airlock/shared';
 import { bodyNeeded, isGraphqlPath } from './body-need.js';
+import { classifyGitPush, gitServiceOf, type GitService } from './git.js';
 import { readGraphqlBody, readGraphqlQueryString, type GraphqlReading } from './graphql.js';
 import { methodClass, riskOf, stricterClass } from './method.js';
 import type { BodyPrefix, HttpClass, HttpClassification, HttpClassifyOptions, HttpRequestDescription } from './types.js';
@@ -27,6 +28,15 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
   if (graphql !== undefined) {
     const byGraphql = graphqlClass(graphql.reading, reasons);
     cls = graphql.onEndpoint && GRAPHQL_METHODS.has(req.method) ? byGraphql : stricterClass(cls, byGraphql);
+  }
+
+  const git = gitServiceOf(req);
+  let push: GitPush | undefined;
+  if (git !== undefined) {
+    push = readPush(git, body, reasons);
+    // a fetch (upload-pack) is a read though it is a POST; a push is a write, or unknown when its commands cannot be read
+    cls = push?.error !== undefined ? 'unknown' : git.class;
+    if (push !== undefined && push.error === undefined) destructive ||= push.forcePush || push.deletesRef;
   }
 
   if (req.methodOverrides.length > 1) {
@@ -64,8 +74,48 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
     if (documents.length > 0) classification.graphql.document = documents.join('\n\n').slice(0, options.documentBytes);
     if (parseError !== undefined) classification.graphql.parseError = parseError;
   }
-  classification.summary = cut(graphql !== undefined ? graphqlSummary(req, graphql.reading) : requestSummary(req));
+  if (git !== undefined) {
+    attributes.gitService = git.service;
+    classification.git = { service: git.service, refs: push?.refs ?? [] };
+    if (push !== undefined && push.error === undefined) {
+      attributes.gitRefs = push.refs.map((ref) => ref.ref);
+      attributes.forcePush = push.forcePush;
+      attributes.deletesRef = push.deletesRef;
+    }
+  }
+  classification.summary = cut(git !== undefined ? gitSummary(req, git, push) : graphql !== undefined ? graphqlSummary(req, graphql.reading) : requestSummary(req));
   return classification;
+}
+
+type GitPush = ReturnType<typeof classifyGitPush>;
+
+/** A push's ref updates (from the git helper's reading of the pkt-lines and pack); undefined for other git requests. */
+function readPush(git: GitService, body: BodyPrefix | undefined, reasons: string[]): GitPush | undefined {
+  if (git.service !== 'git-receive-pack' || git.request !== 'rpc') {
+    reasons.push(git.service === 'git-upload-pack' ? 'a git fetch or clone only reads' : 'a git ref advertisement only lists refs');
+    return undefined;
+  }
+  const push: GitPush =
+    body === undefined
+      ? { refs: [], forcePush: false, deletesRef: false, reasons: [], error: 'the push body was not read before the decision' }
+      : classifyGitPush(body);
+  if (push.error !== undefined) {
+    reasons.push(`the push cannot be read: ${push.error}`);
+    return push;
+  }
+  reasons.push('a git push writes refs', ...push.reasons);
+  if (push.deletesRef) reasons.push('the push deletes a ref');
+  return push;
+}
+
+/** "git push refs/heads/main (force) to github.com/org/repo.git", "git fetch github.com/org/repo.git" */
+function gitSummary(req: HttpRequestDescription, git: GitService, push: GitPush | undefined): string {
+  const repository = `${hostAndPort(req)}${req.path.replace(/\/(info\/refs|git-upload-pack|git-receive-pack)$/i, '')}`;
+  if (git.service === 'git-upload-pack') return `git fetch ${repository}`;
+  if (push === undefined) return `git push (ref advertisement) ${repository}`;
+  if (push.error !== undefined) return `git push that cannot be read to ${repository}`;
+  const refs = push.refs.map((ref) => (ref.change === 'fast-forward' || ref.change === 'create' ? ref.ref : `${ref.ref} (${ref.change})`));
+  return `git push ${refs.join(', ')} to ${repository}`;
 }
 
 interface GraphqlFinding {

@@ -25,3 +25,5 @@ export { SUMMARY_MAX_CHARS, classifyHttpRequest } from './classify.js';
 export { canonicalHost, classifyConnect, classifyDestination, egressAttributes, withDestination } from './destination.js';
 export { canonicalAddress, internalAddress, internalName } from './addresses.js';
 export type { InternalAddress } from './addresses.js';
+export { classifyGitPush, gitPushPrefixSufficient, gitServiceOf, isGitReceivePack } from './git.js';
+export type { GitPushClassification, GitService, GitServiceName, GitServiceRequest } from './git.js';
