@@ -345,6 +345,13 @@ describe('GraphQL', () => {
       { type: 'mutation', name: 'M', fields: ['e', 'f'] },
     ]);
   });
+  test('fragments spreading each other twice are expanded once each (no exponential walk)', () => {
+    const depth = 60;
+    const fragments = Array.from({ length: depth }, (_, i) => `fragment F${i} on Mutation { f${i} ${i + 1 < depth ? `...F${i + 1} ...F${i + 1}` : ''} }`).join(' ');
+    const read = readGraphqlDocument(`mutation { ...F0 } ${fragments}`);
+    assert.ok('operations' in read);
+    assert.equal(read.operations[0]!.fields.length, depth);
+  });
   test('fields are bounded', () => {
     const fields = Array.from({ length: MAX_GRAPHQL_FIELDS + 10 }, (_, i) => `f${i}`).join(' ');
     const read = readGraphqlDocument(`{ ${fields} }`);

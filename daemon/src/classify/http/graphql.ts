@@ -55,20 +55,21 @@ export function readGraphqlDocument(text: string): { operations: GraphqlOperatio
 /**
  * Top-level field names (not aliases: `{ viewer: deleteRepository }` runs deleteRepository), with
  * fragment spreads and inline fragments resolved; `@skip`/`@include` are ignored (the field may run).
+ * Each fragment is expanded once per operation: a second spread adds no field, and expanding every
+ * path through fragments that spread each other twice would take exponential time (and a cycle forever).
  */
-function collectFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, visiting: Set<string>, into: Set<string>): void {
+function collectFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, expanded: Set<string>, into: Set<string>): void {
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       into.add(selection.name.value);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      collectFields(selection.selectionSet, fragments, visiting, into);
+      collectFields(selection.selectionSet, fragments, expanded, into);
     } else {
       const name = selection.name.value;
       const fragment = fragments.get(name);
-      if (fragment === undefined || visiting.has(name)) continue;
-      visiting.add(name);
-      collectFields(fragment.selectionSet, fragments, visiting, into);
-      visiting.delete(name);
+      if (fragment === undefined || expanded.has(name)) continue;
+      expanded.add(name);
+      collectFields(fragment.selectionSet, fragments, expanded, into);
     }
   }
 }
