@@ -540,6 +540,7 @@ describe('egress destinations', () => {
     ['the daemon port on localhost listed by name', 'localhost', 7777, ['127.0.0.1'], ['localhost'], 'internal'],
     ['the daemon port on a listed literal', '127.0.0.1', 7777, [], ['127.0.0.1:7777'], 'listed'],
     ['the daemon port on a public address is public', 'example.org', 7777, ['93.184.215.14'], [], 'public'],
+    ['an address literal host is checked even when the caller resolved it elsewhere', '127.0.0.1', 80, ['93.184.215.14'], [], 'internal'],
     ['every internal address must be named', 'mixed.example', 443, ['10.0.0.1', '169.254.169.254'], ['mixed.example'], 'internal'],
   ];
   for (const [name, host, port, addresses, allowHosts, destination] of verdicts) {
