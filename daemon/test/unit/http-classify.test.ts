@@ -367,6 +367,10 @@ describe('GraphQL', () => {
     const long = `{ ${'x '.repeat(100)}}`;
     const c = classifyHttpRequest(graphqlRequest('application/json'), body(JSON.stringify({ query: long })), OPTIONS);
     assert.equal(c.graphql?.document, long.slice(0, OPTIONS.documentBytes));
+    const wide = classifyHttpRequest(graphqlRequest('application/json'), body(JSON.stringify({ query: `{ a(s: "${'é'.repeat(40)}") }` })), OPTIONS);
+    assert.ok(Buffer.byteLength(wide.graphql?.document ?? '') <= OPTIONS.documentBytes);
+    assert.ok(!(wide.graphql?.document ?? '').includes('\uFFFD'), 'no character is cut in half');
+    assert.ok((wide.graphql?.document ?? '').startsWith('{ a(s: "éé'));
     const bad = classifyHttpRequest(graphqlRequest('application/json'), body(JSON.stringify({ query: '{ a' })), OPTIONS);
     assert.equal(bad.class, 'unknown');
     assert.match(bad.graphql?.parseError ?? '', /Syntax Error/);

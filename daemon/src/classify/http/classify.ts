@@ -35,7 +35,7 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
   if (git !== undefined) {
     push = readPush(git, body, reasons);
     // a fetch (upload-pack) is a read though it is a POST; a push is a write, or unknown when its commands cannot be read
-    cls = push?.error !== undefined ? 'unknown' : git.class;
+    cls = push?.error !== undefined ? 'unknown' : graphql !== undefined ? stricterClass(cls, git.class) : git.class;
     if (push !== undefined && push.error === undefined) destructive ||= push.forcePush || push.deletesRef;
   }
 
@@ -71,7 +71,7 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
     attributes.graphqlOperation = [...new Set(operations.map((operation) => operation.type))];
     attributes.graphqlFields = [...new Set(operations.flatMap((operation) => operation.fields))];
     classification.graphql = { operations };
-    if (documents.length > 0) classification.graphql.document = documents.join('\n\n').slice(0, options.documentBytes);
+    if (documents.length > 0) classification.graphql.document = cutToBytes(documents.join('\n\n'), options.documentBytes);
     if (parseError !== undefined) classification.graphql.parseError = parseError;
   }
   if (git !== undefined) {
@@ -205,6 +205,15 @@ function graphqlSummary(req: HttpRequestDescription, reading: GraphqlReading): s
   const order = ['mutation', 'subscription', 'query'];
   const parts = order.filter((type) => byType.has(type)).map((type) => `${type} ${[...byType.get(type)!].join(', ')}`.trimEnd());
   return `GraphQL ${parts.join('; ')}`;
+}
+
+/** The longest start of `text` that is at most `max` bytes of UTF-8, never ending in half a character. */
+function cutToBytes(text: string, max: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
 }
 
 function cut(text: string): string {
