@@ -585,3 +585,44 @@ describe('egress destinations', () => {
     assert.ok(inner.reasons.includes('10.0.0.1 is a private address (10/8)'));
   });
 });
+
+describe('describeRequest against a real URL parser (seeded random targets)', () => {
+  /** tokens an agent would combine to slip a path past a rule */
+  const TOKENS = ['a', 'B', '.', '..', '/', '%2e', '%2E', '%2f', '%2F', '%25', '%252e', '%5c', '\\', ';', '%3b', '?', '#', '%', '2', 'e', 'f', '%00', '%c0%ae', '%ef%bc%8e', '%41', '~', '{', '|', '@', ':', '=', '&', '+', ' ', '%20', '%7e', 'é'];
+  let seed = 0x5eed;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  const decodeFully = (text: string) => {
+    let previous = text;
+    for (let i = 0; i < 8; i++) {
+      const decoded = previous.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      if (decoded === previous) break;
+      previous = decoded;
+    }
+    return previous;
+  };
+
+  test('every target is refused, or its path has no dot segment however often it is decoded, and a WHATWG parser reads the forwarded target as the same path and query', () => {
+    let described = 0;
+    for (let n = 0; n < 5000; n++) {
+      const length = 1 + (next() % 8);
+      let target = '/';
+      for (let i = 0; i < length; i++) target += TOKENS[next() % TOKENS.length];
+      const result = describeRequest({ method: 'GET', target, headers: [] }, API, LIMITS);
+      if (isMalformed(result)) {
+        assert.ok(result.status === 400 || result.status === 414, target);
+        continue;
+      }
+      described++;
+      for (const segment of decodeFully(result.path).split(/[/\\]/)) assert.ok(segment !== '.' && segment !== '..', `${target} → ${result.path}`);
+      const again = describeRequest({ method: 'GET', target: result.forwardTarget, headers: [] }, API, LIMITS);
+      assert.ok(!isMalformed(again) && again.forwardTarget === result.forwardTarget, `${target}: not a fixed point`);
+      const url = new URL(result.forwardTarget, 'https://api.example.com');
+      assert.equal(url.pathname, result.path, target);
+      assert.equal(url.search.replace(/^\?/, ''), result.forwardTarget.includes('?') ? result.forwardTarget.slice(result.forwardTarget.indexOf('?') + 1) : '', target);
+    }
+    assert.ok(described > 1000, `only ${described} of 5000 targets were described; the generator is too hostile to test anything`);
+  });
+});
