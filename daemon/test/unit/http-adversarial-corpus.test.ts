@@ -118,6 +118,8 @@ const CASES: Case[] = [
   { name: '_method behind a ";" separator', request: get('/repos/a/b?x=1;_method=DELETE'), expect: { class: 'write', decision: 'review', attributes: { destructive: true } } },
   { name: '_method spelled %5Fmethod', request: get('/repos/a/b?%5Fmethod=PUT'), expect: { class: 'write', decision: 'review', attributes: { methodOverride: 'PUT' } } },
   { name: 'X-HTTP-Method and X-Method-Override that disagree', request: get('/repos/a/b', [['x-http-method', 'PUT'], ['x-method-override', 'DELETE']]), expect: { class: 'unknown', decision: 'review' } },
+  { name: '_method=DELETE in a form body (Rails, Laravel)', request: { method: 'POST', target: '/repos/a/b/issues', headers: [['content-type', 'application/x-www-form-urlencoded']], body: 'title=x&_method=delete' }, expect: { class: 'write', decision: 'review', attributes: { destructive: true, methodOverride: 'DELETE' } } },
+  { name: 'a form body _method that disagrees with the header', request: { method: 'POST', target: '/repos/a/b/issues', headers: [['content-type', 'application/x-www-form-urlencoded'], ['x-http-method-override', 'PUT']], body: '%5Fmethod=DELETE' }, expect: { class: 'unknown', decision: 'review' } },
   { name: 'an override naming an extension method', request: get('/dav/x', [['x-http-method-override', 'PROPPATCH']]), expect: { class: 'unknown', decision: 'review' } },
   { name: 'an override of GET on a POST stays a write', request: { method: 'POST', target: '/repos/a/b/issues', headers: [['x-http-method-override', 'GET']] }, expect: { class: 'write', decision: 'review' } },
   { name: 'lower-case method "get" is not GET', request: { method: 'get', target: '/user' }, expect: { class: 'unknown', decision: 'review' } },
@@ -213,7 +215,8 @@ function classify(request: Request): HttpClassification | { status: number; reas
   if (isMalformed(description)) return description;
   const need = bodyNeeded(description, OPTIONS);
   const bytes = typeof request.body === 'string' ? new TextEncoder().encode(request.body) : request.body;
-  const body = need.kind === 'none' || bytes === undefined ? undefined : { bytes, complete: request.cut !== true };
+  // the API shell reads a small body of known length whatever bodyNeeded says (to show it in the approval); so does this
+  const body = bytes === undefined || (need.kind === 'none' && description.contentLength === undefined) ? undefined : { bytes, complete: request.cut !== true };
   return { classification: classifyHttpRequest(description, body, OPTIONS), forward: description.forwardTarget, description };
 }
 

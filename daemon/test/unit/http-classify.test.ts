@@ -292,6 +292,34 @@ describe('method classes', () => {
   });
 });
 
+describe('a _method field in a form body', () => {
+  const form = (headers: HeaderList = []) => described('POST', '/items/1', [['content-type', 'application/x-www-form-urlencoded'], ['content-length', '20'], ...headers]);
+  test('read whole: the override counts, and shows in the summary', () => {
+    const c = classifyHttpRequest(form(), body('a=1&_method=delete'), OPTIONS);
+    assert.equal(c.attributes.destructive, true);
+    assert.equal(c.attributes.methodOverride, 'DELETE');
+    assert.equal(c.summary, 'POST api.example.com/items/1 (as DELETE)');
+  });
+  test('the same value in the header and the body is one override', () => {
+    const c = classifyHttpRequest(form([['x-http-method-override', 'DELETE']]), body('_method=DELETE'), OPTIONS);
+    assert.equal(c.class, 'write');
+    assert.equal(c.attributes.methodOverride, 'DELETE');
+  });
+  test('not read, cut, or not a form: not looked into (a POST stays a write)', () => {
+    for (const [req, prefix] of [
+      [form(), undefined],
+      [form(), body('_method=DELETE', false)],
+      [described('POST', '/items/1', [['content-type', 'application/json'], ['content-length', '20']]), body('_method=DELETE')],
+      [described('PUT', '/items/1', [['content-type', 'application/x-www-form-urlencoded'], ['content-length', '20']]), body('_method=DELETE')],
+    ] as const) {
+      const c = classifyHttpRequest(req, prefix, OPTIONS);
+      assert.equal(c.class, 'write');
+      assert.equal(c.attributes.destructive, false);
+      assert.equal(c.attributes.methodOverride, undefined);
+    }
+  });
+});
+
 describe('attributes and summaries', () => {
   test('REST request attributes', () => {
     const d = described('POST', '/repos/a/b/pulls?z=1&a=2&z=3', [['content-type', 'application/json'], ['content-length', '2']]);
