@@ -40,9 +40,24 @@ export interface HttpRequestDescription {
   contentLength?: number;
   /** a method override header or `_method` query parameter the upstream may act on (uppercased) */
   methodOverride?: string;
+  /** every override value found (uppercased, distinct); more than one means the request is unknown */
+  methodOverrides: string[];
   /** Upgrade: websocket asked for */
   websocket: boolean;
+  /** the request body's Content-Encoding (lowercased) when it is not identity: such a body is not inspected */
+  contentEncoding?: string;
+  /** absolute-form only: `user:pass@` was in the URL; it was removed and is in neither the description nor the record */
+  credentialsStripped?: boolean;
 }
+
+/** Bounds of describeRequest, from the target's limits. */
+export interface DescribeLimits {
+  /** a longer request-target is refused with 414 */
+  maxTargetBytes: number;
+}
+
+/** Where an origin-form request goes (the API target's upstream), or 'absolute' for egress. */
+export type RequestBase = { scheme: 'http' | 'https'; host: string; port: number } | 'absolute';
 
 /** Why a request is refused before policy sees it (400): one sentence. */
 export interface MalformedRequest {
@@ -104,7 +119,11 @@ export interface DestinationInput {
 
 export interface DestinationVerdict {
   destination: Destination;
-  /** set when the destination is internal and not listed: the adapter refuses whatever policy says */
+  /**
+   * set when the destination is internal and not named by an entry, or when nothing can be checked
+   * (an invalid host, no address, a non-address among the addresses): the adapter refuses whatever
+   * policy says
+   */
   refuse?: string;
   /** why each address is internal, for the detail ("169.254.169.254 is a cloud metadata endpoint") */
   reasons: string[];
