@@ -4,6 +4,7 @@ import { benchClassify } from './classify.js';
 import { benchShellClassify } from './shell-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
+import { benchHttpBody } from './http-body.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
@@ -16,6 +17,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['shell', benchShellClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
+  ['http-body', benchHttpBody],
   ['recording', benchRecording],
   ['sse', benchSse],
   ['postgres', benchPostgres],

@@ -341,6 +341,25 @@ describe('JSON: adversarial', () => {
     assert.ok(!output.includes('ivan@example.com'));
   });
 
+  test('JSON inside a JSON string (double-encoded) is masked by the detectors that know quoted keys', () => {
+    const inner = JSON.stringify({ db_password: 'hunter2-and-more', contact: 'uma@example.com' });
+    const { output } = mask(JSON_PLAN, JSON.stringify({ body: inner }));
+    const body = (JSON.parse(output) as { body: string }).body;
+    assert.ok(!body.includes('hunter2'), body);
+    assert.ok(!body.includes('uma@example.com'), body);
+  });
+
+  test('a credential key hidden behind a BOM or leading garbage still reaches the text masker', () => {
+    const { output } = mask(JSON_PLAN, '\uFEFF{"password": "hunter2", "mail": "vic@example.com"}');
+    assert.ok(!output.includes('vic@example.com'));
+    assert.ok(!output.includes('hunter2'), output);
+  });
+
+  test('a value under a credential key that never ends is dropped, not sent', () => {
+    const { output } = mask(JSON_PLAN, '{"a":1,"secret":{"x":"walt@example.com", "y": [1,2,');
+    assert.equal(output, '{"a":1,"secret":"[REDACTED]"');
+  });
+
   test('a custom key glob from the target replaces matching values', () => {
     const { output } = mask(JSON_PLAN, '{"ssn_last4":"1234","name":"x"}', { keyRules: ['ssn*'] });
     assert.equal(output, '{"ssn_last4":"[REDACTED]","name":"x"}');

@@ -47,6 +47,10 @@ const BACKSLASH = 0x5c;
 
 const WHITESPACE = new Uint8Array(256);
 for (const b of [0x20, 0x09, 0x0a, 0x0d]) WHITESPACE[b] = 1;
+/** `"` and `\\`: where a string's scan stops */
+const STRING_STOP = new Uint8Array(256);
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
 const NUMBER_CHAR = new Uint8Array(256);
 for (const ch of '0123456789+-.eE') NUMBER_CHAR[ch.charCodeAt(0)] = 1;
 const LITERAL_CHAR = new Uint8Array(256);
@@ -56,6 +60,35 @@ const SCALAR_END = new Uint8Array(256);
 for (const ch of ' \t\r\n,}]\x1e') SCALAR_END[ch.charCodeAt(0)] = 1;
 
 const QUOTE_BYTES = Buffer.from('"');
+
+/** Keys up to this many bytes are cached, up to KEY_CACHE_ENTRIES of them. */
+const KEY_CACHE_LENGTH = 64;
+const KEY_CACHE_ENTRIES = 1024;
+
+/** FNV-1a over bytes[from, to). */
+function hashBytes(bytes: Buffer, from: number, to: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = from; i < to; i++) hash = Math.imul(hash ^ (bytes[i] as number), 0x01000193);
+  return hash >>> 0;
+}
+
+type Utf8Slice = (this: Buffer, start: number, end: number) => string;
+/** Buffer's own UTF-8 decoder, without toString's argument handling (it is most of the cost for short strings). */
+const UTF8_SLICE = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice;
+
+function utf8(bytes: Buffer, from: number, to: number): string {
+  return UTF8_SLICE !== undefined ? UTF8_SLICE.call(bytes, from, to) : bytes.toString('utf8', from, to);
+}
+
+/** Whether bytes[from, to) are `true`, `false` or `null`. */
+function isLiteral(bytes: Buffer, from: number, to: number): boolean {
+  const length = to - from;
+  const first = bytes[from];
+  if (length === 4 && first === 0x74) return bytes[from + 1] === 0x72 && bytes[from + 2] === 0x75 && bytes[from + 3] === 0x65;
+  if (length === 4 && first === 0x6e) return bytes[from + 1] === 0x75 && bytes[from + 2] === 0x6c && bytes[from + 3] === 0x6c;
+  if (length === 5 && first === 0x66) return bytes[from + 1] === 0x61 && bytes[from + 2] === 0x6c && bytes[from + 3] === 0x73 && bytes[from + 4] === 0x65;
+  return false;
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -111,7 +144,13 @@ export class JsonMasker {
   private emitFrom = 0;
   /** where the token being read starts in this chunk; -1 when it started in an earlier one */
   private tokenStart = -1;
-  private nextBackslash = -1;
+  /** keys that passed unchanged, by the hash of their bytes (a colliding key just misses) */
+  private readonly keyCache = new Map<number, { bytes: Uint8Array; label: string | undefined }>();
+  /** the hash knownKey computed, for rememberKey */
+  private keyHash = 0;
+  /** where tokenBuffer's token lies in the buffer it returned */
+  private tokenFrom = 0;
+  private tokenTo = 0;
 
   constructor(options: JsonMaskerOptions) {
     this.masker = options.masker;
@@ -151,7 +190,6 @@ export class JsonMasker {
     this.parts = [];
     this.emitFrom = 0;
     this.tokenStart = -1;
-    this.nextBackslash = -1;
     this.run(chunk);
     const parts = this.parts;
     this.chunk = EMPTY;
@@ -309,26 +347,18 @@ export class JsonMasker {
         this.escapePending = false;
         i++;
       }
-      for (;;) {
-        let quote = chunk.indexOf(QUOTE, i);
-        if (quote < 0) quote = n;
-        if (this.nextBackslash < i) {
-          this.nextBackslash = chunk.indexOf(BACKSLASH, i);
-          if (this.nextBackslash < 0) this.nextBackslash = n;
+      // a byte loop: JSON strings are short, and a native indexOf call costs more than scanning one
+      for (; i < n; i++) {
+        if (STRING_STOP[chunk[i] as number] === 0) continue;
+        if (chunk[i] === QUOTE) return this.finishString(i + 1);
+        this.tokenHasEscape = true;
+        if (i + 1 >= n) {
+          this.escapePending = true;
+          return this.holdToken();
         }
-        const backslash = this.nextBackslash;
-        if (backslash < quote) {
-          this.tokenHasEscape = true;
-          if (backslash + 1 >= n) {
-            this.escapePending = true;
-            return this.holdToken();
-          }
-          i = backslash + 2;
-          continue;
-        }
-        if (quote === n) return this.holdToken();
-        return this.finishString(quote + 1);
+        i++;
       }
+      return this.holdToken();
     }
     const table = this.token === T_NUMBER ? NUMBER_CHAR : LITERAL_CHAR;
     while (i < n && table[chunk[i] as number] === 1) i++;
@@ -386,12 +416,41 @@ export class JsonMasker {
     this.tokenStart = -1;
   }
 
-  /** The token's bytes: the held ones and this chunk's up to `end`. */
-  private tokenBytes(end: number): Buffer {
+  /**
+   * Whether the key in bytes[from, to) was seen before and passed unchanged: then its label is
+   * taken from the cache without decoding it. The same keys come back in every record of an array.
+   */
+  private knownKey(bytes: Buffer, from: number, to: number): boolean {
+    const hash = hashBytes(bytes, from, to);
+    this.keyHash = hash;
+    const known = this.keyCache.get(hash);
+    if (known === undefined || known.bytes.length !== to - from) return false;
+    const cached = known.bytes;
+    for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[from + i]) return false;
+    this.pendingLabel = known.label;
+    return true;
+  }
+
+  private rememberKey(bytes: Buffer, from: number, to: number, label: string | undefined): void {
+    if (this.keyCache.size >= KEY_CACHE_ENTRIES) this.keyCache.clear();
+    this.keyCache.set(this.keyHash, { bytes: Uint8Array.prototype.slice.call(bytes, from, to), label });
+  }
+
+  /**
+   * The token's bytes, from `tokenFrom` to `tokenTo` in the returned buffer: this chunk itself when
+   * the token started in it (no copy, no view made), else the held bytes joined to this chunk's.
+   */
+  private tokenBuffer(end: number): Buffer {
     const chunk = this.chunk;
-    if (this.tokenStart >= 0) return chunk.subarray(this.tokenStart, end);
-    if (this.held.length === 1 && end === 0) return this.held[0] as Buffer;
-    return Buffer.concat([...this.held, chunk.subarray(0, end)]);
+    if (this.tokenStart >= 0) {
+      this.tokenFrom = this.tokenStart;
+      this.tokenTo = end;
+      return chunk;
+    }
+    const joined = this.held.length === 1 && end === 0 ? (this.held[0] as Buffer) : Buffer.concat([...this.held, chunk.subarray(0, end)]);
+    this.tokenFrom = 0;
+    this.tokenTo = joined.length;
+    return joined;
   }
 
   /** Puts the token out as it came, or its replacement. */
@@ -421,30 +480,37 @@ export class JsonMasker {
       this.valueEnded();
       return end;
     }
-    const bytes = this.tokenBytes(end);
+    const bytes = this.tokenBuffer(end);
+    const from = this.tokenFrom + 1;
+    const to = this.tokenTo - 1;
     let text: string;
     let screened = -1;
     if (this.tokenHasEscape) {
       try {
-        text = JSON.parse(bytes.toString('utf8')) as string;
+        text = JSON.parse(bytes.toString('utf8', from - 1, to + 1)) as string;
       } catch {
         return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
       }
-    } else if (this.tokenIsKey) {
-      text = bytes.toString('utf8', 1, bytes.length - 1);
     } else {
-      screened = this.masker.screenBytes(bytes, 1, bytes.length - 1);
-      if (screened === NOTHING_TO_MASK) {
+      if (this.tokenIsKey && to - from <= KEY_CACHE_LENGTH && this.knownKey(bytes, from, to)) {
+        this.state = S_COLON;
+        this.emitToken(end, undefined);
+        return end;
+      }
+      screened = this.masker.screenBytes(bytes, from, to);
+      if (screened === NOTHING_TO_MASK && !this.tokenIsKey) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
       }
-      text = bytes.toString('utf8', 1, bytes.length - 1);
+      text = utf8(bytes, from, to);
     }
     let masked = this.tokenHasEscape ? redactSecretsInText(text, this.secretForms, this.report) : text;
     if (this.tokenIsKey) {
-      this.pendingLabel = this.keyRules.labelFor(text);
-      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report);
+      const label = this.keyRules.labelFor(text);
+      this.pendingLabel = label;
+      if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (masked === text && !this.tokenHasEscape && to - from <= KEY_CACHE_LENGTH) this.rememberKey(bytes, from, to, label);
       this.state = S_COLON;
     } else {
       if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
@@ -455,17 +521,18 @@ export class JsonMasker {
   }
 
   private finishScalar(end: number): number {
-    const bytes = this.tokenBytes(end);
+    const bytes = this.tokenBuffer(end);
+    const from = this.tokenFrom;
+    const to = this.tokenTo;
     if (this.token === T_LITERAL) {
-      const word = bytes.toString('latin1');
-      if (word !== 'true' && word !== 'false' && word !== 'null') return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
+      if (!isLiteral(bytes, from, to)) return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
       this.emitToken(end, undefined);
     } else {
       let replacement: string | undefined;
-      if (bytes.length >= CARD_MIN_DIGITS && this.masker.active) {
-        const screened = this.masker.screenBytes(bytes, 0, bytes.length);
+      if (to - from >= CARD_MIN_DIGITS && this.masker.active) {
+        const screened = this.masker.screenBytes(bytes, from, to);
         if (screened !== NOTHING_TO_MASK) {
-          const text = bytes.toString('latin1');
+          const text = bytes.toString('latin1', from, to);
           const masked = this.masker.maskCell(text, undefined, this.report, screened);
           if (masked !== text) replacement = JSON.stringify(masked);
         }
