@@ -78,14 +78,19 @@ export function usersBody(): Buffer[] {
   return chunks;
 }
 
-function bestOf(runs: number, run: () => unknown): number {
-  let best = Infinity;
+/** The best wall-clock and CPU seconds of `runs` runs (CPU time: the machine may be shared with other work). */
+function bestOf(runs: number, run: () => unknown): { wall: number; cpu: number } {
+  let wall = Infinity;
+  let cpu = Infinity;
   for (let i = 0; i < runs; i++) {
     const start = process.hrtime.bigint();
+    const startCpu = process.cpuUsage();
     run();
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e9);
+    const used = process.cpuUsage(startCpu);
+    wall = Math.min(wall, Number(process.hrtime.bigint() - start) / 1e9);
+    cpu = Math.min(cpu, (used.user + used.system) / 1e6);
   }
-  return best;
+  return { wall, cpu };
 }
 
 export async function benchHttpBody(): Promise<BenchSection> {
@@ -96,19 +101,19 @@ export async function benchHttpBody(): Promise<BenchSection> {
   const plan = planBody({ contentType: 'application/json' });
   let maskedBytes = 0;
   let cells = 0;
-  const maskSeconds = bestOf(RUNS, () => {
+  const masking = bestOf(RUNS, () => {
     const bodyMasker = createBodyMasker(plan, { masker, excerptBytes: 64 * 1024, bufferBytes: 1024 * 1024, secrets: ['ghp_ExampleInjectedToken0123456789abcd'] });
     maskedBytes = 0;
     for (const chunk of chunks) maskedBytes += bodyMasker.push(chunk).length;
     maskedBytes += bodyMasker.end().length;
     cells = bodyMasker.report().cells;
   });
-  const copySeconds = bestOf(RUNS, () => {
+  const copy = bestOf(RUNS, () => {
     let copied = 0;
     for (const chunk of chunks) copied += Buffer.from(chunk).length;
     return copied;
   });
-  const parseSeconds = bestOf(1, () => {
+  const parse = bestOf(RUNS, () => {
     const text = Buffer.concat(chunks).toString('utf8');
     return Buffer.from(JSON.stringify(JSON.parse(text))).length;
   });
@@ -116,9 +121,13 @@ export async function benchHttpBody(): Promise<BenchSection> {
   return {
     title: `HTTP body masking (a ${mb.toFixed(0)} MB JSON array of user records with PII, ${CHUNK_BYTES / 1024} KiB chunks)`,
     figures: [
-      { name: 'JSON body masker', value: mb / maskSeconds, unit: 'MB/s', baseline: { name: 'JSON.parse + JSON.stringify', value: mb / parseSeconds }, target: { op: '>=', value: TARGET_MB_PER_S } },
-      { name: 'JSON body masker vs a plain copy', value: mb / maskSeconds, unit: 'MB/s', baseline: { name: 'copy', value: mb / copySeconds } },
+      { name: 'JSON body masker', value: mb / masking.wall, unit: 'MB/s', baseline: { name: 'JSON.parse + JSON.stringify', value: mb / parse.wall }, target: { op: '>=', value: TARGET_MB_PER_S } },
+      { name: 'JSON body masker, CPU time', value: mb / masking.cpu, unit: 'MB/s', baseline: { name: 'JSON.parse + JSON.stringify, CPU time', value: mb / parse.cpu }, target: { op: '>=', value: TARGET_MB_PER_S } },
+      { name: 'JSON body masker vs a plain copy', value: mb / masking.wall, unit: 'MB/s', baseline: { name: 'copy', value: mb / copy.wall } },
     ],
-    notes: [`${cells.toLocaleString('en-US')} values masked; ${(maskedBytes / (1024 * 1024)).toFixed(1)} MB out (credential redactor, excerpt and SHA-256 included)`],
+    notes: [
+      `${cells.toLocaleString('en-US')} values masked; ${(maskedBytes / (1024 * 1024)).toFixed(1)} MB out (credential redactor, excerpt and SHA-256 included)`,
+      'CPU time is the figure to read on a shared machine; most of it is the content detectors (screenBytes, email and phone) on the string values',
+    ],
   };
 }

@@ -1,4 +1,5 @@
 import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { ShortBytesCache } from './byte-cache.js';
 import { KeyRules } from './keys.js';
 import { redactSecretsInText } from './secrets.js';
 import { TextStream, asBuffer } from './text-stream.js';
@@ -47,10 +48,6 @@ const BACKSLASH = 0x5c;
 
 const WHITESPACE = new Uint8Array(256);
 for (const b of [0x20, 0x09, 0x0a, 0x0d]) WHITESPACE[b] = 1;
-/** `"` and `\\`: where a string's scan stops */
-const STRING_STOP = new Uint8Array(256);
-STRING_STOP[QUOTE] = 1;
-STRING_STOP[BACKSLASH] = 1;
 const NUMBER_CHAR = new Uint8Array(256);
 for (const ch of '0123456789+-.eE') NUMBER_CHAR[ch.charCodeAt(0)] = 1;
 const LITERAL_CHAR = new Uint8Array(256);
@@ -61,16 +58,9 @@ for (const ch of ' \t\r\n,}]\x1e') SCALAR_END[ch.charCodeAt(0)] = 1;
 
 const QUOTE_BYTES = Buffer.from('"');
 
-/** Keys up to this many bytes are cached, up to KEY_CACHE_ENTRIES of them. */
-const KEY_CACHE_LENGTH = 64;
-const KEY_CACHE_ENTRIES = 1024;
-
-/** FNV-1a over bytes[from, to). */
-function hashBytes(bytes: Buffer, from: number, to: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = from; i < to; i++) hash = Math.imul(hash ^ (bytes[i] as number), 0x01000193);
-  return hash >>> 0;
-}
+/** Keys up to this many bytes have their verdicts cached, up to CACHE_ENTRIES of them. */
+const SHORT_STRING_BYTES = 64;
+const CACHE_ENTRIES = 1024;
 
 type Utf8Slice = (this: Buffer, start: number, end: number) => string;
 /** Buffer's own UTF-8 decoder, without toString's argument handling (it is most of the cost for short strings). */
@@ -135,6 +125,8 @@ export class JsonMasker {
   private skipInString = false;
   private skipScalar = false;
 
+  /** `"[LABEL]"` per label, as bytes */
+  private readonly markers = new Map<string, Buffer>();
   /** set once the body stopped being JSON: the rest goes through it */
   private text: TextStream | undefined;
 
@@ -144,10 +136,10 @@ export class JsonMasker {
   private emitFrom = 0;
   /** where the token being read starts in this chunk; -1 when it started in an earlier one */
   private tokenStart = -1;
-  /** keys that passed unchanged, by the hash of their bytes (a colliding key just misses) */
-  private readonly keyCache = new Map<number, { bytes: Uint8Array; label: string | undefined }>();
-  /** the hash knownKey computed, for rememberKey */
-  private keyHash = 0;
+  /** where the next backslash of this chunk is (the chunk's length when there is none), once looked for */
+  private nextBackslash = -1;
+  /** keys that passed unchanged, with their labels */
+  private readonly keyCache = new ShortBytesCache<string | undefined>(SHORT_STRING_BYTES, CACHE_ENTRIES);
   /** where tokenBuffer's token lies in the buffer it returned */
   private tokenFrom = 0;
   private tokenTo = 0;
@@ -190,6 +182,7 @@ export class JsonMasker {
     this.parts = [];
     this.emitFrom = 0;
     this.tokenStart = -1;
+    this.nextBackslash = -1;
     this.run(chunk);
     const parts = this.parts;
     this.chunk = EMPTY;
@@ -347,18 +340,28 @@ export class JsonMasker {
         this.escapePending = false;
         i++;
       }
-      // a byte loop: JSON strings are short, and a native indexOf call costs more than scanning one
-      for (; i < n; i++) {
-        if (STRING_STOP[chunk[i] as number] === 0) continue;
-        if (chunk[i] === QUOTE) return this.finishString(i + 1);
-        this.tokenHasEscape = true;
-        if (i + 1 >= n) {
-          this.escapePending = true;
-          return this.holdToken();
+      // native searches: faster than a byte loop even on short strings; where the next backslash
+      // is stays known for the chunk, so a chunk without escapes is searched for one once
+      for (;;) {
+        let quote = chunk.indexOf(QUOTE, i);
+        if (quote < 0) quote = n;
+        if (this.nextBackslash < i) {
+          this.nextBackslash = chunk.indexOf(BACKSLASH, i);
+          if (this.nextBackslash < 0) this.nextBackslash = n;
         }
-        i++;
+        const backslash = this.nextBackslash;
+        if (backslash < quote) {
+          this.tokenHasEscape = true;
+          if (backslash + 1 >= n) {
+            this.escapePending = true;
+            return this.holdToken();
+          }
+          i = backslash + 2;
+          continue;
+        }
+        if (quote === n) return this.holdToken();
+        return this.finishString(quote + 1);
       }
-      return this.holdToken();
     }
     const table = this.token === T_NUMBER ? NUMBER_CHAR : LITERAL_CHAR;
     while (i < n && table[chunk[i] as number] === 1) i++;
@@ -417,26 +420,6 @@ export class JsonMasker {
   }
 
   /**
-   * Whether the key in bytes[from, to) was seen before and passed unchanged: then its label is
-   * taken from the cache without decoding it. The same keys come back in every record of an array.
-   */
-  private knownKey(bytes: Buffer, from: number, to: number): boolean {
-    const hash = hashBytes(bytes, from, to);
-    this.keyHash = hash;
-    const known = this.keyCache.get(hash);
-    if (known === undefined || known.bytes.length !== to - from) return false;
-    const cached = known.bytes;
-    for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[from + i]) return false;
-    this.pendingLabel = known.label;
-    return true;
-  }
-
-  private rememberKey(bytes: Buffer, from: number, to: number, label: string | undefined): void {
-    if (this.keyCache.size >= KEY_CACHE_ENTRIES) this.keyCache.clear();
-    this.keyCache.set(this.keyHash, { bytes: Uint8Array.prototype.slice.call(bytes, from, to), label });
-  }
-
-  /**
    * The token's bytes, from `tokenFrom` to `tokenTo` in the returned buffer: this chunk itself when
    * the token started in it (no copy, no view made), else the held bytes joined to this chunk's.
    */
@@ -462,7 +445,8 @@ export class JsonMasker {
       this.parts.push(Buffer.from(replacement));
       this.emitFrom = end;
     }
-    this.held = [];
+    // most tokens never held anything: no new array for them
+    if (this.held.length > 0) this.held = [];
     this.heldBytes = 0;
     this.token = T_NONE;
     this.tokenStart = -1;
@@ -492,13 +476,17 @@ export class JsonMasker {
         return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
       }
     } else {
-      if (this.tokenIsKey && to - from <= KEY_CACHE_LENGTH && this.knownKey(bytes, from, to)) {
-        this.state = S_COLON;
-        this.emitToken(end, undefined);
-        return end;
+      if (this.tokenIsKey) {
+        const known = this.keyCache.get(bytes, from, to);
+        if (known !== undefined) {
+          this.pendingLabel = known.value;
+          this.state = S_COLON;
+          this.emitToken(end, undefined);
+          return end;
+        }
       }
       screened = this.masker.screenBytes(bytes, from, to);
-      if (screened === NOTHING_TO_MASK && !this.tokenIsKey) {
+      if (!this.tokenIsKey && screened === NOTHING_TO_MASK) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
@@ -510,7 +498,7 @@ export class JsonMasker {
       const label = this.keyRules.labelFor(text);
       this.pendingLabel = label;
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
-      if (masked === text && !this.tokenHasEscape && to - from <= KEY_CACHE_LENGTH) this.rememberKey(bytes, from, to, label);
+      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, label);
       this.state = S_COLON;
     } else {
       if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
@@ -546,7 +534,7 @@ export class JsonMasker {
   /** A value under a credential key: its marker goes out, the value itself is read past and dropped. */
   private startSkip(i: number, b: number, label: string): number {
     this.flushTo(i);
-    this.parts.push(Buffer.from(KeyRules.marker(label)));
+    this.parts.push(this.markerBytes(label));
     this.report.add(label, 1);
     this.skipping = true;
     this.skipDepth = 0;
@@ -558,6 +546,15 @@ export class JsonMasker {
     else this.skipScalar = true;
     const next = this.skip(this.skipScalar ? i : i + 1);
     return next;
+  }
+
+  private markerBytes(label: string): Buffer {
+    let bytes = this.markers.get(label);
+    if (bytes === undefined) {
+      bytes = Buffer.from(KeyRules.marker(label));
+      this.markers.set(label, bytes);
+    }
+    return bytes;
   }
 
   /** Reads past the value being skipped; returns the index after it, or -1 when the chunk ended first. */
