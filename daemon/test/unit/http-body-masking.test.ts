@@ -13,6 +13,7 @@ import {
   ZSTD_AVAILABLE,
   createBodyMasker,
   decoderFor,
+  isCredentialName,
   maskResponseHeaders,
   maskUrlForRecord,
   planBody,
@@ -286,6 +287,64 @@ describe('JSON bodies', () => {
   });
 });
 
+describe('JSON: random documents against a reference', () => {
+  const KEYS = ['id', 'name', 'email', 'note', 'password', 'PassWord', 'api_key', 'items', 'meta', 'credentials', 'token_type', 'max_tokens', 'internal_id', 'x'];
+  const STRINGS = ['plain words', 'mail wendy@example.com now', '4111 1111 1111 1111', 'é ü 😀 漢字', 'quote " and \\ backslash', 'line\nbreak', '', 'call +1 (415) 555-2671', 'DE89 3704 0044 0532 0130 00'];
+
+  function randomValue(random: () => number, depth: number): unknown {
+    const roll = random();
+    if (depth > 4 || roll < 0.45) {
+      const kind = Math.floor(random() * 6);
+      if (kind === 0) return STRINGS[Math.floor(random() * STRINGS.length)];
+      if (kind === 1) return Math.floor(random() * 1e6) - 5e5;
+      if (kind === 2) return random() < 0.5 ? 4111111111111111 : 3.25e-7;
+      if (kind === 3) return random() < 0.5;
+      if (kind === 4) return null;
+      return `${STRINGS[Math.floor(random() * STRINGS.length)]} ${Math.floor(random() * 100)}`;
+    }
+    if (roll < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth + 1));
+    const object: Record<string, unknown> = {};
+    for (let i = Math.floor(random() * 5); i > 0; i--) object[KEYS[Math.floor(random() * KEYS.length)] as string] = randomValue(random, depth + 1);
+    return object;
+  }
+
+  /** What the masker should make of a parsed document, written plainly. */
+  function reference(value: unknown): unknown {
+    const report = new MaskReportBuilder();
+    if (typeof value === 'string') return masker.maskCell(value, undefined, report);
+    if (typeof value === 'number') {
+      const text = String(value);
+      if (!/^\d{13,}$/.test(text)) return value;
+      const masked = masker.maskCell(text, undefined, report);
+      return masked === text ? value : masked;
+    }
+    if (Array.isArray(value)) return value.map(reference);
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(value)) {
+        const label = masker.columnRule(key) ?? (isCredentialName(key) ? 'REDACTED' : undefined);
+        out[masker.maskCell(key, undefined, report)] = label !== undefined && inner !== null ? `[${label}]` : reference(inner);
+      }
+      return out;
+    }
+    return value;
+  }
+
+  test('whole and cut anywhere, the output parses to the reference', () => {
+    const random = seededRandom(2024);
+    for (let round = 0; round < 300; round++) {
+      const document = { root: randomValue(random, 0) };
+      const text = JSON.stringify(document, null, round % 3 === 0 ? 2 : undefined);
+      const bytes = Buffer.from(text);
+      const whole = mask(JSON_PLAN, bytes).output;
+      assert.deepEqual(JSON.parse(whole), reference(JSON.parse(text)), text);
+      const a = 1 + Math.floor(random() * (bytes.length - 1));
+      const b = a + Math.floor(random() * (bytes.length - a));
+      assert.equal(maskChunks(JSON_PLAN, cutAt(bytes, a, b)).output, whole, `${text} cut at ${a}, ${b}`);
+    }
+  });
+});
+
 describe('JSON: adversarial', () => {
   test('credential keys in any spelling: case, _ and -, escaped letters', () => {
     for (const key of ['PassWord', 'pass_word', 'PASS-WORD', 'to\\u006ben', '\\u0070assword', 'api_key', 'apiKey', 'X-Api-Key', 'client_secret', 'db_password', 'githubToken', 'Authorization', 'set-cookie', 'refresh_token']) {
@@ -530,6 +589,20 @@ describe('decoding', () => {
     const decoder = decoderFor(plan, { maxBytes: 1_000_000, maxRatio: 100, ratioAfterBytes: 256 * 1024 });
     assert.ok(decoder !== undefined);
     await assert.rejects(collect(Readable.from([zlib.gzipSync(text)]).pipe(decoder)), DecodeLimitError);
+  });
+
+  test('a reader that does not read holds the decoder back: decoded bytes are not piled up', async () => {
+    const size = 32 * 1024 * 1024;
+    const plan = planBody({ contentType: 'application/octet-stream', contentEncoding: 'gzip' });
+    const decoder = decoderFor(plan, { maxBytes: 2 * size, maxRatio: 10_000, ratioAfterBytes: 1024 });
+    assert.ok(decoder !== undefined);
+    decoder.end(zlib.gzipSync(Buffer.alloc(size)));
+    // long enough for an unbounded decoder to decode all of it (it would pile up the whole body)
+    for (let i = 0; i < 200 && decoder.readableLength < 4 * 1024 * 1024; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.ok(decoder.readableLength < 4 * 1024 * 1024, `${decoder.readableLength} bytes piled up unread`);
+    let total = 0;
+    for await (const chunk of decoder) total += (chunk as Buffer).length;
+    assert.equal(total, size);
   });
 
   test('a corrupt gzip body fails with a sentence', async () => {
