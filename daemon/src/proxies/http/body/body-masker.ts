@@ -116,6 +116,10 @@ class ExcerptCollector {
     this.ended = true;
   }
 
+  /**
+   * Before the end, `bytes` is null and a cut gives the size and digest of what went out so far
+   * (the body may never end: a client that went away, a stream cut by a limit).
+   */
   excerpt(): HttpBodyExcerpt {
     const excerpt: HttpBodyExcerpt = { bytes: this.ended ? this.total : null, treatment: this.treatment };
     if (this.contentType !== undefined) excerpt.contentType = this.contentType;
