@@ -79,6 +79,7 @@ describe('planBody', () => {
     ['text/plain', 'text'],
     ['application/xml', 'text'],
     ['application/atom+xml', 'text'],
+    ['image/svg+xml', 'text'],
     ['application/javascript', 'text'],
     ['application/x-www-form-urlencoded', 'text'],
     ['application/graphql', 'text'],
@@ -430,6 +431,28 @@ describe('JSON: adversarial', () => {
     assert.equal(output, '{"a":1,"secret":"[REDACTED]"');
   });
 
+  test('a file sent as base64 (a contents API) is decoded, masked and encoded again', () => {
+    const file = 'DATABASE_URL=postgres://app:s3cretpass@db.internal:5432/app\nADMIN_EMAIL=yara@example.com\nAWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n';
+    const wrapped = Buffer.from(file).toString('base64').replace(/(.{60})/g, '$1\n');
+    const body = JSON.stringify({ type: 'file', encoding: 'base64', path: '.env', content: wrapped, unwrapped: Buffer.from(file).toString('base64') });
+    const bytes = Buffer.from(body);
+    const whole = mask(JSON_PLAN, bytes).output;
+    for (const field of ['content', 'unwrapped'] as const) {
+      const decoded = Buffer.from((JSON.parse(whole) as Record<string, string>)[field] as string, 'base64').toString();
+      assert.ok(!decoded.includes('s3cretpass'), decoded);
+      assert.ok(!decoded.includes('yara@example.com'), decoded);
+      assert.ok(!decoded.includes('AKIAIOSFODNN7EXAMPLE'), decoded);
+      assert.ok(decoded.startsWith('DATABASE_URL=postgres://app:'), decoded);
+    }
+    for (let cut = 1; cut < bytes.length; cut += 7) assert.equal(maskChunks(JSON_PLAN, cutAt(bytes, cut)).output, whole, `cut at ${cut}`);
+  });
+
+  test('base64 of binary data, and ids that happen to be base64, pass unchanged', () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 1, 2, 3, 4, 5, 6, 7, 8]).toString('base64');
+    const body = JSON.stringify({ image: png, id: 'MDQ6VXNlcjU4MzIzMQ==AAAAAAAA', plain: 'aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=' });
+    assert.equal(mask(JSON_PLAN, body).output, body);
+  });
+
   test('a custom key glob from the target replaces matching values', () => {
     const { output } = mask(JSON_PLAN, '{"ssn_last4":"1234","name":"x"}', { keyRules: ['ssn*'] });
     assert.equal(output, '{"ssn_last4":"[REDACTED]","name":"x"}');
@@ -504,6 +527,22 @@ describe('text and binary bodies, the injected credential', () => {
         }
       }
     }
+  });
+
+  test('a text file sent as application/octet-stream is masked as text, and recorded so', () => {
+    const file = 'ADMIN_EMAIL=zack@example.com\nNOTE=' + 'plain text '.repeat(200) + '\nCARD=4111 1111 1111 1111\n';
+    const bytes = Buffer.from(file);
+    const bodyMasker = createBodyMasker(BINARY, options({ contentType: 'application/octet-stream' }));
+    const first = Buffer.from(bodyMasker.push(bytes.subarray(0, 100)));
+    assert.equal(first.length, 0, 'the first bytes are held until they decide');
+    const output = Buffer.concat([first, Buffer.from(bodyMasker.push(bytes.subarray(100))), Buffer.from(bodyMasker.end())]).toString();
+    assert.ok(!output.includes('zack@example.com'));
+    assert.ok(output.includes('CARD=****1111'));
+    const excerpt = HttpBodyExcerpt.parse(bodyMasker.excerpt());
+    assert.equal(excerpt.treatment, 'text');
+    assert.ok(excerpt.text?.startsWith('ADMIN_EMAIL=[EMAIL]'));
+    // a short one decides at its end
+    assert.equal(mask(BINARY, 'mail abe@example.com').output, 'mail [EMAIL]');
   });
 
   test('binary bytes pass unchanged where no credential is, and the excerpt has no text', () => {

@@ -1,4 +1,5 @@
 import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { maskBase64Text, mayBeBase64Bytes } from './base64.js';
 import { ShortBytesCache } from './byte-cache.js';
 import { KeyRules } from './keys.js';
 import { redactSecretsInText } from './secrets.js';
@@ -486,7 +487,7 @@ export class JsonMasker {
         }
       }
       screened = this.masker.screenBytes(bytes, from, to);
-      if (!this.tokenIsKey && screened === NOTHING_TO_MASK) {
+      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && !mayBeBase64Bytes(bytes, from, to)) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
@@ -501,7 +502,8 @@ export class JsonMasker {
       if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, label);
       this.state = S_COLON;
     } else {
-      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (masked === text) masked = maskBase64Text(text, this.masker, this.secretForms, this.report) ?? text;
       this.valueEnded();
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));

@@ -123,6 +123,8 @@ function treatmentOf(mediaType: string | undefined): BodyTreatment {
   if (JSON_TYPES.has(mediaType) || mediaType.endsWith('+json')) return 'json';
   if (mediaType === 'text/event-stream') return 'sse';
   if (BINARY_TYPES.has(mediaType)) return 'binary';
+  // XML is text whatever its top-level type (image/svg+xml can carry any text)
+  if (mediaType.endsWith('+xml')) return 'text';
   const slash = mediaType.indexOf('/');
   const top = slash < 0 ? mediaType : mediaType.slice(0, slash);
   if (BINARY_TOP_LEVEL.has(top)) return 'binary';
