@@ -481,6 +481,23 @@ describe('NDJSON and SSE', () => {
     assert.equal(Buffer.from(bodyMasker.end()).length, 0);
   });
 
+  test('with the credential redactor on, an event still goes out whole as soon as it ends; the credential in it is replaced', () => {
+    const bodyMasker = createBodyMasker(SSE, options({ secrets: [TOKEN, `Bearer ${TOKEN}`] }));
+    const event = `data: {"echo":"Bearer ${TOKEN}"}\n\n`;
+    const out = Buffer.from(bodyMasker.push(Buffer.from(event))).toString();
+    assert.equal(out, `data: {"echo":"${CREDENTIAL_FORM}"}\n\n`);
+    const split = Buffer.from(`data: ${TOKEN} again\n\n`);
+    const parts = cutAt(split, 10, 20).map((chunk) => Buffer.from(bodyMasker.push(chunk)).toString());
+    assert.equal(parts.join(''), `data: ${CREDENTIAL_FORM} again\n\n`);
+    assert.equal(parts[2]?.endsWith('\n\n'), true);
+  });
+
+  test('JSON text sequences (RS before each record) are masked per record', () => {
+    const plan = planBody({ contentType: 'application/json-seq' });
+    const body = '\x1e{"email":"bea@example.com"}\n\x1e{"secret":"s"}\n';
+    assert.equal(mask(plan, body).output, '\x1e{"email":"[EMAIL]"}\n\x1e{"secret":"[REDACTED]"}\n');
+  });
+
   test('SSE with CRLF and CR line endings, comments and ids, cut anywhere', () => {
     const body = ': comment by mike@example.com\r\nid: 7\r\ndata: {"a":"nina@example.com"}\r\n\r\ndata: x\r\rdata: [1,"oscar@example.com"]\n\n';
     const expected = ': comment by [EMAIL]\r\nid: 7\r\ndata: {"a":"[EMAIL]"}\r\n\r\ndata: x\r\rdata: [1,"[EMAIL]"]\n\n';
