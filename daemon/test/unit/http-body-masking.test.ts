@@ -721,6 +721,7 @@ describe('headers and URLs', () => {
     assert.equal(maskUrlForRecord('/repos/o/r/pulls?state=open&per_page=100'), '/repos/o/r/pulls?state=open&per_page=100');
     assert.equal(maskUrlForRecord('/x?pass%77ord=a&client%5Fsecret=b'), '/x?pass%77ord=[REDACTED]&client%5Fsecret=[REDACTED]');
     assert.equal(maskUrlForRecord('/x?key=AIzaSyA&keyboard=us'), '/x?key=[REDACTED]&keyboard=us');
+    assert.equal(maskUrlForRecord('https://app.example/cb#access_token=eyJabc&token_type=bearer&state=xyz'), 'https://app.example/cb#access_token=[REDACTED]&token_type=bearer&state=xyz');
     assert.equal(maskUrlForRecord('/users?email=xena@example.com&page=2', new MaskReportBuilder(), masker), '/users?email=[EMAIL]&page=2');
   });
 });

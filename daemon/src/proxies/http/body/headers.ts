@@ -46,8 +46,8 @@ export function isCredentialParam(name: string): boolean {
   return CREDENTIAL_PARAMS.has(normalizeKeyName(name)) || isCredentialName(name);
 }
 
-/** `name=value` pairs of a query (after `?`, split at `&` or `;`) whose names carry credentials. */
-const QUERY_PAIR = /([?&;])([^=&;#?\s<>"']*)=([^&;#\s<>"',]*)/g;
+/** `name=value` pairs of a query or a fragment (after `?` or `#`, split at `&` or `;`), as OAuth puts tokens in either. */
+const QUERY_PAIR = /([?&;#])([^=&;#?\s<>"']*)=([^&;#\s<>"',]*)/g;
 
 /**
  * The values of credential-named query parameters in a text (a URL, a Location or Link header)
