@@ -492,6 +492,24 @@ describe('NDJSON and SSE', () => {
     assert.equal(parts[2]?.endsWith('\n\n'), true);
   });
 
+  test('JSON data spread over several data: lines is masked as one document', () => {
+    const pretty = JSON.stringify({ user: 'cleo@example.com', credentials: { key: 'k', nested: ['a', 'b'] }, n: 1 }, null, 2);
+    const body = 'event: update\n' + pretty.split('\n').map((line) => `data: ${line}\n`).join('') + '\nid: 2\ndata: [1,\ndata:  2]\n\n';
+    const bytes = Buffer.from(body);
+    const whole = mask(SSE, bytes);
+    const [first, second] = whole.output.split('\n\n');
+    const data = (first as string)
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => line.slice(6))
+      .join('\n');
+    assert.deepEqual(JSON.parse(data), { user: '[EMAIL]', credentials: '[REDACTED]', n: 1 });
+    assert.ok((first as string).startsWith('event: update\n'));
+    assert.equal(second, 'id: 2\ndata: [1,\ndata:  2]', 'data with nothing to mask goes out as it came');
+    assert.deepEqual(whole.report.byDetector, { email: 1, REDACTED: 1 });
+    for (let cut = 1; cut < bytes.length; cut++) assert.equal(maskChunks(SSE, cutAt(bytes, cut)).output, whole.output, `cut at ${cut}`);
+  });
+
   test('JSON text sequences (RS before each record) are masked per record', () => {
     const plan = planBody({ contentType: 'application/json-seq' });
     const body = '\x1e{"email":"bea@example.com"}\n\x1e{"secret":"s"}\n';
