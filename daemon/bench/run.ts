@@ -5,6 +5,7 @@ import { benchShellClassify } from './shell-classify.js';
 import { benchHttpClassify } from './http-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
+import { benchHttpBody } from './http-body.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
@@ -18,6 +19,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['http-classify', benchHttpClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
+  ['http-body', benchHttpBody],
   ['recording', benchRecording],
   ['sse', benchSse],
   ['postgres', benchPostgres],
