@@ -1,0 +1,338 @@
+import type { AttributeValue, Risk } from '@airlock/shared';
+import { deleteOptionsDryRun, dryRunOf, mediaTypeOf, objectIdentity, patchTypeOf, readBody, replicasOf, isRolloutRestart } from './body.js';
+import type { BodyReading, DryRunValues, ObjectIdentity } from './body.js';
+import { firstQueryValue, queryBool, queryValues } from './query.js';
+import { cutSummary, namespacePhrase, objectPhrase, quoteWord } from './summary.js';
+import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sExecDetailPieces, K8sRequestExtras, K8sRequestInfo } from './types.js';
+
+export const K8S_SUMMARY_MAX_CHARS = 240;
+export const K8S_LIST_MAX_ITEMS = 64;
+export const DEFAULT_K8S_CLASSIFY_OPTIONS: K8sClassifyOptions = { summaryMaxChars: K8S_SUMMARY_MAX_CHARS, listMaxItems: K8S_LIST_MAX_ITEMS };
+
+/** privileged above unknown (as SQL's and the shell's combine), unknown above exec, exec above write */
+const STRICTNESS: Record<K8sClass, number> = { read: 0, write: 1, exec: 2, unknown: 3, privileged: 4 };
+
+export function combineK8sClasses(classes: Iterable<K8sClass>): K8sClass {
+  let strictest: K8sClass = 'read';
+  for (const c of classes) if (STRICTNESS[c] > STRICTNESS[strictest]) strictest = c;
+  return strictest;
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+const RBAC_RESOURCES = new Set(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']);
+
+/**
+ * Writes that grant power rather than change workloads, by group and resource (`*` any resource of
+ * the group), and the subresources that do so (`resource/subresource`).
+ */
+const PRIVILEGED_WRITES: ReadonlyArray<{ group: string; resource: string; subresource?: string; why: string }> = [
+  { group: '', resource: 'secrets', why: 'a Secret write changes credentials' },
+  { group: '', resource: 'serviceaccounts', subresource: 'token', why: 'a service account token request mints a credential' },
+  { group: '', resource: 'pods', subresource: 'ephemeralcontainers', why: 'an ephemeral container runs a new process in a running pod' },
+  { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', why: 'approving a certificate signing request issues a credential' },
+  { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'status', why: 'writing a certificate signing request status issues a certificate' },
+  { group: 'admissionregistration.k8s.io', resource: '*', why: 'admission webhooks and policies see or change every request' },
+  { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', why: 'a CustomResourceDefinition write changes the API itself' },
+  { group: 'apiregistration.k8s.io', resource: 'apiservices', why: 'an APIService write sends API traffic to another server' },
+];
+
+/**
+ * Creates that ask the API server a question and store nothing (`kubectl auth can-i`, `kubectl auth
+ * whoami`, token reviews): reads.
+ */
+const REVIEW_GROUPS = new Set(['authorization.k8s.io', 'authentication.k8s.io']);
+const REVIEW_RESOURCES = new Set(['selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'subjectaccessreviews', 'localsubjectaccessreviews', 'tokenreviews', 'selfsubjectreviews']);
+
+/** Workloads `kubectl rollout restart` patches. */
+const RESTARTABLE = new Set(['deployments', 'daemonsets', 'statefulsets']);
+
+/** Non-resource paths that serve discovery, health and metadata: reads. Others (`/logs`, `/debug/...`) are unknown. */
+function isKnownNonResourcePath(path: string): boolean {
+  if (['/', '/api', '/apis', '/version', '/healthz', '/livez', '/readyz', '/metrics', '/openapi/v2', '/openapi/v3', '/.well-known/openid-configuration', '/openid/v1/jwks'].includes(path)) return true;
+  return /^\/api\/[^/]+$/.test(path) || /^\/apis\/[^/]+(?:\/[^/]+)?$/.test(path) || /^\/(?:openapi\/v3|healthz|livez|readyz)\/.+$/.test(path);
+}
+
+const RESOURCE_NAME = /^[a-z0-9][a-z0-9.-]*$/;
+
+function riskOf(cls: K8sClass, verb: string): Risk {
+  switch (cls) {
+    case 'read':
+      return 'low';
+    case 'write':
+      return verb === 'delete' || verb === 'deletecollection' ? 'high' : 'medium';
+    case 'exec':
+    case 'unknown':
+      return 'high';
+    case 'privileged':
+      return 'critical';
+  }
+}
+
+/**
+ * What the request asks to impersonate: every `Impersonate-*` header (`Impersonate-User`,
+ * `-Group`, `-Uid`, `-Extra-KEY`), any case, and the underscore spellings some proxies turn into
+ * dashes. Each is an attempt to act as someone else, whatever the adapter then strips.
+ */
+export function impersonationOf(headers: K8sRequestExtras['headers']): string[] {
+  const asked: string[] = [];
+  for (const [rawName, value] of headers) {
+    const name = rawName.toLowerCase().replace(/_/g, '-');
+    if (!name.startsWith('impersonate-')) continue;
+    const what = name.slice('impersonate-'.length);
+    if (what.startsWith('extra-')) asked.push(`extra.${what.slice('extra-'.length)}:${value}`);
+    else asked.push(`${what}:${value}`);
+  }
+  return asked;
+}
+
+/** Front-proxy identity headers: honoured only from a trusted proxy's certificate, never the agent's to send. */
+function frontProxyHeaders(headers: K8sRequestExtras['headers']): string[] {
+  const found: string[] = [];
+  for (const [rawName] of headers) {
+    const name = rawName.toLowerCase();
+    if (name.startsWith('x-remote-')) found.push(name);
+  }
+  return found;
+}
+
+function upgradeOf(headers: K8sRequestExtras['headers']): string | undefined {
+  for (const [name, value] of headers) if (name.toLowerCase() === 'upgrade' && value.trim() !== '') return value.trim().toLowerCase();
+  return undefined;
+}
+
+function bounded(list: string[], max: number): string[] {
+  return list.length <= max ? list : list.slice(0, max);
+}
+
+interface Findings {
+  classes: K8sClass[];
+  reasons: string[];
+  attributes: Record<string, AttributeValue>;
+}
+
+function add(f: Findings, cls: K8sClass, reason: string): void {
+  f.classes.push(cls);
+  f.reasons.push(reason);
+}
+
+/** The dry run a request asks for, where the API server reads it: DELETE's body when it has one, else the query. */
+function dryRunFor(info: K8sRequestInfo, query: ReadonlyArray<readonly [string, string]>, body: BodyReading, f: Findings): boolean {
+  const fromQuery = dryRunOf(queryValues(query, 'dryRun'));
+  if (fromQuery.kind === 'invalid') {
+    add(f, 'unknown', `dryRun=${fromQuery.values.map((v) => JSON.stringify(v)).join(',')} is not "All", the only value the API server accepts`);
+    return false;
+  }
+  if (!WRITE_VERBS.has(info.verb) || info.connect !== undefined) return false;
+  if (info.verb !== 'delete' && info.verb !== 'deletecollection') return fromQuery.kind === 'all';
+  // DELETE: a body, when there is one, is the DeleteOptions and the query's options are not read
+  if (body.kind === 'empty') return fromQuery.kind === 'all';
+  if (body.kind !== 'parsed') {
+    f.reasons.push(`the delete options are in ${body.kind === 'incomplete' ? 'a body not read whole' : body.why}, so the request is not taken as a dry run`);
+    return false;
+  }
+  const fromBody: DryRunValues | undefined = deleteOptionsDryRun(body.value);
+  if (fromBody === undefined) {
+    f.reasons.push('the body is not a DeleteOptions, so the request is not taken as a dry run');
+    return false;
+  }
+  if (fromBody.kind === 'invalid') {
+    add(f, 'unknown', `the DeleteOptions dryRun ${JSON.stringify(fromBody.values)} is not ["All"], the only value the API server accepts`);
+    return false;
+  }
+  if (fromBody.kind === 'absent' && fromQuery.kind === 'all') f.reasons.push('dryRun=All in the query is not read: a DELETE with a body takes its options from the body');
+  return fromBody.kind === 'all';
+}
+
+function execPieces(info: K8sRequestInfo, query: ReadonlyArray<readonly [string, string]>, max: number): K8sExecDetailPieces {
+  return {
+    pod: info.name,
+    namespace: info.namespace,
+    container: firstQueryValue(query, 'container'),
+    command: bounded(queryValues(query, 'command'), max),
+    stdin: queryBool(query, 'stdin'),
+    stdout: queryBool(query, 'stdout'),
+    stderr: queryBool(query, 'stderr'),
+    tty: queryBool(query, 'tty'),
+  };
+}
+
+/**
+ * Classify one Kubernetes request (see index.ts for the classes). `info` is parseRequestInfo's
+ * answer; `extras` the headers and the body prefix read before the decision.
+ */
+export function classifyK8sRequest(
+  info: K8sRequestInfo,
+  request: { query: ReadonlyArray<readonly [string, string]>; method: string } & K8sRequestExtras,
+  options: K8sClassifyOptions = DEFAULT_K8S_CLASSIFY_OPTIONS,
+): K8sClassification {
+  const f: Findings = { classes: [], reasons: [], attributes: {} };
+  const { query, headers } = request;
+  const max = options.listMaxItems;
+  const mediaType = mediaTypeOf(headers);
+  const body = readBody(request.body, mediaType);
+  const impersonate = bounded(impersonationOf(headers), max);
+  const patchType = info.verb === 'patch' ? patchTypeOf(mediaType) : undefined;
+  let name = info.name;
+  let identity: ObjectIdentity = {};
+  let exec: K8sExecDetailPieces | undefined;
+  let ports: string[] | undefined;
+  let dryRun = false;
+  let phrase: string;
+
+  if (!info.isResourceRequest) {
+    f.attributes['nonResourcePath'] = info.path;
+    if ((request.method === 'GET' || request.method === 'HEAD') && isKnownNonResourcePath(info.path)) add(f, 'read', `${info.path} serves discovery, health or metadata`);
+    else if (request.method === 'GET' || request.method === 'HEAD') add(f, 'unknown', `${info.path} is not a discovery or health path Airlock knows`);
+    else add(f, 'unknown', `${request.method} of the non-resource path ${info.path}`);
+    phrase = `${request.method} ${info.path}`;
+  } else {
+    if (info.verb === '') add(f, 'unknown', `the method ${JSON.stringify(request.method)} maps to no Kubernetes verb`);
+    if (!RESOURCE_NAME.test(info.resource) || (info.subresource !== '' && !RESOURCE_NAME.test(info.subresource))) {
+      add(f, 'unknown', `${JSON.stringify(info.subresource === '' ? info.resource : `${info.resource}/${info.subresource}`)} is not a resource name the API server serves (resources are lowercase)`);
+    }
+    if (!/^[a-z0-9.-]*$/.test(info.apiGroup) || !/^v[0-9a-z]+$/.test(info.apiVersion)) add(f, 'unknown', `${info.apiGroup === '' ? info.apiVersion : `${info.apiGroup}/${info.apiVersion}`} is not an API group/version the API server serves`);
+
+    if (body.kind === 'parsed') identity = objectIdentity(body.value);
+    if (info.verb === 'create' && info.subresource === '' && name === '') {
+      if (body.kind === 'parsed') {
+        if (identity.name !== undefined && identity.name !== '') name = identity.name;
+        else if (identity.generateName !== undefined) f.reasons.push(`the server generates the name (generateName ${identity.generateName})`);
+      } else add(f, 'unknown', `the object's name is not known: ${body.kind === 'empty' ? 'the create has no body' : body.kind === 'incomplete' ? 'the body was not read whole' : `the body is ${body.why}`}`);
+    }
+    if ((info.verb === 'create' || info.verb === 'update' || info.verb === 'patch') && body.kind === 'parsed' && info.subresource === '') {
+      if (identity.namespace !== undefined && identity.namespace !== '' && info.namespace !== '' && identity.namespace !== info.namespace) {
+        f.attributes['namespaceMismatch'] = true;
+        add(f, 'unknown', `the body's namespace ${identity.namespace} differs from the URL's ${info.namespace} (the API server refuses it)`);
+      }
+      if (info.verb === 'update' && identity.name !== undefined && identity.name !== '' && info.name !== '' && identity.name !== info.name) {
+        f.attributes['nameMismatch'] = true;
+        add(f, 'unknown', `the body's name ${identity.name} differs from the URL's ${info.name} (the API server refuses it)`);
+      }
+    }
+
+    dryRun = dryRunFor(info, query, body, f);
+
+    const verbPhrase = info.verb === 'list' ? 'get' : info.verb;
+    phrase = `${verbPhrase} ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
+
+    if (info.connect !== undefined) {
+      const target = `${objectPhrase({ ...info, subresource: '' }, info.name)}${namespacePhrase(info, info.verb)}`;
+      f.attributes['connect'] = info.connect;
+      if (info.connect === 'exec' || info.connect === 'attach') {
+        exec = execPieces(info, query, max);
+        f.attributes['command'] = exec.command;
+        if (exec.container !== undefined) f.attributes['container'] = exec.container;
+        f.attributes['stdin'] = exec.stdin;
+        f.attributes['tty'] = exec.tty;
+        const container = exec.container === undefined ? '' : ` -c ${exec.container}`;
+        phrase = info.connect === 'exec' ? `exec ${target}${container}: ${exec.command.map(quoteWord).join(' ')}` : `attach ${target}${container}`;
+      } else if (info.connect === 'portforward') {
+        ports = bounded(queryValues(query, 'ports'), max);
+        f.attributes['ports'] = ports;
+        phrase = `port-forward ${target} ${ports.join(',')}`.trimEnd();
+      } else {
+        const subpath = info.parts.slice(info.verb === 'proxy' ? 2 : 3).join('/');
+        phrase = `proxy ${target} /${subpath}`;
+      }
+      if (info.resource === 'nodes' && info.apiGroup === '') add(f, 'privileged', "a node's proxy reaches the kubelet's API, which can run commands in any pod on the node");
+      else add(f, 'exec', `${info.connect} opens a stream into ${info.resource}/${info.name}`);
+    } else if (READ_VERBS.has(info.verb)) {
+      add(f, 'read', info.subresource === 'log' ? 'reading logs' : `${info.verb} reads`);
+      const upgrade = upgradeOf(headers);
+      if (upgrade !== undefined) add(f, 'unknown', `an upgrade to ${upgrade} on ${info.resource}/${info.subresource || info.name} opens a stream Airlock does not inspect`);
+    } else if (WRITE_VERBS.has(info.verb)) {
+      if (info.verb === 'create' && REVIEW_GROUPS.has(info.apiGroup) && REVIEW_RESOURCES.has(info.resource)) {
+        add(f, 'read', `a ${info.resource} create asks the API server a question and stores nothing`);
+      } else {
+        let privileged = false;
+        if (info.apiGroup === RBAC_GROUP && RBAC_RESOURCES.has(info.resource)) {
+          add(f, 'privileged', `a ${info.resource} write changes who may do what (RBAC)`);
+          privileged = true;
+        }
+        for (const p of PRIVILEGED_WRITES) {
+          if (p.group !== info.apiGroup || (p.resource !== '*' && p.resource !== info.resource)) continue;
+          if (p.subresource !== undefined && p.subresource !== info.subresource) continue;
+          add(f, 'privileged', p.why);
+          privileged = true;
+        }
+        if (info.apiGroup === '' && info.resource === 'namespaces' && info.subresource === '' && (info.verb === 'delete' || info.verb === 'deletecollection')) {
+          add(f, 'privileged', 'deleting a namespace deletes everything in it');
+          privileged = true;
+        }
+        if (info.subresource === 'scale') {
+          const replicas = body.kind === 'parsed' ? replicasOf(body.value) : undefined;
+          if (replicas !== undefined) f.attributes['replicas'] = replicas;
+          phrase = `scale ${objectPhrase({ ...info, subresource: '' }, name)}${namespacePhrase(info, info.verb)}${replicas === undefined ? '' : ` to ${replicas} replicas`}`;
+        }
+        if (info.verb === 'patch' && RESTARTABLE.has(info.resource) && info.subresource === '' && body.kind === 'parsed' && isRolloutRestart(body.value)) {
+          f.attributes['rolloutRestart'] = true;
+          phrase = `rollout restart ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
+        }
+        if (dryRun) {
+          if (privileged) f.reasons.push('a server-side dry run, but privileged writes stay privileged (a rule can match dryRun: true)');
+          else add(f, 'read', 'a server-side dry run (dryRun=All) changes nothing');
+        } else add(f, 'write', `${info.verb} changes the cluster`);
+      }
+    } else if (info.verb !== '') add(f, 'unknown', `the verb ${info.verb} is not one Airlock knows`);
+  }
+
+  if (impersonate.length > 0) add(f, 'privileged', `the request asks to act as someone else (${impersonate.join(', ')})`);
+  const frontProxy = frontProxyHeaders(headers);
+  if (frontProxy.length > 0) add(f, 'privileged', `the request carries front-proxy identity headers (${frontProxy.join(', ')})`);
+
+  // every branch above names a class; should one not, the request is not understood
+  if (f.classes.length === 0) add(f, 'unknown', 'nothing in the request was classified');
+  const cls = combineK8sClasses(f.classes);
+
+  const a = f.attributes;
+  a['class'] = cls;
+  a['verb'] = info.verb;
+  if (info.isResourceRequest) {
+    a['resource'] = info.resource;
+    if (info.subresource !== '') a['subresource'] = info.subresource;
+    a['apiGroup'] = info.apiGroup;
+    a['apiVersion'] = info.apiVersion;
+    const namespace = info.namespace !== '' ? info.namespace : info.apiGroup === '' && info.resource === 'namespaces' ? name : '';
+    if (namespace !== '') a['namespace'] = namespace;
+    if (name !== '') a['name'] = name;
+  }
+  a['dryRun'] = dryRun;
+  if (impersonate.length > 0) a['impersonate'] = impersonate;
+  if (patchType !== undefined) a['patchType'] = patchType;
+  const fieldManager = firstQueryValue(query, 'fieldManager');
+  if (fieldManager !== undefined) a['fieldManager'] = fieldManager;
+  if (patchType === 'apply') a['force'] = queryBool(query, 'force');
+
+  let summary = phrase;
+  if (dryRun) summary += ' (dry run)';
+  if (impersonate.length > 0) summary += ` as ${impersonate.join(', ')}`;
+
+  return {
+    class: cls,
+    risk: riskOf(cls, info.verb),
+    summary: cutSummary(summary, options.summaryMaxChars),
+    attributes: a,
+    reasons: f.reasons,
+    request: {
+      verb: info.verb,
+      apiGroup: info.apiGroup,
+      apiVersion: info.apiVersion,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name,
+      path: info.path,
+      query: query.map(([k, v]) => [k, v] as [string, string]),
+      dryRun,
+      ...(info.connect === undefined ? {} : { connect: info.connect }),
+      ...(patchType === undefined ? {} : { patchType }),
+      impersonate,
+      ...(identity.kind === undefined ? {} : { bodyKind: identity.kind }),
+    },
+    ...(exec === undefined ? {} : { exec }),
+    ...(ports === undefined ? {} : { ports }),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The Kubernetes request classifier (pure: no sockets, no files). Two steps, as the API server
+ * takes them:
+ *
+ * 1. `parseRequestInfo({ method, path, query })` derives the request info the API server's
+ *    authorizer sees (verb, API group and version, namespace, resource, subresource, name; see
+ *    request-info.ts), after making the path canonical (path.ts refuses `..`, `//`, encoded
+ *    slashes and other forms layers could read differently). A refusal is `{ error, status }`.
+ * 2. `classifyK8sRequest(info, { method, query, headers, body })` gives the class, risk, summary,
+ *    attributes and detail pieces.
+ *
+ * Classes:
+ * - read: get, list, watch (pods/log included), discovery and health URLs, the review creates
+ *   that store nothing (`kubectl auth can-i`), and any write that is a server-side dry run: the
+ *   query's `dryRun=All`, or for a DELETE with a body the DeleteOptions' `dryRun: ["All"]` (the API
+ *   server reads a DELETE's options from its body when it has one, and then ignores the query).
+ * - write: create, update, patch, delete, deletecollection (scale and `kubectl rollout restart`
+ *   included; their summaries say so).
+ * - exec: exec, attach, portforward, proxy into pods and services (default policy: review).
+ * - privileged: writes of RBAC objects (rbac.authorization.k8s.io roles, clusterroles,
+ *   rolebindings, clusterrolebindings, any version), Secrets, serviceaccounts/token, CSR approval
+ *   and status, pods/ephemeralcontainers, admission webhooks and policies, CRDs, APIServices;
+ *   deleting namespaces; nodes/proxy (the kubelet's API); any `Impersonate-*` header; front-proxy
+ *   `X-Remote-*` headers. A dry run of a privileged write stays privileged.
+ * - unknown: a method with no verb, a verb Airlock does not know, a resource that is not lowercase,
+ *   a non-resource path that is not discovery or health, a dryRun value other than "All" (the
+ *   server refuses it; with a DELETE body it would ignore it), a create whose object name cannot
+ *   be read (body not read whole, not JSON/YAML), a body namespace or name that differs from the
+ *   URL's, an upgrade (WebSocket, SPDY) on a request that is not exec/attach/portforward/proxy.
+ * Combined over what a request does: privileged > unknown > exec > write > read.
+ *
+ * Attributes (absent when the request has none): class, verb, resource, subresource, apiGroup,
+ * apiVersion, namespace (for the core `namespaces` resource, the namespace's own name), name
+ * (create: from the body), dryRun, connect (exec | attach | portforward | proxy), command,
+ * container, stdin, tty (exec/attach), ports (portforward), impersonate (`user:alice`,
+ * `group:system:masters`, `uid:...`, `extra.KEY:value`), patchType (json | merge | strategic |
+ * apply), fieldManager, force (apply), replicas (scale), rolloutRestart, namespaceMismatch,
+ * nameMismatch, nonResourcePath.
+ *
+ * `verb` is the API server's (exec over WebSocket is `get`, over SPDY `create`); rules about what a
+ * request does match `connect`.
+ */
+export type {
+  K8sBodyPrefix,
+  K8sClass,
+  K8sClassification,
+  K8sClassifyOptions,
+  K8sConnect,
+  K8sExecDetailPieces,
+  K8sPatchType,
+  K8sRequestDetailPieces,
+  K8sRequestError,
+  K8sRequestExtras,
+  K8sRequestInfo,
+  K8sRequestInput,
+} from './types.js';
+export { parseRequestInfo, isK8sRequestError } from './request-info.js';
+export { canonicalK8sPath } from './path.js';
+export { classifyK8sRequest, combineK8sClasses, impersonationOf, DEFAULT_K8S_CLASSIFY_OPTIONS, K8S_LIST_MAX_ITEMS, K8S_SUMMARY_MAX_CHARS } from './classify.js';
+export { singularOf } from './summary.js';
