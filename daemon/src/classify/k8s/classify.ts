@@ -228,7 +228,8 @@ export function classifyK8sRequest(
         f.attributes['stdin'] = exec.stdin;
         f.attributes['tty'] = exec.tty;
         const container = exec.container === undefined ? '' : ` -c ${exec.container}`;
-        phrase = info.connect === 'exec' ? `exec ${target}${container}: ${exec.command.map(quoteWord).join(' ')}` : `attach ${target}${container}`;
+        const more = queryValues(query, 'command').length > exec.command.length ? ' …' : '';
+        phrase = info.connect === 'exec' ? `exec ${target}${container}: ${exec.command.map(quoteWord).join(' ')}${more}` : `attach ${target}${container}`;
       } else if (info.connect === 'portforward') {
         ports = bounded(queryValues(query, 'ports'), max);
         f.attributes['ports'] = ports;

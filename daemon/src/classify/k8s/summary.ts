@@ -10,7 +10,7 @@ export function singularOf(resource: string): string {
   if (resource === 'endpoints') return resource;
   if (resource.endsWith('ies')) return `${resource.slice(0, -3)}y`;
   if (/(?:sses|shes|ches|xes)$/.test(resource)) return resource.slice(0, -2);
-  if (resource.endsWith('s') && !resource.endsWith('ss')) return resource.slice(0, -1);
+  if (resource.endsWith('s') && !/(?:ss|us)$/.test(resource)) return resource.slice(0, -1);
   return resource;
 }
 
