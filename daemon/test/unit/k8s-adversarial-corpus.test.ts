@@ -85,6 +85,14 @@ const CORPUS: Case[] = [
   { name: 'attach with stdin', method: 'POST', url: '/api/v1/namespaces/prod/pods/x/attach?stdin=true&stdout=true&tty=true', expect: { class: 'exec', attributes: { connect: 'attach', stdin: true, tty: true } } },
   { name: 'port-forward to a database', method: 'GET', url: '/api/v1/namespaces/data/pods/pg-0/portforward?ports=5432', expect: { class: 'exec', attributes: { connect: 'portforward', ports: ['5432'] } } },
   { name: 'a service proxy with a write method', method: 'POST', url: '/api/v1/namespaces/prod/services/https:admin:443/proxy/api/reset', expect: { class: 'exec', attributes: { connect: 'proxy', verb: 'create' } } },
+  {
+    name: 'a shell hidden past the words Airlock keeps of a command',
+    method: 'POST',
+    url: `/api/v1/namespaces/prod/pods/x/exec?${Array.from({ length: 80 }, () => 'command=true').join('&')}&command=bash`,
+    expect: { class: 'unknown', attributes: { connect: 'exec' } },
+  },
+  { name: 'a WebSocket upgrade on a discovery path', method: 'GET', url: '/version', headers: [['Upgrade', 'websocket']], expect: { class: 'unknown' } },
+  { name: 'an SPDY upgrade on a write', method: 'POST', url: '/api/v1/namespaces/prod/configmaps', headers: [['Upgrade', 'SPDY/3.1'], JSON_TYPE], body: { kind: 'ConfigMap', metadata: { name: 'c' } }, expect: { class: 'unknown' } },
   { name: 'a WebSocket upgrade on a path that is no exec', method: 'GET', url: '/api/v1/namespaces/prod/pods/x', headers: [['Connection', 'Upgrade'], ['Upgrade', 'websocket']], expect: { class: 'unknown' } },
 
   // RBAC and other privileged writes

@@ -230,6 +230,10 @@ describe('k8s classes: exec, attach, port-forward, proxy', () => {
     const r = classify({ method: 'POST', url }, { summaryMaxChars: 60, listMaxItems: 5 });
     assert.deepEqual(r.attributes['command'], ['w0', 'w1', 'w2', 'w3', 'w4']);
     assert.equal(r.summary, 'exec pod/p -n d: w0 w1 w2 w3 w4 …', 'a cut command says so');
+    assert.equal(r.class, 'unknown', 'rules cannot see the words left out');
+    assert.ok(r.reasons.some((x) => /the command has 100 values and Airlock keeps 5/.test(x)));
+    assert.equal(r.request.query.length, 5);
+    assert.equal(r.request.queryOmitted, 95);
     const short = classify({ method: 'POST', url }, { summaryMaxChars: 20, listMaxItems: 50 });
     assert.equal(short.summary.length, 20);
     assert.ok(short.summary.endsWith('…'));

@@ -46,6 +46,8 @@ export const K8sRequestDetail = z.object({
   path: z.string(),
   /** the query as name/value pairs (credentials masked, values bounded) */
   query: z.array(z.tuple([z.string(), z.string()])).default([]),
+  /** query pairs left out of `query` (bounded) */
+  queryOmitted: z.number().int().min(0).optional(),
   dryRun: z.boolean().default(false),
   connect: K8sConnect.optional(),
   patchType: K8sPatchType.optional(),

@@ -242,8 +242,6 @@ export function classifyK8sRequest(
       else add(f, 'exec', `${info.connect} opens a stream into ${info.resource}/${info.name}`);
     } else if (READ_VERBS.has(info.verb)) {
       add(f, 'read', info.subresource === 'log' ? 'reading logs' : `${info.verb} reads`);
-      const upgrade = upgradeOf(headers);
-      if (upgrade !== undefined) add(f, 'unknown', `an upgrade to ${upgrade} on ${info.resource}/${info.subresource || info.name} opens a stream Airlock does not inspect`);
     } else if (WRITE_VERBS.has(info.verb)) {
       if (info.verb === 'create' && REVIEW_GROUPS.has(info.apiGroup) && REVIEW_RESOURCES.has(info.resource)) {
         add(f, 'read', `a ${info.resource} create asks the API server a question and stores nothing`);
@@ -280,6 +278,11 @@ export function classifyK8sRequest(
     } else if (info.verb !== '') add(f, 'unknown', `the verb ${info.verb} is not one Airlock knows`);
   }
 
+  const upgrade = upgradeOf(headers);
+  if (upgrade !== undefined && info.connect === undefined) add(f, 'unknown', `an upgrade to ${upgrade} on ${info.path} opens a stream Airlock does not inspect`);
+  for (const [what, all] of [['command', queryValues(query, 'command')], ['ports', queryValues(query, 'ports')]] as const) {
+    if (all.length > max && info.connect !== undefined) add(f, 'unknown', `the ${what} has ${all.length} values and Airlock keeps ${max}, so rules cannot see all of it`);
+  }
   if (impersonate.length > 0) add(f, 'privileged', `the request asks to act as someone else (${impersonate.join(', ')})`);
   const frontProxy = frontProxyHeaders(headers);
   if (frontProxy.length > 0) add(f, 'privileged', `the request carries front-proxy identity headers (${frontProxy.join(', ')})`);
@@ -326,7 +329,8 @@ export function classifyK8sRequest(
       namespace: info.namespace,
       name,
       path: info.path,
-      query: query.map(([k, v]) => [k, v] as [string, string]),
+      query: query.slice(0, max).map(([k, v]) => [k, v] as [string, string]),
+      ...(query.length > max ? { queryOmitted: query.length - max } : {}),
       dryRun,
       ...(info.connect === undefined ? {} : { connect: info.connect }),
       ...(patchType === undefined ? {} : { patchType }),

@@ -90,7 +90,10 @@ export interface K8sRequestDetailPieces {
   namespace: string;
   name: string;
   path: string;
+  /** the first `listMaxItems` query pairs */
   query: Array<[string, string]>;
+  /** how many pairs `query` leaves out */
+  queryOmitted?: number;
   dryRun: boolean;
   connect?: K8sConnect;
   patchType?: K8sPatchType;
