@@ -49,7 +49,7 @@ const CORPUS: Case[] = [
   // deletecollection in disguise
   { name: 'a trailing slash turns a delete of nothing into deletecollection', method: 'DELETE', url: '/api/v1/namespaces/prod/pods/', expect: { class: 'write', attributes: { verb: 'deletecollection', name: undefined } } },
   { name: 'a metadata.name field selector does not narrow a deletecollection', method: 'DELETE', url: '/api/v1/namespaces/prod/pods?fieldSelector=metadata.name%3Dweb-1', expect: { class: 'write', attributes: { verb: 'deletecollection', name: undefined } } },
-  { name: 'an empty label selector deletes every pod', method: 'DELETE', url: '/api/v1/namespaces/prod/pods?labelSelector=', expect: { class: 'write', attributes: { verb: 'deletecollection' } } },
+  { name: 'an empty label selector deletes every pod', method: 'DELETE', url: '/api/v1/namespaces/prod/pods?labelSelector=', expect: { class: 'write', attributes: { verb: 'deletecollection', labelSelector: '' } } },
   { name: 'deletecollection of secrets', method: 'DELETE', url: '/api/v1/namespaces/prod/secrets', expect: { class: 'privileged', attributes: { verb: 'deletecollection' } } },
 
   // dry run that is not one

@@ -300,7 +300,9 @@ describe('k8s attributes and details', () => {
     assert.equal(nodes.summary, 'get nodes');
     const ns = classify({ method: 'PATCH', url: '/api/v1/namespaces/prod', headers: [['Content-Type', 'application/apply-patch+yaml']], rawBody: 'kind: Namespace' });
     assert.equal(ns.attributes['namespace'], 'prod');
-    assert.equal(ns.request.namespace, '', 'the detail keeps the API server\'s request info');
+    const created = classify({ method: 'POST', url: '/api/v1/namespaces', body: { kind: 'Namespace', metadata: { name: 'fresh' } } });
+    assert.equal(created.attributes['namespace'], 'fresh', 'a created namespace is matched by its own name too');
+    assert.equal(created.request.namespace, '', 'the detail keeps the API server\'s request info');
   });
 
   test('an all-namespace list reads as kubectl -A', () => {

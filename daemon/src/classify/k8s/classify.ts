@@ -303,6 +303,8 @@ export function classifyK8sRequest(
     if (namespace !== '') a['namespace'] = namespace;
     if (name !== '') a['name'] = name;
   }
+  if (info.fieldSelector !== undefined) a['fieldSelector'] = info.fieldSelector;
+  if (info.labelSelector !== undefined) a['labelSelector'] = info.labelSelector;
   a['dryRun'] = dryRun;
   if (impersonate.length > 0) a['impersonate'] = impersonate;
   if (patchType !== undefined) a['patchType'] = patchType;

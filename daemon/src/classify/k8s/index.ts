@@ -34,8 +34,13 @@
  * (create: from the body), dryRun, connect (exec | attach | portforward | proxy), command,
  * container, stdin, tty (exec/attach), ports (portforward), impersonate (`user:alice`,
  * `group:system:masters`, `uid:...`, `extra.KEY:value`), patchType (json | merge | strategic |
- * apply), fieldManager, force (apply), replicas (scale), rolloutRestart, namespaceMismatch,
- * nameMismatch, nonResourcePath.
+ * apply), fieldManager, force (apply), replicas (scale), rolloutRestart, fieldSelector and
+ * labelSelector (list, watch, deletecollection, as the API server's AuthorizeWithSelectors reads
+ * them), namespaceMismatch, nameMismatch, nonResourcePath.
+ *
+ * `name` is the API server's: a list or watch has one only when a `metadata.name` field selector
+ * pins it. A plain list returns every object, so a rule that denies one name does not stop a list
+ * of all of them; name rules narrow allows, resource rules guard kinds.
  *
  * `verb` is the API server's (exec over WebSocket is `get`, over SPDY `create`); rules about what a
  * request does match `connect`.

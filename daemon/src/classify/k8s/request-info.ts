@@ -16,14 +16,15 @@ import type { K8sConnect, K8sRequestError, K8sRequestInfo, K8sRequestInput } fro
  * - otherwise GET/HEAD → get, POST → create, PUT → update, PATCH → patch, DELETE → delete, any
  *   other method (exact, case-sensitive as Go compares it) → no verb;
  * - `namespaces/{ns}/...` sets the namespace; `namespaces/{ns}` alone and `namespaces/{ns}/status|
- *   finalize` are the namespace object itself (resource namespaces, name ns, namespace ns) except a
- *   PATCH of `namespaces/{ns}` (server-side apply creating a namespace), which the API server gives
- *   no namespace;
+ *   finalize` are the namespace object itself (resource namespaces, name ns, namespace ns, whatever
+ *   the method: some releases gave a PATCH of `namespaces/{ns}` no namespace, current ones do not);
  * - the parts that remain are resource, name, subresource (no subresource for the `proxy` verb);
  * - a get without a name is a list, or a watch when the first `watch` value is anything but
  *   "0"/"false"; a list or watch whose `fieldSelector` pins `metadata.name` to a valid name is
  *   narrowed to that name, unless some list option fails to decode (the server then drops them
- *   all); a delete without a name is a deletecollection.
+ *   all); a delete without a name is a deletecollection;
+ * - list, watch and deletecollection not named by a path prefix carry their first `fieldSelector`
+ *   and `labelSelector` (the API server's AuthorizeWithSelectors).
  *
  * On top of the API server's fields, `connect` names the stream a request opens: exec, attach,
  * portforward and proxy subresources (pods, services, nodes; any group, since an aggregated API
@@ -38,6 +39,7 @@ import type { K8sConnect, K8sRequestError, K8sRequestInfo, K8sRequestInput } fro
 const SPECIAL_VERBS = new Set(['proxy', 'watch']);
 const SPECIAL_VERBS_NO_SUBRESOURCES = new Set(['proxy']);
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+const VERBS_WITH_SELECTORS = new Set(['list', 'watch', 'deletecollection']);
 const CONNECT_SUBRESOURCES: ReadonlySet<string> = new Set<K8sConnect>(['exec', 'attach', 'portforward', 'proxy']);
 
 const VERB_OF_METHOD: Record<string, string> = {
@@ -117,9 +119,7 @@ export function parseRequestInfo(input: K8sRequestInput): K8sRequestInfo | K8sRe
   }
 
   if (parts[0] === 'namespaces') {
-    if (parts.length === 2 && info.verb === 'patch') {
-      // server-side apply of a new namespace PATCHes /namespaces/{name}: no namespace, as the API server has it
-    } else if (parts.length > 1) {
+    if (parts.length > 1) {
       info.namespace = parts[1] as string;
       if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2] as string)) parts = parts.slice(2);
     }
@@ -141,6 +141,12 @@ export function parseRequestInfo(input: K8sRequestInput): K8sRequestInfo | K8sRe
     }
   }
   if (info.name === '' && info.verb === 'delete') info.verb = 'deletecollection';
+  if (!info.verbViaPathPrefix && VERBS_WITH_SELECTORS.has(info.verb)) {
+    const fieldSelector = firstQueryValue(input.query, 'fieldSelector');
+    const labelSelector = firstQueryValue(input.query, 'labelSelector');
+    if (fieldSelector !== undefined) info.fieldSelector = fieldSelector;
+    if (labelSelector !== undefined) info.labelSelector = labelSelector;
+  }
 
   if (info.verb === 'proxy') info.connect = 'proxy';
   else if (CONNECT_SUBRESOURCES.has(info.subresource)) info.connect = info.subresource as K8sConnect;

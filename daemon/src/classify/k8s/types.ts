@@ -50,6 +50,10 @@ export interface K8sRequestInfo {
   parts: string[];
   /** exec, attach, portforward or proxy when the request opens a stream into a pod, service or node */
   connect?: K8sConnect;
+  /** list, watch, deletecollection: the first `fieldSelector` sent (not for the legacy path-prefix forms) */
+  fieldSelector?: string;
+  /** list, watch, deletecollection: the first `labelSelector` sent (not for the legacy path-prefix forms) */
+  labelSelector?: string;
   /** the verb came from the legacy `/watch/` or `/proxy/` path prefix */
   verbViaPathPrefix: boolean;
 }
