@@ -146,7 +146,7 @@ function run(c: Case): { result: K8sClassification } | { error: string } {
   const text = c.rawBody ?? (c.body === undefined ? undefined : JSON.stringify(c.body));
   const headers = c.headers ?? (text === undefined ? [] : [JSON_TYPE]);
   const body = text === undefined ? undefined : { bytes: new TextEncoder().encode(text), complete: c.partial !== true };
-  return { result: classifyK8sRequest(info, { method: c.method, query, headers, ...(body === undefined ? {} : { body }) }) };
+  return { result: classifyK8sRequest(info, { headers, ...(body === undefined ? {} : { body }) }) };
 }
 
 /** The embedded default policy plus the rule issue 13 adds: exec waits for a human. */

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyK8sRequest, combineK8sClasses, isK8sRequestError, parseRequestInfo, singularOf } from '../../src/classify/index.js';
+import { classifyK8sRequest, combineK8sClasses, describeK8sRequest, isK8sRequestError, needsK8sBody, parseRequestInfo, singularOf } from '../../src/classify/index.js';
 import type { K8sClass, K8sClassification } from '../../src/classify/index.js';
 
 /** One request as a client sends it; the body is JSON unless given as raw text. */
@@ -24,7 +24,7 @@ function classify(req: Req, options?: Parameters<typeof classifyK8sRequest>[2]):
   if (isK8sRequestError(info)) assert.fail(`${req.method} ${req.url} was refused: ${info.error}`);
   const text = req.rawBody ?? (req.body === undefined ? undefined : JSON.stringify(req.body));
   const body = text === undefined ? undefined : { bytes: new TextEncoder().encode(text), complete: req.partial !== true };
-  return classifyK8sRequest(info, { method: req.method, query, headers: req.headers ?? (text === undefined ? [] : [JSON_TYPE]), ...(body === undefined ? {} : { body }) }, options);
+  return classifyK8sRequest(info, { headers: req.headers ?? (text === undefined ? [] : [JSON_TYPE]), ...(body === undefined ? {} : { body }) }, options);
 }
 
 function expectClass(req: Req, cls: K8sClass): K8sClassification {
@@ -341,5 +341,32 @@ describe('k8s attributes and details', () => {
       ['deployments', 'ingresses', 'networkpolicies', 'endpoints', 'storageclasses', 'pods', 'status', 'clusterrolebindings'].map(singularOf),
       ['deployment', 'ingress', 'networkpolicy', 'endpoints', 'storageclass', 'pod', 'status', 'clusterrolebinding'],
     );
+  });
+});
+
+describe('k8s: what the adapter calls', () => {
+  const info = (method: string, path: string) => {
+    const parsed = parseRequestInfo({ method, path, query: [] });
+    if (isK8sRequestError(parsed)) assert.fail(parsed.error);
+    return parsed;
+  };
+
+  test('the body is read before the decision for writes only', () => {
+    assert.equal(needsK8sBody(info('POST', '/api/v1/namespaces/d/configmaps')), true);
+    assert.equal(needsK8sBody(info('DELETE', '/api/v1/namespaces/d/configmaps/c')), true);
+    assert.equal(needsK8sBody(info('PATCH', '/apis/apps/v1/namespaces/d/deployments/a/scale')), true);
+    assert.equal(needsK8sBody(info('GET', '/api/v1/namespaces/d/configmaps')), false);
+    assert.equal(needsK8sBody(info('POST', '/api/v1/namespaces/d/pods/p/exec')), false, 'an exec body is the stream, never buffered');
+    assert.equal(needsK8sBody(info('POST', '/api')), false);
+  });
+
+  test('describeK8sRequest parses and classifies, or says why the request is refused', () => {
+    const ok = describeK8sRequest({ method: 'GET', path: '/api/v1/namespaces/d/pods', query: [['watch', '1']] }, { headers: [] });
+    assert.ok(!('error' in ok));
+    assert.equal(ok.info.verb, 'watch');
+    assert.equal(ok.classification.summary, 'watch pods -n d');
+    const refused = describeK8sRequest({ method: 'GET', path: '/api/v1/namespaces/d/pods/%2e%2e', query: [] }, { headers: [] });
+    assert.ok('error' in refused);
+    assert.equal(refused.status, 400);
   });
 });

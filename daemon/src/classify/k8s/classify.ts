@@ -3,7 +3,8 @@ import { deleteOptionsDryRun, dryRunOf, mediaTypeOf, objectIdentity, patchTypeOf
 import type { BodyReading, DryRunValues, ObjectIdentity } from './body.js';
 import { firstQueryValue, queryBool, queryValues } from './query.js';
 import { cutSummary, namespacePhrase, objectPhrase, quoteWord } from './summary.js';
-import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sExecDetailPieces, K8sRequestExtras, K8sRequestInfo } from './types.js';
+import { parseRequestInfo } from './request-info.js';
+import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sExecDetailPieces, K8sRequestError, K8sRequestExtras, K8sRequestInfo, K8sRequestInput } from './types.js';
 
 export const K8S_SUMMARY_MAX_CHARS = 240;
 export const K8S_LIST_MAX_ITEMS = 64;
@@ -160,19 +161,29 @@ function execPieces(info: K8sRequestInfo, query: ReadonlyArray<readonly [string,
 }
 
 /**
+ * Whether the decision needs the request body read first (up to the target's message limit): a
+ * create takes its object's name from it, a DELETE its dry run, an update or patch its namespace,
+ * name, scale and restart signs. Reads and streams are decided on the head alone.
+ */
+export function needsK8sBody(info: K8sRequestInfo): boolean {
+  return info.isResourceRequest && info.connect === undefined && WRITE_VERBS.has(info.verb);
+}
+
+/**
  * Classify one Kubernetes request (see index.ts for the classes). `info` is parseRequestInfo's
  * answer; `extras` the headers and the body prefix read before the decision.
  */
 export function classifyK8sRequest(
   info: K8sRequestInfo,
-  request: { query: ReadonlyArray<readonly [string, string]>; method: string } & K8sRequestExtras,
+  extras: K8sRequestExtras,
   options: K8sClassifyOptions = DEFAULT_K8S_CLASSIFY_OPTIONS,
 ): K8sClassification {
   const f: Findings = { classes: [], reasons: [], attributes: {} };
-  const { query, headers } = request;
+  const { query, method } = info;
+  const { headers } = extras;
   const max = options.listMaxItems;
   const mediaType = mediaTypeOf(headers);
-  const body = readBody(request.body, mediaType);
+  const body = readBody(extras.body, mediaType);
   const impersonate = bounded(impersonationOf(headers), max);
   const patchType = info.verb === 'patch' ? patchTypeOf(mediaType) : undefined;
   let name = info.name;
@@ -184,12 +195,12 @@ export function classifyK8sRequest(
 
   if (!info.isResourceRequest) {
     f.attributes['nonResourcePath'] = info.path;
-    if ((request.method === 'GET' || request.method === 'HEAD') && isKnownNonResourcePath(info.path)) add(f, 'read', `${info.path} serves discovery, health or metadata`);
-    else if (request.method === 'GET' || request.method === 'HEAD') add(f, 'unknown', `${info.path} is not a discovery or health path Airlock knows`);
-    else add(f, 'unknown', `${request.method} of the non-resource path ${info.path}`);
-    phrase = `${request.method} ${info.path}`;
+    if ((method === 'GET' || method === 'HEAD') && isKnownNonResourcePath(info.path)) add(f, 'read', `${info.path} serves discovery, health or metadata`);
+    else if (method === 'GET' || method === 'HEAD') add(f, 'unknown', `${info.path} is not a discovery or health path Airlock knows`);
+    else add(f, 'unknown', `${method} of the non-resource path ${info.path}`);
+    phrase = `${method} ${info.path}`;
   } else {
-    if (info.verb === '') add(f, 'unknown', `the method ${JSON.stringify(request.method)} maps to no Kubernetes verb`);
+    if (info.verb === '') add(f, 'unknown', `the method ${JSON.stringify(method)} maps to no Kubernetes verb`);
     if (!RESOURCE_NAME.test(info.resource) || (info.subresource !== '' && !RESOURCE_NAME.test(info.subresource))) {
       add(f, 'unknown', `${JSON.stringify(info.subresource === '' ? info.resource : `${info.resource}/${info.subresource}`)} is not a resource name the API server serves (resources are lowercase)`);
     }
@@ -342,4 +353,11 @@ export function classifyK8sRequest(
     ...(exec === undefined ? {} : { exec }),
     ...(ports === undefined ? {} : { ports }),
   };
+}
+
+/** parseRequestInfo then classifyK8sRequest: the classification, or why the request is refused before policy sees it. */
+export function describeK8sRequest(input: K8sRequestInput, extras: K8sRequestExtras, options: K8sClassifyOptions = DEFAULT_K8S_CLASSIFY_OPTIONS): { info: K8sRequestInfo; classification: K8sClassification } | K8sRequestError {
+  const info = parseRequestInfo(input);
+  if ('error' in info) return info;
+  return { info, classification: classifyK8sRequest(info, extras, options) };
 }

@@ -6,8 +6,9 @@
  *    authorizer sees (verb, API group and version, namespace, resource, subresource, name; see
  *    request-info.ts), after making the path canonical (path.ts refuses `..`, `//`, encoded
  *    slashes and other forms layers could read differently). A refusal is `{ error, status }`.
- * 2. `classifyK8sRequest(info, { method, query, headers, body })` gives the class, risk, summary,
- *    attributes and detail pieces.
+ * 2. `classifyK8sRequest(info, { headers, body })` gives the class, risk, summary, attributes and
+ *    detail pieces; `needsK8sBody(info)` says whether the body must be read before it (writes).
+ * `describeK8sRequest` does both.
  *
  * Classes:
  * - read: get, list, watch (pods/log included), discovery and health URLs, the review creates
@@ -61,5 +62,5 @@ export type {
 } from './types.js';
 export { parseRequestInfo, isK8sRequestError } from './request-info.js';
 export { canonicalK8sPath } from './path.js';
-export { classifyK8sRequest, combineK8sClasses, impersonationOf, DEFAULT_K8S_CLASSIFY_OPTIONS, K8S_LIST_MAX_ITEMS, K8S_SUMMARY_MAX_CHARS } from './classify.js';
+export { classifyK8sRequest, describeK8sRequest, needsK8sBody, combineK8sClasses, impersonationOf, DEFAULT_K8S_CLASSIFY_OPTIONS, K8S_LIST_MAX_ITEMS, K8S_SUMMARY_MAX_CHARS } from './classify.js';
 export { singularOf } from './summary.js';

@@ -80,6 +80,8 @@ export function parseRequestInfo(input: K8sRequestInput): K8sRequestInfo | K8sRe
   }
 
   const info: K8sRequestInfo = {
+    method: input.method,
+    query: input.query.map(([k, v]) => [k, v] as [string, string]),
     isResourceRequest: false,
     path: canonical.path,
     verb: input.method.toLowerCase(),

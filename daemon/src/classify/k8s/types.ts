@@ -20,6 +20,10 @@ export interface K8sRequestInput {
 export type K8sConnect = 'exec' | 'attach' | 'portforward' | 'proxy';
 
 export interface K8sRequestInfo {
+  /** the HTTP method as sent */
+  method: string;
+  /** the query as sent (decoded pairs, repeats kept in order) */
+  query: Array<[string, string]>;
   /** false for discovery and other non-resource URLs (/version, /api, /apis/{g}/{v}, /healthz ...) */
   isResourceRequest: boolean;
   /**
