@@ -110,6 +110,15 @@ const CORPUS: Case[] = [
   { name: 'a mutating webhook', method: 'POST', url: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', body: { kind: 'MutatingWebhookConfiguration', metadata: { name: 'inject' } }, expect: { class: 'privileged' } },
   { name: 'a CRD delete', method: 'DELETE', url: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com', expect: { class: 'privileged' } },
 
+  {
+    name: 'kubectl debug node/… (host namespaces and the node root filesystem)',
+    method: 'POST',
+    url: '/api/v1/namespaces/default/pods',
+    body: { kind: 'Pod', metadata: { name: 'node-debugger' }, spec: { hostPID: true, hostNetwork: true, volumes: [{ name: 'r', hostPath: { path: '/' } }], containers: [{ name: 'd', image: 'busybox' }] } },
+    expect: { class: 'privileged', attributes: { podEscalation: ['hostPID', 'hostNetwork', 'hostPath'] } },
+  },
+  { name: 'a JSON patch making a container privileged', method: 'PATCH', url: '/apis/apps/v1/namespaces/x/deployments/y', headers: [['Content-Type', 'application/json-patch+json']], body: [{ op: 'replace', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true }], expect: { class: 'privileged' } },
+
   // ordinary writes in their several forms
   { name: 'scale to zero by PATCH of the scale subresource', method: 'PATCH', url: '/apis/apps/v1/namespaces/x/deployments/y/scale', headers: [['Content-Type', 'application/merge-patch+json']], body: { spec: { replicas: 0 } }, expect: { class: 'write', attributes: { subresource: 'scale', replicas: 0 }, summary: 'scale deployment/y -n x to 0 replicas' } },
   { name: 'a strategic merge patch', method: 'PATCH', url: '/apis/apps/v1/namespaces/x/deployments/y', headers: [['Content-Type', 'application/strategic-merge-patch+json']], body: { spec: { replicas: 3 } }, expect: { class: 'write', attributes: { patchType: 'strategic' } } },

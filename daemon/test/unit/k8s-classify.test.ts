@@ -148,8 +148,13 @@ describe('k8s classes: writes, with names and summaries a person reads', () => {
   });
 
   test('an update with a body cut short is still a write with the URL name', () => {
-    const r = expectClass({ method: 'PUT', url: '/apis/apps/v1/namespaces/dev/deployments/api', body: deployment('api'), partial: true }, 'write');
-    assert.equal(r.attributes['name'], 'api');
+    const r = expectClass({ method: 'PUT', url: '/api/v1/namespaces/dev/configmaps/settings', body: { kind: 'ConfigMap', metadata: { name: 'settings' } }, partial: true }, 'write');
+    assert.equal(r.attributes['name'], 'settings');
+  });
+
+  test('an update of a workload whose pod spec cannot be read is unknown', () => {
+    expectClass({ method: 'PUT', url: '/apis/apps/v1/namespaces/dev/deployments/api', body: deployment('api'), partial: true }, 'unknown');
+    expectClass({ method: 'PATCH', url: '/api/v1/namespaces/dev/pods/web', headers: [['Content-Type', 'application/apply-patch+cbor']], rawBody: '\u00a1' }, 'unknown');
   });
 });
 
@@ -368,5 +373,59 @@ describe('k8s: what the adapter calls', () => {
     const refused = describeK8sRequest({ method: 'GET', path: '/api/v1/namespaces/d/pods/%2e%2e', query: [] }, { headers: [] });
     assert.ok('error' in refused);
     assert.equal(refused.status, 400);
+  });
+});
+
+describe('k8s: pod specs that reach the node are privileged', () => {
+  const nodeDebugPod = {
+    kind: 'Pod',
+    metadata: { name: 'node-debugger-n1-abcde' },
+    spec: {
+      hostPID: true,
+      hostIPC: true,
+      hostNetwork: true,
+      nodeName: 'n1',
+      volumes: [{ name: 'host-root', hostPath: { path: '/' } }],
+      containers: [{ name: 'debugger', image: 'busybox', volumeMounts: [{ name: 'host-root', mountPath: '/host' }] }],
+    },
+  };
+  const CASES: Array<{ name: string; req: Req; escalations: string[] }> = [
+    { name: 'kubectl debug node/n1', req: { method: 'POST', url: '/api/v1/namespaces/default/pods', body: nodeDebugPod }, escalations: ['hostPID', 'hostIPC', 'hostNetwork', 'hostPath'] },
+    {
+      name: 'a deployment with a privileged container',
+      req: { method: 'POST', url: '/apis/apps/v1/namespaces/dev/deployments', body: { kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec: { containers: [{ name: 'c', securityContext: { privileged: true } }] } } } } },
+      escalations: ['privileged'],
+    },
+    {
+      name: 'a cronjob adding SYS_ADMIN',
+      req: { method: 'PUT', url: '/apis/batch/v1/namespaces/dev/cronjobs/nightly', body: { kind: 'CronJob', metadata: { name: 'nightly' }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', securityContext: { capabilities: { add: ['sys_admin'] } } }] } } } } } } },
+      escalations: ['capability sys_admin'],
+    },
+    {
+      name: 'a JSON patch turning on hostNetwork',
+      req: { method: 'PATCH', url: '/apis/apps/v1/namespaces/dev/daemonsets/agent', headers: [['Content-Type', 'application/json-patch+json']], body: [{ op: 'add', path: '/spec/template/spec/hostNetwork', value: true }] },
+      escalations: ['hostNetwork'],
+    },
+    {
+      name: 'a strategic merge patch adding a hostPath volume',
+      req: { method: 'PATCH', url: '/apis/apps/v1/namespaces/dev/statefulsets/db', headers: [['Content-Type', 'application/strategic-merge-patch+json']], body: { spec: { template: { spec: { volumes: [{ name: 'docker', hostPath: { path: '/var/run/docker.sock' } }] } } } } },
+      escalations: ['hostPath'],
+    },
+    {
+      name: 'server-side apply of a pod sharing the node user namespace',
+      req: { method: 'PATCH', url: '/api/v1/namespaces/dev/pods/p?fieldManager=agent', headers: [['Content-Type', 'application/apply-patch+yaml']], rawBody: 'kind: Pod\nmetadata:\n  name: p\nspec:\n  hostUsers: false\n  containers:\n  - name: c\n    image: x\n' },
+      escalations: ['hostUsers'],
+    },
+  ];
+  for (const c of CASES) {
+    test(c.name, () => {
+      const r = expectClass(c.req, 'privileged');
+      assert.deepEqual([...(r.attributes['podEscalation'] as string[])].sort(), [...c.escalations].sort());
+    });
+  }
+
+  test('ordinary pod specs, and look-alike keys outside pod-bearing resources, stay writes', () => {
+    expectClass({ method: 'POST', url: '/api/v1/namespaces/dev/pods', body: { kind: 'Pod', metadata: { name: 'p' }, spec: { hostNetwork: false, containers: [{ name: 'c', securityContext: { privileged: false, capabilities: { add: ['NET_BIND_SERVICE'] } } }] } } }, 'write');
+    expectClass({ method: 'POST', url: '/api/v1/namespaces/dev/configmaps', body: { kind: 'ConfigMap', metadata: { name: 'c' }, data: { privileged: 'true' }, hostPID: true } }, 'write');
   });
 });

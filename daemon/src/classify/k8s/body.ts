@@ -139,3 +139,52 @@ export function replicasOf(value: unknown): number | undefined {
   const replicas = value['spec']['replicas'];
   return typeof replicas === 'number' && Number.isInteger(replicas) ? replicas : undefined;
 }
+
+/** Resources whose objects carry a pod spec (directly or as a template). */
+export const POD_BEARING = new Set(['pods', 'podtemplates', 'deployments', 'daemonsets', 'statefulsets', 'replicasets', 'replicationcontrollers', 'jobs', 'cronjobs']);
+
+/** Capabilities that amount to root on the node. */
+const NODE_CAPABILITIES = new Set(['ALL', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_MODULE', 'SYS_RAWIO', 'DAC_READ_SEARCH', 'NET_ADMIN', 'BPF', 'PERFMON']);
+
+const HOST_FLAGS = ['hostPID', 'hostIPC', 'hostNetwork', 'hostUsers'] as const;
+
+/** How deep the walk goes: pod specs sit a few levels down (cronjob → job → template → spec → containers). */
+const POD_SCAN_DEPTH = 16;
+
+/**
+ * What in a pod-bearing body reaches the node: host namespaces, hostPath volumes, privileged
+ * containers, node-level capabilities (`kubectl debug node/…` asks for most of them). The walk
+ * covers objects, merge and strategic merge patches (same shape) and JSON patch operations
+ * (their paths and values), wherever the pod spec sits.
+ */
+export function podEscalations(value: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > POD_SCAN_DEPTH) return;
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, depth + 1);
+      return;
+    }
+    if (!isRecord(node)) return;
+    // a JSON patch operation: {op, path, value}
+    if (typeof node['op'] === 'string' && typeof node['path'] === 'string') {
+      const last = node['path'].split('/').pop() ?? '';
+      if ((HOST_FLAGS as readonly string[]).includes(last) && node['value'] === (last === 'hostUsers' ? false : true)) found.add(last);
+      if (last === 'privileged' && node['value'] === true) found.add('privileged');
+      if (last === 'hostPath' || node['path'].includes('/hostPath')) found.add('hostPath');
+    }
+    for (const flag of HOST_FLAGS) {
+      // hostUsers: false shares the node's user namespace; the others share when true
+      if (node[flag] === (flag === 'hostUsers' ? false : true)) found.add(flag);
+    }
+    if (isRecord(node['hostPath'])) found.add('hostPath');
+    if (node['privileged'] === true) found.add('privileged');
+    const capabilities = node['capabilities'];
+    if (isRecord(capabilities) && Array.isArray(capabilities['add'])) {
+      for (const cap of capabilities['add']) if (typeof cap === 'string' && NODE_CAPABILITIES.has(cap.toUpperCase().replace(/^CAP_/, ''))) found.add(`capability ${cap}`);
+    }
+    for (const child of Object.values(node)) walk(child, depth + 1);
+  };
+  walk(value, 0);
+  return [...found];
+}

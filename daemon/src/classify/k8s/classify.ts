@@ -1,5 +1,5 @@
 import type { AttributeValue, Risk } from '@airlock/shared';
-import { deleteOptionsDryRun, dryRunOf, mediaTypeOf, objectIdentity, patchTypeOf, readBody, replicasOf, isRolloutRestart } from './body.js';
+import { POD_BEARING, deleteOptionsDryRun, dryRunOf, mediaTypeOf, objectIdentity, patchTypeOf, podEscalations, readBody, replicasOf, isRolloutRestart } from './body.js';
 import type { BodyReading, DryRunValues, ObjectIdentity } from './body.js';
 import { firstQueryValue, queryBool, queryValues } from './query.js';
 import { cutSummary, namespacePhrase, objectPhrase, quoteWord } from './summary.js';
@@ -271,6 +271,18 @@ export function classifyK8sRequest(
         if (info.apiGroup === '' && info.resource === 'namespaces' && info.subresource === '' && (info.verb === 'delete' || info.verb === 'deletecollection')) {
           add(f, 'privileged', 'deleting a namespace deletes everything in it');
           privileged = true;
+        }
+        if (POD_BEARING.has(info.resource) && (info.subresource === '' || info.subresource === 'ephemeralcontainers') && (info.verb === 'create' || info.verb === 'update' || info.verb === 'patch')) {
+          if (body.kind === 'parsed') {
+            const escalations = bounded(podEscalations(body.value), max);
+            if (escalations.length > 0) {
+              f.attributes['podEscalation'] = escalations;
+              add(f, 'privileged', `the pod spec reaches the node (${escalations.join(', ')})`);
+              privileged = true;
+            }
+          } else if (info.verb !== 'create') {
+            add(f, 'unknown', `the pod spec is not known: ${body.kind === 'empty' ? 'the request has no body' : body.kind === 'incomplete' ? 'the body was not read whole' : `the body is ${body.why}`}`);
+          }
         }
         if (info.subresource === 'scale') {
           const replicas = body.kind === 'parsed' ? replicasOf(body.value) : undefined;

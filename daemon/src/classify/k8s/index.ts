@@ -22,12 +22,16 @@
  *   rolebindings, clusterrolebindings, any version), Secrets, serviceaccounts/token, CSR approval
  *   and status, pods/ephemeralcontainers, admission webhooks and policies, CRDs, APIServices;
  *   deleting namespaces; nodes/proxy (the kubelet's API); any `Impersonate-*` header; front-proxy
- *   `X-Remote-*` headers. A dry run of a privileged write stays privileged.
+ *   `X-Remote-*` headers; a pod or workload write whose pod spec reaches the node (host PID, IPC,
+ *   network or user namespace, hostPath volumes, privileged containers, node-level capabilities:
+ *   what `kubectl debug node/…` creates). A dry run of a privileged write stays privileged.
  * - unknown: a method with no verb, a verb Airlock does not know, a resource that is not lowercase,
  *   a non-resource path that is not discovery or health, a dryRun value other than "All" (the
  *   server refuses it; with a DELETE body it would ignore it), a create whose object name cannot
  *   be read (body not read whole, not JSON/YAML), a body namespace or name that differs from the
- *   URL's, an upgrade (WebSocket, SPDY) on a request that is not exec/attach/portforward/proxy.
+ *   URL's, an update or patch of a pod or workload whose pod spec cannot be read, an upgrade
+ *   (WebSocket, SPDY) on a request that is not exec/attach/portforward/proxy, a command or port
+ *   list longer than Airlock keeps.
  * Combined over what a request does: privileged > unknown > exec > write > read.
  *
  * Attributes (absent when the request has none): class, verb, resource, subresource, apiGroup,
@@ -35,9 +39,9 @@
  * (create: from the body), dryRun, connect (exec | attach | portforward | proxy), command,
  * container, stdin, tty (exec/attach), ports (portforward), impersonate (`user:alice`,
  * `group:system:masters`, `uid:...`, `extra.KEY:value`), patchType (json | merge | strategic |
- * apply), fieldManager, force (apply), replicas (scale), rolloutRestart, fieldSelector and
- * labelSelector (list, watch, deletecollection, as the API server's AuthorizeWithSelectors reads
- * them), namespaceMismatch, nameMismatch, nonResourcePath.
+ * apply), fieldManager, force (apply), replicas (scale), rolloutRestart, podEscalation (what a
+ * pod spec asks of the node), fieldSelector and labelSelector (list, watch, deletecollection, as the
+ * API server's AuthorizeWithSelectors reads them), namespaceMismatch, nameMismatch, nonResourcePath.
  *
  * `name` is the API server's: a list or watch has one only when a `metadata.name` field selector
  * pins it. A plain list returns every object, so a rule that denies one name does not stop a list
