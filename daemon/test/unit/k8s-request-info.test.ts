@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalK8sPath, isK8sRequestError, parseRequestInfo } from '../../src/classify/index.js';
 import type { K8sRequestInfo } from '../../src/classify/index.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
  * The request info table: the cases of the API server's own requestinfo_test.go
@@ -306,5 +307,49 @@ describe('Kubernetes request paths: canonical, or refused where readers could di
     const info = parseRequestInfo({ method: 'DELETE', path: '/api/v1/namespaces/x/pods/web', query: [['dryRun', 'All;x=1']] });
     assert.ok(isK8sRequestError(info));
     assert.match(info.error, /";"/);
+  });
+});
+
+describe('Kubernetes request paths: properties over generated paths', () => {
+  /** pieces an agent could splice into a path: ordinary names, escapes of every kind, dots, slashes */
+  const PIECES = ['api', 'apis', 'v1', 'apps', 'namespaces', 'prod', 'pods', 'secrets', 'web-1', 'exec', 'watch', 'proxy', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', '%25', '%70', '%3A', '%3F', '%20', '%00', '%c3%a9', '%ff', '%', '%g1', '~', ':', '@', '\\', '?', ';', '=', ''];
+  const random = seededRandom(13);
+  const pick = (): string => PIECES[Math.floor(random() * PIECES.length)] as string;
+
+  function generatedPath(): string {
+    const segments: string[] = [];
+    const count = 1 + Math.floor(random() * 8);
+    for (let i = 0; i < count; i++) segments.push(pick() + (random() < 0.3 ? pick() : ''));
+    return `/${segments.join('/')}${random() < 0.2 ? '/' : ''}`;
+  }
+
+  test('every accepted path is canonical once (idempotent) and has no empty, dot or slash-bearing segment', () => {
+    let accepted = 0;
+    let refused = 0;
+    for (let i = 0; i < 5000; i++) {
+      const raw = generatedPath();
+      const result = canonicalK8sPath(raw);
+      if ('error' in result) {
+        refused++;
+        assert.equal(result.status, 400);
+        continue;
+      }
+      accepted++;
+      for (const segment of result.segments) {
+        assert.ok(segment !== '' && segment !== '.' && segment !== '..', `${raw}: segment ${JSON.stringify(segment)}`);
+        assert.ok(!/[/\\%]/.test(segment), `${raw}: segment ${JSON.stringify(segment)}`);
+      }
+      const again = canonicalK8sPath(result.path);
+      assert.ok(!('error' in again), `${raw} → ${result.path} refused the second time`);
+      assert.equal(again.path, result.path, `${raw}: not idempotent`);
+      assert.deepEqual(again.segments, result.segments);
+      // the request info of the canonical path is the request info of the raw one
+      for (const method of ['GET', 'DELETE', 'POST']) {
+        const a = parseRequestInfo({ method, path: raw, query: [] });
+        const b = parseRequestInfo({ method, path: result.path, query: [] });
+        assert.deepEqual(a, b, `${method} ${raw}`);
+      }
+    }
+    assert.ok(accepted > 200 && refused > 200, `accepted ${accepted}, refused ${refused}: the generator should exercise both`);
   });
 });

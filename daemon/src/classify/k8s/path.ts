@@ -12,6 +12,9 @@ import type { K8sRequestError } from './types.js';
  * or invalid UTF-8; a raw `\`, `?`, `#` or non-ASCII byte; a malformed escape (`%zz`, Go refuses
  * it too). Allowed: one trailing slash, which the API server's splitPath trims (`/api/v1/pods/` is
  * a list of pods), and escapes of ordinary characters, which are decoded.
+ *
+ * Canonical paths are canonical again (idempotent), so the adapter may pass the raw request path or
+ * one the HTTP core has already normalised (which keeps `%2F` encoded: refused here).
  */
 
 export interface CanonicalPath {
