@@ -222,6 +222,15 @@ describe('k8s classes: exec, attach, port-forward, proxy', () => {
     assert.deepEqual(r.exec, { pod: 'web-1', namespace: 'default', container: 'app', command: ['sh', '-c', 'rm -rf /data'], stdin: true, stdout: true, stderr: false, tty: true });
   });
 
+  test('an exec with no command says so by saying nothing after the pod', () => {
+    assert.equal(expectClass({ method: 'GET', url: '/api/v1/namespaces/d/pods/p/exec?stdout=1' }, 'exec').summary, 'exec pod/p -n d');
+  });
+
+  test('the canonical path is an attribute, so rules can glob on it', () => {
+    assert.equal(classify({ method: 'GET', url: '/api/v1/namespaces/x/%70ods/' }).attributes['path'], '/api/v1/namespaces/x/pods');
+    assert.equal(classify({ method: 'GET', url: '/version' }).attributes['path'], '/version');
+  });
+
   test('attach, port-forward and proxy summaries', () => {
     assert.equal(expectClass({ method: 'POST', url: '/api/v1/namespaces/default/pods/web-1/attach?stdin=true&stdout=true' }, 'exec').summary, 'attach pod/web-1 -n default');
     const pf = expectClass({ method: 'GET', url: '/api/v1/namespaces/data/pods/db-0/portforward?ports=5432&ports=8080' }, 'exec');

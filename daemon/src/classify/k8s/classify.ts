@@ -240,7 +240,8 @@ export function classifyK8sRequest(
         f.attributes['tty'] = exec.tty;
         const container = exec.container === undefined ? '' : ` -c ${exec.container}`;
         const more = queryValues(query, 'command').length > exec.command.length ? ' …' : '';
-        phrase = info.connect === 'exec' ? `exec ${target}${container}: ${exec.command.map(quoteWord).join(' ')}${more}` : `attach ${target}${container}`;
+        const commandText = exec.command.length === 0 ? '' : `: ${exec.command.map(quoteWord).join(' ')}${more}`;
+        phrase = info.connect === 'exec' ? `exec ${target}${container}${commandText}` : `attach ${target}${container}`;
       } else if (info.connect === 'portforward') {
         ports = bounded(queryValues(query, 'ports'), max);
         f.attributes['ports'] = ports;
@@ -317,6 +318,7 @@ export function classifyK8sRequest(
   const a = f.attributes;
   a['class'] = cls;
   a['verb'] = info.verb;
+  a['path'] = info.path;
   if (info.isResourceRequest) {
     a['resource'] = info.resource;
     if (info.subresource !== '') a['subresource'] = info.subresource;

@@ -34,7 +34,7 @@
  *   list longer than Airlock keeps.
  * Combined over what a request does: privileged > unknown > exec > write > read.
  *
- * Attributes (absent when the request has none): class, verb, resource, subresource, apiGroup,
+ * Attributes (absent when the request has none): class, verb, path (canonical), resource, subresource, apiGroup,
  * apiVersion, namespace (for the core `namespaces` resource, the namespace's own name), name
  * (create: from the body), dryRun, connect (exec | attach | portforward | proxy), command,
  * container, stdin, tty (exec/attach), ports (portforward), impersonate (`user:alice`,
