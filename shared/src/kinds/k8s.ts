@@ -12,8 +12,6 @@ import { HttpBodyExcerpt, HttpHeaders } from './http.js';
  * exported from here only, so that the extension's kind maps keep compiling.
  */
 
-export const K8S_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy'] as const;
-
 /** The stream a request opens, when it opens one. */
 export const K8sConnect = z.enum(['exec', 'attach', 'portforward', 'proxy']);
 export type K8sConnect = z.infer<typeof K8sConnect>;

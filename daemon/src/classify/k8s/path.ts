@@ -60,7 +60,10 @@ function decodeSegment(raw: string, whole: string): string | K8sRequestError {
   return decoded;
 }
 
+const SEGMENT_ALL_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+
 function encodeSegment(segment: string): string {
+  if (SEGMENT_ALL_SAFE.test(segment)) return segment;
   let out = '';
   for (const ch of segment) out += SEGMENT_SAFE.test(ch) ? ch : encodeURIComponent(ch);
   return out;
