@@ -4,7 +4,7 @@ import type { BodyReading, DryRunValues, ObjectIdentity } from './body.js';
 import { firstQueryValue, queryBool, queryValues } from './query.js';
 import { cutSummary, namespacePhrase, objectPhrase, quoteWord } from './summary.js';
 import { parseRequestInfo } from './request-info.js';
-import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sExecDetailPieces, K8sRequestError, K8sRequestExtras, K8sRequestInfo, K8sRequestInput } from './types.js';
+import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sConnect, K8sExecDetailPieces, K8sRequestError, K8sRequestExtras, K8sRequestInfo, K8sRequestInput } from './types.js';
 
 export const K8S_SUMMARY_MAX_CHARS = 240;
 export const K8S_LIST_MAX_ITEMS = 64;
@@ -169,147 +169,180 @@ export function needsK8sBody(info: K8sRequestInfo): boolean {
   return info.isResourceRequest && info.connect === undefined && WRITE_VERBS.has(info.verb);
 }
 
+function bodyState(body: BodyReading): string {
+  return body.kind === 'empty' ? 'the request has no body' : body.kind === 'incomplete' ? 'the body was not read whole' : body.kind === 'opaque' ? `the body is ${body.why}` : 'the body was read';
+}
+
+function classifyNonResource(info: K8sRequestInfo, f: Findings): string {
+  const { method } = info;
+  f.attributes['nonResourcePath'] = info.path;
+  if ((method === 'GET' || method === 'HEAD') && isKnownNonResourcePath(info.path)) add(f, 'read', `${info.path} serves discovery, health or metadata`);
+  else if (method === 'GET' || method === 'HEAD') add(f, 'unknown', `${info.path} is not a discovery or health path Airlock knows`);
+  else add(f, 'unknown', `${method} of the non-resource path ${info.path}`);
+  return `${method} ${info.path}`;
+}
+
+/** Names that do not look like the API server's, and the object's identity in the body: returns the name the request acts on. */
+function checkNames(info: K8sRequestInfo, body: BodyReading, identity: ObjectIdentity, f: Findings): string {
+  if (info.verb === '') add(f, 'unknown', `the method ${JSON.stringify(info.method)} maps to no Kubernetes verb`);
+  if (!RESOURCE_NAME.test(info.resource) || (info.subresource !== '' && !RESOURCE_NAME.test(info.subresource))) {
+    add(f, 'unknown', `${JSON.stringify(info.subresource === '' ? info.resource : `${info.resource}/${info.subresource}`)} is not a resource name the API server serves (resources are lowercase)`);
+  }
+  if (!/^[a-z0-9.-]*$/.test(info.apiGroup) || !/^v[0-9a-z]+$/.test(info.apiVersion)) {
+    add(f, 'unknown', `${info.apiGroup === '' ? info.apiVersion : `${info.apiGroup}/${info.apiVersion}`} is not an API group/version the API server serves`);
+  }
+  let name = info.name;
+  if (info.verb === 'create' && info.subresource === '' && name === '') {
+    if (body.kind !== 'parsed') add(f, 'unknown', `the object's name is not known: ${bodyState(body)}`);
+    else if (identity.name !== undefined && identity.name !== '') name = identity.name;
+    else if (identity.generateName !== undefined) f.reasons.push(`the server generates the name (generateName ${identity.generateName})`);
+  }
+  if ((info.verb === 'create' || info.verb === 'update' || info.verb === 'patch') && body.kind === 'parsed' && info.subresource === '') {
+    if (identity.namespace !== undefined && identity.namespace !== '' && info.namespace !== '' && identity.namespace !== info.namespace) {
+      f.attributes['namespaceMismatch'] = true;
+      add(f, 'unknown', `the body's namespace ${identity.namespace} differs from the URL's ${info.namespace} (the API server refuses it)`);
+    }
+    if (info.verb === 'update' && identity.name !== undefined && identity.name !== '' && info.name !== '' && identity.name !== info.name) {
+      f.attributes['nameMismatch'] = true;
+      add(f, 'unknown', `the body's name ${identity.name} differs from the URL's ${info.name} (the API server refuses it)`);
+    }
+  }
+  return name;
+}
+
+interface ConnectFindings {
+  phrase: string;
+  exec?: K8sExecDetailPieces;
+  ports?: string[];
+}
+
+function classifyConnect(info: K8sRequestInfo, connect: K8sConnect, max: number, f: Findings): ConnectFindings {
+  const { query } = info;
+  const target = `${objectPhrase({ ...info, subresource: '' }, info.name)}${namespacePhrase(info, info.verb)}`;
+  f.attributes['connect'] = connect;
+  let found: ConnectFindings;
+  if (connect === 'exec' || connect === 'attach') {
+    const exec = execPieces(info, query, max);
+    f.attributes['command'] = exec.command;
+    if (exec.container !== undefined) f.attributes['container'] = exec.container;
+    f.attributes['stdin'] = exec.stdin;
+    f.attributes['tty'] = exec.tty;
+    const container = exec.container === undefined ? '' : ` -c ${exec.container}`;
+    const more = queryValues(query, 'command').length > exec.command.length ? ' …' : '';
+    const commandText = exec.command.length === 0 ? '' : `: ${exec.command.map(quoteWord).join(' ')}${more}`;
+    found = { phrase: connect === 'exec' ? `exec ${target}${container}${commandText}` : `attach ${target}${container}`, exec };
+  } else if (connect === 'portforward') {
+    const ports = bounded(queryValues(query, 'ports'), max);
+    f.attributes['ports'] = ports;
+    found = { phrase: `port-forward ${target} ${ports.join(',')}`.trimEnd(), ports };
+  } else {
+    const subpath = info.parts.slice(info.verb === 'proxy' ? 2 : 3).join('/');
+    found = { phrase: `proxy ${target} /${subpath}` };
+  }
+  for (const [what, all] of [['command', queryValues(query, 'command')], ['ports', queryValues(query, 'ports')]] as const) {
+    if (all.length > max) add(f, 'unknown', `the ${what} has ${all.length} values and Airlock keeps ${max}, so rules cannot see all of it`);
+  }
+  if (info.resource === 'nodes' && info.apiGroup === '') add(f, 'privileged', "a node's proxy reaches the kubelet's API, which can run commands in any pod on the node");
+  else add(f, 'exec', `${connect} opens a stream into ${info.resource}/${info.name}`);
+  return found;
+}
+
+/** The privileged kinds of write; true when one applies. */
+function privilegedWrite(info: K8sRequestInfo, body: BodyReading, max: number, f: Findings): boolean {
+  let privileged = false;
+  if (info.apiGroup === RBAC_GROUP && RBAC_RESOURCES.has(info.resource)) {
+    add(f, 'privileged', `a ${info.resource} write changes who may do what (RBAC)`);
+    privileged = true;
+  }
+  for (const p of PRIVILEGED_WRITES) {
+    if (p.group !== info.apiGroup || (p.resource !== '*' && p.resource !== info.resource)) continue;
+    if (p.subresource !== undefined && p.subresource !== info.subresource) continue;
+    add(f, 'privileged', p.why);
+    privileged = true;
+  }
+  if (info.apiGroup === '' && info.resource === 'namespaces' && info.subresource === '' && (info.verb === 'delete' || info.verb === 'deletecollection')) {
+    add(f, 'privileged', 'deleting a namespace deletes everything in it');
+    privileged = true;
+  }
+  const writesPodSpec = POD_BEARING.has(info.resource) && (info.subresource === '' || info.subresource === 'ephemeralcontainers') && (info.verb === 'create' || info.verb === 'update' || info.verb === 'patch');
+  if (writesPodSpec && body.kind === 'parsed') {
+    const escalations = bounded(podEscalations(body.value), max);
+    if (escalations.length > 0) {
+      f.attributes['podEscalation'] = escalations;
+      add(f, 'privileged', `the pod spec reaches the node (${escalations.join(', ')})`);
+      privileged = true;
+    }
+  } else if (writesPodSpec && info.verb !== 'create') {
+    // a create without a readable body is unknown already (its name is not known)
+    add(f, 'unknown', `the pod spec is not known: ${bodyState(body)}`);
+  }
+  return privileged;
+}
+
+/** A write's class and, for scale and rollout restart, the phrase kubectl users know it by. */
+function classifyWrite(info: K8sRequestInfo, body: BodyReading, name: string, dryRun: boolean, max: number, f: Findings): string | undefined {
+  if (info.verb === 'create' && REVIEW_GROUPS.has(info.apiGroup) && REVIEW_RESOURCES.has(info.resource)) {
+    add(f, 'read', `a ${info.resource} create asks the API server a question and stores nothing`);
+    return undefined;
+  }
+  const privileged = privilegedWrite(info, body, max, f);
+  let phrase: string | undefined;
+  if (info.subresource === 'scale') {
+    const replicas = body.kind === 'parsed' ? replicasOf(body.value) : undefined;
+    if (replicas !== undefined) f.attributes['replicas'] = replicas;
+    phrase = `scale ${objectPhrase({ ...info, subresource: '' }, name)}${namespacePhrase(info, info.verb)}${replicas === undefined ? '' : ` to ${replicas} replicas`}`;
+  }
+  if (info.verb === 'patch' && RESTARTABLE.has(info.resource) && info.subresource === '' && body.kind === 'parsed' && isRolloutRestart(body.value)) {
+    f.attributes['rolloutRestart'] = true;
+    phrase = `rollout restart ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
+  }
+  if (!dryRun) add(f, 'write', `${info.verb} changes the cluster`);
+  else if (privileged) f.reasons.push('a server-side dry run, but privileged writes stay privileged (a rule can match dryRun: true)');
+  else add(f, 'read', 'a server-side dry run (dryRun=All) changes nothing');
+  return phrase;
+}
+
+/** What the headers ask for whatever the path: impersonation, front-proxy identities, upgrades. */
+function classifyHeaders(info: K8sRequestInfo, headers: K8sRequestExtras['headers'], impersonate: string[], f: Findings): void {
+  const upgrade = upgradeOf(headers);
+  if (upgrade !== undefined && info.connect === undefined) add(f, 'unknown', `an upgrade to ${upgrade} on ${info.path} opens a stream Airlock does not inspect`);
+  if (impersonate.length > 0) add(f, 'privileged', `the request asks to act as someone else (${impersonate.join(', ')})`);
+  const frontProxy = frontProxyHeaders(headers);
+  if (frontProxy.length > 0) add(f, 'privileged', `the request carries front-proxy identity headers (${frontProxy.join(', ')})`);
+}
+
 /**
  * Classify one Kubernetes request (see index.ts for the classes). `info` is parseRequestInfo's
  * answer; `extras` the headers and the body prefix read before the decision.
  */
-export function classifyK8sRequest(
-  info: K8sRequestInfo,
-  extras: K8sRequestExtras,
-  options: K8sClassifyOptions = DEFAULT_K8S_CLASSIFY_OPTIONS,
-): K8sClassification {
+export function classifyK8sRequest(info: K8sRequestInfo, extras: K8sRequestExtras, options: K8sClassifyOptions = DEFAULT_K8S_CLASSIFY_OPTIONS): K8sClassification {
   const f: Findings = { classes: [], reasons: [], attributes: {} };
-  const { query, method } = info;
+  const { query } = info;
   const { headers } = extras;
   const max = options.listMaxItems;
   const mediaType = mediaTypeOf(headers);
   const body = readBody(extras.body, mediaType);
+  const identity: ObjectIdentity = body.kind === 'parsed' ? objectIdentity(body.value) : {};
   const impersonate = bounded(impersonationOf(headers), max);
   const patchType = info.verb === 'patch' ? patchTypeOf(mediaType) : undefined;
   let name = info.name;
-  let identity: ObjectIdentity = {};
-  let exec: K8sExecDetailPieces | undefined;
-  let ports: string[] | undefined;
+  let connectFindings: ConnectFindings | undefined;
   let dryRun = false;
   let phrase: string;
 
-  if (!info.isResourceRequest) {
-    f.attributes['nonResourcePath'] = info.path;
-    if ((method === 'GET' || method === 'HEAD') && isKnownNonResourcePath(info.path)) add(f, 'read', `${info.path} serves discovery, health or metadata`);
-    else if (method === 'GET' || method === 'HEAD') add(f, 'unknown', `${info.path} is not a discovery or health path Airlock knows`);
-    else add(f, 'unknown', `${method} of the non-resource path ${info.path}`);
-    phrase = `${method} ${info.path}`;
-  } else {
-    if (info.verb === '') add(f, 'unknown', `the method ${JSON.stringify(method)} maps to no Kubernetes verb`);
-    if (!RESOURCE_NAME.test(info.resource) || (info.subresource !== '' && !RESOURCE_NAME.test(info.subresource))) {
-      add(f, 'unknown', `${JSON.stringify(info.subresource === '' ? info.resource : `${info.resource}/${info.subresource}`)} is not a resource name the API server serves (resources are lowercase)`);
-    }
-    if (!/^[a-z0-9.-]*$/.test(info.apiGroup) || !/^v[0-9a-z]+$/.test(info.apiVersion)) add(f, 'unknown', `${info.apiGroup === '' ? info.apiVersion : `${info.apiGroup}/${info.apiVersion}`} is not an API group/version the API server serves`);
-
-    if (body.kind === 'parsed') identity = objectIdentity(body.value);
-    if (info.verb === 'create' && info.subresource === '' && name === '') {
-      if (body.kind === 'parsed') {
-        if (identity.name !== undefined && identity.name !== '') name = identity.name;
-        else if (identity.generateName !== undefined) f.reasons.push(`the server generates the name (generateName ${identity.generateName})`);
-      } else add(f, 'unknown', `the object's name is not known: ${body.kind === 'empty' ? 'the create has no body' : body.kind === 'incomplete' ? 'the body was not read whole' : `the body is ${body.why}`}`);
-    }
-    if ((info.verb === 'create' || info.verb === 'update' || info.verb === 'patch') && body.kind === 'parsed' && info.subresource === '') {
-      if (identity.namespace !== undefined && identity.namespace !== '' && info.namespace !== '' && identity.namespace !== info.namespace) {
-        f.attributes['namespaceMismatch'] = true;
-        add(f, 'unknown', `the body's namespace ${identity.namespace} differs from the URL's ${info.namespace} (the API server refuses it)`);
-      }
-      if (info.verb === 'update' && identity.name !== undefined && identity.name !== '' && info.name !== '' && identity.name !== info.name) {
-        f.attributes['nameMismatch'] = true;
-        add(f, 'unknown', `the body's name ${identity.name} differs from the URL's ${info.name} (the API server refuses it)`);
-      }
-    }
-
+  if (!info.isResourceRequest) phrase = classifyNonResource(info, f);
+  else {
+    name = checkNames(info, body, identity, f);
     dryRun = dryRunFor(info, query, body, f);
-
-    const verbPhrase = info.verb === 'list' ? 'get' : info.verb;
-    phrase = `${verbPhrase} ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
-
+    phrase = `${info.verb === 'list' ? 'get' : info.verb} ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
     if (info.connect !== undefined) {
-      const target = `${objectPhrase({ ...info, subresource: '' }, info.name)}${namespacePhrase(info, info.verb)}`;
-      f.attributes['connect'] = info.connect;
-      if (info.connect === 'exec' || info.connect === 'attach') {
-        exec = execPieces(info, query, max);
-        f.attributes['command'] = exec.command;
-        if (exec.container !== undefined) f.attributes['container'] = exec.container;
-        f.attributes['stdin'] = exec.stdin;
-        f.attributes['tty'] = exec.tty;
-        const container = exec.container === undefined ? '' : ` -c ${exec.container}`;
-        const more = queryValues(query, 'command').length > exec.command.length ? ' …' : '';
-        const commandText = exec.command.length === 0 ? '' : `: ${exec.command.map(quoteWord).join(' ')}${more}`;
-        phrase = info.connect === 'exec' ? `exec ${target}${container}${commandText}` : `attach ${target}${container}`;
-      } else if (info.connect === 'portforward') {
-        ports = bounded(queryValues(query, 'ports'), max);
-        f.attributes['ports'] = ports;
-        phrase = `port-forward ${target} ${ports.join(',')}`.trimEnd();
-      } else {
-        const subpath = info.parts.slice(info.verb === 'proxy' ? 2 : 3).join('/');
-        phrase = `proxy ${target} /${subpath}`;
-      }
-      if (info.resource === 'nodes' && info.apiGroup === '') add(f, 'privileged', "a node's proxy reaches the kubelet's API, which can run commands in any pod on the node");
-      else add(f, 'exec', `${info.connect} opens a stream into ${info.resource}/${info.name}`);
-    } else if (READ_VERBS.has(info.verb)) {
-      add(f, 'read', info.subresource === 'log' ? 'reading logs' : `${info.verb} reads`);
-    } else if (WRITE_VERBS.has(info.verb)) {
-      if (info.verb === 'create' && REVIEW_GROUPS.has(info.apiGroup) && REVIEW_RESOURCES.has(info.resource)) {
-        add(f, 'read', `a ${info.resource} create asks the API server a question and stores nothing`);
-      } else {
-        let privileged = false;
-        if (info.apiGroup === RBAC_GROUP && RBAC_RESOURCES.has(info.resource)) {
-          add(f, 'privileged', `a ${info.resource} write changes who may do what (RBAC)`);
-          privileged = true;
-        }
-        for (const p of PRIVILEGED_WRITES) {
-          if (p.group !== info.apiGroup || (p.resource !== '*' && p.resource !== info.resource)) continue;
-          if (p.subresource !== undefined && p.subresource !== info.subresource) continue;
-          add(f, 'privileged', p.why);
-          privileged = true;
-        }
-        if (info.apiGroup === '' && info.resource === 'namespaces' && info.subresource === '' && (info.verb === 'delete' || info.verb === 'deletecollection')) {
-          add(f, 'privileged', 'deleting a namespace deletes everything in it');
-          privileged = true;
-        }
-        if (POD_BEARING.has(info.resource) && (info.subresource === '' || info.subresource === 'ephemeralcontainers') && (info.verb === 'create' || info.verb === 'update' || info.verb === 'patch')) {
-          if (body.kind === 'parsed') {
-            const escalations = bounded(podEscalations(body.value), max);
-            if (escalations.length > 0) {
-              f.attributes['podEscalation'] = escalations;
-              add(f, 'privileged', `the pod spec reaches the node (${escalations.join(', ')})`);
-              privileged = true;
-            }
-          } else if (info.verb !== 'create') {
-            add(f, 'unknown', `the pod spec is not known: ${body.kind === 'empty' ? 'the request has no body' : body.kind === 'incomplete' ? 'the body was not read whole' : `the body is ${body.why}`}`);
-          }
-        }
-        if (info.subresource === 'scale') {
-          const replicas = body.kind === 'parsed' ? replicasOf(body.value) : undefined;
-          if (replicas !== undefined) f.attributes['replicas'] = replicas;
-          phrase = `scale ${objectPhrase({ ...info, subresource: '' }, name)}${namespacePhrase(info, info.verb)}${replicas === undefined ? '' : ` to ${replicas} replicas`}`;
-        }
-        if (info.verb === 'patch' && RESTARTABLE.has(info.resource) && info.subresource === '' && body.kind === 'parsed' && isRolloutRestart(body.value)) {
-          f.attributes['rolloutRestart'] = true;
-          phrase = `rollout restart ${objectPhrase(info, name)}${namespacePhrase(info, info.verb)}`;
-        }
-        if (dryRun) {
-          if (privileged) f.reasons.push('a server-side dry run, but privileged writes stay privileged (a rule can match dryRun: true)');
-          else add(f, 'read', 'a server-side dry run (dryRun=All) changes nothing');
-        } else add(f, 'write', `${info.verb} changes the cluster`);
-      }
-    } else if (info.verb !== '') add(f, 'unknown', `the verb ${info.verb} is not one Airlock knows`);
+      connectFindings = classifyConnect(info, info.connect, max, f);
+      phrase = connectFindings.phrase;
+    } else if (READ_VERBS.has(info.verb)) add(f, 'read', info.subresource === 'log' ? 'reading logs' : `${info.verb} reads`);
+    else if (WRITE_VERBS.has(info.verb)) phrase = classifyWrite(info, body, name, dryRun, max, f) ?? phrase;
+    else if (info.verb !== '') add(f, 'unknown', `the verb ${info.verb} is not one Airlock knows`);
   }
-
-  const upgrade = upgradeOf(headers);
-  if (upgrade !== undefined && info.connect === undefined) add(f, 'unknown', `an upgrade to ${upgrade} on ${info.path} opens a stream Airlock does not inspect`);
-  for (const [what, all] of [['command', queryValues(query, 'command')], ['ports', queryValues(query, 'ports')]] as const) {
-    if (all.length > max && info.connect !== undefined) add(f, 'unknown', `the ${what} has ${all.length} values and Airlock keeps ${max}, so rules cannot see all of it`);
-  }
-  if (impersonate.length > 0) add(f, 'privileged', `the request asks to act as someone else (${impersonate.join(', ')})`);
-  const frontProxy = frontProxyHeaders(headers);
-  if (frontProxy.length > 0) add(f, 'privileged', `the request carries front-proxy identity headers (${frontProxy.join(', ')})`);
+  classifyHeaders(info, headers, impersonate, f);
 
   // every branch above names a class; should one not, the request is not understood
   if (f.classes.length === 0) add(f, 'unknown', 'nothing in the request was classified');
@@ -364,8 +397,8 @@ export function classifyK8sRequest(
       impersonate,
       ...(identity.kind === undefined ? {} : { bodyKind: identity.kind }),
     },
-    ...(exec === undefined ? {} : { exec }),
-    ...(ports === undefined ? {} : { ports }),
+    ...(connectFindings?.exec === undefined ? {} : { exec: connectFindings.exec }),
+    ...(connectFindings?.ports === undefined ? {} : { ports: connectFindings.ports }),
   };
 }
 
