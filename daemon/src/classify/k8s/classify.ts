@@ -3,6 +3,7 @@ import { POD_BEARING, deleteOptionsDryRun, dryRunOf, mediaTypeOf, objectIdentity
 import type { BodyReading, DryRunValues, ObjectIdentity } from './body.js';
 import { firstQueryValue, queryBool, queryValues } from './query.js';
 import { cutSummary, namespacePhrase, objectPhrase, quoteWord } from './summary.js';
+import { frontProxyHeaders, impersonationOf, upgradeOf } from './headers.js';
 import { parseRequestInfo } from './request-info.js';
 import type { K8sClass, K8sClassification, K8sClassifyOptions, K8sConnect, K8sExecDetailPieces, K8sRequestError, K8sRequestExtras, K8sRequestInfo, K8sRequestInput } from './types.js';
 
@@ -70,38 +71,6 @@ function riskOf(cls: K8sClass, verb: string): Risk {
     case 'privileged':
       return 'critical';
   }
-}
-
-/**
- * What the request asks to impersonate: every `Impersonate-*` header (`Impersonate-User`,
- * `-Group`, `-Uid`, `-Extra-KEY`), any case, and the underscore spellings some proxies turn into
- * dashes. Each is an attempt to act as someone else, whatever the adapter then strips.
- */
-export function impersonationOf(headers: K8sRequestExtras['headers']): string[] {
-  const asked: string[] = [];
-  for (const [rawName, value] of headers) {
-    const name = rawName.toLowerCase().replace(/_/g, '-');
-    if (!name.startsWith('impersonate-')) continue;
-    const what = name.slice('impersonate-'.length);
-    if (what.startsWith('extra-')) asked.push(`extra.${what.slice('extra-'.length)}:${value}`);
-    else asked.push(`${what}:${value}`);
-  }
-  return asked;
-}
-
-/** Front-proxy identity headers: honoured only from a trusted proxy's certificate, never the agent's to send. */
-function frontProxyHeaders(headers: K8sRequestExtras['headers']): string[] {
-  const found: string[] = [];
-  for (const [rawName] of headers) {
-    const name = rawName.toLowerCase();
-    if (name.startsWith('x-remote-')) found.push(name);
-  }
-  return found;
-}
-
-function upgradeOf(headers: K8sRequestExtras['headers']): string | undefined {
-  for (const [name, value] of headers) if (name.toLowerCase() === 'upgrade' && value.trim() !== '') return value.trim().toLowerCase();
-  return undefined;
 }
 
 function bounded(list: string[], max: number): string[] {
