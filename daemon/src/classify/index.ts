@@ -1,2 +1,3 @@
 export * from './sql/index.js';
 export * from './shell/index.js';
+export * from './k8s/index.js';
