@@ -65,6 +65,10 @@ export interface FakeKubeApiServerOptions {
   tls: ServerCertificate;
   /** bearer tokens accepted; one random token by default */
   tokens?: string[];
+  /** keep every request in `requests` (default); off for benchmarks, which send many */
+  recordRequests?: boolean;
+  /** events kept for watches resuming from a resourceVersion (default 10,000); older ones get 410 Expired */
+  watchHistory?: number;
 }
 
 /** What `serviceaccounts/token` answers: a JWT-looking value a proxy must mask. */
@@ -198,7 +202,7 @@ function chooseContainer(pod: KubeObject, asked: string | undefined): string {
 
 export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions): Promise<FakeKubeApiServer> {
   const tokens = options.tokens ?? [`fake-cluster-token-${randomUUID()}`];
-  const store = new FakeKubeStore();
+  const store = new FakeKubeStore(options.watchHistory);
   const requests: RecordedRequest[] = [];
   const execs: ExecRecord[] = [];
   const logs = new Map<string, string[]>();
@@ -222,7 +226,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
       ...(upgrade ? { upgrade } : {}),
       authorized,
     };
-    requests.push(entry);
+    if (options.recordRequests !== false) requests.push(entry);
     return entry;
   };
 
@@ -313,7 +317,16 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
       if (!res.writableEnded) res.write(text);
     };
     if (!since || since === '0') for (const obj of store.list(target.resource, target.namespace).filter(matches)) send(line('ADDED', obj));
-    else for (const event of store.eventsSince(Number(since)).filter(wanted)) send(line(event.type, event.object));
+    else {
+      const replay = /^\d+$/.test(since) ? store.eventsSince(Number(since)) : undefined;
+      if (!replay) {
+        // what the real server sends for a version older than its watch cache: one ERROR event, then the end
+        send(`${JSON.stringify({ type: 'ERROR', object: failureStatus(410, 'Expired', `too old resource version: ${since} (${store.resourceVersion})`) })}\n`);
+        streams.delete(res);
+        return void res.end();
+      }
+      for (const event of replay.filter(wanted)) send(line(event.type, event.object));
+    }
     const unsubscribe = store.subscribe((event) => {
       if (wanted(event)) send(line(event.type, event.object));
     });

@@ -130,7 +130,8 @@ export class FakeKubeStore {
   private readonly listeners = new Set<(event: StoredEvent) => void>();
   private revision = 1000;
 
-  constructor() {
+  /** `historyLimit`: events kept for watches that resume from a resourceVersion, like the real server's watch cache window. */
+  constructor(private readonly historyLimit = 10_000) {
     for (const name of ['default', 'kube-system', 'kube-public']) {
       this.create(this.resource('', 'namespaces'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { dryRun: false });
     }
@@ -228,6 +229,7 @@ export class FakeKubeStore {
     else this.objects.set(key, obj);
     const event: StoredEvent = { type, resource, object: clone(obj), resourceVersion };
     this.history.push(event);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
     for (const listener of this.listeners) listener(event);
   }
 
@@ -350,8 +352,10 @@ export class FakeKubeStore {
     return current;
   }
 
-  /** Events after `resourceVersion`, as a watch started from it replays them. */
-  eventsSince(resourceVersion: number): StoredEvent[] {
+  /** Events after `resourceVersion`, as a watch started from it replays them; undefined when they are no longer kept (410 Gone). */
+  eventsSince(resourceVersion: number): StoredEvent[] | undefined {
+    const oldest = this.history[0];
+    if (oldest && resourceVersion < oldest.resourceVersion - 1) return undefined;
     return this.history.filter((event) => event.resourceVersion > resourceVersion);
   }
 

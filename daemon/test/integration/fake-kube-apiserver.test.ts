@@ -120,13 +120,15 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...options.headers };
       if (options.token !== null) headers.Authorization = `Bearer ${options.token ?? fake.token}`;
+      // Node sends a DELETE body unframed unless told its length
+      if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
       const req = https.request({ host: '127.0.0.1', port: fake.port, method, path: urlPath, ca: ca.certPem, headers, agent: false }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));
         res.on('end', () => {
           const contentType = String(res.headers['content-type'] ?? '');
-          resolve({ status: res.statusCode ?? 0, contentType, body: contentType.startsWith('application/json') ? (JSON.parse(text) as Record<string, unknown>) : text });
+          resolve({ status: res.statusCode ?? 0, contentType, body: contentType.startsWith('application/json') && text !== '' && !text.includes('}\n{') ? (JSON.parse(text) as Record<string, unknown>) : text });
         });
       });
       req.on('error', reject);
@@ -441,6 +443,59 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     const record = fake.execs.find((e) => e.protocol === 'v4.channel.k8s.io');
     assert.deepEqual(record?.resizes, [{ Width: 120, Height: 40 }]);
     assert.equal(record?.tty, true);
+  });
+
+  test('server-side dry run: POST, PUT, PATCH, apply and DELETE answer as if done and change nothing', { timeout: 30_000 }, async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const before = fake.store.resourceVersion;
+    const settings = fake.store.get(fake.store.resource('', 'configmaps'), 'default', 'settings');
+    const created = await raw('POST', '/api/v1/namespaces/default/configmaps?dryRun=All', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dry-cm' }, data: { k: 'v' } }), headers: json });
+    assert.equal(created.status, 201);
+    assert.match(String((created.body as { metadata: { uid: string } }).metadata.uid), /^[0-9a-f-]{36}$/);
+    const replaced = await raw('PUT', '/api/v1/namespaces/default/configmaps/settings?dryRun=All', { body: JSON.stringify({ ...settings, data: { mode: 'slow' } }), headers: json });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    assert.deepEqual((replaced.body as { data: unknown }).data, { mode: 'slow' });
+    const patched = await raw('PATCH', '/api/v1/namespaces/default/configmaps/settings?dryRun=All', { body: '{"data":{"extra":"1"}}', headers: { 'Content-Type': 'application/merge-patch+json' } });
+    assert.deepEqual((patched.body as { data: unknown }).data, { mode: 'fast', extra: '1' });
+    const applied = await raw('PATCH', '/api/v1/namespaces/default/configmaps/dry-applied?dryRun=All&fieldManager=test', { body: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry-applied\ndata:\n  a: b\n', headers: { 'Content-Type': 'application/apply-patch+yaml' } });
+    assert.equal(applied.status, 201);
+    const deleted = await raw('DELETE', '/api/v1/namespaces/default/configmaps/settings', { body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'] }), headers: json });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.ok((deleted.body as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp);
+
+    assert.equal(fake.store.resourceVersion, before, 'no write was made');
+    assert.deepEqual(fake.store.eventsSince(before), [], 'watchers saw nothing');
+    const watchFromBefore = await raw('GET', `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${before}&timeoutSeconds=1`);
+    assert.equal(watchFromBefore.body, '', 'a watch resumed from before the dry runs gets no event');
+    assert.deepEqual(fake.store.get(fake.store.resource('', 'configmaps'), 'default', 'settings'), settings);
+    for (const name of ['dry-cm', 'dry-applied']) assert.throws(() => fake.store.get(fake.store.resource('', 'configmaps'), 'default', name), /not found/);
+    // an apply without a field manager is refused, as the real server does
+    const noManager = await raw('PATCH', '/api/v1/namespaces/default/configmaps/settings', { body: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n', headers: { 'Content-Type': 'application/apply-patch+yaml' } });
+    assert.equal(noManager.status, 400);
+  });
+
+  test('a watch resuming from a version older than the kept history gets one ERROR event (410 Expired), as from a real server', { timeout: 30_000 }, async () => {
+    const small = await startFakeKubeApiServer({ tls: await ca.leaf(), watchHistory: 2 });
+    try {
+      const first = small.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' } });
+      for (const name of ['c2', 'c3', 'c4']) small.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } });
+      const watchUrl = (rv: string) => `${small.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`;
+      const get = (url: string) =>
+        new Promise<string>((resolve, reject) => {
+          https.get(url, { ca: ca.certPem, headers: { Authorization: `Bearer ${small.token}` }, agent: false }, (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text));
+          }).on('error', reject);
+        });
+      const expired = JSON.parse((await get(watchUrl(first.metadata!.resourceVersion!))).trim()) as { type: string; object: { code: number; reason: string } };
+      assert.equal(expired.type, 'ERROR');
+      assert.equal(expired.object.code, 410);
+      assert.equal(expired.object.reason, 'Expired');
+      const recent = (await get(watchUrl(String(small.store.resourceVersion - 1)))).trim().split('\n').map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+      assert.deepEqual(recent.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED c4']);
+    } finally {
+      await small.close();
+    }
   });
 
   test('errors are the real Status objects: 401, 404, 409, 422, 400, 406, 413, 415', { timeout: 30_000 }, async () => {

@@ -1,5 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -9,7 +10,14 @@ import path from 'node:path';
 import { homePaths } from '../../src/config/paths.js';
 import { loadOrCreateLocalCa, type LocalCa } from '../../src/config/local-ca.js';
 import type { ServerCertificate } from '../../src/config/certificate-issuer.js';
-import { leafFromAnotherCa, makeTestCa } from '../helpers/test-ca.js';
+import { leafFromAnotherCa, makeTestCa, writeTestCaFiles } from '../helpers/test-ca.js';
+
+/** Runs a tool to the end: exit code and output. */
+function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -151,6 +159,34 @@ describe('the daemon local CA: made once under the data dir, issuing listener ce
       assert.deepEqual(await getTrusting(other.certPem, '127.0.0.1', server.port), { error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     } finally {
       await server.close();
+    }
+  });
+
+  test('openssl and curl, trusting only the CA file, accept the leaf for 127.0.0.1 and refuse an impostor', async () => {
+    const ca = await loadOrCreateLocalCa(homePaths(path.join(dir, 'tools')));
+    const leaf = await ca.leafFor();
+    const files = writeTestCaFiles(ca.certPem, leaf);
+    const impostorLeaf = await leafFromAnotherCa();
+    const impostorFiles = writeTestCaFiles(ca.certPem, impostorLeaf);
+    const server = await serveHttps(leaf);
+    const impostor = await serveHttps(impostorLeaf);
+    try {
+      const verified = await run('openssl', ['verify', '-purpose', 'sslserver', '-CAfile', ca.certFile, files.certFile]);
+      assert.equal(verified.stdout.trim(), `${files.certFile}: OK`);
+      const refused = await run('openssl', ['verify', '-purpose', 'sslserver', '-CAfile', ca.certFile, impostorFiles.certFile]);
+      assert.notEqual(refused.code, 0);
+      const curled = await run('curl', ['-sS', '--cacert', ca.certFile, `https://127.0.0.1:${server.port}/`]);
+      assert.equal(curled.stdout, 'hello over tls');
+      const curledLocalhost = await run('curl', ['-sS', '--cacert', ca.certFile, `https://localhost:${server.port}/`]);
+      assert.equal(curledLocalhost.stdout, 'hello over tls');
+      const curledImpostor = await run('curl', ['-sS', '--cacert', ca.certFile, `https://127.0.0.1:${impostor.port}/`]);
+      assert.equal(curledImpostor.stdout, '');
+      assert.match(curledImpostor.stderr, /certificate/i);
+    } finally {
+      await server.close();
+      await impostor.close();
+      files.remove();
+      impostorFiles.remove();
     }
   });
 
