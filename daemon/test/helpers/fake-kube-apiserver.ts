@@ -24,7 +24,7 @@ import {
   type KubeObject,
   type ResourceInfo,
 } from './fake-kube-resources.js';
-import { FakeKubeStore, KubeStatusError, type PatchType, type StoredEvent } from './fake-kube-store.js';
+import { FakeKubeStore, KubeStatusError, applyPatch, type PatchType, type StoredEvent } from './fake-kube-store.js';
 
 /**
  * An in-test fake Kubernetes API server. No Kubernetes API server can run on these machines, so this
@@ -35,7 +35,7 @@ import { FakeKubeStore, KubeStatusError, type PatchType, type StoredEvent } from
  * serviceaccounts, deployments and RBAC objects with resourceVersion/uid/creationTimestamp and the real
  * Status errors, list with limit/continue and label/field selectors, watch as chunked JSON lines,
  * `as=Table` answers for kubectl get, server-side dry run, PATCH (merge, strategic merge as merge,
- * JSON patch, server-side apply), `pods/log` with follow, `serviceaccounts/token`, and `pods/exec` over
+ * JSON patch, server-side apply), `pods/log` with follow, `serviceaccounts/token`, `deployments/scale`, and `pods/exec` over
  * WebSocket (v5/v4.channel.k8s.io; fake-kube-exec.ts). SPDY upgrades are answered 400 and recorded, so a
  * test can check a proxy refused them before they got here. Every request is recorded (method, path,
  * query, headers incl. Authorization and Impersonate-*, body) for tests to assert on what the upstream
@@ -401,6 +401,31 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     });
   };
 
+  /** `deployments/scale` as autoscaling/v1 Scale: what kubectl scale reads and patches. */
+  const serveScale = (req: IncomingMessage, res: ServerResponse, target: RequestTarget, body: string) => {
+    const query = new URL(req.url ?? '/', 'https://fake-kube').searchParams;
+    const scaleOf = (deployment: KubeObject): KubeObject => {
+      const spec = deployment.spec as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+      return {
+        kind: 'Scale',
+        apiVersion: 'autoscaling/v1',
+        metadata: { name: deployment.metadata?.name, namespace: deployment.metadata?.namespace, uid: deployment.metadata?.uid, resourceVersion: deployment.metadata?.resourceVersion, creationTimestamp: deployment.metadata?.creationTimestamp },
+        spec: { replicas: spec.replicas ?? 1 },
+        status: { replicas: spec.replicas ?? 1, selector: Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') },
+      };
+    };
+    const current = store.get(target.resource, target.namespace, target.name!);
+    if (req.method === 'GET') return sendJson(res, 200, scaleOf(current));
+    if (req.method !== 'PATCH' && req.method !== 'PUT') throw new KubeStatusError(failureStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+    const wanted = (req.method === 'PUT' ? parseBody(body, req.headers['content-type']) : applyPatch(scaleOf(current), patchTypeOf(req.headers['content-type']), body)) as { spec?: { replicas?: unknown } };
+    const replicas = wanted.spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new KubeStatusError(failureStatus(422, 'Invalid', `Scale.autoscaling "${target.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`));
+    }
+    const updated = store.patch(target.resource, target.namespace, target.name!, 'merge', JSON.stringify({ spec: { replicas } }), { dryRun: dryRunOf(query) });
+    sendJson(res, 200, scaleOf(updated));
+  };
+
   const patchTypeOf = (contentType: string | undefined): PatchType => {
     const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
     const known: Record<string, PatchType> = {
@@ -423,6 +448,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     if (subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') {
       throw new KubeStatusError(failureStatus(400, 'BadRequest', `Upgrade request required`));
     }
+    if (subresource === 'scale') return serveScale(req, res, target, body);
     if (subresource !== undefined && subresource !== 'status') throw new KubeStatusError(failureStatus(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
     const form = negotiate(req.headers.accept);
     if (!form) throw new KubeStatusError(failureStatus(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io`));

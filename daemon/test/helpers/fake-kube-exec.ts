@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
  *   cat                       stdin back to stdout until stdin closes (v5) or the socket does
  *   sh -c 'exit N'            exit with N (also `sh -c 'echo TEXT >&2; exit N'`)
  *   head -c N /dev/zero       N bytes of "x", in chunks, with backpressure (throughput)
+ *   sleep N                   nothing for N seconds, then exit 0 (a stream to cut mid-way)
  *   printenv                  an environment with secret-looking values (masking)
  *   anything else             "command not found" on stderr, exit 127
  */
@@ -159,6 +160,9 @@ export function runExec(socket: WebSocket, record: ExecRecord, streams: ExecStre
         left -= size;
       }
       await finish(0);
+    } else if (program === 'sleep' && /^\d+$/.test(args[0] ?? '') && args.length === 1) {
+      const timer = setTimeout(() => void finish(0), Number(args[0]) * 1000);
+      socket.on('close', () => clearTimeout(timer));
     } else if (program === 'printenv' && args.length === 0) {
       await out(Object.entries(fakePodEnvironment).map(([k, v]) => `${k}=${v}\n`).join(''));
       await finish(0);

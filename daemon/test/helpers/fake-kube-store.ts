@@ -120,6 +120,36 @@ function jsonPatch(target: unknown, operations: unknown): unknown {
   return document;
 }
 
+function parsePatch(type: PatchType, body: string): unknown {
+  try {
+    return type === 'apply' ? YAML.parse(body) : JSON.parse(body);
+  } catch (err) {
+    throw new KubeStatusError(failureStatus(400, 'BadRequest', `error decoding patch: ${(err as Error).message}`));
+  }
+}
+
+/**
+ * `current` with a PATCH body applied: merge and strategic merge as a JSON merge patch (lists replaced
+ * whole, which is all tests need), JSON patch, and server-side apply as a merge.
+ */
+export function applyPatch(current: unknown, type: PatchType, body: string): unknown {
+  const document = parsePatch(type, body);
+  try {
+    return type === 'json' ? jsonPatch(current, document) : mergePatch(current, document);
+  } catch (err) {
+    throw new KubeStatusError(failureStatus(422, 'Invalid', (err as Error).message));
+  }
+}
+
+/** The real server keeps a Secret's stringData only as base64 in data (stringData wins on a shared key). */
+function foldStringData(resource: ResourceInfo, obj: KubeObject): void {
+  if (resource.name !== 'secrets' || obj.stringData === undefined) return;
+  const data: Record<string, unknown> = isRecord(obj.data) ? { ...obj.data } : {};
+  if (isRecord(obj.stringData)) for (const [key, value] of Object.entries(obj.stringData)) data[key] = Buffer.from(String(value)).toString('base64');
+  obj.data = data;
+  delete obj.stringData;
+}
+
 export interface WriteOptions {
   dryRun: boolean;
 }
@@ -242,6 +272,7 @@ export class FakeKubeStore {
     const metadata = { ...(isRecord(obj.metadata) ? obj.metadata : {}) };
     if (!metadata.name && metadata.generateName) metadata.name = `${metadata.generateName}${randomUUID().slice(0, 5)}`;
     obj.metadata = metadata;
+    foldStringData(resource, obj);
     const causes = this.validate(resource, obj);
     if (causes.length > 0) throw new KubeStatusError(invalid(resource, metadata.name ?? '', causes));
     const key = this.key(resource, resource.namespaced ? namespace : undefined, metadata.name!);
@@ -301,6 +332,7 @@ export class FakeKubeStore {
       uid: current.metadata!.uid,
       creationTimestamp: current.metadata!.creationTimestamp,
     };
+    foldStringData(resource, next);
     const causes = this.validate(resource, next);
     if (causes.length > 0) throw new KubeStatusError(invalid(resource, name, causes));
     const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
@@ -313,30 +345,19 @@ export class FakeKubeStore {
   }
 
   /**
-   * PATCH: merge and strategic-merge as a JSON merge patch (lists replaced whole, which is all tests
-   * need), JSON patch, and server-side apply (create when absent, merge when present).
+   * PATCH (see applyPatch); server-side apply creates the object when it is absent.
    */
   patch(resource: ResourceInfo, namespace: string | undefined, name: string, type: PatchType, body: string, options: WriteOptions & { fieldManager?: string }): KubeObject {
-    let patchDocument: unknown;
-    try {
-      patchDocument = type === 'apply' ? YAML.parse(body) : JSON.parse(body);
-    } catch (err) {
-      throw new KubeStatusError(failureStatus(400, 'BadRequest', `error decoding patch: ${(err as Error).message}`));
-    }
     const scopedNamespace = resource.namespaced ? namespace : undefined;
     if (type === 'apply') {
+      const applied = parsePatch(type, body);
       if (!options.fieldManager) throw new KubeStatusError(failureStatus(400, 'BadRequest', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
-      this.checkType(resource, patchDocument, namespace);
-      if (patchDocument.metadata?.name !== name) throw new KubeStatusError(failureStatus(400, 'BadRequest', `the name of the object (${String(patchDocument.metadata?.name)}) does not match the name on the URL (${name})`));
-      if (!this.objects.has(this.key(resource, scopedNamespace, name))) return this.create(resource, namespace, patchDocument, options);
+      this.checkType(resource, applied, namespace);
+      if (applied.metadata?.name !== name) throw new KubeStatusError(failureStatus(400, 'BadRequest', `the name of the object (${String(applied.metadata?.name)}) does not match the name on the URL (${name})`));
+      if (!this.objects.has(this.key(resource, scopedNamespace, name))) return this.create(resource, namespace, applied, options);
     }
     const current = this.get(resource, scopedNamespace, name);
-    let next: unknown;
-    try {
-      next = type === 'json' ? jsonPatch(current, patchDocument) : mergePatch(current, patchDocument);
-    } catch (err) {
-      throw new KubeStatusError(failureStatus(422, 'Invalid', (err as Error).message));
-    }
+    const next = applyPatch(current, type, body);
     this.checkType(resource, next, namespace);
     return this.replace(resource, current, next, options);
   }

@@ -239,6 +239,31 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
 
     const get = await kubectl(['get', 'deployment', 'api']);
     assert.match(get.stdout, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\napi\s+4\/4\s+4\s+4\s/);
+
+    const [scaled, restarted] = await Promise.all([kubectl(['scale', 'deployment', 'api', '--replicas=5']), kubectl(['rollout', 'restart', 'deployment', 'api-missing'])]);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.equal(scaled.stdout.trim(), 'deployment.apps/api scaled');
+    assert.ok(fake.requests.some((r) => r.method === 'PATCH' && r.path === '/apis/apps/v1/namespaces/default/deployments/api/scale'), 'kubectl scale patches the scale subresource');
+    assert.equal((fake.store.get(fake.store.resource('apps', 'deployments'), 'default', 'api').spec as { replicas: number }).replicas, 5);
+    assert.equal(restarted.code, 1);
+    assert.match(restarted.stderr, /deployments\.apps "api-missing" not found/);
+    const restart = await kubectl(['rollout', 'restart', 'deployment', 'api']);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.equal(restart.stdout.trim(), 'deployment.apps/api restarted');
+    const template = (fake.store.get(fake.store.resource('apps', 'deployments'), 'default', 'api').spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
+    assert.ok(template.metadata.annotations?.['kubectl.kubernetes.io/restartedAt'], 'a rollout restart is a patch of the pod template');
+  });
+
+  test('kubectl apply of a Secret with stringData: kept as base64 data, and the plain values in the last-applied annotation', { timeout: 30_000 }, async () => {
+    const file = path.join(dir, 'secret.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied-secret\nstringData:\n  token: plain-s3cret-value\n');
+    const applied = await kubectl(['apply', '-f', file]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const shown = await kubectl(['get', 'secret', 'applied-secret', '-o', 'yaml']);
+    const secret = YAML.parse(shown.stdout) as { data: Record<string, string>; stringData?: unknown; metadata: { annotations: Record<string, string> } };
+    assert.deepEqual(secret.data, { token: Buffer.from('plain-s3cret-value').toString('base64') });
+    assert.equal(secret.stringData, undefined);
+    assert.match(secret.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'] ?? '', /"stringData":\{"token":"plain-s3cret-value"\}/, 'the annotation leak a proxy must mask');
   });
 
   test('kubectl delete pod: a server dry run changes nothing, a real delete removes it', { timeout: 60_000 }, async () => {
@@ -443,6 +468,15 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     const record = fake.execs.find((e) => e.protocol === 'v4.channel.k8s.io');
     assert.deepEqual(record?.resizes, [{ Width: 120, Height: 40 }]);
     assert.equal(record?.tty, true);
+
+    // a long command whose socket is cut mid-way ends without an exit status
+    const sleeper = new WebSocket(`wss://127.0.0.1:${fake.port}/api/v1/namespaces/default/pods/exec-target/exec?command=sleep&command=30&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem, headers: { Authorization: `Bearer ${fake.token}` } });
+    await new Promise((resolve, reject) => sleeper.on('open', resolve).on('error', reject));
+    sleeper.terminate();
+    await new Promise((resolve) => sleeper.on('close', resolve));
+    const cut = fake.execs.find((e) => e.command.join(' ') === 'sleep 30');
+    assert.equal(cut?.protocol, 'v5.channel.k8s.io');
+    assert.equal(cut?.exitCode, undefined);
   });
 
   test('server-side dry run: POST, PUT, PATCH, apply and DELETE answer as if done and change nothing', { timeout: 30_000 }, async () => {
@@ -549,8 +583,9 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     const table = withObject.body as { kind: string; columnDefinitions: { name: string }[]; rows: { cells: unknown[]; object: { kind: string; data: Record<string, string> } }[] };
     assert.equal(table.kind, 'Table');
     assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Type', 'Data', 'Age']);
-    assert.deepEqual(table.rows[0]?.cells.slice(0, 3), ['s', 'Opaque', 2]);
-    assert.equal(table.rows[0]?.object.data.password, Buffer.from('hunter2').toString('base64'), 'the whole object rides in the row: a proxy must mask it there too');
+    const row = table.rows.find((r) => r.cells[0] === 's');
+    assert.deepEqual(row?.cells.slice(0, 3), ['s', 'Opaque', 2]);
+    assert.equal(row?.object.data.password, Buffer.from('hunter2').toString('base64'), 'the whole object rides in the row: a proxy must mask it there too');
     const metadataOnly = (await raw('GET', '/api/v1/namespaces/default/secrets/s', { headers: { Accept: accept } })).body as { rows: { object: { kind: string; data?: unknown } }[] };
     assert.equal(metadataOnly.rows[0]?.object.kind, 'PartialObjectMetadata');
     assert.equal(metadataOnly.rows[0]?.object.data, undefined);
