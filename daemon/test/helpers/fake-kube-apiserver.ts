@@ -300,11 +300,11 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     form.kind === 'table' ? `application/json;as=Table;v=${form.version};g=meta.k8s.io` : form.kind === 'metadata' ? `application/json;as=PartialObjectMetadata;v=${form.version};g=meta.k8s.io` : 'application/json';
 
   const serveWatch = (req: IncomingMessage, res: ServerResponse, target: RequestTarget, query: URLSearchParams, form: ResponseForm) => {
+    // selectors parsed before the answer starts, so a bad one is a 400 and not a broken stream
+    const labels = labelMatcher(query.get('labelSelector') ?? undefined);
+    const fields = fieldMatcher(query.get('fieldSelector') ?? undefined);
     const matches = (obj: KubeObject) =>
-      (target.namespace === undefined || obj.metadata?.namespace === target.namespace) &&
-      (target.name === undefined || obj.metadata?.name === target.name) &&
-      labelMatcher(query.get('labelSelector') ?? undefined)(obj) &&
-      fieldMatcher(query.get('fieldSelector') ?? undefined)(obj);
+      (target.namespace === undefined || obj.metadata?.namespace === target.namespace) && (target.name === undefined || obj.metadata?.name === target.name) && labels(obj) && fields(obj);
     const line = (type: string, obj: KubeObject) => `${JSON.stringify({ type, object: form.kind === 'json' ? obj : shapeForm(form, target.resource, [obj], { resourceVersion: obj.metadata?.resourceVersion }, query, true) })}\n`;
     const wanted = (event: StoredEvent) => event.resource === target.resource && matches(event.object);
     res.writeHead(200, { 'Content-Type': contentTypeOf(form), 'Cache-Control': 'no-cache, private' });

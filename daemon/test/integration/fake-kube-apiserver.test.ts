@@ -563,6 +563,10 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     const badDryRun = await raw('DELETE', '/api/v1/namespaces/default/pods/web-0?dryRun=Some');
     assert.equal(badDryRun.status, 400);
     assert.ok(fake.store.get(fake.store.resource('', 'pods'), 'default', 'web-0'), 'an unknown dryRun value deletes nothing');
+    for (const selector of ['labelSelector=app%20in%20(a)', 'fieldSelector=spec.nodeName%3Dx']) {
+      const badWatch = await raw('GET', `/api/v1/namespaces/default/pods?watch=true&${selector}`);
+      assert.equal(badWatch.status, 400, `a watch with ${selector} is refused before it starts`);
+    }
     const notJson = await raw('POST', '/api/v1/namespaces/default/configmaps', { body: '{"kind": ', headers: { 'Content-Type': 'application/json' } });
     assert.equal(notJson.status, 400);
 
