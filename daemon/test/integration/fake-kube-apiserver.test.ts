@@ -1,6 +1,5 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -11,6 +10,7 @@ import YAML from 'yaml';
 import WebSocket from 'ws';
 import { startFakeKubeApiServer, fakeServiceAccountTokenPrefix, type FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { fakePodEnvironment } from '../helpers/fake-kube-exec.js';
+import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../helpers/kubectl.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 
 /**
@@ -21,15 +21,6 @@ import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
  * a Table and as YAML), apply (client- and server-side), delete (also as a server dry run), logs -f,
  * exec over WebSocket, watch; and the exact Status objects errors are made of.
  */
-
-const kubectlTimeoutMs = 20_000;
-const kubectlBinary = '/usr/bin/kubectl';
-
-interface KubectlResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const pod = (name: string, labels: Record<string, string> = { app: 'web' }) => ({
   apiVersion: 'v1',
@@ -60,60 +51,11 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
   let ca: TestCa;
   let fake: FakeKubeApiServer;
   let dir: string;
-  let kubeconfigPath: string;
-  let kubeconfigText: string;
+  let kubeconfig: string;
 
-  const kubectlEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, KUBECONFIG: kubeconfigPath });
-
-  /** Runs kubectl to the end (killed after kubectlTimeoutMs). */
-  const kubectl = (args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<KubectlResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(kubectlBinary, args, { env: { ...kubectlEnv(), ...options.env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), kubectlTimeoutMs);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(options.stdin ?? '');
-    });
-
-  /** Starts a kubectl that keeps streaming (logs -f, get --watch); the caller kills it. */
-  const kubectlStream = (args: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; waitFor: (pattern: RegExp) => Promise<string> } => {
-    const child = spawn(kubectlBinary, args, { env: kubectlEnv() });
-    let stdout = '';
-    let stderr = '';
-    const waiters: (() => void)[] = [];
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      for (const w of [...waiters]) w();
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), kubectlTimeoutMs);
-    child.on('close', () => {
-      clearTimeout(killer);
-      for (const w of [...waiters]) w();
-    });
-    const waitFor = (pattern: RegExp) =>
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
-          if (pattern.test(stdout)) {
-            waiters.splice(waiters.indexOf(check), 1);
-            resolve(stdout);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            waiters.splice(waiters.indexOf(check), 1);
-            reject(new Error(`kubectl ${args.join(' ')} ended before printing ${pattern}: stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)}`));
-          }
-        };
-        waiters.push(check);
-        check();
-      });
-    return { child, output: () => stdout, waitFor };
-  };
+  let kubectlTool: Kubectl;
+  const kubectl: Kubectl['run'] = (args, options) => kubectlTool.run(args, options);
+  const kubectlStream: Kubectl['stream'] = (args) => kubectlTool.stream(args);
 
   /** A raw HTTPS request to the fake (status, content type and parsed JSON body). */
   const raw = (method: string, urlPath: string, options: { body?: string; headers?: Record<string, string>; token?: string | null } = {}): Promise<{ status: number; contentType: string; body: Record<string, unknown> | string }> =>
@@ -137,7 +79,7 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
 
   const clientConfig = () => {
     const kc = new KubeConfig();
-    kc.loadFromString(kubeconfigText);
+    kc.loadFromString(kubeconfig);
     return kc;
   };
 
@@ -150,16 +92,9 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
     fake.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { mode: 'fast' } });
     fake.create('serviceaccounts', 'default', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer' } });
     dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-fake-kube-'));
-    kubeconfigPath = path.join(dir, 'kubeconfig');
-    kubeconfigText = YAML.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: fake.url, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') } }],
-      users: [{ name: 'agent', user: { token: fake.token } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'agent', namespace: 'default' } }],
-      'current-context': 'fake',
-    });
-    writeFileSync(kubeconfigPath, kubeconfigText, { mode: 0o600 });
+    const options = { server: fake.url, caPem: ca.certPem, token: fake.token };
+    kubeconfig = kubeconfigText(options);
+    kubectlTool = kubectlFor(writeKubeconfig(dir, options), dir);
   });
 
   after(async () => {
