@@ -36,6 +36,8 @@ export interface ResourceInfo {
   namespaced: boolean;
   verbs: string[];
   shortNames?: string[];
+  /** `all` for what `kubectl get all` lists */
+  categories?: string[];
   /** a subresource's request and response kind may be of another group (serviceaccounts/token → authentication.k8s.io) */
   subresourceGroup?: string;
   subresourceVersion?: string;
@@ -45,7 +47,7 @@ const crud = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'u
 
 export const resources: readonly ResourceInfo[] = [
   { group: '', version: 'v1', name: 'namespaces', singularName: 'namespace', kind: 'Namespace', namespaced: false, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['ns'] },
-  { group: '', version: 'v1', name: 'pods', singularName: 'pod', kind: 'Pod', namespaced: true, verbs: crud, shortNames: ['po'] },
+  { group: '', version: 'v1', name: 'pods', singularName: 'pod', kind: 'Pod', namespaced: true, verbs: crud, shortNames: ['po'], categories: ['all'] },
   { group: '', version: 'v1', name: 'pods/attach', singularName: '', kind: 'PodAttachOptions', namespaced: true, verbs: ['create', 'get'] },
   { group: '', version: 'v1', name: 'pods/exec', singularName: '', kind: 'PodExecOptions', namespaced: true, verbs: ['create', 'get'] },
   { group: '', version: 'v1', name: 'pods/log', singularName: '', kind: 'Pod', namespaced: true, verbs: ['get'] },
@@ -55,7 +57,7 @@ export const resources: readonly ResourceInfo[] = [
   { group: '', version: 'v1', name: 'configmaps', singularName: 'configmap', kind: 'ConfigMap', namespaced: true, verbs: crud, shortNames: ['cm'] },
   { group: '', version: 'v1', name: 'serviceaccounts', singularName: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, verbs: crud, shortNames: ['sa'] },
   { group: '', version: 'v1', name: 'serviceaccounts/token', singularName: '', kind: 'TokenRequest', namespaced: true, verbs: ['create'], subresourceGroup: 'authentication.k8s.io', subresourceVersion: 'v1' },
-  { group: 'apps', version: 'v1', name: 'deployments', singularName: 'deployment', kind: 'Deployment', namespaced: true, verbs: crud, shortNames: ['deploy'] },
+  { group: 'apps', version: 'v1', name: 'deployments', singularName: 'deployment', kind: 'Deployment', namespaced: true, verbs: crud, shortNames: ['deploy'], categories: ['all'] },
   { group: 'apps', version: 'v1', name: 'deployments/scale', singularName: '', kind: 'Scale', namespaced: true, verbs: ['get', 'patch', 'update'], subresourceGroup: 'autoscaling', subresourceVersion: 'v1' },
   { group: 'apps', version: 'v1', name: 'deployments/status', singularName: '', kind: 'Deployment', namespaced: true, verbs: ['get', 'patch', 'update'] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', name: 'clusterrolebindings', singularName: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false, verbs: crud },
@@ -133,6 +135,7 @@ export function apiResourceListDocument(group: string, version: string): Record<
         kind: r.kind,
         verbs: r.verbs,
         ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+        ...(r.categories ? { categories: r.categories } : {}),
         ...(r.subresourceGroup ? { group: r.subresourceGroup, version: r.subresourceVersion } : {}),
         ...(r.name.includes('/') ? {} : { storageVersionHash: Buffer.from(`${r.group}/${r.name}`).toString('base64').slice(0, 11) }),
       })),

@@ -103,12 +103,18 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
   });
 
   test('kubectl get pods, -o yaml, get secret -o yaml: discovery, Table and plain JSON', { timeout: 60_000 }, async () => {
-    const [table, yamlList, secret, allNamespaces] = await Promise.all([
+    const [table, yamlList, secret, allNamespaces, everything, described] = await Promise.all([
       kubectl(['get', 'pods']),
       kubectl(['get', 'pods', '-o', 'yaml']),
       kubectl(['get', 'secret', 's', '-o', 'yaml']),
       kubectl(['get', 'pods', '-A', '-l', 'app=dns']),
+      kubectl(['get', 'all']),
+      kubectl(['describe', 'pod', 'web-0']),
     ]);
+    assert.equal(everything.code, 0, everything.stderr);
+    assert.match(everything.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n(?:.*\n)*pod\/web-0\s/, 'kubectl get all finds pods by their "all" category');
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, /^Name:\s+web-0\nNamespace:\s+default\n/);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
     assert.match(table.stdout, /\nweb-0\s+1\/1\s+Running\s+0\s+\d+s\n/);
