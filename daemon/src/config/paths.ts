@@ -29,6 +29,12 @@ export interface HomePaths {
   sshSessionKeys: string;
   /** the known_hosts file the generated ssh configs point at: the daemon's host key for each listener */
   sshKnownHosts: string;
+  /** the daemon's local certificate authority, mode 0700: what TLS listeners' certificates chain to */
+  caDir: string;
+  /** the local CA's private key (PKCS#8 PEM, 0600) */
+  caKey: string;
+  /** the local CA's certificate (PEM, 0644), what generated kubeconfigs trust */
+  caCert: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -48,5 +54,8 @@ export function homePaths(home: string): HomePaths {
     sshHostKey: path.join(home, 'ssh', 'host_ed25519_key'),
     sshSessionKeys: path.join(home, 'ssh', 'sessions'),
     sshKnownHosts: path.join(home, 'ssh', 'known_hosts'),
+    caDir: path.join(home, 'ca'),
+    caKey: path.join(home, 'ca', 'ca.key'),
+    caCert: path.join(home, 'ca', 'ca.crt'),
   };
 }
