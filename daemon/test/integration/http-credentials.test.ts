@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { actionsAndResults, request, startHttpProxy, startUpstream, type HttpProxyHarness, type TestUpstream } from '../helpers/http-proxy.js';
 import { createCertificateAuthority } from '../helpers/tls-certs.js';
@@ -15,7 +16,7 @@ rules:
 
 /** Echoes what it got: the headers (with the credential), and a body carrying the secret. */
 function echo(secret: () => string) {
-  return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) => {
+  return (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     if (req.url === '/error') {
       res.writeHead(500, { 'content-type': 'application/json', 'x-debug-auth': req.headers.authorization ?? '' });
       res.end(JSON.stringify({ error: `bad credential ${secret()}`, sent: req.headers.authorization }));

@@ -1,5 +1,5 @@
 // INTERIM until i12-body lands: the shell's calls into the body masker, minimal; replaced by ./body/index.js
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import type { HttpBodyExcerpt, MaskReport } from '@airlock/shared';
 import type { Masker, MaskReportBuilder } from '../../masking/index.js';

@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AgentSession, AttributeValue, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
 import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
-import { bodyNeeded, classifyHttpRequest } from '../../classify/http/index.js';
+import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
+import { classifyExchange } from './classification.js';
 import { gitPushPrefixSufficient } from '../../classify/http/git.js';
 import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body-interim.js';
 import type { BodyMasker } from './body/types.js';
@@ -73,10 +74,6 @@ export interface ExchangeDeps {
   target: Target;
   context: ProxyContext;
   hooks: ExchangeHooks;
-}
-
-export function isMalformed(d: HttpRequestDescription | MalformedRequest): d is MalformedRequest {
-  return (d as MalformedRequest).status !== undefined && (d as HttpRequestDescription).method === undefined;
 }
 
 /** Writes one answer of the daemon's own; `bodyLeft`: the agent's body was not read, so the connection closes after. */
@@ -160,7 +157,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   }
   const prefixBytes = prefix ? (prefix.chunks.length === 1 ? prefix.chunks[0]! : Buffer.concat(prefix.chunks)) : undefined;
   const bodyPrefix: BodyPrefix | undefined = prefixBytes ? { bytes: prefixBytes, complete: prefix!.complete } : undefined;
-  const classification = classifyHttpRequest(description, bodyPrefix, hooks.classifyOptions);
+  const classification = classifyExchange(description, bodyPrefix, hooks.classifyOptions, limits.maxMessageBytes);
 
   const masker = context.masking(target.name);
   const upstreamTarget = route.basePath + description.forwardTarget;
@@ -273,7 +270,6 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
   let bodyMasker: BodyMasker | undefined;
   let decoded: string | undefined;
   let error: string | undefined;
-  let excerpt: HttpBodyExcerpt | undefined;
   try {
     const response = await route.dispatcher.request({
       origin: route.origin,
@@ -319,7 +315,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     res.off('close', onGone);
     connection.gone.removeEventListener('abort', onGone);
   }
-  excerpt = bodyMasker?.excerpt();
+  const excerpt = bodyMasker?.excerpt();
   const result: HttpResponseResultDetail = {
     ...(status !== undefined ? { status } : {}),
     ...(recordedHeaders ? { headers: recordedHeaders } : {}),

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Target } from '@airlock/shared';
-import { describeRequest } from '../../classify/http/index.js';
+import { DEFAULT_GRAPHQL_PATHS, describeRequest } from '../../classify/http/index.js';
 import type { HttpRequestHead } from '../../classify/http/types.js';
 import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js';
 import { listenForTarget } from '../tcp-listener.js';
@@ -13,9 +13,6 @@ import { badRequest, rawAnswer } from './refusal.js';
 import { httpUpstream, type HttpUpstream } from './upstream.js';
 import { runWebsocket } from './websocket.js';
 
-/** GraphQL endpoints when the target names none. */
-const DEFAULT_GRAPHQL_PATHS = ['**/graphql'];
-
 /** The exchange hooks of an API target: every request goes to its one upstream with the real credential. */
 export function apiTargetHooks(target: Target, context: ProxyContext, upstream: HttpUpstream): ExchangeHooks {
   const route = {
@@ -26,10 +23,10 @@ export function apiTargetHooks(target: Target, context: ProxyContext, upstream: 
     credentialHeader: upstream.credentialHeader,
     secrets: upstream.secrets,
   };
-  const upstreamOf = { host: upstream.host, port: upstream.port, scheme: upstream.scheme };
+  const upstreamOf = { host: upstream.host, port: upstream.port, scheme: upstream.scheme } as const;
   return {
     via: 'api',
-    describe: (head: HttpRequestHead) => describeRequest(head, { upstream: upstreamOf, maxTargetBytes: context.limits.actionTextBytes }),
+    describe: (head: HttpRequestHead) => describeRequest(head, upstreamOf, { maxTargetBytes: context.limits.actionTextBytes }),
     route: () => route,
     classifyOptions: { graphqlPaths: target.graphqlPaths ?? DEFAULT_GRAPHQL_PATHS, documentBytes: context.limits.actionTextBytes },
   };

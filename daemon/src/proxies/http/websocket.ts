@@ -2,13 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
 import { upgrade } from 'undici';
 import type { Action, AgentSession, HttpTunnelResultDetail, HttpWebsocketDetail, Target, Verdict } from '@airlock/shared';
-import { classifyHttpRequest } from '../../classify/http/index.js';
+import { classifyHttpRequest, isMalformed } from '../../classify/http/index.js';
 import type { HttpRequestHead } from '../../classify/http/types.js';
 import { MaskReportBuilder } from '../../masking/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
 import type { ProxyContext } from '../listeners.js';
 import { maskResponseHeaders, maskUrlForRecord } from './body-interim.js';
-import { isMalformed, type ExchangeHooks } from './exchange.js';
+import type { ExchangeHooks } from './exchange.js';
 import { forwardHeaders, headerListOf, headerValue, responseHeaders } from './headers.js';
 import { badRequest, policyRefusal, rawAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
@@ -65,9 +65,8 @@ export async function runWebsocket(req: IncomingMessage, socket: net.Socket, hea
     attributes: { ...classification.attributes, class: 'websocket' },
     detail: detail as unknown as Record<string, unknown>,
   };
-  let decided: { action: Action; verdict: Verdict };
   const pipeline = context.pipeline;
-  decided = pipeline.submitNow(who.session, request) ?? (await pipeline.submit(who.session, request, { signal: who.gone }));
+  const decided: { action: Action; verdict: Verdict } = pipeline.submitNow(who.session, request) ?? (await pipeline.submit(who.session, request, { signal: who.gone }));
   if (!decided.verdict.allowed) {
     if (!socket.destroyed) socket.end(rawAnswer(policyRefusal(decided.verdict, head.headers)));
     return;
