@@ -108,13 +108,17 @@ export class HttpAgentConnection {
     return { ok: true, session };
   }
 
-  /** Close once the current response is written (a request body was left unread). */
-  closeAfterResponse(): void {
+  /**
+   * Ends the connection with `raw` (a whole response) when a request body was left unread: the
+   * socket is half-closed and no longer read (the agent's writes meet TCP backpressure), then
+   * destroyed after limits.authTimeout, time enough for the agent to read the answer.
+   */
+  endWith(raw: string): void {
+    if (this.closeRequested) return;
     this.closeRequested = true;
-  }
-
-  get closing(): boolean {
-    return this.closeRequested;
+    this.socket.end(raw);
+    this.socket.pause();
+    this.context.clock.setTimeout(() => this.socket.destroy(), this.context.limits.authTimeoutMs);
   }
 
   close(): void {

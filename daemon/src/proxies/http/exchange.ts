@@ -15,7 +15,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, policyRefusal, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -66,8 +66,11 @@ export interface ExchangeConnection {
   gone: AbortSignal;
   /** upstream cookies of this agent session */
   jar: CookieJar;
-  /** the connection cannot carry another request (a body was left unread): close once this response is written */
-  closeAfterResponse(): void;
+  /**
+   * The connection cannot carry another request (a body was left unread): `raw` (a whole HTTP
+   * response) is written, the socket half-closed and, after a grace period, destroyed, never read.
+   */
+  endWith(raw: string): void;
 }
 
 export interface ExchangeDeps {
@@ -76,18 +79,30 @@ export interface ExchangeDeps {
   hooks: ExchangeHooks;
 }
 
-/** Writes one answer of the daemon's own; `bodyLeft`: the agent's body was not read, so the connection closes after. */
-export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'closeAfterResponse'>, bodyLeft = false): void {
+/**
+ * Writes one answer of the daemon's own. `bodyLeft`: the agent's request body was not read, so the
+ * connection cannot carry another request; the answer goes straight to the socket, which is then
+ * half-closed and left unread (Node's server would otherwise read and discard the whole body to
+ * reuse the connection: a 10 GB upload would be read to refuse it).
+ */
+export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'endWith'>, bodyLeft = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (bodyLeft) {
-    res.shouldKeepAlive = false;
-    connection?.closeAfterResponse();
+  if (bodyLeft && connection) {
+    connection.endWith(rawAnswer(reply));
+    return;
   }
   res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
   res.end(reply.body);
+}
+
+/** The request has a body that was not read to its end (Node sets `complete` only once it was). */
+export function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function hasBody(d: HttpRequestDescription): boolean {
@@ -132,13 +147,13 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const { target, context, hooks } = deps;
   const head: HttpRequestHead = { method: req.method ?? '', target: req.url ?? '', headers: headerListOf(req.rawHeaders) };
   const description = hooks.describe(head);
-  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, !req.complete);
+  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, bodyPending(req));
 
   let route: ExchangeRoute;
   try {
     route = await hooks.route(description);
   } catch (err) {
-    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, !req.complete);
+    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, bodyPending(req));
   }
 
   // what the classifier needs of the body before the decision (bounded by limits.maxMessageBytes);
@@ -196,7 +211,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
     context.logger.error(`action for ${description.method} ${description.path} could not be submitted: ${(err as Error).message}`);
     return answer(res, upstreamFailure(502, 'the daemon could not decide on this request', head.headers), connection, true);
   }
-  const bodyLeft = prefix ? !prefix.complete : hasBody(description) && !req.complete;
+  const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
     return answer(res, policyRefusal(decided.verdict, head.headers), connection, bodyLeft);
@@ -290,7 +305,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       response.body.destroy();
       status = 502;
       error = plan.withhold;
-      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, !req.complete);
+      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, bodyPending(req));
     } else {
       const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
       recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
@@ -309,7 +324,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     if (!res.headersSent && !abort.signal.aborted) {
       const reply = upstreamErrorAnswer(err, target.name, f.head.headers, action.id);
       status = reply.status;
-      answer(res, reply, connection, !req.complete);
+      answer(res, reply, connection, bodyPending(req));
     } else res.destroy();
   } finally {
     res.off('close', onGone);
