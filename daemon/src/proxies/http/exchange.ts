@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline as pipeStreams } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { AgentSession, AttributeValue, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
+import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
 import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
 import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
 import { classifyExchange } from './classification.js';
 import { gitPushPrefixSufficient } from '../../classify/http/git.js';
-import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body-interim.js';
+import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body/index.js';
 import type { BodyMasker } from './body/types.js';
 import { MaskReportBuilder } from '../../masking/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
@@ -177,7 +177,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const masker = context.masking(target.name);
   const upstreamTarget = route.basePath + description.forwardTarget;
   const headers = forwardHeaders(head.headers, { websocket: false, contentLength: description.contentLength, credentialHeader: route.credentialHeader?.[0] });
-  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`, masker, route.secrets), limits.actionTextBytes);
+  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`), limits.actionTextBytes);
   const detail: HttpRequestDetail = {
     via: hooks.via,
     connectionId: connection.id,
@@ -187,7 +187,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
     host: description.host,
     path: description.path,
     headers: maskResponseHeaders(headers, masker, route.secrets, new MaskReportBuilder()),
-    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits.actionTextBytes) } : {}),
+    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits) } : {}),
     ...(description.methodOverride ? { methodOverride: description.methodOverride } : {}),
     ...(classification.graphql ? { graphql: classification.graphql } : {}),
     ...(classification.git ? { git: classification.git } : {}),
@@ -219,14 +219,15 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
 }
 
-function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], excerptBytes: number): HttpBodyExcerpt {
-  const plan = planBody(d.contentType, undefined);
-  if (plan.withhold) return { bytes: complete ? bytes.length : null, contentType: d.contentType, treatment: 'binary' };
-  const bodyMasker = createBodyMasker(plan, { masker, report: new MaskReportBuilder(), secrets, excerptBytes });
+/** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
+function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
+  const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
+  if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };
+  const bodyMasker = createBodyMasker(plan, { masker, secrets, excerptBytes: limits.actionTextBytes, bufferBytes: limits.bufferBytes, ...(d.contentType ? { contentType: d.contentType } : {}) });
   bodyMasker.push(bytes);
-  bodyMasker.end();
+  if (complete) bodyMasker.end();
   const excerpt = bodyMasker.excerpt();
-  return { ...excerpt, bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}) };
+  return { ...excerpt, bytes: complete ? bytes.length : null };
 }
 
 interface Forwarding {
@@ -300,7 +301,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     const contentType = first(response.headers['content-type']);
     const encoding = first(response.headers['content-encoding']);
     const noBody = description.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-    const plan = planBody(contentType, encoding);
+    const plan = planBody({ contentType, contentEncoding: encoding });
     if (plan.withhold && !noBody) {
       response.body.destroy();
       status = 502;
@@ -315,8 +316,14 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = createBodyMasker(plan, { masker, report, secrets: route.secrets, excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes) });
-        await relayBody(plan.decode ? decoderFor(plan) : undefined, response.body, res, bodyMasker);
+        bodyMasker = createBodyMasker(plan, {
+          masker,
+          secrets: route.secrets,
+          excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
+          bufferBytes: context.limits.bufferBytes,
+          ...(contentType ? { contentType } : {}),
+        });
+        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker);
       }
     }
   } catch (err) {
@@ -338,7 +345,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     requestBytes,
     ...(decoded ? { decoded } : {}),
   };
-  const maskReport = bodyMasker ? bodyMasker.report() : report.toReport();
+  const maskReport = mergeReports(report.toReport(), bodyMasker?.report());
   context.pipeline
     .recordResult(connection.session, action, {
       summary: error ? `${description.method} ${description.path}: ${error}` : `${status} ${description.method} ${description.path}`,
@@ -348,6 +355,25 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       detail: result as unknown as Record<string, unknown>,
     })
     .catch((err: Error) => context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+/**
+ * A compressed response decodes to at most limits.upstreamMessageBytes, and past limits.bufferBytes
+ * to at most DECOMPRESSION_RATIO times what arrived (a decompression bomb fails the response).
+ */
+function decodeBounds(limits: ProxyContext['limits']): { maxBytes: number; maxRatio: number; ratioAfterBytes: number } {
+  return { maxBytes: limits.upstreamMessageBytes, maxRatio: DECOMPRESSION_RATIO, ratioAfterBytes: limits.bufferBytes };
+}
+
+/** deflate cannot honestly exceed about 1032:1; a body beyond this ratio is a bomb */
+const DECOMPRESSION_RATIO = 1100;
+
+/** What the headers' masking and the body's masking changed, as one report. */
+function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
+  if (!b) return a;
+  const byDetector = { ...a.byDetector };
+  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
+  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
 }
 
 function first(value: string | string[] | undefined): string | undefined {
