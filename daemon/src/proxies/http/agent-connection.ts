@@ -6,6 +6,7 @@ import type { ProxyContext } from '../listeners.js';
 import type { ConnectionLease } from '../connection-limits.js';
 import { agentCredential } from './agent-auth.js';
 import { CookieJar } from './cookies.js';
+import { endSocketWith } from './exchange.js';
 import { authRefusal, limitRefusal, type DaemonAnswer } from './refusal.js';
 
 /**
@@ -31,7 +32,6 @@ export class HttpAgentConnection {
   private failures = 0;
   private readonly goneController = new AbortController();
   private authTimer?: { cancel(): void };
-  private closeRequested = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -114,11 +114,7 @@ export class HttpAgentConnection {
    * destroyed after limits.authTimeout, time enough for the agent to read the answer.
    */
   endWith(raw: string): void {
-    if (this.closeRequested) return;
-    this.closeRequested = true;
-    this.socket.end(raw);
-    this.socket.pause();
-    this.context.clock.setTimeout(() => this.socket.destroy(), this.context.limits.authTimeoutMs);
+    endSocketWith(this.socket, raw, this.context);
   }
 
   close(): void {

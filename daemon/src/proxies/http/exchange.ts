@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pipeline as pipeStreams } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -97,6 +98,21 @@ export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pi
   res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
   res.end(reply.body);
 }
+
+/**
+ * ExchangeConnection.endWith for a socket: writes `raw`, half-closes, stops reading, and destroys
+ * the socket after limits.authTimeout (time for the agent to read the answer while its own writes
+ * meet TCP backpressure). Idempotent per socket.
+ */
+export function endSocketWith(socket: Socket, raw: string, context: Pick<ProxyContext, 'clock' | 'limits'>): void {
+  if (ENDED.has(socket)) return;
+  ENDED.add(socket);
+  socket.end(raw);
+  socket.pause();
+  context.clock.setTimeout(() => socket.destroy(), context.limits.authTimeoutMs);
+}
+
+const ENDED = new WeakSet<Socket>();
 
 /** The request has a body that was not read to its end (Node sets `complete` only once it was). */
 export function bodyPending(req: IncomingMessage): boolean {
