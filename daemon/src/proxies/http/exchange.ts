@@ -16,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusal, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -230,12 +230,23 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    return answer(res, policyRefusal(decided.verdict, head.headers), connection, bodyLeft);
+    const refusal = classification.git?.service === 'git-receive-pack' && prefixBytes
+      ? gitPushRefusal(decided.verdict, classification.git.refs.map((r) => r.ref), gitCapabilities(prefixBytes), head.headers)
+      : policyRefusal(decided.verdict, head.headers);
+    return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
 }
 
 /** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
+/** The capabilities a push's first command line asks for (after its NUL). */
+function gitCapabilities(prefix: Buffer): string {
+  const nul = prefix.indexOf(0);
+  if (nul < 0) return '';
+  const end = prefix.indexOf(0x0a, nul);
+  return prefix.toString('latin1', nul + 1, end < 0 ? Math.min(prefix.length, nul + 1024) : end);
+}
+
 function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
   const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
   if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };
