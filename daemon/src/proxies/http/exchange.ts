@@ -274,7 +274,10 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
   const started = context.clock.now();
   const { description, route, action } = f;
   const abort = new AbortController();
-  const onGone = (): void => abort.abort();
+  // 'close' also follows a response that finished: only an agent gone before the end aborts (an abort is not free)
+  const onGone = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
   res.once('close', onGone);
   connection.gone.addEventListener('abort', onGone, { once: true });
 
