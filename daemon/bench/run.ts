@@ -2,8 +2,10 @@ import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
 import { benchClassify } from './classify.js';
 import { benchShellClassify } from './shell-classify.js';
+import { benchHttpClassify } from './http-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
+import { benchHttpBody } from './http-body.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
@@ -15,8 +17,10 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
   ['classify', benchClassify],
   ['shell', benchShellClassify],
+  ['http-classify', benchHttpClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
+  ['http-body', benchHttpBody],
   ['recording', benchRecording],
   ['sse', benchSse],
   ['postgres', benchPostgres],
