@@ -1,0 +1,210 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HttpRequestDetail } from '@airlock/shared';
+import { git, gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
+import { actionsAndResults, startHttpProxy, type HttpProxyHarness } from '../helpers/http-proxy.js';
+import { pendingApproval } from '../helpers/ssh-proxy.js';
+
+/**
+ * git over smart HTTP through an Airlock http target, end to end with real parts: the git client,
+ * the daemon (default policy), and `git http-backend` upstream requiring the real credential.
+ * Clones and fetches are reads (allowed); a push is a write (held for a human); a push Airlock
+ * cannot show to be a fast-forward is refused by git-force-push-deny, and git shows why.
+ */
+
+const UPSTREAM_USER = 'deploy-bot';
+const UPSTREAM_PASSWORD = 'ghp_realUpstreamSecret9Xq2Lm7Vt4';
+const REAL_BASIC = `Basic ${Buffer.from(`${UPSTREAM_USER}:${UPSTREAM_PASSWORD}`).toString('base64')}`;
+
+interface Approval {
+  id: string;
+  ruleId?: string;
+  action: { summary: string; kind: string; attributes: Record<string, unknown>; detail: unknown };
+}
+
+describe('git smart HTTP through an Airlock http target (basic credential upstream)', () => {
+  let upstream: GitHttpServer;
+  let h: HttpProxyHarness;
+  let repo: GitRepo;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  let clone: string;
+  let agentUrl: string;
+  const run = (...args: string[]): Promise<string> => git(args, { cwd: clone, env });
+
+  async function commit(file: string, content: string): Promise<string> {
+    writeFileSync(path.join(clone, file), content);
+    await run('add', file);
+    await run('commit', '--quiet', '-m', `change ${file}`);
+    return run('rev-parse', 'HEAD');
+  }
+
+  const receivePackPosts = (): number => upstream.requests.filter((request) => request.method === 'POST' && request.url.endsWith('/git-receive-pack')).length;
+
+  async function approvalOf(): Promise<Approval> {
+    const pending = await pendingApproval(h.daemon);
+    const listed = ((await h.daemon.api('GET', '/v1/approvals')).json as { approvals: Approval[] }).approvals;
+    return listed.find((approval) => approval.id === pending.id)!;
+  }
+
+  before(async () => {
+    upstream = await startGitHttpServer({ requireAuthorization: REAL_BASIC });
+    repo = await upstream.createRepo('repo.git');
+    h = await startHttpProxy({ upstream: upstream.url, auth: 'basic', secret: `${UPSTREAM_USER}:${UPSTREAM_PASSWORD}` });
+    work = mkdtempSync(path.join(os.tmpdir(), 'airlock-http-git-'));
+    env = gitTestEnv(work);
+    agentUrl = `http://agent:${h.token}@127.0.0.1:${h.port}/repo.git`;
+    clone = path.join(work, 'clone');
+  });
+  after(async () => {
+    await h?.stop();
+    await upstream?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a clone is a read: allowed, with the real credential upstream and never the agent token', async () => {
+    await git(['clone', '--quiet', agentUrl, clone], { cwd: work, env });
+    assert.equal(readFileSync(path.join(clone, 'README.md'), 'utf8'), '# repo.git\n');
+    assert.equal(await run('rev-parse', 'HEAD'), repo.head);
+    const seen = upstream.seenAuthorizations;
+    assert.ok(seen.length >= 2, 'the advertisement and the upload-pack reached the upstream');
+    assert.ok(seen.every((value) => value === REAL_BASIC), `the upstream saw only the real credential: ${JSON.stringify(seen)}`);
+    assert.ok(upstream.requests.every((request) => !JSON.stringify(request.headers).includes(h.token)), 'the agent token never reached the upstream');
+    const fetches = actionsAndResults(await h.records()).filter((pair) => pair.action.kind === 'http.request');
+    const uploadPack = fetches.find((pair) => HttpRequestDetail.parse(pair.action.detail).path === '/repo.git/git-upload-pack');
+    assert.ok(uploadPack, 'the upload-pack request was recorded');
+    assert.equal(HttpRequestDetail.parse(uploadPack.action.detail).git?.service, 'git-upload-pack');
+  });
+
+  test('a fetch is a read too', async () => {
+    const fetched = await runGit(['fetch', 'origin'], { cwd: clone, env });
+    assert.equal(fetched.code, 0, fetched.stderr);
+  });
+
+  test('a fast-forward push is held, goes upstream once approved, and its record carries git.refs', async () => {
+    const old = await run('rev-parse', 'HEAD');
+    const next = await commit('held.txt', 'held\n');
+    const posts = receivePackPosts();
+    const pushing = runGit(['push', 'origin', 'main'], { cwd: clone, env });
+    const approval = await approvalOf();
+    assert.equal(receivePackPosts(), posts, 'nothing reached git-receive-pack while held');
+    assert.equal(approval.ruleId, 'writes-review');
+    assert.equal(approval.action.attributes.forcePush, false);
+    assert.match(approval.action.summary, /git push refs\/heads\/main/);
+    const detail = HttpRequestDetail.parse(approval.action.detail);
+    assert.deepEqual(detail.git, { service: 'git-receive-pack', refs: [{ ref: 'refs/heads/main', oldOid: old, newOid: next, change: 'fast-forward' }] });
+    assert.equal((await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' })).status, 200);
+    const pushed = await pushing;
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), next);
+
+    const pairs = actionsAndResults(await h.records()).filter((pair) => pair.action.kind === 'http.request');
+    const recorded = pairs.find((pair) => HttpRequestDetail.parse(pair.action.detail).git?.refs.some((ref) => ref.newOid === next));
+    assert.ok(recorded, 'the push is recorded');
+    assert.deepEqual(HttpRequestDetail.parse(recorded.action.detail).git?.refs, [{ ref: 'refs/heads/main', oldOid: old, newOid: next, change: 'fast-forward' }]);
+    assert.ok(recorded.result, 'with its result');
+    assert.ok(upstream.seenAuthorizations.every((value) => value === REAL_BASIC));
+  });
+
+  test('a push held then denied: git fails and prints the refusal, the repository is unchanged', async () => {
+    const before = await git(['rev-parse', 'main'], { cwd: repo.dir, env });
+    await commit('denied.txt', 'denied\n');
+    const posts = receivePackPosts();
+    const pushing = runGit(['push', 'origin', 'main'], { cwd: clone, env });
+    const approval = await approvalOf();
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/deny`, { by: 'alice', via: 'api', reason: 'not before the release' });
+    const pushed = await pushing;
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /not before the release/);
+    assert.equal(receivePackPosts(), posts, 'the denied push never reached the upstream');
+    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), before);
+  });
+
+  test('a force push is refused by git-force-push-deny without a hold, and git shows Airlock\'s reason', async () => {
+    // the denied commit above is still local: amend it and force it over the server's main
+    await run('reset', '--quiet', '--hard', 'origin/main');
+    await commit('forced.txt', 'one\n');
+    const posts = receivePackPosts();
+    // first make the server's main point at it (approved), then rewrite it
+    const pushing = runGit(['push', 'origin', 'main'], { cwd: clone, env });
+    const approval = await approvalOf();
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' });
+    assert.equal((await pushing).code, 0);
+    const serverMain = await git(['rev-parse', 'main'], { cwd: repo.dir, env });
+    writeFileSync(path.join(clone, 'forced.txt'), 'rewritten\n');
+    await run('commit', '--quiet', '--amend', '-a', '-m', 'rewritten');
+    const forced = await runGit(['push', '--force', 'origin', 'main'], { cwd: clone, env });
+    assert.notEqual(forced.code, 0);
+    assert.match(forced.stderr, /git-force-push-deny/);
+    assert.match(forced.stderr, /rewrites a branch|fast-forward/);
+    assert.equal(receivePackPosts(), posts + 1, 'only the approved push reached git-receive-pack');
+    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), serverMain);
+    const approvals = ((await h.daemon.api('GET', '/v1/approvals')).json as { approvals: Array<{ status?: string }> }).approvals;
+    assert.ok(approvals.every((pending) => pending.status !== undefined && pending.status !== 'pending'), 'no hold was made for the force push');
+
+    const pairs = actionsAndResults(await h.records()).filter((pair) => pair.action.kind === 'http.request');
+    const refused = pairs.find((pair) => HttpRequestDetail.parse(pair.action.detail).git?.refs.some((ref) => ref.change === 'force'));
+    assert.ok(refused, 'the refused push is recorded');
+    assert.equal((refused.verdict as { decision?: string } | undefined)?.decision, 'deny');
+    assert.equal((refused.verdict as { ruleId?: string } | undefined)?.ruleId, 'git-force-push-deny');
+    await run('reset', '--quiet', '--hard', 'origin/main');
+  });
+
+  test('a branch deletion is held (and shown as a deletion); approved, the branch is gone', async () => {
+    await run('checkout', '--quiet', '-b', 'feature');
+    const feature = await commit('feature.txt', 'feature\n');
+    const creating = runGit(['push', 'origin', 'feature'], { cwd: clone, env });
+    const createApproval = await approvalOf();
+    assert.deepEqual(HttpRequestDetail.parse(createApproval.action.detail).git?.refs, [{ ref: 'refs/heads/feature', oldOid: '0'.repeat(40), newOid: feature, change: 'create' }]);
+    await h.daemon.api('POST', `/v1/approvals/${createApproval.id}/approve`, { by: 'alice', via: 'api' });
+    assert.equal((await creating).code, 0);
+    await run('checkout', '--quiet', 'main');
+
+    const deleting = runGit(['push', 'origin', ':feature'], { cwd: clone, env });
+    const approval = await approvalOf();
+    assert.equal(approval.action.attributes.deletesRef, true);
+    assert.deepEqual(HttpRequestDetail.parse(approval.action.detail).git?.refs, [{ ref: 'refs/heads/feature', oldOid: feature, newOid: '0'.repeat(40), change: 'delete' }]);
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' });
+    const deleted = await deleting;
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const listed = await runGit(['show-ref', '--verify', 'refs/heads/feature'], { cwd: repo.dir, env });
+    assert.notEqual(listed.code, 0, 'the branch is gone upstream');
+  });
+
+  test('the agent token is refused as an upstream credential, and a wrong token never reaches the upstream', async () => {
+    const before = upstream.requests.length;
+    const wrong = await runGit(['ls-remote', `http://agent:not-a-session-token@127.0.0.1:${h.port}/repo.git`], { cwd: work, env });
+    assert.notEqual(wrong.code, 0);
+    assert.equal(upstream.requests.length, before, 'an unauthenticated agent request is answered by Airlock alone');
+    assert.deepEqual(h.filesContaining(UPSTREAM_PASSWORD), [], 'the real credential is in no record or log');
+  });
+});
+
+describe('git smart HTTP through an Airlock http target (bearer credential upstream)', () => {
+  let upstream: GitHttpServer;
+  let h: HttpProxyHarness;
+  let work: string;
+
+  before(async () => {
+    upstream = await startGitHttpServer({ requireAuthorization: 'Bearer upstream-bearer-Kd93mX' });
+    h = await startHttpProxy({ upstream: upstream.url, auth: 'bearer', secret: 'upstream-bearer-Kd93mX' });
+    work = mkdtempSync(path.join(os.tmpdir(), 'airlock-http-git-bearer-'));
+  });
+  after(async () => {
+    await h?.stop();
+    await upstream?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a clone with the session token as the Basic password reaches an upstream that wants a bearer token', async () => {
+    const repo = await upstream.createRepo('bearer.git');
+    const env = gitTestEnv(work);
+    await git(['clone', '--quiet', `http://agent:${h.token}@127.0.0.1:${h.port}/bearer.git`, 'clone'], { cwd: work, env });
+    assert.equal(await git(['rev-parse', 'HEAD'], { cwd: path.join(work, 'clone'), env }), repo.head);
+    assert.ok(upstream.seenAuthorizations.length > 0);
+    assert.ok(upstream.seenAuthorizations.every((value) => value === 'Bearer upstream-bearer-Kd93mX'));
+  });
+});
