@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { isGitReceivePack } from './git.js';
 import type { BodyNeed, HttpClassifyOptions, HttpRequestDescription } from './types.js';
 
 /** The path globs serving GraphQL when a target names none. */
@@ -26,11 +27,6 @@ export function hasBody(req: HttpRequestDescription): boolean {
   return req.contentLength === undefined || req.contentLength > 0;
 }
 
-/** `POST .../git-receive-pack`: a push, whose ref updates are in the body. */
-export function isReceivePackRequest(req: HttpRequestDescription): boolean {
-  return req.method === 'POST' && /\/git-receive-pack$/.test(req.path);
-}
-
 /**
  * What of the body the decision needs. A GraphQL path's body is read whatever the method (some
  * servers read a body on GET too); a push's ref updates are read from its pkt-lines. Everything
@@ -38,7 +34,7 @@ export function isReceivePackRequest(req: HttpRequestDescription): boolean {
  */
 export function bodyNeeded(req: HttpRequestDescription, options: Pick<HttpClassifyOptions, 'graphqlPaths'>): BodyNeed {
   if (!hasBody(req)) return { kind: 'none' };
-  if (isReceivePackRequest(req)) return { kind: 'git-receive-pack' };
+  if (isGitReceivePack(req)) return { kind: 'git-receive-pack' };
   if (isGraphqlPath(req.path, options.graphqlPaths)) return { kind: 'graphql' };
   return { kind: 'none' };
 }

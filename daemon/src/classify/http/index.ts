@@ -22,3 +22,8 @@ export { DEFAULT_GRAPHQL_PATHS, bodyNeeded, hasBody, isGraphqlPath } from './bod
 export { MAX_GRAPHQL_FIELDS, readGraphqlBody, readGraphqlDocument, readGraphqlQueryString } from './graphql.js';
 export type { GraphqlReading } from './graphql.js';
 export { SUMMARY_MAX_CHARS, classifyHttpRequest } from './classify.js';
+export { canonicalHost, classifyConnect, classifyDestination, egressAttributes, withDestination } from './destination.js';
+export { canonicalAddress, internalAddress, internalName } from './addresses.js';
+export type { InternalAddress } from './addresses.js';
+export { classifyGitPush, gitPushPrefixSufficient, gitServiceOf, isGitReceivePack } from './git.js';
+export type { GitPushClassification, GitService, GitServiceName, GitServiceRequest } from './git.js';
