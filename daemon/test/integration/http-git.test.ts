@@ -1,11 +1,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpRequestDetail } from '@airlock/shared';
 import { git, gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
-import { actionsAndResults, startHttpProxy, type HttpProxyHarness } from '../helpers/http-proxy.js';
+import { actionsAndResults, request, startHttpProxy, type HttpProxyHarness } from '../helpers/http-proxy.js';
 import { pendingApproval } from '../helpers/ssh-proxy.js';
 
 /**
@@ -23,6 +25,34 @@ import { pendingApproval } from '../helpers/ssh-proxy.js';
 const UPSTREAM_USER = 'deploy-bot';
 const UPSTREAM_PASSWORD = 'ghp_realUpstreamSecret9Xq2Lm7Vt4';
 const REAL_BASIC = `Basic ${Buffer.from(`${UPSTREAM_USER}:${UPSTREAM_PASSWORD}`).toString('base64')}`;
+
+function pkt(text: string): Buffer {
+  const payload = Buffer.from(text, 'latin1');
+  return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, '0')), payload]);
+}
+
+/** A pack object entry of type commit (1): the size in 4 + 7n bits, then the zlib stream. */
+function commitEntry(data: Buffer): Buffer {
+  const header = [];
+  let byte = (1 << 4) | (data.length & 0x0f);
+  let rest = data.length >> 4;
+  while (rest > 0) {
+    header.push(byte | 0x80);
+    byte = rest & 0x7f;
+    rest >>= 7;
+  }
+  header.push(byte);
+  return Buffer.concat([Buffer.from(header), deflateSync(data)]);
+}
+
+function packOf(entries: Buffer[]): Buffer {
+  const header = Buffer.alloc(12);
+  header.write('PACK', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(entries.length, 8);
+  const body = Buffer.concat([header, ...entries]);
+  return Buffer.concat([body, createHash('sha1').update(body).digest()]);
+}
 
 interface Approval {
   id: string;
@@ -180,6 +210,43 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     assert.equal(deleted.code, 0, deleted.stderr);
     const listed = await runGit(['show-ref', '--verify', 'refs/heads/feature'], { cwd: repo.dir, env });
     assert.notEqual(listed.code, 0, 'the branch is gone upstream');
+  });
+
+  test('adversarial: a hand-made push whose commit names the old tip only in a forged parent line is refused as a force push', async () => {
+    const main = await git(['rev-parse', 'main'], { cwd: repo.dir, env });
+    const tree = await git(['rev-parse', 'main^{tree}'], { cwd: repo.dir, env });
+    // git reads parents only right after the tree line: this commit has none, whatever it says later
+    const forged = Buffer.from(`tree ${tree}\nauthor A <a@example.invalid> 1700000000 +0000\ncommitter A <a@example.invalid> 1700000000 +0000\nparent ${main}\n\nlooks like a child of main\n`);
+    const forgedOid = createHash('sha1').update(`commit ${forged.length}\0`).update(forged).digest('hex');
+    const body = Buffer.concat([pkt(`${main} ${forgedOid} refs/heads/main\0report-status side-band-64k agent=git/2.39.5`), Buffer.from('0000'), packOf([commitEntry(forged)])]);
+    const posts = receivePackPosts();
+    const response = await request(`${h.url}/repo.git/git-receive-pack`, { method: 'POST', token: h.token, body, headers: { 'content-type': 'application/x-git-receive-pack-request' } });
+    assert.equal(response.status, 403);
+    assert.equal(response.headers['x-airlock-decision'], 'deny');
+    assert.equal((JSON.parse(response.body) as { rule: string }).rule, 'git-force-push-deny');
+    assert.equal(receivePackPosts(), posts);
+    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), main);
+  });
+
+  test('adversarial: a push body that cannot be read is held as unknown, never let through unseen', async () => {
+    const main = await git(['rev-parse', 'main'], { cwd: repo.dir, env });
+    const posts = receivePackPosts();
+    const pending = request(`${h.url}/repo.git/git-receive-pack`, { method: 'POST', token: h.token, body: Buffer.from(`00zz${main} ${'1'.repeat(40)} refs/heads/main\n0000`), headers: { 'content-type': 'application/x-git-receive-pack-request' } });
+    const approval = await approvalOf();
+    assert.equal(approval.action.attributes.class, 'unknown');
+    assert.equal(receivePackPosts(), posts, 'nothing went upstream while held');
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/deny`, { by: 'alice', via: 'api', reason: 'unreadable push' });
+    assert.equal((await pending).status, 403);
+    assert.equal(receivePackPosts(), posts);
+  });
+
+  test('adversarial: a zero old id with a zero new id is a deletion of an existing branch, held as one', async () => {
+    const pending = request(`${h.url}/repo.git/git-receive-pack`, { method: 'POST', token: h.token, body: Buffer.concat([pkt(`${'0'.repeat(40)} ${'0'.repeat(40)} refs/heads/main\0report-status`), Buffer.from('0000')]), headers: { 'content-type': 'application/x-git-receive-pack-request' } });
+    const approval = await approvalOf();
+    assert.equal(approval.action.attributes.deletesRef, true);
+    assert.deepEqual(HttpRequestDetail.parse(approval.action.detail).git?.refs.map((ref) => ref.change), ['delete']);
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/deny`, { by: 'alice', via: 'api', reason: 'no' });
+    assert.equal((await pending).status, 403);
   });
 
   test('the agent token is refused as an upstream credential, and a wrong token never reaches the upstream', async () => {
