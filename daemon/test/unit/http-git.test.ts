@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { GitRefUpdateDetail } from '@airlock/shared';
-import { classifyGitPush, GIT_RECEIVE_PACK_RESULT, gitPushPrefixSufficient, gitPushRefusal, gitServiceOf, isGitReceivePack, type GitPushClassification } from '../../src/classify/http/git.js';
+import { classifyGitPush, GIT_RECEIVE_PACK_RESULT, GitPushPrefixReader, gitPushPrefixSufficient, gitPushRefusal, gitServiceOf, isGitReceivePack, type GitPushClassification } from '../../src/classify/http/git.js';
 import { DEFAULT_GIT_PACK_BOUNDS } from '../../src/classify/http/git-pack.js';
 import { PKT_MAX_LENGTH, readPktLine } from '../../src/classify/http/git-pktline.js';
 import { git, gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
@@ -648,6 +648,36 @@ describe('hand-built pushes: what git does not send by itself', () => {
     assert.match(result.error ?? '', /longer than what was read.*maxMessageBytes/);
   });
 
+  test('GitPushPrefixReader: however the body is chunked, it stops within half again the smallest sufficient prefix, or at the end', () => {
+    const body = Buffer.concat([commandList([[baseOid, grandchildOid, 'refs/heads/main']]), pack([entry(1, grandchild), entry(1, child), entry(3, incompressible(64 * 1024))])]);
+    const whole = classifyGitPush(complete(body));
+    let smallest = 0;
+    while (!gitPushPrefixSufficient(body.subarray(0, smallest))) smallest++;
+    assert.ok(smallest < body.length / 2);
+    for (const chunkSize of [1, 7, 64, 1000, body.length]) {
+      const reader = new GitPushPrefixReader();
+      let sufficient = false;
+      for (let at = 0; at < body.length && !sufficient; at += chunkSize) sufficient = reader.push(body.subarray(at, at + chunkSize));
+      // at the end of the body the shell classifies what it has, complete
+      const result = classifyGitPush({ bytes: reader.bytes(), complete: !sufficient });
+      assert.deepEqual(result.refs, whole.refs, `chunks of ${chunkSize}`);
+      if (chunkSize < body.length) {
+        assert.equal(sufficient, true, `chunks of ${chunkSize} stop before the end`);
+        assert.ok(reader.length <= Math.ceil(smallest * 1.5) + chunkSize, `chunks of ${chunkSize}: ${reader.length} read, ${smallest} needed`);
+      }
+    }
+  });
+
+  test('GitPushPrefixReader: a large first commit sent in small chunks is still read to a decision', () => {
+    const message = Array.from({ length: 300_000 }, (_, i) => String.fromCharCode(97 + ((i * 7919) % 26))).join('');
+    const big = commitText(TREE, [baseOid], message);
+    const body = Buffer.concat([commandList([[baseOid, oidOf('commit', big), 'refs/heads/main']]), pack([entry(1, big)])]);
+    const reader = new GitPushPrefixReader();
+    let sufficient = false;
+    for (let at = 0; at < body.length && !sufficient; at += 512) sufficient = reader.push(body.subarray(at, at + 512));
+    assert.deepEqual(refsOf(classifyGitPush({ bytes: reader.bytes(), complete: !sufficient })), [['refs/heads/main', 'fast-forward']]);
+  });
+
   test('every prefix of a valid push is either not sufficient or classifies without a false fast-forward', () => {
     const body = Buffer.concat([commandList([[unrelatedOid, grandchildOid, 'refs/heads/x'], [baseOid, grandchildOid, 'refs/heads/main']]), pack([entry(1, grandchild), entry(1, child), entry(3, Buffer.from('a blob'))])]);
     const whole = classifyGitPush(complete(body));
@@ -709,6 +739,17 @@ describe('gitPushRefusal: a refused push as the real git client shows it', () =>
     assert.deepEqual(pktTexts(Buffer.from(bare.body)), ['ERR airlock: refused\n']);
   });
 });
+
+/** Bytes zlib cannot shrink, the same on every run: a chain of SHA-256 digests. */
+function incompressible(length: number): Buffer {
+  const blocks: Buffer[] = [];
+  let block = createHash('sha256').update('seed').digest();
+  for (let total = 0; total < length; total += block.length) {
+    blocks.push(block);
+    block = createHash('sha256').update(block).digest();
+  }
+  return Buffer.concat(blocks).subarray(0, length);
+}
 
 function pktTexts(bytes: Buffer): string[] {
   const texts: string[] = [];

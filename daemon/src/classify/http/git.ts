@@ -82,6 +82,49 @@ export function gitPushPrefixSufficient(bytes: Uint8Array, bounds: GitPackBounds
   return updates.every((command) => showsFastForward(walk, command));
 }
 
+/** a reader checks again once the bytes grew by this fraction since a check that needed more */
+const RECHECK_GROWTH = 0.5;
+
+/**
+ * Reads the start of a receive-pack body chunk by chunk for gitPushPrefixSufficient. Each check walks
+ * the prefix from its start (an object's zlib stream has no end marker to find without inflating it),
+ * so checking on every chunk would cost the square of the body's length, and an agent could send a
+ * large first object in small chunks to keep the daemon inflating. Checking again only once the bytes
+ * grew by half keeps the work linear; the price is reading at most half again as many bytes as
+ * strictly needed, within the shell's limit. Pure: no I/O, the caller feeds it.
+ */
+export class GitPushPrefixReader {
+  readonly #chunks: Uint8Array[] = [];
+  #total = 0;
+  #nextCheck = 0;
+
+  constructor(private readonly bounds: GitPackBounds = DEFAULT_GIT_PACK_BOUNDS) {}
+
+  /** Adds a chunk; true once the bytes so far are enough to classify the push. */
+  push(chunk: Uint8Array): boolean {
+    this.#chunks.push(chunk);
+    this.#total += chunk.length;
+    if (this.#total < this.#nextCheck) return false;
+    const sufficient = gitPushPrefixSufficient(this.bytes(), this.bounds);
+    if (!sufficient) this.#nextCheck = this.#total + Math.max(1, Math.ceil(this.#total * RECHECK_GROWTH));
+    return sufficient;
+  }
+
+  /** The bytes read so far, as one buffer. */
+  bytes(): Uint8Array {
+    if (this.#chunks.length !== 1) {
+      const whole = Buffer.concat(this.#chunks);
+      this.#chunks.length = 0;
+      this.#chunks.push(whole);
+    }
+    return this.#chunks[0]!;
+  }
+
+  get length(): number {
+    return this.#total;
+  }
+}
+
 /** The ref updates of a push and whether any is a force push or a deletion. */
 export function classifyGitPush(prefix: BodyPrefix, bounds: GitPackBounds = DEFAULT_GIT_PACK_BOUNDS): GitPushClassification {
   const request = readUpdateRequest(prefix.bytes, prefix.complete);
