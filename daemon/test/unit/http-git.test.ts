@@ -112,6 +112,9 @@ describe('gitServiceOf', () => {
     ['POST', '/org/repo.git/git-receive-pack', [], { service: 'git-receive-pack', request: 'rpc', class: 'write' }],
     // a case trick: a push is still a push
     ['POST', '/org/repo.git/Git-Receive-Pack', [], { service: 'git-receive-pack', request: 'rpc', class: 'write' }],
+    // ... but a case trick never turns a POST into a read: only git's own spelling is a fetch
+    ['POST', '/org/repo.git/Git-Upload-Pack', [], undefined],
+    ['GET', '/repo.git/INFO/REFS', [['service', 'git-upload-pack']], undefined],
     // not smart HTTP: the dumb protocol, a wrong method, other services
     ['GET', '/repo.git/info/refs', [], undefined],
     ['GET', '/repo.git/info/refs', [['service', 'git-upload-archive']], undefined],

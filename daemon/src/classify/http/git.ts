@@ -26,26 +26,23 @@ export interface GitService {
   class: 'read' | 'write';
 }
 
-const SERVICES: readonly GitServiceName[] = ['git-upload-pack', 'git-receive-pack'];
-
 /**
- * The git service a request asks for, or undefined when it is not a smart HTTP request. Service
- * names in the path are matched in any case: a server that routes them case-insensitively must not
- * see a push Airlock took for a plain POST.
+ * The git service a request asks for, or undefined when it is not a smart HTTP request. Only the
+ * stricter reading is loosened by case: a POST to `…/Git-Receive-Pack` is a push (a server routing
+ * names case-insensitively must not see a push Airlock took for a plain POST), while only the exact
+ * `…/git-upload-pack` is a fetch (a read), as git and http-backend spell it.
  */
 export function gitServiceOf(req: GitServiceRequest): GitService | undefined {
-  const lastSegment = req.path.slice(req.path.lastIndexOf('/') + 1).toLowerCase();
-  if ((req.method === 'GET' || req.method === 'HEAD') && req.path.toLowerCase().endsWith('/info/refs')) {
+  const lastSegment = req.path.slice(req.path.lastIndexOf('/') + 1);
+  if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('/info/refs')) {
     const asked = req.query.filter(([name]) => name === 'service').map(([, value]) => value);
     // any service parameter naming receive-pack makes it receive-pack's advertisement (a read either way)
     const service = asked.includes('git-receive-pack') ? 'git-receive-pack' : asked.includes('git-upload-pack') ? 'git-upload-pack' : undefined;
     return service === undefined ? undefined : { service, request: 'advertisement', class: 'read' };
   }
-  if (req.method === 'POST') {
-    const service = SERVICES.find((name) => name === lastSegment);
-    if (service === undefined) return undefined;
-    return { service, request: 'rpc', class: service === 'git-receive-pack' ? 'write' : 'read' };
-  }
+  if (req.method !== 'POST') return undefined;
+  if (lastSegment.toLowerCase() === 'git-receive-pack') return { service: 'git-receive-pack', request: 'rpc', class: 'write' };
+  if (lastSegment === 'git-upload-pack') return { service: 'git-upload-pack', request: 'rpc', class: 'read' };
   return undefined;
 }
 
