@@ -70,7 +70,7 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
   let agentUrl: string;
   const run = (...args: string[]): Promise<string> => git(args, { cwd: clone, env });
 
-  async function commit(file: string, content: string): Promise<string> {
+  async function commit(file: string, content: string | Buffer): Promise<string> {
     writeFileSync(path.join(clone, file), content);
     await run('add', file);
     await run('commit', '--quiet', '-m', `change ${file}`);
@@ -142,6 +142,27 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     assert.deepEqual(HttpRequestDetail.parse(recorded.action.detail).git?.refs, [{ ref: 'refs/heads/main', oldOid: old, newOid: next, change: 'fast-forward' }]);
     assert.ok(recorded.result, 'with its result');
     assert.ok(upstream.seenAuthorizations.every((value) => value === REAL_BASIC));
+  });
+
+  test('a push bigger than git\'s post buffer (sent chunked) is held on its commits, then streams upstream whole', async () => {
+    const old = await run('rev-parse', 'HEAD');
+    // bytes zlib cannot shrink, so the pack is bigger than http.postBuffer (1 MiB) and git sends it chunked
+    const blocks: Buffer[] = [];
+    let block = createHash('sha256').update('big push').digest();
+    for (let total = 0; total < 3 * 1024 * 1024; total += block.length) {
+      blocks.push(block);
+      block = createHash('sha256').update(block).digest();
+    }
+    const next = await commit('big.bin', Buffer.concat(blocks));
+    const pushing = runGit(['push', 'origin', 'main'], { cwd: clone, env });
+    const approval = await approvalOf();
+    assert.deepEqual(HttpRequestDetail.parse(approval.action.detail).git?.refs, [{ ref: 'refs/heads/main', oldOid: old, newOid: next, change: 'fast-forward' }]);
+    await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' });
+    const pushed = await pushing;
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), next);
+    const post = upstream.requests.filter((request) => request.method === 'POST' && request.url.endsWith('/git-receive-pack')).at(-1)!;
+    assert.ok(post.body.length > 3 * 1024 * 1024, 'the whole pack reached the upstream');
   });
 
   test('a push held then denied: git fails, nothing reaches the upstream, the record keeps the reason', async () => {
