@@ -113,7 +113,7 @@ export class HttpAgentConnection {
    * socket is half-closed and no longer read (the agent's writes meet TCP backpressure), then
    * destroyed after limits.authTimeout, time enough for the agent to read the answer.
    */
-  endWith(raw: string): void {
+  endWith(raw: string | Uint8Array): void {
     endSocketWith(this.socket, raw, this.context);
   }
 

@@ -1,13 +1,19 @@
-import { gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
-import { classifyHttpRequest, riskOf, stricterClass, type BodyPrefix, type HttpClassification, type HttpClassifyOptions, type HttpRequestDescription } from '../../classify/http/index.js';
-import { classifyGitPush, gitServiceOf } from '../../classify/http/git.js';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { classifyHttpRequest, type BodyPrefix, type HttpClassification, type HttpClassifyOptions, type HttpRequestDescription } from '../../classify/http/index.js';
+
+/** The only bytes of git's auth probe before a push bigger than http.postBuffer: a flush-pkt. */
+const GIT_PROBE_BODY = '0000';
 
 /**
- * The classifier's reading of one exchange: the HTTP request (classify/http) and, for git smart
- * HTTP, the push's ref updates (classify/http/git), joined so policy matches one set of attributes.
- * A request body sent compressed (a GraphQL client that gzips) is decoded here, bounded by
- * `maxBytes`, so the classifier reads what the upstream will execute; one that does not decode
- * within the bound stays unread (the classifier calls it unknown).
+ * The classifier's reading of one exchange (classify/http, git smart HTTP included). A request body
+ * sent compressed (a GraphQL client that gzips) is decoded here, bounded by `maxBytes`, so the
+ * classifier reads what the upstream will execute; one that does not decode within the bound stays
+ * as it came (the classifier calls it unknown).
+ *
+ * git sends a receive-pack POST whose whole body is one flush-pkt before a push too big for its post
+ * buffer (remote-curl's probe_rpc), to learn whether it must authenticate; receive-pack reads no
+ * command from it and changes nothing, so it is a read. Held as a push, it would hold git before
+ * git has said what it pushes.
  */
 export function classifyExchange(description: HttpRequestDescription, prefix: BodyPrefix | undefined, options: HttpClassifyOptions, maxBytes: number): HttpClassification {
   let req = description;
@@ -21,31 +27,22 @@ export function classifyExchange(description: HttpRequestDescription, prefix: Bo
     }
   }
   const classification = classifyHttpRequest(req, body, options);
-  const git = gitServiceOf(description);
-  if (!git || classification.git) return classification;
-  const attributes: HttpClassification['attributes'] = { ...classification.attributes, gitService: git.service };
-  // a git POST is the service's RPC: upload-pack (a fetch) is a read whatever the method says; anything
-  // the HTTP reading found stranger than a plain POST (an override, an unknown method) still counts
-  const plainPost = description.method === 'POST' && !description.methodOverride && classification.class === 'write';
-  let cls = plainPost ? git.class : stricterClass(classification.class, git.class);
-  const reasons = [...classification.reasons];
-  let summary = classification.summary;
-  const detail: NonNullable<HttpClassification['git']> = { service: git.service, refs: [] };
-  if (git.service === 'git-receive-pack' && git.request === 'rpc') {
-    const push = classifyGitPush(prefix ?? { bytes: new Uint8Array(0), complete: true });
-    detail.refs = push.refs;
-    attributes.gitRefs = push.refs.map((r) => r.ref);
-    attributes.forcePush = push.forcePush;
-    attributes.deletesRef = push.deletesRef;
-    reasons.push(...push.reasons);
-    if (push.error) {
-      cls = 'unknown';
-      reasons.push(push.error);
-    }
-    summary = push.refs.length > 0 ? `git push ${push.refs.map((r) => `${r.ref}${r.change === 'fast-forward' ? '' : ` (${r.change})`}`).join(', ')}` : 'git push';
-  } else if (git.request === 'rpc') summary = 'git fetch';
-  attributes.class = cls;
-  return { ...classification, class: cls, risk: cls === classification.class && !push(attributes) ? classification.risk : riskOf(cls, push(attributes)), summary, attributes, reasons, git: detail };
+  if (isGitProbe(req, body, classification)) {
+    return { ...classification, class: 'read', risk: 'low', summary: `git push probe (no refs) ${description.path}`, attributes: { ...classification.attributes, class: 'read' }, reasons: ['a receive-pack request of one flush-pkt updates no ref (git probes with it before a large push)'] };
+  }
+  return classification;
+}
+
+function isGitProbe(req: HttpRequestDescription, body: BodyPrefix | undefined, classification: HttpClassification): boolean {
+  return (
+    classification.git?.service === 'git-receive-pack' &&
+    classification.git.refs.length === 0 &&
+    classification.class === 'write' &&
+    !req.methodOverride &&
+    body !== undefined &&
+    body.complete &&
+    Buffer.from(body.bytes).toString('latin1') === GIT_PROBE_BODY
+  );
 }
 
 function decode(bytes: Uint8Array, encoding: string, maxBytes: number): Buffer | undefined {
@@ -57,9 +54,4 @@ function decode(bytes: Uint8Array, encoding: string, maxBytes: number): Buffer |
     return undefined;
   }
   return undefined;
-}
-
-/** a push that rewrites or deletes a ref counts as destructive */
-function push(attributes: HttpClassification['attributes']): boolean {
-  return attributes.forcePush === true || attributes.deletesRef === true;
 }

@@ -16,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, gitPushRefusal, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusalAnswer, isGitClient, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -71,7 +71,7 @@ export interface ExchangeConnection {
    * The connection cannot carry another request (a body was left unread): `raw` (a whole HTTP
    * response) is written, the socket half-closed and, after a grace period, destroyed, never read.
    */
-  endWith(raw: string): void;
+  endWith(raw: string | Uint8Array): void;
 }
 
 export interface ExchangeDeps {
@@ -95,7 +95,7 @@ export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pi
     connection.endWith(rawAnswer(reply));
     return;
   }
-  res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length });
   res.end(reply.body);
 }
 
@@ -104,7 +104,7 @@ export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pi
  * the socket after limits.authTimeout (time for the agent to read the answer while its own writes
  * meet TCP backpressure). Idempotent per socket.
  */
-export function endSocketWith(socket: Socket, raw: string, context: Pick<ProxyContext, 'clock' | 'limits'>): void {
+export function endSocketWith(socket: Socket, raw: string | Uint8Array, context: Pick<ProxyContext, 'clock' | 'limits'>): void {
   if (ENDED.has(socket)) return;
   ENDED.add(socket);
   socket.end(raw);
@@ -125,8 +125,12 @@ function hasBody(d: HttpRequestDescription): boolean {
   return d.contentLength === undefined || d.contentLength > 0;
 }
 
-/** Reads the body prefix the classifier needs, leaving the rest unread (the stream paused). */
-function readPrefix(req: IncomingMessage, enough: (chunks: Buffer[], total: number) => boolean, max: number): Promise<{ chunks: Buffer[]; total: number; complete: boolean }> {
+/**
+ * Reads the body prefix the classifier needs, leaving the rest unread (the stream paused). Complete
+ * when the body ended or all `declared` bytes (its Content-Length) arrived; stops at `max` bytes or
+ * once `enough` says so.
+ */
+function readPrefix(req: IncomingMessage, declared: number | undefined, enough: (chunks: Buffer[], total: number) => boolean, max: number): Promise<{ chunks: Buffer[]; total: number; complete: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -141,21 +145,18 @@ function readPrefix(req: IncomingMessage, enough: (chunks: Buffer[], total: numb
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       total += chunk.length;
-      if (total >= max || enough(chunks, total)) done(req.readableEnded);
+      const all = req.readableEnded || (declared !== undefined && total >= declared);
+      if (all || total >= max || enough(chunks, total)) done(all);
     };
     const onEnd = (): void => done(true);
     const onError = (err: Error): void => reject(err);
     const onAborted = (): void => reject(new Error('the agent closed the connection while sending the body'));
-    if (req.readableEnded || req.complete && req.readableLength === 0 && !hasBodyPending(req)) return resolve({ chunks, total, complete: true });
+    if (req.readableEnded) return resolve({ chunks, total, complete: true });
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('error', onError);
     req.once('aborted', onAborted);
   });
-}
-
-function hasBodyPending(req: IncomingMessage): boolean {
-  return !req.readableEnded;
 }
 
 /** Runs one request; never throws (every failure becomes an answer to the agent and a record). */
@@ -179,9 +180,9 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   let prefix: { chunks: Buffer[]; total: number; complete: boolean } | undefined;
   try {
     if (hasBody(description)) {
-      if (need.kind === 'graphql') prefix = await readPrefix(req, () => false, limits.maxMessageBytes);
-      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, (chunks) => gitPushPrefixSufficient(Buffer.concat(chunks)), limits.maxMessageBytes);
-      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, () => false, limits.actionTextBytes);
+      if (need.kind === 'graphql') prefix = await readPrefix(req, description.contentLength, () => false, limits.maxMessageBytes);
+      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, (chunks) => gitPushPrefixSufficient(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)), limits.maxMessageBytes);
+      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
     }
   } catch {
     return; // the agent went away mid-body: nothing was submitted
@@ -230,23 +231,14 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    const refusal = classification.git?.service === 'git-receive-pack' && prefixBytes
-      ? gitPushRefusal(decided.verdict, classification.git.refs.map((r) => r.ref), gitCapabilities(prefixBytes), head.headers)
-      : policyRefusal(decided.verdict, head.headers);
+    // git itself gets the refusal as a receive-pack result it prints; any other client the JSON 403
+    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix && isGitClient(head.headers) ? gitPushRefusalAnswer(decided.verdict, bodyPrefix) : policyRefusal(decided.verdict, head.headers);
     return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
 }
 
 /** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
-/** The capabilities a push's first command line asks for (after its NUL). */
-function gitCapabilities(prefix: Buffer): string {
-  const nul = prefix.indexOf(0);
-  if (nul < 0) return '';
-  const end = prefix.indexOf(0x0a, nul);
-  return prefix.toString('latin1', nul + 1, end < 0 ? Math.min(prefix.length, nul + 1024) : end);
-}
-
 function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
   const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
   if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };

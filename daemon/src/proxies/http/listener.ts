@@ -93,7 +93,7 @@ export const httpProxy: ProxyFactory = async (target: Target, context: ProxyCont
       answer(res, login.answer, connection, login.close || bodyPending(req));
       return;
     }
-    const exchange = { id: connection.id, session: login.session, gone: connection.gone, jar: connection.jar, endWith: (raw: string) => connection.endWith(raw) };
+    const exchange = { id: connection.id, session: login.session, gone: connection.gone, jar: connection.jar, endWith: (raw: string | Uint8Array) => connection.endWith(raw) };
     runExchange(req, res, exchange, { target, context, hooks }).catch((err: Error) => {
       context.logger.error(`connection ${connection.id}: ${req.method} request failed: ${err.message}`);
       res.destroy();

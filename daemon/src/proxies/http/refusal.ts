@@ -1,5 +1,6 @@
 import type { Verdict } from '@airlock/shared';
-import type { HeaderList } from '../../classify/http/types.js';
+import type { BodyPrefix, HeaderList } from '../../classify/http/types.js';
+import { gitPushRefusal } from '../../classify/http/git.js';
 import { headerValue } from './headers.js';
 
 /**
@@ -14,7 +15,7 @@ import { headerValue } from './headers.js';
 export interface DaemonAnswer {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
 
 export type AnswerError = 'airlock_policy' | 'airlock_auth' | 'airlock_bad_request' | 'airlock_upstream' | 'airlock_limit';
@@ -41,26 +42,14 @@ export function policyRefusal(verdict: Verdict, headers: HeaderList): DaemonAnsw
 }
 
 /**
- * A refused git push, answered the smart-HTTP way: git shows the body of a failed receive-pack POST
- * to no one ("RPC failed; HTTP 403"), so the refusal goes as a receive-pack result git reads: the
- * sentence on side-band 2 (printed as `remote: airlock: …`) and each ref rejected in the report
- * (` ! [remote rejected] main -> main (airlock: rule …)`). Only when the client asked for
- * report-status and side-band-64k, as every git since 1.6 does; otherwise the plain refusal.
+ * A refused git push, answered the smart-HTTP way (classify/http/git.ts gitPushRefusal): git shows
+ * the body of a failed receive-pack POST to no one ("RPC failed; HTTP 403"), so the refusal goes as
+ * a receive-pack result git reads, status 200: the sentence as `remote: airlock: …` lines and each
+ * ref rejected (` ! [remote rejected] main -> main (airlock: rule …: reason)`).
  */
-export function gitPushRefusal(verdict: Verdict, refs: readonly string[], capabilities: string, headers: HeaderList): DaemonAnswer {
-  if (refs.length === 0 || !/\breport-status\b/.test(capabilities) || !/\bside-band-64k\b/.test(capabilities)) return policyRefusal(verdict, headers);
-  const reason = `airlock: ${verdict.ruleId}`.replace(/[\r\n]/g, ' ');
-  const report = pkt('unpack ok\n') + refs.map((ref) => pkt(`ng ${ref} ${reason}\n`)).join('') + '0000';
-  const progress = [`airlock: ${verdict.reason}`, `airlock: rule ${verdict.ruleId}, action ${verdict.actionId}`].map((line) => pkt(`\u0002${line.replace(/[\r\n]/g, ' ')}\n`)).join('');
-  return {
-    status: 200,
-    headers: { 'content-type': 'application/x-git-receive-pack-result', 'cache-control': 'no-store', 'x-airlock-decision': 'deny' },
-    body: progress + pkt(`\u0001${report}`) + '0000',
-  };
-}
-
-function pkt(payload: string): string {
-  return (Buffer.byteLength(payload, 'utf8') + 4).toString(16).padStart(4, '0') + payload;
+export function gitPushRefusalAnswer(verdict: Verdict, prefix: BodyPrefix): DaemonAnswer {
+  const { contentType, body } = gitPushRefusal(prefix, [`rule ${verdict.ruleId}: ${verdict.reason}`, `action ${verdict.actionId}`]);
+  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-store', 'x-airlock-decision': 'deny' }, body };
 }
 
 /** No valid session token: 401 with the challenge git needs before it sends credentials. */
@@ -84,12 +73,12 @@ export function limitRefusal(reason: string, headers: HeaderList): DaemonAnswer 
 }
 
 /** An answer as raw HTTP/1.1 bytes, for a socket Node's server no longer frames (an upgrade, a refused connection). */
-export function rawAnswer(answer: DaemonAnswer): string {
-  const body = Buffer.from(answer.body, 'utf8');
+export function rawAnswer(answer: DaemonAnswer): Buffer {
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const lines = [`HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`];
   for (const [k, v] of Object.entries(answer.headers)) lines.push(`${k}: ${v}`);
   lines.push(`content-length: ${body.length}`, 'connection: close', '', '');
-  return lines.join('\r\n') + answer.body;
+  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), body]);
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
