@@ -47,12 +47,13 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
   const { socket, session } = request;
   const logger = context.logger.child(`connection ${request.connection.id}`);
   const gone = new AbortController();
-  const onGone = (): void => gone.abort();
-  socket.once('close', onGone);
-  socket.on('error', () => undefined);
+  const early = new EarlyBytes(socket, request.head, context.limits.bufferBytes, () => gone.abort());
 
   const check = await checkDestination(request.destination, target, deps.resolve, context.daemonPorts?.() ?? []);
-  if (!check.ok) return writeRawReply(socket, upstreamFailed(`target "${target.name}": ${check.reason}`));
+  if (!check.ok) {
+    early.stop();
+    return writeRawReply(socket, upstreamFailed(`target "${target.name}": ${check.reason}`));
+  }
   const checked = check.checked;
   const actionRequest = connectAction(deps, request.connection.id, checked);
   const refuse = checked.verdict.refuse === undefined ? undefined : { ruleId: 'egress-internal', reason: checked.verdict.refuse };
@@ -62,10 +63,14 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
     decided = context.pipeline.submitNow(session, actionRequest, refuse) ?? (await context.pipeline.submit(session, actionRequest, { signal: gone.signal, refuse }));
   } catch (err) {
     logger.error(`could not decide CONNECT ${hostPort(checked)}: ${(err as Error).message}`);
+    early.stop();
     return writeRawReply(socket, upstreamFailed(`target "${target.name}": Airlock could not decide on CONNECT ${hostPort(checked)}: ${(err as Error).message}`));
   }
   const { action, verdict } = decided;
-  if (!verdict.allowed) return writeRawReply(socket, policyRefusal(action, verdict));
+  if (!verdict.allowed) {
+    early.stop();
+    return writeRawReply(socket, policyRefusal(action, verdict));
+  }
   if (gone.signal.aborted) {
     void recordTunnel(deps, session, action, { bytesUp: 0, bytesDown: 0, closedBy: 'agent' }, 0, 'not opened: the agent went away before the decision');
     return;
@@ -79,14 +84,14 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
     const message = (err as Error).message;
     logger.warn(`${action.id}: ${message}`);
     void recordTunnel(deps, session, action, { bytesUp: 0, bytesDown: 0, closedBy: 'error' }, context.clock.now() - started, `not opened: ${message}`, message);
+    early.stop();
     return writeRawReply(socket, upstreamFailed(`target "${target.name}": ${message}`, action));
   }
-  socket.off('close', onGone);
-  relay(deps, session, action, socket, upstream, request.head, started);
+  relay(deps, session, action, socket, upstream, early.stop(), started);
 }
 
 /** The open tunnel: the 200, then both directions piped with backpressure; bytes counted by the sockets themselves. */
-function relay(deps: EgressDeps, session: AgentSession, action: Action, agent: net.Socket, upstream: net.Socket, head: Buffer, started: number): void {
+function relay(deps: EgressDeps, session: AgentSession, action: Action, agent: net.Socket, upstream: net.Socket, early: readonly Buffer[], started: number): void {
   const { context } = deps;
   let closedBy: ClosedBy | undefined;
   let finished = false;
@@ -131,7 +136,7 @@ function relay(deps: EgressDeps, session: AgentSession, action: Action, agent: n
     });
   }
   agent.write(ESTABLISHED);
-  if (head.length > 0) upstream.write(head);
+  for (const chunk of early) upstream.write(chunk);
   agent.pipe(upstream);
   upstream.pipe(agent);
   agent.resume();
@@ -141,4 +146,46 @@ function recordTunnel(deps: EgressDeps, session: AgentSession, action: Action, d
   return deps.context.pipeline.recordResult(session, action, { summary, durationMs, detail, ...(error !== undefined ? { error } : {}) }).catch((err: Error) => {
     deps.context.logger.error(`${action.id}: could not record the tunnel's result: ${err.message}`);
   });
+}
+
+/**
+ * What the agent sends while its CONNECT waits for a decision and a connection. Clients wait for the
+ * 200 and send nothing, so reading costs nothing and lets the daemon see an agent that hangs up (its
+ * held approval is then cancelled); a client that sends early (a TLS ClientHello) has its bytes kept,
+ * up to limits.bufferBytes, after which the socket is no longer read (TCP holds it back). Nothing
+ * is forwarded before the tunnel is allowed and open.
+ */
+class EarlyBytes {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= this.limit) this.socket.pause();
+  };
+  private readonly onGone: () => void;
+
+  constructor(
+    private readonly socket: net.Socket,
+    head: Buffer,
+    private readonly limit: number,
+    gone: () => void,
+  ) {
+    if (head.length > 0) this.onData(head);
+    this.onGone = gone;
+    socket.on('error', () => undefined);
+    socket.on('data', this.onData);
+    socket.once('end', this.onGone);
+    socket.once('close', this.onGone);
+    if (this.size < limit) socket.resume();
+  }
+
+  /** Stops watching; the socket is paused again and the bytes kept are handed over. */
+  stop(): Buffer[] {
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onGone);
+    this.socket.off('close', this.onGone);
+    return this.chunks;
+  }
 }
