@@ -23,7 +23,7 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 /** The `http.connect` action of a checked destination. */
 export function connectAction(deps: EgressDeps, connectionId: string, checked: CheckedDestination): ActionRequest {
-  const classification = classifyConnect({ host: checked.host, port: checked.port, verdict: checked.verdict });
+  const classification = classifyConnect(checked.host, checked.port, checked.verdict);
   const detail: HttpConnectDetail = { via: 'egress', connectionId, host: checked.host, port: checked.port, addresses: checked.addresses, destination: checked.verdict.destination };
   return {
     target: deps.target.name,
