@@ -15,7 +15,7 @@ import type { TestCertificates } from '../helpers/egress-tls.js';
  * the test's resolver maps to public addresses; the daemon dials a loopback HTTPS server in their place.
  */
 
-const PUBLIC = { registry: '93.184.215.14', other: '93.184.215.15', third: '93.184.215.16' };
+const PUBLIC = { registry: '192.0.2.14', other: '192.0.2.15', third: '192.0.2.16' };
 
 describe('egress CONNECT: allow, hold, deny, time out (real daemon, curl)', () => {
   let dir: string;

@@ -39,7 +39,7 @@ describe('egress destinations: internal addresses refused on the resolved addres
         'v6-metadata.example': ['fd00:ec2::254'],
         'private.example': ['10.1.2.3'],
         // one public answer and one internal: the name is refused (the connect could go to either)
-        'mixed.example': ['93.184.215.14', '127.0.0.1'],
+        'mixed.example': ['192.0.2.14', '127.0.0.1'],
         'intranet.example': ['127.0.0.1'],
       },
     });

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostPort, parseAbsoluteUrl, parseConnectAuthority } from '../../src/proxies/egress/authority.js';
-import { proxyCredentialOf } from '../../src/proxies/egress/proxy-auth.js';
+import { agentCredential } from '../../src/proxies/http/agent-auth.js';
 
 describe('CONNECT authority-form: one canonical host and port, or a sentence why not', () => {
   const accepted: Array<[string, string, number]> = [
@@ -111,32 +111,35 @@ describe('absolute-form request-targets for plain HTTP', () => {
   }
 });
 
-describe('Proxy-Authorization: the agent session token', () => {
+describe('Proxy-Authorization: the agent session token (the HTTP core reads the header egress names)', () => {
   const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+  const of = (value: string | undefined, also: Array<[string, string]> = []) => agentCredential([...(value === undefined ? [] : [['proxy-authorization', value] as [string, string]]), ...also], 'proxy-authorization');
   test('Basic with the token as the password; the user name is ignored', () => {
-    assert.deepEqual(proxyCredentialOf(basic('agent:tok_123')), { ok: true, token: 'tok_123' });
-    assert.deepEqual(proxyCredentialOf(basic('anything:tok:with:colons')), { ok: true, token: 'tok:with:colons' });
-    assert.deepEqual(proxyCredentialOf(`basic ${Buffer.from('a:t').toString('base64')}`), { ok: true, token: 't' });
+    assert.deepEqual(of(basic('agent:tok_123')), { kind: 'token', token: 'tok_123' });
+    assert.deepEqual(of(basic('anything:tok:with:colons')), { kind: 'token', token: 'tok:with:colons' });
   });
   test('Bearer', () => {
-    assert.deepEqual(proxyCredentialOf('Bearer tok_123'), { ok: true, token: 'tok_123' });
+    assert.deepEqual(of('Bearer tok_123'), { kind: 'token', token: 'tok_123' });
   });
-  const refused: Array<[string | undefined, RegExp]> = [
-    [undefined, /proxy authentication required/],
-    ['', /proxy authentication required/],
-    ['Basic', /not valid base64/],
-    ['Basic !!!', /not valid base64/],
-    [`Basic ${Buffer.from('no-colon').toString('base64')}`, /no password/],
-    [`Basic ${Buffer.from('agent:').toString('base64')}`, /empty password/],
-    ['Bearer', /no token/],
-    ['Digest username="a"', /scheme "digest" is not accepted/],
-    ['Negotiate abc', /not accepted/],
+  test('an Authorization header (meant for the origin) is not a proxy credential', () => {
+    assert.deepEqual(of(undefined, [['authorization', 'Bearer tok_123']]), { kind: 'missing' });
+  });
+  const refused: Array<[string, RegExp]> = [
+    ['Basic', /not base64/],
+    ['Basic !!!', /not base64/],
+    [basic('no-colon'), /no password/],
+    [basic('agent:'), /password is empty/],
+    ['Bearer', /empty/],
+    ['Digest username="a"', /must be Bearer/],
   ];
   for (const [header, reason] of refused) {
     test(`refused: ${JSON.stringify(header)}`, () => {
-      const parsed = proxyCredentialOf(header);
-      assert.equal(parsed.ok, false);
+      const parsed = of(header);
+      assert.equal(parsed.kind, 'malformed');
       assert.match((parsed as { reason: string }).reason, reason);
     });
   }
+  test('two Proxy-Authorization headers are refused (which one would count?)', () => {
+    assert.equal(of('Bearer a', [['proxy-authorization', 'Bearer b']]).kind, 'malformed');
+  });
 });

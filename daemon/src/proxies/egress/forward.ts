@@ -1,120 +1,97 @@
-import http from 'node:http';
-import type { Action, AgentSession, HttpRequestDetail, HttpResponseResultDetail, Verdict } from '@airlock/shared';
-import type { ActionRequest } from '../../pipeline/pipeline.js';
-import { hostPort, type ParsedAbsoluteUrl } from './authority.js';
-import { checkDestination, dialChecked } from './destination.js';
-import { policyRefusal, sendReply, upstreamFailed } from './responses.js';
+import type http from 'node:http';
+import type net from 'node:net';
+import { Agent, type buildConnector } from 'undici';
+import type { AgentSession } from '@airlock/shared';
+import { DEFAULT_GRAPHQL_PATHS, describeRequest, egressAttributes } from '../../classify/http/index.js';
+import type { HttpRequestHead } from '../../classify/http/types.js';
+import { runExchange, type ExchangeHooks, type ExchangeRoute } from '../http/exchange.js';
+import { CookieJar } from '../http/cookies.js';
+import { hostPort } from './authority.js';
+import { checkDestination } from './destination.js';
 import type { AgentSocket, EgressDeps } from './listener.js';
 
-type AbsoluteUrl = Extract<ParsedAbsoluteUrl, { ok: true }>;
-
-export interface ForwardRequest {
-  connection: AgentSocket;
-  session: AgentSession;
-  url: AbsoluteUrl;
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-}
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own: never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
-
-const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 /**
- * A plain-HTTP request in absolute form (`GET http://host/path`): an `http.request` action on the
- * checked destination (internal ones refused as for CONNECT), then forwarded to exactly the checked
- * address with the proxy's headers removed; the response streams back. No credential is added.
+ * Plain-HTTP requests in absolute form (`GET http://host/path`) through the egress proxy: each is an
+ * `http.request` run by the HTTP core's exchange (classified, held with its body unread, response
+ * masked and recorded) like an API target's, with egress's differences in the hooks: the request is
+ * described from its absolute URL, the destination resolved and checked as for CONNECT (an internal
+ * one refused under egress-internal, the `destination` attribute added, a session grant scoped to
+ * host:port), no credential added, and the connection made to the checked address itself.
  */
-export async function forwardRequest(deps: EgressDeps, request: ForwardRequest): Promise<void> {
-  const { context, target } = deps;
-  const { req, res, session, url } = request;
-  // the body stays unread until the decision: a held upload is held back by TCP
-  req.pause();
-  const gone = new AbortController();
-  res.once('close', () => gone.abort());
-
-  const check = await checkDestination({ host: url.host, port: url.port }, target, deps.resolve, context.daemonPorts?.() ?? []);
-  if (!check.ok) return sendReply(res, upstreamFailed(`target "${target.name}": ${check.reason}`), true);
-  const checked = check.checked;
-  const method = req.method ?? '';
-  const path = url.url.pathname;
-  const headers = forwardedHeaders(req.rawHeaders);
-  headers.push(['host', url.url.host]);
-  const detail: HttpRequestDetail = {
-    via: 'egress',
-    connectionId: request.connection.id,
-    method,
-    url: `${url.url.origin}${path}${url.url.search === '' ? '' : '?…'}`,
-    host: checked.host,
-    path,
-    headers: Object.fromEntries(headers.filter(([name]) => name !== 'cookie' && name !== 'authorization')),
-  };
-  const cls = READ_METHODS.has(method) ? 'read' : WRITE_METHODS.has(method) ? 'write' : 'unknown';
-  const actionRequest: ActionRequest = {
-    target: target.name,
-    protocol: 'egress',
-    kind: 'http.request',
-    summary: `${method} ${url.url.origin}${path}`,
-    risk: cls === 'read' ? 'low' : 'medium',
-    attributes: { class: cls, method, path, host: checked.host, destination: checked.verdict.destination, ...(method === 'DELETE' ? { destructive: true } : {}) },
-    detail,
-    grantKey: hostPort(checked),
-  };
-  const refuse = checked.verdict.refuse === undefined ? undefined : { ruleId: 'egress-internal', reason: checked.verdict.refuse };
-  let decided: { action: Action; verdict: Verdict };
-  try {
-    decided = context.pipeline.submitNow(session, actionRequest, refuse) ?? (await context.pipeline.submit(session, actionRequest, { signal: gone.signal, refuse }));
-  } catch (err) {
-    return sendReply(res, upstreamFailed(`target "${target.name}": Airlock could not decide on ${method} ${url.url.origin}${path}: ${(err as Error).message}`), true);
-  }
-  const { action, verdict } = decided;
-  if (!verdict.allowed) return sendReply(res, policyRefusal(action, verdict), !req.complete);
-
-  const started = context.clock.now();
-  let requestBytes = 0;
-  let result: HttpResponseResultDetail = { requestBytes: 0 };
-  let error: string | undefined;
-  try {
-    const socket = await dialChecked(checked, deps.dial, context.limits.connectTimeoutMs, context.clock, gone.signal);
-    const upstream = http.request({ method, path: `${path}${url.url.search}`, headers: headers.flat(), setHost: false, createConnection: () => socket });
-    req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
-    req.pipe(upstream);
-    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      upstream.once('response', resolve);
-      upstream.once('error', reject);
-    });
-    const back = forwardedHeaders(response.rawHeaders);
-    res.writeHead(response.statusCode ?? 502, back.flat());
-    response.pipe(res);
-    await new Promise<void>((resolve, reject) => {
-      response.once('end', resolve);
-      response.once('error', reject);
-      res.once('close', resolve);
-    });
-    result = { status: response.statusCode, headers: Object.fromEntries(back.filter(([name]) => name !== 'set-cookie')), requestBytes };
-  } catch (err) {
-    error = (err as Error).message;
-    result = { requestBytes };
-    if (!res.headersSent) sendReply(res, upstreamFailed(`target "${target.name}": ${error}`, action), true);
-    else res.destroy();
-  }
-  await context.pipeline
-    .recordResult(session, action, { summary: error ? `${method} ${path}: ${error}` : `${result.status} ${method} ${path}`, durationMs: context.clock.now() - started, detail: result, ...(error ? { error } : {}) })
-    .catch((err: Error) => context.logger.error(`${action.id}: could not record the result: ${err.message}`));
+export interface PlainHttp {
+  forward(connection: AgentSocket, session: AgentSession, req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  close(): Promise<void>;
 }
 
-/** Header pairs as sent, names lowercased, without hop-by-hop headers and those the Connection header names. */
-function forwardedHeaders(raw: string[]): Array<[string, string]> {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
-  }
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (!HOP_BY_HOP.has(name) && !named.has(name)) out.push([name, raw[i + 1]!]);
-  }
-  return out;
+export function plainHttp(deps: EgressDeps): PlainHttp {
+  const { target, context } = deps;
+  const limits = context.limits;
+  // one pool for the target, keyed by the checked address: the origin an exchange is sent to is
+  // `http://<address>:<port>`, never a name, so no lookup happens after the check (DNS rebinding)
+  const dispatcher = new Agent({ connect: connector(deps), headersTimeout: 0, bodyTimeout: limits.idleTimeoutMs });
+  const jars = new Map<string, CookieJar>();
+  const hooks: ExchangeHooks = {
+    via: 'egress',
+    describe: (head: HttpRequestHead) => describeRequest(head, 'absolute', { maxTargetBytes: limits.actionTextBytes }),
+    route: async (description): Promise<ExchangeRoute> => {
+      const check = await checkDestination({ host: description.host, port: description.port }, target, deps.resolve, context.daemonPorts?.() ?? []);
+      if (!check.ok) throw new Error(`target "${target.name}": ${check.reason}`);
+      const checked = check.checked;
+      const address = checked.addresses[0]!;
+      const authority = hostPort(checked);
+      return {
+        origin: `http://${hostPort({ host: address, port: checked.port })}`,
+        // RFC 9112 §3.2.2: the Host a proxy sends is the request-target's authority, whatever the agent sent
+        hostHeader: checked.port === 80 ? authority.slice(0, authority.lastIndexOf(':')) : authority,
+        basePath: '',
+        dispatcher,
+        secrets: [],
+        attributes: egressAttributes(checked.verdict),
+        ...(checked.verdict.refuse !== undefined ? { refuse: { ruleId: 'egress-internal', reason: checked.verdict.refuse } } : {}),
+        grantKey: authority,
+      };
+    },
+    classifyOptions: { graphqlPaths: DEFAULT_GRAPHQL_PATHS, documentBytes: limits.actionTextBytes },
+  };
+  return {
+    async forward(connection, session, req, res) {
+      let jar = jars.get(session.id);
+      if (!jar) jars.set(session.id, (jar = new CookieJar()));
+      const exchange = {
+        id: connection.id,
+        session,
+        gone: connection.gone.signal,
+        jar,
+        closeAfterResponse: () => {
+          res.shouldKeepAlive = false;
+          res.once('finish', () => req.socket.end());
+        },
+      };
+      await runExchange(req, res, exchange, { target, context, hooks });
+    },
+    close: () => dispatcher.close().catch(() => undefined),
+  };
+}
+
+/** undici's connect step, through the egress dialler (to the checked address the origin names), within limits.connectTimeout. */
+function connector(deps: EgressDeps): buildConnector.connector {
+  return (options, callback) => {
+    const host = options.hostname.replace(/^\[|\]$/g, '');
+    // the URL parser leaves a scheme's default port out of the origin
+    const port = options.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(options.port);
+    const socket: net.Socket = deps.dial(host, port);
+    const timer = deps.context.clock.setTimeout(() => {
+      socket.destroy(new Error(`no answer from ${options.hostname}:${options.port} within ${deps.context.limits.connectTimeoutMs} ms (limits.connectTimeout)`));
+    }, deps.context.limits.connectTimeoutMs);
+    const onError = (err: Error): void => {
+      timer.cancel();
+      callback(err, null);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      timer.cancel();
+      socket.off('error', onError);
+      callback(null, socket);
+    });
+  };
 }

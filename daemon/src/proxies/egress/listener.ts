@@ -7,11 +7,12 @@ import type { ConnectionLease } from '../connection-limits.js';
 import { listenForTarget } from '../tcp-listener.js';
 import { newId } from '../../util/ids.js';
 import { parseAbsoluteUrl, parseConnectAuthority } from './authority.js';
-import { proxyCredentialOf } from './proxy-auth.js';
+import { agentCredential } from '../http/agent-auth.js';
+import { headerListOf } from '../http/headers.js';
 import { badRequest, busy, proxyAuthRequired, sendReply, writeRawReply, type EgressReply } from './responses.js';
 import { systemDial, systemResolve, type Dial, type Resolve } from './destination.js';
 import { openTunnel } from './tunnel.js';
-import { forwardRequest } from './forward.js';
+import { plainHttp } from './forward.js';
 
 export interface EgressOptions {
   /** how host names are resolved; the system resolver unless a test maps names to chosen addresses */
@@ -38,6 +39,8 @@ export interface AgentSocket {
   refusal?: { message: string; release(): void };
   session?: AgentSession;
   authTimer?: { cancel(): void };
+  /** aborted when the connection closes: what it has held is cancelled */
+  readonly gone: AbortController;
 }
 
 /**
@@ -62,10 +65,11 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       maxHeaderSize: limits.actionTextBytes,
     });
     if (limits.idleTimeoutMs > 0) server.timeout = limits.idleTimeoutMs;
+    const plain = plainHttp(deps);
 
     server.on('connection', (socket: net.Socket) => {
       socket.on('error', () => undefined);
-      const state: AgentSocket = { id: newId('egc') };
+      const state: AgentSocket = { id: newId('egc'), gone: new AbortController() };
       const admission = context.connections.admit();
       if (admission.kind === 'refused') {
         if (admission.atOnce) {
@@ -85,6 +89,7 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       }, limits.authTimeoutMs);
       socket.once('close', () => {
         accepted.delete(socket);
+        state.gone.abort();
         state.authTimer?.cancel();
         state.lease?.release();
         state.refusal?.release();
@@ -92,10 +97,11 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
     });
 
     /** Logs the request's agent in on its connection, or says why not (407, or 503 over a cap). */
-    const login = (state: AgentSocket, header: string | undefined): { ok: true; session: AgentSession } | { ok: false; reply: EgressReply } => {
+    const login = (state: AgentSocket, rawHeaders: string[]): { ok: true; session: AgentSession } | { ok: false; reply: EgressReply } => {
       if (state.refusal) return { ok: false, reply: busy(state.refusal.message) };
-      const credential = proxyCredentialOf(header);
-      if (!credential.ok) return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${credential.reason}`) };
+      const credential = agentCredential(headerListOf(rawHeaders), 'proxy-authorization');
+      if (credential.kind === 'missing') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": proxy authentication required: put the agent session token in the proxy URL (http://agent:<token>@host:port)`) };
+      if (credential.kind === 'malformed') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${credential.reason}`) };
       const result = context.sessions.authenticate(credential.token, target.name);
       if (!result.ok) return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${result.message}`) };
       if (state.session !== undefined) {
@@ -117,7 +123,7 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       socket.pause();
       const state = sockets.get(req.socket);
       if (!state) return void socket.destroy();
-      const logged = login(state, req.headers['proxy-authorization']);
+      const logged = login(state, req.rawHeaders);
       if (!logged.ok) return writeRawReply(socket, logged.reply);
       const authority = parseConnectAuthority(req.url ?? '');
       if (!authority.ok) return writeRawReply(socket, badRequest(`target "${target.name}": ${authority.reason}`));
@@ -129,10 +135,13 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       if (!state) return void req.socket.destroy();
       const parsed = parseAbsoluteUrl(req.url ?? '');
       if (!parsed.ok) return sendReply(res, badRequest(`target "${target.name}": ${parsed.reason}`), true);
-      const logged = login(state, req.headers['proxy-authorization']);
+      const logged = login(state, req.rawHeaders);
       // a refused login closes the connection: a client that retries with credentials opens a new one
       if (!logged.ok) return sendReply(res, logged.reply, logged.reply.status !== 407);
-      void forwardRequest(deps, { connection: state, session: logged.session, url: parsed, req, res });
+      plain.forward(state, logged.session, req, res).catch((err: Error) => {
+        context.logger.error(`connection ${state.id}: ${req.method} request failed: ${err.message}`);
+        res.destroy();
+      });
     });
 
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -143,10 +152,17 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       writeRawReply(socket, { ...reply, status });
     });
 
-    return listenForTarget(server, target, context, () => {
-      for (const exchange of deps.open) exchange.close('daemon');
+    const listener = await listenForTarget(server, target, context, () => {
+      for (const tunnel of deps.open) tunnel.close('daemon');
       for (const socket of accepted) socket.destroy();
     });
+    return {
+      address: listener.address,
+      close: async () => {
+        await listener.close();
+        await plain.close();
+      },
+    };
   };
 }
 

@@ -11,7 +11,7 @@ import type { Action, Verdict } from '@airlock/shared';
 /** The JSON body of a refusal or failure. */
 export type EgressErrorBody =
   | { error: 'airlock_policy'; rule: string; reason: string; action: string }
-  | { error: 'airlock_proxy_auth' | 'airlock_bad_request' | 'airlock_busy' | 'airlock_upstream'; reason: string; action?: string };
+  | { error: 'airlock_proxy_auth' | 'airlock_bad_request' | 'airlock_limit' | 'airlock_upstream'; reason: string; action?: string };
 
 export interface EgressReply {
   status: number;
@@ -30,7 +30,7 @@ export function badRequest(reason: string): EgressReply {
 }
 
 export function busy(reason: string): EgressReply {
-  return { status: 503, headers: {}, body: { error: 'airlock_busy', reason } };
+  return { status: 503, headers: {}, body: { error: 'airlock_limit', reason } };
 }
 
 export function upstreamFailed(reason: string, action?: Action): EgressReply {
