@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
 import { freePort } from './pg-cluster.js';
-import { makeTestCertificates, type TestCertificates } from './egress-tls.js';
+import { createCertificateAuthority } from './tls-certs.js';
 
 /** The test wiring of the daemon (egress-daemon-main.ts), compiled next to this file. */
 const ENTRY = fileURLToPath(new URL('./egress-daemon-main.js', import.meta.url));
@@ -171,7 +171,21 @@ export async function startWitness(host = '127.0.0.1'): Promise<{ port: number; 
   return { port: (server.address() as net.AddressInfo).port, accepted: () => accepted, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-export { makeTestCertificates };
+/** A CA and a server certificate it signed, made at test time; the CA also as a file (curl --cacert, git http.sslCAInfo, Python cafile). */
+export interface TestCertificates {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  caFile: string;
+}
+
+export async function makeTestCertificates(dir: string, names: { dns: string[]; ips: string[] }): Promise<TestCertificates> {
+  const ca = await createCertificateAuthority('Airlock egress test CA');
+  const leaf = await ca.issue(names);
+  const caFile = path.join(dir, 'egress-test-ca.pem');
+  writeFileSync(caFile, ca.cert);
+  return { caPem: ca.cert, certPem: leaf.cert, keyPem: leaf.key, caFile };
+}
 
 /** Runs a command to completion, capturing its output (never throws; a timeout kills it). */
 export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
