@@ -8,6 +8,7 @@ import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
+import { benchEgress } from './egress.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -20,6 +21,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['sse', benchSse],
   ['postgres', benchPostgres],
   ['ssh', benchSsh],
+  ['egress', benchEgress],
 ];
 
 const only = process.argv.slice(2);

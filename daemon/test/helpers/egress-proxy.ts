@@ -203,7 +203,7 @@ export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}
   });
 }
 
-/** A raw CONNECT through the proxy: the status line, headers and body of the proxy's answer, and the socket (open on 200). */
+/** A raw CONNECT through the proxy: the status line, headers and body of the proxy's answer, and the socket (open on 200), paused: resume it to read. */
 export function rawConnect(port: number, authority: string, headers: Record<string, string> = {}): Promise<{ status: number; head: string; body: string; socket: net.Socket }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -220,6 +220,8 @@ export function rawConnect(port: number, authority: string, headers: Record<stri
       const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
       if (buffered.length < end + 4 + length) return;
       socket.off('data', onData);
+      // paused, so nothing that follows the answer is emitted before the caller listens
+      socket.pause();
       const body = buffered.subarray(end + 4, end + 4 + length).toString();
       const rest = buffered.subarray(end + 4 + length);
       if (rest.length > 0) socket.unshift(rest);

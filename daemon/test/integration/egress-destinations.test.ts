@@ -102,6 +102,7 @@ describe('egress destinations: internal addresses refused on the resolved addres
     const before = listed.accepted();
     const r = await rawConnect(h.port, `127.0.0.1:${listed.port}`, { 'proxy-authorization': basicAuth(h.token) });
     assert.equal(r.status, 200);
+    r.socket.resume();
     await new Promise<void>((resolve) => r.socket.once('close', () => resolve()));
     assert.equal(listed.accepted(), before + 1);
     const action = await waitForRecord(h, (rs) => rs.find((x) => x.type === 'action' && x.action?.attributes.port === listed.port));

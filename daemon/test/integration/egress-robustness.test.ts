@@ -55,6 +55,7 @@ function readExactly(socket: net.Socket, bytes: number): Promise<Buffer> {
       }
     };
     socket.on('data', onData);
+    socket.resume();
     socket.once('close', () => (got < bytes ? reject(new Error(`closed after ${got} of ${bytes} bytes`)) : undefined));
   });
 }

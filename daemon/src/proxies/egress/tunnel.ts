@@ -118,13 +118,20 @@ function relay(deps: EgressDeps, session: AgentSession, action: Action, agent: n
   upstream.on('error', () => end('error'));
   agent.once('close', () => {
     closedBy ??= 'agent';
-    upstream.end(() => upstream.destroy());
+    // nobody is left to read what the upstream sends: what the agent sent is flushed, then it goes
+    destroyOnceFlushed(upstream);
     finish();
   });
   upstream.once('close', () => {
     closedBy ??= 'upstream';
-    if (agent.writableEnded) agent.destroy();
-    else agent.end(() => agent.destroy());
+    // what the upstream sent is delivered before the agent's side ends (destroying it now would drop
+    // bytes still queued); what the agent sends from here on has nowhere to go and is discarded, so
+    // its end is seen and the socket closes itself, or is cut after limits.connectTimeout
+    agent.unpipe(upstream);
+    agent.resume();
+    if (!agent.writableEnded) agent.end();
+    const grace = context.clock.setTimeout(() => agent.destroy(), context.limits.connectTimeoutMs);
+    agent.once('close', () => grace.cancel());
     finish();
   });
   if (context.limits.idleTimeoutMs > 0) {
@@ -140,6 +147,14 @@ function relay(deps: EgressDeps, session: AgentSession, action: Action, agent: n
   agent.pipe(upstream);
   upstream.pipe(agent);
   agent.resume();
+}
+
+/** Ends a socket's writing side and destroys it once what was queued is written. */
+function destroyOnceFlushed(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableFinished) return void socket.destroy();
+  socket.once('finish', () => socket.destroy());
+  if (!socket.writableEnded) socket.end();
 }
 
 function recordTunnel(deps: EgressDeps, session: AgentSession, action: Action, detail: HttpTunnelResultDetail, durationMs: number, summary: string, error?: string): Promise<void> {
