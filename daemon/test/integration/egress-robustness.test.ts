@@ -16,7 +16,7 @@ interface EchoServer {
   close(): Promise<void>;
 }
 
-/** Echoes what it gets; `bye\n` makes it send `closing\n` and hang up mid-tunnel; `big N\n` sends N bytes. */
+/** Echoes what it gets; `bye\n` makes it send `closing\n` and hang up mid-tunnel; `big N\n` sends N bytes; `burst N\n` sends N bytes and hangs up at once. */
 async function startEchoServer(): Promise<EchoServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -26,6 +26,8 @@ async function startEchoServer(): Promise<EchoServer> {
     socket.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       if (text === 'bye\n') return void socket.end('closing\n');
+      const burst = /^burst (\d+)\n$/.exec(text);
+      if (burst) return void socket.end(Buffer.alloc(Number(burst[1]), 0x63));
       const big = /^big (\d+)\n$/.exec(text);
       if (big) return void socket.write(Buffer.alloc(Number(big[1]), 0x62));
       socket.write(chunk);
@@ -93,6 +95,20 @@ describe('egress under abuse and failure (real daemon)', () => {
     const detail = HttpTunnelResultDetail.parse(result.detail);
     assert.equal(detail.bytesUp, 'hello\n'.length + 'big 100000\n'.length + 'bye\n'.length);
     assert.equal(detail.closedBy, 'upstream');
+  });
+
+  test('an upstream that sends 8 MB and hangs up at once: every byte reaches the agent before its side ends', async () => {
+    const socket = await tunnel();
+    const size = 8_000_000;
+    const received = new Promise<number>((resolve) => {
+      let got = 0;
+      socket.on('data', (chunk: Buffer) => (got += chunk.length));
+      socket.once('end', () => resolve(got));
+    });
+    socket.resume();
+    socket.write(`burst ${size}\n`);
+    assert.equal(await received, size);
+    socket.destroy();
   });
 
   test('an idle tunnel is closed after limits.idleTimeout and recorded as closed by a limit', async () => {
