@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { basicAuth, rawConnect, startEgressProxy } from '../test/helpers/egress-proxy.js';
@@ -44,6 +45,26 @@ async function startSink(): Promise<net.Server> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
+}
+
+/**
+ * The floor of any Node relay: a separate process that accepts and pipes each connection to the
+ * server, nothing else (no HTTP, no policy, no recording). Resolves with its port.
+ */
+async function startBareRelay(targetPort: number): Promise<{ port: number; child: ChildProcess }> {
+  const code = `const net = require('node:net');
+const server = net.createServer({ allowHalfOpen: true }, (a) => {
+  const b = net.connect({ port: ${targetPort}, host: '127.0.0.1', allowHalfOpen: true });
+  a.on('error', () => b.destroy()); b.on('error', () => a.destroy());
+  a.pipe(b); b.pipe(a);
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (c) => reject(new Error(`the bare relay exited (${c})`)));
+  });
+  return { port, child };
 }
 
 function portOf(server: net.Server): number {
@@ -110,10 +131,14 @@ export async function benchEgress(): Promise<BenchSection> {
     r.socket.allowHalfOpen = true;
     return r.socket;
   };
+  const bareDown = await startBareRelay(portOf(source));
+  const bareUp = await startBareRelay(portOf(sink));
   try {
-    const best = { downDirect: 0, downVia: 0, upDirect: 0, upVia: 0 };
+    const best = { downDirect: 0, downVia: 0, downBare: 0, upDirect: 0, upVia: 0, upBare: 0 };
     for (let run = 0; run < RUNS; run++) {
       best.downDirect = Math.max(best.downDirect, await timed(() => directSocket(portOf(source)), drain, bytes));
+      best.downBare = Math.max(best.downBare, await timed(() => directSocket(bareDown.port), drain, bytes));
+      best.upBare = Math.max(best.upBare, await timed(() => directSocket(bareUp.port), (s) => upload(s, bytes), bytes));
       best.downVia = Math.max(best.downVia, await timed(() => tunnelTo(portOf(source)), drain, bytes));
       best.upDirect = Math.max(best.upDirect, await timed(() => directSocket(portOf(sink)), (s) => upload(s, bytes), bytes));
       best.upVia = Math.max(best.upVia, await timed(() => tunnelTo(portOf(sink)), (s) => upload(s, bytes), bytes));
@@ -123,12 +148,21 @@ export async function benchEgress(): Promise<BenchSection> {
       figures: [
         { name: `${TRANSFER_MB} MB down through a CONNECT tunnel`, value: best.downVia, unit: 'MB/s', baseline: { name: 'direct TCP', value: best.downDirect } },
         { name: 'download ratio', value: best.downVia / best.downDirect, unit: 'x', target: { op: '>=', value: 0.8 } },
+        { name: `${TRANSFER_MB} MB down through a bare Node pipe relay (own process)`, value: best.downBare, unit: 'MB/s', baseline: { name: 'direct TCP', value: best.downDirect } },
+        { name: 'download: tunnel vs bare relay', value: best.downVia / best.downBare, unit: 'x' },
         { name: `${TRANSFER_MB} MB up through a CONNECT tunnel`, value: best.upVia, unit: 'MB/s', baseline: { name: 'direct TCP', value: best.upDirect } },
         { name: 'upload ratio', value: best.upVia / best.upDirect, unit: 'x', target: { op: '>=', value: 0.8 } },
+        { name: `${TRANSFER_MB} MB up through a bare Node pipe relay (own process)`, value: best.upBare, unit: 'MB/s', baseline: { name: 'direct TCP', value: best.upDirect } },
+        { name: 'upload: tunnel vs bare relay', value: best.upVia / best.upBare, unit: 'x' },
       ],
-      notes: [`best of ${RUNS} runs each; the tunnel relays with stream.pipe in both directions and counts bytes from the sockets' own counters (no per-chunk work)`],
+      notes: [
+        `best of ${RUNS} runs each, alternated; the tunnel relays with stream.pipe in both directions and counts bytes from the sockets' own counters (no per-chunk work)`,
+        'a relay in its own process adds two socket copies per byte and a process to schedule: the bare relay shows the ceiling any Node relay reaches on this machine',
+      ],
     };
   } finally {
+    bareDown.child.kill();
+    bareUp.child.kill();
     await h.stop();
     await new Promise<void>((resolve) => source.close(() => resolve()));
     await new Promise<void>((resolve) => sink.close(() => resolve()));
