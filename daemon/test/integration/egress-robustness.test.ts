@@ -111,6 +111,14 @@ describe('egress under abuse and failure (real daemon)', () => {
     socket.destroy();
   });
 
+  test('bytes the agent sends right after its CONNECT head (before the 200) are kept and forwarded once the tunnel opens', async () => {
+    const socket = net.connect(h.port, '127.0.0.1');
+    socket.write(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nProxy-Authorization: ${basicAuth(h.token)}\r\n\r\nearly\n`);
+    const got = await readExactly(socket, 'HTTP/1.1 200 Connection Established\r\n\r\n'.length + 'early\n'.length);
+    assert.equal(got.toString(), 'HTTP/1.1 200 Connection Established\r\n\r\nearly\n');
+    socket.destroy();
+  });
+
   test('an idle tunnel is closed after limits.idleTimeout and recorded as closed by a limit', async () => {
     const socket = await tunnel();
     socket.write('ping\n');
