@@ -2,6 +2,7 @@ import { formatSection, type BenchSection } from './report.js';
 import { benchPolicy } from './policy.js';
 import { benchClassify } from './classify.js';
 import { benchShellClassify } from './shell-classify.js';
+import { benchHttpClassify } from './http-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
 import { benchPostgres } from './postgres.js';
@@ -15,6 +16,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['policy', benchPolicy],
   ['classify', benchClassify],
   ['shell', benchShellClassify],
+  ['http-classify', benchHttpClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
   ['recording', benchRecording],

@@ -2,7 +2,8 @@ import type { AttributeValue } from '@airlock/shared';
 import { bodyNeeded, isGraphqlPath } from './body-need.js';
 import { classifyGitPush, gitServiceOf, type GitService } from './git.js';
 import { readGraphqlBody, readGraphqlQueryString, type GraphqlReading } from './graphql.js';
-import { methodClass, riskOf, stricterClass } from './method.js';
+import { methodClass, methodOverridesOf, riskOf, stricterClass } from './method.js';
+import { queryPairsAnySeparator } from './path.js';
 import type { BodyPrefix, HttpClass, HttpClassification, HttpClassifyOptions, HttpRequestDescription } from './types.js';
 
 /** An approval prompt's one line: longer summaries are cut with an ellipsis. */
@@ -35,15 +36,16 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
   if (git !== undefined) {
     push = readPush(git, body, reasons);
     // a fetch (upload-pack) is a read though it is a POST; a push is a write, or unknown when its commands cannot be read
-    cls = push?.error !== undefined ? 'unknown' : git.class;
+    cls = push?.error !== undefined ? 'unknown' : graphql !== undefined ? stricterClass(cls, git.class) : git.class;
     if (push !== undefined && push.error === undefined) destructive ||= push.forcePush || push.deletesRef;
   }
 
-  if (req.methodOverrides.length > 1) {
+  const overrides = methodOverridesWithBody(req, body);
+  if (overrides.length > 1) {
     cls = stricterClass(cls, 'unknown');
-    reasons.push(`the request names several method overrides (${req.methodOverrides.join(', ')}); which one the server acts on is unknown`);
-  } else if (req.methodOverrides.length === 1) {
-    const override = req.methodOverrides[0]!;
+    reasons.push(`the request names several method overrides (${overrides.join(', ')}); which one the server acts on is unknown`);
+  } else if (overrides.length === 1) {
+    const override = overrides[0]!;
     const byOverride = methodClass(override);
     cls = stricterClass(cls, byOverride.class);
     destructive ||= byOverride.destructive;
@@ -63,7 +65,7 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
     destructive,
   };
   if (req.contentType !== undefined) attributes.contentType = req.contentType;
-  if (req.methodOverride !== undefined) attributes.methodOverride = req.methodOverride;
+  if (overrides.length > 0) attributes.methodOverride = overrides.join(', ');
 
   const classification: HttpClassification = { class: cls, risk: riskOf(cls, destructive), summary: '', attributes, reasons };
   if (graphql !== undefined) {
@@ -71,7 +73,7 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
     attributes.graphqlOperation = [...new Set(operations.map((operation) => operation.type))];
     attributes.graphqlFields = [...new Set(operations.flatMap((operation) => operation.fields))];
     classification.graphql = { operations };
-    if (documents.length > 0) classification.graphql.document = documents.join('\n\n').slice(0, options.documentBytes);
+    if (documents.length > 0) classification.graphql.document = cutToBytes(documents.join('\n\n'), options.documentBytes);
     if (parseError !== undefined) classification.graphql.parseError = parseError;
   }
   if (git !== undefined) {
@@ -83,8 +85,24 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
       attributes.deletesRef = push.deletesRef;
     }
   }
-  classification.summary = cut(git !== undefined ? gitSummary(req, git, push) : graphql !== undefined ? graphqlSummary(req, graphql.reading) : requestSummary(req));
+  classification.summary = cut(git !== undefined ? gitSummary(req, git, push) : graphql !== undefined ? graphqlSummary(req, graphql.reading) : requestSummary(req, overrides));
   return classification;
+}
+
+/**
+ * The overrides of the head, and a `_method` field of a form body when the body was read whole
+ * (Rails' Rack::MethodOverride and Laravel act on it for a POST). A form body that was not read is
+ * not looked into: the POST is a write either way, only `destructive` may be missed.
+ */
+function methodOverridesWithBody(req: HttpRequestDescription, body: BodyPrefix | undefined): string[] {
+  if (req.method !== 'POST' || req.contentType !== 'application/x-www-form-urlencoded' || body === undefined || !body.complete || req.contentEncoding !== undefined) {
+    return req.methodOverrides;
+  }
+  const text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('latin1');
+  if (!/_method|%5Fmethod/i.test(text)) return req.methodOverrides;
+  const overrides = [...req.methodOverrides];
+  for (const value of methodOverridesOf([], queryPairsAnySeparator(text))) if (!overrides.includes(value)) overrides.push(value);
+  return overrides;
 }
 
 type GitPush = ReturnType<typeof classifyGitPush>;
@@ -186,8 +204,8 @@ function hostAndPort(req: HttpRequestDescription): string {
 }
 
 /** "POST api.github.com/repos/a/b/pulls", "GET api.example/items (as DELETE)" */
-function requestSummary(req: HttpRequestDescription): string {
-  const override = req.methodOverride !== undefined ? ` (as ${req.methodOverride})` : '';
+function requestSummary(req: HttpRequestDescription, overrides: readonly string[] = req.methodOverrides): string {
+  const override = overrides.length > 0 ? ` (as ${overrides.join(', ')})` : '';
   return `${req.method} ${hostAndPort(req)}${req.path}${override}`;
 }
 
@@ -205,6 +223,15 @@ function graphqlSummary(req: HttpRequestDescription, reading: GraphqlReading): s
   const order = ['mutation', 'subscription', 'query'];
   const parts = order.filter((type) => byType.has(type)).map((type) => `${type} ${[...byType.get(type)!].join(', ')}`.trimEnd());
   return `GraphQL ${parts.join('; ')}`;
+}
+
+/** The longest start of `text` that is at most `max` bytes of UTF-8, never ending in half a character. */
+function cutToBytes(text: string, max: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
 }
 
 function cut(text: string): string {

@@ -48,11 +48,12 @@ function describe(head: HttpRequestHead, base: RequestBase, limits: DescribeLimi
   const path = canonicalPath(rawPath);
   const queryText = canonicalQuery(rawQuery);
   const headers = head.headers.map(([name, value]) => [name.toLowerCase(), value] as const);
-  const overrides = methodOverridesOf(headers, queryPairsAnySeparator(queryText));
+  const query = queryPairs(queryText);
+  const overrides = methodOverridesOf(headers, queryText.includes(';') ? queryPairsAnySeparator(queryText) : query);
   const description: HttpRequestDescription = {
     method: head.method,
     path,
-    query: queryPairs(queryText),
+    query,
     forwardTarget: queryText === '' ? path : `${path}?${queryText}`,
     host: location.host,
     port: location.port,

@@ -75,11 +75,13 @@ export function classifyDestination(input: DestinationInput): DestinationVerdict
 
   const hostAddress = canonicalAddress(host);
   const addresses: string[] = [];
-  for (const address of input.addresses.length === 0 && hostAddress !== undefined ? [hostAddress] : input.addresses) {
+  for (const address of input.addresses) {
     const canonical = canonicalAddress(address);
     if (canonical === undefined) return { destination: 'internal', refuse: `${where} is refused: "${address}" is not an IP address.`, reasons: [] };
-    addresses.push(canonical);
+    if (!addresses.includes(canonical)) addresses.push(canonical);
   }
+  // an address literal is checked itself, whatever the caller resolved it to
+  if (hostAddress !== undefined && !addresses.includes(hostAddress)) addresses.push(hostAddress);
   const byName = listed ? 'listed' : 'public';
   if (addresses.length === 0) return { destination: byName, refuse: `${where} is refused: ${input.host} resolved to no address.`, reasons: [] };
 

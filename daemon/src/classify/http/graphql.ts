@@ -22,6 +22,9 @@ export interface GraphqlReading {
   parseError?: string;
 }
 
+/** Strict: a body that is not UTF-8 is not guessed at. The BOM is kept, so JSON with one fails as it does on most servers. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** A GraphQL request payload: `{ query, operationName, variables, extensions }`. */
 interface Payload {
   query?: unknown;
@@ -55,20 +58,21 @@ export function readGraphqlDocument(text: string): { operations: GraphqlOperatio
 /**
  * Top-level field names (not aliases: `{ viewer: deleteRepository }` runs deleteRepository), with
  * fragment spreads and inline fragments resolved; `@skip`/`@include` are ignored (the field may run).
+ * Each fragment is expanded once per operation: a second spread adds no field, and expanding every
+ * path through fragments that spread each other twice would take exponential time (and a cycle forever).
  */
-function collectFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, visiting: Set<string>, into: Set<string>): void {
+function collectFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, expanded: Set<string>, into: Set<string>): void {
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       into.add(selection.name.value);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      collectFields(selection.selectionSet, fragments, visiting, into);
+      collectFields(selection.selectionSet, fragments, expanded, into);
     } else {
       const name = selection.name.value;
       const fragment = fragments.get(name);
-      if (fragment === undefined || visiting.has(name)) continue;
-      visiting.add(name);
-      collectFields(fragment.selectionSet, fragments, visiting, into);
-      visiting.delete(name);
+      if (fragment === undefined || expanded.has(name)) continue;
+      expanded.add(name);
+      collectFields(fragment.selectionSet, fragments, expanded, into);
     }
   }
 }
@@ -118,7 +122,7 @@ export function readGraphqlBody(bytes: Uint8Array, complete: boolean, contentTyp
   if (contentEncoding !== undefined) return { ...reading, uninspectable: `the GraphQL request body is ${contentEncoding}-encoded and was not inspected` };
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { ...reading, uninspectable: 'the GraphQL request body is not UTF-8' };
   }
@@ -176,6 +180,8 @@ function addQueryPairs(reading: GraphqlReading, pairs: ReadonlyArray<readonly [s
   return required;
 }
 
+const JSON_WHITESPACE = ' \t\n\r';
+
 /**
  * Whether a JSON text (already known to parse) has an object with the same key twice. Keys are
  * compared decoded (`"\u0071uery"` is `query`).
@@ -190,10 +196,10 @@ export function hasRepeatedKey(text: string): boolean {
       while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
       const raw = text.slice(i, end + 1);
       i = end + 1;
-      while (i < text.length && /\s/.test(text[i]!)) i++;
+      while (i < text.length && JSON_WHITESPACE.includes(text[i]!)) i++;
       const keys = stack[stack.length - 1];
       if (text[i] === ':' && keys) {
-        const key = JSON.parse(raw) as string;
+        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
         if (keys.has(key)) return true;
         keys.add(key);
       }

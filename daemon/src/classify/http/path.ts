@@ -71,6 +71,7 @@ function checkRawCharacters(text: string, where: string): void {
 
 /** One round of percent-decoding (valid escapes only), as a latin1 string: one char per byte. */
 function decodeOnce(text: string): string {
+  if (!text.includes('%')) return text;
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -131,8 +132,16 @@ function checkDecodedSegment(segment: string): void {
   }
 }
 
+/** A segment or query of only characters kept as they are: already canonical, no escape to check. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,=:@]*$/;
+const PLAIN_QUERY = /^[A-Za-z0-9\-._~!$&'()*+,=:@/?;]*$/;
+
 /** One path segment in canonical form (see the module comment). */
 function canonicalSegment(raw: string): string {
+  if (PLAIN_SEGMENT.test(raw)) {
+    if (raw === '.' || raw === '..') throw new TargetRefusal(400, 'The request path contains a dot segment ("." or ".."), in plain or percent-encoded form.');
+    return raw;
+  }
   let out = '';
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
@@ -179,6 +188,7 @@ export function canonicalPath(raw: string): string {
  * `?`, `;` and encoded controls (`%0A` in a multi-line value) are ordinary here.
  */
 export function canonicalQuery(raw: string): string {
+  if (PLAIN_QUERY.test(raw)) return raw;
   checkRawCharacters(raw, 'query');
   let out = '';
   for (let i = 0; i < raw.length; i++) {
@@ -199,20 +209,21 @@ export function canonicalQuery(raw: string): string {
 
 /** Percent-decodes form-style text (`+` is a space) as UTF-8, replacing invalid sequences. */
 export function decodeQueryComponent(text: string): string {
+  if (!text.includes('%') && !text.includes('+')) return text;
   const latin1 = decodeOnce(text.replaceAll('+', ' '));
   return /[\u0080-\u00ff]/.test(latin1) ? Buffer.from(latin1, 'latin1').toString('utf8') : latin1;
 }
 
 /** A canonical query's name/value pairs, decoded; `&` separates pairs (`;` does not: see queryParameterNames). */
 export function queryPairs(query: string): Array<[string, string]> {
-  if (query === '') return [];
-  return query
-    .split('&')
-    .filter((part) => part !== '')
-    .map((part) => {
-      const eq = part.indexOf('=');
-      return eq < 0 ? [decodeQueryComponent(part), ''] : [decodeQueryComponent(part.slice(0, eq)), decodeQueryComponent(part.slice(eq + 1))];
-    });
+  const pairs: Array<[string, string]> = [];
+  if (query === '') return pairs;
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    pairs.push(eq < 0 ? [decodeQueryComponent(part), ''] : [decodeQueryComponent(part.slice(0, eq)), decodeQueryComponent(part.slice(eq + 1))]);
+  }
+  return pairs;
 }
 
 /**

@@ -119,7 +119,11 @@ export interface DestinationInput {
 
 export interface DestinationVerdict {
   destination: Destination;
-  /** set when the destination is internal and not listed: the adapter refuses whatever policy says */
+  /**
+   * set when the destination is internal and not named by an entry, or when nothing can be checked
+   * (an invalid host, no address, a non-address among the addresses): the adapter refuses whatever
+   * policy says
+   */
   refuse?: string;
   /** why each address is internal, for the detail ("169.254.169.254 is a cloud metadata endpoint") */
   reasons: string[];
