@@ -6,6 +6,7 @@ import type { ProxyContext } from '../listeners.js';
 import type { ConnectionLease } from '../connection-limits.js';
 import { agentCredential } from './agent-auth.js';
 import { CookieJar } from './cookies.js';
+import { endSocketWith } from './exchange.js';
 import { authRefusal, limitRefusal, type DaemonAnswer } from './refusal.js';
 
 /**
@@ -31,7 +32,6 @@ export class HttpAgentConnection {
   private failures = 0;
   private readonly goneController = new AbortController();
   private authTimer?: { cancel(): void };
-  private closeRequested = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -108,13 +108,13 @@ export class HttpAgentConnection {
     return { ok: true, session };
   }
 
-  /** Close once the current response is written (a request body was left unread). */
-  closeAfterResponse(): void {
-    this.closeRequested = true;
-  }
-
-  get closing(): boolean {
-    return this.closeRequested;
+  /**
+   * Ends the connection with `raw` (a whole response) when a request body was left unread: the
+   * socket is half-closed and no longer read (the agent's writes meet TCP backpressure), then
+   * destroyed after limits.authTimeout, time enough for the agent to read the answer.
+   */
+  endWith(raw: string): void {
+    endSocketWith(this.socket, raw, this.context);
   }
 
   close(): void {

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pipeline as pipeStreams } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { AgentSession, AttributeValue, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
+import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
 import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
 import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
 import { classifyExchange } from './classification.js';
 import { gitPushPrefixSufficient } from '../../classify/http/git.js';
-import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body-interim.js';
+import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body/index.js';
 import type { BodyMasker } from './body/types.js';
 import { MaskReportBuilder } from '../../masking/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
@@ -15,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, policyRefusal, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusal, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -66,8 +67,11 @@ export interface ExchangeConnection {
   gone: AbortSignal;
   /** upstream cookies of this agent session */
   jar: CookieJar;
-  /** the connection cannot carry another request (a body was left unread): close once this response is written */
-  closeAfterResponse(): void;
+  /**
+   * The connection cannot carry another request (a body was left unread): `raw` (a whole HTTP
+   * response) is written, the socket half-closed and, after a grace period, destroyed, never read.
+   */
+  endWith(raw: string): void;
 }
 
 export interface ExchangeDeps {
@@ -76,18 +80,45 @@ export interface ExchangeDeps {
   hooks: ExchangeHooks;
 }
 
-/** Writes one answer of the daemon's own; `bodyLeft`: the agent's body was not read, so the connection closes after. */
-export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'closeAfterResponse'>, bodyLeft = false): void {
+/**
+ * Writes one answer of the daemon's own. `bodyLeft`: the agent's request body was not read, so the
+ * connection cannot carry another request; the answer goes straight to the socket, which is then
+ * half-closed and left unread (Node's server would otherwise read and discard the whole body to
+ * reuse the connection: a 10 GB upload would be read to refuse it).
+ */
+export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'endWith'>, bodyLeft = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (bodyLeft) {
-    res.shouldKeepAlive = false;
-    connection?.closeAfterResponse();
+  if (bodyLeft && connection) {
+    connection.endWith(rawAnswer(reply));
+    return;
   }
   res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
   res.end(reply.body);
+}
+
+/**
+ * ExchangeConnection.endWith for a socket: writes `raw`, half-closes, stops reading, and destroys
+ * the socket after limits.authTimeout (time for the agent to read the answer while its own writes
+ * meet TCP backpressure). Idempotent per socket.
+ */
+export function endSocketWith(socket: Socket, raw: string, context: Pick<ProxyContext, 'clock' | 'limits'>): void {
+  if (ENDED.has(socket)) return;
+  ENDED.add(socket);
+  socket.end(raw);
+  socket.pause();
+  context.clock.setTimeout(() => socket.destroy(), context.limits.authTimeoutMs);
+}
+
+const ENDED = new WeakSet<Socket>();
+
+/** The request has a body that was not read to its end (Node sets `complete` only once it was). */
+export function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function hasBody(d: HttpRequestDescription): boolean {
@@ -132,13 +163,13 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const { target, context, hooks } = deps;
   const head: HttpRequestHead = { method: req.method ?? '', target: req.url ?? '', headers: headerListOf(req.rawHeaders) };
   const description = hooks.describe(head);
-  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, !req.complete);
+  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, bodyPending(req));
 
   let route: ExchangeRoute;
   try {
     route = await hooks.route(description);
   } catch (err) {
-    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, !req.complete);
+    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, bodyPending(req));
   }
 
   // what the classifier needs of the body before the decision (bounded by limits.maxMessageBytes);
@@ -162,7 +193,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const masker = context.masking(target.name);
   const upstreamTarget = route.basePath + description.forwardTarget;
   const headers = forwardHeaders(head.headers, { websocket: false, contentLength: description.contentLength, credentialHeader: route.credentialHeader?.[0] });
-  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`, masker, route.secrets), limits.actionTextBytes);
+  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`), limits.actionTextBytes);
   const detail: HttpRequestDetail = {
     via: hooks.via,
     connectionId: connection.id,
@@ -172,7 +203,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
     host: description.host,
     path: description.path,
     headers: maskResponseHeaders(headers, masker, route.secrets, new MaskReportBuilder()),
-    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits.actionTextBytes) } : {}),
+    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits) } : {}),
     ...(description.methodOverride ? { methodOverride: description.methodOverride } : {}),
     ...(classification.graphql ? { graphql: classification.graphql } : {}),
     ...(classification.git ? { git: classification.git } : {}),
@@ -196,22 +227,34 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
     context.logger.error(`action for ${description.method} ${description.path} could not be submitted: ${(err as Error).message}`);
     return answer(res, upstreamFailure(502, 'the daemon could not decide on this request', head.headers), connection, true);
   }
-  const bodyLeft = prefix ? !prefix.complete : hasBody(description) && !req.complete;
+  const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    return answer(res, policyRefusal(decided.verdict, head.headers), connection, bodyLeft);
+    const refusal = classification.git?.service === 'git-receive-pack' && prefixBytes
+      ? gitPushRefusal(decided.verdict, classification.git.refs.map((r) => r.ref), gitCapabilities(prefixBytes), head.headers)
+      : policyRefusal(decided.verdict, head.headers);
+    return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
 }
 
-function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], excerptBytes: number): HttpBodyExcerpt {
-  const plan = planBody(d.contentType, undefined);
-  if (plan.withhold) return { bytes: complete ? bytes.length : null, contentType: d.contentType, treatment: 'binary' };
-  const bodyMasker = createBodyMasker(plan, { masker, report: new MaskReportBuilder(), secrets, excerptBytes });
+/** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
+/** The capabilities a push's first command line asks for (after its NUL). */
+function gitCapabilities(prefix: Buffer): string {
+  const nul = prefix.indexOf(0);
+  if (nul < 0) return '';
+  const end = prefix.indexOf(0x0a, nul);
+  return prefix.toString('latin1', nul + 1, end < 0 ? Math.min(prefix.length, nul + 1024) : end);
+}
+
+function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
+  const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
+  if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };
+  const bodyMasker = createBodyMasker(plan, { masker, secrets, excerptBytes: limits.actionTextBytes, bufferBytes: limits.bufferBytes, ...(d.contentType ? { contentType: d.contentType } : {}) });
   bodyMasker.push(bytes);
-  bodyMasker.end();
+  if (complete) bodyMasker.end();
   const excerpt = bodyMasker.excerpt();
-  return { ...excerpt, bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}) };
+  return { ...excerpt, bytes: complete ? bytes.length : null };
 }
 
 interface Forwarding {
@@ -285,12 +328,12 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     const contentType = first(response.headers['content-type']);
     const encoding = first(response.headers['content-encoding']);
     const noBody = description.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-    const plan = planBody(contentType, encoding);
+    const plan = planBody({ contentType, contentEncoding: encoding });
     if (plan.withhold && !noBody) {
       response.body.destroy();
       status = 502;
       error = plan.withhold;
-      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, !req.complete);
+      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, bodyPending(req));
     } else {
       const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
       recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
@@ -300,8 +343,14 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = createBodyMasker(plan, { masker, report, secrets: route.secrets, excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes) });
-        await relayBody(plan.decode ? decoderFor(plan) : undefined, response.body, res, bodyMasker);
+        bodyMasker = createBodyMasker(plan, {
+          masker,
+          secrets: route.secrets,
+          excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
+          bufferBytes: context.limits.bufferBytes,
+          ...(contentType ? { contentType } : {}),
+        });
+        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker);
       }
     }
   } catch (err) {
@@ -309,7 +358,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     if (!res.headersSent && !abort.signal.aborted) {
       const reply = upstreamErrorAnswer(err, target.name, f.head.headers, action.id);
       status = reply.status;
-      answer(res, reply, connection, !req.complete);
+      answer(res, reply, connection, bodyPending(req));
     } else res.destroy();
   } finally {
     res.off('close', onGone);
@@ -323,7 +372,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     requestBytes,
     ...(decoded ? { decoded } : {}),
   };
-  const maskReport = bodyMasker ? bodyMasker.report() : report.toReport();
+  const maskReport = mergeReports(report.toReport(), bodyMasker?.report());
   context.pipeline
     .recordResult(connection.session, action, {
       summary: error ? `${description.method} ${description.path}: ${error}` : `${status} ${description.method} ${description.path}`,
@@ -333,6 +382,25 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       detail: result as unknown as Record<string, unknown>,
     })
     .catch((err: Error) => context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+/**
+ * A compressed response decodes to at most limits.upstreamMessageBytes, and past limits.bufferBytes
+ * to at most DECOMPRESSION_RATIO times what arrived (a decompression bomb fails the response).
+ */
+function decodeBounds(limits: ProxyContext['limits']): { maxBytes: number; maxRatio: number; ratioAfterBytes: number } {
+  return { maxBytes: limits.upstreamMessageBytes, maxRatio: DECOMPRESSION_RATIO, ratioAfterBytes: limits.bufferBytes };
+}
+
+/** deflate cannot honestly exceed about 1032:1; a body beyond this ratio is a bomb */
+const DECOMPRESSION_RATIO = 1100;
+
+/** What the headers' masking and the body's masking changed, as one report. */
+function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
+  if (!b) return a;
+  const byDetector = { ...a.byDetector };
+  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
+  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -7,10 +7,17 @@ import type { ProxyContext, ProxyFactory, ProxyListener } from '../listeners.js'
 import { listenForTarget } from '../tcp-listener.js';
 import { HttpAgentConnection } from './agent-connection.js';
 import type { CookieJar } from './cookies.js';
-import { answer, runExchange, type ExchangeHooks } from './exchange.js';
+import { answer, bodyPending, runExchange, type ExchangeHooks } from './exchange.js';
 import { headerListOf } from './headers.js';
 import { badRequest, rawAnswer } from './refusal.js';
 import { httpUpstream, type HttpUpstream } from './upstream.js';
+
+/**
+ * Most header fields in one request. Their bytes are bounded by maxHeaderSize; the count is bounded
+ * too, as Apache's LimitRequestFields (100) does, since each one is a field policy, the record and
+ * the upstream must all read the same way. Real clients send a dozen or two.
+ */
+const MAX_HEADER_FIELDS = 200;
 import { runWebsocket } from './websocket.js';
 
 /** The exchange hooks of an API target: every request goes to its one upstream with the real credential. */
@@ -76,16 +83,17 @@ export const httpProxy: ProxyFactory = async (target: Target, context: ProxyCont
       req.socket.destroy();
       return;
     }
-    res.once('finish', () => {
-      if (connection.closing) connection.close();
-    });
     const headers = headerListOf(req.rawHeaders);
-    const login = connection.login(headers);
-    if (!login.ok) {
-      answer(res, login.answer, connection, login.close || !req.complete);
+    if (headers.length > MAX_HEADER_FIELDS) {
+      answer(res, badRequest(431, `the request has ${headers.length} header fields; target "${target.name}" accepts at most ${MAX_HEADER_FIELDS}`, headers), connection, true);
       return;
     }
-    const exchange = { id: connection.id, session: login.session, gone: connection.gone, jar: connection.jar, closeAfterResponse: () => connection.closeAfterResponse() };
+    const login = connection.login(headers);
+    if (!login.ok) {
+      answer(res, login.answer, connection, login.close || bodyPending(req));
+      return;
+    }
+    const exchange = { id: connection.id, session: login.session, gone: connection.gone, jar: connection.jar, endWith: (raw: string) => connection.endWith(raw) };
     runExchange(req, res, exchange, { target, context, hooks }).catch((err: Error) => {
       context.logger.error(`connection ${connection.id}: ${req.method} request failed: ${err.message}`);
       res.destroy();

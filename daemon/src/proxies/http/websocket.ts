@@ -7,7 +7,7 @@ import type { HttpRequestHead } from '../../classify/http/types.js';
 import { MaskReportBuilder } from '../../masking/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
 import type { ProxyContext } from '../listeners.js';
-import { maskResponseHeaders, maskUrlForRecord } from './body-interim.js';
+import { maskResponseHeaders, maskUrlForRecord } from './body/index.js';
 import type { ExchangeHooks } from './exchange.js';
 import { forwardHeaders, headerListOf, headerValue, responseHeaders } from './headers.js';
 import { badRequest, policyRefusal, rawAnswer } from './refusal.js';
@@ -43,7 +43,7 @@ export async function runWebsocket(req: IncomingMessage, socket: net.Socket, hea
   const masker = context.masking(target.name);
   const headers = forwardHeaders(head.headers, { websocket: true, contentLength: undefined, credentialHeader: upstream.credentialHeader?.[0] });
   const upstreamTarget = upstream.basePath + description.forwardTarget;
-  const url = boundText(maskUrlForRecord(`${upstream.origin.replace(/^http/, 'ws')}${upstreamTarget}`, masker, upstream.secrets), context.limits.actionTextBytes);
+  const url = boundText(maskUrlForRecord(`${upstream.origin.replace(/^http/, 'ws')}${upstreamTarget}`), context.limits.actionTextBytes);
   const protocols = (headerValue(head.headers, 'sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
   const detail: HttpWebsocketDetail = {
     via: hooks.via,

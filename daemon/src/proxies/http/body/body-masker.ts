@@ -1,0 +1,130 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { HttpBodyExcerpt, MaskReport } from '@airlock/shared';
+import { MaskReportBuilder } from '../../../masking/index.js';
+import { JsonMasker, type JsonMaskerOptions } from './json.js';
+import { KeyRules } from './keys.js';
+import { NdjsonMasker } from './ndjson.js';
+import { SecretRedactor, secretForms } from './secrets.js';
+import { SseMasker } from './sse.js';
+import { TextStream, incompleteUtf8Tail } from './text-stream.js';
+import type { BodyMasker, BodyMaskerOptions, BodyPlan, BodyTreatment } from './types.js';
+
+interface Stage {
+  push(chunk: Uint8Array): Uint8Array;
+  end(): Uint8Array;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const PASS: Stage = { push: (chunk) => chunk, end: () => EMPTY };
+/** A withheld body: nothing of it goes out. */
+const DROP: Stage = { push: () => EMPTY, end: () => EMPTY };
+
+/**
+ * The masker for one body: the injected credential replaced first (in every treatment, binary
+ * included, across chunk boundaries), then the treatment's masker, then the excerpt and digest of
+ * what went out. A plan that withholds the body gets a masker that lets nothing through.
+ */
+export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions): BodyMasker {
+  const report = new MaskReportBuilder();
+  const forms = secretForms(options.secrets);
+  const redactor = new SecretRedactor(forms, report);
+  const jsonOptions: JsonMaskerOptions = {
+    masker: options.masker,
+    report,
+    keyRules: new KeyRules(options.masker, options.keyRules),
+    secretForms: forms,
+    bufferBytes: options.bufferBytes,
+  };
+  if (options.maxDepth !== undefined) jsonOptions.maxDepth = options.maxDepth;
+  const stage = plan.withhold !== undefined ? DROP : stageFor(plan.treatment, jsonOptions);
+  const excerpt = new ExcerptCollector(options.excerptBytes, plan.treatment, options.contentType);
+  let ended = false;
+  return {
+    push(chunk) {
+      if (ended) throw new Error('A body masker was pushed to after its end.');
+      const out = stage.push(redactor.push(chunk));
+      excerpt.add(out);
+      return out;
+    },
+    end() {
+      if (ended) return EMPTY;
+      ended = true;
+      const rest = redactor.end();
+      const tail = rest.length > 0 ? stage.push(rest) : EMPTY;
+      const last = stage.end();
+      const out = tail.length === 0 ? last : last.length === 0 ? tail : Buffer.concat([tail, last]);
+      excerpt.add(out);
+      excerpt.finish();
+      return out;
+    },
+    report(): MaskReport {
+      return report.toReport();
+    },
+    excerpt(): HttpBodyExcerpt {
+      return excerpt.excerpt();
+    },
+  };
+}
+
+function stageFor(treatment: BodyTreatment, options: JsonMaskerOptions): Stage {
+  switch (treatment) {
+    case 'json':
+      return new JsonMasker(options);
+    case 'ndjson':
+      return new NdjsonMasker(options);
+    case 'sse':
+      return new SseMasker(options);
+    case 'text': {
+      const text = new TextStream(options.masker, options.report);
+      return { push: (chunk) => text.push(chunk), end: () => text.flush() };
+    }
+    default:
+      // binary, none: the credential redactor before this stage is all
+      return PASS;
+  }
+}
+
+/** The first bytes of the masked body, its size and its SHA-256, gathered as it goes. */
+class ExcerptCollector {
+  private readonly head: Buffer;
+  private kept = 0;
+  private total = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private ended = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly treatment: BodyTreatment,
+    private readonly contentType: string | undefined,
+  ) {
+    this.head = Buffer.alloc(treatment === 'binary' ? 0 : limit);
+  }
+
+  add(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.total += bytes.length;
+    this.hash.update(bytes);
+    if (this.kept < this.head.length) {
+      const take = Math.min(this.head.length - this.kept, bytes.length);
+      this.head.set(bytes.subarray(0, take), this.kept);
+      this.kept += take;
+    }
+  }
+
+  finish(): void {
+    this.ended = true;
+  }
+
+  excerpt(): HttpBodyExcerpt {
+    const excerpt: HttpBodyExcerpt = { bytes: this.ended ? this.total : null, treatment: this.treatment };
+    if (this.contentType !== undefined) excerpt.contentType = this.contentType;
+    if (this.treatment === 'binary') return excerpt;
+    const whole = this.kept === this.total;
+    // a character cut by the limit is left out whole
+    const keptBytes = whole ? this.kept : this.kept - incompleteUtf8Tail(this.head.subarray(0, this.kept));
+    excerpt.text = this.head.toString('utf8', 0, keptBytes);
+    if (!whole) excerpt.cut = { bytes: this.total, keptBytes, sha256: this.hash.copy().digest('hex') };
+    return excerpt;
+  }
+}

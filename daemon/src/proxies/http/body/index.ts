@@ -1,0 +1,10 @@
+export { planBody, parseContentType, ZSTD_AVAILABLE } from './plan.js';
+export { decoderFor, DecodeLimitError } from './decode.js';
+export type { DecodeBounds } from './decode.js';
+export { createBodyMasker } from './body-masker.js';
+export { maskResponseHeaders, maskUrlForRecord, maskQueryCredentials, isCredentialParam } from './headers.js';
+export type { MaskHeadersOptions } from './headers.js';
+export { isCredentialName, KEY_RULE_LABEL } from './keys.js';
+export { CREDENTIAL_FORM, CREDENTIAL_LABEL } from './secrets.js';
+export { JSON_MAX_DEPTH } from './json.js';
+export type { BodyCoding, BodyMasker, BodyMaskerOptions, BodyPlan, BodyTreatment } from './types.js';

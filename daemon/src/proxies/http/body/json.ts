@@ -1,0 +1,570 @@
+import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { KeyRules } from './keys.js';
+import { redactSecretsInText } from './secrets.js';
+import { TextStream, asBuffer } from './text-stream.js';
+
+/** Nesting deeper than this is masked as text from there on: the container stack stays small. */
+export const JSON_MAX_DEPTH = 512;
+
+/** A digit run this long can be a card number (the shortest is 13 digits); shorter numbers pass unlooked at. */
+const CARD_MIN_DIGITS = 13;
+
+export interface JsonMaskerOptions {
+  masker: Masker;
+  report: MaskReportBuilder;
+  keyRules: KeyRules;
+  /** secretForms(secrets): looked for in strings whose escapes were decoded (the raw forms are replaced before) */
+  secretForms: readonly string[];
+  /** the most bytes held for one string, number or literal: a longer string value is masked as a stream */
+  bufferBytes: number;
+  maxDepth?: number;
+  /** several top-level values may follow one another (NDJSON, JSON text sequences: RS counts as white space) */
+  multiValue?: boolean;
+}
+
+// what the grammar expects next
+const S_VALUE = 0;
+const S_VALUE_OR_CLOSE = 1;
+const S_KEY_OR_CLOSE = 2;
+const S_KEY = 3;
+const S_COLON = 4;
+const S_AFTER = 5;
+const S_DONE = 6;
+
+// the token being read
+const T_NONE = 0;
+const T_STRING = 1;
+const T_NUMBER = 2;
+const T_LITERAL = 3;
+/** a string value longer than bufferBytes, masked as a stream between its quotes */
+const T_STREAM_STRING = 4;
+
+const OBJECT = 1;
+const ARRAY = 2;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+const WHITESPACE = new Uint8Array(256);
+for (const b of [0x20, 0x09, 0x0a, 0x0d]) WHITESPACE[b] = 1;
+const NUMBER_CHAR = new Uint8Array(256);
+for (const ch of '0123456789+-.eE') NUMBER_CHAR[ch.charCodeAt(0)] = 1;
+const LITERAL_CHAR = new Uint8Array(256);
+for (let b = 0x61; b <= 0x7a; b++) LITERAL_CHAR[b] = 1;
+/** what ends a scalar being skipped: white space, `,`, `}`, `]` */
+const SCALAR_END = new Uint8Array(256);
+for (const ch of ' \t\r\n,}]\x1e') SCALAR_END[ch.charCodeAt(0)] = 1;
+
+const QUOTE_BYTES = Buffer.from('"');
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A streaming JSON masker: a byte-level tokenizer that keeps only the container stack and the
+ * token being read, so a chunk boundary may fall anywhere (inside a string, an escape, a UTF-8
+ * character, a number, a key). What it passes is copied from the input unchanged; only a masked
+ * value is rewritten, so a body with nothing to mask comes out byte for byte.
+ *
+ * - A value under a credential key (KeyRules) is replaced whole (string, number, object, array) by
+ *   one `"[LABEL]"` string; `null` stays. Escaped key names are decoded before they are matched.
+ * - Every other string value, and every key, goes through the content detectors (one cell each).
+ * - A number of 13 digits or more that the card detector takes becomes the string `"****1111"`.
+ * - A string value longer than bufferBytes is masked as a stream between its quotes.
+ * - Malformed JSON, a key longer than bufferBytes or nesting deeper than maxDepth: from that
+ *   point on the body goes through the streaming text masker (never unmasked).
+ */
+export class JsonMasker {
+  private readonly masker: Masker;
+  private readonly report: MaskReportBuilder;
+  private readonly keyRules: KeyRules;
+  private readonly secretForms: readonly string[];
+  private readonly bufferBytes: number;
+  private readonly maxDepth: number;
+  private readonly multiValue: boolean;
+  private readonly stack: Uint8Array;
+
+  private state = S_VALUE;
+  private depth = 0;
+  /** the label of the key just read, when its value is to be replaced */
+  private pendingLabel: string | undefined;
+
+  private token = T_NONE;
+  private tokenIsKey = false;
+  private tokenHasEscape = false;
+  /** a backslash ended the last chunk: the next byte is escaped */
+  private escapePending = false;
+  /** the bytes of the token so far, from earlier chunks */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private longString: TextStream | undefined;
+
+  private skipping = false;
+  private skipDepth = 0;
+  private skipInString = false;
+  private skipScalar = false;
+
+  /** set once the body stopped being JSON: the rest goes through it */
+  private text: TextStream | undefined;
+
+  // per push
+  private chunk: Buffer = EMPTY;
+  private parts: Uint8Array[] = [];
+  private emitFrom = 0;
+  /** where the token being read starts in this chunk; -1 when it started in an earlier one */
+  private tokenStart = -1;
+  private nextBackslash = -1;
+
+  constructor(options: JsonMaskerOptions) {
+    this.masker = options.masker;
+    this.report = options.report;
+    this.keyRules = options.keyRules;
+    this.secretForms = options.secretForms;
+    this.bufferBytes = options.bufferBytes;
+    this.maxDepth = options.maxDepth ?? JSON_MAX_DEPTH;
+    this.multiValue = options.multiValue ?? false;
+    this.stack = new Uint8Array(this.maxDepth);
+  }
+
+  /** Whether the body stopped being JSON and is being masked as text. */
+  get fellBack(): boolean {
+    return this.text !== undefined;
+  }
+
+  /** Starts over for a new document (the next NDJSON line); call end() first. */
+  reset(): void {
+    this.state = S_VALUE;
+    this.depth = 0;
+    this.pendingLabel = undefined;
+    this.token = T_NONE;
+    this.escapePending = false;
+    this.held = [];
+    this.heldBytes = 0;
+    this.longString = undefined;
+    this.skipping = false;
+    this.text = undefined;
+  }
+
+  push(input: Uint8Array): Uint8Array {
+    if (input.length === 0) return EMPTY;
+    if (this.text !== undefined) return this.text.push(input);
+    const chunk = asBuffer(input);
+    this.chunk = chunk;
+    this.parts = [];
+    this.emitFrom = 0;
+    this.tokenStart = -1;
+    this.nextBackslash = -1;
+    this.run(chunk);
+    const parts = this.parts;
+    this.chunk = EMPTY;
+    this.parts = [];
+    if (parts.length === 0) return EMPTY;
+    if (parts.length === 1) return parts[0] as Uint8Array;
+    return Buffer.concat(parts);
+  }
+
+  /** At the end of the document: a number or literal that ended with it is judged; an unfinished string is masked as text. */
+  end(): Uint8Array {
+    if (this.text !== undefined) return this.text.flush();
+    this.chunk = EMPTY;
+    this.parts = [];
+    this.emitFrom = 0;
+    this.tokenStart = -1;
+    if (this.skipping) {
+      this.held = [];
+      this.heldBytes = 0;
+    } else if (this.token === T_NUMBER || this.token === T_LITERAL) {
+      this.finishScalar(0);
+    } else if (this.token === T_STREAM_STRING) {
+      this.parts.push((this.longString as TextStream).flush());
+    } else if (this.token === T_STRING) {
+      this.fail(0);
+    }
+    this.token = T_NONE;
+    const fallback = this.text as TextStream | undefined;
+    if (fallback !== undefined) this.parts.push(fallback.flush());
+    const parts = this.parts;
+    this.parts = [];
+    return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+  }
+
+  private run(chunk: Buffer): void {
+    const n = chunk.length;
+    let i = 0;
+    if (this.skipping) {
+      i = this.skip(0);
+      if (i < 0) return;
+    } else if (this.token !== T_NONE) {
+      i = this.continueToken(0);
+      if (i < 0) return;
+    }
+    while (i < n) {
+      const b = chunk[i] as number;
+      if (WHITESPACE[b] === 1 || (b === 0x1e && this.multiValue)) {
+        i++;
+        continue;
+      }
+      switch (this.state) {
+        case S_VALUE_OR_CLOSE:
+        case S_VALUE:
+          i = b === 0x5d /* ] */ && this.state === S_VALUE_OR_CLOSE ? this.close(i, ARRAY) : this.value(i, b);
+          break;
+        case S_KEY_OR_CLOSE:
+        case S_KEY:
+          if (b === 0x7d /* } */ && this.state === S_KEY_OR_CLOSE) {
+            i = this.close(i, OBJECT);
+            break;
+          }
+          if (b !== QUOTE) {
+            i = this.fail(i);
+            break;
+          }
+          this.tokenIsKey = true;
+          i = this.startString(i);
+          break;
+        case S_COLON:
+          if (b !== 0x3a /* : */) {
+            i = this.fail(i);
+            break;
+          }
+          this.state = S_VALUE;
+          i++;
+          break;
+        case S_AFTER:
+          if (b === 0x2c /* , */) {
+            this.state = this.stack[this.depth - 1] === OBJECT ? S_KEY : S_VALUE;
+            i++;
+          } else if (b === 0x7d) i = this.close(i, OBJECT);
+          else if (b === 0x5d) i = this.close(i, ARRAY);
+          else i = this.fail(i);
+          break;
+        default:
+          // S_DONE: one value only, unless values may follow one another
+          if (this.multiValue) {
+            this.state = S_VALUE;
+            i = this.value(i, b);
+          } else i = this.fail(i);
+      }
+      if (i < 0) return;
+    }
+    if (this.skipping) this.emitFrom = n;
+    this.flushTo(n);
+  }
+
+  /** A value starting at i with byte b; returns where to go on, or -1 when the rest of the chunk was handled. */
+  private value(i: number, b: number): number {
+    const label = this.pendingLabel;
+    if (label !== undefined) {
+      this.pendingLabel = undefined;
+      if (b !== 0x6e /* n: null stays */) return this.startSkip(i, b, label);
+    }
+    if (b === QUOTE) {
+      this.tokenIsKey = false;
+      return this.startString(i);
+    }
+    if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
+      if (this.depth >= this.maxDepth) return this.fail(i);
+      this.stack[this.depth++] = b === 0x7b ? OBJECT : ARRAY;
+      this.state = b === 0x7b ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
+      return i + 1;
+    }
+    if (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39)) {
+      this.token = T_NUMBER;
+      this.tokenStart = i;
+      return this.continueToken(i + 1);
+    }
+    if (b === 0x74 /* t */ || b === 0x66 /* f */ || b === 0x6e /* n */) {
+      this.token = T_LITERAL;
+      this.tokenStart = i;
+      return this.continueToken(i + 1);
+    }
+    return this.fail(i);
+  }
+
+  private close(i: number, kind: number): number {
+    if (this.depth === 0 || this.stack[this.depth - 1] !== kind) return this.fail(i);
+    this.depth--;
+    this.valueEnded();
+    return i + 1;
+  }
+
+  private valueEnded(): void {
+    this.state = this.depth === 0 ? S_DONE : S_AFTER;
+  }
+
+  private startString(i: number): number {
+    this.token = T_STRING;
+    this.tokenStart = i;
+    this.tokenHasEscape = false;
+    this.escapePending = false;
+    return this.continueToken(i + 1);
+  }
+
+  /** Reads on in the token; returns the index after it, or -1 when the chunk ended inside it (or it failed). */
+  private continueToken(from: number): number {
+    const chunk = this.chunk;
+    const n = chunk.length;
+    let i = from;
+    if (this.token === T_STRING || this.token === T_STREAM_STRING) {
+      if (this.escapePending) {
+        if (i >= n) return this.holdToken();
+        this.escapePending = false;
+        i++;
+      }
+      for (;;) {
+        let quote = chunk.indexOf(QUOTE, i);
+        if (quote < 0) quote = n;
+        if (this.nextBackslash < i) {
+          this.nextBackslash = chunk.indexOf(BACKSLASH, i);
+          if (this.nextBackslash < 0) this.nextBackslash = n;
+        }
+        const backslash = this.nextBackslash;
+        if (backslash < quote) {
+          this.tokenHasEscape = true;
+          if (backslash + 1 >= n) {
+            this.escapePending = true;
+            return this.holdToken();
+          }
+          i = backslash + 2;
+          continue;
+        }
+        if (quote === n) return this.holdToken();
+        return this.finishString(quote + 1);
+      }
+    }
+    const table = this.token === T_NUMBER ? NUMBER_CHAR : LITERAL_CHAR;
+    while (i < n && table[chunk[i] as number] === 1) i++;
+    if (i === n) return this.holdToken();
+    return this.finishScalar(i);
+  }
+
+  /** The chunk ended inside the token: what went before is emitted, the token's bytes are held (bounded). */
+  private holdToken(): number {
+    const chunk = this.chunk;
+    const start = this.tokenStart >= 0 ? this.tokenStart : 0;
+    if (this.token === T_STREAM_STRING) {
+      this.flushTo(start);
+      this.parts.push((this.longString as TextStream).push(chunk.subarray(start)));
+      this.emitFrom = chunk.length;
+      return -1;
+    }
+    if (this.heldBytes + chunk.length - start > this.bufferBytes) {
+      if (this.token === T_STRING && !this.tokenIsKey) {
+        this.streamLongString(start);
+        return -1;
+      }
+      return this.fail(start);
+    }
+    this.flushTo(start);
+    if (chunk.length > start) {
+      this.held.push(Buffer.from(chunk.subarray(start)));
+      this.heldBytes += chunk.length - start;
+    }
+    this.emitFrom = chunk.length;
+    this.tokenStart = -1;
+    return -1;
+  }
+
+  /** A string value past bufferBytes: its opening quote goes out, its content through a text stream from here to its closing quote. */
+  private streamLongString(start: number): void {
+    const chunk = this.chunk;
+    const stream = (this.longString = new TextStream(this.masker, this.report));
+    let first = true;
+    const feed = (bytes: Buffer): void => {
+      if (first) {
+        first = false;
+        this.parts.push(QUOTE_BYTES);
+        bytes = bytes.subarray(1);
+      }
+      this.parts.push(stream.push(bytes));
+    };
+    this.flushTo(start);
+    for (const part of this.held) feed(part);
+    feed(chunk.subarray(start));
+    this.held = [];
+    this.heldBytes = 0;
+    this.emitFrom = chunk.length;
+    this.token = T_STREAM_STRING;
+    this.tokenStart = -1;
+  }
+
+  /** The token's bytes: the held ones and this chunk's up to `end`. */
+  private tokenBytes(end: number): Buffer {
+    const chunk = this.chunk;
+    if (this.tokenStart >= 0) return chunk.subarray(this.tokenStart, end);
+    if (this.held.length === 1 && end === 0) return this.held[0] as Buffer;
+    return Buffer.concat([...this.held, chunk.subarray(0, end)]);
+  }
+
+  /** Puts the token out as it came, or its replacement. */
+  private emitToken(end: number, replacement: string | undefined): void {
+    if (replacement === undefined) {
+      if (this.tokenStart < 0) for (const part of this.held) this.parts.push(part);
+    } else {
+      if (this.tokenStart >= 0) this.flushTo(this.tokenStart);
+      this.parts.push(Buffer.from(replacement));
+      this.emitFrom = end;
+    }
+    this.held = [];
+    this.heldBytes = 0;
+    this.token = T_NONE;
+    this.tokenStart = -1;
+  }
+
+  private finishString(end: number): number {
+    if (this.token === T_STREAM_STRING) {
+      const stream = this.longString as TextStream;
+      this.flushTo(0);
+      this.parts.push(stream.push(this.chunk.subarray(0, end - 1)), stream.flush(), QUOTE_BYTES);
+      this.emitFrom = end;
+      this.longString = undefined;
+      this.token = T_NONE;
+      this.tokenStart = -1;
+      this.valueEnded();
+      return end;
+    }
+    const bytes = this.tokenBytes(end);
+    let text: string;
+    let screened = -1;
+    if (this.tokenHasEscape) {
+      try {
+        text = JSON.parse(bytes.toString('utf8')) as string;
+      } catch {
+        return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
+      }
+    } else if (this.tokenIsKey) {
+      text = bytes.toString('utf8', 1, bytes.length - 1);
+    } else {
+      screened = this.masker.screenBytes(bytes, 1, bytes.length - 1);
+      if (screened === NOTHING_TO_MASK) {
+        this.emitToken(end, undefined);
+        this.valueEnded();
+        return end;
+      }
+      text = bytes.toString('utf8', 1, bytes.length - 1);
+    }
+    let masked = this.tokenHasEscape ? redactSecretsInText(text, this.secretForms, this.report) : text;
+    if (this.tokenIsKey) {
+      this.pendingLabel = this.keyRules.labelFor(text);
+      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report);
+      this.state = S_COLON;
+    } else {
+      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      this.valueEnded();
+    }
+    this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
+    return end;
+  }
+
+  private finishScalar(end: number): number {
+    const bytes = this.tokenBytes(end);
+    if (this.token === T_LITERAL) {
+      const word = bytes.toString('latin1');
+      if (word !== 'true' && word !== 'false' && word !== 'null') return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
+      this.emitToken(end, undefined);
+    } else {
+      let replacement: string | undefined;
+      if (bytes.length >= CARD_MIN_DIGITS && this.masker.active) {
+        const screened = this.masker.screenBytes(bytes, 0, bytes.length);
+        if (screened !== NOTHING_TO_MASK) {
+          const text = bytes.toString('latin1');
+          const masked = this.masker.maskCell(text, undefined, this.report, screened);
+          if (masked !== text) replacement = JSON.stringify(masked);
+        }
+      }
+      this.emitToken(end, replacement);
+    }
+    this.valueEnded();
+    return end;
+  }
+
+  /** A value under a credential key: its marker goes out, the value itself is read past and dropped. */
+  private startSkip(i: number, b: number, label: string): number {
+    this.flushTo(i);
+    this.parts.push(Buffer.from(KeyRules.marker(label)));
+    this.report.add(label, 1);
+    this.skipping = true;
+    this.skipDepth = 0;
+    this.skipInString = false;
+    this.skipScalar = false;
+    this.escapePending = false;
+    if (b === 0x7b || b === 0x5b) this.skipDepth = 1;
+    else if (b === QUOTE) this.skipInString = true;
+    else this.skipScalar = true;
+    const next = this.skip(this.skipScalar ? i : i + 1);
+    return next;
+  }
+
+  /** Reads past the value being skipped; returns the index after it, or -1 when the chunk ended first. */
+  private skip(from: number): number {
+    const chunk = this.chunk;
+    const n = chunk.length;
+    let i = from;
+    while (i < n) {
+      if (this.skipInString) {
+        if (this.escapePending) {
+          this.escapePending = false;
+          i++;
+          continue;
+        }
+        const quote = chunk.indexOf(QUOTE, i);
+        let backslash = chunk.indexOf(BACKSLASH, i);
+        if (backslash < 0) backslash = n;
+        if (backslash < (quote < 0 ? n : quote)) {
+          if (backslash + 1 >= n) {
+            this.escapePending = true;
+            break;
+          }
+          i = backslash + 2;
+          continue;
+        }
+        if (quote < 0) break;
+        i = quote + 1;
+        this.skipInString = false;
+        if (this.skipDepth === 0) return this.endSkip(i);
+        continue;
+      }
+      const b = chunk[i] as number;
+      if (this.skipScalar) {
+        if (SCALAR_END[b] === 1) return this.endSkip(i);
+        i++;
+        continue;
+      }
+      if (b === QUOTE) this.skipInString = true;
+      else if (b === 0x7b || b === 0x5b) this.skipDepth++;
+      else if ((b === 0x7d || b === 0x5d) && --this.skipDepth === 0) return this.endSkip(i + 1);
+      i++;
+    }
+    this.emitFrom = n;
+    return -1;
+  }
+
+  private endSkip(end: number): number {
+    this.skipping = false;
+    this.emitFrom = end;
+    this.valueEnded();
+    return end;
+  }
+
+  /**
+   * The body stopped being JSON at `from` (the start of the token being read, or the byte that
+   * broke the grammar): what went before is out already, the rest goes through the text masker.
+   */
+  private fail(from: number): number {
+    const text = (this.text = new TextStream(this.masker, this.report));
+    const chunk = this.chunk;
+    if (this.tokenStart < 0) for (const part of this.held) this.parts.push(text.push(part));
+    else this.flushTo(Math.min(from, this.tokenStart));
+    this.flushTo(from);
+    this.held = [];
+    this.heldBytes = 0;
+    this.token = T_NONE;
+    this.skipping = false;
+    if (from < chunk.length) this.parts.push(text.push(chunk.subarray(from)));
+    this.emitFrom = chunk.length;
+    return -1;
+  }
+
+  private flushTo(i: number): void {
+    if (i > this.emitFrom) this.parts.push(this.chunk.subarray(this.emitFrom, i));
+    if (i > this.emitFrom) this.emitFrom = i;
+  }
+}
