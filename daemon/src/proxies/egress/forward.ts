@@ -4,7 +4,7 @@ import { Agent, type buildConnector } from 'undici';
 import type { AgentSession } from '@airlock/shared';
 import { DEFAULT_GRAPHQL_PATHS, describeRequest, egressAttributes } from '../../classify/http/index.js';
 import type { HttpRequestHead } from '../../classify/http/types.js';
-import { runExchange, type ExchangeHooks, type ExchangeRoute } from '../http/exchange.js';
+import { endSocketWith, runExchange, type ExchangeHooks, type ExchangeRoute } from '../http/exchange.js';
 import { CookieJar } from '../http/cookies.js';
 import { hostPort } from './authority.js';
 import { checkDestination } from './destination.js';
@@ -62,10 +62,7 @@ export function plainHttp(deps: EgressDeps): PlainHttp {
         session,
         gone: connection.gone.signal,
         jar,
-        closeAfterResponse: () => {
-          res.shouldKeepAlive = false;
-          res.once('finish', () => req.socket.end());
-        },
+        endWith: (raw: string) => endSocketWith(req.socket, raw, context),
       };
       await runExchange(req, res, exchange, { target, context, hooks });
     },
