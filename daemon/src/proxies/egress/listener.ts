@@ -9,7 +9,10 @@ import { newId } from '../../util/ids.js';
 import { parseAbsoluteUrl, parseConnectAuthority } from './authority.js';
 import { agentCredential } from '../http/agent-auth.js';
 import { headerListOf } from '../http/headers.js';
-import { badRequest, busy, proxyAuthRequired, sendReply, writeRawReply, type EgressReply } from './responses.js';
+import { proxyAuthRequired, writeRawAnswer } from './responses.js';
+import { badRequest, limitRefusal, type DaemonAnswer } from '../http/refusal.js';
+import { answer, bodyPending, endSocketWith } from '../http/exchange.js';
+import type { HeaderList } from '../../classify/http/types.js';
 import { systemDial, systemResolve, type Dial, type Resolve } from './destination.js';
 import { openTunnel } from './tunnel.js';
 import { plainHttp } from './forward.js';
@@ -97,21 +100,21 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
     });
 
     /** Logs the request's agent in on its connection, or says why not (407, or 503 over a cap). */
-    const login = (state: AgentSocket, rawHeaders: string[]): { ok: true; session: AgentSession } | { ok: false; reply: EgressReply } => {
-      if (state.refusal) return { ok: false, reply: busy(state.refusal.message) };
-      const credential = agentCredential(headerListOf(rawHeaders), 'proxy-authorization');
-      if (credential.kind === 'missing') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": proxy authentication required: put the agent session token in the proxy URL (http://agent:<token>@host:port)`) };
-      if (credential.kind === 'malformed') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${credential.reason}`) };
+    const login = (state: AgentSocket, headers: HeaderList): { ok: true; session: AgentSession } | { ok: false; reply: DaemonAnswer } => {
+      if (state.refusal) return { ok: false, reply: limitRefusal(state.refusal.message, headers) };
+      const credential = agentCredential(headers, 'proxy-authorization');
+      if (credential.kind === 'missing') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": proxy authentication required: put the agent session token in the proxy URL (http://agent:<token>@host:port)`, headers) };
+      if (credential.kind === 'malformed') return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${credential.reason}`, headers) };
       const result = context.sessions.authenticate(credential.token, target.name);
-      if (!result.ok) return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${result.message}`) };
+      if (!result.ok) return { ok: false, reply: proxyAuthRequired(`target "${target.name}": ${result.message}`, headers) };
       if (state.session !== undefined) {
         if (state.session.id === result.session.id) return { ok: true, session: result.session };
-        return { ok: false, reply: proxyAuthRequired(`target "${target.name}": this connection is logged in as agent session "${state.session.name}"; open a new connection for agent session "${result.session.name}"`) };
+        return { ok: false, reply: proxyAuthRequired(`target "${target.name}": this connection is logged in as agent session "${state.session.name}"; open a new connection for agent session "${result.session.name}"`, headers) };
       }
       const refused = state.lease?.identify({ id: result.session.id, name: result.session.name });
       if (refused || !state.lease) {
         state.lease = undefined;
-        return { ok: false, reply: busy(refused?.message ?? `target "${target.name}": this connection holds no place among the target's connections`) };
+        return { ok: false, reply: limitRefusal(refused?.message ?? `target "${target.name}": this connection holds no place among the target's connections`, headers) };
       }
       state.session = result.session;
       state.authTimer?.cancel();
@@ -123,21 +126,24 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       socket.pause();
       const state = sockets.get(req.socket);
       if (!state) return void socket.destroy();
-      const logged = login(state, req.rawHeaders);
-      if (!logged.ok) return writeRawReply(socket, logged.reply);
+      const headers = headerListOf(req.rawHeaders);
+      const logged = login(state, headers);
+      if (!logged.ok) return writeRawAnswer(socket, logged.reply);
       const authority = parseConnectAuthority(req.url ?? '');
-      if (!authority.ok) return writeRawReply(socket, badRequest(`target "${target.name}": ${authority.reason}`));
-      void openTunnel(deps, { connection: state, session: logged.session, destination: authority, socket, head });
+      if (!authority.ok) return writeRawAnswer(socket, badRequest(400, `target "${target.name}": ${authority.reason}`, headers));
+      void openTunnel(deps, { connection: state, session: logged.session, destination: authority, socket, head, headers });
     });
 
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const state = sockets.get(req.socket);
       if (!state) return void req.socket.destroy();
+      const headers = headerListOf(req.rawHeaders);
+      const endWith = { endWith: (raw: string) => endSocketWith(req.socket, raw, context) };
       const parsed = parseAbsoluteUrl(req.url ?? '');
-      if (!parsed.ok) return sendReply(res, badRequest(`target "${target.name}": ${parsed.reason}`), true);
-      const logged = login(state, req.rawHeaders);
-      // a refused login closes the connection: a client that retries with credentials opens a new one
-      if (!logged.ok) return sendReply(res, logged.reply, logged.reply.status !== 407);
+      if (!parsed.ok) return answer(res, badRequest(parsed.status, `target "${target.name}": ${parsed.reason}`, headers), endWith, true);
+      const logged = login(state, headers);
+      // a refused login keeps the connection only for the 407 retry, and only when no body is left unread
+      if (!logged.ok) return answer(res, logged.reply, endWith, logged.reply.status !== 407 || bodyPending(req));
       plain.forward(state, logged.session, req, res).catch((err: Error) => {
         context.logger.error(`connection ${state.id}: ${req.method} request failed: ${err.message}`);
         res.destroy();
@@ -148,8 +154,7 @@ export function createEgressProxy(options: EgressOptions = {}): ProxyFactory {
       if (!socket.writable) return void socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const reason = status === 431 ? `the request head is larger than ${limits.actionTextBytes} bytes (limits.actionTextBytes)` : status === 408 ? `the request head did not arrive within ${limits.authTimeoutMs} ms (limits.authTimeout)` : `malformed request: ${err.code ?? err.message}`;
-      const reply = badRequest(`target "${target.name}": ${reason}`);
-      writeRawReply(socket, { ...reply, status });
+      writeRawAnswer(socket, badRequest(status, `target "${target.name}": ${reason}`, []));
     });
 
     const listener = await listenForTarget(server, target, context, () => {

@@ -1,68 +1,29 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Action, Verdict } from '@airlock/shared';
+import type { HeaderList } from '../../classify/http/types.js';
+import { authRefusal, type DaemonAnswer } from '../http/refusal.js';
 
 /**
- * How the egress proxy says no, in HTTP: a status, a JSON body with one sentence, and for a 407 the
- * challenge curl, git and Python wait for before they send credentials. A CONNECT is answered on the
- * raw socket (the HTTP server has handed it over); a plain request through its ServerResponse.
+ * How the egress proxy frames its own answers. The bodies are the HTTP core's (http/refusal.ts: one
+ * JSON object, or text for git); what egress adds is the proxy's 407 challenge (curl, git and
+ * Python send proxy credentials only after a 407 carrying it) and writing on a CONNECT's raw
+ * socket, which the HTTP server has handed over.
  */
 
-/** The JSON body of a refusal or failure. */
-export type EgressErrorBody =
-  | { error: 'airlock_policy'; rule: string; reason: string; action: string }
-  | { error: 'airlock_proxy_auth' | 'airlock_bad_request' | 'airlock_limit' | 'airlock_upstream'; reason: string; action?: string };
+const CHALLENGE = 'Basic realm="Airlock"';
 
-export interface EgressReply {
-  status: number;
-  headers: Record<string, string>;
-  body: EgressErrorBody;
+/** No valid agent session token in Proxy-Authorization: 407 with the Basic challenge. */
+export function proxyAuthRequired(reason: string, headers: HeaderList): DaemonAnswer {
+  const refusal = authRefusal(reason, headers, CHALLENGE);
+  const { 'www-authenticate': _origin, ...rest } = refusal.headers;
+  return { ...refusal, status: 407, headers: { ...rest, 'proxy-authenticate': CHALLENGE } };
 }
 
-const CHALLENGE = { 'proxy-authenticate': 'Basic realm="Airlock"' };
-
-export function proxyAuthRequired(reason: string): EgressReply {
-  return { status: 407, headers: CHALLENGE, body: { error: 'airlock_proxy_auth', reason } };
-}
-
-export function badRequest(reason: string): EgressReply {
-  return { status: 400, headers: {}, body: { error: 'airlock_bad_request', reason } };
-}
-
-export function busy(reason: string): EgressReply {
-  return { status: 503, headers: {}, body: { error: 'airlock_limit', reason } };
-}
-
-export function upstreamFailed(reason: string, action?: Action): EgressReply {
-  return { status: 502, headers: {}, body: { error: 'airlock_upstream', reason, ...(action ? { action: action.id } : {}) } };
-}
-
-/** The pipeline's verdict, framed: 403 with the rule, its sentence and the action id. */
-export function policyRefusal(action: Action, verdict: Verdict): EgressReply {
-  return {
-    status: 403,
-    headers: { 'x-airlock-decision': 'deny' },
-    body: { error: 'airlock_policy', rule: verdict.ruleId, reason: verdict.reason, action: action.id },
-  };
-}
-
-/** Writes a reply on a socket the HTTP server no longer parses (after CONNECT), then closes it once written. */
-export function writeRawReply(socket: Duplex, reply: EgressReply): void {
+/** Writes an answer on a socket the HTTP server no longer parses (after CONNECT), then closes it once written. */
+export function writeRawAnswer(socket: Duplex, answer: DaemonAnswer): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify(reply.body);
-  let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\n`;
-  for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`;
-  head += `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
-  socket.end(head + body);
-}
-
-/** Writes a reply through the HTTP server's response; `close` also ends the connection after it. */
-export function sendReply(res: ServerResponse, reply: EgressReply, close = false): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(reply.body);
-  res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
-  res.end(body);
+  let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\n`;
+  for (const [name, value] of Object.entries(answer.headers)) head += `${name}: ${value}\r\n`;
+  head += `content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
+  socket.end(head + answer.body);
 }

@@ -1,10 +1,12 @@
 import type net from 'node:net';
 import type { Action, AgentSession, HttpConnectDetail, HttpTunnelResultDetail, Verdict } from '@airlock/shared';
 import type { ActionRequest } from '../../pipeline/pipeline.js';
+import type { HeaderList } from '../../classify/http/types.js';
 import { classifyConnect } from '../../classify/http/index.js';
 import { hostPort, type ProxyDestination } from './authority.js';
 import { checkDestination, dialChecked, type CheckedDestination } from './destination.js';
-import { policyRefusal, upstreamFailed, writeRawReply } from './responses.js';
+import { writeRawAnswer } from './responses.js';
+import { policyRefusal, upstreamFailure } from '../http/refusal.js';
 import type { AgentSocket, EgressDeps } from './listener.js';
 
 export interface TunnelRequest {
@@ -15,6 +17,8 @@ export interface TunnelRequest {
   socket: net.Socket;
   /** bytes the agent sent after the CONNECT head (a client that does not wait for the 200) */
   head: Buffer;
+  /** the CONNECT's headers (a git client's refusal is written as text) */
+  headers: HeaderList;
 }
 
 type ClosedBy = NonNullable<HttpTunnelResultDetail['closedBy']>;
@@ -52,7 +56,7 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
   const check = await checkDestination(request.destination, target, deps.resolve, context.daemonPorts?.() ?? []);
   if (!check.ok) {
     early.stop();
-    return writeRawReply(socket, upstreamFailed(`target "${target.name}": ${check.reason}`));
+    return writeRawAnswer(socket, upstreamFailure(502, `target "${target.name}": ${check.reason}`, request.headers));
   }
   const checked = check.checked;
   const actionRequest = connectAction(deps, request.connection.id, checked);
@@ -64,12 +68,12 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
   } catch (err) {
     logger.error(`could not decide CONNECT ${hostPort(checked)}: ${(err as Error).message}`);
     early.stop();
-    return writeRawReply(socket, upstreamFailed(`target "${target.name}": Airlock could not decide on CONNECT ${hostPort(checked)}: ${(err as Error).message}`));
+    return writeRawAnswer(socket, upstreamFailure(502, `target "${target.name}": Airlock could not decide on CONNECT ${hostPort(checked)}: ${(err as Error).message}`, request.headers));
   }
   const { action, verdict } = decided;
   if (!verdict.allowed) {
     early.stop();
-    return writeRawReply(socket, policyRefusal(action, verdict));
+    return writeRawAnswer(socket, policyRefusal(verdict, request.headers));
   }
   if (gone.signal.aborted) {
     void recordTunnel(deps, session, action, { bytesUp: 0, bytesDown: 0, closedBy: 'agent' }, 0, 'not opened: the agent went away before the decision');
@@ -85,7 +89,7 @@ export async function openTunnel(deps: EgressDeps, request: TunnelRequest): Prom
     logger.warn(`${action.id}: ${message}`);
     void recordTunnel(deps, session, action, { bytesUp: 0, bytesDown: 0, closedBy: 'error' }, context.clock.now() - started, `not opened: ${message}`, message);
     early.stop();
-    return writeRawReply(socket, upstreamFailed(`target "${target.name}": ${message}`, action));
+    return writeRawAnswer(socket, upstreamFailure(502, `target "${target.name}": ${message}`, request.headers, action.id));
   }
   relay(deps, session, action, socket, upstream, early.stop(), started);
 }
