@@ -30,7 +30,7 @@ export interface EgressDeps {
   context: ProxyContext;
   resolve: Resolve;
   dial: Dial;
-  /** open tunnels and forwarded exchanges, ended when the listener closes */
+  /** open tunnels, ended when the listener closes */
   open: Set<{ close(by: 'daemon'): void }>;
 }
 
