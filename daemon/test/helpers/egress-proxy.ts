@@ -44,8 +44,8 @@ export interface EgressOptions {
   policy?: string;
   allowHosts?: string[];
   limits?: Record<string, unknown>;
-  /** names the proxy resolves to the addresses given (others: the system resolver) */
-  names?: Record<string, string[]>;
+  /** names the proxy resolves to the addresses given (others: the system resolver); a list of lists gives one answer per lookup */
+  names?: Record<string, string[] | string[][]>;
   /** checked "address:port" the proxy connects to instead at "127.0.0.1:port" (a loopback server standing in for a public host) */
   dial?: Record<string, string>;
 }

@@ -176,6 +176,17 @@ rules:
     assert.equal(gone.status, 407);
     assert.match((JSON.parse(gone.body) as { reason: string }).reason, /revoked/);
 
+    const elsewhere = await h.daemon.api('POST', '/v1/agent-sessions', { name: 'db-only', targets: ['some-db'] });
+    const limited = await rawConnect(h.port, 'registry.example:443', { 'proxy-authorization': basicAuth((elsewhere.json as { token: string }).token) });
+    limited.socket.destroy();
+    assert.equal(limited.status, 407);
+    assert.match((JSON.parse(limited.body) as { reason: string }).reason, /may not use target "egress"/);
+
+    // a token in Authorization (meant for an origin) is not a proxy credential
+    const misplaced = await rawConnect(h.port, 'registry.example:443', { authorization: `Bearer ${h.token}` });
+    misplaced.socket.destroy();
+    assert.equal(misplaced.status, 407);
+
     const bearer = await rawConnect(h.port, 'registry.example:443', { 'proxy-authorization': `Bearer ${h.token}` });
     bearer.socket.destroy();
     assert.equal(bearer.status, 200, 'Bearer with the token is accepted too');

@@ -20,6 +20,7 @@ describe('egress destinations: internal addresses refused on the resolved addres
   let h: EgressHarness;
   let witness: Awaited<ReturnType<typeof startWitness>>;
   let listed: Awaited<ReturnType<typeof startWitness>>;
+  let standIn: Awaited<ReturnType<typeof startWitness>>;
 
   const connect = async (authority: string) => {
     const r = await rawConnect(h.port, authority, { 'proxy-authorization': basicAuth(h.token) });
@@ -30,7 +31,10 @@ describe('egress destinations: internal addresses refused on the resolved addres
   before(async () => {
     witness = await startWitness();
     listed = await startWitness();
+    standIn = await startWitness();
     h = await startEgressProxy({
+      // rebind.example: public at the first lookup, loopback at every later one; the stand-in server answers for the public address
+      dial: { [`192.0.2.50:${witness.port}`]: `127.0.0.1:${standIn.port}` },
       policy: ALLOW_ALL,
       allowHosts: [`127.0.0.1:${listed.port}`, 'intranet.example'],
       names: {
@@ -41,6 +45,7 @@ describe('egress destinations: internal addresses refused on the resolved addres
         // one public answer and one internal: the name is refused (the connect could go to either)
         'mixed.example': ['192.0.2.14', '127.0.0.1'],
         'intranet.example': ['127.0.0.1'],
+        'rebind.example': [['192.0.2.50'], ['127.0.0.1']],
       },
     });
   });
@@ -48,6 +53,7 @@ describe('egress destinations: internal addresses refused on the resolved addres
     await h?.stop();
     await witness?.close();
     await listed?.close();
+    await standIn?.close();
   });
 
   const refusedCases: Array<[string, () => string, RegExp]> = [
@@ -85,6 +91,20 @@ describe('egress destinations: internal addresses refused on the resolved addres
       assert.equal(record.decision?.ruleId, 'egress-internal');
     });
   }
+
+  test('DNS rebinding: the tunnel goes to the address that was checked, never to a second lookup; the next lookup (now loopback) is refused', async () => {
+    const before = { witness: witness.accepted(), standIn: standIn.accepted() };
+    const first = await rawConnect(h.port, `rebind.example:${witness.port}`, { 'proxy-authorization': basicAuth(h.token) });
+    assert.equal(first.status, 200, first.body);
+    first.socket.resume();
+    await new Promise<void>((resolve) => first.socket.once('close', () => resolve()));
+    assert.equal(standIn.accepted(), before.standIn + 1, 'the checked public address was dialled');
+    assert.equal(witness.accepted(), before.witness, 'loopback was never dialled');
+    const second = await connect(`rebind.example:${witness.port}`);
+    assert.equal(second.status, 403);
+    assert.equal(second.json.rule, 'egress-internal');
+    assert.equal(witness.accepted(), before.witness);
+  });
 
   test("refused: the daemon's own control API port (on loopback, by its own port)", async () => {
     const r = await connect(`127.0.0.1:${h.daemon.info.port}`);
