@@ -7,7 +7,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fetch as undiciFetch, ProxyAgent } from 'undici';
 import { HttpRequestDetail, HttpResponseResultDetail } from '@airlock/shared';
-import { makeTestCertificates, runTool, startEgressProxy, startHttpsServer, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
+import { makeTestCertificates, runTool, startEgressProxy, startHttpsServer, waitForApproval, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
 import { gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
 
 /**
@@ -46,12 +46,13 @@ describe('egress with real clients: git, Python urllib, undici ProxyAgent, curl 
     const tlsPort = (tlsFront.address() as net.AddressInfo).port;
     h = await startEgressProxy({
       allowHosts: ['registry.example:443', 'git.example', 'api.example'],
-      names: { 'registry.example': [ADDRESS.registry], 'git.example': [ADDRESS.gitTls], 'git-plain.example': [ADDRESS.gitPlain], 'api.example': [ADDRESS.api] },
+      names: { 'registry.example': [ADDRESS.registry], 'git.example': [ADDRESS.gitTls], 'git-plain.example': [ADDRESS.gitPlain], 'api.example': [ADDRESS.api], 'held.example': [ADDRESS.hidden] },
       dial: {
         [`${ADDRESS.registry}:443`]: `127.0.0.1:${https.port}`,
         [`${ADDRESS.gitTls}:443`]: `127.0.0.1:${tlsPort}`,
         [`${ADDRESS.gitTls}:80`]: `127.0.0.1:${gitServer.port}`,
         [`${ADDRESS.api}:80`]: `127.0.0.1:${gitServer.port}`,
+        [`${ADDRESS.hidden}:80`]: `127.0.0.1:${gitServer.port}`,
       },
     });
     gitEnv = { ...gitTestEnv(dir), HTTPS_PROXY: h.proxyUrl(), HTTP_PROXY: h.proxyUrl(), GIT_SSL_CAINFO: certs.caFile };
@@ -142,6 +143,20 @@ describe('egress with real clients: git, Python urllib, undici ProxyAgent, curl 
     assert.equal(action.action!.attributes.method, 'GET');
     const result = await waitForRecord(h, (rs) => rs.find((x) => x.type === 'result' && x.actionId === action.action!.id));
     assert.equal(HttpResponseResultDetail.parse(result.detail).status, 200);
+  });
+
+  test('plain HTTP to an unlisted public host is held with its host and port; once approved for the session the next request passes', async () => {
+    const before = gitServer.requests.length;
+    const first = runTool('curl', ['-sS', '-x', h.proxyUrl(), '-o', '/dev/null', '-w', '%{http_code}', 'http://held.example/tools.git/info/refs?service=git-upload-pack']);
+    const held = await waitForApproval(h.daemon, /held\.example/);
+    assert.equal(held.action.kind, 'http.request');
+    assert.equal(held.action.attributes.destination, 'public');
+    assert.equal(held.action.grantKey, 'held.example:80');
+    assert.equal(gitServer.requests.length, before, 'nothing was forwarded while held');
+    await h.approve(held.id, 'session');
+    assert.equal((await first).stdout, '200');
+    const second = await runTool('curl', ['-sS', '-x', h.proxyUrl(), '-o', '/dev/null', '-w', '%{http_code}', 'http://held.example/tools.git/HEAD']);
+    assert.equal(second.stdout, '200');
   });
 
   test('an https:// URL in absolute form (no CONNECT) is refused with 400 saying to use CONNECT', async () => {
