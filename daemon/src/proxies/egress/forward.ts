@@ -28,7 +28,8 @@ export function plainHttp(deps: EgressDeps): PlainHttp {
   const limits = context.limits;
   // one pool for the target, keyed by the checked address: the origin an exchange is sent to is
   // `http://<address>:<port>`, never a name, so no lookup happens after the check (DNS rebinding)
-  const dispatcher = new Agent({ connect: connector(deps), headersTimeout: 0, bodyTimeout: limits.idleTimeoutMs });
+  // an upstream that stops answering is cut by limits.idleTimeout, as a tunnel is (0: never)
+  const dispatcher = new Agent({ connect: connector(deps), headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs });
   const jars = new Map<string, CookieJar>();
   const hooks: ExchangeHooks = {
     via: 'egress',
