@@ -147,6 +147,25 @@ describe('egress destinations: internal addresses refused on the resolved addres
     assert.match(r.json.reason ?? '', /cannot resolve no-such-host\.invalid/);
   });
 
+  test("the daemon's ports are known to the check: with localhost listed, a loopback server is reached but the daemon's API and listener ports are refused", async () => {
+    const h2 = await startEgressProxy({ policy: ALLOW_ALL, allowHosts: ['localhost'], names: { localhost: ['127.0.0.1'] } });
+    try {
+      const ok = await rawConnect(h2.port, `localhost:${witness.port}`, { 'proxy-authorization': basicAuth(h2.token) });
+      ok.socket.destroy();
+      assert.equal(ok.status, 200, ok.body);
+      for (const port of [h2.daemon.info.port, h2.port]) {
+        const r = await rawConnect(h2.port, `localhost:${port}`, { 'proxy-authorization': basicAuth(h2.token) });
+        r.socket.destroy();
+        assert.equal(r.status, 403, `port ${port}: ${r.body}`);
+        const json = JSON.parse(r.body) as { rule: string; reason: string };
+        assert.equal(json.rule, 'egress-internal');
+        assert.match(json.reason, /daemon's own/);
+      }
+    } finally {
+      await h2.stop();
+    }
+  });
+
   test('a dead port on a listed address: 502 JSON naming the connect error, the failure recorded', async () => {
     const dead = await startWitness();
     const port = dead.port;
