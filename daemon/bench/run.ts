@@ -5,10 +5,12 @@ import { benchShellClassify } from './shell-classify.js';
 import { benchHttpClassify } from './http-classify.js';
 import { benchCatalog } from './catalog.js';
 import { benchMasking } from './masking.js';
+import { benchHttpBody } from './http-body.js';
 import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
+import { benchHttp } from './http.js';
 import { benchEgress } from './egress.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
@@ -19,10 +21,12 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['http-classify', benchHttpClassify],
   ['catalog', benchCatalog],
   ['masking', benchMasking],
+  ['http-body', benchHttpBody],
   ['recording', benchRecording],
   ['sse', benchSse],
   ['postgres', benchPostgres],
   ['ssh', benchSsh],
+  ['http', benchHttp],
   ['egress', benchEgress],
 ];
 

@@ -274,7 +274,10 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
   const started = context.clock.now();
   const { description, route, action } = f;
   const abort = new AbortController();
-  const onGone = (): void => abort.abort();
+  // 'close' also follows a response that finished: only an agent gone before the end aborts (an abort is not free)
+  const onGone = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
   res.once('close', onGone);
   connection.gone.addEventListener('abort', onGone, { once: true });
 
@@ -338,8 +341,8 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
       recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
       if (plan.decode) decoded = plan.decode;
-      res.writeHead(status, recordedHeaders);
       if (noBody) {
+        res.writeHead(status, recordedHeaders);
         response.body.resume();
         res.end();
       } else {
@@ -350,7 +353,12 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
           bufferBytes: context.limits.bufferBytes,
           ...(contentType ? { contentType } : {}),
         });
-        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker);
+        // a small body of known length that is not a stream goes out whole, with its masked length, in
+        // one write; anything else streams (chunked), each masked piece sent as soon as it is final
+        const declared = Number(first(response.headers['content-length']) ?? NaN);
+        const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
+        if (!whole) res.writeHead(status, recordedHeaders);
+        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
       }
     }
   } catch (err) {
@@ -408,30 +416,49 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** Upstream body → (decoder) → masker → agent, with backpressure both ways. */
-async function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker): Promise<void> {
-  let source: AsyncIterable<Buffer> = body;
-  if (decoder) {
-    pipeStreams(body, decoder, () => undefined);
-    source = decoder;
-  }
-  for await (const chunk of source) {
-    const out = masker.push(chunk);
-    if (out.length > 0 && !res.write(out)) await drained(res);
-    if (res.destroyed) throw new Error('the agent closed the connection');
-  }
-  const rest = masker.end();
-  res.end(rest.length > 0 ? rest : undefined);
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
+/**
+ * Upstream body → (decoder) → masker → agent, with backpressure both ways. `whole`: the masked body
+ * is gathered (the upstream declared it small) and sent at the end with its length and these headers.
+ * Otherwise the caller has written the head; rejects when the upstream breaks off or the agent goes.
+ */
+function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker, whole?: { status: number; headers: HeaderRecord }): Promise<void> {
+  const source: Readable = decoder ?? body;
+  if (decoder) pipeStreams(body, decoder, () => undefined);
+  const gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => {
+      source.off('data', onData);
+      reject(err);
     };
-    res.on('drain', done);
-    res.on('close', done);
+    const onData = (chunk: Buffer): void => {
+      const out = masker.push(chunk);
+      if (out.length === 0) return;
+      if (whole) {
+        gathered.push(out);
+        gatheredBytes += out.length;
+      } else if (!res.write(out)) {
+        source.pause();
+        res.once('drain', () => source.resume());
+      }
+    };
+    source.on('data', onData);
+    source.once('error', fail);
+    res.once('close', () => {
+      if (!res.writableFinished) fail(new Error('the agent closed the connection'));
+    });
+    source.once('end', () => {
+      const rest = masker.end();
+      if (whole) {
+        if (rest.length > 0) {
+          gathered.push(rest);
+          gatheredBytes += rest.length;
+        }
+        res.writeHead(whole.status, { ...whole.headers, 'content-length': gatheredBytes });
+        res.end(gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes));
+      } else res.end(rest.length > 0 ? rest : undefined);
+      resolve();
+    });
   });
 }
 

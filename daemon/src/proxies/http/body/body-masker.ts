@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import type { HttpBodyExcerpt, MaskReport } from '@airlock/shared';
 import { MaskReportBuilder } from '../../../masking/index.js';
@@ -37,8 +38,16 @@ export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions): Bo
     bufferBytes: options.bufferBytes,
   };
   if (options.maxDepth !== undefined) jsonOptions.maxDepth = options.maxDepth;
-  const stage = plan.withhold !== undefined ? DROP : stageFor(plan.treatment, jsonOptions);
   const excerpt = new ExcerptCollector(options.excerptBytes, plan.treatment, options.contentType);
+  let stage: Stage;
+  if (plan.withhold !== undefined) stage = DROP;
+  else if (plan.treatment === 'binary' && plan.mediaType === 'application/octet-stream') {
+    // the label of any download, text files with secrets in them included: the first bytes decide
+    stage = new SniffingStage((treatment) => {
+      excerpt.treatment = treatment;
+      return stageFor(treatment, jsonOptions);
+    });
+  } else stage = stageFor(plan.treatment, jsonOptions);
   let ended = false;
   return {
     push(chunk) {
@@ -85,6 +94,53 @@ function stageFor(treatment: BodyTreatment, options: JsonMaskerOptions): Stage {
   }
 }
 
+/** How many first bytes of an application/octet-stream body decide whether it is text. */
+const SNIFF_BYTES = 1024;
+
+/** Control characters that do not occur in text (NUL to BS, SO to SUB, FS to US). */
+const NOT_TEXT = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) if (b !== 0x09 && b !== 0x0a && b !== 0x0b && b !== 0x0c && b !== 0x0d && b !== 0x1b) NOT_TEXT[b] = 1;
+
+/** Whether the first bytes of a body read as UTF-8 text. */
+export function looksLikeText(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (NOT_TEXT[bytes[i] as number] === 1) return false;
+  return isUtf8(bytes.subarray(0, bytes.length - incompleteUtf8Tail(bytes)));
+}
+
+/**
+ * Holds the first SNIFF_BYTES of a body labelled only as bytes, then masks it as text when they
+ * read as text and passes it as binary when not.
+ */
+class SniffingStage implements Stage {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private inner: Stage | undefined;
+
+  constructor(private readonly decide: (treatment: BodyTreatment) => Stage) {}
+
+  push(chunk: Uint8Array): Uint8Array {
+    if (this.inner !== undefined) return this.inner.push(chunk);
+    this.held.push(Buffer.from(chunk));
+    this.heldBytes += chunk.length;
+    return this.heldBytes >= SNIFF_BYTES ? this.choose().first : EMPTY;
+  }
+
+  end(): Uint8Array {
+    if (this.inner !== undefined) return this.inner.end();
+    const { inner, first } = this.choose();
+    const last = inner.end();
+    return first.length === 0 ? last : last.length === 0 ? first : Buffer.concat([first, last]);
+  }
+
+  /** Decides on what was held; returns the stage and what it made of the held bytes. */
+  private choose(): { inner: Stage; first: Uint8Array } {
+    const bytes = Buffer.concat(this.held);
+    this.held = [];
+    const inner = (this.inner = this.decide(looksLikeText(bytes.subarray(0, SNIFF_BYTES)) ? 'text' : 'binary'));
+    return { inner, first: inner.push(bytes) };
+  }
+}
+
 /** The first bytes of the masked body, its size and its SHA-256, gathered as it goes. */
 class ExcerptCollector {
   private readonly head: Buffer;
@@ -94,11 +150,12 @@ class ExcerptCollector {
   private ended = false;
 
   constructor(
-    private readonly limit: number,
-    private readonly treatment: BodyTreatment,
+    limit: number,
+    /** how the body was treated: an octet-stream body turns out text or binary once its first bytes came */
+    public treatment: BodyTreatment,
     private readonly contentType: string | undefined,
   ) {
-    this.head = Buffer.alloc(treatment === 'binary' ? 0 : limit);
+    this.head = Buffer.alloc(limit);
   }
 
   add(bytes: Uint8Array): void {
@@ -116,6 +173,10 @@ class ExcerptCollector {
     this.ended = true;
   }
 
+  /**
+   * Before the end, `bytes` is null and a cut gives the size and digest of what went out so far
+   * (the body may never end: a client that went away, a stream cut by a limit).
+   */
   excerpt(): HttpBodyExcerpt {
     const excerpt: HttpBodyExcerpt = { bytes: this.ended ? this.total : null, treatment: this.treatment };
     if (this.contentType !== undefined) excerpt.contentType = this.contentType;

@@ -30,6 +30,7 @@ export function decoderFor(plan: BodyPlan, bounds: DecodeBounds): Transform | un
 
 class BoundedDecoder extends Transform {
   private first: Transform | undefined;
+  private last: Transform | undefined;
   private encodedBytes = 0;
   private decodedBytes = 0;
   private finishing: TransformCallback | undefined;
@@ -47,7 +48,7 @@ class BoundedDecoder extends Transform {
     const stages = this.steps.map((coding, index) => decompressor(coding, index === 0 ? firstBytes : undefined));
     for (let i = 0; i + 1 < stages.length; i++) (stages[i] as Transform).pipe(stages[i + 1] as Transform);
     for (const stage of stages) stage.on('error', (error: Error) => this.fail(new Error(`The upstream's ${this.steps.join(', ')}-encoded body could not be decoded: ${error.message}.`)));
-    const last = stages[stages.length - 1] as Transform;
+    const last = (this.last = stages[stages.length - 1] as Transform);
     last.on('data', (bytes: Buffer) => this.decoded(bytes));
     last.on('end', () => this.finishing?.());
     return stages[0] as Transform;
@@ -67,7 +68,13 @@ class BoundedDecoder extends Transform {
       );
       return;
     }
-    this.push(bytes);
+    // a reader that does not keep up pauses the decompressor, which stops taking encoded bytes
+    if (!this.push(bytes)) this.last?.pause();
+  }
+
+  override _read(size: number): void {
+    this.last?.resume();
+    super._read(size);
   }
 
   private fail(error: Error): void {

@@ -1,5 +1,5 @@
 import type { HttpHeaders } from '@airlock/shared';
-import { columnForm, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { MaskReportBuilder, columnForm, type Masker } from '../../../masking/index.js';
 import { KEY_RULE_LABEL, isCredentialName, normalizeKeyName } from './keys.js';
 import { redactSecretsInText, secretForms } from './secrets.js';
 
@@ -46,8 +46,8 @@ export function isCredentialParam(name: string): boolean {
   return CREDENTIAL_PARAMS.has(normalizeKeyName(name)) || isCredentialName(name);
 }
 
-/** `name=value` pairs of a query (after `?`, split at `&` or `;`) whose names carry credentials. */
-const QUERY_PAIR = /([?&;])([^=&;#?\s<>"']*)=([^&;#\s<>"',]*)/g;
+/** `name=value` pairs of a query or a fragment (after `?` or `#`, split at `&` or `;`), as OAuth puts tokens in either. */
+const QUERY_PAIR = /([?&;#])([^=&;#?\s<>"']*)=([^&;#\s<>"',]*)/g;
 
 /**
  * The values of credential-named query parameters in a text (a URL, a Location or Link header)
@@ -73,9 +73,14 @@ function safeDecode(text: string): string {
 /** `scheme://user:password@host` → `scheme://host` */
 const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@]*@/;
 
-/** A URL as it goes into a record: userinfo removed, credential-named query parameters masked. */
-export function maskUrlForRecord(url: string, report?: MaskReportBuilder): string {
-  return maskQueryCredentials(url.replace(USERINFO, '$1'), report);
+/**
+ * A URL as it goes into a record: userinfo removed, credential-named query parameters masked and,
+ * given a masker, the content detectors run over the rest (an email in a query, a token in a path).
+ */
+export function maskUrlForRecord(url: string, report?: MaskReportBuilder, masker?: Masker): string {
+  const masked = maskQueryCredentials(url.replace(USERINFO, '$1'), report);
+  if (masker === undefined || !masker.active) return masked;
+  return masker.maskText(masked, report ?? new MaskReportBuilder());
 }
 
 export interface MaskHeadersOptions {

@@ -1,4 +1,6 @@
 import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { maskBase64Text, mayBeBase64Bytes } from './base64.js';
+import { ShortBytesCache } from './byte-cache.js';
 import { KeyRules } from './keys.js';
 import { redactSecretsInText } from './secrets.js';
 import { TextStream, asBuffer } from './text-stream.js';
@@ -56,6 +58,28 @@ const SCALAR_END = new Uint8Array(256);
 for (const ch of ' \t\r\n,}]\x1e') SCALAR_END[ch.charCodeAt(0)] = 1;
 
 const QUOTE_BYTES = Buffer.from('"');
+
+/** Keys up to this many bytes have their verdicts cached, up to CACHE_ENTRIES of them. */
+const SHORT_STRING_BYTES = 64;
+const CACHE_ENTRIES = 1024;
+
+type Utf8Slice = (this: Buffer, start: number, end: number) => string;
+/** Buffer's own UTF-8 decoder, without toString's argument handling (it is most of the cost for short strings). */
+const UTF8_SLICE = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice;
+
+function utf8(bytes: Buffer, from: number, to: number): string {
+  return UTF8_SLICE !== undefined ? UTF8_SLICE.call(bytes, from, to) : bytes.toString('utf8', from, to);
+}
+
+/** Whether bytes[from, to) are `true`, `false` or `null`. */
+function isLiteral(bytes: Buffer, from: number, to: number): boolean {
+  const length = to - from;
+  const first = bytes[from];
+  if (length === 4 && first === 0x74) return bytes[from + 1] === 0x72 && bytes[from + 2] === 0x75 && bytes[from + 3] === 0x65;
+  if (length === 4 && first === 0x6e) return bytes[from + 1] === 0x75 && bytes[from + 2] === 0x6c && bytes[from + 3] === 0x6c;
+  if (length === 5 && first === 0x66) return bytes[from + 1] === 0x61 && bytes[from + 2] === 0x6c && bytes[from + 3] === 0x73 && bytes[from + 4] === 0x65;
+  return false;
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -102,6 +126,8 @@ export class JsonMasker {
   private skipInString = false;
   private skipScalar = false;
 
+  /** `"[LABEL]"` per label, as bytes */
+  private readonly markers = new Map<string, Buffer>();
   /** set once the body stopped being JSON: the rest goes through it */
   private text: TextStream | undefined;
 
@@ -111,7 +137,13 @@ export class JsonMasker {
   private emitFrom = 0;
   /** where the token being read starts in this chunk; -1 when it started in an earlier one */
   private tokenStart = -1;
+  /** where the next backslash of this chunk is (the chunk's length when there is none), once looked for */
   private nextBackslash = -1;
+  /** keys that passed unchanged, with their labels */
+  private readonly keyCache = new ShortBytesCache<string | undefined>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  /** where tokenBuffer's token lies in the buffer it returned */
+  private tokenFrom = 0;
+  private tokenTo = 0;
 
   constructor(options: JsonMaskerOptions) {
     this.masker = options.masker;
@@ -309,6 +341,8 @@ export class JsonMasker {
         this.escapePending = false;
         i++;
       }
+      // native searches: faster than a byte loop even on short strings; where the next backslash
+      // is stays known for the chunk, so a chunk without escapes is searched for one once
       for (;;) {
         let quote = chunk.indexOf(QUOTE, i);
         if (quote < 0) quote = n;
@@ -386,12 +420,21 @@ export class JsonMasker {
     this.tokenStart = -1;
   }
 
-  /** The token's bytes: the held ones and this chunk's up to `end`. */
-  private tokenBytes(end: number): Buffer {
+  /**
+   * The token's bytes, from `tokenFrom` to `tokenTo` in the returned buffer: this chunk itself when
+   * the token started in it (no copy, no view made), else the held bytes joined to this chunk's.
+   */
+  private tokenBuffer(end: number): Buffer {
     const chunk = this.chunk;
-    if (this.tokenStart >= 0) return chunk.subarray(this.tokenStart, end);
-    if (this.held.length === 1 && end === 0) return this.held[0] as Buffer;
-    return Buffer.concat([...this.held, chunk.subarray(0, end)]);
+    if (this.tokenStart >= 0) {
+      this.tokenFrom = this.tokenStart;
+      this.tokenTo = end;
+      return chunk;
+    }
+    const joined = this.held.length === 1 && end === 0 ? (this.held[0] as Buffer) : Buffer.concat([...this.held, chunk.subarray(0, end)]);
+    this.tokenFrom = 0;
+    this.tokenTo = joined.length;
+    return joined;
   }
 
   /** Puts the token out as it came, or its replacement. */
@@ -403,7 +446,8 @@ export class JsonMasker {
       this.parts.push(Buffer.from(replacement));
       this.emitFrom = end;
     }
-    this.held = [];
+    // most tokens never held anything: no new array for them
+    if (this.held.length > 0) this.held = [];
     this.heldBytes = 0;
     this.token = T_NONE;
     this.tokenStart = -1;
@@ -421,33 +465,45 @@ export class JsonMasker {
       this.valueEnded();
       return end;
     }
-    const bytes = this.tokenBytes(end);
+    const bytes = this.tokenBuffer(end);
+    const from = this.tokenFrom + 1;
+    const to = this.tokenTo - 1;
     let text: string;
     let screened = -1;
     if (this.tokenHasEscape) {
       try {
-        text = JSON.parse(bytes.toString('utf8')) as string;
+        text = JSON.parse(bytes.toString('utf8', from - 1, to + 1)) as string;
       } catch {
         return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
       }
-    } else if (this.tokenIsKey) {
-      text = bytes.toString('utf8', 1, bytes.length - 1);
     } else {
-      screened = this.masker.screenBytes(bytes, 1, bytes.length - 1);
-      if (screened === NOTHING_TO_MASK) {
+      if (this.tokenIsKey) {
+        const known = this.keyCache.get(bytes, from, to);
+        if (known !== undefined) {
+          this.pendingLabel = known.value;
+          this.state = S_COLON;
+          this.emitToken(end, undefined);
+          return end;
+        }
+      }
+      screened = this.masker.screenBytes(bytes, from, to);
+      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && !mayBeBase64Bytes(bytes, from, to)) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
       }
-      text = bytes.toString('utf8', 1, bytes.length - 1);
+      text = utf8(bytes, from, to);
     }
     let masked = this.tokenHasEscape ? redactSecretsInText(text, this.secretForms, this.report) : text;
     if (this.tokenIsKey) {
-      this.pendingLabel = this.keyRules.labelFor(text);
-      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report);
+      const label = this.keyRules.labelFor(text);
+      this.pendingLabel = label;
+      if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, label);
       this.state = S_COLON;
     } else {
-      if (this.masker.active) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
+      if (masked === text) masked = maskBase64Text(text, this.masker, this.secretForms, this.report) ?? text;
       this.valueEnded();
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
@@ -455,17 +511,18 @@ export class JsonMasker {
   }
 
   private finishScalar(end: number): number {
-    const bytes = this.tokenBytes(end);
+    const bytes = this.tokenBuffer(end);
+    const from = this.tokenFrom;
+    const to = this.tokenTo;
     if (this.token === T_LITERAL) {
-      const word = bytes.toString('latin1');
-      if (word !== 'true' && word !== 'false' && word !== 'null') return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
+      if (!isLiteral(bytes, from, to)) return this.fail(this.tokenStart >= 0 ? this.tokenStart : 0);
       this.emitToken(end, undefined);
     } else {
       let replacement: string | undefined;
-      if (bytes.length >= CARD_MIN_DIGITS && this.masker.active) {
-        const screened = this.masker.screenBytes(bytes, 0, bytes.length);
+      if (to - from >= CARD_MIN_DIGITS && this.masker.active) {
+        const screened = this.masker.screenBytes(bytes, from, to);
         if (screened !== NOTHING_TO_MASK) {
-          const text = bytes.toString('latin1');
+          const text = bytes.toString('latin1', from, to);
           const masked = this.masker.maskCell(text, undefined, this.report, screened);
           if (masked !== text) replacement = JSON.stringify(masked);
         }
@@ -479,7 +536,7 @@ export class JsonMasker {
   /** A value under a credential key: its marker goes out, the value itself is read past and dropped. */
   private startSkip(i: number, b: number, label: string): number {
     this.flushTo(i);
-    this.parts.push(Buffer.from(KeyRules.marker(label)));
+    this.parts.push(this.markerBytes(label));
     this.report.add(label, 1);
     this.skipping = true;
     this.skipDepth = 0;
@@ -491,6 +548,15 @@ export class JsonMasker {
     else this.skipScalar = true;
     const next = this.skip(this.skipScalar ? i : i + 1);
     return next;
+  }
+
+  private markerBytes(label: string): Buffer {
+    let bytes = this.markers.get(label);
+    if (bytes === undefined) {
+      bytes = Buffer.from(KeyRules.marker(label));
+      this.markers.set(label, bytes);
+    }
+    return bytes;
   }
 
   /** Reads past the value being skipped; returns the index after it, or -1 when the chunk ended first. */

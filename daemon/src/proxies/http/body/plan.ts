@@ -7,7 +7,7 @@ const MAX_STACKED_CODINGS = 2;
 /** Whether this runtime's zlib can decode zstd (Node 20's cannot; 22.15 and later can). */
 export const ZSTD_AVAILABLE = typeof (zlib as unknown as Record<string, unknown>)['createZstdDecompress'] === 'function';
 
-const JSON_TYPES = new Set(['application/json', 'text/json', 'application/problem+json']);
+const JSON_TYPES = new Set(['application/json', 'text/json', 'application/x-json', 'application/problem+json']);
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines', 'application/json-seq']);
 const TEXT_TYPES = new Set([
   'application/xml',
@@ -123,6 +123,8 @@ function treatmentOf(mediaType: string | undefined): BodyTreatment {
   if (JSON_TYPES.has(mediaType) || mediaType.endsWith('+json')) return 'json';
   if (mediaType === 'text/event-stream') return 'sse';
   if (BINARY_TYPES.has(mediaType)) return 'binary';
+  // XML is text whatever its top-level type (image/svg+xml can carry any text)
+  if (mediaType.endsWith('+xml')) return 'text';
   const slash = mediaType.indexOf('/');
   const top = slash < 0 ? mediaType : mediaType.slice(0, slash);
   if (BINARY_TOP_LEVEL.has(top)) return 'binary';

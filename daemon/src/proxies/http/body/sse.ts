@@ -1,4 +1,4 @@
-import type { MaskReportBuilder, Masker } from '../../../masking/index.js';
+import { MaskReportBuilder, type Masker } from '../../../masking/index.js';
 import { JsonMasker, type JsonMaskerOptions } from './json.js';
 import { join } from './ndjson.js';
 import { TextStream, asBuffer } from './text-stream.js';
@@ -118,19 +118,67 @@ export class SseMasker {
   private maskEvent(bytes: Buffer): Uint8Array {
     if (bytes.length === 0) return bytes;
     const text = bytes.toString('utf8');
-    let changed = false;
-    let out = '';
+    const lines: string[] = [];
+    const endings: string[] = [];
     LINE.lastIndex = 0;
     let match: RegExpExecArray | null;
     while ((match = LINE.exec(text)) !== null) {
-      const line = match[1] as string;
-      const ending = match[2] as string;
+      lines.push(match[1] as string);
+      endings.push(match[2] as string);
+      if (match[2] === '') break;
+    }
+    const data = this.maskDataAsOne(lines, endings);
+    let changed = false;
+    let out = '';
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as string;
+      if (data !== undefined && DATA_FIELD.test(line)) {
+        // the event's data, masked as one document, goes where its first line was
+        if (data.text !== undefined) {
+          out += data.text;
+          data.text = undefined;
+        }
+        continue;
+      }
       const masked = this.maskLine(line);
       if (masked !== line) changed = true;
-      out += masked + ending;
-      if (ending === '') break;
+      out += masked + (endings[i] as string);
     }
-    return changed ? Buffer.from(out, 'utf8') : bytes;
+    return changed || data?.changed === true ? Buffer.from(out, 'utf8') : bytes;
+  }
+
+  /**
+   * An event's data spread over several `data:` lines (pretty-printed JSON) is one document: the
+   * lines joined with `\n`, as the client will join them, go through the JSON masker whole, so a
+   * credentials object over ten lines is replaced whole. Undefined when the data is one line, not
+   * JSON, or not well-formed (then each line is masked on its own); else the data lines to write.
+   */
+  private maskDataAsOne(lines: readonly string[], endings: readonly string[]): { text: string | undefined; changed: boolean } | undefined {
+    const values: string[] = [];
+    let ending = '';
+    for (let i = 0; i < lines.length; i++) {
+      const field = DATA_FIELD.exec(lines[i] as string);
+      if (field === null) continue;
+      if (values.length === 0) ending = endings[i] === '' ? '\n' : (endings[i] as string);
+      values.push((lines[i] as string).slice(field[0].length));
+    }
+    if (values.length < 2) return undefined;
+    const joined = values.join('\n');
+    const first = joined.trimStart().charCodeAt(0);
+    if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return undefined;
+    const counts = new MaskReportBuilder();
+    const json = new JsonMasker({ ...this.options, report: counts });
+    const masked = Buffer.from(join([json.push(Buffer.from(joined, 'utf8')), json.end()])).toString('utf8');
+    if (json.fellBack) return undefined;
+    for (const [detector, count] of Object.entries(counts.toReport().byDetector)) this.report.add(detector, count);
+    const text = masked === joined ? undefined : masked.split('\n').map((value) => `data: ${value}${ending}`).join('');
+    if (text === undefined) {
+      // unchanged: the data lines go out as they came
+      let original = '';
+      for (let i = 0; i < lines.length; i++) if (DATA_FIELD.test(lines[i] as string)) original += (lines[i] as string) + (endings[i] as string);
+      return { text: original, changed: false };
+    }
+    return { text, changed: true };
   }
 
   private maskLine(line: string): string {
