@@ -111,6 +111,18 @@ export class Daemon implements ControlPlane {
     return this.api?.port ?? 0;
   }
 
+  /** The ports this daemon listens on: its control API and each target's listener (bound, or configured while not yet bound). */
+  private ownPorts(): number[] {
+    const ports = new Set<number>();
+    if (this.apiPort > 0) ports.add(this.apiPort);
+    for (const status of this.listeners.statuses()) {
+      const bound = status.address === undefined ? NaN : Number(status.address.slice(status.address.lastIndexOf(':') + 1));
+      const port = Number.isInteger(bound) && bound > 0 ? bound : status.target.listen.port;
+      if (port > 0) ports.add(port);
+    }
+    return [...ports];
+  }
+
   private async boot(): Promise<void> {
     const { paths } = this;
     await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
@@ -199,7 +211,7 @@ export class Daemon implements ControlPlane {
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
     this.listeners = new ListenerManager(
       this.options.proxies ?? {},
-      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey },
+      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey, daemonPorts: () => this.ownPorts() },
       { limits: this.config.limits, recording: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes } },
     );
     await this.listeners.reconcile(this.config.targets);

@@ -22,6 +22,11 @@ export interface ProxyServices {
    * configs of `airlock ssh-config` pin. Absent where no daemon made one (some unit tests).
    */
   sshHostKey?: () => HostKey;
+  /**
+   * The ports the daemon itself listens on now (its control API and every target's listener), read
+   * when asked: the egress proxy refuses to tunnel to them. Absent where no daemon runs (unit tests).
+   */
+  daemonPorts?: () => readonly number[];
 }
 
 /** What a protocol adapter gets for one target: the core's services, scoped, and the target's limits. */

@@ -44,9 +44,12 @@ export interface RunningDaemon {
   kill9(): Promise<void>;
 }
 
-/** Starts the real daemon process (`airlock up`) with the test-only action source on. */
-export async function startDaemon(home: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [CLI, '--home', home, 'up'], {
+/**
+ * Starts the real daemon process (`airlock up`) with the test-only action source on. `entry`: another
+ * compiled script taking the same arguments (a test's own wiring of the daemon), instead of the CLI.
+ */
+export async function startDaemon(home: string, env: NodeJS.ProcessEnv = {}, entry = CLI): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [entry, '--home', home, 'up'], {
     env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -40,9 +40,24 @@ export interface HttpRequestDescription {
   contentLength?: number;
   /** a method override header or `_method` query parameter the upstream may act on (uppercased) */
   methodOverride?: string;
+  /** every override value found (uppercased, distinct); more than one means the request is unknown */
+  methodOverrides: string[];
   /** Upgrade: websocket asked for */
   websocket: boolean;
+  /** the request body's Content-Encoding (lowercased) when it is not identity: such a body is not inspected */
+  contentEncoding?: string;
+  /** absolute-form only: `user:pass@` was in the URL; it was removed and is in neither the description nor the record */
+  credentialsStripped?: boolean;
 }
+
+/** Bounds of describeRequest, from the target's limits. */
+export interface DescribeLimits {
+  /** a longer request-target is refused with 414 */
+  maxTargetBytes: number;
+}
+
+/** Where an origin-form request goes (the API target's upstream), or 'absolute' for egress. */
+export type RequestBase = { scheme: 'http' | 'https'; host: string; port: number } | 'absolute';
 
 /** Why a request is refused before policy sees it (400): one sentence. */
 export interface MalformedRequest {

@@ -1,0 +1,375 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline as pipeStreams } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { AgentSession, AttributeValue, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
+import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
+import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
+import { classifyExchange } from './classification.js';
+import { gitPushPrefixSufficient } from '../../classify/http/git.js';
+import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body-interim.js';
+import type { BodyMasker } from './body/types.js';
+import { MaskReportBuilder } from '../../masking/index.js';
+import { boundText } from '../../pipeline/bounded-text.js';
+import type { Refusal } from '../../pipeline/pipeline.js';
+import type { ProxyContext } from '../listeners.js';
+import type { CookieJar } from './cookies.js';
+import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
+import { badRequest, policyRefusal, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { upstreamErrorAnswer } from './upstream-errors.js';
+
+/**
+ * One HTTP request through a listener, after the agent logged in: describe it, read what the
+ * classifier needs of the body, classify, submit to the pipeline (a held request's body stays
+ * unread: the socket is not read, so the agent is held back by TCP), then forward the rest
+ * streaming, and mask and stream the response back, recording the result.
+ *
+ * Shared by API targets (listener.ts) and the egress proxy's plain-HTTP requests: the differences
+ * are in ExchangeHooks (how a head is described, where it goes, with which credential).
+ */
+
+/** Where an allowed request goes and what is added to it. */
+export interface ExchangeRoute {
+  /** scheme://host:port */
+  origin: string;
+  /** the Host header upstream */
+  hostHeader: string;
+  /** prepended to the forwarded path (an API target's URL path); "" for none */
+  basePath: string;
+  dispatcher: Dispatcher;
+  /** the real credential's header (API targets); none for egress */
+  credentialHeader?: readonly [name: string, value: string];
+  /** literal secret forms to redact from responses and records */
+  secrets: readonly string[];
+  /** attributes added to the classifier's (egress: destination) */
+  attributes?: Record<string, AttributeValue>;
+  /** refused whatever policy says (egress: an internal destination), under its own rule id */
+  refuse?: Refusal;
+  /** the session-grant scope (egress: "host:port") */
+  grantKey?: string;
+}
+
+export interface ExchangeHooks {
+  via: HttpVia;
+  /** the request model of the head (API targets: origin-form against the upstream; egress: absolute-form) */
+  describe(head: HttpRequestHead): HttpRequestDescription | MalformedRequest;
+  /** where a described request goes (may resolve DNS, may refuse) */
+  route(description: HttpRequestDescription): ExchangeRoute | Promise<ExchangeRoute>;
+  classifyOptions: HttpClassifyOptions;
+}
+
+/** The agent's connection an exchange runs on. */
+export interface ExchangeConnection {
+  id: string;
+  session: AgentSession;
+  /** aborted when the agent's connection goes: a held request is cancelled */
+  gone: AbortSignal;
+  /** upstream cookies of this agent session */
+  jar: CookieJar;
+  /** the connection cannot carry another request (a body was left unread): close once this response is written */
+  closeAfterResponse(): void;
+}
+
+export interface ExchangeDeps {
+  target: Target;
+  context: ProxyContext;
+  hooks: ExchangeHooks;
+}
+
+/** Writes one answer of the daemon's own; `bodyLeft`: the agent's body was not read, so the connection closes after. */
+export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'closeAfterResponse'>, bodyLeft = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (bodyLeft) {
+    res.shouldKeepAlive = false;
+    connection?.closeAfterResponse();
+  }
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+  res.end(reply.body);
+}
+
+function hasBody(d: HttpRequestDescription): boolean {
+  return d.contentLength === undefined || d.contentLength > 0;
+}
+
+/** Reads the body prefix the classifier needs, leaving the rest unread (the stream paused). */
+function readPrefix(req: IncomingMessage, enough: (chunks: Buffer[], total: number) => boolean, max: number): Promise<{ chunks: Buffer[]; total: number; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = (complete: boolean): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (!complete) req.pause();
+      resolve({ chunks, total, complete });
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= max || enough(chunks, total)) done(req.readableEnded);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (err: Error): void => reject(err);
+    const onAborted = (): void => reject(new Error('the agent closed the connection while sending the body'));
+    if (req.readableEnded || req.complete && req.readableLength === 0 && !hasBodyPending(req)) return resolve({ chunks, total, complete: true });
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('aborted', onAborted);
+  });
+}
+
+function hasBodyPending(req: IncomingMessage): boolean {
+  return !req.readableEnded;
+}
+
+/** Runs one request; never throws (every failure becomes an answer to the agent and a record). */
+export async function runExchange(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps): Promise<void> {
+  const { target, context, hooks } = deps;
+  const head: HttpRequestHead = { method: req.method ?? '', target: req.url ?? '', headers: headerListOf(req.rawHeaders) };
+  const description = hooks.describe(head);
+  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, !req.complete);
+
+  let route: ExchangeRoute;
+  try {
+    route = await hooks.route(description);
+  } catch (err) {
+    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, !req.complete);
+  }
+
+  // what the classifier needs of the body before the decision (bounded by limits.maxMessageBytes);
+  // a small body of known length is read whole too, so the approval shows it
+  const limits = context.limits;
+  const need = bodyNeeded(description, hooks.classifyOptions);
+  let prefix: { chunks: Buffer[]; total: number; complete: boolean } | undefined;
+  try {
+    if (hasBody(description)) {
+      if (need.kind === 'graphql') prefix = await readPrefix(req, () => false, limits.maxMessageBytes);
+      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, (chunks) => gitPushPrefixSufficient(Buffer.concat(chunks)), limits.maxMessageBytes);
+      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, () => false, limits.actionTextBytes);
+    }
+  } catch {
+    return; // the agent went away mid-body: nothing was submitted
+  }
+  const prefixBytes = prefix ? (prefix.chunks.length === 1 ? prefix.chunks[0]! : Buffer.concat(prefix.chunks)) : undefined;
+  const bodyPrefix: BodyPrefix | undefined = prefixBytes ? { bytes: prefixBytes, complete: prefix!.complete } : undefined;
+  const classification = classifyExchange(description, bodyPrefix, hooks.classifyOptions, limits.maxMessageBytes);
+
+  const masker = context.masking(target.name);
+  const upstreamTarget = route.basePath + description.forwardTarget;
+  const headers = forwardHeaders(head.headers, { websocket: false, contentLength: description.contentLength, credentialHeader: route.credentialHeader?.[0] });
+  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`, masker, route.secrets), limits.actionTextBytes);
+  const detail: HttpRequestDetail = {
+    via: hooks.via,
+    connectionId: connection.id,
+    method: description.method,
+    url: recordedUrl.text,
+    ...(recordedUrl.cut ? { urlCut: recordedUrl.cut } : {}),
+    host: description.host,
+    path: description.path,
+    headers: maskResponseHeaders(headers, masker, route.secrets, new MaskReportBuilder()),
+    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits.actionTextBytes) } : {}),
+    ...(description.methodOverride ? { methodOverride: description.methodOverride } : {}),
+    ...(classification.graphql ? { graphql: classification.graphql } : {}),
+    ...(classification.git ? { git: classification.git } : {}),
+  };
+  const request = {
+    target: target.name,
+    protocol: target.protocol,
+    kind: 'http.request',
+    summary: classification.summary,
+    risk: classification.risk,
+    attributes: route.attributes ? { ...classification.attributes, ...route.attributes } : classification.attributes,
+    detail: detail as unknown as Record<string, unknown>,
+    ...(route.grantKey ? { grantKey: route.grantKey } : {}),
+  };
+
+  const pipeline = context.pipeline;
+  let decided: { action: Action; verdict: Verdict };
+  try {
+    decided = pipeline.submitNow(connection.session, request, route.refuse) ?? (await pipeline.submit(connection.session, request, { signal: connection.gone, refuse: route.refuse }));
+  } catch (err) {
+    context.logger.error(`action for ${description.method} ${description.path} could not be submitted: ${(err as Error).message}`);
+    return answer(res, upstreamFailure(502, 'the daemon could not decide on this request', head.headers), connection, true);
+  }
+  const bodyLeft = prefix ? !prefix.complete : hasBody(description) && !req.complete;
+  if (!decided.verdict.allowed) {
+    if (connection.gone.aborted) return;
+    return answer(res, policyRefusal(decided.verdict, head.headers), connection, bodyLeft);
+  }
+  await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
+}
+
+function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], excerptBytes: number): HttpBodyExcerpt {
+  const plan = planBody(d.contentType, undefined);
+  if (plan.withhold) return { bytes: complete ? bytes.length : null, contentType: d.contentType, treatment: 'binary' };
+  const bodyMasker = createBodyMasker(plan, { masker, report: new MaskReportBuilder(), secrets, excerptBytes });
+  bodyMasker.push(bytes);
+  bodyMasker.end();
+  const excerpt = bodyMasker.excerpt();
+  return { ...excerpt, bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}) };
+}
+
+interface Forwarding {
+  description: HttpRequestDescription;
+  head: HttpRequestHead;
+  route: ExchangeRoute;
+  headers: HeaderRecord;
+  prefix?: { chunks: Buffer[]; total: number; complete: boolean };
+  prefixBytes?: Buffer;
+  upstreamTarget: string;
+  action: Action;
+}
+
+/** Sends an allowed request upstream and streams the masked response back; records the result. */
+async function forward(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps, f: Forwarding): Promise<void> {
+  const { target, context } = deps;
+  const started = context.clock.now();
+  const { description, route, action } = f;
+  const abort = new AbortController();
+  const onGone = (): void => abort.abort();
+  res.once('close', onGone);
+  connection.gone.addEventListener('abort', onGone, { once: true });
+
+  const sendHeaders: HeaderRecord = { ...f.headers, host: route.hostHeader };
+  if (route.credentialHeader) sendHeaders[route.credentialHeader[0]] = route.credentialHeader[1];
+  const now = context.clock.now();
+  const cookie = connection.jar.header(route.hostHeader, description.path, now);
+  if (cookie) sendHeaders.cookie = cookie;
+
+  let requestBytes = 0;
+  let body: Dispatcher.DispatchOptions['body'];
+  if (hasBody(description)) {
+    if (f.prefix?.complete) {
+      body = f.prefixBytes;
+      requestBytes = f.prefix.total;
+    } else {
+      const chunks = f.prefix?.chunks ?? [];
+      // undici takes an async iterable body; typed as Readable only
+      body = (async function* () {
+        for (const c of chunks) {
+          requestBytes += c.length;
+          yield c;
+        }
+        for await (const c of req as AsyncIterable<Buffer>) {
+          requestBytes += c.length;
+          yield c;
+        }
+      })() as unknown as Readable;
+    }
+  }
+
+  const masker = context.masking(target.name);
+  const report = new MaskReportBuilder();
+  let status: number | undefined;
+  let recordedHeaders: HeaderRecord | undefined;
+  let bodyMasker: BodyMasker | undefined;
+  let decoded: string | undefined;
+  let error: string | undefined;
+  try {
+    const response = await route.dispatcher.request({
+      origin: route.origin,
+      path: f.upstreamTarget,
+      method: description.method as Dispatcher.HttpMethod,
+      headers: sendHeaders,
+      body,
+      signal: abort.signal,
+    });
+    status = response.statusCode;
+    const setCookie = response.headers['set-cookie'];
+    if (setCookie) connection.jar.store(route.hostHeader, description.path, Array.isArray(setCookie) ? setCookie : [setCookie], context.clock.now());
+    const contentType = first(response.headers['content-type']);
+    const encoding = first(response.headers['content-encoding']);
+    const noBody = description.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+    const plan = planBody(contentType, encoding);
+    if (plan.withhold && !noBody) {
+      response.body.destroy();
+      status = 502;
+      error = plan.withhold;
+      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, !req.complete);
+    } else {
+      const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
+      recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
+      if (plan.decode) decoded = plan.decode;
+      res.writeHead(status, recordedHeaders);
+      if (noBody) {
+        response.body.resume();
+        res.end();
+      } else {
+        bodyMasker = createBodyMasker(plan, { masker, report, secrets: route.secrets, excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes) });
+        await relayBody(plan.decode ? decoderFor(plan) : undefined, response.body, res, bodyMasker);
+      }
+    }
+  } catch (err) {
+    error = describeUpstreamError(err, abort.signal.aborted, res);
+    if (!res.headersSent && !abort.signal.aborted) {
+      const reply = upstreamErrorAnswer(err, target.name, f.head.headers, action.id);
+      status = reply.status;
+      answer(res, reply, connection, !req.complete);
+    } else res.destroy();
+  } finally {
+    res.off('close', onGone);
+    connection.gone.removeEventListener('abort', onGone);
+  }
+  const excerpt = bodyMasker?.excerpt();
+  const result: HttpResponseResultDetail = {
+    ...(status !== undefined ? { status } : {}),
+    ...(recordedHeaders ? { headers: recordedHeaders } : {}),
+    ...(excerpt ? { body: excerpt } : {}),
+    requestBytes,
+    ...(decoded ? { decoded } : {}),
+  };
+  const maskReport = bodyMasker ? bodyMasker.report() : report.toReport();
+  context.pipeline
+    .recordResult(connection.session, action, {
+      summary: error ? `${description.method} ${description.path}: ${error}` : `${status} ${description.method} ${description.path}`,
+      durationMs: context.clock.now() - started,
+      ...(error ? { error } : {}),
+      ...(maskReport.cells > 0 || maskReport.nulled > 0 ? { maskReport } : {}),
+      detail: result as unknown as Record<string, unknown>,
+    })
+    .catch((err: Error) => context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Upstream body → (decoder) → masker → agent, with backpressure both ways. */
+async function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker): Promise<void> {
+  let source: AsyncIterable<Buffer> = body;
+  if (decoder) {
+    pipeStreams(body, decoder, () => undefined);
+    source = decoder;
+  }
+  for await (const chunk of source) {
+    const out = masker.push(chunk);
+    if (out.length > 0 && !res.write(out)) await drained(res);
+    if (res.destroyed) throw new Error('the agent closed the connection');
+  }
+  const rest = masker.end();
+  res.end(rest.length > 0 ? rest : undefined);
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function describeUpstreamError(err: unknown, agentGone: boolean, res: ServerResponse): string {
+  if (agentGone) return 'the agent closed the connection before the response ended';
+  const message = (err as Error).message;
+  return res.headersSent ? `the upstream response broke off: ${message}` : message;
+}
+
