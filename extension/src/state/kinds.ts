@@ -76,8 +76,9 @@ const LONG_HEADLINES: KindMap<(max: number) => string> = {
   other: (_p, a) => (max) => oneLine(a.summary, max),
 };
 
-export function longHeadline(action: Action, max: number): string {
-  return byKind(LONG_HEADLINES, actionDetail(action), action)(max);
+/** The kind's line for an action whose detail is parsed already (a replay timeline entry carries its detail parsed). */
+export function parsedLongHeadline(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>, max: number): string {
+  return byKind(LONG_HEADLINES, parsed, action)(max);
 }
 
 /**
@@ -99,8 +100,8 @@ const HEADLINE_FROM_DETAIL: KindMap<boolean> = {
   other: () => false,
 };
 
-export function headlineFromDetail(action: Action): boolean {
-  return byKind(HEADLINE_FROM_DETAIL, actionDetail(action), action);
+export function headlineFromDetail(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>): boolean {
+  return byKind(HEADLINE_FROM_DETAIL, parsed, action);
 }
 
 /** What a tree item's tooltip adds about the action, beyond kind, target and decision. */

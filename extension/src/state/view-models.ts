@@ -1,6 +1,6 @@
-import { describeDifferences, oneLineText, type Action, type Approval, type ApprovalScope, type PendingPolicyChange, type Protocol } from '@airlock/shared';
+import { describeDifferences, oneLineText, type Action, type Approval, type ApprovalScope, type ParsedActionDetail, type PendingPolicyChange, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
-import { actionDetail, headlineFromDetail, kindCodicon, longHeadline, oneLine, tooltipLines } from './kinds.js';
+import { actionDetail, headlineFromDetail, kindCodicon, oneLine, parsedLongHeadline, tooltipLines } from './kinds.js';
 import { hostPort } from './http-views.js';
 
 export { oneLine };
@@ -35,9 +35,14 @@ export function timeLeft(expiresAt: string, now: number): string {
  * statements named first and the rest counted by class: "DROP TABLE victim (ddl); … and 499 more: 499 read").
  */
 export function actionHeadline(action: Action, max: number): string {
-  if (headlineFromDetail(action)) return longHeadline(action, max);
+  return parsedHeadline(actionDetail(action), action, max);
+}
+
+/** actionHeadline for a detail parsed already: what the replay's list shows for a timeline entry. */
+export function parsedHeadline(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>, max: number): string {
+  if (headlineFromDetail(parsed, action)) return parsedLongHeadline(parsed, action, max);
   const summary = oneLineText(action.summary);
-  return summary.length <= max ? summary : longHeadline(action, max);
+  return summary.length <= max ? summary : parsedLongHeadline(parsed, action, max);
 }
 
 export interface ApprovalChoice {

@@ -10,6 +10,7 @@ import { detailView } from './kinds/index.js';
 import { TerminalLane } from './terminal-lane.js';
 import { entryIndexAt, integrityLabel, PLAYBACK_SPEEDS } from '../state/timeline.js';
 import { timelineOutcome } from '../state/panel-models.js';
+import { parsedHeadline } from '../state/view-models.js';
 import { httpLaneRows, httpRequestView, type HttpLaneRow } from '../state/http-views.js';
 import { httpResultView } from './http-result.js';
 import { bodyBlock, headersTable } from './kinds/http.parts.js';
@@ -31,6 +32,8 @@ interface UiState {
 }
 
 const ROW_HEIGHT = 26;
+/** An action's line in the list; its detail view shows the whole of it. */
+const ENTRY_CHARS = 200;
 const SEEK_STEP_MS = 5_000;
 
 const root = pageRoot();
@@ -268,7 +271,7 @@ function entryList(): TemplateResult {
       ${cssProperty('top', `${i * ROW_HEIGHT}px`)}
       @click=${() => select(e)}
     >
-      <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${e.summary}</span>
+      <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${parsedHeadline(e.detail, e, ENTRY_CHARS)}</span>
       <span class="outcome">${timelineOutcome(e)}</span>
     </div>`);
   }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 import { freePort } from './free-port.cjs';
 
@@ -61,6 +62,7 @@ writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'secur
 mkdirSync(outputDir, { recursive: true });
 
 const children = [];
+const servers = [];
 const database = `airlock_host_${process.pid}`;
 let databaseCreated = false;
 let browser;
@@ -78,9 +80,38 @@ try {
   psqlAdmin(`CREATE DATABASE ${database}`);
   databaseCreated = true;
   psqlAdmin("CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text); INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111'), (2, 'Grace', 'grace@example.org', '5555 5555 5555 4444')", database);
+  // an HTTP API behind an API target (plain HTTP on loopback, so --plaintext) and, on 127.0.0.2, the
+  // same server as a host the egress target lists: real curl in the extension host goes through both
+  const apiSecret = `host-test-upstream-secret-${process.pid}`;
+  const upstreamSeen = [];
+  const upstreamApi = createServer((req, res) => {
+    upstreamSeen.push({ host: req.socket.localAddress, url: req.url, authorization: req.headers.authorization });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ customers: [{ id: 1, name: 'Ada', email: 'ada@example.com' }], path: req.url }));
+  });
+  const upstreamPort = await freePort();
+  const listenOn = (host) => new Promise((resolve, reject) => upstreamApi.listen(upstreamPort, host, resolve).once('error', reject));
+  await listenOn('127.0.0.1');
+  const listedUpstream = createServer((req, res) => {
+    upstreamSeen.push({ host: req.socket.localAddress, url: req.url, authorization: req.headers.authorization });
+    res.end('listed host reached');
+  });
+  await new Promise((resolve, reject) => listedUpstream.listen(upstreamPort, '127.0.0.2', resolve).once('error', reject));
+  servers.push(upstreamApi, listedUpstream);
+  const apiPort = await freePort();
+  const egressPort = await freePort();
   mkdirSync(home, { recursive: true });
-  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
-  const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
+  writeFileSync(
+    path.join(home, 'config.yaml'),
+    [
+      'targets:',
+      `  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }`,
+      `  - { name: shop-api, protocol: http, upstream: "http://127.0.0.1:${upstreamPort}", plaintext: true, auth: bearer, credential: { env: HOST_TEST_API_SECRET }, listen: { host: 127.0.0.1, port: ${apiPort} } }`,
+      `  - { name: egress, protocol: egress, allowHosts: ["127.0.0.2"], listen: { host: 127.0.0.1, port: ${egressPort} } }`,
+      '',
+    ].join('\n'),
+  );
+  const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1', HOST_TEST_API_SECRET: apiSecret }, stdio: 'ignore' });
   children.push(daemon);
   const info = await until(() => {
     try {
@@ -96,7 +127,7 @@ try {
   };
 
   const port = await freePort();
-  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home }, stdio: 'ignore' });
+  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_HOST_TEST_LISTED: `127.0.0.2:${upstreamPort}` }, stdio: 'ignore' });
   children.push(server);
   await until(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 'the VS Code server');
 
@@ -180,6 +211,24 @@ try {
         await row.click();
         return webview(kind, 8_000, accept).catch(() => undefined);
       }, `the ${kind} webview from a click`, 45_000);
+
+    await step('terminal routing for HTTP: curl with the variables reaches the API target (the upstream gets the real credential, the agent a masked body) and the egress proxy (a CONNECT to a listed host); both show in Live activity by what they did', async () => {
+      const routed = hostLog.find((l) => l.includes('[airlock-host] http routing'));
+      check(routed, `the suite's HTTP routing check ran: ${hostLog.slice(-3).join(' | ')}`);
+      const viaApi = upstreamSeen.filter((r) => r.url === '/customers?page=1');
+      check(viaApi.length === 1 && viaApi[0].authorization === `Bearer ${apiSecret}`, `the upstream saw the real credential, once: ${JSON.stringify(upstreamSeen.map((r) => ({ ...r, authorization: r.authorization === `Bearer ${apiSecret}` ? 'the real secret' : r.authorization })))}`);
+      check(upstreamSeen.some((r) => r.host === '127.0.0.2' && r.url === '/through-egress' && r.authorization === undefined), 'the listed host was reached through the tunnel, with no credential added');
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
+      await pane.locator('.monaco-list-row', { hasText: `CONNECT 127.0.0.2:${upstreamPort}` }).first().waitFor({ timeout: 20_000 });
+      const apiRow = pane.locator('.monaco-list-row', { hasText: /GET 127\.0\.0\.1(:\d+)?\/customers/ }).first();
+      await apiRow.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(apiRow, 'masked', async (f) => (await f.locator('#result-body').count()) > 0);
+      const body = await frame.locator('#result-body').innerText();
+      check(body.includes('"name": "Ada"') && !body.includes('ada@example.com'), `the recorded response, masked and laid out: ${body}`);
+      check((await frame.locator('#result-body mark.mask-mark').count()) >= 1, 'the masked email is marked');
+      check((await frame.locator('#result-status').innerText()).trim() === '200', 'the status');
+      await page.screenshot({ path: path.join(outputDir, 'masked-http-real.png') });
+    });
 
     // as the daemon summarises a padded statement: by its parsed statements, the whole text in the detail
     const third = 'UPDATE orders (write); DROP TABLE orders (ddl)';
@@ -544,6 +593,7 @@ try {
 } finally {
   await browser?.close().catch(() => undefined);
   for (const c of children) c.kill('SIGTERM');
+  for (const s of servers) s.close();
   await sleep(500);
   if (databaseCreated) spawnSync('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
   rmSync(scratch, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Action, Approval, RecordingRecord } from '@airlock/shared';
 import { actionDetail, mainText, type ParsedOf } from '../../src/state/kinds.js';
 import { httpBodyView, httpConnectView, httpLaneRows, httpRequestView, httpResponseView, reindentJson, shortOid, tunnelLine } from '../../src/state/http-views.js';
-import { actionHeadline, activityItem, approvalItem, approvalNotice, approvalPrompt } from '../../src/state/view-models.js';
+import { actionHeadline, activityItem, approvalItem, approvalNotice, approvalPrompt, parsedHeadline } from '../../src/state/view-models.js';
 import { approvalPanelState, maskedResultFromRecords } from '../../src/state/panel-models.js';
 import { buildTimeline } from '../../src/state/timeline.js';
 import { HostMessage } from '../../src/protocol/webview-messages.js';
@@ -247,5 +247,13 @@ describe('HTTP results: the masked-data view and the replay lane', () => {
 
   test('a response that never came says so', () => {
     assert.match(httpResponseView({ requestBytes: 0 }, true).status, /no response/);
+  });
+});
+
+describe('the replay list names HTTP entries like the views do', () => {
+  test('a timeline entry reads by its parsed detail; a short SQL summary stays as written', () => {
+    assert.equal(parsedHeadline(actionDetail(star), star, 200), 'GraphQL mutation addStar');
+    const sql: Action = { ...pulls, protocol: 'postgres', kind: 'sql.query', summary: 'SELECT 1', detail: { sql: 'SELECT 1' } };
+    assert.equal(parsedHeadline(actionDetail(sql), sql, 200), 'SELECT 1');
   });
 });
