@@ -257,3 +257,28 @@ describe('the replay list names HTTP entries like the views do', () => {
     assert.equal(parsedHeadline(actionDetail(sql), sql, 200), 'SELECT 1');
   });
 });
+
+describe('HTTP details an agent could shape to mislead', () => {
+  test('a header value carrying a line break shows on its one row, not as a header of its own', () => {
+    const sneaky = request({ method: 'GET', url: 'u', host: 'h', path: '/', headers: { 'x-note': 'fine\r\nX-Approved-By: security-team' } });
+    const rows = httpRequestView(parsedRequest(sneaky).detail, true).headers;
+    assert.deepEqual(rows, [{ name: 'x-note', value: 'fine X-Approved-By: security-team' }]);
+  });
+
+  test('a WebSocket upgrade reads as one, with its subprotocols; its frames are said to pass uninspected', () => {
+    const ws: Action = { ...pulls, kind: 'http.websocket', detail: { ...pulls.detail, method: 'GET', url: 'wss://api.example/socket', host: 'api.example', path: '/socket', protocols: ['graphql-ws'] } };
+    assert.equal(actionHeadline(ws, 80), 'WebSocket api.example/socket');
+    const parsed = actionDetail(ws);
+    assert.equal(parsed.kind, 'http.websocket');
+    assert.deepEqual(httpRequestView((parsed as ParsedOf<'http.websocket'>).detail, true).protocols, ['graphql-ws']);
+    assert.match(activityItem({ action: ws, status: 'denied' }).tooltip, /frames are not inspected/);
+    assert.equal(activityItem({ action: ws, status: 'denied' }).icon, 'radio-tower');
+  });
+
+  test('an HTTP detail that does not match its schema is shown as recorded, never dropped', () => {
+    const broken = request({ method: 7, url: 'u', host: 'h', path: '/' });
+    const parsed = actionDetail(broken);
+    assert.equal(parsed.kind, 'other');
+    assert.equal(actionHeadline(broken, 80), 'a summary the adapter wrote', "the daemon's summary is all there is");
+  });
+});
