@@ -112,7 +112,7 @@ export function reindentJson(text: string, indent = '  '): string {
 }
 
 function isJsonType(contentType: string | undefined): boolean {
-  return contentType !== undefined && /^application\/([\w.+-]+\+)?json\b|^application\/json/i.test(contentType.trim());
+  return contentType !== undefined && /^application\/([\w.-]+\+)?json\b/i.test(contentType.trim());
 }
 
 function isJsonText(text: string): boolean {

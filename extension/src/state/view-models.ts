@@ -104,7 +104,8 @@ export function approvalItem(approval: Approval, now: number): TreeItemModel {
     description: `${a.target} · ${approval.ruleId} · ${timeLeft(approval.expiresAt, now)}`,
     tooltip: [`${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${oneLineText(approval.reason)}`, '', actionHeadline(a, TOOLTIP_CHARS), ...tooltipLines(a)].join('\n'),
     icon: actionIcon(a),
-    contextValue: 'airlock.pendingApproval',
+    // the view's inline buttons follow the kind's order: an egress CONNECT offers the session grant before once
+    contextValue: approvalPrompt(approval).choices[0]?.scope === 'session' ? 'airlock.pendingApproval.sessionFirst' : 'airlock.pendingApproval',
   };
 }
 

@@ -491,6 +491,10 @@ try {
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
       const row = pane.locator('.monaco-list-row', { hasText: 'CONNECT evil.example:443' });
       await row.waitFor({ timeout: 20_000 });
+      await row.hover();
+      await row.locator('.action-label[aria-label="Deny"]').waitFor({ state: 'visible', timeout: 10_000 });
+      const inline = await row.locator('.action-label').evaluateAll((as) => as.map((a) => a.getAttribute('aria-label')));
+      check(inline.indexOf('Approve for the session') >= 0 && inline.indexOf('Approve for the session') < inline.indexOf('Approve') && inline.indexOf('Approve') < inline.indexOf('Deny'), `the view's inline buttons offer the session grant first: ${JSON.stringify(inline)}`);
       const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#approval-question', { hasText: 'evil.example:443' }).count()) > 0);
       check((await frame.locator('#approval-question').innerText()).startsWith('Allow the agent to reach evil.example:443 for this session?'), 'the question');
       const buttons = await frame.locator('.actions vscode-button').evaluateAll((bs) => bs.map((b) => ({ id: b.id, secondary: b.hasAttribute('secondary'), text: b.textContent.trim() })));

@@ -170,6 +170,8 @@ describe('the egress approval prompt', () => {
     assert.equal(prompt.question, 'Allow the agent to reach registry.npmjs.org:443 for this session?');
     assert.deepEqual(prompt.choices.map((c) => [c.scope, c.label]), [['session', 'Allow for the session'], ['once', 'Allow once']]);
     assert.deepEqual(prompt.notify.map((c) => c.scope), ['session', 'once'], 'the notification offers both, session first');
+    assert.equal(approvalItem(held(connect('registry.npmjs.org', 443)), Date.parse(at)).contextValue, 'airlock.pendingApproval.sessionFirst', "the view's inline buttons in the same order");
+    assert.equal(approvalItem(held(pulls), Date.parse(at)).contextValue, 'airlock.pendingApproval');
     assert.match(approvalNotice(held(connect('registry.npmjs.org', 443), 'egress-unlisted-review')), /^Allow the agent to reach registry\.npmjs\.org:443 for this session\? \(http\.connect on "egress", held by rule "egress-unlisted-review"\)$/);
   });
 
