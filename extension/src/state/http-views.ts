@@ -292,12 +292,19 @@ export interface HttpResponseView {
   transfer: string;
 }
 
+function headerContentType(headers: HttpHeaders | undefined): { contentType?: string } {
+  const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type');
+  const value = entry ? (Array.isArray(entry[1]) ? entry[1][0] : entry[1]) : undefined;
+  return value !== undefined ? { contentType: value } : {};
+}
+
 export function httpResponseView(r: HttpResponseResultDetail, prettyBody: boolean): HttpResponseView {
   return {
     status: r.status !== undefined ? String(r.status) : 'no response (the upstream was unreachable or reset)',
     ok: r.status !== undefined && r.status < 400,
     headers: headerRows(r.headers),
-    ...(r.body && r.body.treatment !== 'none' ? { body: httpBodyView(r.body, prettyBody) } : {}),
+    // the body's own content type, else the response's header (an adapter may record only the header)
+    ...(r.body && r.body.treatment !== 'none' ? { body: httpBodyView(r.body.contentType === undefined ? { ...r.body, ...headerContentType(r.headers) } : r.body, prettyBody) } : {}),
     transfer: `${formatBytes(r.requestBytes)} up${r.body ? `, ${r.body.bytes === null ? 'a body that did not end' : formatBytes(r.body.bytes)} down` : ''}${r.decoded ? ` (${oneLineText(r.decoded)} decoded by the daemon)` : ''}`,
   };
 }

@@ -249,6 +249,8 @@ describe('HTTP results: the masked-data view and the replay lane', () => {
 
   test('a response that never came says so', () => {
     assert.match(httpResponseView({ requestBytes: 0 }, true).status, /no response/);
+    const headerOnly = httpResponseView({ status: 200, headers: { 'Content-Type': 'application/json' }, body: { text: '{"a":1}', bytes: 7, treatment: 'json' }, requestBytes: 0 }, true);
+    assert.deepEqual([headerOnly.body?.contentType, headerOnly.body?.text], ['application/json', '{\n  "a": 1\n}'], "the header's content type when the body has none");
   });
 });
 
