@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { AirlockController } from './controller.js';
 import type { SshConfigResponse, TargetStatus } from '@airlock/shared';
 import { DaemonRequestError, type DaemonClient } from './daemon/client.js';
-import { defaultPostgresTarget, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
+import { defaultPostgresTarget, httpEnvironment, httpTargets, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
 
 const SECRET_KEY = 'airlock.agentSession';
 
@@ -16,7 +16,8 @@ interface StoredSession {
  * Routes the agents in this workspace's integrated terminals through the daemon: one agent session
  * per workspace (its token kept in SecretStorage), and environment variables for new terminals:
  * PG* and DATABASE_URL for the database target, AIRLOCK_SSH_CONFIG and GIT_SSH_COMMAND when the
- * daemon has SSH targets.
+ * daemon has SSH targets, HTTPS_PROXY / HTTP_PROXY / NO_PROXY when it has an egress target, and
+ * AIRLOCK_<TARGET>_URL with AIRLOCK_TOKEN for its HTTP API targets.
  */
 export class TerminalRouting implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
@@ -95,7 +96,8 @@ export class TerminalRouting implements vscode.Disposable {
     const { targets } = await current.client.targets();
     const database = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
     const ssh = sshTargets(targets);
-    if (!database && ssh.length === 0) return;
+    const routesHttp = httpTargets(targets).length > 0;
+    if (!database && ssh.length === 0 && !routesHttp) return;
     let session = await this.session();
     const env: Record<string, string> = {};
     const routes: string[] = [];
@@ -112,6 +114,14 @@ export class TerminalRouting implements vscode.Disposable {
         Object.assign(env, sshEnvironment(written.config.path));
         routes.push(`ssh and git through ${written.config.hosts.length === 1 ? 'target' : 'targets'} ${written.config.hosts.map((h) => `**${h}**`).join(', ')} (\`ssh -F "$AIRLOCK_SSH_CONFIG" TARGET\`)`);
       }
+    }
+    if (routesHttp) {
+      // after SSH: a session remade for its SSH key has a new token
+      const http = httpEnvironment(targets, session.token);
+      Object.assign(env, http);
+      if (http.HTTPS_PROXY) routes.push('HTTP(S) clients through the egress proxy (`HTTPS_PROXY`; loopback is not proxied)');
+      const apis = Object.keys(http).filter((k) => k.endsWith('_URL'));
+      if (apis.length > 0) routes.push(`HTTP API targets at ${apis.map((k) => `\`$${k}\``).join(', ')} (\`Authorization: Bearer $AIRLOCK_TOKEN\`)`);
     }
     if (Object.keys(env).length === 0 || JSON.stringify(env) === JSON.stringify(this.environment)) return;
     collection.clear();

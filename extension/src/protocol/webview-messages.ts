@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Action, Approval, ApprovalScope, AttributeValue, MaskReport, ParsedActionDetailSchema, PgResultDetail, Protocol, Risk, SshSessionResultDetail, SshSftpResultDetail, VerifyResult } from '@airlock/shared';
+import { Action, Approval, ApprovalScope, AttributeValue, HttpResponseResultDetail, HttpTunnelResultDetail, MaskReport, ParsedActionDetailSchema, PgResultDetail, Protocol, Risk, SshSessionResultDetail, SshSftpResultDetail, VerifyResult } from '@airlock/shared';
 
 /**
  * The one message protocol between the extension host and Airlock's webviews. Both sides import
@@ -33,6 +33,10 @@ export const TimelineResult = z.object({
   session: SshSessionResultDetail.omit({ asciicast: true }).optional(),
   /** ssh.sftp: the operation's status, bytes and digest */
   sftp: SshSftpResultDetail.optional(),
+  /** http.request: the status, response headers and masked body excerpt the agent got */
+  http: HttpResponseResultDetail.optional(),
+  /** http.connect / http.websocket: the tunnel's bytes each way */
+  tunnel: HttpTunnelResultDetail.optional(),
 });
 export type TimelineResult = z.infer<typeof TimelineResult>;
 

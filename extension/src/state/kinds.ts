@@ -2,6 +2,7 @@ import {
   classTally,
   describeCut,
   digestLabel,
+  formatBytes,
   listStatements,
   oneLineText,
   parseActionDetail,
@@ -12,6 +13,7 @@ import {
   type ParsedActionDetail,
   type SqlStatementClass,
 } from '@airlock/shared';
+import { connectLine, hostPort, httpRequestLine, shortOid, websocketLine } from './http-views.js';
 
 /**
  * How each action kind reads to a person, from its detail as the shared schemas type it (STYLE.md
@@ -70,12 +72,36 @@ const LONG_HEADLINES: KindMap<(max: number) => string> = {
   'ssh.request': (_p, a) => (max) => oneLine(a.summary, max),
   'http.request': (p) => (max) => oneLine(httpRequestLine(p.detail), max),
   'http.connect': (p) => (max) => oneLine(connectLine(p.detail), max),
-  'http.websocket': (p) => (max) => oneLine(`WebSocket ${httpRequestLine(p.detail)}`, max),
+  'http.websocket': (p) => (max) => oneLine(websocketLine(p.detail), max),
   other: (_p, a) => (max) => oneLine(a.summary, max),
 };
 
-export function longHeadline(action: Action, max: number): string {
-  return byKind(LONG_HEADLINES, actionDetail(action), action)(max);
+/** The kind's line for an action whose detail is parsed already (a replay timeline entry carries its detail parsed). */
+export function parsedLongHeadline(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>, max: number): string {
+  return byKind(LONG_HEADLINES, parsed, action)(max);
+}
+
+/**
+ * Kinds whose line is made from their detail even when the daemon's summary fits: an HTTP action
+ * reads by what it does (method and path, its GraphQL operations, the refs a push changes), and the
+ * same words in every view, whichever adapter summarised it.
+ */
+const HEADLINE_FROM_DETAIL: KindMap<boolean> = {
+  'sql.query': () => false,
+  'sql.function-call': () => false,
+  'ssh.exec': () => false,
+  'ssh.shell': () => false,
+  'ssh.sftp': () => false,
+  'ssh.forward': () => false,
+  'ssh.request': () => false,
+  'http.request': () => true,
+  'http.connect': () => true,
+  'http.websocket': () => true,
+  other: () => false,
+};
+
+export function headlineFromDetail(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>): boolean {
+  return byKind(HEADLINE_FROM_DETAIL, parsed, action);
 }
 
 /** What a tree item's tooltip adds about the action, beyond kind, target and decision. */
@@ -91,9 +117,9 @@ const TOOLTIP_LINES: KindMap<string[]> = {
   'ssh.sftp': (p) => [`sftp ${sftpLine(p.detail)}`, endpointLine(p.detail)],
   'ssh.forward': (p) => [forwardLine(p.detail), endpointLine(p.detail)],
   'ssh.request': (p) => [requestLine(p.detail), endpointLine(p.detail)],
-  'http.request': (p) => [oneLine(`${p.detail.method} ${p.detail.url}`, 500), ...(p.detail.methodOverride ? [`method override: ${oneLineText(p.detail.methodOverride)}`] : [])],
-  'http.connect': (p) => [`tunnel to ${connectLine(p.detail)} (${p.detail.destination}); TLS inside is not inspected`, ...(p.detail.addresses.length > 0 ? [`resolved to ${p.detail.addresses.join(', ')}`] : [])],
-  'http.websocket': (p) => [oneLine(`WebSocket ${p.detail.method} ${p.detail.url}`, 500)],
+  'http.request': (p) => httpTooltip(p.detail),
+  'http.connect': (p) => [`tunnel to ${hostPort(p.detail.host, p.detail.port)} (${p.detail.destination}); TLS inside is not intercepted`, ...(p.detail.addresses.length > 0 ? [`resolved to ${p.detail.addresses.map(oneLineText).join(', ')}`] : [])],
+  'http.websocket': (p) => [...httpTooltip(p.detail), 'WebSocket: frames are not inspected, only counted'],
   other: (p) => (p.problem ? [p.problem] : []),
 };
 
@@ -110,9 +136,9 @@ const KIND_ICONS: KindMap<string | undefined> = {
   'ssh.sftp': () => 'files',
   'ssh.forward': () => 'plug',
   'ssh.request': () => 'settings-gear',
-  'http.request': () => undefined,
-  'http.connect': () => 'cloud-upload',
-  'http.websocket': () => 'plug',
+  'http.request': (p) => (p.detail.git ? 'git-commit' : p.detail.graphql ? 'symbol-namespace' : undefined),
+  'http.connect': () => 'arrow-swap',
+  'http.websocket': () => 'radio-tower',
   other: () => undefined,
 };
 
@@ -276,13 +302,16 @@ function forwardAddress(d: ParsedOf<'ssh.forward'>['detail']): string | undefine
   return `${host.includes(':') ? `[${oneLineText(host)}]` : oneLineText(host)}:${d.port ?? '?'}`;
 }
 
-/** "GET api.github.com/repos/a/b": method, host and normalised path. */
-function httpRequestLine(d: ParsedOf<'http.request'>['detail']): string {
-  return `${oneLineText(d.method)} ${oneLineText(d.host)}${oneLineText(d.path)}`;
-}
-
-function connectLine(d: ParsedOf<'http.connect'>['detail']): string {
-  return `${oneLineText(d.host)}:${d.port}`;
+/** The request line, then what a tooltip adds: the override, GraphQL operations, pushed refs, the body. */
+function httpTooltip(d: ParsedOf<'http.request'>['detail']): string[] {
+  return [
+    oneLine(`${d.method} ${d.url}`, 500),
+    ...(d.methodOverride ? [`method override: ${oneLineText(d.methodOverride)}`] : []),
+    ...(d.graphql?.parseError !== undefined ? [`GraphQL that does not parse (unknown): ${oneLine(d.graphql.parseError, 200)}`] : []),
+    ...(d.git ? d.git.refs.map((r) => `${oneLineText(r.ref)}: ${shortOid(r.oldOid)} → ${shortOid(r.newOid)} (${r.change})`) : []),
+    ...(d.body && d.body.treatment !== 'none' ? [`body: ${d.body.contentType ? `${oneLineText(d.body.contentType)}, ` : ''}${d.body.bytes === null ? 'did not end' : formatBytes(d.body.bytes)}`] : []),
+    `via ${d.via === 'egress' ? 'the egress proxy' : 'an API target'}`,
+  ];
 }
 
 function forwardLine(d: ParsedOf<'ssh.forward'>['detail']): string {
@@ -342,7 +371,7 @@ const MAIN_TEXT: KindMap<string> = {
   'ssh.forward': (p) => forwardLine(p.detail),
   'ssh.request': (p) => requestLine(p.detail),
   'http.request': (p) => `${p.detail.method} ${p.detail.url}`,
-  'http.connect': (p) => `CONNECT ${connectLine(p.detail)}`,
+  'http.connect': (p) => connectLine(p.detail),
   'http.websocket': (p) => `WebSocket ${p.detail.method} ${p.detail.url}`,
   other: (_p, a) => a.summary,
 };

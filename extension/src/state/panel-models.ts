@@ -31,6 +31,11 @@ export function maskedResultFromEntry(action: Action, entry: TimelineEntry | und
     return { action, outcome, note };
   }
   const sample = entry.result.sample;
+  if (entry.result.http || entry.result.tunnel) {
+    const http = entry.result.http;
+    const note = http && !http.body ? 'The response had no body.' : http?.body?.treatment === 'binary' ? 'A binary body: it passed unmasked and is not recorded.' : undefined;
+    return { action, outcome, result: entry.result, ...(note ? { note } : {}) };
+  }
   const note = !sample || sample.rows.length === 0 ? (entry.result.error ? undefined : 'The result had no rows.') : sample.truncated ? `The first ${sample.rows.length} of ${entry.result.rowCount ?? 'more'} rows were recorded.` : undefined;
   return { action, outcome, result: entry.result, ...(note ? { note } : {}) };
 }

@@ -86,7 +86,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
       case 'result': {
         const entry = byAction.get(record.actionId);
         if (!entry) break;
-        // typed by the action's kind: a SQL result's masked rows, an SSH session's exit and terminal output, an sftp transfer
+        // typed by the action's kind: a SQL result's masked rows, an SSH session's exit and terminal output, an sftp transfer, an HTTP response, a tunnel's bytes
         const parsed = parseResultDetail(entry.kind, record.detail);
         // what the pipeline adds to any result, whatever its kind
         const report = MaskReport.safeParse(record.detail.maskReport);
@@ -115,6 +115,8 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
             });
           }
         } else if (parsed.kind === 'ssh.sftp') entry.result.sftp = parsed.detail;
+        else if (parsed.kind === 'http.request') entry.result.http = parsed.detail;
+        else if (parsed.kind === 'http.connect' || parsed.kind === 'http.websocket') entry.result.tunnel = parsed.detail;
         break;
       }
       case 'note':

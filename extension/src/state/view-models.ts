@@ -1,6 +1,7 @@
-import { describeDifferences, oneLineText, type Action, type Approval, type PendingPolicyChange, type Protocol } from '@airlock/shared';
+import { describeDifferences, oneLineText, type Action, type Approval, type ApprovalScope, type ParsedActionDetail, type PendingPolicyChange, type Protocol } from '@airlock/shared';
 import type { ActivityEntry } from './airlock-state.js';
-import { kindCodicon, longHeadline, oneLine, tooltipLines } from './kinds.js';
+import { actionDetail, headlineFromDetail, kindCodicon, oneLine, parsedLongHeadline, tooltipLines } from './kinds.js';
+import { hostPort } from './http-views.js';
 
 export { oneLine };
 
@@ -34,8 +35,57 @@ export function timeLeft(expiresAt: string, now: number): string {
  * statements named first and the rest counted by class: "DROP TABLE victim (ddl); … and 499 more: 499 read").
  */
 export function actionHeadline(action: Action, max: number): string {
+  return parsedHeadline(actionDetail(action), action, max);
+}
+
+/** actionHeadline for a detail parsed already: what the replay's list shows for a timeline entry. */
+export function parsedHeadline(parsed: ParsedActionDetail, action: Pick<Action, 'summary' | 'attributes'>, max: number): string {
+  if (headlineFromDetail(parsed, action)) return parsedLongHeadline(parsed, action, max);
   const summary = oneLineText(action.summary);
-  return summary.length <= max ? summary : longHeadline(action, max);
+  return summary.length <= max ? summary : parsedLongHeadline(parsed, action, max);
+}
+
+export interface ApprovalChoice {
+  scope: ApprovalScope;
+  label: string;
+  /** what the choice lets through, for a tooltip */
+  explains: string;
+}
+
+export interface ApprovalPrompt {
+  /** the question a kind asks instead of "Agent wants to run …" (egress: may the agent reach this host?) */
+  question?: string;
+  /** the approving choices, the one to offer first (the primary button) first; Deny follows them */
+  choices: ApprovalChoice[];
+  /** of those, what a notification offers (a toast has room for few buttons) */
+  notify: ApprovalChoice[];
+}
+
+/**
+ * The approving answers an approval offers, in order. A CONNECT through the egress proxy asks
+ * whether the agent may reach a host and port; the natural answer is "for this session" (the
+ * session grant covers that host and port only, by the action's grant key), so it comes first.
+ * Everything else offers once first.
+ */
+export function approvalPrompt(approval: Approval): ApprovalPrompt {
+  const a = approval.action;
+  const parsed = actionDetail(a);
+  const granted = a.grantKey !== undefined ? oneLineText(a.grantKey) : undefined;
+  const session: ApprovalChoice = {
+    scope: 'session',
+    label: 'Approve for the session',
+    explains: granted !== undefined ? `Also let this session's later actions for ${granted} under rule ${approval.ruleId} through` : `Also let this session's later actions under rule ${approval.ruleId} through`,
+  };
+  if (parsed.kind === 'http.connect') {
+    const where = hostPort(parsed.detail.host, parsed.detail.port);
+    const choices: ApprovalChoice[] = [
+      { ...session, label: 'Allow for the session', explains: `Let this agent session reach ${where} from now on (other hosts still ask)` },
+      { scope: 'once', label: 'Allow once', explains: `Let this one connection to ${where} through; the next one asks again` },
+    ];
+    return { question: `Allow the agent to reach ${where} for this session?`, choices, notify: choices };
+  }
+  const once: ApprovalChoice = { scope: 'once', label: 'Approve', explains: 'Let this action through' };
+  return { choices: [once, session], notify: [once] };
 }
 
 function actionIcon(action: Action): string {
@@ -54,7 +104,8 @@ export function approvalItem(approval: Approval, now: number): TreeItemModel {
     description: `${a.target} · ${approval.ruleId} · ${timeLeft(approval.expiresAt, now)}`,
     tooltip: [`${a.kind} on ${a.target} held by rule "${approval.ruleId}": ${oneLineText(approval.reason)}`, '', actionHeadline(a, TOOLTIP_CHARS), ...tooltipLines(a)].join('\n'),
     icon: actionIcon(a),
-    contextValue: 'airlock.pendingApproval',
+    // the view's inline buttons follow the kind's order: an egress CONNECT offers the session grant before once
+    contextValue: approvalPrompt(approval).choices[0]?.scope === 'session' ? 'airlock.pendingApproval.sessionFirst' : 'airlock.pendingApproval',
   };
 }
 
@@ -123,6 +174,8 @@ const NOTICE_ACTION_CHARS = 400;
 /** The notification of a held action: what, where, every non-read statement (or their count by class), and the rule. */
 export function approvalNotice(approval: Approval): string {
   const a = approval.action;
+  const question = approvalPrompt(approval).question;
+  if (question) return `${question} (${a.kind} on "${a.target}", held by rule "${approval.ruleId}")`;
   return `Agent wants to run ${a.kind} on "${a.target}": ${actionHeadline(a, NOTICE_ACTION_CHARS)} (held by rule "${approval.ruleId}")`;
 }
 

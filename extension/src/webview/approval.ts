@@ -4,7 +4,7 @@ import type { ApprovalPanelState } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { errorBanner, loading, protocolIcon } from './components.js';
 import { detailView } from './kinds/index.js';
-import { timeLeft } from '../state/view-models.js';
+import { approvalPrompt, timeLeft } from '../state/view-models.js';
 
 interface UiState {
   formatted: boolean;
@@ -63,12 +63,15 @@ function draw(): void {
   const a = approval.action;
   const pending = approval.status === 'pending';
   const attributes = Object.entries(a.attributes);
+  const prompt = approvalPrompt(approval);
   render(
     html`
       ${errorBanner(error)}
       <header class="title">
         ${protocolIcon(a.protocol)}
-        <h1>Agent wants to run <code>${a.kind}</code> on <strong>${a.target}</strong></h1>
+        ${prompt.question
+          ? html`<h1 id="approval-question">${prompt.question} <span class="muted">(<code>${a.kind}</code> on <strong>${a.target}</strong>)</span></h1>`
+          : html`<h1>Agent wants to run <code>${a.kind}</code> on <strong>${a.target}</strong></h1>`}
         <span class="status ${pending ? 'pending' : approval.status}" id="approval-status"
           >${pending ? html`<vscode-icon name="watch"></vscode-icon> waiting · <span id="time-left"></span>` : outcome}</span
         >
@@ -91,10 +94,17 @@ function draw(): void {
       </section>
       ${pending
         ? html`<section class="actions">
-            <vscode-button id="approve" ?disabled=${busy} @click=${() => decide('once')}><vscode-icon name="check" slot="content-before"></vscode-icon>Approve</vscode-button>
-            <vscode-button id="approve-session" secondary ?disabled=${busy} @click=${() => decide('session')} title="Also let this session's later actions under rule ${approval.ruleId} through"
-              >Approve for the session</vscode-button
-            >
+            ${prompt.choices.map(
+              (choice, i) => html`<vscode-button
+                id=${choice.scope === 'once' ? 'approve' : 'approve-session'}
+                data-scope=${choice.scope}
+                ?secondary=${i > 0}
+                ?disabled=${busy}
+                title=${choice.explains}
+                @click=${() => decide(choice.scope)}
+                >${i === 0 ? html`<vscode-icon name="check" slot="content-before"></vscode-icon>` : nothing}${choice.label}</vscode-button
+              >`,
+            )}
             <vscode-button id="deny" secondary ?disabled=${busy} @click=${() => ((ui.denyOpen = true), save(), draw())}>Deny…</vscode-button>
           </section>
           ${ui.denyOpen

@@ -1,6 +1,6 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import type { MaskReport, PgResultDetail, Protocol } from '@airlock/shared';
-import { detectorCounts, maskTooltip, tableModel } from './models.js';
+import { detectorCounts, maskSegments, maskTooltip, tableModel } from './models.js';
 import { protocolCodicon } from '../state/view-models.js';
 
 /** Lit templates shared by the webviews. */
@@ -51,4 +51,11 @@ export function errorBanner(message: string | undefined): TemplateResult | typeo
 /** Until the host's first state arrives (and if it never does, why). */
 export function loading(error: string | undefined): TemplateResult {
   return html`${errorBanner(error)}<vscode-progress-ring></vscode-progress-ring>`;
+}
+
+/** A masked text with its mask marks highlighted, the detector or rule in each mark's tooltip. */
+export function maskedText(text: string, report: MaskReport | undefined): TemplateResult {
+  return html`${maskSegments(text, report).map((s) =>
+    s.maskedBy ? html`<mark class="mask-mark" data-masked-by=${s.maskedBy} title=${`masked by ${s.maskedBy}`}>${s.text}</mark>` : s.text,
+  )}`;
 }

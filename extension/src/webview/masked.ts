@@ -3,6 +3,8 @@ import { html, nothing, render } from 'lit';
 import type { MaskedResultState } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
+import { httpResultView } from './http-result.js';
+import { actionHeadline } from '../state/view-models.js';
 
 const root = pageRoot();
 let state: MaskedResultState | undefined;
@@ -32,7 +34,7 @@ function draw(): void {
       ${errorBanner(error)}
       <header class="title">
         ${protocolIcon(action.protocol)}
-        <h1><code>${action.summary}</code></h1>
+        <h1><code>${actionHeadline(action, 200)}</code></h1>
         <vscode-button secondary class="small" title="Load again" @click=${() => channel.send({ type: 'reload' })}><vscode-icon name="refresh"></vscode-icon></vscode-button>
       </header>
       <p class="subtitle">
@@ -43,6 +45,7 @@ function draw(): void {
       ${result ? html`<section id="detectors">${detectorBadges(result.maskReport)}</section>` : nothing}
       ${result?.error ? html`<div class="banner error">${result.error}</div>` : nothing}
       ${result?.sample && result.sample.rows.length > 0 ? html`<section id="result">${maskedTable(result.sample)}</section>` : nothing}
+      ${result && (result.http || result.tunnel) ? html`<section id="result">${httpResultView(result, 'result')}</section>` : nothing}
       ${note ? html`<p class="muted" id="note">${note}</p>` : nothing}
     `,
     root,

@@ -63,3 +63,61 @@ export function visibleRange(scrollTop: number, viewportHeight: number, rowHeigh
   return { start: Math.max(0, first - overscan), end: Math.min(count, last + overscan) };
 }
 
+
+/** A stretch of a masked text: plain, or a mask mark with the detector or rule that put it there. */
+export interface TextSegment {
+  text: string;
+  maskedBy?: string;
+}
+
+/** What the built-in detectors write in place of a match (daemon/src/masking/detectors.ts MASK_FORMS). */
+const BUILT_IN_FORMS: Record<string, string> = {
+  '[EMAIL]': 'email',
+  '[IBAN]': 'iban',
+  '[PHONE]': 'phone',
+  '[NATIONAL-ID]': 'national-id',
+  '[CLOUD-KEY]': 'cloud-key',
+  '[TOKEN]': 'token',
+  '[JWT]': 'jwt',
+  '[PRIVATE-KEY]': 'private-key',
+  '[PASSWORD]': 'connection-password',
+};
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A masked text (a response body, an output excerpt) cut into plain stretches and mask marks. Only
+ * forms of detectors or rules the result's mask report counts are marked, so a `[TOKEN]` the
+ * upstream itself wrote in a body that nothing masked is not shown as masked. The originals are
+ * never recorded: a mark can be pointed at, never revealed.
+ */
+export function maskSegments(text: string, report: MaskReport | undefined): TextSegment[] {
+  const used = Object.entries(report?.byDetector ?? {}).filter(([, n]) => n > 0).map(([label]) => label);
+  if (used.length === 0) return [{ text }];
+  const forms = new Map<string, string>();
+  let cards = false;
+  for (const [form, detector] of Object.entries(BUILT_IN_FORMS)) if (used.includes(detector)) forms.set(form, detector);
+  for (const label of used) {
+    if (label === 'payment-card') cards = true;
+    // column rules write [label]; custom detectors their label or their name upper-cased
+    else if (!Object.values(BUILT_IN_FORMS).includes(label)) {
+      forms.set(`[${label}]`, label);
+      forms.set(`[${label.toUpperCase()}]`, label);
+    }
+  }
+  const alternatives = [...forms.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  if (cards) alternatives.push('\\*{4}\\d{4}');
+  if (alternatives.length === 0) return [{ text }];
+  const pattern = new RegExp(alternatives.join('|'), 'g');
+  const segments: TextSegment[] = [];
+  let last = 0;
+  for (const m of text.matchAll(pattern)) {
+    if (m.index > last) segments.push({ text: text.slice(last, m.index) });
+    segments.push({ text: m[0], maskedBy: forms.get(m[0]) ?? 'payment-card' });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) segments.push({ text: text.slice(last) });
+  return segments;
+}

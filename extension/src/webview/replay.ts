@@ -10,6 +10,10 @@ import { detailView } from './kinds/index.js';
 import { TerminalLane } from './terminal-lane.js';
 import { entryIndexAt, integrityLabel, PLAYBACK_SPEEDS } from '../state/timeline.js';
 import { timelineOutcome } from '../state/panel-models.js';
+import { parsedHeadline } from '../state/view-models.js';
+import { httpLaneRows, httpRequestView, type HttpLaneRow } from '../state/http-views.js';
+import { httpResultView } from './http-result.js';
+import { bodyBlock, headersTable } from './kinds/http.parts.js';
 
 /**
  * The session replay: lanes per protocol and for approvals drawn on canvases (thousands of actions
@@ -23,9 +27,13 @@ interface UiState {
   speed: number;
   selected?: string;
   listScroll: number;
+  /** the HTTP lane's expanded row */
+  httpOpen?: string;
 }
 
 const ROW_HEIGHT = 26;
+/** An action's line in the list; its detail view shows the whole of it. */
+const ENTRY_CHARS = 200;
 const SEEK_STEP_MS = 5_000;
 
 const root = pageRoot();
@@ -263,7 +271,7 @@ function entryList(): TemplateResult {
       ${cssProperty('top', `${i * ROW_HEIGHT}px`)}
       @click=${() => select(e)}
     >
-      <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${e.summary}</span>
+      <span class="when">${clock(e.t)}</span> ${protocolIcon(e.protocol)} <span class="summary">${parsedHeadline(e.detail, e, ENTRY_CHARS)}</span>
       <span class="outcome">${timelineOutcome(e)}</span>
     </div>`);
   }
@@ -305,8 +313,9 @@ function details(e: TimelineEntry | undefined): TemplateResult {
           <h3>Result as the agent saw it ${detectorBadges(e.result.maskReport)}</h3>
           ${e.result.error ? html`<div class="banner error">${e.result.error}</div>` : nothing}
           ${e.result.sample && e.result.sample.rows.length > 0 ? maskedTable(e.result.sample) : nothing}
+          ${httpResultView(e.result, 'detail')}
           ${e.result.sample?.truncated ? html`<p class="muted">The first ${e.result.sample.rows.length} of ${e.result.rowCount ?? 'more'} rows were recorded.</p>` : nothing}
-          ${e.result.sample
+          ${e.result.sample || e.result.http
             ? html`<vscode-button secondary class="small" id="open-result" @click=${() => channel.send({ type: 'openResult', actionId: e.actionId })}>Open in the masked-data view</vscode-button>`
             : nothing}
         </section>`
@@ -322,6 +331,66 @@ function sessionEnd(s: NonNullable<TimelineResult['session']>): string {
 
 function sftpResult(r: NonNullable<TimelineResult['sftp']>): string {
   return [r.status, r.bytes !== undefined ? formatBytes(r.bytes) : undefined, r.entries !== undefined ? `${r.entries} entries` : undefined, r.sha256 ? `sha256 ${r.sha256}` : undefined].filter(Boolean).join(' · ');
+}
+
+/** More rows than this are not drawn in the HTTP lane (the action list and the canvases still hold them all). */
+const HTTP_LANE_ROWS = 2_000;
+
+/**
+ * The HTTP lane: the session's requests as rows (method, host and path, status, duration, body
+ * size) and its tunnels (host:port, bytes each way). A click selects the action and opens the row:
+ * request headers and body excerpt, response headers and the masked body with its marks.
+ */
+function httpLane(): TemplateResult | typeof nothing {
+  const rows = httpLaneRows(entries());
+  if (rows.length === 0) return nothing;
+  const shown = rows.slice(0, HTTP_LANE_ROWS);
+  return html`<section>
+    <h2><vscode-icon name="globe"></vscode-icon> HTTP <span class="muted">${rows.length} request${rows.length === 1 ? '' : 's'} and tunnels${rows.length > shown.length ? `, the first ${shown.length} listed` : ''}</span></h2>
+    <div class="http-lane" id="http-lane" role="list">
+      ${shown.map((row) => httpLaneRow(row))}
+    </div>
+  </section>`;
+}
+
+function httpLaneRow(row: HttpLaneRow): TemplateResult {
+  const open = ui.httpOpen === row.actionId;
+  const entry = open ? entries().find((e) => e.actionId === row.actionId) : undefined;
+  return html`<div
+      class="http-row ${row.actionId === ui.selected ? 'selected' : ''}"
+      role="listitem"
+      aria-expanded=${open}
+      data-action=${row.actionId}
+      @click=${() => {
+        ui.httpOpen = open ? undefined : row.actionId;
+        const e = entries().find((x) => x.actionId === row.actionId);
+        if (e) select(e);
+        else {
+          save();
+          draw();
+        }
+      }}
+    >
+      <span class="when">${clock(row.t)}</span>
+      <span class="http-method">${row.method}</span>
+      <span class="where" title=${row.where}>${row.where}</span>
+      <span class="status-code ${row.failed ? 'error' : ''}">${row.status}</span>
+      <span class="muted">${row.duration ?? ''}</span>
+      <span class="muted">${row.bytes}</span>
+    </div>
+    ${entry ? html`<div class="http-expanded" id="http-expanded">${httpExchange(entry)}</div>` : nothing}`;
+}
+
+/** The request as it went and what came back, for an opened lane row. */
+function httpExchange(e: TimelineEntry): TemplateResult {
+  const d = e.detail;
+  const request = d.kind === 'http.request' || d.kind === 'http.websocket' ? httpRequestView(d.detail, true) : undefined;
+  return html`${request
+      ? html`<h3>Request headers</h3>
+          ${headersTable(request.headers, 'http-lane-request-headers')}
+          ${request.body ? html`<h3>Request body</h3>${bodyBlock(request.body, 'http-lane-request-body')}` : nothing}`
+      : nothing}
+    ${e.result ? httpResultView(e.result, 'http-lane') : html`<p class="muted">${e.status === 'denied' ? 'Refused: nothing went upstream.' : e.status === 'held' ? 'Waiting for approval.' : 'No result recorded.'}</p>`}`;
 }
 
 const PROTOCOL_NAMES: Record<Protocol, string> = { postgres: 'PostgreSQL', ssh: 'SSH', kubernetes: 'Kubernetes', http: 'HTTP', egress: 'Egress' };
@@ -364,6 +433,7 @@ function draw(): void {
         ${laneRow('terminal', html`<vscode-icon name="terminal"></vscode-icon> Terminal${timeline.terminals.length === 0 ? html` <span class="muted">(none)</span>` : nothing}`)}
         <div id="playhead" class="playhead"></div>
       </div>
+      ${httpLane()}
       <div class="split">
         <div
           id="entries"

@@ -3,7 +3,7 @@ import type { Action } from '@airlock/shared';
 import type { AirlockController } from '../controller.js';
 import type { MaskedResultState, WebviewMessage } from '../protocol/webview-messages.js';
 import { maskedResultFromRecords } from '../state/panel-models.js';
-import { decisionLabel, oneLine } from '../state/view-models.js';
+import { actionHeadline, decisionLabel } from '../state/view-models.js';
 import { AirlockPanel } from './panel.js';
 
 /**
@@ -40,7 +40,7 @@ export class MaskedResultPanel extends AirlockPanel {
 
   private load(action: Action, given?: MaskedResultState): void {
     this.action = action;
-    this.panel.title = `Result: ${oneLine(action.summary, 40)}`;
+    this.panel.title = `Result: ${actionHeadline(action, 40)}`;
     if (given) {
       this.waitingForResult = !given.result;
       this.post({ type: 'masked.state', state: given });
@@ -55,7 +55,7 @@ export class MaskedResultPanel extends AirlockPanel {
         this.waitingForResult = !state.result;
         this.post({ type: 'masked.state', state });
       },
-      (err: Error) => this.post({ type: 'error', message: `Could not load the result of "${oneLine(action.summary, 60)}": ${err.message}` }),
+      (err: Error) => this.post({ type: 'error', message: `Could not load the result of "${actionHeadline(action, 60)}": ${err.message}` }),
     );
   }
 

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 import { freePort } from './free-port.cjs';
 
@@ -61,6 +62,7 @@ writeFileSync(path.join(userData, 'User/settings.json'), JSON.stringify({ 'secur
 mkdirSync(outputDir, { recursive: true });
 
 const children = [];
+const servers = [];
 const database = `airlock_host_${process.pid}`;
 let databaseCreated = false;
 let browser;
@@ -78,9 +80,38 @@ try {
   psqlAdmin(`CREATE DATABASE ${database}`);
   databaseCreated = true;
   psqlAdmin("CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text); INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111'), (2, 'Grace', 'grace@example.org', '5555 5555 5555 4444')", database);
+  // an HTTP API behind an API target (plain HTTP on loopback, so --plaintext) and, on 127.0.0.2, the
+  // same server as a host the egress target lists: real curl in the extension host goes through both
+  const apiSecret = `host-test-upstream-secret-${process.pid}`;
+  const upstreamSeen = [];
+  const upstreamApi = createServer((req, res) => {
+    upstreamSeen.push({ host: req.socket.localAddress, url: req.url, authorization: req.headers.authorization });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ customers: [{ id: 1, name: 'Ada', email: 'ada@example.com' }], path: req.url }));
+  });
+  const upstreamPort = await freePort();
+  const listenOn = (host) => new Promise((resolve, reject) => upstreamApi.listen(upstreamPort, host, resolve).once('error', reject));
+  await listenOn('127.0.0.1');
+  const listedUpstream = createServer((req, res) => {
+    upstreamSeen.push({ host: req.socket.localAddress, url: req.url, authorization: req.headers.authorization });
+    res.end('listed host reached');
+  });
+  await new Promise((resolve, reject) => listedUpstream.listen(upstreamPort, '127.0.0.2', resolve).once('error', reject));
+  servers.push(upstreamApi, listedUpstream);
+  const apiPort = await freePort();
+  const egressPort = await freePort();
   mkdirSync(home, { recursive: true });
-  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
-  const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
+  writeFileSync(
+    path.join(home, 'config.yaml'),
+    [
+      'targets:',
+      `  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }`,
+      `  - { name: shop-api, protocol: http, upstream: "http://127.0.0.1:${upstreamPort}", plaintext: true, auth: bearer, credential: { env: HOST_TEST_API_SECRET }, listen: { host: 127.0.0.1, port: ${apiPort} } }`,
+      `  - { name: egress, protocol: egress, allowHosts: ["127.0.0.2"], listen: { host: 127.0.0.1, port: ${egressPort} } }`,
+      '',
+    ].join('\n'),
+  );
+  const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1', HOST_TEST_API_SECRET: apiSecret }, stdio: 'ignore' });
   children.push(daemon);
   const info = await until(() => {
     try {
@@ -96,7 +127,7 @@ try {
   };
 
   const port = await freePort();
-  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home }, stdio: 'ignore' });
+  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_HOST_TEST_LISTED: `127.0.0.2:${upstreamPort}` }, stdio: 'ignore' });
   children.push(server);
   await until(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 'the VS Code server');
 
@@ -180,6 +211,24 @@ try {
         await row.click();
         return webview(kind, 8_000, accept).catch(() => undefined);
       }, `the ${kind} webview from a click`, 45_000);
+
+    await step('terminal routing for HTTP: curl with the variables reaches the API target (the upstream gets the real credential, the agent a masked body) and the egress proxy (a CONNECT to a listed host); both show in Live activity by what they did', async () => {
+      const routed = hostLog.find((l) => l.includes('[airlock-host] http routing'));
+      check(routed, `the suite's HTTP routing check ran: ${hostLog.slice(-3).join(' | ')}`);
+      const viaApi = upstreamSeen.filter((r) => r.url === '/customers?page=1');
+      check(viaApi.length === 1 && viaApi[0].authorization === `Bearer ${apiSecret}`, `the upstream saw the real credential, once: ${JSON.stringify(upstreamSeen.map((r) => ({ ...r, authorization: r.authorization === `Bearer ${apiSecret}` ? 'the real secret' : r.authorization })))}`);
+      check(upstreamSeen.some((r) => r.host === '127.0.0.2' && r.url === '/through-egress' && r.authorization === undefined), 'the listed host was reached through the tunnel, with no credential added');
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
+      await pane.locator('.monaco-list-row', { hasText: `CONNECT 127.0.0.2:${upstreamPort}` }).first().waitFor({ timeout: 20_000 });
+      const apiRow = pane.locator('.monaco-list-row', { hasText: /GET 127\.0\.0\.1(:\d+)?\/customers/ }).first();
+      await apiRow.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(apiRow, 'masked', async (f) => (await f.locator('#result-body').count()) > 0);
+      const body = await frame.locator('#result-body').innerText();
+      check(body.includes('"name": "Ada"') && !body.includes('ada@example.com'), `the recorded response, masked and laid out: ${body}`);
+      check((await frame.locator('#result-body mark.mask-mark').count()) >= 1, 'the masked email is marked');
+      check((await frame.locator('#result-status').innerText()).trim() === '200', 'the status');
+      await page.screenshot({ path: path.join(outputDir, 'masked-http-real.png') });
+    });
 
     // as the daemon summarises a padded statement: by its parsed statements, the whole text in the detail
     const third = 'UPDATE orders (write); DROP TABLE orders (ddl)';
@@ -362,6 +411,132 @@ try {
       check(before !== 'rgb(0, 0, 0)', 'the light theme was not black already');
       await page.screenshot({ path: path.join(outputDir, 'replay-high-contrast.png') });
     });
+    // ---- HTTP and egress: actions as the HTTP adapters record them (HttpRequestDetail, HttpConnectDetail,
+    // shared/src/kinds/http.ts), through the test action source; the daemon side is tested with real clients
+    const graphqlDocument = 'mutation addStar{addStar(input:{starrableId:"R_kgDOAirlock"}){starrable{stargazerCount}}}';
+    const graphqlBody = JSON.stringify({ query: graphqlDocument, variables: { dryRun: false }, dryRun: true });
+    const responseBody = '{"data":{"addStar":{"starrable":{"stargazerCount":42}}},"viewer":{"login":"ada","email":"[EMAIL]"}}';
+    const starVerdict = api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'http', kind: 'http.request', summary: 'POST /graphql',
+      attributes: { class: 'write', method: 'POST', path: '/graphql', host: 'api.github.com', graphqlOperation: 'mutation' },
+      detail: {
+        via: 'api', connectionId: 'conn_http_1', method: 'POST', url: 'https://api.github.com/graphql', host: 'api.github.com', path: '/graphql',
+        headers: { 'content-type': 'application/json', accept: ['application/json', 'application/vnd.github+json'], 'user-agent': 'gh/2.60' },
+        body: { text: graphqlBody, bytes: graphqlBody.length, contentType: 'application/json', treatment: 'json' },
+        graphql: { operations: [{ type: 'mutation', name: 'addStar', fields: ['addStar'] }], document: graphqlDocument },
+      },
+      result: { summary: '200 OK', durationMs: 42.5, detail: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: { text: responseBody, bytes: responseBody.length, contentType: 'application/json', treatment: 'json' }, requestBytes: graphqlBody.length, maskReport: { cells: 1, byDetector: { email: 1 }, nulled: 0 } } },
+    });
+    starVerdict.catch(() => undefined);
+    await step('an http.request held for review reads "GraphQL mutation addStar"; its panel shows method, URL, the headers table, the JSON body laid out, the operations and the document printed by graphql; Approve lets it through', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'GraphQL mutation addStar' });
+      await row.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#http-request-line').count()) > 0);
+      check((await frame.locator('#http-method').innerText()).trim() === 'POST', 'the method');
+      check((await frame.locator('#http-request-line').innerText()).includes('https://api.github.com/graphql'), 'the URL');
+      const headers = await frame.locator('#http-headers vscode-table-row').evaluateAll((rows) => rows.map((r) => r.dataset.header));
+      check(JSON.stringify(headers) === JSON.stringify(['content-type', 'accept', 'accept', 'user-agent']), `a row per header value: ${JSON.stringify(headers)}`);
+      const body = await frame.locator('#http-body').innerText();
+      check(body.includes('\n  "variables": {\n    "dryRun": false\n  },') && (body.match(/"dryRun"/g) ?? []).length === 2, `the body laid out, every key kept: ${body}`);
+      const ops = await frame.locator('#graphql-operations li').evaluateAll((items) => items.map((li) => ({ op: li.dataset.operation, cls: li.querySelector('[data-class]')?.dataset.class, text: li.textContent.replace(/\s+/g, ' ').trim() })));
+      check(ops.length === 1 && ops[0].op === 'mutation' && ops[0].cls === 'write' && ops[0].text.includes('addStar'), `the operation with its type and class: ${JSON.stringify(ops)}`);
+      check((await frame.locator('#graphql-document').innerText()).includes('mutation addStar {\n  addStar(input: {starrableId: "R_kgDOAirlock"}) {'), 'the document printed by graphql');
+      check((await frame.locator('#http-method-override').count()) === 0, 'no override warning without an override');
+      await page.screenshot({ path: path.join(outputDir, 'approval-http-request.png') });
+      check((await frame.locator('.actions vscode-button').first().getAttribute('id')) === 'approve', 'Approve first for a request');
+      await frame.locator('#approve').click();
+      const { verdict } = await starVerdict;
+      check(verdict.allowed === true && verdict.via === 'approval' && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+    });
+
+    await step('the masked-data view shows the response: status, headers and the JSON body laid out with its mask marks', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
+      const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'GraphQL mutation addStar' }).first(), 'masked', async (f) => (await f.locator('#result-body').count()) > 0);
+      check((await frame.locator('#result-status').innerText()).trim() === '200', 'the status');
+      const marks = await frame.locator('#result-body mark.mask-mark').evaluateAll((m) => m.map((x) => ({ by: x.dataset.maskedBy, text: x.textContent })));
+      check(marks.length === 1 && marks[0].by === 'email' && marks[0].text === '[EMAIL]', `the mark: ${JSON.stringify(marks)}`);
+      check((await frame.locator('#result-body').innerText()).includes('\n    "login": "ada",'), 'laid out');
+      check(/email\s*1/.test(await frame.locator('#detectors').innerText()), 'per-detector counts');
+      await page.screenshot({ path: path.join(outputDir, 'masked-http-body.png') });
+    });
+
+    // a CONNECT through the egress proxy to a host nobody listed: the egress-unlisted-review rule holds it
+    const connectTo = (host, port, result) => api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'egress', kind: 'http.connect', summary: `CONNECT ${host}:${port}`,
+      attributes: { host, port, destination: 'public' }, grantKey: `${host}:${port}`,
+      detail: { via: 'egress', connectionId: `conn_${host}`, host, port, addresses: ['104.16.24.35', '104.16.25.35'], destination: 'public' },
+      ...(result ? { result } : {}),
+    });
+    const tunnelResult = { summary: 'tunnel closed by the agent', durationMs: 1800, detail: { bytesUp: 2048, bytesDown: 3 * 1024 * 1024, closedBy: 'agent' } };
+    const npmVerdict = connectTo('registry.npmjs.org', 443, tunnelResult);
+    npmVerdict.catch(() => undefined);
+    await step('an egress CONNECT asks "Allow the agent to reach registry.npmjs.org:443 for this session?" with the session grant as its first (primary) choice; it covers later CONNECTs to that host only', async () => {
+      const toast = page.locator('.notification-toast', { hasText: 'Allow the agent to reach registry.npmjs.org:443 for this session?' });
+      await toast.waitFor({ timeout: 20_000 });
+      const buttons = await toast.locator('.notification-list-item-buttons-container .monaco-button').evaluateAll((bs) => bs.map((b) => ({ text: b.textContent.trim(), secondary: b.classList.contains('secondary') })));
+      check(JSON.stringify(buttons.map((b) => b.text)) === JSON.stringify(['Allow for the session', 'Allow once', 'Deny', 'Details']), `the choices in order: ${JSON.stringify(buttons)}`);
+      check(buttons[0].secondary === false && buttons.slice(1).every((b) => b.secondary), `the session grant is the primary button: ${JSON.stringify(buttons)}`);
+      await page.screenshot({ path: path.join(outputDir, 'egress-connect-prompt.png') });
+      await toast.getByRole('button', { name: 'Allow for the session', exact: true }).click();
+      const { verdict } = await npmVerdict;
+      check(verdict.allowed === true && verdict.via === 'approval' && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+      const again = await connectTo('registry.npmjs.org', 443, tunnelResult);
+      check(again.verdict.allowed === true && again.verdict.via === 'grant', `the same host again goes through by the grant: ${JSON.stringify(again.verdict)}`);
+    });
+
+    const otherVerdict = connectTo('evil.example', 443);
+    otherVerdict.catch(() => undefined);
+    await step('another host asks again; its approval panel asks the question, offers the session grant first, shows the resolved addresses; Deny there refuses it', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'CONNECT evil.example:443' });
+      await row.waitFor({ timeout: 20_000 });
+      await row.hover();
+      await row.locator('.action-label[aria-label="Deny"]').waitFor({ state: 'visible', timeout: 10_000 });
+      const inline = await row.locator('.action-label').evaluateAll((as) => as.map((a) => a.getAttribute('aria-label')));
+      check(inline.indexOf('Approve for the session') >= 0 && inline.indexOf('Approve for the session') < inline.indexOf('Approve') && inline.indexOf('Approve') < inline.indexOf('Deny'), `the view's inline buttons offer the session grant first: ${JSON.stringify(inline)}`);
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#approval-question', { hasText: 'evil.example:443' }).count()) > 0);
+      check((await frame.locator('#approval-question').innerText()).startsWith('Allow the agent to reach evil.example:443 for this session?'), 'the question');
+      const buttons = await frame.locator('.actions vscode-button').evaluateAll((bs) => bs.map((b) => ({ id: b.id, secondary: b.hasAttribute('secondary'), text: b.textContent.trim() })));
+      check(buttons[0]?.id === 'approve-session' && !buttons[0].secondary && buttons[0].text === 'Allow for the session' && buttons[1]?.id === 'approve' && buttons[1].text === 'Allow once' && buttons[2]?.id === 'deny', `session first, then once, then deny: ${JSON.stringify(buttons)}`);
+      check((await frame.locator('#connect-addresses').innerText()).includes('104.16.24.35, 104.16.25.35'), 'the resolved addresses');
+      check((await frame.locator('[data-destination="public"]').count()) === 1, 'the destination');
+      check(/not intercepted/.test(await frame.locator('#connect-note').innerText()), 'TLS inside is not intercepted, said plainly');
+      await page.screenshot({ path: path.join(outputDir, 'approval-egress-connect.png') });
+      await frame.locator('#deny').click();
+      await frame.locator('#reason textarea').fill('not a host this task needs');
+      await frame.locator('#confirm-deny').click();
+      const { verdict } = await otherVerdict;
+      check(verdict.allowed === false && /not a host this task needs/.test(verdict.reason), `verdict ${JSON.stringify(verdict)}`);
+    });
+
+    await step("the replay's HTTP lane lists requests (method, path, status, duration, bytes) and tunnels (host:port, bytes each way); a row opens to headers and the masked body", async () => {
+      const forced = await api('POST', '/v1/test/actions', {
+        token, target: 'db', protocol: 'http', kind: 'http.request', summary: 'git push', attributes: { class: 'write', forcePush: true, method: 'POST', path: '/org/repo.git/git-receive-pack' },
+        detail: { via: 'api', connectionId: 'conn_git', method: 'POST', url: 'http://127.0.0.1:9418/org/repo.git/git-receive-pack', host: 'git.internal', path: '/org/repo.git/git-receive-pack', headers: { 'content-type': 'application/x-git-receive-pack-request' }, git: { service: 'git-receive-pack', refs: [{ ref: 'refs/heads/main', oldOid: 'a1b2c3d4'.repeat(5), newOid: 'f0e1d2c3'.repeat(5), change: 'force' }] } },
+      });
+      check(forced.verdict.allowed === false && forced.verdict.ruleId === 'git-force-push-deny', `a force push is refused by default: ${JSON.stringify(forced.verdict)}`);
+      await page.locator('.tab', { hasText: /^Replay: host-test-agent/ }).first().click();
+      const frame = await webview('replay', 20_000, async (f) => (await f.locator('.http-row', { hasText: 'git.internal' }).count()) > 0);
+      const rows = await frame.locator('#http-lane .http-row').evaluateAll((rs) => rs.map((r) => [...r.children].map((c) => c.textContent.trim())));
+      const star = rows.find((r) => r[2] === 'api.github.com/graphql');
+      check(star && star[1] === 'POST' && star[3] === '200' && star[4] === '42.5 ms' && star[5] === `${responseBody.length} bytes`, `the request row: ${JSON.stringify(rows)}`);
+      const tunnels = rows.filter((r) => r[1] === 'CONNECT' && r[2] === 'registry.npmjs.org:443');
+      check(tunnels.length === 2 && tunnels.every((r) => r[5] === '↑ 2 KiB ↓ 3 MiB'), `the tunnels with bytes each way: ${JSON.stringify(rows)}`);
+      check(rows.some((r) => r[1] === 'CONNECT' && r[2] === 'evil.example:443' && r[3] === 'denied'), `the refused CONNECT: ${JSON.stringify(rows)}`);
+      check(rows.some((r) => r[2] === 'git.internal/org/repo.git/git-receive-pack' && r[3] === 'denied'), `the refused push: ${JSON.stringify(rows)}`);
+      await frame.locator('.http-row', { hasText: 'api.github.com/graphql' }).click();
+      await frame.locator('#http-expanded').waitFor({ timeout: 10_000 });
+      check((await frame.locator('#http-lane-request-headers vscode-table-row').count()) === 4, 'the request headers');
+      check((await frame.locator('#http-lane-body mark.mask-mark[data-masked-by="email"]').count()) === 1, 'the response body with its mark');
+      check((await frame.locator('#details #graphql-operations').count()) === 1, 'the details render the request by its kind');
+      await frame.locator('.http-row', { hasText: 'git.internal' }).click();
+      const refs = await frame.locator('#details #git-refs li').evaluateAll((items) => items.map((li) => ({ ref: li.dataset.ref, change: li.dataset.change, text: li.textContent.replace(/\s+/g, ' ').trim() })));
+      check(refs.length === 1 && refs[0].ref === 'refs/heads/main' && refs[0].change === 'force' && refs[0].text.includes('a1b2c3d → f0e1d2c'), `the ref update with short ids and its badge: ${JSON.stringify(refs)}`);
+      check(!(await frame.locator('body').innerText()).includes('viewer@') , 'nothing unmasked');
+      await page.screenshot({ path: path.join(outputDir, 'replay-http-lane.png') });
+    });
+
     // the review's incident: a same-user process rewrites policy.yaml to allow everything, masking off
     const privileged = () => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: 'ALTER ROLE agent SUPERUSER', attributes: { class: 'privileged' } });
     await step('a policy edit that loosens enforcement is staged: the status bar says a change is waiting, the old policy still decides', async () => {
@@ -422,6 +597,7 @@ try {
 } finally {
   await browser?.close().catch(() => undefined);
   for (const c of children) c.kill('SIGTERM');
+  for (const s of servers) s.close();
   await sleep(500);
   if (databaseCreated) spawnSync('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
   rmSync(scratch, { recursive: true, force: true });

@@ -2,7 +2,9 @@ import type { TemplateResult } from 'lit';
 import type { ParsedActionDetail } from '@airlock/shared';
 import type { ActionDetailKind, ParsedOf } from '../../state/kinds.js';
 import type { DetailContext } from './context.js';
-import { httpConnectDetail, httpRequestDetail } from './http.js';
+import { httpConnectDetail } from './http.connect.js';
+import { httpRequestDetail } from './http.request.js';
+import { httpWebsocketDetail } from './http.websocket.js';
 import { otherDetail } from './other.js';
 import { sqlFunctionCallDetail } from './sql.function-call.js';
 import { sqlQueryDetail } from './sql.query.js';
@@ -25,7 +27,7 @@ const DETAIL_VIEWS: { [K in ActionDetailKind]: (parsed: ParsedOf<K>, ctx: Detail
   'ssh.request': sshRequestDetail,
   'http.request': httpRequestDetail,
   'http.connect': httpConnectDetail,
-  'http.websocket': httpRequestDetail,
+  'http.websocket': httpWebsocketDetail,
   other: otherDetail,
 };
 

@@ -43,4 +43,33 @@ async function terminalRoutesPsql(core, { pii = true } = {}) {
   return env;
 }
 
-module.exports = { activate, commandsRegistered, terminalRoutesPsql, sleep };
+/**
+ * The terminal environment routes a real curl through the daemon's HTTP listeners: the API target
+ * at AIRLOCK_<TARGET>_URL with the session token as a bearer token, and the egress proxy from
+ * HTTPS_PROXY / http_proxy (`-p`: a CONNECT even for http://) to a host the target lists, while
+ * loopback (NO_PROXY) goes direct. `listed` is that host:port.
+ */
+async function terminalRoutesHttp(core, apiVariable, listed) {
+  const deadline = Date.now() + 30_000;
+  while (!core.terminalEnvironment().HTTPS_PROXY || !core.terminalEnvironment()[apiVariable]) {
+    if (Date.now() > deadline) throw new Error(`no HTTP routing in the terminal environment: ${Object.keys(core.terminalEnvironment()).join(', ')}`);
+    await sleep(200);
+  }
+  const env = core.terminalEnvironment();
+  const proxy = new URL(env.HTTPS_PROXY);
+  if (decodeURIComponent(proxy.password) !== env.AIRLOCK_TOKEN || env.http_proxy !== env.HTTPS_PROXY || !env.NO_PROXY.split(',').includes('127.0.0.1')) {
+    throw new Error('HTTPS_PROXY does not carry the session token, or http_proxy / NO_PROXY are missing');
+  }
+  const curl = (args) => spawnSync('curl', ['-sS', '--max-time', '20', ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  const viaApi = curl(['-H', `Authorization: Bearer ${env.AIRLOCK_TOKEN}`, `${env[apiVariable]}/customers?page=1`]);
+  if (viaApi.status !== 0 || !viaApi.stdout.includes('"Ada"') || viaApi.stdout.includes('ada@example.com')) {
+    throw new Error(`curl through the API target did not get the masked body: ${viaApi.stdout} ${viaApi.stderr}`);
+  }
+  const viaEgress = curl(['-p', `http://${listed}/through-egress`]);
+  if (viaEgress.status !== 0 || viaEgress.stdout !== 'listed host reached') throw new Error(`curl through the egress proxy failed: ${viaEgress.stdout} ${viaEgress.stderr}`);
+  const refused = curl(['-o', '/dev/null', '-w', '%{http_code}', `${env[apiVariable]}/customers`]);
+  if (refused.stdout !== '401') throw new Error(`without the token the API target must answer 401, not ${refused.stdout}`);
+  return env;
+}
+
+module.exports = { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, sleep };

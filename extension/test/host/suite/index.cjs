@@ -4,7 +4,7 @@
 const vscode = require('vscode');
 const fs = require('node:fs');
 const path = require('node:path');
-const { activate, commandsRegistered, terminalRoutesPsql, sleep } = require('./checks.cjs');
+const { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, sleep } = require('./checks.cjs');
 
 exports.run = async function run() {
   const { core, activatedMs, ownMs, readyMs } = await activate();
@@ -13,6 +13,11 @@ exports.run = async function run() {
   await vscode.commands.executeCommand('workbench.view.extension.airlock');
   const env = await terminalRoutesPsql(core);
   console.log(`[airlock-host] terminal environment routes psql through ${env.PGHOST}:${env.PGPORT}`);
+  // run.mjs configures an API target "shop-api" and an egress target listing AIRLOCK_HOST_TEST_LISTED's host
+  if (process.env.AIRLOCK_HOST_TEST_LISTED) {
+    const httpEnv = await terminalRoutesHttp(core, 'AIRLOCK_SHOP_API_URL', process.env.AIRLOCK_HOST_TEST_LISTED);
+    console.log(`[airlock-host] http routing: curl through ${httpEnv.AIRLOCK_SHOP_API_URL} and the egress proxy`);
+  }
   // a second agent session from the command: its connection string (on the clipboard) logs in through the daemon
   const extra = await vscode.commands.executeCommand('airlock.createAgentSession', 'host-suite-extra-agent');
   if (!extra || extra.name !== 'host-suite-extra-agent') throw new Error(`createAgentSession returned ${JSON.stringify(extra)}`);
