@@ -159,6 +159,23 @@ function readPrefix(req: IncomingMessage, declared: number | undefined, enough: 
   });
 }
 
+/**
+ * A client that sent `Expect: 100-continue` waits for this before sending its body: sent only when
+ * the body is about to be read (for the decision, or to forward it once allowed), so a refused
+ * upload is never sent at all.
+ */
+function continueBody(req: IncomingMessage, res: ServerResponse): void {
+  if (CONTINUED.has(res) || !expectsContinue(req)) return;
+  CONTINUED.add(res);
+  res.writeContinue();
+}
+
+const CONTINUED = new WeakSet<ServerResponse>();
+
+function expectsContinue(req: IncomingMessage): boolean {
+  return (req.headers.expect ?? '').toLowerCase() === '100-continue';
+}
+
 /** Runs one request; never throws (every failure becomes an answer to the agent and a record). */
 export async function runExchange(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps): Promise<void> {
   const { target, context, hooks } = deps;
@@ -179,10 +196,13 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const need = bodyNeeded(description, hooks.classifyOptions);
   let prefix: { chunks: Buffer[]; total: number; complete: boolean } | undefined;
   try {
-    if (hasBody(description)) {
+    // (a client waiting for 100 Continue is not invited to send a body only shown, not needed)
+    const showBody = description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes && !expectsContinue(req);
+    if (hasBody(description) && (need.kind !== 'none' || showBody)) {
+      continueBody(req, res);
       if (need.kind === 'graphql') prefix = await readPrefix(req, description.contentLength, () => false, limits.maxMessageBytes);
       else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, (chunks) => gitPushPrefixSufficient(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)), limits.maxMessageBytes);
-      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
+      else prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
     }
   } catch {
     return; // the agent went away mid-body: nothing was submitted
@@ -282,6 +302,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
   let requestBytes = 0;
   let body: Dispatcher.DispatchOptions['body'];
   if (hasBody(description)) {
+    continueBody(req, res);
     if (f.prefix?.complete) {
       body = f.prefixBytes;
       requestBytes = f.prefix.total;
