@@ -359,17 +359,20 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = createBodyMasker(plan, {
-          masker,
-          secrets: route.secrets,
-          excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
-          bufferBytes: context.limits.bufferBytes,
-          ...(contentType ? { contentType } : {}),
-        });
         // a small body of known length that is not a stream goes out whole, with its masked length, in
         // one write; anything else streams (chunked), each masked piece sent as soon as it is final
         const declared = Number(first(response.headers['content-length']) ?? NaN);
         const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
+        const excerptLimit = Math.min(context.limits.resultBytes, context.limits.actionTextBytes);
+        bodyMasker = createBodyMasker(plan, {
+          masker,
+          secrets: route.secrets,
+          // the excerpt's buffer is made up front: for a body of known, smaller length no larger than it
+          // needs (twice the declared size: a mask may be longer than what it replaces)
+          excerptBytes: whole ? Math.min(excerptLimit, declared * 2) : excerptLimit,
+          bufferBytes: context.limits.bufferBytes,
+          ...(contentType ? { contentType } : {}),
+        });
         if (!whole) res.writeHead(status, recordedHeaders);
         await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
       }
