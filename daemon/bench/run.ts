@@ -9,6 +9,7 @@ import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
+import { benchHttp } from './http.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -22,6 +23,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['sse', benchSse],
   ['postgres', benchPostgres],
   ['ssh', benchSsh],
+  ['http', benchHttp],
 ];
 
 const only = process.argv.slice(2);

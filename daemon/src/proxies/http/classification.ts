@@ -24,7 +24,10 @@ export function classifyExchange(description: HttpRequestDescription, prefix: Bo
   const git = gitServiceOf(description);
   if (!git || classification.git) return classification;
   const attributes: HttpClassification['attributes'] = { ...classification.attributes, gitService: git.service };
-  let cls = stricterClass(classification.class, git.class);
+  // a git POST is the service's RPC: upload-pack (a fetch) is a read whatever the method says; anything
+  // the HTTP reading found stranger than a plain POST (an override, an unknown method) still counts
+  const plainPost = description.method === 'POST' && !description.methodOverride && classification.class === 'write';
+  let cls = plainPost ? git.class : stricterClass(classification.class, git.class);
   const reasons = [...classification.reasons];
   let summary = classification.summary;
   const detail: NonNullable<HttpClassification['git']> = { service: git.service, refs: [] };

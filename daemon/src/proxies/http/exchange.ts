@@ -16,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusal, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -230,12 +230,23 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    return answer(res, policyRefusal(decided.verdict, head.headers), connection, bodyLeft);
+    const refusal = classification.git?.service === 'git-receive-pack' && prefixBytes
+      ? gitPushRefusal(decided.verdict, classification.git.refs.map((r) => r.ref), gitCapabilities(prefixBytes), head.headers)
+      : policyRefusal(decided.verdict, head.headers);
+    return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
 }
 
 /** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
+/** The capabilities a push's first command line asks for (after its NUL). */
+function gitCapabilities(prefix: Buffer): string {
+  const nul = prefix.indexOf(0);
+  if (nul < 0) return '';
+  const end = prefix.indexOf(0x0a, nul);
+  return prefix.toString('latin1', nul + 1, end < 0 ? Math.min(prefix.length, nul + 1024) : end);
+}
+
 function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
   const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
   if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };
@@ -327,8 +338,8 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
       recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
       if (plan.decode) decoded = plan.decode;
-      res.writeHead(status, recordedHeaders);
       if (noBody) {
+        res.writeHead(status, recordedHeaders);
         response.body.resume();
         res.end();
       } else {
@@ -339,7 +350,12 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
           bufferBytes: context.limits.bufferBytes,
           ...(contentType ? { contentType } : {}),
         });
-        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker);
+        // a small body of known length that is not a stream goes out whole, with its masked length, in
+        // one write; anything else streams (chunked), each masked piece sent as soon as it is final
+        const declared = Number(first(response.headers['content-length']) ?? NaN);
+        const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
+        if (!whole) res.writeHead(status, recordedHeaders);
+        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
       }
     }
   } catch (err) {
@@ -397,30 +413,49 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** Upstream body → (decoder) → masker → agent, with backpressure both ways. */
-async function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker): Promise<void> {
-  let source: AsyncIterable<Buffer> = body;
-  if (decoder) {
-    pipeStreams(body, decoder, () => undefined);
-    source = decoder;
-  }
-  for await (const chunk of source) {
-    const out = masker.push(chunk);
-    if (out.length > 0 && !res.write(out)) await drained(res);
-    if (res.destroyed) throw new Error('the agent closed the connection');
-  }
-  const rest = masker.end();
-  res.end(rest.length > 0 ? rest : undefined);
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
+/**
+ * Upstream body → (decoder) → masker → agent, with backpressure both ways. `whole`: the masked body
+ * is gathered (the upstream declared it small) and sent at the end with its length and these headers.
+ * Otherwise the caller has written the head; rejects when the upstream breaks off or the agent goes.
+ */
+function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker, whole?: { status: number; headers: HeaderRecord }): Promise<void> {
+  const source: Readable = decoder ?? body;
+  if (decoder) pipeStreams(body, decoder, () => undefined);
+  const gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => {
+      source.off('data', onData);
+      reject(err);
     };
-    res.on('drain', done);
-    res.on('close', done);
+    const onData = (chunk: Buffer): void => {
+      const out = masker.push(chunk);
+      if (out.length === 0) return;
+      if (whole) {
+        gathered.push(out);
+        gatheredBytes += out.length;
+      } else if (!res.write(out)) {
+        source.pause();
+        res.once('drain', () => source.resume());
+      }
+    };
+    source.on('data', onData);
+    source.once('error', fail);
+    res.once('close', () => {
+      if (!res.writableFinished) fail(new Error('the agent closed the connection'));
+    });
+    source.once('end', () => {
+      const rest = masker.end();
+      if (whole) {
+        if (rest.length > 0) {
+          gathered.push(rest);
+          gatheredBytes += rest.length;
+        }
+        res.writeHead(whole.status, { ...whole.headers, 'content-length': gatheredBytes });
+        res.end(gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes));
+      } else res.end(rest.length > 0 ? rest : undefined);
+      resolve();
+    });
   });
 }
 

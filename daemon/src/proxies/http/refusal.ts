@@ -40,6 +40,29 @@ export function policyRefusal(verdict: Verdict, headers: HeaderList): DaemonAnsw
   return render(403, 'airlock_policy', { rule: verdict.ruleId, reason: verdict.reason, action: verdict.actionId }, headers, { 'x-airlock-decision': 'deny' });
 }
 
+/**
+ * A refused git push, answered the smart-HTTP way: git shows the body of a failed receive-pack POST
+ * to no one ("RPC failed; HTTP 403"), so the refusal goes as a receive-pack result git reads: the
+ * sentence on side-band 2 (printed as `remote: airlock: …`) and each ref rejected in the report
+ * (` ! [remote rejected] main -> main (airlock: rule …)`). Only when the client asked for
+ * report-status and side-band-64k, as every git since 1.6 does; otherwise the plain refusal.
+ */
+export function gitPushRefusal(verdict: Verdict, refs: readonly string[], capabilities: string, headers: HeaderList): DaemonAnswer {
+  if (refs.length === 0 || !/\breport-status\b/.test(capabilities) || !/\bside-band-64k\b/.test(capabilities)) return policyRefusal(verdict, headers);
+  const reason = `airlock: ${verdict.ruleId}`.replace(/[\r\n]/g, ' ');
+  const report = pkt('unpack ok\n') + refs.map((ref) => pkt(`ng ${ref} ${reason}\n`)).join('') + '0000';
+  const progress = [`airlock: ${verdict.reason}`, `airlock: rule ${verdict.ruleId}, action ${verdict.actionId}`].map((line) => pkt(`\u0002${line.replace(/[\r\n]/g, ' ')}\n`)).join('');
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/x-git-receive-pack-result', 'cache-control': 'no-store', 'x-airlock-decision': 'deny' },
+    body: progress + pkt(`\u0001${report}`) + '0000',
+  };
+}
+
+function pkt(payload: string): string {
+  return (Buffer.byteLength(payload, 'utf8') + 4).toString(16).padStart(4, '0') + payload;
+}
+
 /** No valid session token: 401 with the challenge git needs before it sends credentials. */
 export function authRefusal(reason: string, headers: HeaderList, challenge = 'Basic realm="Airlock"'): DaemonAnswer {
   return render(401, 'airlock_auth', { reason }, headers, { 'www-authenticate': challenge });
