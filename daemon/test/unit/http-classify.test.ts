@@ -483,6 +483,13 @@ describe('git smart HTTP', () => {
     assert.equal(c.attributes.forcePush, undefined);
     assert.match(c.summary, /^git push that cannot be read to api\.example\.com\/org\/repo\.git$/);
   });
+  test("git's probe before a large push (no commands, the whole body read) is a read; a cut one is not", () => {
+    const probe = classifyHttpRequest(described('POST', '/org/repo.git/git-receive-pack', [['content-length', '4']]), body('0000'), OPTIONS);
+    assert.equal(probe.class, 'read');
+    assert.deepEqual(probe.attributes.gitRefs, []);
+    const cut = classifyHttpRequest(described('POST', '/org/repo.git/git-receive-pack'), { bytes: Buffer.from('0000'), complete: false }, OPTIONS);
+    assert.notEqual(cut.class, 'read');
+  });
   test('a push creating a branch', () => {
     const line = `${'0'.repeat(40)} ${'c'.repeat(40)} refs/heads/topic\0report-status\n`;
     const text = (line.length + 4).toString(16).padStart(4, '0') + line + '0000';

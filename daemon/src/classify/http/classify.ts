@@ -37,6 +37,12 @@ export function classifyHttpRequest(req: HttpRequestDescription, body: BodyPrefi
     push = readPush(git, body, reasons);
     // a fetch (upload-pack) is a read though it is a POST; a push is a write, or unknown when its commands cannot be read
     cls = push?.error !== undefined ? 'unknown' : graphql !== undefined ? stricterClass(cls, git.class) : git.class;
+    if (push !== undefined && push.error === undefined && push.refs.length === 0 && body?.complete === true && graphql === undefined) {
+      // git's probe before a large push ("0000": no commands) checks the login only; receive-pack
+      // changes nothing for it, and holding it would ask the human twice for one push
+      cls = 'read';
+      reasons.push('a receive-pack request with no commands (git\'s login probe) changes nothing');
+    }
     if (push !== undefined && push.error === undefined) destructive ||= push.forcePush || push.deletesRef;
   }
 

@@ -7,7 +7,7 @@ import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpReq
 import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
 import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
 import { classifyExchange } from './classification.js';
-import { gitPushPrefixSufficient } from '../../classify/http/git.js';
+import { GitPushPrefixReader } from '../../classify/http/git.js';
 import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body/index.js';
 import type { BodyMasker } from './body/types.js';
 import { MaskReportBuilder } from '../../masking/index.js';
@@ -160,6 +160,21 @@ function readPrefix(req: IncomingMessage, declared: number | undefined, enough: 
 }
 
 /**
+ * readPrefix's `enough` for a git push. The reader is fed each chunk once and re-walks the prefix
+ * only after it grew by half: walking it again on every chunk made a large first object quadratic
+ * (a 12 MB object in 64 KB chunks cost 827 ms against 12 ms), a cheap way to keep the daemon busy.
+ */
+function gitPushPrefixCheck(): (chunks: Buffer[]) => boolean {
+  const reader = new GitPushPrefixReader();
+  let fed = 0;
+  return (chunks) => {
+    let enough = false;
+    while (fed < chunks.length) enough = reader.push(chunks[fed++]!);
+    return enough;
+  };
+}
+
+/**
  * A client that sent `Expect: 100-continue` waits for this before sending its body: sent only when
  * the body is about to be read (for the decision, or to forward it once allowed), so a refused
  * upload is never sent at all.
@@ -201,7 +216,7 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
     if (hasBody(description) && (need.kind !== 'none' || showBody)) {
       continueBody(req, res);
       if (need.kind === 'graphql') prefix = await readPrefix(req, description.contentLength, () => false, limits.maxMessageBytes);
-      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, (chunks) => gitPushPrefixSufficient(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)), limits.maxMessageBytes);
+      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, gitPushPrefixCheck(), limits.maxMessageBytes);
       else prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
     }
   } catch {
