@@ -123,12 +123,14 @@ describe('refusals rendered in one place', () => {
   test('a git push refusal is a receive-pack result rejecting every ref', () => {
     const pkt = (s: string): string => (Buffer.byteLength(s) + 4).toString(16).padStart(4, '0') + s;
     const body = Buffer.from(pkt(`${'1'.repeat(40)} ${'2'.repeat(40)} refs/heads/main\0report-status side-band-64k\n`) + '0000');
-    const a = gitPushRefusalAnswer(verdict, { bytes: body, complete: true });
+    const a = gitPushRefusalAnswer(verdict, { bytes: body, complete: true }, ['refs/heads/main'], []);
     assert.equal(a.status, 200);
     assert.equal(a.headers['content-type'], 'application/x-git-receive-pack-result');
     const text = Buffer.from(a.body as Uint8Array).toString('latin1');
-    assert.match(text, /ng refs\/heads\/main airlock: rule no-admin: admin paths are refused/);
-    assert.ok(text.includes(`${String.fromCharCode(2)}airlock: rule no-admin`), "the reason on side band 2 (git prints it as remote: …)");
+    assert.match(text, /ng refs\/heads\/main airlock: no-admin\n/);
+    assert.ok(text.includes(`${String.fromCharCode(2)}airlock: admin paths are refused`), 'the reason on side band 2 (git prints it as remote: …)');
+    const plain = Buffer.from(pkt(`${'1'.repeat(40)} ${'2'.repeat(40)} refs/heads/main\0agent=x\n`) + '0000');
+    assert.equal(gitPushRefusalAnswer(verdict, { bytes: plain, complete: true }, ['refs/heads/main'], []).status, 403, 'a client that asked for no report gets the 403');
   });
   test('a raw answer frames its own length and closes', () => {
     const raw = rawAnswer(policyRefusal(verdict, [])).toString('latin1');
@@ -152,7 +154,7 @@ describe('credentialOf: the header the upstream gets and the forms redacted', ()
   test('header:NAME', () => assert.deepEqual(credentialOf({ name: 't', auth: 'header:X-Api-Key' }, url('https://h'), 'k'), { header: ['x-api-key', 'k'], secrets: ['k'] }));
 });
 
-describe('classifyExchange: compressed bodies decoded for the classifier, git probes', () => {
+describe('classifyExchange: compressed bodies decoded for the classifier, git pushes', () => {
   const base = { scheme: 'https', host: 'api', port: 443 } as const;
   const options = { graphqlPaths: DEFAULT_GRAPHQL_PATHS, documentBytes: 4096 };
   const describe_ = (method: string, target: string, headers: [string, string][]) => {
@@ -172,12 +174,13 @@ describe('classifyExchange: compressed bodies decoded for the classifier, git pr
     const d = describe_('POST', '/graphql', [['content-type', 'application/json'], ['content-encoding', 'gzip'], ['content-length', String(body.length)]]);
     assert.notEqual(classifyExchange(d, { bytes: body, complete: true }, options, 100).class, 'read');
   });
-  test("git's probe (one flush-pkt) is a read; a push with a command is not", () => {
+  test('a push with a command is a write; so is an empty command list (git\'s probe: held like any push)', () => {
     const d = describe_('POST', '/r.git/git-receive-pack', [['content-type', 'application/x-git-receive-pack-request'], ['content-length', '4']]);
-    assert.equal(classifyExchange(d, { bytes: Buffer.from('0000'), complete: true }, options, 1 << 20).class, 'read');
+    assert.equal(classifyExchange(d, { bytes: Buffer.from('0000'), complete: true }, options, 1 << 20).class, 'write');
     const cmd = `${'1'.repeat(40)} ${'0'.repeat(40)} refs/heads/main\0report-status\n`;
     const push = Buffer.from((cmd.length + 4).toString(16).padStart(4, '0') + cmd + '0000');
-    assert.notEqual(classifyExchange(d, { bytes: push, complete: true }, options, 1 << 20).class, 'read');
-    assert.notEqual(classifyExchange(d, { bytes: Buffer.from('0000'), complete: false }, options, 1 << 20).class, 'read', 'an incomplete body is no probe');
-  });
+    const c = classifyExchange(d, { bytes: push, complete: true }, options, 1 << 20);
+    assert.equal(c.class, 'write');
+    assert.deepEqual(c.attributes.gitRefs, ['refs/heads/main']);
+});
 });

@@ -16,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, gitPushRefusalAnswer, isGitClient, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusalAnswer, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -251,8 +251,8 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    // git itself gets the refusal as a receive-pack result it prints; any other client the JSON 403
-    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix && isGitClient(head.headers) ? gitPushRefusalAnswer(decided.verdict, bodyPrefix) : policyRefusal(decided.verdict, head.headers);
+    // a push gets the refusal as a receive-pack result git prints (when it asked for one)
+    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix ? gitPushRefusalAnswer(decided.verdict, bodyPrefix, classification.git.refs.map((r) => r.ref), head.headers) : policyRefusal(decided.verdict, head.headers);
     return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
