@@ -125,7 +125,7 @@ export async function runK8sExchange(req: IncomingMessage, res: ServerResponse, 
     if (connection.gone.aborted) return;
     return answer(res, k8sPolicyRefusal(decided.verdict), connection, false);
   }
-  await forward(res, connection, deps, { info, upstreamPath, sendHeaders, body, action: decided.action, agentHeaders: headers });
+  await forward(res, connection, deps, { info, upstreamPath, sendHeaders, body, action: decided.action, agentHeaders: headers, discovery: !info.isResourceRequest && classification.class === 'read' });
 }
 
 function tooLarge(target: Target, declared: number | undefined, max: number): ReturnType<typeof k8sStatus> {
@@ -193,6 +193,8 @@ interface Forwarding {
   body: Buffer | undefined;
   action: Action;
   agentHeaders: Array<[string, string]>;
+  /** a discovery, OpenAPI, version or health document (a non-resource read): passed unmasked */
+  discovery: boolean;
 }
 
 /** A watch or a followed log: the response is a stream of events or lines, masked and sent one by one. */
@@ -249,7 +251,7 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = createBodyMasker(plan, {
+        bodyMasker = f.discovery ? discoveryPassThrough(contentType) : createBodyMasker(plan, {
           masker,
           secrets: upstream.secrets,
           excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
@@ -290,6 +292,26 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
       detail: result as unknown as Record<string, unknown>,
     })
     .catch((err: Error) => context.logger.error(`could not record the result of action ${f.action.id}: ${(err as Error).message}`));
+}
+
+/**
+ * Discovery, OpenAPI, version and health documents (GET of a known non-resource path, class read)
+ * describe the API, not the cluster's objects: they go unmasked, since key-name masking would
+ * redact their schema (`/api/v1/namespaces/{namespace}/secrets/{name}`) and break kubectl's
+ * validation. Recorded as passed unmasked.
+ */
+function discoveryPassThrough(contentType: string | undefined): BodyMasker {
+  let bytes = 0;
+  const empty = new Uint8Array(0);
+  return {
+    push: (chunk) => {
+      bytes += chunk.length;
+      return chunk;
+    },
+    end: () => empty,
+    report: () => ({ cells: 0, byDetector: {}, nulled: 0 }),
+    excerpt: () => ({ bytes, ...(contentType ? { contentType } : {}), treatment: 'binary' }),
+  };
 }
 
 /** The response's kind, item count and Status reason/message, read from the masked excerpt when it parses. */

@@ -17,7 +17,7 @@ export function k8sStatus(code: number, reason: StatusReason, message: string, e
 
 /** A request policy refused: the pipeline's sentence, with the rule and action so a person can find it. */
 export function k8sPolicyRefusal(verdict: Verdict): DaemonAnswer {
-  const message = `airlock: ${verdict.reason} (rule ${verdict.ruleId}, action ${verdict.actionId})`;
+  const message = `airlock: ${verdict.reason} (action ${verdict.actionId})`;
   return k8sStatus(403, 'Forbidden', message, { 'x-airlock-decision': 'deny' });
 }
 
