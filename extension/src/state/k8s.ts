@@ -174,3 +174,110 @@ export function k8sBodyView(body: HttpBodyExcerpt | undefined): K8sBodyView | un
   }
   return { text: printable(body.text), format: 'as-recorded', ...(cutNote ? { note: cutNote } : {}) };
 }
+
+/** What the daemon puts in place of a Secret's value (`[REDACTED]`; base64 of it in `data`), and the content detectors' `[LABEL]` marks. */
+const MARK = /^\[[A-Z0-9_-]{1,40}\]$/;
+
+function markOf(value: string, base64: boolean): string | undefined {
+  if (!base64) return MARK.test(value) ? value : undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length > 80) return undefined;
+  try {
+    const decoded = atob(value);
+    return MARK.test(decoded) ? decoded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface MaskedSecretEntry {
+  map: 'data' | 'stringData';
+  key: string;
+  /** the marker the agent got in place of the value, decoded from base64 for `data` */
+  shown: string;
+  /** false would mean a value reached the agent unmasked: shown as such, never hidden */
+  masked: boolean;
+}
+
+export interface MaskedSecretView {
+  name: string;
+  namespace: string;
+  type?: string;
+  entries: MaskedSecretEntry[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function secretView(value: Record<string, unknown>, maxKeys: number): MaskedSecretView {
+  const meta = isRecord(value['metadata']) ? value['metadata'] : {};
+  const entries: MaskedSecretEntry[] = [];
+  for (const map of ['data', 'stringData'] as const) {
+    const values = value[map];
+    if (!isRecord(values)) continue;
+    for (const [key, v] of Object.entries(values)) {
+      if (entries.length >= maxKeys) break;
+      const text = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+      const mark = typeof v === 'string' ? markOf(v, map === 'data') : undefined;
+      entries.push({ map, key: oneLineText(key), shown: mark ?? oneLineText(text.length > 80 ? `${text.slice(0, 79)}…` : text), masked: mark !== undefined });
+    }
+  }
+  const type = value['type'];
+  return {
+    name: oneLineText(typeof meta['name'] === 'string' ? meta['name'] : '(no name)'),
+    namespace: oneLineText(typeof meta['namespace'] === 'string' ? meta['namespace'] : ''),
+    ...(typeof type === 'string' ? { type: oneLineText(type) } : {}),
+    entries,
+  };
+}
+
+/** The Secrets in a parsed response: an object, a SecretList (items carry no kind), a List, a watch event's object. */
+function collectSecrets(value: unknown, out: MaskedSecretView[], max: number, maxKeys: number, listOfSecrets = false): void {
+  if (!isRecord(value) || out.length >= max) return;
+  const kind = value['kind'];
+  if (kind === 'Secret' || (listOfSecrets && kind === undefined)) {
+    out.push(secretView(value, maxKeys));
+    return;
+  }
+  if (Array.isArray(value['items'])) for (const item of value['items']) collectSecrets(item, out, max, maxKeys, kind === 'SecretList');
+  else if (typeof value['type'] === 'string' && isRecord(value['object'])) collectSecrets(value['object'], out, max, maxKeys);
+}
+
+/**
+ * The Secrets a recorded response body holds, key by key with the marker the agent got instead of
+ * each value: the masked-data view shows which keys exist and that no value reached the agent. A
+ * body cut to its head is not parsed (its YAML/text view shows what was kept).
+ */
+export function maskedSecretsOf(body: HttpBodyExcerpt | undefined, max = 20, maxKeys = 100): MaskedSecretView[] {
+  if (body?.text === undefined || body.cut !== undefined) return [];
+  const out: MaskedSecretView[] = [];
+  let whole: unknown;
+  try {
+    whole = JSON.parse(body.text);
+  } catch {
+    // a watch stream: one JSON event per line
+    for (const line of body.text.split('\n')) {
+      if (line.trim() === '' || out.length >= max) continue;
+      try {
+        collectSecrets(JSON.parse(line), out, max, maxKeys);
+      } catch {
+        return out;
+      }
+    }
+    return out;
+  }
+  collectSecrets(whole, out, max, maxKeys);
+  return out;
+}
+
+/** "200 SecretList, 3 items", "403 Forbidden: …", "no response". */
+export function k8sResponseLine(r: { status?: number | undefined; kind?: string | undefined; itemCount?: number | undefined; eventCount?: number | undefined; reason?: string | undefined; message?: string | undefined }): string {
+  const parts: string[] = [r.status === undefined ? 'no response' : String(r.status)];
+  if (r.kind) parts.push(oneLineText(r.kind));
+  let line = parts.join(' ');
+  if (r.itemCount !== undefined) line += `, ${r.itemCount} ${r.itemCount === 1 ? 'item' : 'items'}`;
+  if (r.eventCount !== undefined) line += `, ${r.eventCount} watch ${r.eventCount === 1 ? 'event' : 'events'}`;
+  if (r.reason) line += ` · ${oneLineText(r.reason)}`;
+  if (r.message) line += `: ${oneLineText(r.message)}`;
+  return line;
+}
