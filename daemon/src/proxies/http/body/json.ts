@@ -46,9 +46,13 @@ export interface JsonReplacement {
  * - rewrite: a string value (decoded) is replaced by what `rewrite` returns, sent as it is (the
  *   rewriter masked it); undefined: the value is masked as usual. A string too long to hold
  *   (bufferBytes) becomes `tooLong`.
+ * - field: the key is a field name of a known schema, not data: the built-in credential names do
+ *   not apply to its value (a Pod's `automountServiceAccountToken: true` is no token; replacing
+ *   its `secret` volume with a string breaks every typed client); the policy's rules still do.
  * The hook's action comes before the key rules, except that a key-rule replacement beats observe and rewrite.
  */
 export type JsonKeyAction =
+  | { field: true }
   | { replace: JsonReplacement }
   | { members: JsonReplacement }
   | { observe: true }
@@ -66,6 +70,14 @@ export interface JsonStructureHook {
   close(): void;
   /** the string value of a key whose action was observe */
   value(text: string): void;
+}
+
+interface CachedKey {
+  name: string;
+  /** KeyRules.labelFor */
+  label: string | undefined;
+  /** KeyRules.configuredLabelFor, when there is a hook */
+  configuredLabel: string | undefined;
 }
 
 /** The report label of a body whose rest was withheld because it stopped being JSON. */
@@ -195,7 +207,7 @@ export class JsonMasker {
   /** where the next backslash of this chunk is (the chunk's length when there is none), once looked for */
   private nextBackslash = -1;
   /** keys that passed unchanged, with their labels (and their names, for a hook) */
-  private readonly keyCache = new ShortBytesCache<{ label: string | undefined; name: string }>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  private readonly keyCache = new ShortBytesCache<CachedKey>(SHORT_STRING_BYTES, CACHE_ENTRIES);
   /** where tokenBuffer's token lies in the buffer it returned */
   private tokenFrom = 0;
   private tokenTo = 0;
@@ -585,8 +597,7 @@ export class JsonMasker {
       if (this.tokenIsKey) {
         const known = this.keyCache.get(bytes, from, to);
         if (known !== undefined) {
-          this.pendingLabel = known.value.label;
-          if (this.hook !== undefined) this.pendingAction = this.hook.key(known.value.name);
+          this.keyRead(known.value);
           this.state = S_COLON;
           this.emitToken(end, undefined);
           return end;
@@ -617,11 +628,10 @@ export class JsonMasker {
     }
     let masked = this.tokenHasEscape ? redactSecretsInText(text, this.secretForms, this.report) : text;
     if (this.tokenIsKey) {
-      const label = this.keyRules.labelFor(text);
-      this.pendingLabel = label;
-      if (this.hook !== undefined) this.pendingAction = this.hook.key(text);
+      const key: CachedKey = { name: text, label: this.keyRules.labelFor(text), configuredLabel: this.hook === undefined ? undefined : this.keyRules.configuredLabelFor(text) };
+      this.keyRead(key);
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
-      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, { label, name: text });
+      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, key);
       this.state = S_COLON;
     } else {
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
@@ -630,6 +640,22 @@ export class JsonMasker {
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
     return end;
+  }
+
+  /** A key was read: the hook's action for its value, and the key rules' label (only the configured rules for a schema field). */
+  private keyRead(key: CachedKey): void {
+    if (this.hook === undefined) {
+      this.pendingLabel = key.label;
+      return;
+    }
+    const action = this.hook.key(key.name);
+    if (action !== undefined && 'field' in action) {
+      this.pendingLabel = key.configuredLabel;
+      this.pendingAction = undefined;
+    } else {
+      this.pendingLabel = key.label;
+      this.pendingAction = action;
+    }
   }
 
   private finishScalar(end: number): number {

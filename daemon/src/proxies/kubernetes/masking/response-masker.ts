@@ -1,6 +1,6 @@
 import { JsonMasker, createBodyMasker } from '../../http/body/index.js';
 import type { BodyMasker, BodyMaskerOptions, BodyPlan, BodyStage, JsonMaskerOptions } from '../../http/body/index.js';
-import { K8sStructure, type K8sStructureSettings } from './structure.js';
+import { K8sStructure, isBuiltInGroup, type K8sStructureSettings } from './structure.js';
 import { LAST_APPLIED_REPLACEMENT, NOT_SECRET, SECRET, UNKNOWN, isSecretKind, isSecretType, itemRoleOfListKind, type Role } from './rules.js';
 
 /** What the response masker needs of the request (a K8sRequestInfo has all of it). */
@@ -70,6 +70,7 @@ export function createK8sResponseMasker(request: K8sResponseRequest, plan: BodyP
     topRole: (secrets ? SECRET : isResourceRequest(request) ? UNKNOWN : NOT_SECRET) as Role,
     embeddedRole: (secrets ? SECRET : UNKNOWN) as Role,
     tokenRequest: request.resource === 'serviceaccounts' && request.subresource === 'token',
+    topSchema: !isResourceRequest(request) || isBuiltInGroup(request.apiGroup),
   };
   const watch = request.watch ?? request.verb === 'watch';
   return createBodyMasker(k8sPlan, options, (jsonOptions, treatment): BodyStage => k8sJsonMasker(jsonOptions, { ...base, watch }, treatment === 'ndjson' || watch));

@@ -28,6 +28,8 @@ export interface K8sStructureSettings {
   watch: boolean;
   /** a TokenRequest answer (serviceaccounts/token): every `token` value is replaced */
   tokenRequest: boolean;
+  /** top-level keys are fields of a built-in schema (a built-in group's resource, discovery, OpenAPI), not data */
+  topSchema: boolean;
   /**
    * The last-applied annotation's JSON, masked as an object of the given role would be; undefined
    * when nothing in it changed. Given by the response masker (it runs a masker of its own on it).
@@ -51,8 +53,6 @@ interface Frame {
   kindSeen: boolean;
   /** objects: the role of `items` elements, from an `XList` kind */
   itemRole: Role | undefined;
-  /** objects: the kind was `List`, whose items name their own kinds */
-  mixedList: boolean;
   /** objects: a top-level watch event (its `type` is the event's, its `object` the resource) */
   event: boolean;
   /** objects: the Secret map being read */
@@ -65,9 +65,20 @@ interface Frame {
   env: boolean;
   /** objects (env entries): the entry's name names a credential */
   envCredential: boolean;
+  /** the keys here are field names of a built-in schema: the built-in credential names do not apply to them */
+  schema: boolean;
 }
 
 const OBSERVE: JsonKeyAction = { observe: true };
+const FIELD: JsonKeyAction = { field: true };
+
+/** Maps whose keys are anyone's words, not a schema's: the key rules apply to their values. */
+const USER_MAPS = new Set(['data', 'binaryData', 'stringData', 'annotations', 'labels']);
+
+/** A group of Kubernetes' own (its types are fixed): the core group, `apps`, `batch`, `*.k8s.io`. */
+export function isBuiltInGroup(group: string): boolean {
+  return !group.includes('.') || group.endsWith('.k8s.io') || group === 'k8s.io';
+}
 
 /**
  * The Kubernetes response masker's view of the JSON structure (a JsonStructureHook): which
@@ -84,9 +95,14 @@ const OBSERVE: JsonKeyAction = { observe: true };
  *   last-applied annotation) is not trusted: its base64 `data` values and all its `stringData`
  *   values are replaced. The API server writes `kind` first for built-in objects, so a ConfigMap
  *   is not touched; list items inherit their list's kind; nested objects inherit their parent's
- *   role (a CRD's schema has `data` properties, and is no Secret).
+ *   role (a CRD's schema has `data` properties, and is no Secret), except list
+ *   items and embedded objects, which start over.
  * - the last-applied annotation (a JSON string) on any object: masked the same way as a document
  *   of its own, or replaced whole when it cannot be read or is longer than bufferBytes.
+ * - Key names: in built-in objects they are schema fields, so the built-in credential names (which
+ *   would replace a Pod's `automountServiceAccountToken` or `secret` volume and break typed
+ *   clients) do not apply there; they do in user maps (data, annotations, labels) and custom
+ *   resources; the policy's own rules apply everywhere.
  * - TokenRequest answers: `token` replaced. Container env entries: the `value` of an entry whose
  *   `name` names a credential (`DB_PASSWORD`) replaced.
  * Everything else goes through the content detectors and key rules, as in any JSON body.
@@ -104,23 +120,26 @@ export class K8sStructure implements JsonStructureHook {
       key: undefined,
       kindSeen: false,
       itemRole: undefined,
-      mixedList: false,
       event: false,
       map: undefined,
       pendingMap: undefined,
       elementRole: undefined,
       env: false,
       envCredential: false,
+      schema: true,
     };
     if (parent === undefined) {
       frame.role = this.settings.topRole;
+      frame.schema = this.settings.topSchema;
       frame.event = this.settings.watch && !isArray;
     } else if (parent.isArray) {
       frame.role = parent.elementRole ?? parent.role;
       frame.env = parent.env && !isArray;
+      frame.schema = parent.schema;
     } else {
       const key = parent.key;
       frame.role = parent.role;
+      frame.schema = parent.schema && !(key !== undefined && USER_MAPS.has(key));
       if (parent.pendingMap !== undefined) {
         if (!isArray) frame.map = parent.pendingMap;
         parent.pendingMap = undefined;
@@ -150,8 +169,8 @@ export class K8sStructure implements JsonStructureHook {
       if ('replace' in map) return { replace: map.replace };
       return { rewrite: (text) => (isBase64Value(text) ? map.base64.text : undefined), tooLong: map.base64 };
     }
-    if (frame.event) return undefined;
-    if (name === 'kind' || name === 'type') return OBSERVE;
+    if (frame.event) return FIELD;
+    if (name === 'kind' || name === 'type' || name === 'apiVersion') return OBSERVE;
     if (isSecretMapKey(name) && frame.role !== NOT_SECRET) {
       const replacement = name === 'data' ? SECRET_DATA_REPLACEMENT : SECRET_STRING_REPLACEMENT;
       // stringData is a Secret's alone: all of it goes whatever its values look like
@@ -167,7 +186,7 @@ export class K8sStructure implements JsonStructureHook {
       if (name === 'value' && frame.envCredential) return { replace: ENV_REPLACEMENT };
     }
     if (this.settings.tokenRequest && name === 'token') return { replace: TOKEN_REPLACEMENT };
-    return undefined;
+    return frame.schema ? FIELD : undefined;
   }
 
   value(text: string): void {
@@ -180,6 +199,12 @@ export class K8sStructure implements JsonStructureHook {
       case 'type':
         if (isSecretType(text)) frame.role = SECRET;
         break;
+      case 'apiVersion': {
+        // a custom resource's fields are its author's words: the key rules apply in it
+        const slash = text.indexOf('/');
+        frame.schema = isBuiltInGroup(slash < 0 ? '' : text.slice(0, slash));
+        break;
+      }
       case 'name':
         if (frame.env) frame.envCredential = isCredentialName(text);
         break;
@@ -195,16 +220,17 @@ export class K8sStructure implements JsonStructureHook {
     }
     const itemRole = itemRoleOfListKind(kind);
     if (itemRole !== undefined) frame.itemRole = frame.itemRole === SECRET ? SECRET : itemRole;
-    if (kind === 'List') frame.mixedList = true;
     // a kind that is not Secret settles an undecided object; a second kind never undoes a first
     if (first && frame.role === UNKNOWN) frame.role = NOT_SECRET;
   }
 
-  /** The role of the elements of `items` in this object. */
+  /**
+   * The role of the elements of `items` in this object: an `XList`'s says what they are; else
+   * (`List`, whose items name their own kinds, a list whose kind comes after its items, items of
+   * anything else) they start over as embedded objects.
+   */
   private itemRole(frame: Frame): Role {
     if (frame.role === SECRET) return SECRET;
-    if (frame.itemRole !== undefined) return frame.itemRole;
-    if (frame.mixedList) return this.settings.embeddedRole;
-    return frame.role;
+    return frame.itemRole ?? this.settings.embeddedRole;
   }
 }
