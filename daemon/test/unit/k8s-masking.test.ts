@@ -422,6 +422,26 @@ describe('tokens, env, logs', () => {
   });
 });
 
+describe('request bodies (the excerpt kept for the record and the approval)', () => {
+  test('a Secret being created (kubectl create secret, dry run or not): its values are not recorded', () => {
+    const body = JSON.stringify({ kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db' }, data: { password: PASSWORD_B64 }, stringData: { 'api-key': API_KEY } });
+    const bodyMasker = createK8sResponseMasker(request('secrets', { verb: 'create' }), JSON_PLAN, options());
+    bodyMasker.push(Buffer.from(body));
+    bodyMasker.end();
+    const excerpt = bodyMasker.excerpt();
+    assert.ok(excerpt.text !== undefined && excerpt.text.includes('"password"'));
+    assertNoSecret(excerpt.text);
+  });
+
+  test('a server-side apply patch in YAML is withheld from the excerpt', () => {
+    const plan = planBody({ contentType: 'application/apply-patch+yaml' });
+    const bodyMasker = createK8sResponseMasker(request('secrets', { verb: 'patch' }), plan, options());
+    bodyMasker.push(Buffer.from(`apiVersion: v1\nkind: Secret\nstringData:\n  password: ${PASSWORD}\n`));
+    bodyMasker.end();
+    assert.equal(bodyMasker.excerpt().text ?? '', '');
+  });
+});
+
 describe('plans: what cannot be masked by structure is withheld', () => {
   test('protobuf, YAML and CBOR answers of the API server are withheld; so is any non-JSON answer to a secrets request', () => {
     for (const contentType of ['application/vnd.kubernetes.protobuf', 'application/yaml', 'application/cbor']) {
@@ -478,6 +498,7 @@ describe('adversarial corpus', () => {
     { name: 'a Secret in an admission review oldObject', req: request('things'), body: `{"kind":"AdmissionReview","request":{"oldObject":{"data":{"password":"${PASSWORD_B64}"},"kind":"Secret"}}}` },
     { name: 'a Secret as a watch event object, event type first', req: request('things', { verb: 'watch' }), body: `{"type":"ADDED","object":{"data":{"password":"${PASSWORD_B64}"},"kind":"Secret"}}\n` },
     { name: 'a watch event whose type claims Secret data', req: request('things', { verb: 'watch' }), body: `{"object":{"kind":"Secret","data":{"k":"${API_KEY_B64}"}},"type":"Opaque"}\n` },
+    { name: 'data at the watch event level', req: request('things', { verb: 'watch' }), body: `{"type":"ADDED","data":{"k":"${PASSWORD_B64}"},"object":{}}\n` },
     { name: 'data value an object', req: SECRETS, body: `{"kind":"Secret","data":{"k":{"v":"${PASSWORD}"}}}` },
     { name: 'data value an array', req: SECRETS, body: `{"kind":"Secret","data":{"k":["${PASSWORD}"]}}` },
     { name: 'escaped quote in a Secret value', req: SECRETS, body: `{"kind":"Secret","data":{"k":"\\"${PASSWORD}\\""}}` },

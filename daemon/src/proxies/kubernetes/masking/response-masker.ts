@@ -61,6 +61,10 @@ export function planK8sResponse(request: K8sResponseRequest, plan: BodyPlan): Bo
  * events go out as each completes. JSON that stops being JSON has its rest withheld, not masked
  * as text. Logs (`pods/log`, follow included) go through the text masker line by line; answers
  * of a workload (exec, attach, portforward, proxy) are masked as any HTTP body by their type.
+ *
+ * Request bodies have the same structure: the excerpt of a create, update, patch or apply kept for
+ * the record (and shown for approval) is masked with this too, so a Secret being written is not
+ * recorded with its values; an apply patch in YAML is withheld from the excerpt.
  */
 export function createK8sResponseMasker(request: K8sResponseRequest, plan: BodyPlan, options: BodyMaskerOptions): BodyMasker {
   const k8sPlan = planK8sResponse(request, plan);

@@ -169,14 +169,14 @@ export class K8sStructure implements JsonStructureHook {
       if ('replace' in map) return { replace: map.replace };
       return { rewrite: (text) => (isBase64Value(text) ? map.base64.text : undefined), tooLong: map.base64 };
     }
-    if (frame.event) return FIELD;
-    if (name === 'kind' || name === 'type' || name === 'apiVersion') return OBSERVE;
     if (isSecretMapKey(name) && frame.role !== NOT_SECRET) {
       const replacement = name === 'data' ? SECRET_DATA_REPLACEMENT : SECRET_STRING_REPLACEMENT;
       // stringData is a Secret's alone: all of it goes whatever its values look like
       frame.pendingMap = frame.role === SECRET || name === 'stringData' ? { replace: replacement } : { base64: replacement };
       return { members: replacement };
     }
+    if (frame.event) return FIELD;
+    if (name === 'kind' || name === 'type' || name === 'apiVersion') return OBSERVE;
     if (name === LAST_APPLIED_ANNOTATION) {
       const role = frame.role;
       return { rewrite: (text) => this.settings.maskLastApplied(text, role), tooLong: LAST_APPLIED_REPLACEMENT };
