@@ -7,7 +7,8 @@ import { MaskReportBuilder } from '../../masking/index.js';
 import type { ProxyContext } from '../listeners.js';
 import { answer, bodyPending } from '../http/exchange.js';
 import { forwardHeaders, responseHeaders, type HeaderRecord } from '../http/headers.js';
-import { createBodyMasker, maskResponseHeaders, planBody } from '../http/body/index.js';
+import { maskResponseHeaders, planBody } from '../http/body/index.js';
+import { createK8sResponseMasker, planK8sResponse } from './masking/index.js';
 import type { BodyMasker, BodyPlan } from '../http/body/types.js';
 import { upstreamErrorAnswer } from '../http/upstream-errors.js';
 import { asK8sStatus, k8sPolicyRefusal, k8sStatus } from './status.js';
@@ -103,7 +104,7 @@ export async function runK8sExchange(req: IncomingMessage, res: ServerResponse, 
     method: info.method,
     ...classification.request,
     headers: maskResponseHeaders(sendHeaders, masker, upstream.secrets, new MaskReportBuilder()),
-    ...(body && body.length > 0 ? { body: requestExcerpt(body, contentType, masker, upstream.secrets, limits) } : {}),
+    ...(body && body.length > 0 ? { body: requestExcerpt(info, body, contentType, masker, upstream.secrets, limits) } : {}),
   };
   const request = {
     target: target.name,
@@ -177,10 +178,10 @@ function readWhole(req: IncomingMessage, max: number): Promise<Buffer | 'too-lar
   });
 }
 
-function requestExcerpt(bytes: Buffer, contentType: string | undefined, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
-  const plan = planBody({ ...(contentType ? { contentType } : {}) });
+function requestExcerpt(info: K8sRequestInfo, bytes: Buffer, contentType: string | undefined, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
+  const plan = planK8sResponse(info, planBody({ ...(contentType ? { contentType } : {}) }));
   if (plan.withhold) return { bytes: bytes.length, ...(contentType ? { contentType } : {}), treatment: 'binary' };
-  const bodyMasker = createBodyMasker(plan, { masker, secrets, excerptBytes: limits.actionTextBytes, bufferBytes: limits.bufferBytes, ...(contentType ? { contentType } : {}) });
+  const bodyMasker = createK8sResponseMasker(info, plan, { masker, secrets, excerptBytes: limits.actionTextBytes, bufferBytes: limits.bufferBytes, ...(contentType ? { contentType } : {}) });
   bodyMasker.push(bytes);
   bodyMasker.end();
   return { ...bodyMasker.excerpt(), bytes: bytes.length };
@@ -234,7 +235,7 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
     const contentType = first(response.headers['content-type']);
     const encoding = first(response.headers['content-encoding']);
     const noBody = f.info.method === 'HEAD' || status === 204 || status === 304;
-    const plan: BodyPlan = planBody({ ...(contentType ? { contentType } : {}), ...(encoding ? { contentEncoding: encoding } : {}) });
+    const plan: BodyPlan = planK8sResponse(f.info, planBody({ ...(contentType ? { contentType } : {}), ...(encoding ? { contentEncoding: encoding } : {}) }));
     const unreadable = plan.withhold ?? (plan.decode ? `the upstream answered in ${encoding} encoding though identity was asked for` : plan.treatment === 'binary' && !noBody ? `the upstream answered ${contentType ?? 'with no content type'}, which Airlock cannot mask` : undefined);
     if (unreadable && !noBody) {
       response.body.destroy();
@@ -251,7 +252,7 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = f.discovery ? discoveryPassThrough(contentType) : createBodyMasker(plan, {
+        bodyMasker = f.discovery ? discoveryPassThrough(contentType) : createK8sResponseMasker(f.info, plan, {
           masker,
           secrets: upstream.secrets,
           excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
