@@ -10,6 +10,7 @@ import { benchPostgres } from './postgres.js';
 import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
+import { benchHttp } from './http.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -24,6 +25,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['sse', benchSse],
   ['postgres', benchPostgres],
   ['ssh', benchSsh],
+  ['http', benchHttp],
 ];
 
 const only = process.argv.slice(2);

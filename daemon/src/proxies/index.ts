@@ -2,8 +2,9 @@ import type { Protocol } from '@airlock/shared';
 import type { ProxyFactory } from './listeners.js';
 import { postgresProxy } from './postgres/listener.js';
 import { sshProxy } from './ssh/listener.js';
+import { httpProxy } from './http/listener.js';
 
 /** The protocol adapters compiled into this build; each protocol's folder adds itself here. */
 export function builtInProxies(): Partial<Record<Protocol, ProxyFactory>> {
-  return { postgres: postgresProxy, ssh: sshProxy };
+  return { postgres: postgresProxy, ssh: sshProxy, http: httpProxy };
 }

@@ -1,6 +1,6 @@
 import type { GitRefUpdateDetail } from '@airlock/shared';
 import { DEFAULT_GIT_PACK_BOUNDS, walkPackCommits, type GitPackBounds, type ObjectFormat, type PackWalk } from './git-pack.js';
-import { chompNewline, hexDigit, printable, readPktLine } from './git-pktline.js';
+import { chompNewline, hexDigit, PKT_LENGTH_DIGITS, printable, readPktLine } from './git-pktline.js';
 import type { BodyPrefix } from './types.js';
 
 /**
@@ -26,26 +26,23 @@ export interface GitService {
   class: 'read' | 'write';
 }
 
-const SERVICES: readonly GitServiceName[] = ['git-upload-pack', 'git-receive-pack'];
-
 /**
- * The git service a request asks for, or undefined when it is not a smart HTTP request. Service
- * names in the path are matched in any case: a server that routes them case-insensitively must not
- * see a push Airlock took for a plain POST.
+ * The git service a request asks for, or undefined when it is not a smart HTTP request. Only the
+ * stricter reading is loosened by case: a POST to `…/Git-Receive-Pack` is a push (a server routing
+ * names case-insensitively must not see a push Airlock took for a plain POST), while only the exact
+ * `…/git-upload-pack` is a fetch (a read), as git and http-backend spell it.
  */
 export function gitServiceOf(req: GitServiceRequest): GitService | undefined {
-  const lastSegment = req.path.slice(req.path.lastIndexOf('/') + 1).toLowerCase();
-  if ((req.method === 'GET' || req.method === 'HEAD') && req.path.toLowerCase().endsWith('/info/refs')) {
+  const lastSegment = req.path.slice(req.path.lastIndexOf('/') + 1);
+  if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('/info/refs')) {
     const asked = req.query.filter(([name]) => name === 'service').map(([, value]) => value);
     // any service parameter naming receive-pack makes it receive-pack's advertisement (a read either way)
     const service = asked.includes('git-receive-pack') ? 'git-receive-pack' : asked.includes('git-upload-pack') ? 'git-upload-pack' : undefined;
     return service === undefined ? undefined : { service, request: 'advertisement', class: 'read' };
   }
-  if (req.method === 'POST') {
-    const service = SERVICES.find((name) => name === lastSegment);
-    if (service === undefined) return undefined;
-    return { service, request: 'rpc', class: service === 'git-receive-pack' ? 'write' : 'read' };
-  }
+  if (req.method !== 'POST') return undefined;
+  if (lastSegment.toLowerCase() === 'git-receive-pack') return { service: 'git-receive-pack', request: 'rpc', class: 'write' };
+  if (lastSegment === 'git-upload-pack') return { service: 'git-upload-pack', request: 'rpc', class: 'read' };
   return undefined;
 }
 
@@ -80,6 +77,49 @@ export function gitPushPrefixSufficient(bytes: Uint8Array, bounds: GitPackBounds
   const walk = walkPushPack(bytes, request, false, bounds);
   if (walk.end !== 'needs-more') return true;
   return updates.every((command) => showsFastForward(walk, command));
+}
+
+/** a reader checks again once the bytes grew by this fraction since a check that needed more */
+const RECHECK_GROWTH = 0.5;
+
+/**
+ * Reads the start of a receive-pack body chunk by chunk for gitPushPrefixSufficient. Each check walks
+ * the prefix from its start (an object's zlib stream has no end marker to find without inflating it),
+ * so checking on every chunk would cost the square of the body's length, and an agent could send a
+ * large first object in small chunks to keep the daemon inflating. Checking again only once the bytes
+ * grew by half keeps the work linear; the price is reading at most half again as many bytes as
+ * strictly needed, within the shell's limit. Pure: no I/O, the caller feeds it.
+ */
+export class GitPushPrefixReader {
+  readonly #chunks: Uint8Array[] = [];
+  #total = 0;
+  #nextCheck = 0;
+
+  constructor(private readonly bounds: GitPackBounds = DEFAULT_GIT_PACK_BOUNDS) {}
+
+  /** Adds a chunk; true once the bytes so far are enough to classify the push. */
+  push(chunk: Uint8Array): boolean {
+    this.#chunks.push(chunk);
+    this.#total += chunk.length;
+    if (this.#total < this.#nextCheck) return false;
+    const sufficient = gitPushPrefixSufficient(this.bytes(), this.bounds);
+    if (!sufficient) this.#nextCheck = this.#total + Math.max(1, Math.ceil(this.#total * RECHECK_GROWTH));
+    return sufficient;
+  }
+
+  /** The bytes read so far, as one buffer. */
+  bytes(): Uint8Array {
+    if (this.#chunks.length !== 1) {
+      const whole = Buffer.concat(this.#chunks);
+      this.#chunks.length = 0;
+      this.#chunks.push(whole);
+    }
+    return this.#chunks[0]!;
+  }
+
+  get length(): number {
+    return this.#total;
+  }
 }
 
 /** The ref updates of a push and whether any is a force push or a deletion. */
@@ -337,4 +377,71 @@ function whyNotShown(walk: PackWalk, command: RefCommand): string {
 
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/** the media type of a receive-pack answer (gitprotocol-http(5)) */
+export const GIT_RECEIVE_PACK_RESULT = 'application/x-git-receive-pack-result';
+/** side-band-64k packets carry at most 65520 bytes, side-band ones 1000, both with their length and band byte */
+const SIDE_BAND_64K_DATA = 65520 - 5;
+const SIDE_BAND_DATA = 1000 - 5;
+const BAND_DATA = 1;
+const BAND_PROGRESS = 2;
+const BAND_ERROR = 3;
+
+/**
+ * A push refused by Airlock, answered the way git shows it: git prints the body of an error status
+ * only for the ref advertisement, never for the receive-pack POST ("RPC failed; HTTP 403"), so the
+ * refusal is a receive-pack result instead: the reason as `remote:` lines (side band 2) and every
+ * ref of the push rejected (`ng REF reason`, shown as "! [remote rejected] main -> main (reason)").
+ * The caller sends it with status 200 (git reads no result from another status) and its own
+ * X-Airlock-Decision header. `prefix` is the part of the body read for the decision.
+ */
+export function gitPushRefusal(prefix: BodyPrefix, reasonLines: readonly string[]): { contentType: string; body: Uint8Array } {
+  const capabilities = requestCapabilities(prefix.bytes);
+  const request = readUpdateRequest(prefix.bytes, prefix.complete);
+  const refs = request.kind === 'commands' ? request.commands.map((command) => command.ref) : [];
+  const short = (reasonLines[0] ?? 'refused by Airlock').replace(/[\r\n]+/g, ' ');
+  const sideBand = capabilities.has('side-band-64k') ? SIDE_BAND_64K_DATA : capabilities.has('side-band') ? SIDE_BAND_DATA : 0;
+  const reports = capabilities.has('report-status') || capabilities.has('report-status-v2');
+  const status = Buffer.concat([pktText('unpack ok\n'), ...refs.map((ref) => pktText(`ng ${ref} airlock: ${short}\n`)), FLUSH_PKT]);
+  if (sideBand === 0) {
+    // without a side band the client reads the report alone; without a report, git's ERR packet
+    return { contentType: GIT_RECEIVE_PACK_RESULT, body: reports ? status : pktText(`ERR airlock: ${short}\n`) };
+  }
+  const parts: Buffer[] = reasonLines.map((line) => band(BAND_PROGRESS, Buffer.from(`airlock: ${line.replace(/[\r\n]+/g, ' ')}\n`)));
+  if (reports) {
+    for (let at = 0; at < status.length; at += sideBand) parts.push(band(BAND_DATA, status.subarray(at, at + sideBand)));
+  } else {
+    parts.push(band(BAND_ERROR, Buffer.from(`airlock: ${short}\n`)));
+  }
+  parts.push(FLUSH_PKT);
+  return { contentType: GIT_RECEIVE_PACK_RESULT, body: Buffer.concat(parts) };
+}
+
+const FLUSH_PKT = Buffer.from('0000');
+
+function pktText(text: string): Buffer {
+  return pktOf(Buffer.from(text, 'utf8'));
+}
+
+function pktOf(payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from((payload.length + PKT_LENGTH_DIGITS).toString(16).padStart(PKT_LENGTH_DIGITS, '0')), payload]);
+}
+
+function band(number: number, data: Buffer): Buffer {
+  return pktOf(Buffer.concat([Buffer.from([number]), data]));
+}
+
+/** The capabilities the client sent (after a NUL, on any line of the command list), as far as it is read. */
+function requestCapabilities(bytes: Uint8Array): Set<string> {
+  const capabilities = new Set<string>();
+  let offset = 0;
+  for (;;) {
+    const packet = readPktLine(bytes, offset);
+    if (packet.kind !== 'data') return capabilities;
+    offset = packet.next;
+    const text = latin1(chompNewline(packet.payload));
+    const nul = text.indexOf('\0');
+    if (nul >= 0) for (const capability of text.slice(nul + 1).split(' ')) capabilities.add(capability);
+  }
 }

@@ -1,0 +1,462 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { pipeline as pipeStreams } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
+import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
+import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
+import { classifyExchange } from './classification.js';
+import { gitPushPrefixSufficient } from '../../classify/http/git.js';
+import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body/index.js';
+import type { BodyMasker } from './body/types.js';
+import { MaskReportBuilder } from '../../masking/index.js';
+import { boundText } from '../../pipeline/bounded-text.js';
+import type { Refusal } from '../../pipeline/pipeline.js';
+import type { ProxyContext } from '../listeners.js';
+import type { CookieJar } from './cookies.js';
+import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
+import { badRequest, gitPushRefusalAnswer, isGitClient, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { upstreamErrorAnswer } from './upstream-errors.js';
+
+/**
+ * One HTTP request through a listener, after the agent logged in: describe it, read what the
+ * classifier needs of the body, classify, submit to the pipeline (a held request's body stays
+ * unread: the socket is not read, so the agent is held back by TCP), then forward the rest
+ * streaming, and mask and stream the response back, recording the result.
+ *
+ * Shared by API targets (listener.ts) and the egress proxy's plain-HTTP requests: the differences
+ * are in ExchangeHooks (how a head is described, where it goes, with which credential).
+ */
+
+/** Where an allowed request goes and what is added to it. */
+export interface ExchangeRoute {
+  /** scheme://host:port */
+  origin: string;
+  /** the Host header upstream */
+  hostHeader: string;
+  /** prepended to the forwarded path (an API target's URL path); "" for none */
+  basePath: string;
+  dispatcher: Dispatcher;
+  /** the real credential's header (API targets); none for egress */
+  credentialHeader?: readonly [name: string, value: string];
+  /** literal secret forms to redact from responses and records */
+  secrets: readonly string[];
+  /** attributes added to the classifier's (egress: destination) */
+  attributes?: Record<string, AttributeValue>;
+  /** refused whatever policy says (egress: an internal destination), under its own rule id */
+  refuse?: Refusal;
+  /** the session-grant scope (egress: "host:port") */
+  grantKey?: string;
+}
+
+export interface ExchangeHooks {
+  via: HttpVia;
+  /** the request model of the head (API targets: origin-form against the upstream; egress: absolute-form) */
+  describe(head: HttpRequestHead): HttpRequestDescription | MalformedRequest;
+  /** where a described request goes (may resolve DNS, may refuse) */
+  route(description: HttpRequestDescription): ExchangeRoute | Promise<ExchangeRoute>;
+  classifyOptions: HttpClassifyOptions;
+}
+
+/** The agent's connection an exchange runs on. */
+export interface ExchangeConnection {
+  id: string;
+  session: AgentSession;
+  /** aborted when the agent's connection goes: a held request is cancelled */
+  gone: AbortSignal;
+  /** upstream cookies of this agent session */
+  jar: CookieJar;
+  /**
+   * The connection cannot carry another request (a body was left unread): `raw` (a whole HTTP
+   * response) is written, the socket half-closed and, after a grace period, destroyed, never read.
+   */
+  endWith(raw: string | Uint8Array): void;
+}
+
+export interface ExchangeDeps {
+  target: Target;
+  context: ProxyContext;
+  hooks: ExchangeHooks;
+}
+
+/**
+ * Writes one answer of the daemon's own. `bodyLeft`: the agent's request body was not read, so the
+ * connection cannot carry another request; the answer goes straight to the socket, which is then
+ * half-closed and left unread (Node's server would otherwise read and discard the whole body to
+ * reuse the connection: a 10 GB upload would be read to refuse it).
+ */
+export function answer(res: ServerResponse, reply: DaemonAnswer, connection?: Pick<ExchangeConnection, 'endWith'>, bodyLeft = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (bodyLeft && connection) {
+    connection.endWith(rawAnswer(reply));
+    return;
+  }
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length });
+  res.end(reply.body);
+}
+
+/**
+ * ExchangeConnection.endWith for a socket: writes `raw`, half-closes, stops reading, and destroys
+ * the socket after limits.authTimeout (time for the agent to read the answer while its own writes
+ * meet TCP backpressure). Idempotent per socket.
+ */
+export function endSocketWith(socket: Socket, raw: string | Uint8Array, context: Pick<ProxyContext, 'clock' | 'limits'>): void {
+  if (ENDED.has(socket)) return;
+  ENDED.add(socket);
+  socket.end(raw);
+  socket.pause();
+  context.clock.setTimeout(() => socket.destroy(), context.limits.authTimeoutMs);
+}
+
+const ENDED = new WeakSet<Socket>();
+
+/** The request has a body that was not read to its end (Node sets `complete` only once it was). */
+export function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function hasBody(d: HttpRequestDescription): boolean {
+  return d.contentLength === undefined || d.contentLength > 0;
+}
+
+/**
+ * Reads the body prefix the classifier needs, leaving the rest unread (the stream paused). Complete
+ * when the body ended or all `declared` bytes (its Content-Length) arrived; stops at `max` bytes or
+ * once `enough` says so.
+ */
+function readPrefix(req: IncomingMessage, declared: number | undefined, enough: (chunks: Buffer[], total: number) => boolean, max: number): Promise<{ chunks: Buffer[]; total: number; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = (complete: boolean): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (!complete) req.pause();
+      resolve({ chunks, total, complete });
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      total += chunk.length;
+      const all = req.readableEnded || (declared !== undefined && total >= declared);
+      if (all || total >= max || enough(chunks, total)) done(all);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (err: Error): void => reject(err);
+    const onAborted = (): void => reject(new Error('the agent closed the connection while sending the body'));
+    if (req.readableEnded) return resolve({ chunks, total, complete: true });
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('aborted', onAborted);
+  });
+}
+
+/** Runs one request; never throws (every failure becomes an answer to the agent and a record). */
+export async function runExchange(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps): Promise<void> {
+  const { target, context, hooks } = deps;
+  const head: HttpRequestHead = { method: req.method ?? '', target: req.url ?? '', headers: headerListOf(req.rawHeaders) };
+  const description = hooks.describe(head);
+  if (isMalformed(description)) return answer(res, badRequest(description.status, description.reason, head.headers), connection, bodyPending(req));
+
+  let route: ExchangeRoute;
+  try {
+    route = await hooks.route(description);
+  } catch (err) {
+    return answer(res, upstreamFailure(502, (err as Error).message, head.headers), connection, bodyPending(req));
+  }
+
+  // what the classifier needs of the body before the decision (bounded by limits.maxMessageBytes);
+  // a small body of known length is read whole too, so the approval shows it
+  const limits = context.limits;
+  const need = bodyNeeded(description, hooks.classifyOptions);
+  let prefix: { chunks: Buffer[]; total: number; complete: boolean } | undefined;
+  try {
+    if (hasBody(description)) {
+      if (need.kind === 'graphql') prefix = await readPrefix(req, description.contentLength, () => false, limits.maxMessageBytes);
+      else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, (chunks) => gitPushPrefixSufficient(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)), limits.maxMessageBytes);
+      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
+    }
+  } catch {
+    return; // the agent went away mid-body: nothing was submitted
+  }
+  const prefixBytes = prefix ? (prefix.chunks.length === 1 ? prefix.chunks[0]! : Buffer.concat(prefix.chunks)) : undefined;
+  const bodyPrefix: BodyPrefix | undefined = prefixBytes ? { bytes: prefixBytes, complete: prefix!.complete } : undefined;
+  const classification = classifyExchange(description, bodyPrefix, hooks.classifyOptions, limits.maxMessageBytes);
+
+  const masker = context.masking(target.name);
+  const upstreamTarget = route.basePath + description.forwardTarget;
+  const headers = forwardHeaders(head.headers, { websocket: false, contentLength: description.contentLength, credentialHeader: route.credentialHeader?.[0] });
+  const recordedUrl = boundText(maskUrlForRecord(`${route.origin}${upstreamTarget}`), limits.actionTextBytes);
+  const detail: HttpRequestDetail = {
+    via: hooks.via,
+    connectionId: connection.id,
+    method: description.method,
+    url: recordedUrl.text,
+    ...(recordedUrl.cut ? { urlCut: recordedUrl.cut } : {}),
+    host: description.host,
+    path: description.path,
+    headers: maskResponseHeaders(headers, masker, route.secrets, new MaskReportBuilder()),
+    ...(prefixBytes ? { body: requestBodyExcerpt(prefixBytes, prefix!.complete, description, masker, route.secrets, limits) } : {}),
+    ...(description.methodOverride ? { methodOverride: description.methodOverride } : {}),
+    ...(classification.graphql ? { graphql: classification.graphql } : {}),
+    ...(classification.git ? { git: classification.git } : {}),
+  };
+  const request = {
+    target: target.name,
+    protocol: target.protocol,
+    kind: 'http.request',
+    summary: classification.summary,
+    risk: classification.risk,
+    attributes: route.attributes ? { ...classification.attributes, ...route.attributes } : classification.attributes,
+    detail: detail as unknown as Record<string, unknown>,
+    ...(route.grantKey ? { grantKey: route.grantKey } : {}),
+  };
+
+  const pipeline = context.pipeline;
+  let decided: { action: Action; verdict: Verdict };
+  try {
+    decided = pipeline.submitNow(connection.session, request, route.refuse) ?? (await pipeline.submit(connection.session, request, { signal: connection.gone, refuse: route.refuse }));
+  } catch (err) {
+    context.logger.error(`action for ${description.method} ${description.path} could not be submitted: ${(err as Error).message}`);
+    return answer(res, upstreamFailure(502, 'the daemon could not decide on this request', head.headers), connection, true);
+  }
+  const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
+  if (!decided.verdict.allowed) {
+    if (connection.gone.aborted) return;
+    // git itself gets the refusal as a receive-pack result it prints; any other client the JSON 403
+    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix && isGitClient(head.headers) ? gitPushRefusalAnswer(decided.verdict, bodyPrefix) : policyRefusal(decided.verdict, head.headers);
+    return answer(res, refusal, connection, bodyLeft);
+  }
+  await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
+}
+
+/** The request body read before the decision, masked for the approval and the record (a compressed one is not decoded for it: marked binary). */
+function requestBodyExcerpt(bytes: Buffer, complete: boolean, d: HttpRequestDescription, masker: ReturnType<ProxyContext['masking']>, secrets: readonly string[], limits: ProxyContext['limits']): HttpBodyExcerpt {
+  const plan = planBody({ contentType: d.contentType, contentEncoding: d.contentEncoding });
+  if (plan.withhold || plan.decode) return { bytes: complete ? bytes.length : null, ...(d.contentType ? { contentType: d.contentType } : {}), treatment: 'binary' };
+  const bodyMasker = createBodyMasker(plan, { masker, secrets, excerptBytes: limits.actionTextBytes, bufferBytes: limits.bufferBytes, ...(d.contentType ? { contentType: d.contentType } : {}) });
+  bodyMasker.push(bytes);
+  if (complete) bodyMasker.end();
+  const excerpt = bodyMasker.excerpt();
+  return { ...excerpt, bytes: complete ? bytes.length : null };
+}
+
+interface Forwarding {
+  description: HttpRequestDescription;
+  head: HttpRequestHead;
+  route: ExchangeRoute;
+  headers: HeaderRecord;
+  prefix?: { chunks: Buffer[]; total: number; complete: boolean };
+  prefixBytes?: Buffer;
+  upstreamTarget: string;
+  action: Action;
+}
+
+/** Sends an allowed request upstream and streams the masked response back; records the result. */
+async function forward(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps, f: Forwarding): Promise<void> {
+  const { target, context } = deps;
+  const started = context.clock.now();
+  const { description, route, action } = f;
+  const abort = new AbortController();
+  // 'close' also follows a response that finished: only an agent gone before the end aborts (an abort is not free)
+  const onGone = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onGone);
+  connection.gone.addEventListener('abort', onGone, { once: true });
+
+  const sendHeaders: HeaderRecord = { ...f.headers, host: route.hostHeader };
+  if (route.credentialHeader) sendHeaders[route.credentialHeader[0]] = route.credentialHeader[1];
+  const now = context.clock.now();
+  const cookie = connection.jar.header(route.hostHeader, description.path, now);
+  if (cookie) sendHeaders.cookie = cookie;
+
+  let requestBytes = 0;
+  let body: Dispatcher.DispatchOptions['body'];
+  if (hasBody(description)) {
+    if (f.prefix?.complete) {
+      body = f.prefixBytes;
+      requestBytes = f.prefix.total;
+    } else {
+      const chunks = f.prefix?.chunks ?? [];
+      // undici takes an async iterable body; typed as Readable only
+      body = (async function* () {
+        for (const c of chunks) {
+          requestBytes += c.length;
+          yield c;
+        }
+        for await (const c of req as AsyncIterable<Buffer>) {
+          requestBytes += c.length;
+          yield c;
+        }
+      })() as unknown as Readable;
+    }
+  }
+
+  const masker = context.masking(target.name);
+  const report = new MaskReportBuilder();
+  let status: number | undefined;
+  let recordedHeaders: HeaderRecord | undefined;
+  let bodyMasker: BodyMasker | undefined;
+  let decoded: string | undefined;
+  let error: string | undefined;
+  try {
+    const response = await route.dispatcher.request({
+      origin: route.origin,
+      path: f.upstreamTarget,
+      method: description.method as Dispatcher.HttpMethod,
+      headers: sendHeaders,
+      body,
+      signal: abort.signal,
+    });
+    status = response.statusCode;
+    const setCookie = response.headers['set-cookie'];
+    if (setCookie) connection.jar.store(route.hostHeader, description.path, Array.isArray(setCookie) ? setCookie : [setCookie], context.clock.now());
+    const contentType = first(response.headers['content-type']);
+    const encoding = first(response.headers['content-encoding']);
+    const noBody = description.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+    const plan = planBody({ contentType, contentEncoding: encoding });
+    if (plan.withhold && !noBody) {
+      response.body.destroy();
+      status = 502;
+      error = plan.withhold;
+      answer(res, upstreamFailure(502, plan.withhold, f.head.headers, action.id), connection, bodyPending(req));
+    } else {
+      const rewritten = !noBody && (plan.treatment !== 'binary' || plan.decode !== undefined);
+      recordedHeaders = maskResponseHeaders(responseHeaders(response.headers, rewritten), masker, route.secrets, report);
+      if (plan.decode) decoded = plan.decode;
+      if (noBody) {
+        res.writeHead(status, recordedHeaders);
+        response.body.resume();
+        res.end();
+      } else {
+        bodyMasker = createBodyMasker(plan, {
+          masker,
+          secrets: route.secrets,
+          excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
+          bufferBytes: context.limits.bufferBytes,
+          ...(contentType ? { contentType } : {}),
+        });
+        // a small body of known length that is not a stream goes out whole, with its masked length, in
+        // one write; anything else streams (chunked), each masked piece sent as soon as it is final
+        const declared = Number(first(response.headers['content-length']) ?? NaN);
+        const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
+        if (!whole) res.writeHead(status, recordedHeaders);
+        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
+      }
+    }
+  } catch (err) {
+    error = describeUpstreamError(err, abort.signal.aborted, res);
+    if (!res.headersSent && !abort.signal.aborted) {
+      const reply = upstreamErrorAnswer(err, target.name, f.head.headers, action.id);
+      status = reply.status;
+      answer(res, reply, connection, bodyPending(req));
+    } else res.destroy();
+  } finally {
+    res.off('close', onGone);
+    connection.gone.removeEventListener('abort', onGone);
+  }
+  const excerpt = bodyMasker?.excerpt();
+  const result: HttpResponseResultDetail = {
+    ...(status !== undefined ? { status } : {}),
+    ...(recordedHeaders ? { headers: recordedHeaders } : {}),
+    ...(excerpt ? { body: excerpt } : {}),
+    requestBytes,
+    ...(decoded ? { decoded } : {}),
+  };
+  const maskReport = mergeReports(report.toReport(), bodyMasker?.report());
+  context.pipeline
+    .recordResult(connection.session, action, {
+      summary: error ? `${description.method} ${description.path}: ${error}` : `${status} ${description.method} ${description.path}`,
+      durationMs: context.clock.now() - started,
+      ...(error ? { error } : {}),
+      ...(maskReport.cells > 0 || maskReport.nulled > 0 ? { maskReport } : {}),
+      detail: result as unknown as Record<string, unknown>,
+    })
+    .catch((err: Error) => context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+/**
+ * A compressed response decodes to at most limits.upstreamMessageBytes, and past limits.bufferBytes
+ * to at most DECOMPRESSION_RATIO times what arrived (a decompression bomb fails the response).
+ */
+function decodeBounds(limits: ProxyContext['limits']): { maxBytes: number; maxRatio: number; ratioAfterBytes: number } {
+  return { maxBytes: limits.upstreamMessageBytes, maxRatio: DECOMPRESSION_RATIO, ratioAfterBytes: limits.bufferBytes };
+}
+
+/** deflate cannot honestly exceed about 1032:1; a body beyond this ratio is a bomb */
+const DECOMPRESSION_RATIO = 1100;
+
+/** What the headers' masking and the body's masking changed, as one report. */
+function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
+  if (!b) return a;
+  const byDetector = { ...a.byDetector };
+  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
+  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Upstream body → (decoder) → masker → agent, with backpressure both ways. */
+/**
+ * Upstream body → (decoder) → masker → agent, with backpressure both ways. `whole`: the masked body
+ * is gathered (the upstream declared it small) and sent at the end with its length and these headers.
+ * Otherwise the caller has written the head; rejects when the upstream breaks off or the agent goes.
+ */
+function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker, whole?: { status: number; headers: HeaderRecord }): Promise<void> {
+  const source: Readable = decoder ?? body;
+  if (decoder) pipeStreams(body, decoder, () => undefined);
+  const gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => {
+      source.off('data', onData);
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      const out = masker.push(chunk);
+      if (out.length === 0) return;
+      if (whole) {
+        gathered.push(out);
+        gatheredBytes += out.length;
+      } else if (!res.write(out)) {
+        source.pause();
+        res.once('drain', () => source.resume());
+      }
+    };
+    source.on('data', onData);
+    source.once('error', fail);
+    res.once('close', () => {
+      if (!res.writableFinished) fail(new Error('the agent closed the connection'));
+    });
+    source.once('end', () => {
+      const rest = masker.end();
+      if (whole) {
+        if (rest.length > 0) {
+          gathered.push(rest);
+          gatheredBytes += rest.length;
+        }
+        res.writeHead(whole.status, { ...whole.headers, 'content-length': gatheredBytes });
+        res.end(gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes));
+      } else res.end(rest.length > 0 ? rest : undefined);
+      resolve();
+    });
+  });
+}
+
+function describeUpstreamError(err: unknown, agentGone: boolean, res: ServerResponse): string {
+  if (agentGone) return 'the agent closed the connection before the response ended';
+  const message = (err as Error).message;
+  return res.headersSent ? `the upstream response broke off: ${message}` : message;
+}
+
