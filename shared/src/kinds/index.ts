@@ -6,6 +6,7 @@ import { SshExecDetail, SshForwardDetail, SshRequestDetail, SshSessionResultDeta
 export * from './sql.js';
 export * from './ssh.js';
 export * from './http.js';
+export * from './k8s.js';
 
 /** A result detail this build has no schema for yet: shown as recorded. */
 const UntypedResultDetail = z.record(z.string(), z.unknown());
