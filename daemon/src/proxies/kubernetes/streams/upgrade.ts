@@ -137,6 +137,8 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
         return resolve();
       }
       const server = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, handleProtocols: () => chosen, perMessageDeflate: false });
+      // read again: what the agent sent while the decision was pending goes to the stream now
+      socket.resume();
       server.handleUpgrade(req, socket, head, (agent) => {
         const protocol = chosen as ExecSubprotocol;
         const done = connect === 'portforward' ? relayPortForward(agent, upstream, protocol, ctx, action) : relayExec(agent, upstream, protocol, ctx, action);
