@@ -17,6 +17,8 @@ const POLICY = JSON.stringify({
     { id: 'no-rm', decision: 'deny', match: { kinds: 'k8s.exec', attributes: { command: 'rm' } } },
     { id: 'held-pod', decision: 'review', timeout: '30s', match: { kinds: 'k8s.exec', attributes: { name: 'held-pod' } } },
     { id: 'exec-allowed', decision: 'allow', match: { kinds: 'k8s.exec' } },
+    { id: 'no-ssh-forward', decision: 'deny', match: { kinds: 'k8s.portforward', attributes: { ports: '22' } } },
+    { id: 'forward-allowed', decision: 'allow', match: { kinds: 'k8s.portforward' } },
     { id: 'reads', decision: 'allow', match: { kinds: 'k8s.request', attributes: { class: 'read' } } },
   ],
 });
@@ -110,5 +112,33 @@ describe('kubernetes exec through the daemon', () => {
     const result = K8sExecResultDetail.parse(paired.result!.detail);
     assert.equal(result.closedBy, 'agent');
     assert.equal(result.exitCode, undefined);
+  });
+
+  test('kubectl port-forward (SPDY in a WebSocket, then SPDY) is refused with a message kubectl prints', { timeout: 40_000 }, async () => {
+    const r = await h.kubectl.run(['--context', 'staging', 'port-forward', 'pod/web-0', '18080:8080']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Airlock does not proxy kubectl port-forward: kubectl tunnels SPDY/);
+    assert.ok(!h.fake.requests.some((q) => q.path.endsWith('/portforward')), 'nothing reached the fake');
+  });
+
+  test('a v4 port-forward to a denied port is refused by policy before the upstream is dialled', { timeout: 40_000 }, async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${h.port}/api/v1/namespaces/default/pods/web-0/portforward?ports=22`, ['v4.channel.k8s.io'], { ca: h.daemonCaPem, headers: { Authorization: `Bearer ${h.token}` } });
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.once('open', () => reject(new Error('the port-forward opened')));
+    });
+    assert.equal(answer.status, 403);
+    const status = JSON.parse(answer.body) as { kind: string; reason: string; message: string };
+    assert.equal(status.kind, 'Status');
+    assert.equal(status.reason, 'Forbidden');
+    assert.match(status.message, /rule no-ssh-forward/);
+    assert.ok(!h.fake.requests.some((q) => q.path.endsWith('/portforward')));
+    const records = (await h.records()).map((r) => (r.body ?? r) as { type?: string; action?: { kind?: string; attributes?: Record<string, unknown> } });
+    const action = records.find((b) => b.type === 'action' && b.action?.kind === 'k8s.portforward');
+    assert.deepEqual(action?.action?.attributes?.ports, ['22']);
   });
 });
