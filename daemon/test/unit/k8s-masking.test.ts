@@ -442,6 +442,29 @@ describe('request bodies (the excerpt kept for the record and the approval)', ()
   });
 });
 
+describe('proxied answers (pods/proxy, services/proxy)', () => {
+  const PROXY = request('services', { subresource: 'proxy', connect: 'proxy' });
+
+  test("the API server's own answer through a service proxy: its Secrets are masked by their content", () => {
+    const list = { kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: [secret('a', false)] };
+    assertNoSecret(mask(PROXY, list).output);
+    assertNoSecret(mask(PROXY, secret('b')).output);
+    assertNoSecret(mask(PROXY, JSON.stringify({ type: 'ADDED', object: secret('c') }) + '\n', planBody({ contentType: 'application/x-ndjson' })).output);
+  });
+
+  test("an application's JSON with data keys passes (key rules and detectors still apply)", () => {
+    const body = JSON.stringify({ data: [{ id: 'abcd', name: 'widget' }], meta: { object: { data: { mode: 'fast' } } } });
+    assert.equal(mask(PROXY, body).output, body);
+    const withToken = mask(PROXY, { data: { access_token: 'opaque-value-123' } }).output;
+    assert.ok(!withToken.includes('opaque-value-123'));
+  });
+
+  test("Kubernetes' protobuf through a proxy is withheld", () => {
+    assert.ok(planK8sResponse(PROXY, planBody({ contentType: 'application/vnd.kubernetes.protobuf' })).withhold !== undefined);
+    assert.equal(planK8sResponse(PROXY, planBody({ contentType: 'text/html' })).withhold, undefined);
+  });
+});
+
 describe('plans: what cannot be masked by structure is withheld', () => {
   test('protobuf, YAML and CBOR answers of the API server are withheld; so is any non-JSON answer to a secrets request', () => {
     for (const contentType of ['application/vnd.kubernetes.protobuf', 'application/yaml', 'application/cbor']) {
