@@ -512,6 +512,7 @@ describe('adversarial corpus', () => {
     { name: 'escaped key name', req: CONFIGMAPS, body: `{"kind":"Secret","d\\u0061ta":{"password":"${PASSWORD_B64}"}}` },
     { name: 'escaped kind value', req: CONFIGMAPS, body: `{"kin\\u0064":"Secr\\u0065t","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'escaped stringData key', req: CONFIGMAPS, body: `{"kind":"Secret","\\u0073tringData":{"x":"${PASSWORD}"}}` },
+    { name: 'field names in other cases (Go decoders ignore case)', req: CONFIGMAPS, body: `{"Kind":"Secret","DATA":{"password":"${PASSWORD_B64}"},"StringData":{"k":"${PASSWORD}"}}` },
     { name: 'lower-case kind', req: CONFIGMAPS, body: `{"kind":"secret","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'a Secret nested in a custom resource', req: request('backups', { apiGroup: 'example.com' }), body: `{"apiVersion":"example.com/v1","kind":"Backup","spec":{"template":{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}}}` },
     { name: 'a Secret in items of a Table', req: request('things'), body: `{"kind":"Table","items":[{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}]}` },
