@@ -513,6 +513,8 @@ describe('adversarial corpus', () => {
     { name: 'escaped kind value', req: CONFIGMAPS, body: `{"kin\\u0064":"Secr\\u0065t","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'escaped stringData key', req: CONFIGMAPS, body: `{"kind":"Secret","\\u0073tringData":{"x":"${PASSWORD}"}}` },
     { name: 'field names in other cases (Go decoders ignore case)', req: CONFIGMAPS, body: `{"Kind":"Secret","DATA":{"password":"${PASSWORD_B64}"},"StringData":{"k":"${PASSWORD}"}}` },
+    { name: 'core apiVersion, data before kind', req: request('widgets', { apiGroup: 'example.com' }), body: `{"apiVersion":"v1","data":{"password":"${PASSWORD_B64}"},"kind":"Secret"}` },
+    { name: 'a custom group claiming kind Secret before its data', req: request('widgets', { apiGroup: 'example.com' }), body: `{"apiVersion":"example.com/v1","kind":"Secret","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'lower-case kind', req: CONFIGMAPS, body: `{"kind":"secret","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'a Secret nested in a custom resource', req: request('backups', { apiGroup: 'example.com' }), body: `{"apiVersion":"example.com/v1","kind":"Backup","spec":{"template":{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}}}` },
     { name: 'a Secret in items of a Table', req: request('things'), body: `{"kind":"Table","items":[{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}]}` },
@@ -558,8 +560,16 @@ describe('adversarial corpus', () => {
     assert.equal(mask(request('widgets', { apiGroup: 'example.com' }), body).output, body);
   });
 
+  test('a custom resource served with sorted keys (data before kind): its apiVersion settles it, nothing masked', () => {
+    const blob = Buffer.from('some harmless configuration blob').toString('base64');
+    const body = `{"apiVersion":"example.com/v1","data":{"note":"plain words here","blob":"${blob}"},"kind":"Widget","metadata":{"name":"w"}}`;
+    assert.equal(mask(request('widgets', { apiGroup: 'example.com' }), body).output, body);
+    const list = `{"apiVersion":"example.com/v1","items":[{"apiVersion":"example.com/v1","data":{"blob":"${blob}"},"kind":"Widget"}],"kind":"WidgetList"}`;
+    assert.equal(mask(request('widgets', { apiGroup: 'example.com', verb: 'list' }), list).output, list);
+  });
+
   test('an undecided object (data before kind): base64 values masked, plain words kept', () => {
-    const body = `{"apiVersion":"example.com/v1","data":{"note":"plain words here","blob":"${API_KEY_B64}"},"kind":"Widget"}`;
+    const body = `{"apiVersion":"v1","data":{"note":"plain words here","blob":"${API_KEY_B64}"},"kind":"Widget"}`;
     const parsed = JSON.parse(mask(request('widgets', { apiGroup: 'example.com' }), body).output) as { data: Record<string, string> };
     assert.equal(parsed.data.note, 'plain words here');
     assert.equal(parsed.data.blob, REDACTED_BASE64);

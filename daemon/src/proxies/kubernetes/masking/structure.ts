@@ -95,7 +95,8 @@ export function isBuiltInGroup(group: string): boolean {
  * - an object whose kind is not known yet when its `data` arrives (JSON may put `data` before
  *   `kind`: the API server sorts the keys of custom resources and kubectl those of the
  *   last-applied annotation) is not trusted: its base64 `data` values and all its `stringData`
- *   values are replaced. The API server writes `kind` first for built-in objects, so a ConfigMap
+ *   values are replaced, unless its apiVersion (sorted first) names a group other than the core
+ *   one, which has no Secrets. The API server writes `kind` first for built-in objects, so a ConfigMap
  *   is not touched; list items inherit their list's kind; nested objects inherit their parent's
  *   role (a CRD's schema has `data` properties, and is no Secret), except list
  *   items and embedded objects, which start over.
@@ -204,7 +205,11 @@ export class K8sStructure implements JsonStructureHook {
       case 'apiversion': {
         // a custom resource's fields are its author's words: the key rules apply in it
         const slash = text.indexOf('/');
-        frame.schema = isBuiltInGroup(slash < 0 ? '' : text.slice(0, slash));
+        const group = slash < 0 ? '' : text.slice(0, slash);
+        frame.schema = isBuiltInGroup(group);
+        // Secrets are the core group's alone: an object of another group whose kind comes after
+        // its data (the API server sorts custom resources' keys; apiVersion sorts first) is not one
+        if (group !== '' && frame.role === UNKNOWN) frame.role = NOT_SECRET;
         break;
       }
       case 'name':
