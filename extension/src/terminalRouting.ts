@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { AirlockController } from './controller.js';
-import type { SshConfigResponse, TargetStatus } from '@airlock/shared';
+import type { KubeconfigResponse, SshConfigResponse, TargetStatus } from '@airlock/shared';
 import { DaemonRequestError, type DaemonClient } from './daemon/client.js';
-import { defaultPostgresTarget, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
+import { defaultPostgresTarget, kubernetesEnvironment, kubernetesTargets, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
 
 const SECRET_KEY = 'airlock.agentSession';
 
@@ -16,7 +16,7 @@ interface StoredSession {
  * Routes the agents in this workspace's integrated terminals through the daemon: one agent session
  * per workspace (its token kept in SecretStorage), and environment variables for new terminals:
  * PG* and DATABASE_URL for the database target, AIRLOCK_SSH_CONFIG and GIT_SSH_COMMAND when the
- * daemon has SSH targets.
+ * daemon has SSH targets, KUBECONFIG when it has Kubernetes targets.
  */
 export class TerminalRouting implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
@@ -29,6 +29,10 @@ export class TerminalRouting implements vscode.Disposable {
   private remadeForSsh = false;
   private sshConfigKey?: string;
   private sshProblem?: string;
+  /** the kubeconfig last written for the workspace's session */
+  kubeconfig?: KubeconfigResponse;
+  private kubeconfigKey?: string;
+  private kubeProblem?: string;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -52,6 +56,8 @@ export class TerminalRouting implements vscode.Disposable {
     this.environment = {};
     this.sshConfig = undefined;
     this.sshConfigKey = undefined;
+    this.kubeconfig = undefined;
+    this.kubeconfigKey = undefined;
   }
 
   /**
@@ -95,7 +101,8 @@ export class TerminalRouting implements vscode.Disposable {
     const { targets } = await current.client.targets();
     const database = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
     const ssh = sshTargets(targets);
-    if (!database && ssh.length === 0) return;
+    const kube = kubernetesTargets(targets);
+    if (!database && ssh.length === 0 && kube.length === 0) return;
     let session = await this.session();
     const env: Record<string, string> = {};
     const routes: string[] = [];
@@ -111,6 +118,14 @@ export class TerminalRouting implements vscode.Disposable {
         if (database) Object.assign(env, postgresEnvironment(database, session.token));
         Object.assign(env, sshEnvironment(written.config.path));
         routes.push(`ssh and git through ${written.config.hosts.length === 1 ? 'target' : 'targets'} ${written.config.hosts.map((h) => `**${h}**`).join(', ')} (\`ssh -F "$AIRLOCK_SSH_CONFIG" TARGET\`)`);
+      }
+    }
+    if (kube.length > 0) {
+      // after SSH: a session remade for its SSH key has a new token, which the kubeconfig carries
+      const kubeconfig = await this.writeKubeconfig(current.client, session, kube);
+      if (kubeconfig) {
+        Object.assign(env, kubernetesEnvironment(kubeconfig.path));
+        routes.push(`kubectl through ${kubeconfig.contexts.length === 1 ? 'context' : 'contexts'} ${kubeconfig.contexts.map((c) => `**${c}**`).join(', ')} (\`kubectl --context TARGET\`)`);
       }
     }
     if (Object.keys(env).length === 0 || JSON.stringify(env) === JSON.stringify(this.environment)) return;
@@ -147,6 +162,30 @@ export class TerminalRouting implements vscode.Disposable {
       if (message !== this.sshProblem) void vscode.window.showWarningMessage(message);
       this.sshProblem = message;
       return { session };
+    }
+  }
+
+  /**
+   * The kubeconfig the daemon writes for the workspace's session (one context per Kubernetes
+   * target, the session's token, the daemon's CA). Written again only when the session or the
+   * targets change; a daemon that cannot write one (an older daemon, no listening target) turns
+   * Kubernetes routing off with one warning, and the other routes stay.
+   */
+  private async writeKubeconfig(client: DaemonClient, session: StoredSession, targets: readonly TargetStatus[]): Promise<KubeconfigResponse | undefined> {
+    const key = JSON.stringify([session.sessionId, targets.map((t) => [t.target.name, t.address])]);
+    if (this.kubeconfig && this.kubeconfigKey === key) return this.kubeconfig;
+    try {
+      this.kubeconfig = await client.kubeconfig({ sessionId: session.sessionId, token: session.token });
+      this.kubeconfigKey = key;
+      this.kubeProblem = undefined;
+      return this.kubeconfig;
+    } catch (err) {
+      this.kubeconfig = undefined;
+      this.kubeconfigKey = undefined;
+      const message = `Airlock: Kubernetes routing for this workspace's terminals is off: ${(err as Error).message}`;
+      if (message !== this.kubeProblem) void vscode.window.showWarningMessage(message);
+      this.kubeProblem = message;
+      return undefined;
     }
   }
 

@@ -37,12 +37,12 @@ export interface K8sProxyHarness {
 export interface K8sProxyOptions {
   /** the policy (YAML); none: the built-in default policy */
   policy?: string;
-  /** target fields replacing the defaults */
-  target?: Record<string, unknown>;
+  /** target fields replacing the defaults (a function: made once the fake runs; `home` is the daemon's) */
+  target?: Record<string, unknown> | ((fake: FakeKubeApiServer, ca: TestCa, home: string) => Record<string, unknown>);
   limits?: Record<string, unknown>;
   /** the daemon's kubeconfig text instead of the default (server, CA data, token) */
   daemonKubeconfig?: (fake: FakeKubeApiServer, ca: TestCa) => string;
-  fake?: { recordRequests?: boolean };
+  fake?: { recordRequests?: boolean; tokens?: string[] };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -59,7 +59,7 @@ export async function startK8sProxy(options: K8sProxyOptions = {}): Promise<K8sP
     kubeconfig: daemonKubeconfig,
     listen: { host: '127.0.0.1', port },
     ...(options.limits ? { limits: options.limits } : {}),
-    ...options.target,
+    ...(typeof options.target === 'function' ? options.target(fake, ca, home.dir) : options.target),
   };
   writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
   if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);

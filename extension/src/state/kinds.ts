@@ -12,6 +12,7 @@ import {
   type ParsedActionDetail,
   type SqlStatementClass,
 } from '@airlock/shared';
+import { k8sExecLine, k8sPortForwardLine, k8sRequestLine } from './k8s.js';
 
 /**
  * How each action kind reads to a person, from its detail as the shared schemas type it (STYLE.md
@@ -71,6 +72,9 @@ const LONG_HEADLINES: KindMap<(max: number) => string> = {
   'http.request': (p) => (max) => oneLine(httpRequestLine(p.detail), max),
   'http.connect': (p) => (max) => oneLine(connectLine(p.detail), max),
   'http.websocket': (p) => (max) => oneLine(`WebSocket ${httpRequestLine(p.detail)}`, max),
+  'k8s.request': (p, a) => (max) => oneLine(k8sRequestLine(p.detail, a.attributes), max),
+  'k8s.exec': (p) => (max) => oneLine(k8sExecLine(p.detail), max),
+  'k8s.portforward': (p) => (max) => oneLine(k8sPortForwardLine(p.detail), max),
   other: (_p, a) => (max) => oneLine(a.summary, max),
 };
 
@@ -94,6 +98,16 @@ const TOOLTIP_LINES: KindMap<string[]> = {
   'http.request': (p) => [oneLine(`${p.detail.method} ${p.detail.url}`, 500), ...(p.detail.methodOverride ? [`method override: ${oneLineText(p.detail.methodOverride)}`] : [])],
   'http.connect': (p) => [`tunnel to ${connectLine(p.detail)} (${p.detail.destination}); TLS inside is not inspected`, ...(p.detail.addresses.length > 0 ? [`resolved to ${p.detail.addresses.join(', ')}`] : [])],
   'http.websocket': (p) => [oneLine(`WebSocket ${p.detail.method} ${p.detail.url}`, 500)],
+  'k8s.request': (p) => [
+    oneLine(`${p.detail.method} ${p.detail.path}`, 500),
+    ...(p.detail.dryRun ? ['server-side dry run: nothing is changed'] : []),
+    ...(p.detail.impersonate.length > 0 ? [`asked to impersonate ${p.detail.impersonate.map((x) => oneLineText(x)).join(', ')} (headers removed)`] : []),
+  ],
+  'k8s.exec': (p) => [
+    `${p.detail.operation} in pod ${oneLineText(p.detail.namespace)}/${oneLineText(p.detail.pod)}${p.detail.container !== undefined ? ` container ${oneLineText(p.detail.container)}` : ''}`,
+    `${p.detail.stdin ? 'stdin' : 'no stdin'}, ${p.detail.tty ? 'tty' : 'no tty'}: the session is recorded as a terminal clip`,
+  ],
+  'k8s.portforward': (p) => [`ports ${p.detail.ports.map((x) => oneLineText(x)).join(', ')}: bytes are counted, content is not kept`],
   other: (p) => (p.problem ? [p.problem] : []),
 };
 
@@ -113,6 +127,9 @@ const KIND_ICONS: KindMap<string | undefined> = {
   'http.request': () => undefined,
   'http.connect': () => 'cloud-upload',
   'http.websocket': () => 'plug',
+  'k8s.request': () => undefined,
+  'k8s.exec': () => 'terminal',
+  'k8s.portforward': () => 'plug',
   other: () => undefined,
 };
 
@@ -344,6 +361,9 @@ const MAIN_TEXT: KindMap<string> = {
   'http.request': (p) => `${p.detail.method} ${p.detail.url}`,
   'http.connect': (p) => `CONNECT ${connectLine(p.detail)}`,
   'http.websocket': (p) => `WebSocket ${p.detail.method} ${p.detail.url}`,
+  'k8s.request': (p, a) => k8sRequestLine(p.detail, a.attributes),
+  'k8s.exec': (p) => k8sExecLine(p.detail),
+  'k8s.portforward': (p) => k8sPortForwardLine(p.detail),
   other: (_p, a) => a.summary,
 };
 

@@ -31,6 +31,7 @@ export function maskedResultFromEntry(action: Action, entry: TimelineEntry | und
     return { action, outcome, note };
   }
   const sample = entry.result.sample;
+  if (entry.result.k8s || entry.result.k8sExec || entry.result.k8sPortForward) return { action, outcome, result: entry.result };
   const note = !sample || sample.rows.length === 0 ? (entry.result.error ? undefined : 'The result had no rows.') : sample.truncated ? `The first ${sample.rows.length} of ${entry.result.rowCount ?? 'more'} rows were recorded.` : undefined;
   return { action, outcome, result: entry.result, ...(note ? { note } : {}) };
 }

@@ -3,6 +3,7 @@ import { html, nothing, render } from 'lit';
 import type { MaskedResultState } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
+import { k8sResponse } from './k8s-response.js';
 
 const root = pageRoot();
 let state: MaskedResultState | undefined;
@@ -43,6 +44,7 @@ function draw(): void {
       ${result ? html`<section id="detectors">${detectorBadges(result.maskReport)}</section>` : nothing}
       ${result?.error ? html`<div class="banner error">${result.error}</div>` : nothing}
       ${result?.sample && result.sample.rows.length > 0 ? html`<section id="result">${maskedTable(result.sample)}</section>` : nothing}
+      ${result?.k8s ? k8sResponse(result.k8s) : nothing}
       ${note ? html`<p class="muted" id="note">${note}</p>` : nothing}
     `,
     root,

@@ -3,6 +3,9 @@ import type { ParsedActionDetail } from '@airlock/shared';
 import type { ActionDetailKind, ParsedOf } from '../../state/kinds.js';
 import type { DetailContext } from './context.js';
 import { httpConnectDetail, httpRequestDetail } from './http.js';
+import { k8sExecDetail } from './k8s.exec.js';
+import { k8sPortForwardDetail } from './k8s.portforward.js';
+import { k8sRequestDetail } from './k8s.request.js';
 import { otherDetail } from './other.js';
 import { sqlFunctionCallDetail } from './sql.function-call.js';
 import { sqlQueryDetail } from './sql.query.js';
@@ -26,6 +29,9 @@ const DETAIL_VIEWS: { [K in ActionDetailKind]: (parsed: ParsedOf<K>, ctx: Detail
   'http.request': httpRequestDetail,
   'http.connect': httpConnectDetail,
   'http.websocket': httpRequestDetail,
+  'k8s.request': k8sRequestDetail,
+  'k8s.exec': k8sExecDetail,
+  'k8s.portforward': k8sPortForwardDetail,
   other: otherDetail,
 };
 
