@@ -11,6 +11,7 @@ import { benchRecording } from './recording.js';
 import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
 import { benchHttp } from './http.js';
+import { benchKubernetes } from './kubernetes.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -26,6 +27,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['postgres', benchPostgres],
   ['ssh', benchSsh],
   ['http', benchHttp],
+  ['kubernetes', benchKubernetes],
 ];
 
 const only = process.argv.slice(2);

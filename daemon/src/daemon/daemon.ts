@@ -31,6 +31,7 @@ import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
 import { AgentSessionStore } from '../sessions/store.js';
 import { loadOrCreateHostKey, type HostKey } from '../sessions/ssh-identity.js';
+import { loadOrCreateLocalCa, type LocalCa } from '../config/local-ca.js';
 import { writeSshConfig } from '../sessions/ssh-config.js';
 import { EventBus } from '../events/bus.js';
 import { ActionPipeline } from '../pipeline/pipeline.js';
@@ -78,6 +79,7 @@ export class Daemon implements ControlPlane {
   private pendingFile!: PendingApprovalsFile;
   private sessions!: AgentSessionStore;
   private sshHostKey!: HostKey;
+  private localCa!: LocalCa;
   private pipeline!: ActionPipeline;
   private listeners!: ListenerManager;
   private api?: { port: number; close(): Promise<void> };
@@ -159,6 +161,8 @@ export class Daemon implements ControlPlane {
     await this.sessions.load();
     // made once and kept: agents' ssh configs pin it
     this.sshHostKey = await loadOrCreateHostKey(paths);
+    // made once and kept: agents' kubeconfigs trust it (certificate-authority-data)
+    this.localCa = await loadOrCreateLocalCa(paths);
 
     this.recorder = new Recorder({
       dir: paths.recordings,
@@ -199,7 +203,7 @@ export class Daemon implements ControlPlane {
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
     this.listeners = new ListenerManager(
       this.options.proxies ?? {},
-      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey },
+      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey, localCa: () => this.localCa },
       { limits: this.config.limits, recording: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes } },
     );
     await this.listeners.reconcile(this.config.targets);

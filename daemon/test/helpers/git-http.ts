@@ -15,11 +15,6 @@ import path from 'node:path';
 export interface GitHttpServerOptions {
   /** the only Authorization header values accepted; unset, any request is served */
   requireAuthorization?: string | readonly string[];
-  /**
-   * Answers a receive-pack POST itself instead of http-backend when it returns an answer (given the
-   * whole body): a stand-in for a proxy's refusal, to see what the real git client shows of it.
-   */
-  answerReceivePack?: (body: Buffer) => { status: number; headers: Record<string, string>; body: Uint8Array } | undefined;
 }
 
 export interface GitHttpRequestRecord {
@@ -125,17 +120,6 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       });
       return;
     }
-    const answer = options.answerReceivePack;
-    if (answer !== undefined && req.method === 'POST' && (req.url ?? '').endsWith('/git-receive-pack')) {
-      req.on('end', () => {
-        const answered = answer(record.body);
-        if (answered === undefined) return runBackend(backend, root, env, req, record, res);
-        record.status = answered.status;
-        res.writeHead(answered.status, answered.headers);
-        res.end(answered.body);
-      });
-      return;
-    }
     runBackend(backend, root, env, req, record, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -192,8 +176,7 @@ function runBackend(backend: string, root: string, env: NodeJS.ProcessEnv, req: 
 
   const child = spawn(backend, [], { env: cgiEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined); // the backend may exit before reading everything (a refused request)
-  if (req.readableEnded) child.stdin.end(record.body);
-  else req.pipe(child.stdin);
+  req.pipe(child.stdin);
   let head = Buffer.alloc(0);
   let headersSent = false;
   child.stdout.on('data', (chunk: Buffer) => {

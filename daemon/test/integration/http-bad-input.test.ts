@@ -129,6 +129,20 @@ describe('http target: bad input (raw sockets), while other clients are served',
     }
   });
 
+  test('Expect: 100-continue: a refused upload is never invited; an allowed one is, then streams', async () => {
+    const denied = await rawConnect(h.port);
+    denied.socket.write(`POST /denied-upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.token}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    await denied.waitFor(/^HTTP\/1\.1 \d{3}/);
+    assert.match(denied.received(), /^HTTP\/1\.1 403 /, 'the refusal comes first, with no 100 Continue');
+    denied.socket.destroy();
+    const allowed = await rawConnect(h.port);
+    allowed.socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.token}\r\nContent-Length: 5\r\nContent-Type: application/octet-stream\r\nExpect: 100-continue\r\n\r\n`);
+    await allowed.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    allowed.socket.write('hello');
+    await allowed.waitFor(/\{"received":5\}/);
+    allowed.socket.destroy();
+  });
+
   test('a 10 GB chunked upload to a denied path: 403 before the body is read, and closed', async () => {
     const c = await rawConnect(h.port);
     c.socket.write(`POST /denied-upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.token}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n`);

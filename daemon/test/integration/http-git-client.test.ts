@@ -69,7 +69,7 @@ describe('http target in front of git smart HTTP (git http-backend), with the re
     assert.match(out.stderr, /airlock/, out.stderr);
     assert.match(out.stderr, /git-force-push-deny/, out.stderr);
     assert.match(out.stderr, /remote: airlock: /, out.stderr);
-    assert.match(out.stderr, /! \[remote rejected\] HEAD -> main \(airlock: rule git-force-push-deny: /, out.stderr);
+    assert.match(out.stderr, /! \[remote rejected\] HEAD -> main \(airlock: git-force-push-deny\)/, out.stderr);
     assert.equal(await git(['ls-remote', remote, 'refs/heads/main'], { cwd: work, env }), before);
   });
 });

@@ -14,12 +14,8 @@ import { pendingApproval } from '../helpers/ssh-proxy.js';
  * git over smart HTTP through an Airlock http target, end to end with real parts: the git client,
  * the daemon (default policy), and `git http-backend` upstream requiring the real credential.
  * Clones and fetches are reads (allowed); a push is a write (held for a human); a push Airlock
- * cannot show to be a fast-forward is refused by git-force-push-deny.
- *
- * git shows no body of a failed receive-pack POST ("RPC failed; HTTP 403"), so what git prints of a
- * refusal depends on the shell answering with gitPushRefusal (classify/http/git.ts), whose output
- * the real client is shown to print in test/unit/http-git.test.ts; here the refusal is checked
- * where it is certain: the upstream never saw the push and the record keeps rule and reason.
+ * cannot show to be a fast-forward is refused by git-force-push-deny, and git prints why (the
+ * refusal goes as a receive-pack result: git shows no body of a failed receive-pack POST).
  */
 
 const UPSTREAM_USER = 'deploy-bot';
@@ -155,6 +151,11 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     }
     const next = await commit('big.bin', Buffer.concat(blocks));
     const pushing = runGit(['push', 'origin', 'main'], { cwd: clone, env });
+    // before a body bigger than its post buffer git probes with an empty command list ("0000"), which
+    // changes nothing but is a receive-pack POST all the same: held like any push, with no refs
+    const probe = await approvalOf();
+    assert.deepEqual(HttpRequestDetail.parse(probe.action.detail).git?.refs, []);
+    await h.daemon.api('POST', `/v1/approvals/${probe.id}/approve`, { by: 'alice', via: 'api' });
     const approval = await approvalOf();
     assert.deepEqual(HttpRequestDetail.parse(approval.action.detail).git?.refs, [{ ref: 'refs/heads/main', oldOid: old, newOid: next, change: 'fast-forward' }]);
     await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' });
@@ -165,7 +166,7 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     assert.ok(post.body.length > 3 * 1024 * 1024, 'the whole pack reached the upstream');
   });
 
-  test('a push held then denied: git fails, nothing reaches the upstream, the record keeps the reason', async () => {
+  test('a push held then denied: git fails and prints the refusal, nothing reaches the upstream, the record keeps the reason', async () => {
     const before = await git(['rev-parse', 'main'], { cwd: repo.dir, env });
     const denied = await commit('denied.txt', 'denied\n');
     const posts = receivePackPosts();
@@ -174,6 +175,8 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     await h.daemon.api('POST', `/v1/approvals/${approval.id}/deny`, { by: 'alice', via: 'api', reason: 'not before the release' });
     const pushed = await pushing;
     assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /remote: airlock: .*not before the release/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(airlock: /);
     assert.equal(receivePackPosts(), posts, 'the denied push never reached the upstream');
     assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), before);
     const pairs = actionsAndResults(await h.records()).filter((pair) => pair.action.kind === 'http.request');
@@ -183,7 +186,7 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     assert.match(JSON.stringify(recorded.verdict), /not before the release/);
   });
 
-  test('a force push is refused by git-force-push-deny without a hold', async () => {
+  test('a force push is refused by git-force-push-deny without a hold, and git shows Airlock\'s reason', async () => {
     // the denied commit above is still local: amend it and force it over the server's main
     await run('reset', '--quiet', '--hard', 'origin/main');
     await commit('forced.txt', 'one\n');
@@ -198,6 +201,10 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     await run('commit', '--quiet', '--amend', '-a', '-m', 'rewritten');
     const forced = await runGit(['push', '--force', 'origin', 'main'], { cwd: clone, env });
     assert.notEqual(forced.code, 0);
+    assert.match(forced.stderr, /remote: airlock: /);
+    assert.match(forced.stderr, /git-force-push-deny/);
+    assert.match(forced.stderr, /! \[remote rejected\] main -> main \(airlock: git-force-push-deny\)/);
+    assert.doesNotMatch(forced.stderr, /RPC failed/);
     assert.equal(receivePackPosts(), posts + 1, 'only the approved push reached git-receive-pack');
     assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), serverMain);
     const approvals = ((await h.daemon.api('GET', '/v1/approvals')).json as { approvals: Array<{ status?: string }> }).approvals;
@@ -242,9 +249,9 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     const body = Buffer.concat([pkt(`${main} ${forgedOid} refs/heads/main\0report-status side-band-64k agent=git/2.39.5`), Buffer.from('0000'), packOf([commitEntry(forged)])]);
     const posts = receivePackPosts();
     const response = await request(`${h.url}/repo.git/git-receive-pack`, { method: 'POST', token: h.token, body, headers: { 'content-type': 'application/x-git-receive-pack-request' } });
-    assert.equal(response.status, 403);
+    // asked for report-status and a side band, the refusal comes as a receive-pack result git prints
     assert.equal(response.headers['x-airlock-decision'], 'deny');
-    assert.equal((JSON.parse(response.body) as { rule: string }).rule, 'git-force-push-deny');
+    assert.match(response.body, /ng refs\/heads\/main airlock: git-force-push-deny/);
     assert.equal(receivePackPosts(), posts);
     assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), main);
   });
@@ -274,6 +281,9 @@ describe('git smart HTTP through an Airlock http target (basic credential upstre
     const before = upstream.requests.length;
     const wrong = await runGit(['ls-remote', `http://agent:not-a-session-token@127.0.0.1:${h.port}/repo.git`], { cwd: work, env });
     assert.notEqual(wrong.code, 0);
+    const anonymous = await runGit(['ls-remote', `http://127.0.0.1:${h.port}/repo.git`], { cwd: work, env });
+    assert.notEqual(anonymous.code, 0);
+    assert.match(anonymous.stderr, /Authentication failed|could not read Username/);
     assert.equal(upstream.requests.length, before, 'an unauthenticated agent request is answered by Airlock alone');
     assert.deepEqual(h.filesContaining(UPSTREAM_PASSWORD), [], 'the real credential is in no record or log');
   });

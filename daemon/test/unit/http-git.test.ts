@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { GitRefUpdateDetail } from '@airlock/shared';
-import { classifyGitPush, GIT_RECEIVE_PACK_RESULT, GitPushPrefixReader, gitPushPrefixSufficient, gitPushRefusal, gitServiceOf, isGitReceivePack, type GitPushClassification } from '../../src/classify/http/git.js';
+import { classifyGitPush, GitPushPrefixReader, gitPushPrefixSufficient, gitServiceOf, isGitReceivePack, type GitPushClassification } from '../../src/classify/http/git.js';
 import { DEFAULT_GIT_PACK_BOUNDS } from '../../src/classify/http/git-pack.js';
-import { PKT_MAX_LENGTH, readPktLine } from '../../src/classify/http/git-pktline.js';
-import { git, gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
+import { PKT_MAX_LENGTH } from '../../src/classify/http/git-pktline.js';
+import { git, gitTestEnv, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
 
 /**
  * Git smart HTTP classification against the bodies the real git client sends: pushes are made with
@@ -694,55 +694,6 @@ describe('hand-built pushes: what git does not send by itself', () => {
   });
 });
 
-describe('gitPushRefusal: a refused push as the real git client shows it', () => {
-  let server: GitHttpServer;
-  let work: string;
-  let env: NodeJS.ProcessEnv;
-  const reason = 'a git push that rewrites a branch is refused (rule git-force-push-deny)';
-
-  before(async () => {
-    server = await startGitHttpServer({
-      answerReceivePack: (body) => {
-        const refusal = gitPushRefusal({ bytes: body, complete: true }, [reason, 'action act_123']);
-        return { status: 200, headers: { 'content-type': refusal.contentType, 'x-airlock-decision': 'deny' }, body: refusal.body };
-      },
-    });
-    work = mkdtempSync(path.join(os.tmpdir(), 'airlock-http-git-refusal-'));
-    env = gitTestEnv(work);
-  });
-  after(async () => {
-    await server.close();
-    rmSync(work, { recursive: true, force: true });
-  });
-
-  test('git prints the reason as remote: lines and every ref as rejected; the repository is unchanged', async () => {
-    const repo = await server.createRepo('refused.git');
-    const clone = path.join(work, 'clone');
-    await git(['clone', '--quiet', repo.url, clone], { cwd: work, env });
-    writeFileSync(path.join(clone, 'x.txt'), 'x\n');
-    await git(['add', 'x.txt'], { cwd: clone, env });
-    await git(['commit', '--quiet', '-m', 'x'], { cwd: clone, env });
-    await git(['tag', 'v9'], { cwd: clone, env });
-    const pushed = await runGit(['push', 'origin', 'main', 'v9'], { cwd: clone, env });
-    assert.notEqual(pushed.code, 0);
-    assert.match(pushed.stderr, new RegExp(`remote: airlock: ${reason.replace(/[()]/g, '\\$&')}`));
-    assert.match(pushed.stderr, /remote: airlock: action act_123/);
-    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(airlock: a git push that rewrites a branch is refused/);
-    assert.match(pushed.stderr, /! \[remote rejected\] v9 -> v9 \(airlock: /);
-    assert.doesNotMatch(pushed.stderr, /RPC failed|remote failed to report status/);
-    assert.equal(await git(['rev-parse', 'main'], { cwd: repo.dir, env }), repo.head);
-  });
-
-  test('without a side band: the report alone; without report-status either: an ERR packet', () => {
-    const commands = commandList([['a'.repeat(40), 'b'.repeat(40), 'refs/heads/main']], 'report-status');
-    const plain = gitPushRefusal({ bytes: commands, complete: true }, ['no\nnewlines']);
-    assert.equal(plain.contentType, GIT_RECEIVE_PACK_RESULT);
-    assert.deepEqual(pktTexts(Buffer.from(plain.body)), ['unpack ok\n', 'ng refs/heads/main airlock: no newlines\n', 'flush']);
-    const bare = gitPushRefusal({ bytes: commandList([['a'.repeat(40), 'b'.repeat(40), 'refs/heads/main']], 'agent=x'), complete: true }, ['refused']);
-    assert.deepEqual(pktTexts(Buffer.from(bare.body)), ['ERR airlock: refused\n']);
-  });
-});
-
 /** Bytes zlib cannot shrink, the same on every run: a chain of SHA-256 digests. */
 function incompressible(length: number): Buffer {
   const blocks: Buffer[] = [];
@@ -752,16 +703,4 @@ function incompressible(length: number): Buffer {
     block = createHash('sha256').update(block).digest();
   }
   return Buffer.concat(blocks).subarray(0, length);
-}
-
-function pktTexts(bytes: Buffer): string[] {
-  const texts: string[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    const packet = readPktLine(bytes, offset);
-    if (packet.kind === 'incomplete' || packet.kind === 'error') throw new Error(`bad pkt-line at ${offset}`);
-    texts.push(packet.kind === 'data' ? Buffer.from(packet.payload).toString() : packet.kind);
-    offset = packet.next;
-  }
-  return texts;
 }

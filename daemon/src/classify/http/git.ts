@@ -1,6 +1,6 @@
 import type { GitRefUpdateDetail } from '@airlock/shared';
 import { DEFAULT_GIT_PACK_BOUNDS, walkPackCommits, type GitPackBounds, type ObjectFormat, type PackWalk } from './git-pack.js';
-import { chompNewline, hexDigit, PKT_LENGTH_DIGITS, printable, readPktLine } from './git-pktline.js';
+import { chompNewline, hexDigit, printable, readPktLine } from './git-pktline.js';
 import type { BodyPrefix } from './types.js';
 
 /**
@@ -377,71 +377,4 @@ function whyNotShown(walk: PackWalk, command: RefCommand): string {
 
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-}
-
-/** the media type of a receive-pack answer (gitprotocol-http(5)) */
-export const GIT_RECEIVE_PACK_RESULT = 'application/x-git-receive-pack-result';
-/** side-band-64k packets carry at most 65520 bytes, side-band ones 1000, both with their length and band byte */
-const SIDE_BAND_64K_DATA = 65520 - 5;
-const SIDE_BAND_DATA = 1000 - 5;
-const BAND_DATA = 1;
-const BAND_PROGRESS = 2;
-const BAND_ERROR = 3;
-
-/**
- * A push refused by Airlock, answered the way git shows it: git prints the body of an error status
- * only for the ref advertisement, never for the receive-pack POST ("RPC failed; HTTP 403"), so the
- * refusal is a receive-pack result instead: the reason as `remote:` lines (side band 2) and every
- * ref of the push rejected (`ng REF reason`, shown as "! [remote rejected] main -> main (reason)").
- * The caller sends it with status 200 (git reads no result from another status) and its own
- * X-Airlock-Decision header. `prefix` is the part of the body read for the decision.
- */
-export function gitPushRefusal(prefix: BodyPrefix, reasonLines: readonly string[]): { contentType: string; body: Uint8Array } {
-  const capabilities = requestCapabilities(prefix.bytes);
-  const request = readUpdateRequest(prefix.bytes, prefix.complete);
-  const refs = request.kind === 'commands' ? request.commands.map((command) => command.ref) : [];
-  const short = (reasonLines[0] ?? 'refused by Airlock').replace(/[\r\n]+/g, ' ');
-  const sideBand = capabilities.has('side-band-64k') ? SIDE_BAND_64K_DATA : capabilities.has('side-band') ? SIDE_BAND_DATA : 0;
-  const reports = capabilities.has('report-status') || capabilities.has('report-status-v2');
-  const status = Buffer.concat([pktText('unpack ok\n'), ...refs.map((ref) => pktText(`ng ${ref} airlock: ${short}\n`)), FLUSH_PKT]);
-  if (sideBand === 0) {
-    // without a side band the client reads the report alone; without a report, git's ERR packet
-    return { contentType: GIT_RECEIVE_PACK_RESULT, body: reports ? status : pktText(`ERR airlock: ${short}\n`) };
-  }
-  const parts: Buffer[] = reasonLines.map((line) => band(BAND_PROGRESS, Buffer.from(`airlock: ${line.replace(/[\r\n]+/g, ' ')}\n`)));
-  if (reports) {
-    for (let at = 0; at < status.length; at += sideBand) parts.push(band(BAND_DATA, status.subarray(at, at + sideBand)));
-  } else {
-    parts.push(band(BAND_ERROR, Buffer.from(`airlock: ${short}\n`)));
-  }
-  parts.push(FLUSH_PKT);
-  return { contentType: GIT_RECEIVE_PACK_RESULT, body: Buffer.concat(parts) };
-}
-
-const FLUSH_PKT = Buffer.from('0000');
-
-function pktText(text: string): Buffer {
-  return pktOf(Buffer.from(text, 'utf8'));
-}
-
-function pktOf(payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from((payload.length + PKT_LENGTH_DIGITS).toString(16).padStart(PKT_LENGTH_DIGITS, '0')), payload]);
-}
-
-function band(number: number, data: Buffer): Buffer {
-  return pktOf(Buffer.concat([Buffer.from([number]), data]));
-}
-
-/** The capabilities the client sent (after a NUL, on any line of the command list), as far as it is read. */
-function requestCapabilities(bytes: Uint8Array): Set<string> {
-  const capabilities = new Set<string>();
-  let offset = 0;
-  for (;;) {
-    const packet = readPktLine(bytes, offset);
-    if (packet.kind !== 'data') return capabilities;
-    offset = packet.next;
-    const text = latin1(chompNewline(packet.payload));
-    const nul = text.indexOf('\0');
-    if (nul >= 0) for (const capability of text.slice(nul + 1).split(' ')) capabilities.add(capability);
-  }
 }

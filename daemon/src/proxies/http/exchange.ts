@@ -16,7 +16,7 @@ import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
-import { badRequest, gitPushRefusalAnswer, isGitClient, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { badRequest, gitPushRefusalAnswer, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -159,6 +159,23 @@ function readPrefix(req: IncomingMessage, declared: number | undefined, enough: 
   });
 }
 
+/**
+ * A client that sent `Expect: 100-continue` waits for this before sending its body: sent only when
+ * the body is about to be read (for the decision, or to forward it once allowed), so a refused
+ * upload is never sent at all.
+ */
+function continueBody(req: IncomingMessage, res: ServerResponse): void {
+  if (CONTINUED.has(res) || !expectsContinue(req)) return;
+  CONTINUED.add(res);
+  res.writeContinue();
+}
+
+const CONTINUED = new WeakSet<ServerResponse>();
+
+function expectsContinue(req: IncomingMessage): boolean {
+  return (req.headers.expect ?? '').toLowerCase() === '100-continue';
+}
+
 /** Runs one request; never throws (every failure becomes an answer to the agent and a record). */
 export async function runExchange(req: IncomingMessage, res: ServerResponse, connection: ExchangeConnection, deps: ExchangeDeps): Promise<void> {
   const { target, context, hooks } = deps;
@@ -179,10 +196,13 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const need = bodyNeeded(description, hooks.classifyOptions);
   let prefix: { chunks: Buffer[]; total: number; complete: boolean } | undefined;
   try {
-    if (hasBody(description)) {
+    // (a client waiting for 100 Continue is not invited to send a body only shown, not needed)
+    const showBody = description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes && !expectsContinue(req);
+    if (hasBody(description) && (need.kind !== 'none' || showBody)) {
+      continueBody(req, res);
       if (need.kind === 'graphql') prefix = await readPrefix(req, description.contentLength, () => false, limits.maxMessageBytes);
       else if (need.kind === 'git-receive-pack') prefix = await readPrefix(req, description.contentLength, (chunks) => gitPushPrefixSufficient(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)), limits.maxMessageBytes);
-      else if (description.contentLength !== undefined && description.contentLength <= limits.actionTextBytes) prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
+      else prefix = await readPrefix(req, description.contentLength, () => false, limits.actionTextBytes);
     }
   } catch {
     return; // the agent went away mid-body: nothing was submitted
@@ -231,8 +251,8 @@ export async function runExchange(req: IncomingMessage, res: ServerResponse, con
   const bodyLeft = prefix ? !prefix.complete : bodyPending(req);
   if (!decided.verdict.allowed) {
     if (connection.gone.aborted) return;
-    // git itself gets the refusal as a receive-pack result it prints; any other client the JSON 403
-    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix && isGitClient(head.headers) ? gitPushRefusalAnswer(decided.verdict, bodyPrefix) : policyRefusal(decided.verdict, head.headers);
+    // a push gets the refusal as a receive-pack result git prints (when it asked for one)
+    const refusal = classification.git?.service === 'git-receive-pack' && bodyPrefix ? gitPushRefusalAnswer(decided.verdict, bodyPrefix, classification.git.refs.map((r) => r.ref), head.headers) : policyRefusal(decided.verdict, head.headers);
     return answer(res, refusal, connection, bodyLeft);
   }
   await forward(req, res, connection, deps, { description, head, route, headers, prefix, prefixBytes, upstreamTarget, action: decided.action });
@@ -282,6 +302,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
   let requestBytes = 0;
   let body: Dispatcher.DispatchOptions['body'];
   if (hasBody(description)) {
+    continueBody(req, res);
     if (f.prefix?.complete) {
       body = f.prefixBytes;
       requestBytes = f.prefix.total;
@@ -338,17 +359,20 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
         response.body.resume();
         res.end();
       } else {
-        bodyMasker = createBodyMasker(plan, {
-          masker,
-          secrets: route.secrets,
-          excerptBytes: Math.min(context.limits.resultBytes, context.limits.actionTextBytes),
-          bufferBytes: context.limits.bufferBytes,
-          ...(contentType ? { contentType } : {}),
-        });
         // a small body of known length that is not a stream goes out whole, with its masked length, in
         // one write; anything else streams (chunked), each masked piece sent as soon as it is final
         const declared = Number(first(response.headers['content-length']) ?? NaN);
         const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
+        const excerptLimit = Math.min(context.limits.resultBytes, context.limits.actionTextBytes);
+        bodyMasker = createBodyMasker(plan, {
+          masker,
+          secrets: route.secrets,
+          // the excerpt's buffer is made up front: for a body of known, smaller length no larger than it
+          // needs (twice the declared size: a mask may be longer than what it replaces)
+          excerptBytes: whole ? Math.min(excerptLimit, declared * 2) : excerptLimit,
+          bufferBytes: context.limits.bufferBytes,
+          ...(contentType ? { contentType } : {}),
+        });
         if (!whole) res.writeHead(status, recordedHeaders);
         await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
       }

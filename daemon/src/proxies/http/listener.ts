@@ -77,7 +77,8 @@ export const httpProxy: ProxyFactory = async (target: Target, context: ProxyCont
     socket.once('close', () => connections.delete(socket));
   });
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Expect: 100-continue is answered by the exchange once the body is to be read, not by Node at once
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const connection = connections.get(req.socket);
     if (!connection) {
       req.socket.destroy();
@@ -98,7 +99,9 @@ export const httpProxy: ProxyFactory = async (target: Target, context: ProxyCont
       context.logger.error(`connection ${connection.id}: ${req.method} request failed: ${err.message}`);
       res.destroy();
     });
-  });
+  };
+  server.on('request', onRequest);
+  server.on('checkContinue', onRequest);
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, headBytes: Buffer) => {
     const connection = connections.get(socket);

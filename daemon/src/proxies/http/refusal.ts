@@ -1,6 +1,6 @@
 import type { Verdict } from '@airlock/shared';
 import type { BodyPrefix, HeaderList } from '../../classify/http/types.js';
-import { gitPushRefusal } from '../../classify/http/git.js';
+import { gitPushRefusal } from './git-refusal.js';
 import { headerValue } from './headers.js';
 
 /**
@@ -42,14 +42,16 @@ export function policyRefusal(verdict: Verdict, headers: HeaderList): DaemonAnsw
 }
 
 /**
- * A refused git push, answered the smart-HTTP way (classify/http/git.ts gitPushRefusal): git shows
+ * A refused git push, answered the smart-HTTP way (git-refusal.ts): git shows
  * the body of a failed receive-pack POST to no one ("RPC failed; HTTP 403"), so the refusal goes as
  * a receive-pack result git reads, status 200: the sentence as `remote: airlock: …` lines and each
- * ref rejected (` ! [remote rejected] main -> main (airlock: rule …: reason)`).
+ * ref rejected (` ! [remote rejected] main -> main (airlock: RULE)`); a client that did not ask for
+ * report-status and a side band gets the 403.
  */
-export function gitPushRefusalAnswer(verdict: Verdict, prefix: BodyPrefix): DaemonAnswer {
-  const { contentType, body } = gitPushRefusal(prefix, [`rule ${verdict.ruleId}: ${verdict.reason}`, `action ${verdict.actionId}`]);
-  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-store', 'x-airlock-decision': 'deny' }, body };
+export function gitPushRefusalAnswer(verdict: Verdict, prefix: BodyPrefix, refs: readonly string[], headers: HeaderList): DaemonAnswer {
+  const framed = gitPushRefusal(prefix.bytes, refs, verdict.ruleId, [verdict.reason, `rule ${verdict.ruleId}, action ${verdict.actionId}`]);
+  if (!framed) return policyRefusal(verdict, headers);
+  return { status: 200, headers: { 'content-type': framed.contentType, 'cache-control': 'no-store', 'x-airlock-decision': 'deny' }, body: framed.body };
 }
 
 /** No valid session token: 401 with the challenge git needs before it sends credentials. */
