@@ -275,6 +275,10 @@ describe('airlock kubeconfig', () => {
     const missing = await runCli(h.home, ['kubeconfig', '--session', h.sessionId, '--out', out]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /AIRLOCK_SESSION_TOKEN/);
+    const other = await h.newSession('someone-else');
+    const forged = await runCli(h.home, ['kubeconfig', '--session', h.sessionId, '--out', out], { AIRLOCK_SESSION_TOKEN: other.token });
+    assert.notEqual(forged.code, 0, 'another session\'s token does not make this session\'s kubeconfig');
+    assert.match(forged.stderr, /not agent session/);
     const r = await runCli(h.home, ['kubeconfig', '--session', h.sessionId, '--out', out], { AIRLOCK_SESSION_TOKEN: h.token });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), out);

@@ -15,7 +15,7 @@ import { headerListOf } from '../http/headers.js';
 import { rawAnswer } from '../http/refusal.js';
 import { runK8sExchange } from './exchange.js';
 import { asK8sStatus, k8sStatus } from './status.js';
-import { handleK8sUpgrade } from './upgrade.js';
+import { handleK8sUpgrade } from './streams/index.js';
 import { k8sUpstream } from './upstream.js';
 
 /** Header fields in one request, at most (as the HTTP listener: Apache's LimitRequestFields order). */
