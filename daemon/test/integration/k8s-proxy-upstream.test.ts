@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import YAML from 'yaml';
@@ -204,6 +207,49 @@ describe('kubernetes proxy: upstream trouble', () => {
       await h.stop();
       rmSync(script, { force: true });
       rmSync(`${script}.runs`, { force: true });
+    }
+  });
+
+  test('a kubeconfig user with a client certificate: the daemon presents it on the upstream TLS connection', async () => {
+    // a TLS front that asks for a client certificate and notes its fingerprint, then relays to the fake
+    // (the fake itself authenticates by bearer token only)
+    let front: tls.Server | undefined = undefined;
+    const seen: string[] = [];
+    const client = { certPem: '', keyPem: '', fingerprint: '' };
+    const ca = await makeTestCa('client-cert test CA');
+    const clientLeaf = await ca.leaf();
+    Object.assign(client, { certPem: clientLeaf.certPem, keyPem: clientLeaf.keyPem, fingerprint: new X509Certificate(clientLeaf.certPem).fingerprint256 });
+    const frontLeaf = await ca.leaf();
+    let relayTo = 0;
+    let fakeCa = '';
+    front = tls.createServer({ cert: frontLeaf.certPem, key: frontLeaf.keyPem, requestCert: true, rejectUnauthorized: false }, (socket) => {
+      const peer = socket.getPeerCertificate();
+      if (peer && peer.fingerprint256) seen.push(peer.fingerprint256);
+      const upstream = tls.connect({ host: '127.0.0.1', port: relayTo, ca: fakeCa, servername: 'localhost' });
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
+    const frontPort = (front.address() as AddressInfo).port;
+    const h2 = await startK8sProxy({
+      daemonKubeconfig: (fake) => {
+        relayTo = fake.port;
+        const doc = YAML.parse(kubeconfigText({ server: `https://127.0.0.1:${frontPort}`, caPem: ca.certPem, token: fake.token, context: 'cluster' })) as { users: Array<{ user: Record<string, unknown> }> };
+        doc.users[0]!.user['client-certificate-data'] = Buffer.from(client.certPem).toString('base64');
+        doc.users[0]!.user['client-key-data'] = Buffer.from(client.keyPem).toString('base64');
+        return YAML.stringify(doc);
+      },
+    });
+    fakeCa = h2.ca.certPem;
+    try {
+      const r = await h2.kubectl.run(['--context', 'staging', 'get', 'pods']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(seen.length > 0, 'the front saw TLS connections from the daemon');
+      for (const fingerprint of seen) assert.equal(fingerprint, client.fingerprint, 'each carried the kubeconfig\'s client certificate');
+    } finally {
+      await h2.stop();
+      await new Promise<void>((resolve) => front!.close(() => resolve()));
     }
   });
 
