@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { AirlockController } from './controller.js';
-import type { SshConfigResponse, TargetStatus } from '@airlock/shared';
+import type { KubeconfigResponse, SshConfigResponse, TargetStatus } from '@airlock/shared';
 import { DaemonRequestError, type DaemonClient } from './daemon/client.js';
-import { defaultPostgresTarget, httpEnvironment, httpTargets, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
+import { defaultPostgresTarget, httpEnvironment, httpTargets, kubernetesEnvironment, kubernetesTargets, postgresEnvironment, sshEnvironment, sshTargets } from './state/terminal-env.js';
 
 const SECRET_KEY = 'airlock.agentSession';
 
@@ -17,7 +17,8 @@ interface StoredSession {
  * per workspace (its token kept in SecretStorage), and environment variables for new terminals:
  * PG* and DATABASE_URL for the database target, AIRLOCK_SSH_CONFIG and GIT_SSH_COMMAND when the
  * daemon has SSH targets, HTTPS_PROXY / HTTP_PROXY / NO_PROXY when it has an egress target, and
- * AIRLOCK_<TARGET>_URL with AIRLOCK_TOKEN for its HTTP API targets.
+ * AIRLOCK_<TARGET>_URL with AIRLOCK_TOKEN for its HTTP API targets, KUBECONFIG when it has
+ * Kubernetes targets.
  */
 export class TerminalRouting implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
@@ -30,6 +31,10 @@ export class TerminalRouting implements vscode.Disposable {
   private remadeForSsh = false;
   private sshConfigKey?: string;
   private sshProblem?: string;
+  /** the kubeconfig last written for the workspace's session */
+  kubeconfig?: KubeconfigResponse;
+  private kubeconfigKey?: string;
+  private kubeProblem?: string;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -53,6 +58,8 @@ export class TerminalRouting implements vscode.Disposable {
     this.environment = {};
     this.sshConfig = undefined;
     this.sshConfigKey = undefined;
+    this.kubeconfig = undefined;
+    this.kubeconfigKey = undefined;
   }
 
   /**
@@ -97,7 +104,8 @@ export class TerminalRouting implements vscode.Disposable {
     const database = defaultPostgresTarget(targets, vscode.workspace.getConfiguration('airlock').get<string>('defaultTarget') || undefined);
     const ssh = sshTargets(targets);
     const routesHttp = httpTargets(targets).length > 0;
-    if (!database && ssh.length === 0 && !routesHttp) return;
+    const kube = kubernetesTargets(targets);
+    if (!database && ssh.length === 0 && !routesHttp && kube.length === 0) return;
     let session = await this.session();
     const env: Record<string, string> = {};
     const routes: string[] = [];
@@ -122,6 +130,14 @@ export class TerminalRouting implements vscode.Disposable {
       if (http.HTTPS_PROXY) routes.push('HTTP(S) clients through the egress proxy (`HTTPS_PROXY`; loopback is not proxied)');
       const apis = Object.keys(http).filter((k) => k.endsWith('_URL'));
       if (apis.length > 0) routes.push(`HTTP API targets at ${apis.map((k) => `\`$${k}\``).join(', ')} (\`Authorization: Bearer $AIRLOCK_TOKEN\`)`);
+    }
+    if (kube.length > 0) {
+      // after SSH: a session remade for its SSH key has a new token, which the kubeconfig carries
+      const kubeconfig = await this.writeKubeconfig(current.client, session, kube);
+      if (kubeconfig) {
+        Object.assign(env, kubernetesEnvironment(kubeconfig.path));
+        routes.push(`kubectl through ${kubeconfig.contexts.length === 1 ? 'context' : 'contexts'} ${kubeconfig.contexts.map((c) => `**${c}**`).join(', ')} (\`kubectl --context TARGET\`)`);
+      }
     }
     if (Object.keys(env).length === 0 || JSON.stringify(env) === JSON.stringify(this.environment)) return;
     collection.clear();
@@ -157,6 +173,30 @@ export class TerminalRouting implements vscode.Disposable {
       if (message !== this.sshProblem) void vscode.window.showWarningMessage(message);
       this.sshProblem = message;
       return { session };
+    }
+  }
+
+  /**
+   * The kubeconfig the daemon writes for the workspace's session (one context per Kubernetes
+   * target, the session's token, the daemon's CA). Written again only when the session or the
+   * targets change; a daemon that cannot write one (an older daemon, no listening target) turns
+   * Kubernetes routing off with one warning, and the other routes stay.
+   */
+  private async writeKubeconfig(client: DaemonClient, session: StoredSession, targets: readonly TargetStatus[]): Promise<KubeconfigResponse | undefined> {
+    const key = JSON.stringify([session.sessionId, targets.map((t) => [t.target.name, t.address])]);
+    if (this.kubeconfig && this.kubeconfigKey === key) return this.kubeconfig;
+    try {
+      this.kubeconfig = await client.kubeconfig({ sessionId: session.sessionId, token: session.token });
+      this.kubeconfigKey = key;
+      this.kubeProblem = undefined;
+      return this.kubeconfig;
+    } catch (err) {
+      this.kubeconfig = undefined;
+      this.kubeconfigKey = undefined;
+      const message = `Airlock: Kubernetes routing for this workspace's terminals is off: ${(err as Error).message}`;
+      if (message !== this.kubeProblem) void vscode.window.showWarningMessage(message);
+      this.kubeProblem = message;
+      return undefined;
     }
   }
 

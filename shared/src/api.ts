@@ -95,6 +95,32 @@ export const SshConfigResponse = z.object({
 });
 export type SshConfigResponse = z.infer<typeof SshConfigResponse>;
 
+/**
+ * POST /v1/kubeconfig: the daemon writes a kubeconfig for one agent session: one cluster, user and
+ * context per listening Kubernetes target (named after it), the server its listener over HTTPS
+ * trusted through the daemon's local CA, the user the session's token. The daemon keeps only a hash
+ * of a token, so the caller sends the token it holds; the daemon checks it is that session's. A
+ * terminal uses it with `KUBECONFIG=PATH kubectl --context TARGET ...`.
+ */
+export const KubeconfigRequest = z
+  .object({
+    /** agent session id (or its name, when one active session has it) */
+    sessionId: z.string().min(1).max(200),
+    /** the session's token, as the caller was given it when the session was made */
+    token: z.string().min(1).max(1_000),
+  })
+  .strict();
+export type KubeconfigRequest = z.input<typeof KubeconfigRequest>;
+export const KubeconfigResponse = z.object({
+  /** the kubeconfig file written (0600), under the data dir */
+  path: z.string(),
+  /** its contexts, one per listening Kubernetes target, named after the target */
+  contexts: z.array(z.string()),
+  /** the file's text */
+  config: z.string(),
+});
+export type KubeconfigResponse = z.infer<typeof KubeconfigResponse>;
+
 export const RecordingsResponse = z.object({ recordings: z.array(RecordingSummary) });
 export type RecordingsResponse = z.infer<typeof RecordingsResponse>;
 export const RecordsPage = z.object({

@@ -162,6 +162,13 @@ export const Target = z
      * link-local and metadata addresses are refused unless listed here by name or address.
      */
     allowHosts: z.array(EgressHostPattern).optional(),
+    /**
+     * Kubernetes: a kubeconfig file the upstream server, its CA and the user credential (client
+     * certificate, token or exec credential plugin) are read from, instead of upstream + credential.
+     */
+    kubeconfig: z.string().min(1).optional(),
+    /** Kubernetes: the kubeconfig context to use (default: its current-context) */
+    context: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((target, ctx) => {
@@ -175,18 +182,36 @@ export const Target = z
     onlyFor('plaintext', ['http']);
     onlyFor('graphqlPaths', ['http']);
     onlyFor('allowHosts', ['egress']);
+    onlyFor('kubeconfig', ['kubernetes']);
+    onlyFor('context', ['kubernetes']);
+    if (target.protocol === 'kubernetes') {
+      if (target.context !== undefined && target.kubeconfig === undefined) ctx.addIssue({ code: 'custom', path: ['context'], message: 'context names a context of the kubeconfig: set kubeconfig (--kubeconfig) too' });
+      if (target.kubeconfig !== undefined) {
+        if (target.upstream !== undefined || target.credential !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['kubeconfig'], message: 'a kubernetes target takes either a kubeconfig (server and credential read from it) or an upstream URL with a credential, not both' });
+        }
+        return;
+      }
+      if (target.upstream !== undefined && target.credential === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a kubernetes target with an upstream URL needs a token: credential.env or credential.file (--token-env / --token-file), or use --kubeconfig' });
+      }
+      if (target.credential && 'agentSocket' in target.credential) {
+        ctx.addIssue({ code: 'custom', path: ['credential'], message: 'a kubernetes target takes credential.env or credential.file (a bearer token)' });
+      }
+    }
     if (target.protocol === 'egress') {
       if (target.upstream !== undefined) ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'an egress target has no upstream: it forwards to the hosts policy lets agents reach' });
       if (target.credential !== undefined) ctx.addIssue({ code: 'custom', path: ['credential'], message: 'an egress target injects no credential' });
       return;
     }
     if (target.upstream === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['upstream'], message: `a ${target.protocol} target needs an upstream URL` });
+      ctx.addIssue({ code: 'custom', path: ['upstream'], message: target.protocol === 'kubernetes' ? 'a kubernetes target needs a kubeconfig (--kubeconfig) or an upstream URL (--upstream https://HOST:6443)' : `a ${target.protocol} target needs an upstream URL` });
       return;
     }
     const url = new URL(target.upstream);
     const scheme = url.protocol.replace(/:$/, '');
-    const expected: Record<string, string[]> = { postgres: ['postgres', 'postgresql'], ssh: ['ssh'], kubernetes: ['https', 'http'], http: ['https', 'http'] };
+    // a kubernetes upstream is always https: its TLS identity is verified before the credential goes
+    const expected: Record<string, string[]> = { postgres: ['postgres', 'postgresql'], ssh: ['ssh'], kubernetes: ['https'], http: ['https', 'http'] };
     if (!(expected[target.protocol] ?? []).includes(scheme)) {
       ctx.addIssue({ code: 'custom', path: ['upstream'], message: `a ${target.protocol} target's upstream URL starts with ${(expected[target.protocol] ?? []).map((s) => `${s}://`).join(' or ')}, not ${scheme}://` });
     }
@@ -220,7 +245,8 @@ export function upstreamUrlOf(target: Pick<Target, 'name' | 'protocol' | 'upstre
 }
 
 /** Where a target goes, in words for lists: its upstream URL, or for egress what decides. */
-export function describeUpstream(target: Pick<Target, 'upstream'>): string {
+export function describeUpstream(target: Pick<Target, 'upstream'> & Partial<Pick<Target, 'kubeconfig' | 'context'>>): string {
+  if (target.upstream === undefined && target.kubeconfig !== undefined) return `kubeconfig ${target.kubeconfig}${target.context ? ` (context ${target.context})` : ''}`;
   return target.upstream ?? 'any host policy allows (egress)';
 }
 

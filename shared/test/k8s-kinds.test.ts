@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACTION_KINDS } from '../src/index.js';
+import { ACTION_KINDS, parseActionDetail } from '../src/index.js';
 import {
   K8sExecDetail,
   K8sExecResultDetail,
@@ -92,8 +92,16 @@ describe('Kubernetes action details (k8s.request, k8s.exec, k8s.portforward) and
     assert.equal(K8sExecResultDetail.safeParse({ bytesIn: 0, bytesOut: 0, closedBy: 'kubelet' }).success, false);
   });
 
-  test('the Kubernetes kinds are not in ACTION_KINDS yet (they join when the proxy lands, with the extension renderers)', () => {
-    assert.equal(Object.prototype.hasOwnProperty.call(ACTION_KINDS, 'k8s.request'), false);
-    assert.equal(Object.prototype.hasOwnProperty.call(ACTION_KINDS, 'k8s.exec'), false);
+  test('the Kubernetes kinds are in ACTION_KINDS with these schemas, so a recorded k8s action parses typed', () => {
+    assert.equal(ACTION_KINDS['k8s.request'].detail, K8sRequestDetail);
+    assert.equal(ACTION_KINDS['k8s.request'].result, K8sResponseResultDetail);
+    assert.equal(ACTION_KINDS['k8s.exec'].detail, K8sExecDetail);
+    assert.equal(ACTION_KINDS['k8s.exec'].result, K8sExecResultDetail);
+    assert.equal(ACTION_KINDS['k8s.portforward'].detail, K8sPortForwardDetail);
+    assert.equal(ACTION_KINDS['k8s.portforward'].result, K8sPortForwardResultDetail);
+    const parsed = parseActionDetail({ kind: 'k8s.request', detail: deleteRequest });
+    assert.equal(parsed.kind, 'k8s.request');
+    // a k8s.exec detail recorded under k8s.request is not silently typed as one
+    assert.equal(parseActionDetail({ kind: 'k8s.request', detail: { connectionId: 'c', operation: 'exec', pod: 'p', namespace: 'n', stdin: false, tty: false, path: '/x' } }).kind, 'other');
   });
 });

@@ -71,6 +71,37 @@ const CASES: Record<string, { valid: Record<string, unknown>; invalid: Record<st
     invalid: { via: 'api', connectionId: 'conn_3', method: 'GET', url: '/ws', host: 'h', path: '/ws', headers: {}, protocols: 'chat' },
     problem: /protocols/,
   },
+  'k8s.request': {
+    valid: {
+      connectionId: 'conn_4',
+      method: 'DELETE',
+      verb: 'delete',
+      apiGroup: 'apps',
+      apiVersion: 'v1',
+      resource: 'deployments',
+      subresource: '',
+      namespace: 'prod',
+      name: 'api',
+      path: '/apis/apps/v1/namespaces/prod/deployments/api',
+      query: [['dryRun', 'All']],
+      dryRun: true,
+      impersonate: ['user:alice'],
+      body: { text: '{"kind":"DeleteOptions","dryRun":["All"]}', bytes: 40, contentType: 'application/json', treatment: 'json' },
+      bodyKind: 'DeleteOptions',
+    },
+    invalid: { connectionId: 'conn_4', method: 'DELETE', verb: 'delete', apiGroup: 'apps', apiVersion: 'v1', resource: 'deployments', path: '/x', dryRun: 'All' },
+    problem: /dryRun/,
+  },
+  'k8s.exec': {
+    valid: { connectionId: 'conn_5', operation: 'exec', pod: 'web-1', namespace: 'default', container: 'app', command: ['sh', '-c', 'ls /'], stdin: true, stdout: true, stderr: true, tty: true, protocol: 'v5.channel.k8s.io', path: '/api/v1/namespaces/default/pods/web-1/exec' },
+    invalid: { connectionId: 'conn_5', operation: 'exec', pod: 'web-1', namespace: 'default', command: 'sh -c "ls /"', stdin: false, tty: false, path: '/x' },
+    problem: /command/,
+  },
+  'k8s.portforward': {
+    valid: { connectionId: 'conn_6', pod: 'db-0', namespace: 'data', ports: ['5432'], protocol: 'v2.portforward.k8s.io', path: '/api/v1/namespaces/data/pods/db-0/portforward' },
+    invalid: { connectionId: 'conn_6', pod: 'db-0', namespace: 'data', ports: [5432], path: '/x' },
+    problem: /ports/,
+  },
 };
 
 describe('typed action details: one schema per kind, parsed once', () => {
@@ -106,8 +137,8 @@ describe('typed action details: one schema per kind, parsed once', () => {
 
   test('an unknown kind (a newer daemon, or a protocol still to come) is "other" without a problem', () => {
     const detail = { method: 'DELETE', path: '/api/v1/namespaces/prod/pods/web-1' };
-    const parsed = parseActionDetail({ kind: 'k8s.request', detail });
-    assert.deepEqual(parsed, { kind: 'other', actionKind: 'k8s.request', detail });
+    const parsed = parseActionDetail({ kind: 'nfs.request', detail });
+    assert.deepEqual(parsed, { kind: 'other', actionKind: 'nfs.request', detail });
     // a name that only looks like a registry key (an Object.prototype property) is not one
     assert.equal(parseActionDetail({ kind: 'constructor', detail: {} }).kind, 'other');
   });

@@ -14,6 +14,7 @@ import { registerApprovals } from './commands/approvals.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerSshConfig } from './commands/ssh-config.js';
+import { registerKubeconfig } from './commands/kubeconfig.js';
 
 const program = new Command('airlock')
   .description('Airlock: a control point between AI coding agents and the systems they touch')
@@ -36,6 +37,7 @@ registerApprovals(program, ctx);
 registerPolicy(program, ctx);
 registerRecordings(program, ctx);
 registerSshConfig(program, ctx);
+registerKubeconfig(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
@@ -18,6 +19,7 @@ import {
   type Target,
   type TargetStatus,
   type SshConfigResponse,
+  type KubeconfigResponse,
 } from '@airlock/shared';
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
@@ -31,6 +33,8 @@ import { ApprovalBroker } from '../approvals/broker.js';
 import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending-file.js';
 import { AgentSessionStore } from '../sessions/store.js';
 import { loadOrCreateHostKey, type HostKey } from '../sessions/ssh-identity.js';
+import { loadOrCreateLocalCa, type LocalCa } from '../config/local-ca.js';
+import { listenerServer, renderKubeconfig } from '../sessions/kubeconfig.js';
 import { writeSshConfig } from '../sessions/ssh-config.js';
 import { EventBus } from '../events/bus.js';
 import { ActionPipeline } from '../pipeline/pipeline.js';
@@ -78,6 +82,7 @@ export class Daemon implements ControlPlane {
   private pendingFile!: PendingApprovalsFile;
   private sessions!: AgentSessionStore;
   private sshHostKey!: HostKey;
+  private localCa!: LocalCa;
   private pipeline!: ActionPipeline;
   private listeners!: ListenerManager;
   private api?: { port: number; close(): Promise<void> };
@@ -171,6 +176,8 @@ export class Daemon implements ControlPlane {
     await this.sessions.load();
     // made once and kept: agents' ssh configs pin it
     this.sshHostKey = await loadOrCreateHostKey(paths);
+    // made once and kept: agents' kubeconfigs trust it (certificate-authority-data)
+    this.localCa = await loadOrCreateLocalCa(paths);
 
     this.recorder = new Recorder({
       dir: paths.recordings,
@@ -211,7 +218,16 @@ export class Daemon implements ControlPlane {
     this.pipeline = new ActionPipeline({ policy: this.policy, broker: this.broker, recorder: this.recorder, bus: this.bus });
     this.listeners = new ListenerManager(
       this.options.proxies ?? {},
-      { pipeline: this.pipeline, sessions: this.sessions, masking: (target) => this.maskerFor(target), logger: this.logger, clock: systemClock, sshHostKey: () => this.sshHostKey, daemonPorts: () => this.ownPorts() },
+      {
+        pipeline: this.pipeline,
+        sessions: this.sessions,
+        masking: (target) => this.maskerFor(target),
+        logger: this.logger,
+        clock: systemClock,
+        sshHostKey: () => this.sshHostKey,
+        daemonPorts: () => this.ownPorts(),
+        localCa: () => this.localCa,
+      },
       { limits: this.config.limits, recording: { resultRows: this.config.recording.resultRows, resultBytes: this.config.recording.resultBytes } },
     );
     await this.listeners.reconcile(this.config.targets);
@@ -341,6 +357,27 @@ export class Daemon implements ControlPlane {
       throw new HttpError(409, `agent session "${session.name}" (${session.id}) has no SSH key (it was made before agent sessions had them): create a new one with "airlock session new"`);
     }
     return writeSshConfig({ paths: this.paths, session, identityFile, hostKey: this.sshHostKey, targets: this.listeners.statuses() });
+  }
+
+  /** Writes the kubeconfig of one agent session (see KubeconfigRequest): its token must be that session's. */
+  async kubeconfig(request: { sessionId: string; token: string }): Promise<KubeconfigResponse> {
+    const session = this.sessions.get(request.sessionId);
+    if (!session) throw new HttpError(404, `no agent session "${request.sessionId}" (give its id, or the name of one active session)`);
+    const state = this.sessions.check(session.id);
+    if (!state.ok) throw new HttpError(409, `${state.message}: create a new one with "airlock session new"`);
+    const login = this.sessions.authenticate(request.token);
+    if (!login.ok || login.session.id !== session.id) throw new HttpError(403, `the token given is not agent session "${session.name}"'s`);
+    const clusters = this.listeners
+      .statuses()
+      .filter((s) => s.target.protocol === 'kubernetes' && s.state === 'listening')
+      .flatMap((s) => {
+        const server = listenerServer(s);
+        return server ? [{ name: s.target.name, server }] : [];
+      });
+    const config = renderKubeconfig({ session, token: request.token, caPem: this.localCa.certPem, clusters });
+    const file = path.join(this.paths.home, 'kube', `${session.id}.kubeconfig`);
+    await writeFileAtomic(file, config, 0o600);
+    return { path: file, contexts: clusters.map((c) => c.name), config };
   }
 
   listSessions() {

@@ -18,8 +18,9 @@ const DEFAULT_POLICY_YAML = `# Airlock policy, version 1.
 #
 # Of the rules that match an action the first deny wins, else the first review, else the first
 # allow; when none matches, \`default\` decides. \`class\` is protocol-neutral: read, write, ddl,
-# privileged or unknown. An action whose class is unknown is never allowed unless an allow rule
-# names "unknown" in its attributes.class condition; a default of allow holds it for review.
+# privileged or unknown; Kubernetes adds exec (a stream into a container). An action whose class
+# is unknown is never allowed unless an allow rule names "unknown" in its attributes.class
+# condition; a default of allow holds it for review.
 # A review waits for a human for the rule's \`timeout\` (or the configured default), then is denied.
 version: 1
 default: review
@@ -56,6 +57,13 @@ rules:
       protocols: egress
       attributes:
         destination: public
+  - id: k8s-exec-review
+    description: a command run in a Kubernetes container (exec, attach, port-forward, proxy) waits for a human; the session is recorded
+    decision: review
+    match:
+      protocols: kubernetes
+      attributes:
+        class: exec
   - id: ddl-review
     description: schema changes wait for a human
     decision: review

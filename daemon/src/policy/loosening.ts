@@ -336,6 +336,7 @@ function compareTarget(before: Target, after: Target, oldLimits: Limits, newLimi
   }
   compareHostKeyPins(before, after, subject, add);
   compareHttpSettings(before, after, subject, add);
+  compareKubeconfig(before, after, subject, add);
   if (before.catalog !== false && after.catalog === false) add('loosening', subject, 'catalog reads switched off: calls are judged by their text alone and column rules by output names');
   else if (before.catalog === false && after.catalog !== false) add('tightening', subject, 'catalog reads switched on');
 
@@ -428,12 +429,21 @@ function compareHttpSettings(before: Target, after: Target, subject: string, add
   if (removed.length > 0) add('tightening', subject, `egress to ${removed.join(', ')} is asked for again`);
 }
 
+/**
+ * A Kubernetes target's kubeconfig and context name the cluster and the credential the daemon uses:
+ * another file or context may be another cluster or a stronger identity, so any change is loosening.
+ */
+function compareKubeconfig(before: Target, after: Target, subject: string, add: Add): void {
+  if (before.kubeconfig !== after.kubeconfig) add('loosening', subject, `kubeconfig changed from ${before.kubeconfig ?? '(none)'} to ${after.kubeconfig ?? '(none)'}: possibly another cluster or credential`);
+  if (before.context !== after.context) add('loosening', subject, `kubeconfig context changed from ${before.context ?? '(current-context)'} to ${after.context ?? '(current-context)'}: possibly another cluster or credential`);
+}
+
 function pinText(t: Target): string {
   return [t.hostKey, t.knownHosts !== undefined ? `known_hosts ${t.knownHosts}` : undefined].filter((x) => x !== undefined).join(', ');
 }
 
 /** Target fields judged above; a field this list does not name is judged loosening when it changes (fail closed). */
-const JUDGED_TARGET_FIELDS = new Set(['name', 'protocol', 'upstream', 'listen', 'credential', 'catalog', 'limits', 'hostKey', 'knownHosts', 'auth', 'caFile', 'plaintext', 'graphqlPaths', 'allowHosts']);
+const JUDGED_TARGET_FIELDS = new Set(['name', 'protocol', 'upstream', 'listen', 'credential', 'catalog', 'limits', 'hostKey', 'knownHosts', 'auth', 'caFile', 'plaintext', 'graphqlPaths', 'allowHosts', 'kubeconfig', 'context']);
 
 function compareUnjudgedFields(before: Target, after: Target, subject: string, add: Add): void {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);

@@ -5,6 +5,7 @@ import type { Masker } from '../masking/index.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/time.js';
 import type { HostKey } from '../sessions/ssh-identity.js';
+import type { LocalCa } from '../config/local-ca.js';
 import { resolveLimits, type TargetLimits } from './limits.js';
 import { TargetConfigError } from './target-config-error.js';
 import { ConnectionLimiter } from './connection-limits.js';
@@ -27,6 +28,11 @@ export interface ProxyServices {
    * when asked: the egress proxy refuses to tunnel to them. Absent where no daemon runs (unit tests).
    */
   daemonPorts?: () => readonly number[];
+  /**
+   * The daemon's local CA (persistent, in <data dir>/ca): Kubernetes listeners serve a leaf it signs,
+   * and the kubeconfigs of `airlock kubeconfig` trust it. Absent where no daemon made one.
+   */
+  localCa?: () => LocalCa;
 }
 
 /** What a protocol adapter gets for one target: the core's services, scoped, and the target's limits. */

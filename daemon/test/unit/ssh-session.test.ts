@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { MaskingPolicy, SshExecDetail, SshForwardDetail, SshRequestDetail, SshShellDetail, parseActionDetail } from '@airlock/shared';
 import { EchoGuard, SshSession, type SshSessionDeps } from '../../src/proxies/ssh/session.js';
-import { AsciicastWriter } from '../../src/proxies/ssh/asciicast.js';
+import { AsciicastWriter } from '../../src/recording/asciicast.js';
 import { checkHostKey, fingerprintOf, keyTypeOf } from '../../src/proxies/ssh/host-key.js';
-import { MaskedOutput, incompleteEscapeStart, incompleteUtf8Tail } from '../../src/proxies/ssh/output.js';
+import { MaskedOutput, incompleteEscapeStart, incompleteUtf8Tail } from '../../src/masking/terminal-output.js';
 import { MaskReportBuilder, compileMasking } from '../../src/masking/index.js';
 import { classifyShell, initShellClassifier, shellActionSummary, shellAttributes } from '../../src/classify/shell/index.js';
 

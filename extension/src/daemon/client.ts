@@ -6,6 +6,7 @@ import {
   ApprovalResponse,
   ApprovalsResponse,
   CreateAgentSessionResponse,
+  KubeconfigResponse,
   PendingPolicyChangeResponse,
   PolicyChangeApplied,
   PolicyResponse,
@@ -21,6 +22,7 @@ import {
   type CreateAgentSessionRequest,
   type DaemonInfo,
   type DenyRequest,
+  type KubeconfigRequest,
   type SshConfigRequest,
 } from '@airlock/shared';
 
@@ -70,6 +72,9 @@ export class DaemonClient {
   /** The daemon writes an ssh config for the agent session (under its data dir) and says where, and which Host aliases it has. */
   sshConfig(body: SshConfigRequest) {
     return this.call('POST', '/v1/ssh-config', body, SshConfigResponse);
+  }
+  kubeconfig(body: KubeconfigRequest) {
+    return this.call('POST', '/v1/kubeconfig', body, KubeconfigResponse);
   }
   recordings() {
     return this.call('GET', '/v1/sessions', undefined, RecordingsResponse);

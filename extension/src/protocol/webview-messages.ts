@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Action, Approval, ApprovalScope, AttributeValue, HttpResponseResultDetail, HttpTunnelResultDetail, MaskReport, ParsedActionDetailSchema, PgResultDetail, Protocol, Risk, SshSessionResultDetail, SshSftpResultDetail, VerifyResult } from '@airlock/shared';
+import { Action, Approval, ApprovalScope, AttributeValue, HttpResponseResultDetail, HttpTunnelResultDetail, K8sExecResultDetail, K8sPortForwardResultDetail, K8sResponseResultDetail, MaskReport, ParsedActionDetailSchema, PgResultDetail, Protocol, Risk, SshSessionResultDetail, SshSftpResultDetail, VerifyResult } from '@airlock/shared';
 
 /**
  * The one message protocol between the extension host and Airlock's webviews. Both sides import
@@ -37,6 +37,12 @@ export const TimelineResult = z.object({
   http: HttpResponseResultDetail.optional(),
   /** http.connect / http.websocket: the tunnel's bytes each way */
   tunnel: HttpTunnelResultDetail.optional(),
+  /** k8s.request: the status, the response object's kind and count, its body (masked) */
+  k8s: K8sResponseResultDetail.optional(),
+  /** k8s.exec: how the command ended (its output plays in the terminal lane) */
+  k8sExec: K8sExecResultDetail.omit({ asciicast: true }).optional(),
+  /** k8s.portforward: bytes per port */
+  k8sPortForward: K8sPortForwardResultDetail.optional(),
 });
 export type TimelineResult = z.infer<typeof TimelineResult>;
 

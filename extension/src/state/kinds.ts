@@ -14,6 +14,7 @@ import {
   type SqlStatementClass,
 } from '@airlock/shared';
 import { connectLine, hostPort, httpRequestLine, shortOid, websocketLine } from './http-views.js';
+import { k8sExecLine, k8sPortForwardLine, k8sRequestLine } from './k8s.js';
 
 /**
  * How each action kind reads to a person, from its detail as the shared schemas type it (STYLE.md
@@ -73,6 +74,9 @@ const LONG_HEADLINES: KindMap<(max: number) => string> = {
   'http.request': (p) => (max) => oneLine(httpRequestLine(p.detail), max),
   'http.connect': (p) => (max) => oneLine(connectLine(p.detail), max),
   'http.websocket': (p) => (max) => oneLine(websocketLine(p.detail), max),
+  'k8s.request': (p, a) => (max) => oneLine(k8sRequestLine(p.detail, a.attributes), max),
+  'k8s.exec': (p) => (max) => oneLine(k8sExecLine(p.detail), max),
+  'k8s.portforward': (p) => (max) => oneLine(k8sPortForwardLine(p.detail), max),
   other: (_p, a) => (max) => oneLine(a.summary, max),
 };
 
@@ -97,6 +101,9 @@ const HEADLINE_FROM_DETAIL: KindMap<boolean> = {
   'http.request': () => true,
   'http.connect': () => true,
   'http.websocket': () => true,
+  'k8s.request': () => false,
+  'k8s.exec': () => false,
+  'k8s.portforward': () => false,
   other: () => false,
 };
 
@@ -120,6 +127,16 @@ const TOOLTIP_LINES: KindMap<string[]> = {
   'http.request': (p) => httpTooltip(p.detail),
   'http.connect': (p) => [`tunnel to ${hostPort(p.detail.host, p.detail.port)} (${p.detail.destination}); TLS inside is not intercepted`, ...(p.detail.addresses.length > 0 ? [`resolved to ${p.detail.addresses.map(oneLineText).join(', ')}`] : [])],
   'http.websocket': (p) => [...httpTooltip(p.detail), 'WebSocket: frames are not inspected, only counted'],
+  'k8s.request': (p) => [
+    oneLine(`${p.detail.method} ${p.detail.path}`, 500),
+    ...(p.detail.dryRun ? ['server-side dry run: nothing is changed'] : []),
+    ...(p.detail.impersonate.length > 0 ? [`asked to impersonate ${p.detail.impersonate.map((x) => oneLineText(x)).join(', ')} (headers removed)`] : []),
+  ],
+  'k8s.exec': (p) => [
+    `${p.detail.operation} in pod ${oneLineText(p.detail.namespace)}/${oneLineText(p.detail.pod)}${p.detail.container !== undefined ? ` container ${oneLineText(p.detail.container)}` : ''}`,
+    `${p.detail.stdin ? 'stdin' : 'no stdin'}, ${p.detail.tty ? 'tty' : 'no tty'}: the session is recorded as a terminal clip`,
+  ],
+  'k8s.portforward': (p) => [`ports ${p.detail.ports.map((x) => oneLineText(x)).join(', ')}: bytes are counted, content is not kept`],
   other: (p) => (p.problem ? [p.problem] : []),
 };
 
@@ -139,6 +156,9 @@ const KIND_ICONS: KindMap<string | undefined> = {
   'http.request': (p) => (p.detail.git ? 'git-commit' : p.detail.graphql ? 'symbol-namespace' : undefined),
   'http.connect': () => 'arrow-swap',
   'http.websocket': () => 'radio-tower',
+  'k8s.request': () => undefined,
+  'k8s.exec': () => 'terminal',
+  'k8s.portforward': () => 'plug',
   other: () => undefined,
 };
 
@@ -373,6 +393,9 @@ const MAIN_TEXT: KindMap<string> = {
   'http.request': (p) => `${p.detail.method} ${p.detail.url}`,
   'http.connect': (p) => connectLine(p.detail),
   'http.websocket': (p) => `WebSocket ${p.detail.method} ${p.detail.url}`,
+  'k8s.request': (p, a) => k8sRequestLine(p.detail, a.attributes),
+  'k8s.exec': (p) => k8sExecLine(p.detail),
+  'k8s.portforward': (p) => k8sPortForwardLine(p.detail),
   other: (_p, a) => a.summary,
 };
 

@@ -36,6 +36,7 @@ export function maskedResultFromEntry(action: Action, entry: TimelineEntry | und
     const note = http && !http.body ? 'The response had no body.' : http?.body?.treatment === 'binary' ? 'A binary body: it passed unmasked and is not recorded.' : undefined;
     return { action, outcome, result: entry.result, ...(note ? { note } : {}) };
   }
+  if (entry.result.k8s || entry.result.k8sExec || entry.result.k8sPortForward) return { action, outcome, result: entry.result };
   const note = !sample || sample.rows.length === 0 ? (entry.result.error ? undefined : 'The result had no rows.') : sample.truncated ? `The first ${sample.rows.length} of ${entry.result.rowCount ?? 'more'} rows were recorded.` : undefined;
   return { action, outcome, result: entry.result, ...(note ? { note } : {}) };
 }

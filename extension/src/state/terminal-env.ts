@@ -4,7 +4,7 @@ import { isLoopbackHostName, upstreamUrlOf } from '@airlock/shared';
 /**
  * The variables that route a terminal's database clients through the daemon: libpq's PG* and a
  * DATABASE_URL for drivers, pointing at the target's listener with the agent session's token as the
- * password. The design leaves room for KUBECONFIG, SSH config and HTTP proxy variables per protocol.
+ * password. SSH, HTTP (API targets and the egress proxy) and Kubernetes routing follow below.
  */
 export function postgresEnvironment(target: TargetStatus, token: string, user = 'agent'): Record<string, string> | undefined {
   if (target.target.protocol !== 'postgres' || target.state !== 'listening' || !target.address) return undefined;
@@ -114,4 +114,20 @@ export function httpEnvironment(targets: readonly TargetStatus[], token: string,
   }
   if (api.length > 0 || egress) env.AIRLOCK_TOKEN = token;
   return env;
+}
+
+/** Kubernetes targets the daemon is listening for: what turns KUBECONFIG routing on. */
+export function kubernetesTargets(targets: readonly TargetStatus[]): TargetStatus[] {
+  return targets.filter((t) => t.target.protocol === 'kubernetes' && t.state === 'listening');
+}
+
+/**
+ * The variable that routes a terminal's kubectl (and client libraries, which read the same file)
+ * through the daemon: the kubeconfig the daemon wrote for the workspace's agent session, one
+ * context per Kubernetes target, its current context the first. The user's own kubeconfig is not
+ * touched: a terminal opened before routing, or with KUBECONFIG unset, still reaches the clusters
+ * directly with the user's credentials.
+ */
+export function kubernetesEnvironment(kubeconfigPath: string): Record<string, string> {
+  return { KUBECONFIG: kubeconfigPath };
 }

@@ -86,7 +86,7 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
       case 'result': {
         const entry = byAction.get(record.actionId);
         if (!entry) break;
-        // typed by the action's kind: a SQL result's masked rows, an SSH session's exit and terminal output, an sftp transfer, an HTTP response, a tunnel's bytes
+        // typed by the action's kind: a SQL result's masked rows, an SSH session's or a kubectl exec's exit and terminal output, an sftp transfer, an HTTP or Kubernetes response, a tunnel's bytes
         const parsed = parseResultDetail(entry.kind, record.detail);
         // what the pipeline adds to any result, whatever its kind
         const report = MaskReport.safeParse(record.detail.maskReport);
@@ -117,6 +117,15 @@ export function buildTimeline(records: readonly RecordingRecord[], idleLimitMs =
         } else if (parsed.kind === 'ssh.sftp') entry.result.sftp = parsed.detail;
         else if (parsed.kind === 'http.request') entry.result.http = parsed.detail;
         else if (parsed.kind === 'http.connect' || parsed.kind === 'http.websocket') entry.result.tunnel = parsed.detail;
+        else if (parsed.kind === 'k8s.request') entry.result.k8s = parsed.detail;
+        else if (parsed.kind === 'k8s.exec') {
+          // a kubectl exec plays in the terminal lane like an SSH session: the same clip, its exit from the error channel
+          const { asciicast, ...ended } = parsed.detail;
+          entry.result.k8sExec = ended;
+          if (asciicast !== undefined) {
+            timeline.terminals.push({ actionId: entry.actionId, t: entry.t, duration: terminalDuration(asciicast), cast: asciicast, truncated: ended.asciicastCut !== undefined, exitStatus: ended.exitCode ?? null });
+          }
+        } else if (parsed.kind === 'k8s.portforward') entry.result.k8sPortForward = parsed.detail;
         break;
       }
       case 'note':

@@ -5,6 +5,7 @@ import { HostChannel, pageRoot } from './host.js';
 import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
 import { httpResultView } from './http-result.js';
 import { actionHeadline } from '../state/view-models.js';
+import { k8sResponse } from './k8s-response.js';
 
 const root = pageRoot();
 let state: MaskedResultState | undefined;
@@ -46,6 +47,7 @@ function draw(): void {
       ${result?.error ? html`<div class="banner error">${result.error}</div>` : nothing}
       ${result?.sample && result.sample.rows.length > 0 ? html`<section id="result">${maskedTable(result.sample)}</section>` : nothing}
       ${result && (result.http || result.tunnel) ? html`<section id="result">${httpResultView(result, 'result')}</section>` : nothing}
+      ${result?.k8s ? k8sResponse(result.k8s) : nothing}
       ${note ? html`<p class="muted" id="note">${note}</p>` : nothing}
     `,
     root,

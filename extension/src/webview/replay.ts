@@ -5,6 +5,7 @@ import { formatBytes, type Protocol } from '@airlock/shared';
 import type { ReplayState, TimelineEntry, TimelineResult } from '../protocol/webview-messages.js';
 import { HostChannel, pageRoot } from './host.js';
 import { detectorBadges, errorBanner, loading, maskedTable, protocolIcon } from './components.js';
+import { k8sResponse } from './k8s-response.js';
 import { clock, visibleRange } from './models.js';
 import { detailView } from './kinds/index.js';
 import { TerminalLane } from './terminal-lane.js';
@@ -307,6 +308,10 @@ function details(e: TimelineEntry | undefined): TemplateResult {
         : nothing}
       ${e.result?.session ? html`<div><span class="fact-label">Exit</span> <span class="fact" id="detail-exit">${sessionEnd(e.result.session)}</span></div>` : nothing}
       ${e.result?.sftp ? html`<div><span class="fact-label">Transfer</span> <span class="fact" id="detail-sftp">${sftpResult(e.result.sftp)}</span></div>` : nothing}
+      ${e.result?.k8sExec ? html`<div><span class="fact-label">Exit</span> <span class="fact" id="detail-exit">${k8sExecEnd(e.result.k8sExec)}</span></div>` : nothing}
+      ${e.result?.k8sPortForward
+        ? html`<div><span class="fact-label">Forwarded</span> <span class="fact" id="detail-portforward">${e.result.k8sPortForward.ports.map((p) => `${p.port}: ${formatBytes(p.bytesUp)} up, ${formatBytes(p.bytesDown)} down`).join(' · ') || 'no bytes'}</span></div>`
+        : nothing}
     </div>
     ${e.result
       ? html`<section>
@@ -315,7 +320,8 @@ function details(e: TimelineEntry | undefined): TemplateResult {
           ${e.result.sample && e.result.sample.rows.length > 0 ? maskedTable(e.result.sample) : nothing}
           ${httpResultView(e.result, 'detail')}
           ${e.result.sample?.truncated ? html`<p class="muted">The first ${e.result.sample.rows.length} of ${e.result.rowCount ?? 'more'} rows were recorded.</p>` : nothing}
-          ${e.result.sample || e.result.http
+          ${e.result.k8s ? k8sResponse(e.result.k8s) : nothing}
+          ${e.result.sample || e.result.http || e.result.k8s
             ? html`<vscode-button secondary class="small" id="open-result" @click=${() => channel.send({ type: 'openResult', actionId: e.actionId })}>Open in the masked-data view</vscode-button>`
             : nothing}
         </section>`
@@ -327,6 +333,12 @@ function details(e: TimelineEntry | undefined): TemplateResult {
 function sessionEnd(s: NonNullable<TimelineResult['session']>): string {
   const end = s.exitSignal ? `killed by ${s.exitSignal}` : s.exitStatus === null ? 'no exit status' : `exit ${s.exitStatus}`;
   return `${end} · ${formatBytes(s.bytesOut)} out, ${formatBytes(s.bytesIn)} in${s.truncated ? ' · recording cut at the limit' : ''}`;
+}
+
+/** "exit 0 · 12 bytes out, 0 bytes in", with the error channel's message when it failed. */
+function k8sExecEnd(r: NonNullable<TimelineResult['k8sExec']>): string {
+  const end = r.exitCode === undefined ? 'no exit status' : `exit ${r.exitCode}`;
+  return `${end}${r.error ? ` (${r.error})` : ''} · ${formatBytes(r.bytesOut + r.bytesErr)} out, ${formatBytes(r.bytesIn)} in${r.asciicastCut ? ' · recording cut at the limit' : ''}`;
 }
 
 function sftpResult(r: NonNullable<TimelineResult['sftp']>): string {

@@ -119,14 +119,14 @@ describe('per-kind view models', () => {
     assert.match(view.problem!, /ssh\.exec detail does not match its schema \(command:/);
     assert.deepEqual(view.fields.find(([k]) => k === 'command'), ['command', '7']);
     assert.equal(view.fields.find(([k]) => k === 'note')?.[1].length, 4_000);
-    const future = otherView(parsedAs({ ...odd, kind: 'k8s.exec', detail: { pod: 'web-1' } }, 'other'));
+    const future = otherView(parsedAs({ ...odd, kind: 'nfs.mount', detail: { pod: 'web-1' } }, 'other'));
     assert.deepEqual(future, { fields: [['pod', 'web-1']] });
   });
 
   test('the text a view leads with, per kind', () => {
     assert.equal(mainText(wrapped), wrapped.detail.command);
     assert.equal(mainText(sshAction('ssh.sftp', 's', { operation: 'remove', path: '/etc/passwd' })), 'sftp remove /etc/passwd');
-    assert.equal(mainText({ ...wrapped, kind: 'k8s.exec', summary: 'kubectl exec web-1' }), 'kubectl exec web-1');
+    assert.equal(mainText({ ...wrapped, kind: 'nfs.mount', summary: 'mount web-1:/data' }), 'mount web-1:/data');
   });
 });
 

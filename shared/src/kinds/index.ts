@@ -1,19 +1,21 @@
 import { z } from 'zod';
 import { SqlFunctionCallDetail, SqlQueryDetail, SqlResultDetail } from './sql.js';
 import { HttpConnectDetail, HttpRequestDetail, HttpResponseResultDetail, HttpTunnelResultDetail, HttpWebsocketDetail } from './http.js';
+import { K8sExecDetail, K8sExecResultDetail, K8sPortForwardDetail, K8sPortForwardResultDetail, K8sRequestDetail, K8sResponseResultDetail } from './k8s.js';
 import { SshExecDetail, SshForwardDetail, SshRequestDetail, SshSessionResultDetail, SshSftpDetail, SshSftpResultDetail, SshShellDetail } from './ssh.js';
 
 export * from './sql.js';
 export * from './ssh.js';
 export * from './http.js';
+export * from './k8s.js';
 
 /** A result detail this build has no schema for yet: shown as recorded. */
 const UntypedResultDetail = z.record(z.string(), z.unknown());
 
 /**
  * Every action kind this build knows, with the schema of its `Action.detail` and of its result
- * record's `detail`. A protocol adds its kinds here (http.request, http.connect, k8s.request,
- * k8s.exec when their issues land) and the parsed union, the wire schema of the parsed union and
+ * record's `detail`. A protocol adds its kinds here (http.request, k8s.request, k8s.exec ...) and
+ * the parsed union, the wire schema of the parsed union and
  * every renderer map keyed by kind follow from this one table: a renderer map that lacks the new
  * kind stops compiling.
  *
@@ -31,6 +33,9 @@ export const ACTION_KINDS = {
   'http.request': { detail: HttpRequestDetail, result: HttpResponseResultDetail },
   'http.connect': { detail: HttpConnectDetail, result: HttpTunnelResultDetail },
   'http.websocket': { detail: HttpWebsocketDetail, result: HttpTunnelResultDetail },
+  'k8s.request': { detail: K8sRequestDetail, result: K8sResponseResultDetail },
+  'k8s.exec': { detail: K8sExecDetail, result: K8sExecResultDetail },
+  'k8s.portforward': { detail: K8sPortForwardDetail, result: K8sPortForwardResultDetail },
 } as const satisfies Record<string, { detail: z.ZodType<Record<string, unknown>>; result: z.ZodType<Record<string, unknown>> }>;
 
 export type KnownActionKind = keyof typeof ACTION_KINDS;

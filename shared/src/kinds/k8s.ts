@@ -7,9 +7,7 @@ import { HttpBodyExcerpt, HttpHeaders } from './http.js';
  * kind (see STYLE.md, "A typed detail per action kind"). Policy matches on `Action.attributes`
  * (class, verb, resource, subresource, apiGroup, namespace, name, dryRun, connect, command ...);
  * the detail is what a person reads in the approval panel and the replay.
- *
- * These kinds join ACTION_KINDS when the Kubernetes proxy lands (issue 13); until then they are
- * exported from here only, so that the extension's kind maps keep compiling.
+
  */
 
 /** The stream a request opens, when it opens one. */

@@ -11,6 +11,7 @@ import { weakerThanDefault } from '../../proxies/postgres/upstream-settings.js';
 import { checkCredentialFile } from '../../config/credential-file.js';
 import { HOST_KEY_FINGERPRINT, type SshTargetOptions, sshCredentialAndPin, sshTargetWarnings } from '../ssh-target.js';
 import { printJson, printTable } from '../output.js';
+import { kubernetesOptionsGiven, kubernetesTargetFields, type KubernetesTargetOptions } from '../kubernetes-target.js';
 import type { CliContext } from '../context.js';
 
 export function registerTargets(program: Command, ctx: CliContext): void {
@@ -32,23 +33,34 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .option('--auth <how>', 'http: present the secret upstream as bearer (Authorization: Bearer), basic (user from the upstream URL or "user:" in the secret) or header:NAME', undefined)
     .option('--secret-env <VAR>', 'http: the real API token or password is in this environment variable of the daemon')
     .option('--secret-file <file>', 'http: the real API token or password is in this file (mode 0600)')
-    .option('--ca-file <file>', 'http: PEM certificate authorities that sign the upstream\'s certificate (it is always verified)')
+    .option('--ca-file <file>', 'http, kubernetes: PEM certificate authorities that sign the upstream\'s certificate (it is always verified)')
+    .option('--kubeconfig <file>', 'kubernetes: the kubeconfig airlockd reads the server, its CA and the credential from')
+    .option('--context <name>', 'kubernetes: the kubeconfig context to use (default: its current-context)')
+    .option('--token-env <VAR>', 'kubernetes (with --upstream): the bearer token is in this environment variable of the daemon')
+    .option('--token-file <file>', 'kubernetes (with --upstream): the bearer token is in this file (mode 0600)')
     .option('--plaintext', 'http: accept a plain http:// upstream on a loopback address (whatever binds that port receives the credential)')
     .option('--graphql-path <glob>', 'http: a request path that serves GraphQL (repeatable; default **/graphql)', collect)
     .option('--allow-host <host[:port]>', 'egress: a host agents reach without asking (repeatable; globs such as *.npmjs.org)', collect)
     .option('--max-connections <n>', 'agent connections this target allows at once, over all agent sessions (limits.maxConnections; default: the daemon-wide limit)')
     .option('--max-connections-per-session <n>', 'connections one agent session may have open to this target (limits.maxConnectionsPerSession)')
-    .action(async (name: string, opts: { protocol: string; upstream?: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string } & SshTargetOptions & HttpTargetOptions) => {
+    .action(async (name: string, opts: { protocol: string; upstream?: string; listen: string; passwordEnv?: string; passwordFile?: string; maxConnections?: string; maxConnectionsPerSession?: string } & SshTargetOptions & HttpTargetOptions & KubernetesTargetOptions) => {
       let credential: CredentialRef | undefined;
       let pin: { hostKey?: string; knownHosts?: string } = {};
       let http: Partial<Target> = {};
-      if (opts.protocol !== 'http' && opts.protocol !== 'egress') {
+      if (opts.protocol !== 'kubernetes') {
+        const kubernetesOnly = kubernetesOptionsGiven(opts);
+        if (kubernetesOnly.length > 0) throw new CliError(`${kubernetesOnly.join(', ')} apply to kubernetes targets only`);
+      }
+      if (opts.protocol !== 'http' && opts.protocol !== 'egress' && opts.protocol !== 'kubernetes') {
         const httpOnly = httpOptionsGiven(opts);
         if (httpOnly.length > 0) throw new CliError(`${httpOnly.join(', ')} apply to http and egress targets only`);
       }
       if (opts.protocol === 'http' || opts.protocol === 'egress') {
         if (opts.passwordEnv || opts.passwordFile) throw new CliError(`an ${opts.protocol} target takes --secret-env / --secret-file, not --password-env / --password-file`);
         http = httpTargetFields(opts.protocol, opts);
+      } else if (opts.protocol === 'kubernetes') {
+        if (opts.passwordEnv || opts.passwordFile) throw new CliError('a kubernetes target takes --kubeconfig, or --token-env / --token-file with --upstream, not --password-env / --password-file');
+        http = kubernetesTargetFields(opts);
       } else if (opts.protocol === 'ssh') {
         if (opts.passwordEnv || opts.passwordFile) throw new CliError('an ssh target logs in with a key: give --key-file, --key-env or --agent-socket instead of --password-env / --password-file');
         ({ credential, pin } = sshCredentialAndPin(name, opts));

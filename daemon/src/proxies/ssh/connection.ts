@@ -12,8 +12,8 @@ import type { ConnectionLease, ConnectionRefusal } from '../connection-limits.js
 import type { Logger } from '../../util/logger.js';
 import { newId } from '../../util/ids.js';
 import { EchoGuard, SshSession, type PtyInfo, type Step } from './session.js';
-import { MaskedOutput } from './output.js';
-import { AsciicastWriter } from './asciicast.js';
+import { MaskedOutput } from '../../masking/terminal-output.js';
+import { AsciicastWriter } from '../../recording/asciicast.js';
 import type { SshUpstream } from './upstream.js';
 import { sendAuthBanner } from './banner.js';
 import { startSftpBridge } from './sftp-bridge.js';

@@ -5,6 +5,9 @@ import type { DetailContext } from './context.js';
 import { httpConnectDetail } from './http.connect.js';
 import { httpRequestDetail } from './http.request.js';
 import { httpWebsocketDetail } from './http.websocket.js';
+import { k8sExecDetail } from './k8s.exec.js';
+import { k8sPortForwardDetail } from './k8s.portforward.js';
+import { k8sRequestDetail } from './k8s.request.js';
 import { otherDetail } from './other.js';
 import { sqlFunctionCallDetail } from './sql.function-call.js';
 import { sqlQueryDetail } from './sql.query.js';
@@ -28,6 +31,9 @@ const DETAIL_VIEWS: { [K in ActionDetailKind]: (parsed: ParsedOf<K>, ctx: Detail
   'http.request': httpRequestDetail,
   'http.connect': httpConnectDetail,
   'http.websocket': httpWebsocketDetail,
+  'k8s.request': k8sRequestDetail,
+  'k8s.exec': k8sExecDetail,
+  'k8s.portforward': k8sPortForwardDetail,
   other: otherDetail,
 };
 

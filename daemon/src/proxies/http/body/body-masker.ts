@@ -10,10 +10,17 @@ import { SseMasker } from './sse.js';
 import { TextStream, incompleteUtf8Tail } from './text-stream.js';
 import type { BodyMasker, BodyMaskerOptions, BodyPlan, BodyTreatment } from './types.js';
 
-interface Stage {
+export interface BodyStage {
   push(chunk: Uint8Array): Uint8Array;
   end(): Uint8Array;
 }
+type Stage = BodyStage;
+
+/**
+ * A masker of JSON bodies in place of the JsonMasker (the Kubernetes masker's path-aware one),
+ * built on the same options, report and credential forms; used for the json and ndjson treatments.
+ */
+export type JsonStageFactory = (options: JsonMaskerOptions, treatment: 'json' | 'ndjson') => BodyStage;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -26,7 +33,7 @@ const DROP: Stage = { push: () => EMPTY, end: () => EMPTY };
  * included, across chunk boundaries), then the treatment's masker, then the excerpt and digest of
  * what went out. A plan that withholds the body gets a masker that lets nothing through.
  */
-export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions): BodyMasker {
+export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions, jsonStage?: JsonStageFactory): BodyMasker {
   const report = new MaskReportBuilder();
   const forms = secretForms(options.secrets);
   const redactor = new SecretRedactor(forms, report);
@@ -45,9 +52,9 @@ export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions): Bo
     // the label of any download, text files with secrets in them included: the first bytes decide
     stage = new SniffingStage((treatment) => {
       excerpt.treatment = treatment;
-      return stageFor(treatment, jsonOptions);
+      return stageFor(treatment, jsonOptions, jsonStage);
     });
-  } else stage = stageFor(plan.treatment, jsonOptions);
+  } else stage = stageFor(plan.treatment, jsonOptions, jsonStage);
   let ended = false;
   return {
     push(chunk) {
@@ -76,7 +83,8 @@ export function createBodyMasker(plan: BodyPlan, options: BodyMaskerOptions): Bo
   };
 }
 
-function stageFor(treatment: BodyTreatment, options: JsonMaskerOptions): Stage {
+function stageFor(treatment: BodyTreatment, options: JsonMaskerOptions, jsonStage: JsonStageFactory | undefined): Stage {
+  if (jsonStage !== undefined && (treatment === 'json' || treatment === 'ndjson')) return jsonStage(options, treatment);
   switch (treatment) {
     case 'json':
       return new JsonMasker(options);

@@ -1,7 +1,7 @@
-import { NOTHING_TO_MASK, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
+import { NOTHING_TO_MASK, columnForm, type MaskReportBuilder, type Masker } from '../../../masking/index.js';
 import { maskBase64Text, mayBeBase64Bytes } from './base64.js';
 import { ShortBytesCache } from './byte-cache.js';
-import { KeyRules } from './keys.js';
+import type { KeyRules } from './keys.js';
 import { redactSecretsInText } from './secrets.js';
 import { TextStream, asBuffer } from './text-stream.js';
 
@@ -22,7 +22,66 @@ export interface JsonMaskerOptions {
   maxDepth?: number;
   /** several top-level values may follow one another (NDJSON, JSON text sequences: RS counts as white space) */
   multiValue?: boolean;
+  /** a caller that decides by where a value is, not only by its key's name (the Kubernetes masker) */
+  hook?: JsonStructureHook;
+  /**
+   * What happens to the rest of the body once it stops being JSON: masked as text (the default), or
+   * withheld (dropped) where text masking could let through what only the structure revealed.
+   */
+  onMalformed?: 'text' | 'withhold';
 }
+
+/** A value put in place of another: `text` as a JSON string, counted under `label`. */
+export interface JsonReplacement {
+  text: string;
+  label: string;
+}
+
+/**
+ * What a structure hook does with the value of a key it was shown:
+ * - replace: the value, whatever it is, becomes the replacement (`null` stays);
+ * - members: an object value keeps its keys and the hook decides on each (it sees the object
+ *   open); any other value becomes the replacement;
+ * - observe: a string value is shown to the hook (decoded) before it is masked as usual;
+ * - rewrite: a string value (decoded) is replaced by what `rewrite` returns, sent as it is (the
+ *   rewriter masked it); undefined: the value is masked as usual. A string too long to hold
+ *   (bufferBytes) becomes `tooLong`.
+ * - field: the key is a field name of a known schema, not data: the built-in credential names do
+ *   not apply to its value (a Pod's `automountServiceAccountToken: true` is no token; replacing
+ *   its `secret` volume with a string breaks every typed client); the policy's rules still do.
+ * The hook's action comes before the key rules, except that a key-rule replacement beats observe and rewrite.
+ */
+export type JsonKeyAction =
+  | { field: true }
+  | { replace: JsonReplacement }
+  | { members: JsonReplacement }
+  | { observe: true }
+  | { rewrite: (text: string) => string | undefined; tooLong: JsonReplacement };
+
+/**
+ * The JSON masker's structure, told as it is read: a path-aware masker keeps its own stack from
+ * open/close. Values replaced whole are not read, so nothing inside them is told.
+ */
+export interface JsonStructureHook {
+  /** a key (decoded) of the object open now: what to do with its value (undefined: the default) */
+  key(name: string): JsonKeyAction | undefined;
+  /** an object or array opens: a top-level value, the value of the last key told, or an array element */
+  open(isArray: boolean): void;
+  close(): void;
+  /** the string value of a key whose action was observe */
+  value(text: string): void;
+}
+
+interface CachedKey {
+  name: string;
+  /** KeyRules.labelFor */
+  label: string | undefined;
+  /** KeyRules.configuredLabelFor, when there is a hook */
+  configuredLabel: string | undefined;
+}
+
+/** The report label of a body whose rest was withheld because it stopped being JSON. */
+export const MALFORMED_WITHHELD_LABEL = 'malformed-json-withheld';
 
 // what the grammar expects next
 const S_VALUE = 0;
@@ -105,6 +164,14 @@ export class JsonMasker {
   private readonly maxDepth: number;
   private readonly multiValue: boolean;
   private readonly stack: Uint8Array;
+  private readonly hook: JsonStructureHook | undefined;
+  private readonly withholdMalformed: boolean;
+  /** the hook's action for the value of the key just read */
+  private pendingAction: JsonKeyAction | undefined;
+  /** observe or rewrite, for the string value being read */
+  private valueAction: JsonKeyAction | undefined;
+  /** the body stopped being JSON and its rest is dropped */
+  private withheld = false;
 
   private state = S_VALUE;
   private depth = 0;
@@ -126,7 +193,7 @@ export class JsonMasker {
   private skipInString = false;
   private skipScalar = false;
 
-  /** `"[LABEL]"` per label, as bytes */
+  /** each replacement's JSON string, as bytes */
   private readonly markers = new Map<string, Buffer>();
   /** set once the body stopped being JSON: the rest goes through it */
   private text: TextStream | undefined;
@@ -139,8 +206,8 @@ export class JsonMasker {
   private tokenStart = -1;
   /** where the next backslash of this chunk is (the chunk's length when there is none), once looked for */
   private nextBackslash = -1;
-  /** keys that passed unchanged, with their labels */
-  private readonly keyCache = new ShortBytesCache<string | undefined>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  /** keys that passed unchanged, with their labels (and their names, for a hook) */
+  private readonly keyCache = new ShortBytesCache<CachedKey>(SHORT_STRING_BYTES, CACHE_ENTRIES);
   /** where tokenBuffer's token lies in the buffer it returned */
   private tokenFrom = 0;
   private tokenTo = 0;
@@ -154,6 +221,8 @@ export class JsonMasker {
     this.maxDepth = options.maxDepth ?? JSON_MAX_DEPTH;
     this.multiValue = options.multiValue ?? false;
     this.stack = new Uint8Array(this.maxDepth);
+    this.hook = options.hook;
+    this.withholdMalformed = options.onMalformed === 'withhold';
   }
 
   /** Whether the body stopped being JSON and is being masked as text. */
@@ -161,11 +230,18 @@ export class JsonMasker {
     return this.text !== undefined;
   }
 
+  /** Whether the body stopped being JSON and its rest was withheld (onMalformed: 'withhold'). */
+  get withheldRest(): boolean {
+    return this.withheld;
+  }
+
   /** Starts over for a new document (the next NDJSON line); call end() first. */
   reset(): void {
     this.state = S_VALUE;
     this.depth = 0;
     this.pendingLabel = undefined;
+    this.pendingAction = undefined;
+    this.valueAction = undefined;
     this.token = T_NONE;
     this.escapePending = false;
     this.held = [];
@@ -176,7 +252,7 @@ export class JsonMasker {
   }
 
   push(input: Uint8Array): Uint8Array {
-    if (input.length === 0) return EMPTY;
+    if (input.length === 0 || this.withheld) return EMPTY;
     if (this.text !== undefined) return this.text.push(input);
     const chunk = asBuffer(input);
     this.chunk = chunk;
@@ -195,6 +271,7 @@ export class JsonMasker {
 
   /** At the end of the document: a number or literal that ended with it is judged; an unfinished string is masked as text. */
   end(): Uint8Array {
+    if (this.withheld) return EMPTY;
     if (this.text !== undefined) return this.text.flush();
     this.chunk = EMPTY;
     this.parts = [];
@@ -211,6 +288,7 @@ export class JsonMasker {
       this.fail(0);
     }
     this.token = T_NONE;
+    if (this.withheld) return concatParts(this.parts);
     const fallback = this.text as TextStream | undefined;
     if (fallback !== undefined) this.parts.push(fallback.flush());
     const parts = this.parts;
@@ -284,9 +362,21 @@ export class JsonMasker {
   /** A value starting at i with byte b; returns where to go on, or -1 when the rest of the chunk was handled. */
   private value(i: number, b: number): number {
     const label = this.pendingLabel;
+    const action = this.pendingAction;
+    this.valueAction = undefined;
+    if (action !== undefined) {
+      this.pendingAction = undefined;
+      if ('replace' in action) {
+        this.pendingLabel = undefined;
+        if (b !== 0x6e /* n: null stays */) return this.startSkip(i, b, action.replace);
+      } else if ('members' in action) {
+        this.pendingLabel = undefined;
+        if (b !== 0x6e && b !== 0x7b) return this.startSkip(i, b, action.members);
+      } else if (label === undefined && b === QUOTE) this.valueAction = action;
+    }
     if (label !== undefined) {
       this.pendingLabel = undefined;
-      if (b !== 0x6e /* n: null stays */) return this.startSkip(i, b, label);
+      if (b !== 0x6e /* n: null stays */) return this.startSkip(i, b, { text: columnForm(label), label });
     }
     if (b === QUOTE) {
       this.tokenIsKey = false;
@@ -296,6 +386,7 @@ export class JsonMasker {
       if (this.depth >= this.maxDepth) return this.fail(i);
       this.stack[this.depth++] = b === 0x7b ? OBJECT : ARRAY;
       this.state = b === 0x7b ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
+      this.hook?.open(b === 0x5b);
       return i + 1;
     }
     if (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39)) {
@@ -314,6 +405,7 @@ export class JsonMasker {
   private close(i: number, kind: number): number {
     if (this.depth === 0 || this.stack[this.depth - 1] !== kind) return this.fail(i);
     this.depth--;
+    this.hook?.close();
     this.valueEnded();
     return i + 1;
   }
@@ -381,6 +473,11 @@ export class JsonMasker {
       return -1;
     }
     if (this.heldBytes + chunk.length - start > this.bufferBytes) {
+      const action = this.valueAction;
+      if (this.token === T_STRING && !this.tokenIsKey && action !== undefined && 'rewrite' in action) {
+        this.skipLongString(start, action.tooLong);
+        return -1;
+      }
       if (this.token === T_STRING && !this.tokenIsKey) {
         this.streamLongString(start);
         return -1;
@@ -397,9 +494,29 @@ export class JsonMasker {
     return -1;
   }
 
+  /** A string value to rewrite that is past bufferBytes: its replacement goes out, the rest of it is read past. */
+  private skipLongString(start: number, replacement: JsonReplacement): void {
+    this.valueAction = undefined;
+    this.flushTo(start);
+    this.parts.push(this.markerBytes(replacement.text));
+    this.report.add(replacement.label, 1);
+    this.held = [];
+    this.heldBytes = 0;
+    this.token = T_NONE;
+    this.tokenStart = -1;
+    // escapePending stays: the chunk may have ended on a backslash inside the string
+    this.skipping = true;
+    this.skipDepth = 0;
+    this.skipInString = true;
+    this.skipScalar = false;
+    this.emitFrom = this.chunk.length;
+  }
+
   /** A string value past bufferBytes: its opening quote goes out, its content through a text stream from here to its closing quote. */
   private streamLongString(start: number): void {
     const chunk = this.chunk;
+    // a value too long to hold is not shown to the hook
+    this.valueAction = undefined;
     const stream = (this.longString = new TextStream(this.masker, this.report));
     let first = true;
     const feed = (bytes: Buffer): void => {
@@ -480,26 +597,41 @@ export class JsonMasker {
       if (this.tokenIsKey) {
         const known = this.keyCache.get(bytes, from, to);
         if (known !== undefined) {
-          this.pendingLabel = known.value;
+          this.keyRead(known.value);
           this.state = S_COLON;
           this.emitToken(end, undefined);
           return end;
         }
       }
       screened = this.masker.screenBytes(bytes, from, to);
-      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && !mayBeBase64Bytes(bytes, from, to)) {
+      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && this.valueAction === undefined && !mayBeBase64Bytes(bytes, from, to)) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
       }
       text = utf8(bytes, from, to);
     }
+    let source = text;
+    if (!this.tokenIsKey && this.valueAction !== undefined) {
+      const action = this.valueAction;
+      this.valueAction = undefined;
+      if ('observe' in action) this.hook?.value(text);
+      else if ('rewrite' in action) {
+        const rewritten = action.rewrite(text);
+        if (rewritten !== undefined) source = rewritten;
+      }
+    }
+    if (source !== text) {
+      this.emitToken(end, JSON.stringify(source));
+      this.valueEnded();
+      return end;
+    }
     let masked = this.tokenHasEscape ? redactSecretsInText(text, this.secretForms, this.report) : text;
     if (this.tokenIsKey) {
-      const label = this.keyRules.labelFor(text);
-      this.pendingLabel = label;
+      const key: CachedKey = { name: text, label: this.keyRules.labelFor(text), configuredLabel: this.hook === undefined ? undefined : this.keyRules.configuredLabelFor(text) };
+      this.keyRead(key);
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
-      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, label);
+      if (masked === text && !this.tokenHasEscape) this.keyCache.set(bytes, from, to, key);
       this.state = S_COLON;
     } else {
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
@@ -508,6 +640,22 @@ export class JsonMasker {
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
     return end;
+  }
+
+  /** A key was read: the hook's action for its value, and the key rules' label (only the configured rules for a schema field). */
+  private keyRead(key: CachedKey): void {
+    if (this.hook === undefined) {
+      this.pendingLabel = key.label;
+      return;
+    }
+    const action = this.hook.key(key.name);
+    if (action !== undefined && 'field' in action) {
+      this.pendingLabel = key.configuredLabel;
+      this.pendingAction = undefined;
+    } else {
+      this.pendingLabel = key.label;
+      this.pendingAction = action;
+    }
   }
 
   private finishScalar(end: number): number {
@@ -534,10 +682,10 @@ export class JsonMasker {
   }
 
   /** A value under a credential key: its marker goes out, the value itself is read past and dropped. */
-  private startSkip(i: number, b: number, label: string): number {
+  private startSkip(i: number, b: number, replacement: JsonReplacement): number {
     this.flushTo(i);
-    this.parts.push(this.markerBytes(label));
-    this.report.add(label, 1);
+    this.parts.push(this.markerBytes(replacement.text));
+    this.report.add(replacement.label, 1);
     this.skipping = true;
     this.skipDepth = 0;
     this.skipInString = false;
@@ -550,11 +698,11 @@ export class JsonMasker {
     return next;
   }
 
-  private markerBytes(label: string): Buffer {
-    let bytes = this.markers.get(label);
+  private markerBytes(text: string): Buffer {
+    let bytes = this.markers.get(text);
     if (bytes === undefined) {
-      bytes = Buffer.from(KeyRules.marker(label));
-      this.markers.set(label, bytes);
+      bytes = Buffer.from(JSON.stringify(text));
+      this.markers.set(text, bytes);
     }
     return bytes;
   }
@@ -615,8 +763,20 @@ export class JsonMasker {
    * broke the grammar): what went before is out already, the rest goes through the text masker.
    */
   private fail(from: number): number {
-    const text = (this.text = new TextStream(this.masker, this.report));
     const chunk = this.chunk;
+    if (this.withholdMalformed) {
+      // what went before the break was JSON and went out masked; the rest is dropped
+      this.flushTo(this.tokenStart >= 0 ? Math.min(from, this.tokenStart) : from);
+      this.withheld = true;
+      this.report.add(MALFORMED_WITHHELD_LABEL, 1);
+      this.held = [];
+      this.heldBytes = 0;
+      this.token = T_NONE;
+      this.skipping = false;
+      this.emitFrom = chunk.length;
+      return -1;
+    }
+    const text = (this.text = new TextStream(this.masker, this.report));
     if (this.tokenStart < 0) for (const part of this.held) this.parts.push(text.push(part));
     else this.flushTo(Math.min(from, this.tokenStart));
     this.flushTo(from);
@@ -633,4 +793,9 @@ export class JsonMasker {
     if (i > this.emitFrom) this.parts.push(this.chunk.subarray(this.emitFrom, i));
     if (i > this.emitFrom) this.emitFrom = i;
   }
+}
+
+function concatParts(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 0) return EMPTY;
+  return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
 }

@@ -92,6 +92,11 @@ export class KeyRules {
     return label;
   }
 
+  /** The label from the policy's rules and the target's globs alone, without the built-in credential names. */
+  configuredLabelFor(key: string): string | undefined {
+    return this.masker.columnRule(key) ?? (this.extra?.test(key.toLowerCase()) === true ? KEY_RULE_LABEL : undefined);
+  }
+
   /** `"[LABEL]"`: what replaces the value, as a JSON string. */
   static marker(label: string): string {
     return JSON.stringify(columnForm(label));

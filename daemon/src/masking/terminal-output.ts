@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { StreamMasker, type MaskReportBuilder, type Masker } from '../../masking/index.js';
+import { StreamMasker, type MaskReportBuilder, type Masker } from './index.js';
 
 /** An escape sequence longer than this is not one a terminal would wait for: it is let through as text. */
 const ESCAPE_HOLD_LIMIT = 256;

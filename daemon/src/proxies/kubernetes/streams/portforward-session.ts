@@ -1,0 +1,67 @@
+import type { K8sPortForwardResultDetail } from '@airlock/shared';
+import { decodeFrame, isFrameError, splitPortPrefix, type ExecSubprotocol, type FrameError } from './codec.js';
+
+/**
+ * One port-forward stream (`pods/portforward` over WebSocket, v4.channel.k8s.io framing), as a state
+ * machine (pure). Channel 2k carries the data of the k-th port asked for in `?ports=`, channel 2k+1
+ * its errors; the first message on each channel, each way, starts with the port (2 bytes,
+ * little-endian), which must be the port policy decided on for that channel. Bytes are counted per
+ * port each way; the content is not kept. Messages pass unchanged.
+ */
+export class PortForwardSession {
+  private readonly counts: { port: string; bytesUp: number; bytesDown: number }[];
+  /** channels whose port prefix was seen, per direction */
+  private readonly prefixedUp = new Set<number>();
+  private readonly prefixedDown = new Set<number>();
+
+  constructor(
+    private readonly protocol: ExecSubprotocol,
+    private readonly ports: readonly number[],
+    private readonly limits: { agentMaxBytes: number; upstreamMaxBytes: number },
+  ) {
+    this.counts = ports.map((port) => ({ port: String(port), bytesUp: 0, bytesDown: 0 }));
+  }
+
+  fromAgent(message: Buffer, isBinary: boolean): Buffer | FrameError {
+    return this.pass(message, isBinary, this.limits.agentMaxBytes, this.prefixedUp, 'bytesUp');
+  }
+
+  fromUpstream(message: Buffer, isBinary: boolean): Buffer | FrameError {
+    return this.pass(message, isBinary, this.limits.upstreamMaxBytes, this.prefixedDown, 'bytesDown');
+  }
+
+  result(closedBy: K8sPortForwardResultDetail['closedBy']): K8sPortForwardResultDetail {
+    return { ports: this.counts.map((c) => ({ ...c })), ...(closedBy ? { closedBy } : {}) };
+  }
+
+  private pass(message: Buffer, isBinary: boolean, maxBytes: number, prefixed: Set<number>, way: 'bytesUp' | 'bytesDown'): Buffer | FrameError {
+    const frame = decodeFrame(message, isBinary, { protocol: this.protocol, maxBytes, maxChannel: this.ports.length * 2 - 1 });
+    if (isFrameError(frame)) return frame;
+    const index = frame.channel >> 1;
+    if (frame.kind === 'close') return message;
+    let payload = frame.payload;
+    if (!prefixed.has(frame.channel)) {
+      const split = splitPortPrefix(payload);
+      if (isFrameError(split)) return split;
+      if (split.port !== this.ports[index]) return { error: `port ${split.port} on the channel of port ${this.ports[index]}` };
+      prefixed.add(frame.channel);
+      payload = split.rest;
+    }
+    // only the data channels count: the error channels carry the server's messages
+    if ((frame.channel & 1) === 0) this.counts[index]![way] += payload.length;
+    return message;
+  }
+}
+
+/** The ports of `?ports=` as numbers (each 1–65535), or an error. */
+export function parsePorts(ports: readonly string[]): number[] | FrameError {
+  const out: number[] = [];
+  for (const text of ports.flatMap((p) => p.split(','))) {
+    if (!/^\d{1,5}$/.test(text)) return { error: `the port "${text}" is not a number` };
+    const port = Number(text);
+    if (port < 1 || port > 0xffff) return { error: `the port ${port} is out of range` };
+    out.push(port);
+  }
+  if (out.length === 0) return { error: 'no port asked for (?ports=)' };
+  return out;
+}

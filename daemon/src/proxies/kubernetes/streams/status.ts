@@ -1,0 +1,32 @@
+import { STATUS_CODES } from 'node:http';
+
+/**
+ * Kubernetes' own refusal format for the daemon's answers on an upgrade request: a v1 Status as the
+ * HTTP response before any upgrade, so kubectl and client libraries print its message
+ * (`error: unable to upgrade connection: MESSAGE`, `Error from server (Forbidden): MESSAGE`).
+ */
+
+export type K8sStatusReason = 'BadRequest' | 'Forbidden' | 'ServiceUnavailable' | 'InternalError' | 'Timeout' | 'MethodNotAllowed';
+
+export function k8sStatusBody(code: number, reason: K8sStatusReason, message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
+
+/** A whole HTTP/1.1 response carrying a Status, for a socket that asked to upgrade; the connection closes after it. */
+export function rawK8sStatus(code: number, reason: K8sStatusReason, message: string, extraHeaders: Record<string, string> = {}): string {
+  const body = k8sStatusBody(code, reason, message);
+  const lines = [`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'cache-control: no-store', 'connection: close'];
+  for (const [name, value] of Object.entries(extraHeaders)) lines.push(`${name}: ${value}`);
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/** What an agent using SPDY is told (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false). */
+export const SPDY_REFUSAL =
+  'Airlock proxies exec, attach and port-forward over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
+
+/**
+ * What kubectl port-forward is told, on its SPDY-in-WebSocket request (kubectl 1.31+) and on the
+ * plain SPDY request it falls back to: both are SPDY, whose streams Airlock does not read.
+ */
+export const SPDY_PORTFORWARD_REFUSAL =
+  'Airlock does not proxy kubectl port-forward: kubectl tunnels SPDY (inside a WebSocket as SPDY/3.1+portforward.k8s.io since 1.31, or plain SPDY) and Airlock proxies no SPDY; use a client that speaks the v4.channel.k8s.io port-forward protocol over WebSocket (@kubernetes/client-node PortForward)';

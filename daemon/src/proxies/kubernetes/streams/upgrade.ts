@@ -1,0 +1,216 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict } from '@airlock/shared';
+import { EXEC_SUBPROTOCOLS, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
+import { relayExec } from './exec-relay.js';
+import { relayPortForward } from './portforward-relay.js';
+import { SPDY_PORTFORWARD_REFUSAL, SPDY_REFUSAL, rawK8sStatus } from './status.js';
+import type { K8sUpgradeContext } from './types.js';
+
+/**
+ * A WebSocket upgrade on a connect request (exec, attach, portforward), after the agent logged in.
+ * Policy first: the action (`k8s.exec` or `k8s.portforward`) is decided before the upstream is
+ * dialled; while it is held the agent's socket is not read; a refusal is a 403 with a Kubernetes
+ * Status before any upgrade (kubectl prints its message). Allowed: the upstream WebSocket is opened
+ * with the daemon's credential, offering exactly what the agent offered among v5/v4, and only once
+ * it answered is the agent's upgrade completed with the same subprotocol. Never throws.
+ *
+ * SPDY (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is refused with a Status
+ * that says what to use instead; so is kubectl's port-forward, SPDY tunnelled in a WebSocket
+ * (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+, checked with 1.32 -v=8), then plain SPDY. kubectl 1.32 tries WebSocket first and falls back to SPDY when the
+ * upgrade fails; a SPDY request that follows a policy refusal of the same request in the same
+ * session is answered with that refusal, so kubectl prints why it was refused, not the SPDY notice.
+ */
+export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const { info, classification } = ctx.described;
+  const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+  const refusalKey = `${ctx.session.id} ${info.path}?${new URLSearchParams(info.query).toString()}`;
+  if (upgrade.startsWith('spdy/')) {
+    const earlier = recentRefusals.take(refusalKey, ctx.context.clock.now());
+    if (earlier) return void socket.end(earlier);
+    ctx.context.logger.info(`target "${ctx.target.name}", session ${ctx.session.id}: refused a SPDY upgrade on ${info.path}`);
+    return void socket.end(rawK8sStatus(400, 'BadRequest', info.connect === 'portforward' ? SPDY_PORTFORWARD_REFUSAL : SPDY_REFUSAL));
+  }
+  if (upgrade !== 'websocket') return void socket.end(rawK8sStatus(400, 'BadRequest', `target "${ctx.target.name}" upgrades only to WebSocket (asked: ${req.headers.upgrade ?? 'nothing'})`));
+  const connect = info.connect;
+  if (connect !== 'exec' && connect !== 'attach' && connect !== 'portforward') {
+    return void socket.end(rawK8sStatus(400, 'BadRequest', `target "${ctx.target.name}" upgrades only exec, attach and portforward requests; ${info.path} is not one`));
+  }
+  const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
+  if (connect === 'portforward' && offered.includes(SPDY_TUNNEL_PORTFORWARD_PROTOCOL) && !offered.some((p) => (EXEC_SUBPROTOCOLS as readonly string[]).includes(p))) {
+    return void socket.end(rawK8sStatus(400, 'BadRequest', SPDY_PORTFORWARD_REFUSAL));
+  }
+  const negotiated = negotiateExecProtocols(offered);
+  if ('error' in negotiated) return void socket.end(rawK8sStatus(400, 'BadRequest', negotiated.error));
+
+  const request =
+    connect === 'portforward'
+      ? { kind: 'k8s.portforward', detail: portForwardDetail(ctx) as unknown as Record<string, unknown> }
+      : { kind: 'k8s.exec', detail: execDetail(ctx, connect) as unknown as Record<string, unknown> };
+  const action = {
+    target: ctx.target.name,
+    protocol: ctx.target.protocol,
+    summary: classification.summary,
+    risk: classification.risk,
+    attributes: classification.attributes,
+    ...request,
+  };
+
+  // held: the socket is not read, so what the agent sends waits in TCP
+  socket.pause();
+  const gone = ctx.gone ?? closeSignal(socket);
+  const pipeline = ctx.context.pipeline;
+  let decided: { action: Action; verdict: Verdict };
+  try {
+    decided = pipeline.submitNow(ctx.session, action) ?? (await pipeline.submit(ctx.session, action, { signal: gone }));
+  } catch (err) {
+    ctx.context.logger.error(`target "${ctx.target.name}", session ${ctx.session.id}: could not decide ${classification.summary}: ${(err as Error).message}`);
+    return void socket.end(rawK8sStatus(500, 'InternalError', `Airlock could not decide on ${classification.summary}`));
+  }
+  if (!decided.verdict.allowed) {
+    const answer = rawK8sStatus(403, 'Forbidden', refusalMessage(ctx.target.name, decided.verdict), { 'x-airlock-decision': 'deny' });
+    recentRefusals.put(refusalKey, answer, ctx.context.clock.now() + ctx.context.limits.authTimeoutMs);
+    if (!socket.destroyed) socket.end(answer);
+    return;
+  }
+  if (socket.destroyed) {
+    recordNotRun(ctx, decided.action, 'the agent went away before the stream opened');
+    return;
+  }
+  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect);
+}
+
+/** Dials the upstream, then completes the agent's upgrade with the subprotocol the upstream chose. */
+function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, action: Action, protocols: ExecSubprotocol[], connect: 'exec' | 'attach' | 'portforward'): Promise<void> {
+  const { limits, logger } = ctx.context;
+  return new Promise((resolve) => {
+    let upstream: WebSocket;
+    try {
+      upstream = ctx.openUpstream(protocols, { maxPayload: limits.upstreamMessageBytes, handshakeTimeout: limits.connectTimeoutMs });
+    } catch (err) {
+      const message = `Airlock could not reach the Kubernetes API server of target "${ctx.target.name}": ${(err as Error).message}`;
+      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      recordNotRun(ctx, action, message);
+      return resolve();
+    }
+    let settled = false;
+    const agentGone = (): void => {
+      if (settled) return;
+      settled = true;
+      upstream.terminate();
+      recordNotRun(ctx, action, 'the agent went away before the stream opened');
+      resolve();
+    };
+    socket.once('close', agentGone);
+    upstream.once('unexpected-response', (_request, response) => {
+      if (settled) return;
+      settled = true;
+      socket.off('close', agentGone);
+      const code = response.statusCode ?? 502;
+      response.resume();
+      upstream.terminate();
+      const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}`;
+      socket.end(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 400 ? 'BadRequest' : 'InternalError', message));
+      recordNotRun(ctx, action, message);
+      resolve();
+    });
+    upstream.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      socket.off('close', agentGone);
+      const message = `Airlock could not open the stream on target "${ctx.target.name}": ${err.message}`;
+      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      recordNotRun(ctx, action, message);
+      resolve();
+    });
+    upstream.once('open', () => {
+      if (settled) return upstream.terminate();
+      settled = true;
+      socket.off('close', agentGone);
+      const chosen = upstream.protocol;
+      if (!protocols.includes(chosen as ExecSubprotocol)) {
+        upstream.terminate();
+        const message = `the Kubernetes API server of target "${ctx.target.name}" chose the subprotocol "${chosen}", which was not offered`;
+        socket.end(rawK8sStatus(502, 'InternalError', message));
+        recordNotRun(ctx, action, message);
+        return resolve();
+      }
+      const server = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, handleProtocols: () => chosen, perMessageDeflate: false });
+      // read again: what the agent sent while the decision was pending goes to the stream now
+      socket.resume();
+      server.handleUpgrade(req, socket, head, (agent) => {
+        const protocol = chosen as ExecSubprotocol;
+        const done = connect === 'portforward' ? relayPortForward(agent, upstream, protocol, ctx, action) : relayExec(agent, upstream, protocol, ctx, action);
+        void done.then(resolve, (err: Error) => {
+          logger.error(`target "${ctx.target.name}", action ${action.id}: the stream ended with an error: ${err.message}`);
+          resolve();
+        });
+      });
+    });
+  });
+}
+
+function execDetail(ctx: K8sUpgradeContext, operation: 'exec' | 'attach'): K8sExecDetail {
+  const { info, classification } = ctx.described;
+  const exec = classification.exec;
+  return {
+    connectionId: ctx.connectionId,
+    operation,
+    pod: exec?.pod ?? info.name,
+    namespace: exec?.namespace ?? info.namespace,
+    ...(exec?.container ? { container: exec.container } : {}),
+    command: exec?.command ?? [],
+    stdin: exec?.stdin ?? false,
+    stdout: exec?.stdout ?? true,
+    stderr: exec?.stderr ?? true,
+    tty: exec?.tty ?? false,
+    path: info.path,
+  };
+}
+
+function portForwardDetail(ctx: K8sUpgradeContext): K8sPortForwardDetail {
+  const { info, classification } = ctx.described;
+  return { connectionId: ctx.connectionId, pod: info.name, namespace: info.namespace, ports: classification.ports ?? [], path: info.path };
+}
+
+function refusalMessage(target: string, verdict: Verdict): string {
+  return `Airlock refused this request on target "${target}" (action ${verdict.actionId}, rule ${verdict.ruleId}): ${verdict.reason}`;
+}
+
+function recordNotRun(ctx: K8sUpgradeContext, action: Action, message: string): void {
+  ctx.context.pipeline
+    .recordResult(ctx.session as AgentSession, action, { summary: `not run: ${message}`, error: message, detail: { bytesIn: 0, bytesOut: 0, bytesErr: 0, closedBy: 'error', ...(action.kind === 'k8s.portforward' ? { ports: [] } : {}) } })
+    .catch((err: Error) => ctx.context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+function closeSignal(socket: Duplex): AbortSignal {
+  const controller = new AbortController();
+  socket.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+/**
+ * Refusals of WebSocket upgrades kept for the SPDY retry kubectl makes right after (bounded: the
+ * oldest goes first; each kept for limits.authTimeout).
+ */
+class RecentRefusals {
+  private readonly entries = new Map<string, { answer: string; until: number }>();
+  private static readonly MAX_ENTRIES = 256;
+
+  put(key: string, answer: string, until: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { answer, until });
+    if (this.entries.size > RecentRefusals.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  take(key: string, now: number): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    return entry.until >= now ? entry.answer : undefined;
+  }
+}
+
+const recentRefusals = new RecentRefusals();
