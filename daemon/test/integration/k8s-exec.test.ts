@@ -10,7 +10,7 @@ import { K8sExecDetail, K8sExecResultDetail } from '@airlock/shared';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { fakePodEnvironment } from '../helpers/fake-kube-exec.js';
 import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../helpers/kubectl.js';
-import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
+import { leafFromAnotherCa, makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { startExecHarness, type ExecHarness } from '../helpers/k8s-exec-harness.js';
 
 /**
@@ -240,5 +240,48 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
     // base64 and old subprotocols: refused before policy, with the reason
     await assert.rejects(open('command=echo&command=x&stdout=true', ['v4.base64.channel.k8s.io']), /400 .*v5\.channel\.k8s\.io or v4\.channel\.k8s\.io only/);
     await assert.rejects(open('command=echo&command=x&stdout=true', ['channel.k8s.io']), /400/);
+  });
+
+  /** Opens an exec WebSocket to `port`; resolves with the refusal's status and Status body. */
+  const refused = (port: number, pod: string) =>
+    new Promise<{ status: number; body: { reason?: string; message?: string } }>((resolve, reject) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/api/v1/namespaces/default/pods/${pod}/exec?command=echo&command=x&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as { reason?: string; message?: string } }));
+      });
+      ws.once('open', () => reject(new Error('the stream opened')));
+    });
+
+  test("the upstream's refusal (no such pod) reaches the agent as a Status with its message; the result says it did not run", { timeout: 40_000 }, async () => {
+    const answer = await refused(harness.port, 'no-such-pod');
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body.reason, 'NotFound');
+    assert.match(answer.body.message ?? '', /refused the stream with HTTP 404: pods "no-such-pod" not found/);
+    const { result } = await harness.resultFor((a) => a.attributes.name === 'no-such-pod');
+    assert.match(result.error ?? '', /HTTP 404/);
+    assert.match(result.summary, /^not run/);
+  });
+
+  test('upstream down, and an upstream whose certificate is not from its CA: a 503 Status, the credential never sent', { timeout: 40_000 }, async () => {
+    const impostor = await startFakeKubeApiServer({ tls: await leafFromAnotherCa(), tokens: [fake.token] });
+    const down = await startExecHarness({ fake: { ...fake, url: 'https://127.0.0.1:1', port: 1 }, ca, policy: POLICY });
+    const mismatch = await startExecHarness({ fake: impostor, ca, policy: POLICY });
+    try {
+      const a = await refused(down.port, 'web-0');
+      assert.equal(a.status, 503);
+      assert.match(a.body.message ?? '', /could not open the stream on target "staging": .*ECONNREFUSED/);
+      const b = await refused(mismatch.port, 'web-0');
+      assert.equal(b.status, 503);
+      assert.match(b.body.message ?? '', /could not open the stream on target "staging": .*(certificate|self.signed|issuer)/i);
+      assert.equal(impostor.requests.length, 0, 'no request (and no token) reached the impostor');
+      const { result } = await down.resultFor(() => true);
+      assert.match(result.error ?? '', /ECONNREFUSED/);
+    } finally {
+      await down.close();
+      await mismatch.close();
+      await impostor.close();
+    }
   });
 });

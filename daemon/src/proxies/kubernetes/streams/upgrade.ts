@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict } from '@airlock/shared';
+import { MaskReportBuilder } from '../../../masking/index.js';
 import { EXEC_SUBPROTOCOLS, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
 import { relayExec } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
@@ -109,12 +110,24 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       settled = true;
       socket.off('close', agentGone);
       const code = response.statusCode ?? 502;
-      response.resume();
-      upstream.terminate();
-      const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}`;
-      socket.end(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 400 ? 'BadRequest' : 'InternalError', message));
-      recordNotRun(ctx, action, message);
-      resolve();
+      // the upstream's Status says why (pod not found, container not running): its message, bounded and masked
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const answer = (): void => {
+        upstream.terminate();
+        const said = upstreamStatusMessage(Buffer.concat(chunks), ctx);
+        const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}${said ? `: ${said}` : ''}`;
+        socket.end(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : 'InternalError', message));
+        recordNotRun(ctx, action, message);
+        resolve();
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (size >= limits.actionTextBytes) return;
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      response.once('end', answer);
+      response.once('error', answer);
     });
     upstream.once('error', (err) => {
       if (settled) return;
@@ -183,6 +196,21 @@ function recordNotRun(ctx: K8sUpgradeContext, action: Action, message: string): 
   ctx.context.pipeline
     .recordResult(ctx.session as AgentSession, action, { summary: `not run: ${message}`, error: message, detail: { bytesIn: 0, bytesOut: 0, bytesErr: 0, closedBy: 'error', ...(action.kind === 'k8s.portforward' ? { ports: [] } : {}) } })
     .catch((err: Error) => ctx.context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+/** The message of a Status body, masked and bounded; undefined when the body is not one. */
+function upstreamStatusMessage(body: Buffer, ctx: K8sUpgradeContext): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.subarray(0, ctx.context.limits.actionTextBytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const message = (parsed as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return undefined;
+  let text = ctx.context.masking(ctx.target.name).maskText(message.slice(0, ctx.context.limits.actionTextBytes), new MaskReportBuilder());
+  for (const secret of ctx.secrets ?? []) if (secret) text = text.split(secret).join('[credential]');
+  return text;
 }
 
 function closeSignal(socket: Duplex): AbortSignal {
