@@ -284,4 +284,50 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
       await impostor.close();
     }
   });
+
+  test('attach over WebSocket: an exec action of operation attach, stdin relayed and recorded', { timeout: 40_000 }, async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${harness.port}/api/v1/namespaces/default/pods/web-0/attach?stdin=true&stdout=true&container=web`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let echoed = '';
+    ws.on('message', (d: Buffer) => {
+      if (d[0] === 1) echoed += d.subarray(1).toString();
+    });
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('attached input\n')]));
+    while (!echoed.includes('attached input')) await new Promise((r) => setTimeout(r, 20));
+    ws.send(Buffer.from([255, 0]));
+    await closed;
+    const { action, result } = await harness.resultFor((a) => K8sExecDetail.safeParse(a.detail).data?.operation === 'attach');
+    assert.equal(action.attributes.connect, 'attach');
+    const recorded = K8sExecResultDetail.parse(result.detail);
+    assert.equal(recorded.exitCode, 0);
+    assert.ok(castEvents(recorded.asciicast).some(([t, d]) => t === 'i' && d === 'attached input\n'));
+  });
+
+  test('the API server going away mid-stream closes the agent and is recorded as closed by the upstream', { timeout: 40_000 }, async () => {
+    const dying = await startFakeKubeApiServer({ tls: await ca.leaf(), tokens: [fake.token] });
+    dying.create('pods', 'default', pod('web-0'));
+    const h2 = await startExecHarness({ fake: dying, ca, policy: POLICY });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${h2.port}/api/v1/namespaces/default/pods/web-0/exec?command=sleep&command=30&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      while (dying.execs.length === 0) await new Promise((r) => setTimeout(r, 20));
+      await dying.close();
+      assert.equal(await closed, 1002, 'the agent is told the stream broke');
+      const { result } = await h2.resultFor(() => true);
+      const recorded = K8sExecResultDetail.parse(result.detail);
+      assert.equal(recorded.closedBy, 'upstream');
+      assert.equal(recorded.exitCode, undefined);
+      assert.match(recorded.error ?? '', /the API server closed the stream/);
+    } finally {
+      await h2.close();
+    }
+  });
 });
