@@ -80,19 +80,24 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
     recordNotRun(ctx, decided.action, 'the agent went away before the stream opened');
     return;
   }
-  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect);
+  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect, refusalKey);
 }
 
 /** Dials the upstream, then completes the agent's upgrade with the subprotocol the upstream chose. */
-function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, action: Action, protocols: ExecSubprotocol[], connect: 'exec' | 'attach' | 'portforward'): Promise<void> {
-  const { limits, logger } = ctx.context;
+function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, action: Action, protocols: ExecSubprotocol[], connect: 'exec' | 'attach' | 'portforward', refusalKey: string): Promise<void> {
+  const { limits, logger, clock } = ctx.context;
+  // kubectl retries a failed WebSocket upgrade over SPDY: the retry gets this answer, not the SPDY notice
+  const fail = (answer: string): void => {
+    recentRefusals.put(refusalKey, answer, clock.now() + limits.authTimeoutMs);
+    socket.end(answer);
+  };
   return new Promise((resolve) => {
     let upstream: WebSocket;
     try {
       upstream = ctx.openUpstream(protocols, { maxPayload: limits.upstreamMessageBytes, handshakeTimeout: limits.connectTimeoutMs });
     } catch (err) {
       const message = `Airlock could not reach the Kubernetes API server of target "${ctx.target.name}": ${(err as Error).message}`;
-      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      fail(rawK8sStatus(503, 'ServiceUnavailable', message));
       recordNotRun(ctx, action, message);
       return resolve();
     }
@@ -117,7 +122,7 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
         upstream.terminate();
         const said = upstreamStatusMessage(Buffer.concat(chunks), ctx);
         const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}${said ? `: ${said}` : ''}`;
-        socket.end(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : 'InternalError', message));
+        fail(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : 'InternalError', message));
         recordNotRun(ctx, action, message);
         resolve();
       };
@@ -134,7 +139,7 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       settled = true;
       socket.off('close', agentGone);
       const message = `Airlock could not open the stream on target "${ctx.target.name}": ${err.message}`;
-      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      fail(rawK8sStatus(503, 'ServiceUnavailable', message));
       recordNotRun(ctx, action, message);
       resolve();
     });
@@ -146,7 +151,7 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       if (!protocols.includes(chosen as ExecSubprotocol)) {
         upstream.terminate();
         const message = `the Kubernetes API server of target "${ctx.target.name}" chose the subprotocol "${chosen}", which was not offered`;
-        socket.end(rawK8sStatus(502, 'InternalError', message));
+        fail(rawK8sStatus(502, 'InternalError', message));
         recordNotRun(ctx, action, message);
         return resolve();
       }
