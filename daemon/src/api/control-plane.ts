@@ -20,6 +20,8 @@ import type {
   DenyRequest,
   SubmitActionRequest,
   SshConfigRequest,
+  KubeconfigRequest,
+  KubeconfigResponse,
   SshConfigResponse,
 } from '@airlock/shared';
 import type { z } from 'zod';
@@ -37,6 +39,8 @@ export interface ControlPlane {
   revokeSession(id: string): Promise<AgentSession | undefined>;
   /** writes the OpenSSH client config for one agent session and says where */
   sshConfig(request: z.output<typeof SshConfigRequest>): Promise<SshConfigResponse>;
+  /** writes a kubeconfig for one agent session (its token checked) and says where */
+  kubeconfig(request: z.output<typeof KubeconfigRequest>): Promise<KubeconfigResponse>;
   recordings(): RecordingSummary[];
   recording(id: string): RecordingSummary | undefined;
   records(id: string, after: number, limit: number): Promise<RecordsPage>;

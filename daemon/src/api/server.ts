@@ -11,6 +11,7 @@ import {
   RecordsQuery,
   SubmitActionRequest,
   SshConfigRequest,
+  KubeconfigRequest,
   Target,
   ValidationError,
   describeIssues,
@@ -96,6 +97,12 @@ export function createApiApp(plane: ControlPlane, options: ApiServerOptions): ex
   app.post('/v1/ssh-config', async (req, res) => {
     const body = validate(SshConfigRequest, req.body ?? {}, 'request body');
     res.json(await plane.sshConfig(body));
+  });
+
+  // the file holds the session's token: written under the data dir only, 0600
+  app.post('/v1/kubeconfig', async (req, res) => {
+    const body = validate(KubeconfigRequest, req.body ?? {}, 'request body');
+    res.json(await plane.kubeconfig(body));
   });
 
   app.get('/v1/sessions', (_req, res) => {

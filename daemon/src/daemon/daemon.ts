@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
@@ -18,6 +19,7 @@ import {
   type Target,
   type TargetStatus,
   type SshConfigResponse,
+  type KubeconfigResponse,
 } from '@airlock/shared';
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
@@ -32,6 +34,7 @@ import { PendingApprovalsFile, loadPendingApprovals } from '../approvals/pending
 import { AgentSessionStore } from '../sessions/store.js';
 import { loadOrCreateHostKey, type HostKey } from '../sessions/ssh-identity.js';
 import { loadOrCreateLocalCa, type LocalCa } from '../config/local-ca.js';
+import { listenerServer, renderKubeconfig } from '../sessions/kubeconfig.js';
 import { writeSshConfig } from '../sessions/ssh-config.js';
 import { EventBus } from '../events/bus.js';
 import { ActionPipeline } from '../pipeline/pipeline.js';
@@ -333,6 +336,27 @@ export class Daemon implements ControlPlane {
       throw new HttpError(409, `agent session "${session.name}" (${session.id}) has no SSH key (it was made before agent sessions had them): create a new one with "airlock session new"`);
     }
     return writeSshConfig({ paths: this.paths, session, identityFile, hostKey: this.sshHostKey, targets: this.listeners.statuses() });
+  }
+
+  /** Writes the kubeconfig of one agent session (see KubeconfigRequest): its token must be that session's. */
+  async kubeconfig(request: { sessionId: string; token: string }): Promise<KubeconfigResponse> {
+    const session = this.sessions.get(request.sessionId);
+    if (!session) throw new HttpError(404, `no agent session "${request.sessionId}" (give its id, or the name of one active session)`);
+    const state = this.sessions.check(session.id);
+    if (!state.ok) throw new HttpError(409, `${state.message}: create a new one with "airlock session new"`);
+    const login = this.sessions.authenticate(request.token);
+    if (!login.ok || login.session.id !== session.id) throw new HttpError(403, `the token given is not agent session "${session.name}"'s`);
+    const clusters = this.listeners
+      .statuses()
+      .filter((s) => s.target.protocol === 'kubernetes' && s.state === 'listening')
+      .flatMap((s) => {
+        const server = listenerServer(s);
+        return server ? [{ name: s.target.name, server }] : [];
+      });
+    const config = renderKubeconfig({ session, token: request.token, caPem: this.localCa.certPem, clusters });
+    const file = path.join(this.paths.home, 'kube', `${session.id}.kubeconfig`);
+    await writeFileAtomic(file, config, 0o600);
+    return { path: file, contexts: clusters.map((c) => c.name), config };
   }
 
   listSessions() {

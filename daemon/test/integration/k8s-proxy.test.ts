@@ -131,6 +131,22 @@ describe('kubernetes proxy with kubectl', () => {
     stream.child.kill('SIGTERM');
   });
 
+  test('kubectl exec through the daemon: held, approved, output relayed; the SPDY fallback is refused with a message', async () => {
+    const run = h.kubectl.run(['--context', 'staging', 'exec', 'web-2', '--', 'echo', 'through-airlock']);
+    const approval = await pendingApproval(h.daemon);
+    assert.match(approval.action.summary, /exec pod\/web-2/);
+    assert.equal(h.fake.execs.length, 0, 'nothing ran while held');
+    assert.equal((await h.daemon.api('POST', `/v1/approvals/${approval.id}/approve`, { by: 'alice', via: 'api' })).status, 200);
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /through-airlock/);
+    assert.deepEqual(h.fake.execs[0]?.command, ['echo', 'through-airlock']);
+    const spdy = await h.kubectl.run(['--context', 'staging', 'exec', 'web-2', '--', 'echo', 'old'], { env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } });
+    assert.notEqual(spdy.code, 0);
+    assert.match(spdy.stderr, /SPDY/i);
+    assert.ok(!h.fake.requests.some((q) => q.upgrade !== undefined && /spdy/i.test(q.upgrade)), 'no SPDY upgrade reached the fake');
+  });
+
   test('kubectl logs -f streams lines as they are written', async () => {
     h.fake.setLog('default', 'web-2', ['first line']);
     const stream = h.kubectl.stream(['--context', 'staging', 'logs', '-f', 'web-2']);

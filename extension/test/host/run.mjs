@@ -362,6 +362,103 @@ try {
       check(before !== 'rgb(0, 0, 0)', 'the light theme was not black already');
       await page.screenshot({ path: path.join(outputDir, 'replay-high-contrast.png') });
     });
+    // ---- Kubernetes: actions as the Kubernetes adapter records them (K8sRequestDetail, K8sExecDetail and
+    // their results, shared/src/kinds/k8s.ts), decided by the embedded default policy
+    const k8sDelete = 'delete deployment/api -n prod';
+    const deleteOptions = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground', gracePeriodSeconds: 30 };
+    const k8sDeleteVerdict = api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'kubernetes', kind: 'k8s.request', summary: k8sDelete, risk: 'high',
+      attributes: { class: 'write', verb: 'delete', resource: 'deployments', apiGroup: 'apps', namespace: 'prod', name: 'api', dryRun: false },
+      detail: {
+        connectionId: 'conn_k8s_1', method: 'DELETE', verb: 'delete', apiGroup: 'apps', apiVersion: 'v1', resource: 'deployments', namespace: 'prod', name: 'api',
+        path: '/apis/apps/v1/namespaces/prod/deployments/api', dryRun: false, impersonate: ['group:system:masters'],
+        body: { text: JSON.stringify(deleteOptions), bytes: JSON.stringify(deleteOptions).length, contentType: 'application/json', treatment: 'json' }, bodyKind: 'DeleteOptions',
+      },
+      result: { summary: '200 Status', durationMs: 12, detail: { status: 200, kind: 'Status', requestBytes: JSON.stringify(deleteOptions).length } },
+    });
+    k8sDeleteVerdict.catch(() => undefined);
+    await step('a k8s.request delete held for review reads as kubectl would say it; its panel shows verb, resource, namespace/name, the impersonation warning and the body as YAML; Approve lets it through', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: k8sDelete });
+      await row.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#k8s-request-line').count()) > 0);
+      check((await frame.locator('#k8s-request-line').innerText()).trim() === 'delete deployment/api -n prod as group:system:masters', `the request line: ${await frame.locator('#k8s-request-line').innerText()}`);
+      check((await frame.locator('#k8s-verb').innerText()).trim() === 'delete', 'the verb');
+      check((await frame.locator('#k8s-resource').innerText()).trim() === 'apps/v1 deployments', 'the resource with its group');
+      check((await frame.locator('#k8s-object').innerText()).trim() === 'prod/api', 'namespace/name');
+      check((await frame.locator('#k8s-dry-run-fact').innerText()).trim() === 'no', 'not a dry run');
+      check(/act as group:system:masters/.test(await frame.locator('#k8s-impersonation-0').innerText()), 'the impersonation warning');
+      const yaml = await frame.locator('#k8s-body').innerText();
+      check((await frame.locator('#k8s-body').getAttribute('data-format')) === 'yaml', 'the body is shown as YAML');
+      check(/^kind: DeleteOptions\napiVersion: v1\npropagationPolicy: Foreground\ngracePeriodSeconds: 30\s*$/.test(yaml), `the body as YAML: ${JSON.stringify(yaml)}`);
+      check((await frame.locator('#statements').count()) === 0, 'no SQL statement list for a Kubernetes request');
+      await page.screenshot({ path: path.join(outputDir, 'approval-k8s-delete.png') });
+      await frame.locator('#approve').click();
+      const { verdict } = await k8sDeleteVerdict;
+      check(verdict.allowed === true && verdict.via === 'approval' && verdict.ruleId === 'writes-review' && verdict.decidedBy?.via === 'extension', `verdict ${JSON.stringify(verdict)}`);
+      await frame.locator('#approval-status', { hasText: 'approved by' }).waitFor({ timeout: 10_000 });
+    });
+
+    const k8sExecSummary = 'exec pod/web-1 -n default -c app: sh -c "cat /etc/hostname"';
+    const k8sCast = ['{"version": 2, "width": 80, "height": 8}', '[0.1, "o", "web-1-7f9c\\r\\n"]', '[0.3, "i", "exit\\r"]', '[0.4, "o", "pod session ended\\r\\n"]'].join('\n');
+    const k8sExecVerdict = api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'kubernetes', kind: 'k8s.exec', summary: k8sExecSummary, risk: 'high',
+      attributes: { class: 'exec', verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'default', name: 'web-1', connect: 'exec', command: ['sh', '-c', 'cat /etc/hostname'], container: 'app', stdin: true, tty: true },
+      detail: { connectionId: 'conn_k8s_2', operation: 'exec', pod: 'web-1', namespace: 'default', container: 'app', command: ['sh', '-c', 'cat /etc/hostname'], stdin: true, tty: true, protocol: 'v5.channel.k8s.io', path: '/api/v1/namespaces/default/pods/web-1/exec' },
+      result: { summary: 'exit 0', durationMs: 400, detail: { exitCode: 0, asciicast: k8sCast, bytesIn: 5, bytesOut: 30, closedBy: 'upstream' } },
+    });
+    k8sExecVerdict.catch(() => undefined);
+    await step('a k8s.exec held by k8s-exec-review shows pod, container, the argv as a list and stdin/tty; approved, its clip plays in the replay\'s terminal lane with its exit', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /pending approvals/i }) });
+      const row = pane.locator('.monaco-list-row', { hasText: 'exec pod/web-1 -n default' });
+      await row.waitFor({ timeout: 20_000 });
+      const frame = await openFromRow(row, 'approval', async (f) => (await f.locator('#k8s-exec-line').count()) > 0);
+      check((await frame.locator('#rule').innerText()).includes('k8s-exec-review'), `held by the default policy's exec rule: ${await frame.locator('#rule').innerText()}`);
+      const argv = await frame.locator('#k8s-argv li').evaluateAll((items) => items.map((li) => li.textContent.trim()));
+      check(JSON.stringify(argv) === JSON.stringify(['sh', '-c', 'cat /etc/hostname']), `the argv, one word per entry: ${JSON.stringify(argv)}`);
+      check((await frame.locator('#k8s-pod').innerText()).trim() === 'web-1' && (await frame.locator('#k8s-container').innerText()).trim() === 'app' && (await frame.locator('#k8s-namespace').innerText()).trim() === 'default', 'pod, container, namespace');
+      check(/stdin attached/.test(await frame.locator('#k8s-stdin').innerText()) && (await frame.locator('#k8s-tty').innerText()).trim() === 'tty', 'stdin and tty');
+      await page.screenshot({ path: path.join(outputDir, 'approval-k8s-exec.png') });
+      await frame.locator('#approve').click();
+      const { verdict } = await k8sExecVerdict;
+      check(verdict.allowed === true && verdict.ruleId === 'k8s-exec-review', `verdict ${JSON.stringify(verdict)}`);
+      // the replay (live: it reloads the open recording) plays the exec's clip in the terminal lane
+      const sessions = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^sessions/i }) });
+      const replay = await openFromRow(sessions.locator('.monaco-list-row', { hasText: 'host-test-agent' }).first(), 'replay', async (f) => (await f.locator('.row', { hasText: 'exec pod/web-1' }).count()) > 0);
+      await replay.locator('.row', { hasText: 'exec pod/web-1' }).click();
+      // to the end of the timeline (the exec is its last action), so the whole clip has played; xterm.js paints only a terminal in view
+      await replay.locator('#entries').press('End');
+      await replay.locator('#terminal-slot').scrollIntoViewIfNeeded();
+      const lane = () => replay.locator('#terminal-slot').evaluate((slot) => slot.querySelector('.xterm-rows')?.textContent ?? slot.textContent).catch((err) => err.message);
+      await until(async () => (await lane()).includes('pod session ended'), 'the exec\'s output in the terminal lane', 10_000).catch(async (err) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await lane())}`);
+      });
+      check((await lane()).includes('web-1-7f9c'), 'every output frame is shown');
+      check(!(await lane()).includes('exit'), 'the input frame ("exit") is recorded, not played as output');
+      check((await replay.locator('#terminal-exit').innerText()).trim() === 'exit 0', 'the exec\'s exit from the error channel');
+      check(/exit 0 · 30 bytes out, 5 bytes in/.test(await replay.locator('#detail-exit').innerText()), `the exit and byte counts: ${await replay.locator('#detail-exit').innerText()}`);
+      check((await replay.locator('#details #k8s-argv li').count()) === 3, 'the replay renders the exec by its kind');
+      await page.screenshot({ path: path.join(outputDir, 'replay-k8s-exec.png') });
+    });
+
+    const secretBody = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-credentials', namespace: 'prod' }, type: 'Opaque', data: { password: 'W1JFREFDVEVEXQ==', username: 'W1JFREFDVEVEXQ==' } });
+    const secretRead = await api('POST', '/v1/test/actions', {
+      token, target: 'db', protocol: 'kubernetes', kind: 'k8s.request', summary: 'get secret/db-credentials -n prod',
+      attributes: { class: 'read', verb: 'get', resource: 'secrets', namespace: 'prod', name: 'db-credentials' },
+      detail: { connectionId: 'conn_k8s_3', method: 'GET', verb: 'get', apiGroup: '', apiVersion: 'v1', resource: 'secrets', namespace: 'prod', name: 'db-credentials', path: '/api/v1/namespaces/prod/secrets/db-credentials' },
+      result: { summary: '200 Secret', durationMs: 4, detail: { status: 200, kind: 'Secret', body: { text: secretBody, bytes: secretBody.length, contentType: 'application/json', treatment: 'json' }, requestBytes: 0, maskReport: { cells: 2, byDetector: { 'k8s-secret': 2 } } } },
+    });
+    check(secretRead.verdict?.allowed === true && secretRead.verdict.ruleId === 'reads-allow', `the Secret read was allowed: ${JSON.stringify(secretRead.verdict)}`);
+    await step('the masked-data view of a Secret read lists its keys, each value the marker the agent got', async () => {
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /live activity/i }) });
+      const frame = await openFromRow(pane.locator('.monaco-list-row', { hasText: 'get secret/db-credentials' }).first(), 'masked', async (f) => (await f.locator('#k8s-response').count()) > 0);
+      const rows = await frame.locator('#k8s-secret-0 vscode-table-row').evaluateAll((rs) => rs.map((r) => [...r.querySelectorAll('vscode-table-cell')].map((c) => ({ text: c.textContent.trim(), by: c.dataset.maskedBy ?? null }))));
+      check(JSON.stringify(rows) === JSON.stringify([[{ text: 'password', by: null }, { text: '[REDACTED]', by: 'k8s-secret' }], [{ text: 'username', by: null }, { text: '[REDACTED]', by: 'k8s-secret' }]]), `keys with masked values: ${JSON.stringify(rows)}`);
+      check((await frame.locator('#k8s-response-line').innerText()).trim() === '200 Secret', 'the response line');
+      check(/kind: Secret/.test(await frame.locator('#k8s-response-body').innerText()), 'the masked body as YAML');
+      await page.screenshot({ path: path.join(outputDir, 'masked-k8s-secret.png') });
+    });
+
     // the review's incident: a same-user process rewrites policy.yaml to allow everything, masking off
     const privileged = () => api('POST', '/v1/test/actions', { token, target: 'db', protocol: 'postgres', kind: 'sql.query', summary: 'ALTER ROLE agent SUPERUSER', attributes: { class: 'privileged' } });
     await step('a policy edit that loosens enforcement is staged: the status bar says a change is waiting, the old policy still decides', async () => {
@@ -412,6 +509,9 @@ try {
     writeFileSync(path.join(home, 'host-test-done'), 'ok');
   } catch (err) {
     await page.screenshot({ path: path.join(outputDir, 'failure.png') }).catch(() => undefined);
+    if (process.env.AIRLOCK_HOST_DEBUG) {
+      for (const r of (await api('GET', '/v1/sessions').catch(() => ({ recordings: [] }))).recordings) console.log(`# ${r.agentSessionName}: ${JSON.stringify(await api('GET', `/v1/sessions/${r.id}/verify`).catch((e) => e.message))}`);
+    }
     writeFileSync(path.join(home, 'host-test-done'), err.message);
   }
   await until(() => exitCode !== undefined, 'the extension host suite to finish', 60_000).catch(() => undefined);
