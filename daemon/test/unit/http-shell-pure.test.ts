@@ -174,9 +174,9 @@ describe('classifyExchange: compressed bodies decoded for the classifier, git pu
     const d = describe_('POST', '/graphql', [['content-type', 'application/json'], ['content-encoding', 'gzip'], ['content-length', String(body.length)]]);
     assert.notEqual(classifyExchange(d, { bytes: body, complete: true }, options, 100).class, 'read');
   });
-  test('a push with a command is a write; so is an empty command list (git\'s probe: held like any push)', () => {
+  test('a push with a command is a write; an empty command list read whole (git\'s login probe) changes nothing: a read', () => {
     const d = describe_('POST', '/r.git/git-receive-pack', [['content-type', 'application/x-git-receive-pack-request'], ['content-length', '4']]);
-    assert.equal(classifyExchange(d, { bytes: Buffer.from('0000'), complete: true }, options, 1 << 20).class, 'write');
+    assert.equal(classifyExchange(d, { bytes: Buffer.from('0000'), complete: true }, options, 1 << 20).class, 'read');
     const cmd = `${'1'.repeat(40)} ${'0'.repeat(40)} refs/heads/main\0report-status\n`;
     const push = Buffer.from((cmd.length + 4).toString(16).padStart(4, '0') + cmd + '0000');
     const c = classifyExchange(d, { bytes: push, complete: true }, options, 1 << 20);

@@ -353,3 +353,17 @@ describe('Kubernetes request paths: properties over generated paths', () => {
     assert.ok(accepted > 200 && refused > 200, `accepted ${accepted}, refused ${refused}: the generator should exercise both`);
   });
 });
+
+describe('Kubernetes request info: ";" in the query, as Go reads it', () => {
+  const exec = '/api/v1/namespaces/default/pods/web-1/exec';
+  test('an encoded %3B is data: `kubectl exec -- sh -c "a; b"` reads whole', () => {
+    const rawQuery = 'command=sh&command=-c&command=a%3B%20b&stdout=true';
+    const info = parseRequestInfo({ method: 'GET', path: exec, query: [...new URLSearchParams(rawQuery)], rawQuery });
+    assert.ok(!('error' in info), JSON.stringify(info));
+  });
+  test('a raw ";" would hide a pair from the API server: refused', () => {
+    const rawQuery = 'command=sh;x=1&stdout=true';
+    const info = parseRequestInfo({ method: 'GET', path: exec, query: [...new URLSearchParams(rawQuery)], rawQuery });
+    assert.ok('error' in info && /%3B/.test(info.error), JSON.stringify(info));
+  });
+});

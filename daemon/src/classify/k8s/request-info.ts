@@ -73,9 +73,13 @@ function listOptionsDecode(query: K8sRequestInput['query']): boolean {
 export function parseRequestInfo(input: K8sRequestInput): K8sRequestInfo | K8sRequestError {
   const canonical = canonicalK8sPath(input.path);
   if ('error' in canonical) return canonical;
-  for (const [key, value] of input.query) {
-    if (key.includes(';') || value.includes(';')) {
-      return { error: `The query parameter ${JSON.stringify(key)} has a ";", which the API server's query parser drops.`, status: 400 };
+  if (input.rawQuery !== undefined) {
+    if (input.rawQuery.includes(';')) return { error: 'The query string has a ";", which the API server\'s query parser drops (send it as %3B).', status: 400 };
+  } else {
+    for (const [key, value] of input.query) {
+      if (key.includes(';') || value.includes(';')) {
+        return { error: `The query parameter ${JSON.stringify(key)} has a ";", which the API server's query parser drops.`, status: 400 };
+      }
     }
   }
 

@@ -14,6 +14,12 @@ export interface K8sRequestInput {
   path: string;
   /** the query as name/value pairs, decoded, in the order sent (repeats kept) */
   query: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The query string as sent, still percent-encoded. Go's query parser drops a pair holding a raw
+   * ";" (an encoded %3B is data, as in `kubectl exec -- sh -c 'a; b'`); without it the decoded
+   * pairs are checked, which refuses a decoded ";" too.
+   */
+  rawQuery?: string;
 }
 
 /** The connect operations policy rules match on (`connect` attribute). */

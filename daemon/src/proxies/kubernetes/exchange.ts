@@ -69,7 +69,7 @@ export async function runK8sExchange(req: IncomingMessage, res: ServerResponse, 
   } catch {
     return answer(res, k8sStatus(400, 'BadRequest', 'airlock: the query string cannot be read'), connection, bodyPending(req));
   }
-  const input = { method: req.method ?? '', path, query };
+  const input = { method: req.method ?? '', path, query, rawQuery: q < 0 ? '' : rawUrl.slice(q + 1) };
   const parsed = parseRequestInfo(input);
   if (isK8sRequestError(parsed)) return answer(res, k8sStatus(parsed.status, parsed.status === 404 ? 'NotFound' : 'BadRequest', `airlock: ${parsed.error}`), connection, bodyPending(req));
 

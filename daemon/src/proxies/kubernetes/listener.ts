@@ -103,7 +103,7 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
     if (!login.ok) return void socket.end(rawAnswer(asK8sStatus(login.answer)));
     const rawUrl = req.url ?? '';
     const q = rawUrl.indexOf('?');
-    const described = describeK8sRequest({ method: req.method ?? '', path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: [...new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1))] }, { headers });
+    const described = describeK8sRequest({ method: req.method ?? '', path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: [...new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1))], rawQuery: q < 0 ? '' : rawUrl.slice(q + 1) }, { headers });
     if ('error' in described) return void socket.end(rawAnswer(k8sStatus(described.status, described.status === 404 ? 'NotFound' : 'BadRequest', `airlock: ${described.error}`)));
     void (async () => {
       // fetched before the hand-over: openUpstream is synchronous
