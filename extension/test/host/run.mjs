@@ -79,7 +79,25 @@ try {
   databaseCreated = true;
   psqlAdmin("CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text); INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111'), (2, 'Grace', 'grace@example.org', '5555 5555 5555 4444')", database);
   mkdirSync(home, { recursive: true });
-  writeFileSync(path.join(home, 'config.yaml'), `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n`);
+  // a kubernetes target for KUBECONFIG routing: the in-test API server (daemon/test/helpers: the real
+  // wire format, no cluster can run here) with a pod and a Secret, reached with its own kubeconfig
+  const { makeTestCa } = await import(path.join(repo, 'daemon/dist/test/helpers/test-ca.js'));
+  const { startFakeKubeApiServer } = await import(path.join(repo, 'daemon/dist/test/helpers/fake-kube-apiserver.js'));
+  const { writeKubeconfig } = await import(path.join(repo, 'daemon/dist/test/helpers/kubectl.js'));
+  const clusterCa = await makeTestCa();
+  const cluster = await startFakeKubeApiServer({ tls: await clusterCa.leaf() });
+  children.push({ kill: () => void cluster.close() });
+  const kubeFixture = { pod: 'web-1', secret: 'db-credentials', secretValue: `hunter2-${process.pid}` };
+  cluster.create('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: kubeFixture.pod, namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } });
+  cluster.create('secrets', 'default', { apiVersion: 'v1', kind: 'Secret', metadata: { name: kubeFixture.secret, namespace: 'default' }, type: 'Opaque', data: { password: Buffer.from(kubeFixture.secretValue).toString('base64') } });
+  mkdirSync(path.join(scratch, 'cluster'));
+  const clusterKubeconfig = writeKubeconfig(path.join(scratch, 'cluster'), { server: cluster.url, caPem: clusterCa.certPem, token: cluster.token, context: 'fake' });
+  const kubePort = await freePort();
+  writeFileSync(
+    path.join(home, 'config.yaml'),
+    `targets:\n  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }\n` +
+      `  - { name: staging, protocol: kubernetes, kubeconfig: "${clusterKubeconfig}", listen: { host: 127.0.0.1, port: ${kubePort} } }\n`,
+  );
   const daemon = spawn(process.execPath, [cli, '--home', home, 'up'], { env: { ...process.env, AIRLOCK_TEST_ACTION_SOURCE: '1' }, stdio: 'ignore' });
   children.push(daemon);
   const info = await until(() => {
@@ -96,7 +114,7 @@ try {
   };
 
   const port = await freePort();
-  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home }, stdio: 'ignore' });
+  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_HOST_TEST_KUBE: JSON.stringify(kubeFixture) }, stdio: 'ignore' });
   children.push(server);
   await until(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 'the VS Code server');
 
@@ -118,7 +136,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scratch)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
 
   try {
-    await step('the extension activates, registers its commands and routes terminals (psql) through the daemon', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
+    await step('the extension activates, registers its commands and routes terminals (psql, and kubectl through KUBECONFIG) through the daemon', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
     await step('the status bar shows the connected daemon', () => until(() => page.locator('.statusbar-item', { hasText: 'Airlock' }).count(), 'the status bar item'));
 
     const { token } = await api('POST', '/v1/agent-sessions', { name: 'host-test-agent' });
