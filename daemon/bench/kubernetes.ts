@@ -25,18 +25,23 @@ rules:
 `;
 
 /** Requests/s of GET `url` from `connections` keep-alive clients over DURATION_S seconds. */
-async function load(url: string, ca: string, headers: Record<string, string>, connections: number): Promise<number> {
+async function load(url: string, ca: string, headers: Record<string, string>, connections: number): Promise<{ rate: number; bytes: number }> {
   const agent = new https.Agent({ keepAlive: true, maxSockets: connections, ca });
   const deadline = performance.now() + DURATION_S * 1000;
   let done = 0;
+  let bytes = 0;
   const client = async (): Promise<void> => {
     while (performance.now() < deadline) {
       await new Promise<void>((resolve, reject) => {
         https
           .get(url, { agent, headers: { accept: 'application/json', ...headers } }, (res) => {
             if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
-            res.on('data', () => undefined);
-            res.on('end', () => resolve());
+            let size = 0;
+            res.on('data', (d: Buffer) => (size += d.length));
+            res.on('end', () => {
+              bytes = size;
+              resolve();
+            });
             res.on('error', reject);
           })
           .on('error', reject);
@@ -47,7 +52,7 @@ async function load(url: string, ca: string, headers: Record<string, string>, co
   const started = performance.now();
   await Promise.all(Array.from({ length: connections }, client));
   agent.destroy();
-  return done / ((performance.now() - started) / 1000);
+  return { rate: done / ((performance.now() - started) / 1000), bytes };
 }
 
 /** A watch whose events are announced by name: `arrived(name)` resolves when its ADDED event came. */
@@ -97,7 +102,8 @@ export async function benchKubernetes(): Promise<BenchSection> {
     const path = '/api/v1/namespaces/default/pods';
     const direct = await load(`${h.fake.url}${path}`, h.ca.certPem, { authorization: `Bearer ${h.fake.token}` }, CONNECTIONS);
     const via = await load(`${h.server}${path}`, h.daemonCaPem, { authorization: `Bearer ${h.token}` }, CONNECTIONS);
-    figures.push({ name: `list pods (${PODS} pods), ${CONNECTIONS} clients, via Airlock`, value: via, unit: 'req/s', baseline: { name: 'direct to the fake', value: direct }, target: { op: '>=', value: 0.5 * direct } });
+    figures.push({ name: `list pods (${PODS} pods), ${CONNECTIONS} clients, via Airlock`, value: via.rate, unit: 'req/s', baseline: { name: 'direct to the fake', value: direct.rate }, target: { op: '>=', value: 0.5 * direct.rate } });
+    notes.push(`each list response is ${(direct.bytes / 1e6).toFixed(2)} MB of JSON direct, ${(via.bytes / 1e6).toFixed(2)} MB through Airlock; Airlock masks it with the Kubernetes response masker (a streaming JSON masker in JavaScript) and records an excerpt: that masking pass is what bounds the rate`);
 
     const watchPath = '/api/v1/namespaces/default/configmaps?watch=true';
     const directWatch = await openWatch(`${h.fake.url}${watchPath}`, h.ca.certPem, { authorization: `Bearer ${h.fake.token}` });
@@ -118,7 +124,7 @@ export async function benchKubernetes(): Promise<BenchSection> {
     const viaP99 = percentile(viaTimes.sort((a, b) => a - b), 99);
     figures.push({ name: `watch event latency p99, via Airlock (${WATCH_EVENTS} events)`, value: viaP99, unit: 'ms', baseline: { name: 'direct watch', value: directP99 }, target: { op: '<=', value: directP99 + 2 } });
     notes.push(`watch latency p50: direct ${percentile(directTimes, 50).toFixed(3)} ms, via Airlock ${percentile(viaTimes, 50).toFixed(3)} ms; p99 added ${(viaP99 - directP99).toFixed(3)} ms`);
-    notes.push('the fake API server and the load run in the benchmark process, airlockd in its own; every list response (about 0.5 MB of JSON) is masked by the JSON masker and recorded');
+    notes.push('the fake API server and the load run in the benchmark process, airlockd in its own');
   } finally {
     await h.stop();
   }

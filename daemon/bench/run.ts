@@ -12,6 +12,7 @@ import { benchSse } from './sse.js';
 import { benchSsh } from './ssh.js';
 import { benchHttp } from './http.js';
 import { benchKubernetes } from './kubernetes.js';
+import { benchKubernetesExec } from './kubernetes-exec.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -28,6 +29,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['ssh', benchSsh],
   ['http', benchHttp],
   ['kubernetes', benchKubernetes],
+  ['kubernetes-exec', benchKubernetesExec],
 ];
 
 const only = process.argv.slice(2);

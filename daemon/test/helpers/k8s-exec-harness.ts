@@ -111,7 +111,10 @@ export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: T
     const headers: [string, string][] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
     const described = describeK8sRequest({ method: req.method ?? '', path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: [...new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1))] }, { headers });
-    if ('error' in described) return void socket.end(`HTTP/1.1 ${described.status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    if ('error' in described) {
+      const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: described.error, code: described.status });
+      return void socket.end(`HTTP/1.1 ${described.status} Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    }
     void handleK8sUpgrade(req, socket, head, {
       target: target as never,
       context,

@@ -175,10 +175,13 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
     const echo = await run(['echo', 'from', 'client-node']);
     assert.equal(echo.stdout, 'from client-node\n');
     assert.equal(echo.status.status, 'Success');
-    const failing = await run(['sh', '-c', 'echo oops >&2; exit 4']);
-    assert.equal(failing.stderr, 'oops\n');
+    // (classify/k8s refuses a decoded ";" in a command, so no `echo oops >&2; exit 4` here)
+    const failing = await run(['sh', '-c', 'exit 4']);
     assert.equal(failing.status.reason, 'NonZeroExitCode');
     assert.deepEqual(failing.status.details?.causes, [{ reason: 'ExitCode', message: '4' }]);
+    const missing = await run(['no-such-tool']);
+    assert.equal(missing.stderr, 'sh: no-such-tool: not found\n');
+    assert.deepEqual(missing.status.details?.causes, [{ reason: 'ExitCode', message: '127' }]);
     const big = await run(['head', '-c', String(3 * 1024 * 1024 + 7), '/dev/zero']);
     assert.equal(big.stdout.length, 3 * 1024 * 1024 + 7, 'a 3 MB output arrives whole');
     const { result } = await harness.resultFor((a) => (a.attributes.command as string[] | undefined)?.[0] === 'head');

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import YAML from 'yaml';
@@ -62,7 +65,7 @@ interface Case {
 
 const corpus: Case[] = [
   { what: 'a list', method: 'GET', path: '/api/v1/namespaces/default/pods', expect: 'forwarded' },
-  { what: 'a trailing slash', method: 'GET', path: '/api/v1/namespaces/default/pods/', expect: 'either' },
+  { what: 'a trailing slash', method: 'GET', path: '/api/v1/namespaces/default/pods/', expect: 'forwarded' },
   { what: 'a label selector', method: 'GET', path: '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=5', expect: 'forwarded' },
   { what: 'a get in a denied namespace', method: 'GET', path: '/api/v1/namespaces/prod/pods', expect: 'refused' },
   { what: 'the denied namespace percent-encoded', method: 'GET', path: '/api/v1/namespaces/%70rod/pods', expect: 'refused' },
@@ -73,7 +76,7 @@ const corpus: Case[] = [
   { what: 'a Secret create', method: 'POST', path: '/api/v1/namespaces/default/secrets', body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: {} }, expect: 'refused' },
   { what: 'a service account token request', method: 'POST', path: '/api/v1/namespaces/default/serviceaccounts/default/token', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} }, expect: 'refused' },
   { what: 'Impersonate-Group on a read', method: 'GET', path: '/api/v1/namespaces/default/pods', headers: { 'Impersonate-Group': 'system:masters' }, expect: 'refused' },
-  { what: 'Impersonate_User spelled with an underscore', method: 'GET', path: '/api/v1/namespaces/default/pods', headers: { Impersonate_User: 'admin' }, expect: 'either' },
+  { what: 'Impersonate_User spelled with an underscore', method: 'GET', path: '/api/v1/namespaces/default/pods', headers: { Impersonate_User: 'admin' }, expect: 'refused' },
   { what: 'a front-proxy identity header', method: 'GET', path: '/api/v1/namespaces/default/pods', headers: { 'X-Remote-User': 'admin' }, expect: 'refused' },
   { what: 'deleting a namespace', method: 'DELETE', path: '/api/v1/namespaces/default', expect: 'refused' },
   { what: 'a merge patch of a ConfigMap', method: 'PATCH', path: '/api/v1/namespaces/default/configmaps/cm1', body: { data: { k: 'v2' } }, headers: { 'content-type': 'application/merge-patch+json' }, expect: 'forwarded' },
@@ -204,6 +207,49 @@ describe('kubernetes proxy: upstream trouble', () => {
       await h.stop();
       rmSync(script, { force: true });
       rmSync(`${script}.runs`, { force: true });
+    }
+  });
+
+  test('a kubeconfig user with a client certificate: the daemon presents it on the upstream TLS connection', async () => {
+    // a TLS front that asks for a client certificate and notes its fingerprint, then relays to the fake
+    // (the fake itself authenticates by bearer token only)
+    let front: tls.Server | undefined = undefined;
+    const seen: string[] = [];
+    const client = { certPem: '', keyPem: '', fingerprint: '' };
+    const ca = await makeTestCa('client-cert test CA');
+    const clientLeaf = await ca.leaf();
+    Object.assign(client, { certPem: clientLeaf.certPem, keyPem: clientLeaf.keyPem, fingerprint: new X509Certificate(clientLeaf.certPem).fingerprint256 });
+    const frontLeaf = await ca.leaf();
+    let relayTo = 0;
+    let fakeCa = '';
+    front = tls.createServer({ cert: frontLeaf.certPem, key: frontLeaf.keyPem, requestCert: true, rejectUnauthorized: false }, (socket) => {
+      const peer = socket.getPeerCertificate();
+      if (peer && peer.fingerprint256) seen.push(peer.fingerprint256);
+      const upstream = tls.connect({ host: '127.0.0.1', port: relayTo, ca: fakeCa, servername: 'localhost' });
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
+    const frontPort = (front.address() as AddressInfo).port;
+    const h2 = await startK8sProxy({
+      daemonKubeconfig: (fake) => {
+        relayTo = fake.port;
+        const doc = YAML.parse(kubeconfigText({ server: `https://127.0.0.1:${frontPort}`, caPem: ca.certPem, token: fake.token, context: 'cluster' })) as { users: Array<{ user: Record<string, unknown> }> };
+        doc.users[0]!.user['client-certificate-data'] = Buffer.from(client.certPem).toString('base64');
+        doc.users[0]!.user['client-key-data'] = Buffer.from(client.keyPem).toString('base64');
+        return YAML.stringify(doc);
+      },
+    });
+    fakeCa = h2.ca.certPem;
+    try {
+      const r = await h2.kubectl.run(['--context', 'staging', 'get', 'pods']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(seen.length > 0, 'the front saw TLS connections from the daemon');
+      for (const fingerprint of seen) assert.equal(fingerprint, client.fingerprint, 'each carried the kubeconfig\'s client certificate');
+    } finally {
+      await h2.stop();
+      await new Promise<void>((resolve) => front!.close(() => resolve()));
     }
   });
 

@@ -47,8 +47,8 @@ describe('targets through the CLI, picked up by the running daemon', () => {
       assert.ok(appDb, 'the daemon picked up the new target without a restart');
       assert.equal(appDb.state, 'listening', appDb.error);
 
-      // a protocol whose proxy this build does not have yet: nothing listens, and the status says so
-      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'kubernetes', '--upstream', 'https://k8s.internal:6443', '--listen', '127.0.0.1:0']);
+      // a target whose credential the daemon cannot read: nothing listens, and the status says why
+      const ssh = await runCli(home.dir, ['target', 'add', 'jump', '--protocol', 'kubernetes', '--upstream', 'https://k8s.internal:6443', '--token-env', 'AIRLOCK_TEST_UNSET_TOKEN', '--listen', '127.0.0.1:0']);
       assert.equal(ssh.code, 0, ssh.stderr);
       await confirmStaged(daemon, 'jump');
       let jump: TargetStatus | undefined;
@@ -56,8 +56,12 @@ describe('targets through the CLI, picked up by the running daemon', () => {
         jump = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets.find((s) => s.target.name === 'jump');
         if (!jump) await new Promise((r) => setTimeout(r, 30));
       }
-      assert.equal(jump?.state, 'unsupported');
-      assert.match(jump?.error ?? '', /no kubernetes proxy/);
+      for (let i = 0; i < 100 && jump?.state !== 'error'; i++) {
+        await new Promise((r) => setTimeout(r, 30));
+        jump = ((await daemon.api('GET', '/v1/targets')).json as { targets: TargetStatus[] }).targets.find((s) => s.target.name === 'jump');
+      }
+      assert.equal(jump?.state, 'error');
+      assert.match(jump?.error ?? '', /AIRLOCK_TEST_UNSET_TOKEN is not set/);
       assert.equal((await runCli(home.dir, ['target', 'remove', 'jump'])).code, 0);
 
       const list = await runCli(home.dir, ['target', 'list', '--json']);

@@ -158,8 +158,15 @@ function run(c: Case): { result: K8sClassification } | { error: string } {
   return { result: classifyK8sRequest(info, { headers, ...(body === undefined ? {} : { body }) }) };
 }
 
-/** The embedded default policy, with the rule issue 13 added to it: exec waits for a human (k8s-exec-review). */
-const POLICY = compilePolicy(DEFAULT_POLICY, { defaultReviewTimeoutMs: 60_000 });
+/** The embedded default policy plus the rule issue 13 adds: exec waits for a human. */
+const POLICY = compilePolicy(
+  Policy.parse({
+    ...DEFAULT_POLICY,
+    // the default policy has the rule since the extension branch (i13-k8sext) landed; added here only where it does not
+    rules: DEFAULT_POLICY.rules.some((r) => r.id === 'k8s-exec-review') ? DEFAULT_POLICY.rules : [...DEFAULT_POLICY.rules, { id: 'k8s-exec-review', description: 'exec, attach, port-forward and proxy wait for a human', decision: 'review', match: { protocols: 'kubernetes', attributes: { class: 'exec' } } }],
+  }),
+  { defaultReviewTimeoutMs: 60_000 },
+);
 
 const DECISION_OF: Record<K8sClass, { decision: string; ruleId: string }> = {
   read: { decision: 'allow', ruleId: 'reads-allow' },

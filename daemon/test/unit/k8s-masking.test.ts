@@ -442,6 +442,29 @@ describe('request bodies (the excerpt kept for the record and the approval)', ()
   });
 });
 
+describe('proxied answers (pods/proxy, services/proxy)', () => {
+  const PROXY = request('services', { subresource: 'proxy', connect: 'proxy' });
+
+  test("the API server's own answer through a service proxy: its Secrets are masked by their content", () => {
+    const list = { kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: [secret('a', false)] };
+    assertNoSecret(mask(PROXY, list).output);
+    assertNoSecret(mask(PROXY, secret('b')).output);
+    assertNoSecret(mask(PROXY, JSON.stringify({ type: 'ADDED', object: secret('c') }) + '\n', planBody({ contentType: 'application/x-ndjson' })).output);
+  });
+
+  test("an application's JSON with data keys passes (key rules and detectors still apply)", () => {
+    const body = JSON.stringify({ data: [{ id: 'abcd', name: 'widget' }], meta: { object: { data: { mode: 'fast' } } } });
+    assert.equal(mask(PROXY, body).output, body);
+    const withToken = mask(PROXY, { data: { access_token: 'opaque-value-123' } }).output;
+    assert.ok(!withToken.includes('opaque-value-123'));
+  });
+
+  test("Kubernetes' protobuf through a proxy is withheld", () => {
+    assert.ok(planK8sResponse(PROXY, planBody({ contentType: 'application/vnd.kubernetes.protobuf' })).withhold !== undefined);
+    assert.equal(planK8sResponse(PROXY, planBody({ contentType: 'text/html' })).withhold, undefined);
+  });
+});
+
 describe('plans: what cannot be masked by structure is withheld', () => {
   test('protobuf, YAML and CBOR answers of the API server are withheld; so is any non-JSON answer to a secrets request', () => {
     for (const contentType of ['application/vnd.kubernetes.protobuf', 'application/yaml', 'application/cbor']) {
@@ -489,6 +512,9 @@ describe('adversarial corpus', () => {
     { name: 'escaped key name', req: CONFIGMAPS, body: `{"kind":"Secret","d\\u0061ta":{"password":"${PASSWORD_B64}"}}` },
     { name: 'escaped kind value', req: CONFIGMAPS, body: `{"kin\\u0064":"Secr\\u0065t","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'escaped stringData key', req: CONFIGMAPS, body: `{"kind":"Secret","\\u0073tringData":{"x":"${PASSWORD}"}}` },
+    { name: 'field names in other cases (Go decoders ignore case)', req: CONFIGMAPS, body: `{"Kind":"Secret","DATA":{"password":"${PASSWORD_B64}"},"StringData":{"k":"${PASSWORD}"}}` },
+    { name: 'core apiVersion, data before kind', req: request('widgets', { apiGroup: 'example.com' }), body: `{"apiVersion":"v1","data":{"password":"${PASSWORD_B64}"},"kind":"Secret"}` },
+    { name: 'a custom group claiming kind Secret before its data', req: request('widgets', { apiGroup: 'example.com' }), body: `{"apiVersion":"example.com/v1","kind":"Secret","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'lower-case kind', req: CONFIGMAPS, body: `{"kind":"secret","data":{"password":"${PASSWORD_B64}"}}` },
     { name: 'a Secret nested in a custom resource', req: request('backups', { apiGroup: 'example.com' }), body: `{"apiVersion":"example.com/v1","kind":"Backup","spec":{"template":{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}}}` },
     { name: 'a Secret in items of a Table', req: request('things'), body: `{"kind":"Table","items":[{"kind":"Secret","data":{"password":"${PASSWORD_B64}"}}]}` },
@@ -505,6 +531,8 @@ describe('adversarial corpus', () => {
     { name: 'malformed JSON after the first value', req: SECRETS, body: `{"kind":"Secret","data":{"a":"eHg=" "k":"${PASSWORD_B64}"}}` },
     { name: 'a second document after a Secret (not a watch)', req: SECRETS, body: `{"kind":"Secret"} {"data":{"k":"${PASSWORD_B64}"}}` },
     { name: 'annotation with the Secret in a nested List', req: CONFIGMAPS, body: JSON.stringify({ kind: 'ConfigMap', metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify({ kind: 'List', items: [{ data: { k: PASSWORD_B64 }, kind: 'Secret' }] }) } } }) },
+    { name: 'annotation in PartialObjectMetadata (metadata-only list of another resource)', req: request('things', { verb: 'list' }), body: JSON.stringify({ kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', items: [{ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name: 'db', annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify({ apiVersion: 'v1', data: { k: PASSWORD_B64 }, kind: 'Secret' }) } } }] }) },
+    { name: 'annotation in a Table row of a secrets request (includeObject=Metadata)', req: request('secrets', { verb: 'list' }), body: JSON.stringify({ kind: 'Table', rows: [{ cells: ['db'], object: { kind: 'PartialObjectMetadata', metadata: { annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify({ data: { k: PASSWORD_B64 } }) } } } }] }) },
     { name: 'annotation escaped inside', req: CONFIGMAPS, body: `{"kind":"ConfigMap","metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\\"d\\\\u0061ta\\":{\\"k\\":\\"${PASSWORD_B64}\\"},\\"kind\\":\\"Secret\\"}"}}}` },
     { name: 'annotation key escaped', req: CONFIGMAPS, body: `{"kind":"ConfigMap","metadata":{"annotations":{"kubectl.kubernetes.io\\/last-applied-configuration":"{\\"data\\":{\\"k\\":\\"${PASSWORD_B64}\\"},\\"kind\\":\\"Secret\\"}"}}}` },
     { name: 'a string longer than bufferBytes as a Secret value', req: SECRETS, body: `{"kind":"Secret","data":{"k":"${PASSWORD_B64.padEnd(64 * 1024 + 8, 'A')}"}}` },
@@ -534,8 +562,16 @@ describe('adversarial corpus', () => {
     assert.equal(mask(request('widgets', { apiGroup: 'example.com' }), body).output, body);
   });
 
+  test('a custom resource served with sorted keys (data before kind): its apiVersion settles it, nothing masked', () => {
+    const blob = Buffer.from('some harmless configuration blob').toString('base64');
+    const body = `{"apiVersion":"example.com/v1","data":{"note":"plain words here","blob":"${blob}"},"kind":"Widget","metadata":{"name":"w"}}`;
+    assert.equal(mask(request('widgets', { apiGroup: 'example.com' }), body).output, body);
+    const list = `{"apiVersion":"example.com/v1","items":[{"apiVersion":"example.com/v1","data":{"blob":"${blob}"},"kind":"Widget"}],"kind":"WidgetList"}`;
+    assert.equal(mask(request('widgets', { apiGroup: 'example.com', verb: 'list' }), list).output, list);
+  });
+
   test('an undecided object (data before kind): base64 values masked, plain words kept', () => {
-    const body = `{"apiVersion":"example.com/v1","data":{"note":"plain words here","blob":"${API_KEY_B64}"},"kind":"Widget"}`;
+    const body = `{"apiVersion":"v1","data":{"note":"plain words here","blob":"${API_KEY_B64}"},"kind":"Widget"}`;
     const parsed = JSON.parse(mask(request('widgets', { apiGroup: 'example.com' }), body).output) as { data: Record<string, string> };
     assert.equal(parsed.data.note, 'plain words here');
     assert.equal(parsed.data.blob, REDACTED_BASE64);

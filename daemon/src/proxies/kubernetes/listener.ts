@@ -15,11 +15,14 @@ import { headerListOf } from '../http/headers.js';
 import { rawAnswer } from '../http/refusal.js';
 import { runK8sExchange } from './exchange.js';
 import { asK8sStatus, k8sStatus } from './status.js';
-import { handleK8sUpgrade } from './streams/index.js';
+import { handleK8sUpgrade } from './upgrade.js';
 import { k8sUpstream } from './upstream.js';
 
 /** Header fields in one request, at most (as the HTTP listener: Apache's LimitRequestFields order). */
 const MAX_HEADER_FIELDS = 200;
+
+/** How often the listener asks the local CA whether its certificate is due for renewal (daily). */
+const LEAF_CHECK_MS = 24 * 60 * 60 * 1000;
 
 /** The listener serves a name agents may dial besides loopback: the listen host, unless it is a wildcard. */
 function listenerHosts(target: Target): string[] {
@@ -44,7 +47,7 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
     await upstream.close();
     throw new TargetConfigError((err as Error).message);
   }
-  const leaf = await localCa.leafFor(listenerHosts(target));
+  let leaf = await localCa.leafFor(listenerHosts(target));
   const limits = context.limits;
   const jars = new Map<string, CookieJar>();
   const connections = new Map<net.Socket, HttpAgentConnection>();
@@ -140,12 +143,34 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
     socket.end(rawAnswer(k8sStatus(status, status === 408 ? 'Timeout' : 'BadRequest', `airlock: ${reason}`)));
   });
 
+  // the leaf lives weeks; a daemon that runs longer serves the one the CA re-issues as it nears expiry
+  let renewal: { cancel(): void } | undefined;
+  let closed = false;
+  const renew = (): void => {
+    if (closed) return;
+    renewal = context.clock.setTimeout(() => {
+      localCa
+        .leafFor(listenerHosts(target))
+        .then((next) => {
+          if (next !== leaf) {
+            leaf = next;
+            server.setSecureContext({ cert: next.certPem, key: next.keyPem, minVersion: 'TLSv1.2' });
+          }
+        })
+        .catch((err: Error) => context.logger.error(`target "${target.name}": the listener certificate could not be renewed: ${err.message}`))
+        .finally(renew);
+    }, LEAF_CHECK_MS);
+  };
+  renew();
+
   const listener = await listenForTarget(server, target, context, () => {
     for (const socket of connections.keys()) socket.destroy();
   });
   return {
     address: listener.address,
     close: async () => {
+      closed = true;
+      renewal?.cancel();
       await listener.close();
       await upstream.close();
     },

@@ -19,6 +19,8 @@ export interface K8sResponseRequest {
 
 /** Media types the API server can answer in that Airlock cannot mask by structure (the adapter asks for JSON). */
 const UNMASKABLE = /^application\/(?:vnd\.kubernetes\.protobuf|(?:[a-z.+-]*\+)?ya?ml|x-yaml|cbor|[a-z.+-]*\+cbor)$/;
+/** Kubernetes' own binary encodings: withheld from a proxied answer too (it may be the API server's own, reached through a service). */
+const KUBERNETES_BINARY = /^application\/(?:vnd\.kubernetes\.protobuf|cbor|[a-z.+-]*\+cbor)$/;
 
 /** Whether the request is about Secrets (the core resource, or any group's `secrets`). */
 export function isSecretsRequest(request: K8sResponseRequest): boolean {
@@ -41,9 +43,12 @@ function isApiServerAnswer(request: K8sResponseRequest): boolean {
  * that is not JSON.
  */
 export function planK8sResponse(request: K8sResponseRequest, plan: BodyPlan): BodyPlan {
-  if (plan.withhold !== undefined || !isApiServerAnswer(request)) return plan;
-  if (plan.treatment === 'json' || plan.treatment === 'ndjson') return plan;
+  if (plan.withhold !== undefined || plan.treatment === 'json' || plan.treatment === 'ndjson') return plan;
   const media = plan.mediaType;
+  if (request.connect === 'proxy' && media !== undefined && KUBERNETES_BINARY.test(media)) {
+    return { ...plan, withhold: `The proxied answer is in ${media}, Kubernetes' binary encoding, which Airlock cannot mask, so the body was withheld.` };
+  }
+  if (!isApiServerAnswer(request)) return plan;
   if ((media !== undefined && UNMASKABLE.test(media)) || isSecretsRequest(request)) {
     const form = media ?? 'a body with no Content-Type';
     return { ...plan, withhold: `The Kubernetes API answered in ${form}, which Airlock cannot mask by structure (it asks for JSON), so the body was withheld.` };
@@ -59,8 +64,10 @@ export function planK8sResponse(request: K8sResponseRequest, plan: BodyPlan): Bo
  * 10,000 Secrets or one huge value goes through without being held (a string value past
  * bufferBytes is masked as a stream, or replaced when it is one to rewrite); a watch stream's
  * events go out as each completes. JSON that stops being JSON has its rest withheld, not masked
- * as text. Logs (`pods/log`, follow included) go through the text masker line by line; answers
- * of a workload (exec, attach, portforward, proxy) are masked as any HTTP body by their type.
+ * as text. Logs (`pods/log`, follow included) go through the text masker line by line; a proxied
+ * answer (pods/proxy, services/proxy) is a workload's: its JSON gets the same structure rules
+ * (a Secret found by its content: a service may front the API server itself) with the key rules on
+ * every key; exec, attach and portforward streams are masked as any HTTP body by their type.
  *
  * Request bodies have the same structure: the excerpt of a create, update, patch or apply kept for
  * the record (and shown for approval) is masked with this too, so a Secret being written is not
@@ -68,6 +75,13 @@ export function planK8sResponse(request: K8sResponseRequest, plan: BodyPlan): Bo
  */
 export function createK8sResponseMasker(request: K8sResponseRequest, plan: BodyPlan, options: BodyMaskerOptions): BodyMasker {
   const k8sPlan = planK8sResponse(request, plan);
+  if (request.connect === 'proxy') {
+    // a service's or pod's answer: its JSON may be anything, the API server's own included (a
+    // service in front of it): Secrets found by what they say (kind Secret, SecretList items, a
+    // Secret type), not by a `data` key that half the JSON APIs have; key rules on every key
+    const proxied = { topRole: NOT_SECRET as Role, embeddedRole: NOT_SECRET as Role, tokenRequest: false, topSchema: false };
+    return createBodyMasker(k8sPlan, options, (jsonOptions, treatment): BodyStage => k8sJsonMasker(jsonOptions, { ...proxied, watch: false }, treatment === 'ndjson'));
+  }
   if (request.connect !== undefined) return createBodyMasker(k8sPlan, options);
   const secrets = isSecretsRequest(request);
   const base = {

@@ -37,9 +37,13 @@ export const ENV_REPLACEMENT: JsonReplacement = { text: REDACTED, label: ENV_LAB
 /** The annotation `kubectl apply` keeps the whole applied object in, as a JSON string. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** A Secret's maps of values. */
+/**
+ * A Secret's maps of values, case aside (Go's encoding/json matches field names without case: a
+ * client may read `Data` as `data`).
+ */
 export function isSecretMapKey(key: string): boolean {
-  return key === 'data' || key === 'stringData';
+  const lower = key.toLowerCase();
+  return lower === 'data' || lower === 'stringdata';
 }
 
 /** `kind: Secret` (case aside: a decoder that folds case must not see a Secret Airlock did not). */

@@ -71,6 +71,8 @@ interface Frame {
 
 const OBSERVE: JsonKeyAction = { observe: true };
 const FIELD: JsonKeyAction = { field: true };
+/** Keys whose values say what an object is (lower-cased: Go's decoders match field names without case). */
+const OBSERVED_KEYS = new Set(['kind', 'type', 'apiversion']);
 
 /** Maps whose keys are anyone's words, not a schema's: the key rules apply to their values. */
 const USER_MAPS = new Set(['data', 'binaryData', 'stringData', 'annotations', 'labels']);
@@ -93,7 +95,8 @@ export function isBuiltInGroup(group: string): boolean {
  * - an object whose kind is not known yet when its `data` arrives (JSON may put `data` before
  *   `kind`: the API server sorts the keys of custom resources and kubectl those of the
  *   last-applied annotation) is not trusted: its base64 `data` values and all its `stringData`
- *   values are replaced. The API server writes `kind` first for built-in objects, so a ConfigMap
+ *   values are replaced, unless its apiVersion (sorted first) names a group other than the core
+ *   one, which has no Secrets. The API server writes `kind` first for built-in objects, so a ConfigMap
  *   is not touched; list items inherit their list's kind; nested objects inherit their parent's
  *   role (a CRD's schema has `data` properties, and is no Secret), except list
  *   items and embedded objects, which start over.
@@ -170,13 +173,13 @@ export class K8sStructure implements JsonStructureHook {
       return { rewrite: (text) => (isBase64Value(text) ? map.base64.text : undefined), tooLong: map.base64 };
     }
     if (isSecretMapKey(name) && frame.role !== NOT_SECRET) {
-      const replacement = name === 'data' ? SECRET_DATA_REPLACEMENT : SECRET_STRING_REPLACEMENT;
+      const replacement = name.toLowerCase() === 'data' ? SECRET_DATA_REPLACEMENT : SECRET_STRING_REPLACEMENT;
       // stringData is a Secret's alone: all of it goes whatever its values look like
-      frame.pendingMap = frame.role === SECRET || name === 'stringData' ? { replace: replacement } : { base64: replacement };
+      frame.pendingMap = frame.role === SECRET || replacement === SECRET_STRING_REPLACEMENT ? { replace: replacement } : { base64: replacement };
       return { members: replacement };
     }
     if (frame.event) return FIELD;
-    if (name === 'kind' || name === 'type' || name === 'apiVersion') return OBSERVE;
+    if (OBSERVED_KEYS.has(name.toLowerCase())) return OBSERVE;
     if (name === LAST_APPLIED_ANNOTATION) {
       const role = frame.role;
       return { rewrite: (text) => this.settings.maskLastApplied(text, role), tooLong: LAST_APPLIED_REPLACEMENT };
@@ -192,17 +195,21 @@ export class K8sStructure implements JsonStructureHook {
   value(text: string): void {
     const frame = this.stack[this.stack.length - 1];
     if (frame === undefined || frame.isArray) return;
-    switch (frame.key) {
+    switch (frame.key?.toLowerCase()) {
       case 'kind':
         this.sawKind(frame, text);
         break;
       case 'type':
         if (isSecretType(text)) frame.role = SECRET;
         break;
-      case 'apiVersion': {
+      case 'apiversion': {
         // a custom resource's fields are its author's words: the key rules apply in it
         const slash = text.indexOf('/');
-        frame.schema = isBuiltInGroup(slash < 0 ? '' : text.slice(0, slash));
+        const group = slash < 0 ? '' : text.slice(0, slash);
+        frame.schema = isBuiltInGroup(group);
+        // Secrets are the core group's alone: an object of another group whose kind comes after
+        // its data (the API server sorts custom resources' keys; apiVersion sorts first) is not one
+        if (group !== '' && frame.role === UNKNOWN) frame.role = NOT_SECRET;
         break;
       }
       case 'name':

@@ -5,4 +5,4 @@
 export { handleK8sUpgrade } from './upgrade.js';
 export type { K8sUpgradeContext, UpstreamSocketOptions } from './types.js';
 export { openK8sUpstreamSocket, upstreamPathOf, type K8sUpstreamCredentials } from './upstream-socket.js';
-export { SPDY_REFUSAL, SPDY_TUNNEL_REFUSAL } from './status.js';
+export { SPDY_REFUSAL, SPDY_PORTFORWARD_REFUSAL } from './status.js';

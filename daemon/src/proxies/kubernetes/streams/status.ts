@@ -24,6 +24,9 @@ export function rawK8sStatus(code: number, reason: K8sStatusReason, message: str
 export const SPDY_REFUSAL =
   'Airlock proxies exec, attach and port-forward over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
 
-/** What kubectl 1.31+ port-forward is told: it tunnels SPDY inside the WebSocket. */
-export const SPDY_TUNNEL_REFUSAL =
-  'Airlock does not proxy kubectl port-forward: kubectl 1.31+ tunnels SPDY inside the WebSocket (SPDY/3.1+portforward.k8s.io) and Airlock proxies no SPDY; use a client that speaks the v4.channel.k8s.io port-forward protocol (@kubernetes/client-node PortForward)';
+/**
+ * What kubectl port-forward is told, on its SPDY-in-WebSocket request (kubectl 1.31+) and on the
+ * plain SPDY request it falls back to: both are SPDY, whose streams Airlock does not read.
+ */
+export const SPDY_PORTFORWARD_REFUSAL =
+  'Airlock does not proxy kubectl port-forward: kubectl tunnels SPDY (inside a WebSocket as SPDY/3.1+portforward.k8s.io since 1.31, or plain SPDY) and Airlock proxies no SPDY; use a client that speaks the v4.channel.k8s.io port-forward protocol over WebSocket (@kubernetes/client-node PortForward)';

@@ -5,7 +5,7 @@ import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict
 import { EXEC_SUBPROTOCOLS, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
 import { relayExec } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
-import { SPDY_REFUSAL, SPDY_TUNNEL_REFUSAL, rawK8sStatus } from './status.js';
+import { SPDY_PORTFORWARD_REFUSAL, SPDY_REFUSAL, rawK8sStatus } from './status.js';
 import type { K8sUpgradeContext } from './types.js';
 
 /**
@@ -17,7 +17,8 @@ import type { K8sUpgradeContext } from './types.js';
  * it answered is the agent's upgrade completed with the same subprotocol. Never throws.
  *
  * SPDY (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is refused with a Status
- * that says what to use instead. kubectl 1.32 tries WebSocket first and falls back to SPDY when the
+ * that says what to use instead; so is kubectl's port-forward, SPDY tunnelled in a WebSocket
+ * (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+, checked with 1.32 -v=8), then plain SPDY. kubectl 1.32 tries WebSocket first and falls back to SPDY when the
  * upgrade fails; a SPDY request that follows a policy refusal of the same request in the same
  * session is answered with that refusal, so kubectl prints why it was refused, not the SPDY notice.
  */
@@ -30,7 +31,7 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
     const earlier = recentRefusals.take(refusalKey, ctx.context.clock.now());
     if (earlier) return void socket.end(earlier);
     ctx.context.logger.info(`target "${ctx.target.name}", session ${ctx.session.id}: refused a SPDY upgrade on ${info.path}`);
-    return void socket.end(rawK8sStatus(400, 'BadRequest', SPDY_REFUSAL));
+    return void socket.end(rawK8sStatus(400, 'BadRequest', info.connect === 'portforward' ? SPDY_PORTFORWARD_REFUSAL : SPDY_REFUSAL));
   }
   if (upgrade !== 'websocket') return void socket.end(rawK8sStatus(400, 'BadRequest', `target "${ctx.target.name}" upgrades only to WebSocket (asked: ${req.headers.upgrade ?? 'nothing'})`));
   const connect = info.connect;
@@ -39,7 +40,7 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
   }
   const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
   if (connect === 'portforward' && offered.includes(SPDY_TUNNEL_PORTFORWARD_PROTOCOL) && !offered.some((p) => (EXEC_SUBPROTOCOLS as readonly string[]).includes(p))) {
-    return void socket.end(rawK8sStatus(400, 'BadRequest', SPDY_TUNNEL_REFUSAL));
+    return void socket.end(rawK8sStatus(400, 'BadRequest', SPDY_PORTFORWARD_REFUSAL));
   }
   const negotiated = negotiateExecProtocols(offered);
   if ('error' in negotiated) return void socket.end(rawK8sStatus(400, 'BadRequest', negotiated.error));
