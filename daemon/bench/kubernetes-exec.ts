@@ -40,8 +40,9 @@ function stream(base: string, ca: string, token: string): Promise<{ seconds: num
   });
 }
 
-export async function benchKubernetesExec(): Promise<BenchSection> {
-  const h = await startK8sProxy({ policy: POLICY, fake: { recordRequests: false } });
+/** MB/s through a daemon with `policy` and straight to its fake, best of ROUNDS each. */
+async function measure(policy: string): Promise<{ via: number; direct: number }> {
+  const h = await startK8sProxy({ policy, fake: { recordRequests: false } });
   try {
     h.fake.create('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bench' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } });
     let direct = 0;
@@ -53,12 +54,25 @@ export async function benchKubernetesExec(): Promise<BenchSection> {
       direct = Math.max(direct, d.bytes / d.seconds / 1024 / 1024);
       via = Math.max(via, a.bytes / a.seconds / 1024 / 1024);
     }
-    return {
-      title: 'kubernetes exec: 100 MB of stdout (head -c N /dev/zero in the fake API server)',
-      figures: [{ name: 'via Airlock', value: via, unit: 'MB/s', baseline: { name: 'direct to the fake', value: direct }, target: { op: '>=', value: direct * 0.5 } }],
-      notes: [`best of ${ROUNDS} runs each; output through the streaming masker and re-framed, the clip bounded by limits.recordedBytesPerClip`],
-    };
+    return { via, direct };
   } finally {
     await h.stop();
   }
+}
+
+export async function benchKubernetesExec(): Promise<BenchSection> {
+  const masked = await measure(POLICY);
+  // the same relay with no content detector: what the stream costs without the streaming masker
+  const unmasked = await measure(`${POLICY}masking: { detectors: [] }\n`);
+  return {
+    title: 'kubernetes exec: 100 MB of stdout (head -c N /dev/zero in the fake API server)',
+    figures: [
+      { name: 'via Airlock (stdout masked)', value: masked.via, unit: 'MB/s', baseline: { name: 'direct to the fake', value: masked.direct }, target: { op: '>=', value: masked.direct * 0.5 } },
+      { name: 'via Airlock, no content detector', value: unmasked.via, unit: 'MB/s', baseline: { name: 'direct to the fake', value: unmasked.direct } },
+    ],
+    notes: [
+      `best of ${ROUNDS} runs each; output re-framed, the clip bounded by limits.recordedBytesPerClip`,
+      'the streaming masker (masking/stream.ts, shared with SSH) runs at about 15–20 MB/s on one core for any output (measured on MaskedOutput alone): it is what bounds the masked figure',
+    ],
+  };
 }

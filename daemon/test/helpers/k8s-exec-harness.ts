@@ -43,7 +43,7 @@ export interface ExecHarness {
   close(): Promise<void>;
 }
 
-export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: TestCa; policy: unknown; limits?: Record<string, unknown> }): Promise<ExecHarness> {
+export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: TestCa; policy: unknown; limits?: Record<string, unknown>; masking?: unknown }): Promise<ExecHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-k8s-exec-'));
   const recorder = new Recorder({ dir: path.join(dir, 'recordings'), indexFile: path.join(dir, 'sessions.json'), mode: 'async', queueLimit: 10_000, indexLimit: 5_000 });
   await recorder.start();
@@ -75,7 +75,7 @@ export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: T
   };
   const target = { name: 'staging', protocol: 'kubernetes' as const, listen: { host: '127.0.0.1', port: 0 }, upstream: options.fake.url, ...(options.limits ? { limits: options.limits } : {}) };
   const limits = resolveLimits(target as never, {}, { resultRows: 100, resultBytes: 65536 });
-  const masker = compileMasking(MaskingPolicy.parse({}), 'staging');
+  const masker = compileMasking(MaskingPolicy.parse(options.masking ?? {}), 'staging');
   const logger = lineLogger(() => undefined);
   const context: ProxyContext = {
     pipeline,

@@ -10,7 +10,7 @@ import { K8sExecDetail, K8sExecResultDetail } from '@airlock/shared';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { fakePodEnvironment } from '../helpers/fake-kube-exec.js';
 import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../helpers/kubectl.js';
-import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
+import { leafFromAnotherCa, makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { startExecHarness, type ExecHarness } from '../helpers/k8s-exec-harness.js';
 
 /**
@@ -240,5 +240,94 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
     // base64 and old subprotocols: refused before policy, with the reason
     await assert.rejects(open('command=echo&command=x&stdout=true', ['v4.base64.channel.k8s.io']), /400 .*v5\.channel\.k8s\.io or v4\.channel\.k8s\.io only/);
     await assert.rejects(open('command=echo&command=x&stdout=true', ['channel.k8s.io']), /400/);
+  });
+
+  /** Opens an exec WebSocket to `port`; resolves with the refusal's status and Status body. */
+  const refused = (port: number, pod: string) =>
+    new Promise<{ status: number; body: { reason?: string; message?: string } }>((resolve, reject) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/api/v1/namespaces/default/pods/${pod}/exec?command=echo&command=x&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as { reason?: string; message?: string } }));
+      });
+      ws.once('open', () => reject(new Error('the stream opened')));
+    });
+
+  test("the upstream's refusal (no such pod) reaches the agent as a Status with its message; the result says it did not run", { timeout: 40_000 }, async () => {
+    const answer = await refused(harness.port, 'no-such-pod');
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body.reason, 'NotFound');
+    assert.match(answer.body.message ?? '', /refused the stream with HTTP 404: pods "no-such-pod" not found/);
+    const { result } = await harness.resultFor((a) => a.attributes.name === 'no-such-pod');
+    assert.match(result.error ?? '', /HTTP 404/);
+    assert.match(result.summary, /^not run/);
+  });
+
+  test('upstream down, and an upstream whose certificate is not from its CA: a 503 Status, the credential never sent', { timeout: 40_000 }, async () => {
+    const impostor = await startFakeKubeApiServer({ tls: await leafFromAnotherCa(), tokens: [fake.token] });
+    const down = await startExecHarness({ fake: { ...fake, url: 'https://127.0.0.1:1', port: 1 }, ca, policy: POLICY });
+    const mismatch = await startExecHarness({ fake: impostor, ca, policy: POLICY });
+    try {
+      const a = await refused(down.port, 'web-0');
+      assert.equal(a.status, 503);
+      assert.match(a.body.message ?? '', /could not open the stream on target "staging": .*ECONNREFUSED/);
+      const b = await refused(mismatch.port, 'web-0');
+      assert.equal(b.status, 503);
+      assert.match(b.body.message ?? '', /could not open the stream on target "staging": .*(certificate|self.signed|issuer)/i);
+      assert.equal(impostor.requests.length, 0, 'no request (and no token) reached the impostor');
+      const { result } = await down.resultFor(() => true);
+      assert.match(result.error ?? '', /ECONNREFUSED/);
+    } finally {
+      await down.close();
+      await mismatch.close();
+      await impostor.close();
+    }
+  });
+
+  test('attach over WebSocket: an exec action of operation attach, stdin relayed and recorded', { timeout: 40_000 }, async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${harness.port}/api/v1/namespaces/default/pods/web-0/attach?stdin=true&stdout=true&container=web`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let echoed = '';
+    ws.on('message', (d: Buffer) => {
+      if (d[0] === 1) echoed += d.subarray(1).toString();
+    });
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('attached input\n')]));
+    while (!echoed.includes('attached input')) await new Promise((r) => setTimeout(r, 20));
+    ws.send(Buffer.from([255, 0]));
+    await closed;
+    const { action, result } = await harness.resultFor((a) => K8sExecDetail.safeParse(a.detail).data?.operation === 'attach');
+    assert.equal(action.attributes.connect, 'attach');
+    const recorded = K8sExecResultDetail.parse(result.detail);
+    assert.equal(recorded.exitCode, 0);
+    assert.ok(castEvents(recorded.asciicast).some(([t, d]) => t === 'i' && d === 'attached input\n'));
+  });
+
+  test('the API server going away mid-stream closes the agent and is recorded as closed by the upstream', { timeout: 40_000 }, async () => {
+    const dying = await startFakeKubeApiServer({ tls: await ca.leaf(), tokens: [fake.token] });
+    dying.create('pods', 'default', pod('web-0'));
+    const h2 = await startExecHarness({ fake: dying, ca, policy: POLICY });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${h2.port}/api/v1/namespaces/default/pods/web-0/exec?command=sleep&command=30&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      while (dying.execs.length === 0) await new Promise((r) => setTimeout(r, 20));
+      await dying.close();
+      assert.equal(await closed, 1002, 'the agent is told the stream broke');
+      const { result } = await h2.resultFor(() => true);
+      const recorded = K8sExecResultDetail.parse(result.detail);
+      assert.equal(recorded.closedBy, 'upstream');
+      assert.equal(recorded.exitCode, undefined);
+      assert.match(recorded.error ?? '', /the API server closed the stream/);
+    } finally {
+      await h2.close();
+    }
   });
 });

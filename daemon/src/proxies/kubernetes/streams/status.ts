@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
  * (`error: unable to upgrade connection: MESSAGE`, `Error from server (Forbidden): MESSAGE`).
  */
 
-export type K8sStatusReason = 'BadRequest' | 'Forbidden' | 'ServiceUnavailable' | 'InternalError' | 'Timeout' | 'MethodNotAllowed';
+export type K8sStatusReason = 'BadRequest' | 'Forbidden' | 'NotFound' | 'ServiceUnavailable' | 'InternalError' | 'Timeout' | 'MethodNotAllowed';
 
 export function k8sStatusBody(code: number, reason: K8sStatusReason, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict } from '@airlock/shared';
+import { MaskReportBuilder } from '../../../masking/index.js';
 import { EXEC_SUBPROTOCOLS, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
 import { relayExec } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
@@ -79,19 +80,24 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
     recordNotRun(ctx, decided.action, 'the agent went away before the stream opened');
     return;
   }
-  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect);
+  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect, refusalKey);
 }
 
 /** Dials the upstream, then completes the agent's upgrade with the subprotocol the upstream chose. */
-function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, action: Action, protocols: ExecSubprotocol[], connect: 'exec' | 'attach' | 'portforward'): Promise<void> {
-  const { limits, logger } = ctx.context;
+function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, action: Action, protocols: ExecSubprotocol[], connect: 'exec' | 'attach' | 'portforward', refusalKey: string): Promise<void> {
+  const { limits, logger, clock } = ctx.context;
+  // kubectl retries a failed WebSocket upgrade over SPDY: the retry gets this answer, not the SPDY notice
+  const fail = (answer: string): void => {
+    recentRefusals.put(refusalKey, answer, clock.now() + limits.authTimeoutMs);
+    socket.end(answer);
+  };
   return new Promise((resolve) => {
     let upstream: WebSocket;
     try {
       upstream = ctx.openUpstream(protocols, { maxPayload: limits.upstreamMessageBytes, handshakeTimeout: limits.connectTimeoutMs });
     } catch (err) {
       const message = `Airlock could not reach the Kubernetes API server of target "${ctx.target.name}": ${(err as Error).message}`;
-      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      fail(rawK8sStatus(503, 'ServiceUnavailable', message));
       recordNotRun(ctx, action, message);
       return resolve();
     }
@@ -109,19 +115,31 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       settled = true;
       socket.off('close', agentGone);
       const code = response.statusCode ?? 502;
-      response.resume();
-      upstream.terminate();
-      const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}`;
-      socket.end(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 400 ? 'BadRequest' : 'InternalError', message));
-      recordNotRun(ctx, action, message);
-      resolve();
+      // the upstream's Status says why (pod not found, container not running): its message, bounded and masked
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const answer = (): void => {
+        upstream.terminate();
+        const said = upstreamStatusMessage(Buffer.concat(chunks), ctx);
+        const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}${said ? `: ${said}` : ''}`;
+        fail(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : 'InternalError', message));
+        recordNotRun(ctx, action, message);
+        resolve();
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (size >= limits.actionTextBytes) return;
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      response.once('end', answer);
+      response.once('error', answer);
     });
     upstream.once('error', (err) => {
       if (settled) return;
       settled = true;
       socket.off('close', agentGone);
       const message = `Airlock could not open the stream on target "${ctx.target.name}": ${err.message}`;
-      socket.end(rawK8sStatus(503, 'ServiceUnavailable', message));
+      fail(rawK8sStatus(503, 'ServiceUnavailable', message));
       recordNotRun(ctx, action, message);
       resolve();
     });
@@ -133,7 +151,7 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       if (!protocols.includes(chosen as ExecSubprotocol)) {
         upstream.terminate();
         const message = `the Kubernetes API server of target "${ctx.target.name}" chose the subprotocol "${chosen}", which was not offered`;
-        socket.end(rawK8sStatus(502, 'InternalError', message));
+        fail(rawK8sStatus(502, 'InternalError', message));
         recordNotRun(ctx, action, message);
         return resolve();
       }
@@ -183,6 +201,21 @@ function recordNotRun(ctx: K8sUpgradeContext, action: Action, message: string): 
   ctx.context.pipeline
     .recordResult(ctx.session as AgentSession, action, { summary: `not run: ${message}`, error: message, detail: { bytesIn: 0, bytesOut: 0, bytesErr: 0, closedBy: 'error', ...(action.kind === 'k8s.portforward' ? { ports: [] } : {}) } })
     .catch((err: Error) => ctx.context.logger.error(`could not record the result of action ${action.id}: ${err.message}`));
+}
+
+/** The message of a Status body, masked and bounded; undefined when the body is not one. */
+function upstreamStatusMessage(body: Buffer, ctx: K8sUpgradeContext): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.subarray(0, ctx.context.limits.actionTextBytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const message = (parsed as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return undefined;
+  let text = ctx.context.masking(ctx.target.name).maskText(message.slice(0, ctx.context.limits.actionTextBytes), new MaskReportBuilder());
+  for (const secret of ctx.secrets ?? []) if (secret) text = text.split(secret).join('[credential]');
+  return text;
 }
 
 function closeSignal(socket: Duplex): AbortSignal {
