@@ -153,7 +153,10 @@ const EMPTY = Buffer.alloc(0);
  * - A number of 13 digits or more that the card detector takes becomes the string `"****1111"`.
  * - A string value longer than bufferBytes is masked as a stream between its quotes.
  * - Malformed JSON, a key longer than bufferBytes or nesting deeper than maxDepth: from that
- *   point on the body goes through the streaming text masker (never unmasked).
+ *   point on the body goes through the streaming text masker (never unmasked), or is withheld
+ *   (onMalformed: 'withhold').
+ * - A structure hook (optional) is told each key and each container opening and closing, and may
+ *   decide a value by where it is rather than by its key's name (see JsonKeyAction).
  */
 export class JsonMasker {
   private readonly masker: Masker;
