@@ -491,7 +491,14 @@ try {
     // modal through files, after this driver checked what it would have shown
     const modalAsked = path.join(home, 'host-test-modal.json');
     const answerModal = async (answer) => {
-      const request = await until(() => (existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined), 'the modal');
+      // the suite may be midway through writing the file: a read that is not whole JSON yet is tried again
+      const request = await until(() => {
+        try {
+          return existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 'the modal');
       writeFileSync(path.join(home, 'host-test-modal-answer'), answer);
       await until(() => !existsSync(modalAsked), 'the modal to be answered');
       return request;
