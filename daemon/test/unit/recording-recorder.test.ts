@@ -151,6 +151,24 @@ describe('Recorder: recording lifecycle', () => {
     await assert.rejects(recorder.append(alice, actionBody(4)), /recorder is closed/);
   });
 
+  test('a recording verified the moment it opens, before its log exists, is not reported as deleted; a log deleted after its first line is', async () => {
+    const home = await newHome();
+    const recorder = recorderFor(home, { mode: 'sync' });
+    await recorder.start();
+    // append opens the recording synchronously; its log is created when the writer first writes
+    const appended = recorder.append(alice, actionBody(1));
+    const opened = recorder.openSessions().length === 1 ? recorder.list()[0] : undefined;
+    assert.ok(opened, 'the recording is listed at once');
+    const early = await recorder.verify(opened.id);
+    assert.deepEqual({ ok: early.ok, records: early.records, problems: early.ledgerProblems }, { ok: true, records: 0, problems: undefined });
+    await appended;
+    await recorder.append(alice, actionBody(2));
+    await fs.rm(recorder.logPath(opened.id));
+    const deleted = await recorder.verify(opened.id);
+    assert.equal(deleted.ok, false, 'a log that had lines and is gone is still caught');
+    await recorder.close();
+  });
+
   test('list() is newest first', async () => {
     const recorder = recorderFor(await newHome(), { now: steppingClock() });
     await recorder.start();

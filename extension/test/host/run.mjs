@@ -100,6 +100,20 @@ try {
   servers.push(upstreamApi, listedUpstream);
   const apiPort = await freePort();
   const egressPort = await freePort();
+  // a kubernetes target for KUBECONFIG routing: the in-test API server (daemon/test/helpers: the real
+  // wire format, no cluster can run here) with a pod and a Secret, reached with its own kubeconfig
+  const { makeTestCa } = await import(path.join(repo, 'daemon/dist/test/helpers/test-ca.js'));
+  const { startFakeKubeApiServer } = await import(path.join(repo, 'daemon/dist/test/helpers/fake-kube-apiserver.js'));
+  const { writeKubeconfig } = await import(path.join(repo, 'daemon/dist/test/helpers/kubectl.js'));
+  const clusterCa = await makeTestCa();
+  const cluster = await startFakeKubeApiServer({ tls: await clusterCa.leaf() });
+  children.push({ kill: () => void cluster.close() });
+  const kubeFixture = { pod: 'web-1', secret: 'db-credentials', secretValue: `hunter2-${process.pid}` };
+  cluster.create('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: kubeFixture.pod, namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } });
+  cluster.create('secrets', 'default', { apiVersion: 'v1', kind: 'Secret', metadata: { name: kubeFixture.secret, namespace: 'default' }, type: 'Opaque', data: { password: Buffer.from(kubeFixture.secretValue).toString('base64') } });
+  mkdirSync(path.join(scratch, 'cluster'));
+  const clusterKubeconfig = writeKubeconfig(path.join(scratch, 'cluster'), { server: cluster.url, caPem: clusterCa.certPem, token: cluster.token, context: 'fake' });
+  const kubePort = await freePort();
   mkdirSync(home, { recursive: true });
   writeFileSync(
     path.join(home, 'config.yaml'),
@@ -108,6 +122,7 @@ try {
       `  - { name: db, protocol: postgres, upstream: "postgres://postgres@127.0.0.1:5432/${database}?sslmode=disable", listen: { host: 127.0.0.1, port: ${dbPort} } }`,
       `  - { name: shop-api, protocol: http, upstream: "http://127.0.0.1:${upstreamPort}", plaintext: true, auth: bearer, credential: { env: HOST_TEST_API_SECRET }, listen: { host: 127.0.0.1, port: ${apiPort} } }`,
       `  - { name: egress, protocol: egress, allowHosts: ["127.0.0.2"], listen: { host: 127.0.0.1, port: ${egressPort} } }`,
+      `  - { name: staging, protocol: kubernetes, kubeconfig: "${clusterKubeconfig}", listen: { host: 127.0.0.1, port: ${kubePort} } }`,
       '',
     ].join('\n'),
   );
@@ -127,7 +142,7 @@ try {
   };
 
   const port = await freePort();
-  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_HOST_TEST_LISTED: `127.0.0.2:${upstreamPort}` }, stdio: 'ignore' });
+  const server = spawn(process.execPath, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', '--accept-server-license-terms', '--extensions-dir', path.join(scratch, 'extensions'), '--user-data-dir', userData], { env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_HOST_TEST_LISTED: `127.0.0.2:${upstreamPort}`, AIRLOCK_HOST_TEST_KUBE: JSON.stringify(kubeFixture) }, stdio: 'ignore' });
   children.push(server);
   await until(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 'the VS Code server');
 
@@ -149,7 +164,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scratch)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
 
   try {
-    await step('the extension activates, registers its commands and routes terminals (psql) through the daemon', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
+    await step('the extension activates, registers its commands and routes terminals (psql, and kubectl through KUBECONFIG) through the daemon', () => until(() => hostLog.some((l) => l.includes('[airlock-host] ready')) || exitCode !== undefined, 'activation', 90_000).then(() => check(exitCode === undefined, `the host exited early: ${hostLog.join(' | ')}`)));
     await step('the status bar shows the connected daemon', () => until(() => page.locator('.statusbar-item', { hasText: 'Airlock' }).count(), 'the status bar item'));
 
     const { token } = await api('POST', '/v1/agent-sessions', { name: 'host-test-agent' });
@@ -648,7 +663,14 @@ try {
     // modal through files, after this driver checked what it would have shown
     const modalAsked = path.join(home, 'host-test-modal.json');
     const answerModal = async (answer) => {
-      const request = await until(() => (existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined), 'the modal');
+      // the suite may be midway through writing the file: a read that is not whole JSON yet is tried again
+      const request = await until(() => {
+        try {
+          return existsSync(modalAsked) ? JSON.parse(readFileSync(modalAsked, 'utf8')) : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 'the modal');
       writeFileSync(path.join(home, 'host-test-modal-answer'), answer);
       await until(() => !existsSync(modalAsked), 'the modal to be answered');
       return request;

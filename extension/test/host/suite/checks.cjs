@@ -72,4 +72,28 @@ async function terminalRoutesHttp(core, apiVariable, listed) {
   return env;
 }
 
-module.exports = { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, sleep };
+/**
+ * The KUBECONFIG the extension set for new terminals takes a real kubectl through the daemon's
+ * Kubernetes listener (TLS verified through the daemon's CA, no flag), and a Secret read that way
+ * keeps its keys, never its values.
+ */
+async function terminalRoutesKubectl(core, { pod, secret, secretValue }) {
+  const deadline = Date.now() + 30_000;
+  while (!core.terminalEnvironment().KUBECONFIG) {
+    if (Date.now() > deadline) throw new Error(`no KUBECONFIG in the terminal environment: ${JSON.stringify(Object.keys(core.terminalEnvironment()))}`);
+    await sleep(200);
+  }
+  // kubectl's discovery cache in the test's scratch home, not the user's ~/.kube
+  const env = { ...process.env, ...core.terminalEnvironment(), KUBECACHEDIR: require('node:path').join(process.env.AIRLOCK_HOME ?? require('node:os').tmpdir(), 'kube-cache') };
+  const pods = spawnSync('kubectl', ['get', 'pods', '-n', 'default', '-o', 'name'], { env, encoding: 'utf8', timeout: 20_000 });
+  if (pods.status !== 0 || pods.stdout.trim() !== `pod/${pod}`) throw new Error(`kubectl get pods with the terminal's KUBECONFIG: ${pods.stdout} ${pods.stderr}`);
+  const data = spawnSync('kubectl', ['get', 'secret', secret, '-n', 'default', '-o', 'jsonpath={.data}'], { env, encoding: 'utf8', timeout: 20_000 });
+  const values = data.status === 0 ? JSON.parse(data.stdout) : undefined;
+  const masked = Buffer.from('[REDACTED]').toString('base64');
+  if (!values || Object.keys(values).join() !== 'password' || values.password !== masked || data.stdout.includes(Buffer.from(secretValue).toString('base64'))) {
+    throw new Error(`kubectl get secret through the daemon did not keep the key with a masked value: ${data.stdout} ${data.stderr}`);
+  }
+  return env.KUBECONFIG;
+}
+
+module.exports = { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, terminalRoutesKubectl, sleep };

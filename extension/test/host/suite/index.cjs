@@ -4,13 +4,19 @@
 const vscode = require('vscode');
 const fs = require('node:fs');
 const path = require('node:path');
-const { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, sleep } = require('./checks.cjs');
+const { activate, commandsRegistered, terminalRoutesPsql, terminalRoutesHttp, terminalRoutesKubectl, sleep } = require('./checks.cjs');
 
 exports.run = async function run() {
   const { core, activatedMs, ownMs, readyMs } = await activate();
   console.log(`[airlock-host] activated in ${ownMs.toFixed(1)} ms of activate() (${activatedMs.toFixed(1)} ms awaiting ext.activate() with VS Code's own work; core loaded after ${readyMs.toFixed(1)} ms), VS Code ${vscode.version}`);
   await commandsRegistered();
   await vscode.commands.executeCommand('workbench.view.extension.airlock');
+  // run.mjs configures a kubernetes target "staging" in front of an in-test API server (AIRLOCK_HOST_TEST_KUBE names its pod, Secret and the Secret's value);
+  // first, so that kubectl's discovery requests do not push the psql rows the UI driver opens out of the Live activity view
+  if (process.env.AIRLOCK_HOST_TEST_KUBE) {
+    const kubeconfig = await terminalRoutesKubectl(core, JSON.parse(process.env.AIRLOCK_HOST_TEST_KUBE));
+    console.log(`[airlock-host] KUBECONFIG ${kubeconfig} takes kubectl through the daemon; the Secret's value came back masked`);
+  }
   const env = await terminalRoutesPsql(core);
   console.log(`[airlock-host] terminal environment routes psql through ${env.PGHOST}:${env.PGPORT}`);
   // run.mjs configures an API target "shop-api" and an egress target listing AIRLOCK_HOST_TEST_LISTED's host
