@@ -8,6 +8,5 @@ import { kubernetesProxy } from './kubernetes/listener.js';
 
 /** The protocol adapters compiled into this build; each protocol's folder adds itself here. */
 export function builtInProxies(): Partial<Record<Protocol, ProxyFactory>> {
-  return { postgres: postgresProxy, ssh: sshProxy, http: httpProxy, egress: egressProxy };
-  return { postgres: postgresProxy, ssh: sshProxy, http: httpProxy, kubernetes: kubernetesProxy };
+  return { postgres: postgresProxy, ssh: sshProxy, http: httpProxy, egress: egressProxy, kubernetes: kubernetesProxy };
 }
