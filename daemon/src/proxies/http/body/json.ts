@@ -303,7 +303,7 @@ export class JsonMasker {
     const n = chunk.length;
     let i = 0;
     if (this.skipping) {
-      i = this.skip(0);
+      i = this.passOver(0);
       if (i < 0) return;
     } else if (this.token !== T_NONE) {
       i = this.continueToken(0);
@@ -697,7 +697,7 @@ export class JsonMasker {
     if (b === 0x7b || b === 0x5b) this.skipDepth = 1;
     else if (b === QUOTE) this.skipInString = true;
     else this.skipScalar = true;
-    const next = this.skip(this.skipScalar ? i : i + 1);
+    const next = this.passOver(this.skipScalar ? i : i + 1);
     return next;
   }
 
@@ -711,7 +711,7 @@ export class JsonMasker {
   }
 
   /** Reads past the value being skipped; returns the index after it, or -1 when the chunk ended first. */
-  private skip(from: number): number {
+  private passOver(from: number): number {
     const chunk = this.chunk;
     const n = chunk.length;
     let i = from;
