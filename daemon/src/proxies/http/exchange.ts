@@ -446,7 +446,6 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Upstream body → (decoder) → masker → agent, with backpressure both ways. */
 /**
  * Upstream body → (decoder) → masker → agent, with backpressure both ways. `whole`: the masked body
  * is gathered (the upstream declared it small) and sent at the end with its length and these headers.

@@ -19,6 +19,7 @@ import { httpUpstream, type HttpUpstream } from './upstream.js';
  */
 const MAX_HEADER_FIELDS = 200;
 import { runWebsocket } from './websocket.js';
+import { exchangeServerOptions } from './server-options.js';
 
 /** The exchange hooks of an API target: every request goes to its one upstream with the real credential. */
 export function apiTargetHooks(target: Target, context: ProxyContext, upstream: HttpUpstream): ExchangeHooks {
@@ -51,18 +52,7 @@ export const httpProxy: ProxyFactory = async (target: Target, context: ProxyCont
   const jars = new Map<string, CookieJar>();
   const connections = new Map<net.Socket, HttpAgentConnection>();
   const limits = context.limits;
-  const server = http.createServer({
-    maxHeaderSize: limits.actionTextBytes,
-    // the head must arrive within authTimeout; a body may take as long as it takes (a held request's
-    // body is not read at all, and an allowed upload streams), so there is no whole-request timeout
-    headersTimeout: limits.authTimeoutMs,
-    requestTimeout: 0,
-    connectionsCheckingInterval: Math.max(1, Math.floor(limits.authTimeoutMs / 4)),
-    keepAliveTimeout: limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : undefined,
-    // every header reaches describeRequest (which refuses too many); their bytes are bounded above
-    maxHeadersCount: 0,
-    noDelay: true,
-  } as http.ServerOptions);
+  const server = http.createServer(exchangeServerOptions(limits));
 
   server.on('connection', (socket: net.Socket) => {
     socket.on('error', () => undefined);

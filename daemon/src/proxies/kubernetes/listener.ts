@@ -17,6 +17,7 @@ import { runK8sExchange } from './exchange.js';
 import { asK8sStatus, k8sStatus } from './status.js';
 import { handleK8sUpgrade } from './upgrade.js';
 import { k8sUpstream } from './upstream.js';
+import { exchangeServerOptions } from '../http/server-options.js';
 
 /** Header fields in one request, at most (as the HTTP listener: Apache's LimitRequestFields order). */
 const MAX_HEADER_FIELDS = 200;
@@ -56,13 +57,7 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
     key: leaf.keyPem,
     minVersion: 'TLSv1.2',
     handshakeTimeout: limits.authTimeoutMs,
-    maxHeaderSize: limits.actionTextBytes,
-    headersTimeout: limits.authTimeoutMs,
-    requestTimeout: 0,
-    connectionsCheckingInterval: Math.max(1, Math.floor(limits.authTimeoutMs / 4)),
-    keepAliveTimeout: limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : undefined,
-    maxHeadersCount: 0,
-    noDelay: true,
+    ...exchangeServerOptions(limits),
   } as https.ServerOptions);
 
   server.on('secureConnection', (socket: tls.TLSSocket) => {
