@@ -14,5 +14,6 @@ export * from './masking.js';
 export * from './sse.js';
 export * from './result-detail.js';
 export * from './statement-list.js';
+export * from './k8s-words.js';
 export * from './text.js';
 export * from './kinds/index.js';

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyK8sRequest, combineK8sClasses, describeK8sRequest, isK8sRequestError, needsK8sBody, parseRequestInfo, singularOf } from '../../src/classify/index.js';
+import { classifyK8sRequest, combineK8sClasses, describeK8sRequest, isK8sRequestError, needsK8sBody, parseRequestInfo } from '../../src/classify/index.js';
+import { singularOf } from '@airlock/shared';
 import type { K8sClass, K8sClassification } from '../../src/classify/index.js';
 
 /** One request as a client sends it; the body is JSON unless given as raw text. */

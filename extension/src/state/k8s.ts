@@ -1,26 +1,11 @@
 import YAML from 'yaml';
-import { describeCut, oneLineText, printable, type AttributeValue, type HttpBodyExcerpt, type K8sExecDetail, type K8sPortForwardDetail, type K8sRequestDetail } from '@airlock/shared';
+import { describeCut, oneLineText, printable, quoteWord, singularOf, type AttributeValue, type HttpBodyExcerpt, type K8sExecDetail, type K8sPortForwardDetail, type K8sRequestDetail } from '@airlock/shared';
 
 /**
  * How a Kubernetes action reads to a person, in kubectl's words, from its typed detail: `delete
  * deployment/api -n prod`, `get secrets -n kube-system`, `exec pod/web-1 -n default: sh -c "…"`.
  * Pure; the tree views, the approval panel and the replay render through these.
  */
-
-/** kubectl's singular for a plural resource, near enough for a person: deployments → deployment. */
-export function singularOf(resource: string): string {
-  if (resource === 'endpoints') return resource;
-  if (resource.endsWith('ies')) return `${resource.slice(0, -3)}y`;
-  if (/(?:sses|shes|ches|xes)$/.test(resource)) return resource.slice(0, -2);
-  if (resource.endsWith('s') && !/(?:ss|us)$/.test(resource)) return resource.slice(0, -1);
-  return resource;
-}
-
-/** A word as a shell would need it quoted: plain words bare, others in double quotes (control characters escaped). */
-export function quoteWord(word: string): string {
-  if (word !== '' && /^[A-Za-z0-9_\-./=:@,+%^]+$/.test(word)) return word;
-  return `"${oneLineText(word).replace(/["\\$`]/g, (c) => `\\${c}`)}"`;
-}
 
 /** `deployment/api`, `secrets`, `deployment/api/scale`. */
 function objectPhrase(d: Pick<K8sRequestDetail, 'resource' | 'subresource' | 'name'>): string {

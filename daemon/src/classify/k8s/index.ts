@@ -68,4 +68,3 @@ export { parseRequestInfo, isK8sRequestError } from './request-info.js';
 export { canonicalK8sPath } from './path.js';
 export { impersonationOf } from './headers.js';
 export { classifyK8sRequest, describeK8sRequest, needsK8sBody, combineK8sClasses, DEFAULT_K8S_CLASSIFY_OPTIONS, K8S_LIST_MAX_ITEMS, K8S_SUMMARY_MAX_CHARS } from './classify.js';
-export { singularOf } from './summary.js';

@@ -1,24 +1,10 @@
+import { singularOf } from '@airlock/shared';
 import type { K8sRequestInfo } from './types.js';
 
 /**
  * The one line a person reads in an approval prompt, in kubectl's words: `delete deployment/api -n
  * prod`, `get secrets -n kube-system`, `exec pod/web-1 -n default: sh -c "rm -rf /data"`.
  */
-
-/** kubectl's singular for a plural resource, near enough for a person: deployments → deployment. */
-export function singularOf(resource: string): string {
-  if (resource === 'endpoints') return resource;
-  if (resource.endsWith('ies')) return `${resource.slice(0, -3)}y`;
-  if (/(?:sses|shes|ches|xes)$/.test(resource)) return resource.slice(0, -2);
-  if (resource.endsWith('s') && !/(?:ss|us)$/.test(resource)) return resource.slice(0, -1);
-  return resource;
-}
-
-/** A word shown as the shell would need it quoted: plain words bare, others in double quotes. */
-export function quoteWord(word: string): string {
-  if (word !== '' && /^[A-Za-z0-9_\-./=:@,+%^]+$/.test(word)) return word;
-  return `"${word.replace(/["\\$`]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
-}
 
 /** `deployment/api`, `pods`, `deployment/api/scale`: the object or collection a request names. */
 export function objectPhrase(info: K8sRequestInfo, name: string): string {
