@@ -4,7 +4,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ssh2, { type Client } from 'ssh2';
 import { startSshd } from '../test/helpers/sshd.js';
-import { run, startSshProxy } from '../test/helpers/ssh-proxy.js';
+import { runTool } from '../test/helpers/daemon-harness.js';
+import { startSshProxy } from '../test/helpers/ssh-proxy.js';
 import { percentile, type BenchSection } from './report.js';
 
 /**
@@ -110,7 +111,7 @@ export async function benchSsh(): Promise<BenchSection> {
     const viaEnv = { ...process.env, SSH_ASKPASS: path.join(h.home, 'askpass.sh'), SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
     const scp = async (args: string[], env: NodeJS.ProcessEnv): Promise<number> => {
       const started = performance.now();
-      const r = await run('scp', args, env, undefined, 600_000);
+      const r = await runTool('scp', args, { env, timeoutMs: 600_000 });
       if (r.code !== 0) notes.push(`scp ${args.slice(-2).join(' ')} failed: ${r.stderr.trim()}`);
       return size / MB / ((performance.now() - started) / 1000);
     };

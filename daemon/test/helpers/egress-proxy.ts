@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newAgentSession, sessionRecords, targetStatus, writeDaemonConfig } from './daemon-harness.js';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
 import { freePort } from './pg-cluster.js';
 import { createCertificateAuthority } from './tls-certs.js';
@@ -61,18 +61,11 @@ export async function startEgressProxy(options: EgressOptions = {}): Promise<Egr
     ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   };
-  writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
-  if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
+  writeDaemonConfig(home.dir, target, options.policy);
   const daemon = await startDaemon(home.dir, { AIRLOCK_TEST_EGRESS_NAMES: JSON.stringify(options.names ?? {}), AIRLOCK_TEST_EGRESS_DIAL: JSON.stringify(options.dial ?? {}) }, ENTRY);
-  const newSession = async (name: string) => {
-    const res = await daemon.api('POST', '/v1/agent-sessions', { name });
-    if (res.status !== 201) throw new Error(`cannot create an agent session: ${JSON.stringify(res.json)}`);
-    const json = res.json as { token: string; session: { id: string } };
-    return { token: json.token, id: json.session.id };
-  };
+  const newSession = (name: string) => newAgentSession(daemon, name);
   const first = await newSession('egress-agent');
-  const targets = (await daemon.api('GET', '/v1/targets')).json as { targets: { target: { name: string }; state: string; error?: string }[] };
-  const egress = targets.targets.find((t) => t.target.name === 'egress');
+  const egress = await targetStatus(daemon, 'egress');
   if (egress?.state !== 'listening') throw new Error(`the egress target is not listening: ${JSON.stringify(egress)}\n${daemon.output()}`);
   return {
     daemon,
@@ -82,15 +75,7 @@ export async function startEgressProxy(options: EgressOptions = {}): Promise<Egr
     sessionId: first.id,
     proxyUrl: (token = first.token) => `http://agent:${encodeURIComponent(token)}@127.0.0.1:${port}`,
     newSession,
-    async records(sessionId = first.id) {
-      const listed = (await daemon.api('GET', '/v1/sessions')).json as { recordings: { id: string; agentSessionId: string }[] };
-      const out: EgressRecord[] = [];
-      for (const recording of listed.recordings.filter((r) => r.agentSessionId === sessionId)) {
-        const page = (await daemon.api('GET', `/v1/sessions/${recording.id}/records?limit=1000`)).json as { records: EgressRecord[] };
-        out.push(...page.records);
-      }
-      return out;
-    },
+    records: (sessionId = first.id) => sessionRecords<EgressRecord>(daemon, sessionId),
     async approve(id, scope) {
       const res = await daemon.api('POST', `/v1/approvals/${id}/approve`, { scope, by: 'tester' });
       if (res.status !== 200) throw new Error(`approve ${id}: ${res.status} ${JSON.stringify(res.json)}`);
@@ -187,21 +172,6 @@ export async function makeTestCertificates(dir: string, names: { dns: string[]; 
   return { caPem: ca.cert, certPem: leaf.cert, keyPem: leaf.key, caFile };
 }
 
-/** Runs a command to completion, capturing its output (never throws; a timeout kills it). */
-export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A raw CONNECT through the proxy: the status line, headers and body of the proxy's answer, and the socket (open on 200), paused: resume it to read. */
 export function rawConnect(port: number, authority: string, headers: Record<string, string> = {}): Promise<{ status: number; head: string; body: string; socket: net.Socket }> {

@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
+import { newAgentSession, sessionRecords, targetStatus, writeDaemonConfig } from './daemon-harness.js';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
 import { freePort } from './pg-cluster.js';
 import { createCertificateAuthority, type CertificateAuthority } from './tls-certs.js';
@@ -134,18 +135,11 @@ export async function startHttpProxy(options: HttpProxyOptions): Promise<HttpPro
     ...(options.limits ? { limits: options.limits } : {}),
     ...options.target,
   };
-  writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
-  if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
+  writeDaemonConfig(home.dir, target, options.policy);
   const daemon = await startDaemon(home.dir);
-  const newSession = async (name: string) => {
-    const res = await daemon.api('POST', '/v1/agent-sessions', { name });
-    if (res.status !== 201) throw new Error(`cannot create an agent session: ${JSON.stringify(res.json)}`);
-    const json = res.json as { token: string; session: { id: string } };
-    return { token: json.token, id: json.session.id };
-  };
+  const newSession = (name: string) => newAgentSession(daemon, name);
   const first = await newSession('http-agent');
-  const statuses = (await daemon.api('GET', '/v1/targets')).json as { targets: { target: { name: string }; state: string; error?: string }[] };
-  const status = statuses.targets.find((t) => t.target.name === 'api');
+  const status = await targetStatus(daemon, 'api');
   if (status?.state !== 'listening') {
     await daemon.stop();
     home.cleanup();
@@ -160,13 +154,7 @@ export async function startHttpProxy(options: HttpProxyOptions): Promise<HttpPro
     sessionId: first.id,
     secret,
     newSession,
-    async records(sessionId = first.id) {
-      const listed = (await daemon.api('GET', '/v1/sessions')).json as { recordings: { id: string; agentSessionId: string }[] };
-      const recording = listed.recordings.find((r) => r.agentSessionId === sessionId);
-      if (!recording) return [];
-      const page = (await daemon.api('GET', `/v1/sessions/${recording.id}/records?limit=1000`)).json as { records: Record<string, unknown>[] };
-      return page.records;
-    },
+    records: (sessionId = first.id) => sessionRecords(daemon, sessionId),
     filesContaining(text: string) {
       const found: string[] = [];
       const walk = (dir: string): void => {

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { newAgentSession, runTool, sessionRecords, writeDaemonConfig } from './daemon-harness.js';
 import { startDaemon, tempHome, type RunningDaemon } from './daemon-process.js';
 import { freePort } from './pg-cluster.js';
 import { startSshd, type RunningSshd } from './sshd.js';
@@ -47,15 +47,9 @@ export async function startSshProxy(options: SshProxyOptions): Promise<SshProxyH
     ...(options.limits ? { limits: options.limits } : {}),
     ...options.target,
   };
-  writeFileSync(path.join(home.dir, 'config.yaml'), `targets:\n  - ${JSON.stringify(target)}\n`);
-  if (options.policy !== undefined) writeFileSync(path.join(home.dir, 'policy.yaml'), options.policy);
+  writeDaemonConfig(home.dir, target, options.policy);
   const daemon = await startDaemon(home.dir);
-  const newSession = async (name: string) => {
-    const res = await daemon.api('POST', '/v1/agent-sessions', { name });
-    if (res.status !== 201) throw new Error(`cannot create an agent session: ${JSON.stringify(res.json)}`);
-    const json = res.json as { token: string; session: { id: string } };
-    return { token: json.token, id: json.session.id };
-  };
+  const newSession = (name: string) => newAgentSession(daemon, name);
   const first = await newSession('ssh-agent');
   const askpass = path.join(home.dir, 'askpass.sh');
   const connect = (token = first.token, extra: Partial<ConnectConfig> = {}) =>
@@ -77,21 +71,13 @@ export async function startSshProxy(options: SshProxyOptions): Promise<SshProxyH
     ssh: (args, opts = {}) => {
       writeFileSync(askpass, `#!/bin/sh\necho '${opts.token ?? first.token}'\n`);
       chmodSync(askpass, 0o700);
-      return run(
+      return runTool(
         'ssh',
         ['-F', '/dev/null', '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=INFO', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', '-o', 'NumberOfPasswordPrompts=1', ...args],
-        { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
-        opts.input,
-        opts.timeoutMs ?? 20_000,
+        { env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, ...(opts.input !== undefined ? { input: opts.input } : {}), timeoutMs: opts.timeoutMs ?? 20_000 },
       );
     },
-    async records(sessionId = first.id) {
-      const listed = (await daemon.api('GET', '/v1/sessions')).json as { recordings: { id: string; agentSessionId: string }[] };
-      const recording = listed.recordings.find((r) => r.agentSessionId === sessionId);
-      if (!recording) return [];
-      const page = (await daemon.api('GET', `/v1/sessions/${recording.id}/records?limit=1000`)).json as { records: Record<string, unknown>[] };
-      return page.records;
-    },
+    records: (sessionId = first.id) => sessionRecords(daemon, sessionId),
     async stop() {
       await daemon.stop();
       home.cleanup();
@@ -100,22 +86,6 @@ export async function startSshProxy(options: SshProxyOptions): Promise<SshProxyH
   };
 }
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
-}
 
 export interface ExecResult {
   code: number | null;
@@ -151,14 +121,3 @@ export function exec(client: Client, command: string, options: { pty?: boolean; 
   });
 }
 
-/** Waits for the first pending approval and returns its id. */
-export async function pendingApproval(daemon: RunningDaemon, timeoutMs = 10_000): Promise<{ id: string; action: { summary: string } }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const approvals = ((await daemon.api('GET', '/v1/approvals')).json as { approvals: { id: string; status?: string; action: { summary: string } }[] }).approvals;
-    const pending = approvals.find((a) => a.status === undefined || a.status === 'pending');
-    if (pending) return pending;
-    if (Date.now() > deadline) throw new Error('no approval became pending in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

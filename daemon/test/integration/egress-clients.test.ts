@@ -7,7 +7,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fetch as undiciFetch, ProxyAgent } from 'undici';
 import { HttpRequestDetail, HttpResponseResultDetail } from '@airlock/shared';
-import { makeTestCertificates, runTool, startEgressProxy, startHttpsServer, waitForApproval, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
+import { runTool } from '../helpers/daemon-harness.js';
+import { makeTestCertificates, startEgressProxy, startHttpsServer, waitForApproval, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
 import { gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
 
 /**
@@ -104,7 +105,7 @@ describe('egress with real clients: git, Python urllib, undici ProxyAgent, curl 
       `opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": ${JSON.stringify(h.proxyUrl())}}), urllib.request.HTTPSHandler(context=ctx))`,
       'print(opener.open("https://registry.example/from-python", timeout=20).read().decode())',
     ].join('\n');
-    const r = await runTool('python3', ['-c', script], { NO_PROXY: '' });
+    const r = await runTool('python3', ['-c', script], { env: { NO_PROXY: '' } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /"path":"\/from-python"/);
   });

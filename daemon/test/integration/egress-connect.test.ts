@@ -5,7 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpConnectDetail, HttpTunnelResultDetail } from '@airlock/shared';
-import { basicAuth, makeTestCertificates, rawConnect, runTool, startEgressProxy, startHttpsServer, waitForApproval, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
+import { runTool } from '../helpers/daemon-harness.js';
+import { basicAuth, makeTestCertificates, rawConnect, startEgressProxy, startHttpsServer, waitForApproval, waitForRecord, type EgressHarness, type TestCertificates } from '../helpers/egress-proxy.js';
 
 /**
  * CONNECT through the real daemon with curl: listed hosts pass, other public hosts are held until a

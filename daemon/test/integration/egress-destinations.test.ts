@@ -1,6 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { basicAuth, rawConnect, runTool, startEgressProxy, startWitness, waitForRecord, type EgressHarness } from '../helpers/egress-proxy.js';
+import { runTool } from '../helpers/daemon-harness.js';
+import { basicAuth, rawConnect, startEgressProxy, startWitness, waitForRecord, type EgressHarness } from '../helpers/egress-proxy.js';
 
 /**
  * An agent that wants to reach inside: every spelling of loopback, names that resolve to it,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HttpResponseResultDetail, HttpRequestDetail } from '@airlock/shared';
 import { actionsAndResults, request, startHttpProxy, startUpstream, type HttpProxyHarness, type TestUpstream } from '../helpers/http-proxy.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { createCertificateAuthority } from '../helpers/tls-certs.js';
 
 const POLICY = `version: 1

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { HttpRequestDetail } from '@airlock/shared';
 import { git, gitTestEnv, runGit, startGitHttpServer, type GitHttpServer, type GitRepo } from '../helpers/git-http.js';
 import { actionsAndResults, request, startHttpProxy, type HttpProxyHarness } from '../helpers/http-proxy.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 
 /**
  * git over smart HTTP through an Airlock http target, end to end with real parts: the git client,

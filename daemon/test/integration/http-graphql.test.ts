@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildSchema, graphql } from 'graphql';
 import { HttpRequestDetail } from '@airlock/shared';
 import { request, startHttpProxy, startUpstream, type HttpProxyHarness, type TestUpstream } from '../helpers/http-proxy.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { createCertificateAuthority } from '../helpers/tls-certs.js';
 
 const POLICY = `version: 1

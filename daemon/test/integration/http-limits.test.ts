@@ -3,7 +3,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { request, startHttpProxy, startUpstream, type HttpProxyHarness, type TestUpstream } from '../helpers/http-proxy.js';
 import { rawConnect } from '../helpers/raw-http.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { createCertificateAuthority } from '../helpers/tls-certs.js';
 
 const POLICY = `version: 1

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { HttpTunnelResultDetail, HttpWebsocketDetail } from '@airlock/shared';
 import { actionsAndResults, startHttpProxy, startUpstream, type HttpProxyHarness, type TestUpstream } from '../helpers/http-proxy.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../helpers/tls-certs.js';
 
 const ALLOW_WS = `version: 1

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { K8sExecDetail, K8sExecResultDetail } from '@airlock/shared';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { startK8sProxy, type K8sProxyHarness } from '../helpers/k8s-proxy.js';
 
 /**

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseResultDetail } from '@airlock/shared';
 import type { ClientChannel } from 'ssh2';
-import { exec, run, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
+import { runTool } from '../helpers/daemon-harness.js';
+import { exec, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
 import { startSshd, type RunningSshd } from '../helpers/sshd.js';
 
 function rssMiB(pid: number): number {
@@ -52,7 +53,7 @@ describe('SSH proxy under the default policy and its limits', { timeout: 180_000
     const { writeFileSync, chmodSync } = await import('node:fs');
     writeFileSync(`${h.home}/askpass-fwd.sh`, `#!/bin/sh\necho '${h.token}'\n`);
     chmodSync(`${h.home}/askpass-fwd.sh`, 0o700);
-    const ssh = run('ssh', ['-F', '/dev/null', '-N', '-L', `127.0.0.1:${localPort}:127.0.0.1:${sshd.port}`, '-p', String(h.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=no', 'agent@127.0.0.1'], { ...process.env, SSH_ASKPASS: `${h.home}/askpass-fwd.sh`, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, undefined, 8_000);
+    const ssh = runTool('ssh', ['-F', '/dev/null', '-N', '-L', `127.0.0.1:${localPort}:127.0.0.1:${sshd.port}`, '-p', String(h.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=no', 'agent@127.0.0.1'], { env: { SSH_ASKPASS: `${h.home}/askpass-fwd.sh`, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, timeoutMs: 8_000 });
     // wait for ssh to listen locally
     let got = '';
     for (let i = 0; i < 100; i++) {

@@ -5,7 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client, ClientChannel } from 'ssh2';
-import { exec, pendingApproval, run, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
+import { pendingApproval, runTool } from '../helpers/daemon-harness.js';
+import { exec, startSshProxy, type SshProxyHarness } from '../helpers/ssh-proxy.js';
 import { keygen, startSshd, type RunningSshd } from '../helpers/sshd.js';
 
 /** Allow rules name `unknown` too: an action the classifier cannot judge is never allowed otherwise. */
@@ -264,7 +265,7 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     const res = await h.daemon.api('POST', '/v1/ssh-config', { sessionId: h.sessionId });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const config = (res.json as { path: string }).path;
-    const r = await run('ssh', ['-F', config, 'box', 'echo', 'by-key'], process.env, undefined, 20_000);
+    const r = await runTool('ssh', ['-F', config, 'box', 'echo', 'by-key'], { timeoutMs: 20_000 });
     assert.equal(r.stdout, 'by-key\n', r.stderr);
     assert.equal(r.code, 0);
   });
@@ -272,7 +273,7 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
   test('a key that belongs to no agent session is refused, and told why', async () => {
     const key = path.join(h.home, 'stranger_key');
     keygen(key);
-    const r = await run('ssh', ['-F', '/dev/null', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-p', String(h.port), 'agent@127.0.0.1', 'echo', 'should-not-run'], process.env, undefined, 20_000);
+    const r = await runTool('ssh', ['-F', '/dev/null', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-p', String(h.port), 'agent@127.0.0.1', 'echo', 'should-not-run'], { timeoutMs: 20_000 });
     assert.equal(r.code, 255);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /airlock: login to target "box" refused: unknown SSH key/);
@@ -286,16 +287,16 @@ describe('SSH proxy with a real sshd upstream', { timeout: 180_000 }, () => {
     const common = ['-F', '/dev/null', '-P', String(h.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'LogLevel=ERROR'];
     const env = { ...process.env, SSH_ASKPASS: path.join(h.home, 'askpass.sh'), SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
     await h.ssh(['agent@127.0.0.1', 'true']); // writes the askpass script
-    const up = await run('scp', [...common, local, `agent@127.0.0.1:${remote}`], env, undefined, 30_000);
+    const up = await runTool('scp', [...common, local, `agent@127.0.0.1:${remote}`], { env, timeoutMs: 30_000 });
     assert.equal(up.code, 0, up.stderr);
     const arrived = readFileSync(remote);
     assert.ok(arrived.equals(payload), `the upload arrived intact (${arrived.length} of ${payload.length} bytes)`);
     const back = path.join(h.home, 'download.bin');
-    const down = await run('scp', [...common, `agent@127.0.0.1:${remote}`, back], env, undefined, 30_000);
+    const down = await runTool('scp', [...common, `agent@127.0.0.1:${remote}`, back], { env, timeoutMs: 30_000 });
     assert.equal(down.code, 0, down.stderr);
     assert.ok(readFileSync(back).equals(payload), 'the download came back intact');
     writeFileSync(path.join(sshd.dir, 'forbidden.txt'), 'no');
-    const refused = await run('scp', [...common, `agent@127.0.0.1:${path.join(sshd.dir, 'forbidden.txt')}`, path.join(h.home, 'f.txt')], env, undefined, 30_000);
+    const refused = await runTool('scp', [...common, `agent@127.0.0.1:${path.join(sshd.dir, 'forbidden.txt')}`, path.join(h.home, 'f.txt')], { env, timeoutMs: 30_000 });
     assert.notEqual(refused.code, 0);
     const records = await h.records();
     assert.ok(records.some((r) => r.type === 'action' && (r.action as { kind: string }).kind === 'ssh.sftp'));
