@@ -20,9 +20,9 @@ export function rawK8sStatus(code: number, reason: K8sStatusReason, message: str
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-/** What an agent using SPDY is told (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false). */
+/** What an agent using SPDY for exec or attach is told (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false). */
 export const SPDY_REFUSAL =
-  'Airlock proxies exec, attach and port-forward over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
+  'Airlock proxies exec and attach over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
 
 /** What a SPDY port-forward speaking another stream protocol than kubectl's portforward.k8s.io is told. */
 export const SPDY_PORTFORWARD_REFUSAL =

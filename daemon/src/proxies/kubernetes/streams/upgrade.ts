@@ -32,7 +32,7 @@ import type { K8sUpgradeContext } from './types.js';
  */
 export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext): Promise<void> {
   socket.on('error', () => socket.destroy());
-  const { info, classification } = ctx.described;
+  const { info } = ctx.described;
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
   const refusalKey = `${ctx.session.id} ${info.path}?${new URLSearchParams(info.query).toString()}`;
   if (upgrade.startsWith('spdy/')) {

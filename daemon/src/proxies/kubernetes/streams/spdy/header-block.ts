@@ -24,6 +24,7 @@ export class HeaderBlockDecoder {
   private output: Buffer[] = [];
   private outputBytes = 0;
   private failed: string | undefined;
+  private waiting: ((result: SpdyHeaders | { error: string }) => void) | undefined;
 
   constructor(private readonly limits: HeaderBlockLimits) {
     this.inflate = zlib.createInflate({ dictionary: SPDY3_HEADER_DICTIONARY });
@@ -41,8 +42,12 @@ export class HeaderBlockDecoder {
       if (this.failed) return resolve({ error: this.failed });
       this.output = [];
       this.outputBytes = 0;
+      // a failure destroys the context, and the flush never calls back: fail() answers instead
+      this.waiting = resolve;
       this.inflate.write(compressed);
       this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        if (this.waiting !== resolve) return;
+        this.waiting = undefined;
         if (this.failed) return resolve({ error: this.failed });
         const block = Buffer.concat(this.output);
         this.output = [];
@@ -52,13 +57,16 @@ export class HeaderBlockDecoder {
   }
 
   close(): void {
-    this.inflate.destroy();
+    this.fail('the connection closed');
   }
 
   private fail(error: string): void {
     this.failed ??= error;
     this.output = [];
     this.inflate.destroy();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.({ error: this.failed });
   }
 }
 

@@ -53,7 +53,7 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
       upstreams.clear();
       reader.close();
       if (!agent.destroyed) agent.end();
-      logger.info(`${where}: the port-forward ended (${closedBy}): ${problem}`);
+      if (problem) logger.info(`${where}: the port-forward ended: ${problem}`);
       const records = actions.map(({ action, ports }) => {
         const detail = session.result(ports, closedBy);
         const moved = detail.ports.map((p) => `${p.port}: ${p.bytesUp} up, ${p.bytesDown} down`).join('; ');
@@ -87,7 +87,7 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
     /** Reads the agent again once nothing waits above the buffer limit. */
     const maybeResumeAgent = (): void => {
       if (!agentPausedForUpstream || finished) return;
-      // eslint-disable-next-line @typescript-eslint/no-use-before-define
+      // a frame whose header block is inflating holds the agent until it is handled
       if (inflating) return;
       if (session.heldBytes() > limits.bufferBytes) return;
       for (const ws of upstreams.values()) if (ws.bufferedAmount > limits.bufferBytes) return;
