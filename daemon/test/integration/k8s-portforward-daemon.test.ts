@@ -208,3 +208,62 @@ describe('kubectl port-forward through the daemon (SPDY terminated, v4 upstream)
     assert.deepEqual(K8sPortForwardResultDetail.parse(paired.result!.detail).ports, [{ port: '8080', bytesUp: 17, bytesDown: 17 }]);
   });
 });
+
+describe('kubectl port-forward through the daemon: limits and upstream failures', () => {
+  let h: K8sProxyHarness;
+  let kubectl: Kubectl;
+  let echo: net.Server;
+  before(async () => {
+    h = await startK8sProxy({ policy: POLICY, limits: { idleTimeout: '1500ms' } });
+    kubectl = kubectlFor(h.agentKubeconfig, h.home, 60_000);
+    echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    for (const name of ['idle-pod', 'gone-pod', 'empty-pod']) h.fake.create('pods', 'default', pod(name));
+    h.fake.setPortTarget('default', 'idle-pod', 8080, { host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
+  });
+  after(async () => {
+    await h?.stop();
+    echo?.close();
+  });
+
+  test('limits.idleTimeout: a port-forward that moved nothing for that long is closed with a message kubectl prints, recorded as closed by a limit', { timeout: 60_000 }, async () => {
+    const { stream, port } = await startForward(kubectl, ['pod/idle-pod', 'LOCAL:8080']);
+    const socket = net.connect(port, '127.0.0.1');
+    let echoed = '';
+    socket.on('data', (d: Buffer) => (echoed += d.toString()));
+    socket.on('error', () => undefined);
+    socket.write('ping\n');
+    try {
+      await until(async () => (/no bytes moved for 1500 ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), 'kubectl to print the idle timeout', 30_000);
+    } finally {
+      socket.destroy();
+      await stop(stream);
+    }
+    assert.equal(echoed, 'ping\n');
+    const paired = await until(async () => (await forwardRecords(h)).find((p) => p.action.summary.includes('idle-pod') && p.result), 'the port-forward result');
+    const result = K8sPortForwardResultDetail.parse(paired.result!.detail);
+    assert.equal(result.closedBy, 'limit');
+    assert.deepEqual(result.ports, [{ port: '8080', bytesUp: 5, bytesDown: 5 }]);
+  });
+
+  test('the pod gone once kubectl started: the API server\'s 404 reaches kubectl on the error stream', { timeout: 60_000 }, async () => {
+    const { stream, port } = await startForward(kubectl, ['pod/gone-pod', 'LOCAL:8080']);
+    try {
+      h.fake.store.delete(h.fake.store.resource('', 'pods'), 'default', 'gone-pod', { dryRun: false });
+      assert.equal(await sendAndCollect(port, 'hello?\n'), '');
+      await until(async () => (/refused the port-forward with HTTP 404: pods \\?"gone-pod\\?" not found/.test(stream.errors()) ? true : undefined), 'kubectl to print the 404');
+    } finally {
+      await stop(stream);
+    }
+  });
+
+  test('nothing listening on the pod port: the kubelet-style error text from the upstream reaches kubectl', { timeout: 60_000 }, async () => {
+    const { stream, port } = await startForward(kubectl, ['pod/empty-pod', 'LOCAL:9999']);
+    try {
+      assert.equal(await sendAndCollect(port, 'hello?\n'), '');
+      await until(async () => (/error forwarding port 9999 to pod empty-pod, uid \S+: failed to connect to localhost:9999/.test(stream.errors()) ? true : undefined), 'kubectl to print the upstream error');
+    } finally {
+      await stop(stream);
+    }
+  });
+});

@@ -137,7 +137,7 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
             break;
           }
           case 'end':
-            finish(effect.error ? 'error' : 'agent', effect.error);
+            finish(effect.closedBy, effect.error);
             break;
         }
       }

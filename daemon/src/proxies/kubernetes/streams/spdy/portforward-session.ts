@@ -24,7 +24,7 @@ export type SpdyPortForwardEffect =
   | { kind: 'to-upstream'; requestId: string; message: Buffer }
   | { kind: 'close-upstream'; requestId: string }
   /** the connection is over: the shell flushes what it has for the agent and closes */
-  | { kind: 'end'; error?: string };
+  | { kind: 'end'; error: string; closedBy: 'error' | 'limit' };
 
 export interface SpdyPortForwardLimits {
   /** streams open at once (limits.maxChannelsPerConnection); a SYN_STREAM beyond it is refused */
@@ -185,13 +185,13 @@ export class SpdyPortForwardSession {
     return this.closePair(requestId, message, { upstreamGone: true });
   }
 
-  /** Ends every request with `message` on its error stream, then the connection (idle timeout, daemon stopping). */
+  /** Ends every request with `message` on its error stream, then the connection (the idle timeout). */
   shutdown(message: string): SpdyPortForwardEffect[] {
     const effects: SpdyPortForwardEffect[] = [];
     for (const requestId of [...this.pairs.keys()]) effects.push(...this.closePair(requestId, message));
     effects.push({ kind: 'to-agent', frame: { type: 'goaway', lastGoodStreamId: this.lastStreamId, status: GOAWAY_STATUS.ok } });
     this.ended = true;
-    effects.push({ kind: 'end', error: message });
+    effects.push({ kind: 'end', error: message, closedBy: 'limit' });
     return effects;
   }
 
@@ -319,7 +319,7 @@ export class SpdyPortForwardSession {
 
   private protocolError(message: string): SpdyPortForwardEffect[] {
     this.ended = true;
-    return [{ kind: 'to-agent', frame: { type: 'goaway', lastGoodStreamId: this.lastStreamId, status: GOAWAY_STATUS.protocolError } }, { kind: 'end', error: message }];
+    return [{ kind: 'to-agent', frame: { type: 'goaway', lastGoodStreamId: this.lastStreamId, status: GOAWAY_STATUS.protocolError } }, { kind: 'end', error: message, closedBy: 'error' }];
   }
 
   private count(port: number): { bytesUp: number; bytesDown: number } {
