@@ -127,7 +127,7 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
             break;
           case 'to-upstream': {
             const ws = upstreams.get(effect.requestId);
-            if (ws?.readyState === ws?.OPEN) ws!.send(effect.message, { binary: true }, maybeResumeAgent);
+            if (ws && ws.readyState === ws.OPEN) ws.send(effect.message, { binary: true }, maybeResumeAgent);
             break;
           }
           case 'close-upstream': {
