@@ -148,15 +148,26 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
       options
         .decidePort(port, gone.signal)
         .then((outcome) => {
-          if (finished) return;
+          if (finished) {
+            // allowed after kubectl went away: the action gets a result saying nothing ran
+            if (!('error' in outcome) && outcome.verdict.allowed) {
+              const message = 'the agent went away before the port was forwarded';
+              pipeline
+                .recordResult(ctx.session, outcome.action, { summary: `not run: ${message}`, error: message, detail: { ports: [{ port: String(port), bytesUp: 0, bytesDown: 0 }], closedBy: 'agent' } })
+                .catch((err: Error) => logger.error(`could not record the result of action ${outcome.action.id}: ${err.message}`));
+            }
+            return;
+          }
           if ('error' in outcome) return apply(session.decided(port, false, outcome.error));
           if (outcome.verdict.allowed) actions.push({ action: outcome.action, ports: [port] });
           apply(session.decided(port, outcome.verdict.allowed, outcome.verdict.allowed ? undefined : options.refusalMessage(outcome.verdict)));
           maybeResumeAgent();
         })
         .catch((err: Error) => {
+          // a decision cancelled because the agent went away is no error
+          if (finished) return;
           logger.error(`${where}: could not decide on port ${port}: ${err.message}`);
-          if (!finished) apply(session.decided(port, false, `Airlock could not decide on port ${port}`));
+          apply(session.decided(port, false, `Airlock could not decide on port ${port}`));
         });
     };
 
