@@ -44,12 +44,12 @@ async function forwardRecords(h: K8sProxyHarness): Promise<Paired[]> {
     });
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+async function until<T>(probe: () => Promise<T | undefined>, what: string | (() => string), timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -234,7 +234,7 @@ describe('kubectl port-forward through the daemon: limits and upstream failures'
     socket.on('error', () => undefined);
     socket.write('ping\n');
     try {
-      await until(async () => (/no bytes moved for 1500 ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), 'kubectl to print the idle timeout', 30_000);
+      await until(async () => (/no bytes moved for 1500 ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), () => `kubectl to print the idle timeout; it printed ${JSON.stringify(stream.errors())}`, 30_000);
     } finally {
       socket.destroy();
       await stop(stream);

@@ -294,14 +294,18 @@ describe('kubectl port-forward session (SPDY)', () => {
     assert.equal((toAgent(s.fromAgent(syn(5, 'error', 8080, '1')))[0] as { status: number }).status, RST_STATUS.refusedStream);
   });
 
-  test('shutdown (idle timeout) ends every request with the message, then GOAWAY and the end', () => {
+  test('shutdown (idle timeout) ends every request with the message and waits for kubectl to close; with none open, GOAWAY', () => {
     const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
     open(s, 8080);
     s.decided(8080, true);
     s.upstreamOpened('0');
     const effects = s.shutdown('no bytes moved for 1000 ms');
-    assert.deepEqual(kinds(effects), ['data:1', 'close-upstream', 'data:3:fin', 'data:1:fin', 'goaway:', 'end']);
+    assert.deepEqual(kinds(effects), ['data:1', 'close-upstream', 'data:3:fin', 'data:1:fin', 'end']);
     assert.equal((toAgent(effects)[0] as { data: Buffer }).data.toString(), 'no bytes moved for 1000 ms');
+    assert.deepEqual(effects.at(-1), { kind: 'end', error: 'no bytes moved for 1000 ms', closedBy: 'limit', linger: true }, 'kubectl closes once it printed the reason');
+    assert.deepEqual(s.fromAgent(syn(9, 'error', 8080, '9')), [], 'nothing is served after the end');
+    const quiet = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    assert.deepEqual(kinds(quiet.shutdown('idle')), ['goaway:', 'end'], 'no stream to say why on: GOAWAY and close at once');
   });
 
   test('stream headers: kubectl before requestid pairs a data stream with the error stream before it', () => {

@@ -43,6 +43,7 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
     let lastActivity = clock.now();
     let idleTimer: { cancel(): void } | undefined;
     let agentPausedForUpstream = false;
+    let ending: { closedBy: K8sPortForwardResultDetail['closedBy']; error: string } | undefined;
 
     const finish = (closedBy: K8sPortForwardResultDetail['closedBy'], problem?: string): void => {
       if (finished) return;
@@ -137,7 +138,13 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
             break;
           }
           case 'end':
-            finish(effect.closedBy, effect.error);
+            if (!effect.linger) {
+              finish(effect.closedBy, effect.error);
+              break;
+            }
+            ending = { closedBy: effect.closedBy, error: effect.error };
+            for (const ws of upstreams.values()) ws.terminate();
+            clock.setTimeout(() => finish(effect.closedBy, effect.error), limits.authTimeoutMs);
             break;
         }
       }
@@ -257,9 +264,11 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
     };
 
     agent.on('data', fromAgent);
-    agent.once('end', () => finish('agent'));
-    agent.once('close', () => finish('agent'));
-    agent.on('error', (err) => finish('agent', err.message));
+    // after the session ended (idle timeout), the agent closing is how it ends: recorded as the session's end
+    const agentGone = (problem?: string): void => finish(ending?.closedBy ?? 'agent', ending?.error ?? problem);
+    agent.once('end', () => agentGone());
+    agent.once('close', () => agentGone());
+    agent.on('error', (err) => agentGone(err.message));
     if (head.length > 0) fromAgent(head);
     agent.resume();
   });

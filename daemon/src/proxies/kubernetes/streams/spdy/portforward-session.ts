@@ -24,7 +24,12 @@ export type SpdyPortForwardEffect =
   | { kind: 'to-upstream'; requestId: string; message: Buffer }
   | { kind: 'close-upstream'; requestId: string }
   /** the connection is over: the shell flushes what it has for the agent and closes */
-  | { kind: 'end'; error: string; closedBy: 'error' | 'limit' };
+  /**
+   * the connection is over. `linger`: requests were told why on their error streams; kubectl prints
+   * that, then closes the connection itself, so the shell waits for it (a bounded while) instead of
+   * closing first, which would race kubectl's printing
+   */
+  | { kind: 'end'; error: string; closedBy: 'error' | 'limit'; linger?: boolean };
 
 export interface SpdyPortForwardLimits {
   /** streams open at once (limits.maxChannelsPerConnection); a SYN_STREAM beyond it is refused */
@@ -188,10 +193,12 @@ export class SpdyPortForwardSession {
   /** Ends every request with `message` on its error stream, then the connection (the idle timeout). */
   shutdown(message: string): SpdyPortForwardEffect[] {
     const effects: SpdyPortForwardEffect[] = [];
+    const told = this.pairs.size > 0;
     for (const requestId of [...this.pairs.keys()]) effects.push(...this.closePair(requestId, message));
-    effects.push({ kind: 'to-agent', frame: { type: 'goaway', lastGoodStreamId: this.lastStreamId, status: GOAWAY_STATUS.ok } });
+    // with no request open there is no stream to say why on: GOAWAY and close
+    if (!told) effects.push({ kind: 'to-agent', frame: { type: 'goaway', lastGoodStreamId: this.lastStreamId, status: GOAWAY_STATUS.ok } });
     this.ended = true;
-    effects.push({ kind: 'end', error: message, closedBy: 'limit' });
+    effects.push({ kind: 'end', error: message, closedBy: 'limit', ...(told ? { linger: true } : {}) });
     return effects;
   }
 
