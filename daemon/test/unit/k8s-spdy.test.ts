@@ -173,7 +173,7 @@ describe('SPDY/3 frames', () => {
 });
 
 describe('kubectl port-forward session (SPDY)', () => {
-  const LIMITS_PF = { maxStreams: 6, maxErrorBytes: 200 };
+  const LIMITS_PF = { maxStreams: 6, maxPorts: 10, maxErrorBytes: 200 };
   const syn = (streamId: number, type: string, port: number | string, requestId = '0'): SpdyFrame => ({ type: 'syn_stream', streamId, associatedTo: 0, priority: 0, fin: false, unidirectional: false, headers: headers({ streamtype: type, port: String(port), requestid: requestId }) });
   const data = (streamId: number, text: string, fin = false): SpdyFrame => ({ type: 'data', streamId, fin, data: Buffer.from(text) });
   const toAgent = (effects: SpdyPortForwardEffect[]) => effects.filter((e): e is Extract<SpdyPortForwardEffect, { kind: 'to-agent' }> => e.kind === 'to-agent').map((e) => e.frame);
@@ -306,6 +306,19 @@ describe('kubectl port-forward session (SPDY)', () => {
     assert.deepEqual(s.fromAgent(syn(9, 'error', 8080, '9')), [], 'nothing is served after the end');
     const quiet = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
     assert.deepEqual(kinds(quiet.shutdown('idle')), ['goaway:', 'end'], 'no stream to say why on: GOAWAY and close at once');
+  });
+
+  test('distinct ports asked for are bounded (each is an action): past the cap a new port is refused without asking', () => {
+    const s = new SpdyPortForwardSession({ maxStreams: 10, maxPorts: 2, maxErrorBytes: 200 }, new Map(), true);
+    assert.ok(open(s, 1000, 'a', 1).some((e) => e.kind === 'decide'));
+    s.decided(1000, true);
+    assert.ok(open(s, 2000, 'b', 5).some((e) => e.kind === 'decide'));
+    s.decided(2000, false, 'no');
+    const third = s.fromAgent(syn(9, 'error', 3000, 'c'));
+    assert.equal((toAgent(third)[0] as { type: string }).type, 'syn_reply');
+    const refused = s.fromAgent(syn(11, 'data', 3000, 'c'));
+    assert.ok(!refused.some((e) => e.kind === 'decide'));
+    assert.match((toAgent(refused).find((f) => f.type === 'data' && f.data.length > 0) as { data: Buffer }).data.toString(), /already asked for 2 ports/);
   });
 
   test('stream headers: kubectl before requestid pairs a data stream with the error stream before it', () => {

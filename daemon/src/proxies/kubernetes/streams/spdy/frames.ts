@@ -9,6 +9,8 @@ import { HeaderBlockDecoder, HeaderBlockEncoder, type HeaderBlockLimits, type Sp
  */
 
 export const SPDY_VERSION = 3;
+/** the length field is 24 bits */
+export const SPDY_MAX_FRAME_LENGTH = 0xffffff;
 export const FLAG_FIN = 0x01;
 
 export const RST_STATUS = { protocolError: 1, invalidStream: 2, refusedStream: 3, cancel: 5, internalError: 6, frameTooLarge: 11 } as const;

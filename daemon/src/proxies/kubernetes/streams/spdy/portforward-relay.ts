@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Action, K8sPortForwardResultDetail, Verdict } from '@airlock/shared';
 import type { K8sUpgradeContext } from '../types.js';
-import { GOAWAY_STATUS, SpdyFrameReader, SpdyFrameWriter, type SpdyRawFrame } from './frames.js';
+import { GOAWAY_STATUS, SPDY_MAX_FRAME_LENGTH, SpdyFrameReader, SpdyFrameWriter, type SpdyRawFrame } from './frames.js';
 import { SpdyPortForwardSession, type SpdyPortForwardEffect } from './portforward-session.js';
 
 export const V4_PORTFORWARD_PROTOCOL = 'v4.channel.k8s.io';
@@ -29,11 +29,12 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
   const { clock, limits, logger, pipeline } = ctx.context;
   const where = `target "${ctx.target.name}", session ${ctx.session.id}`;
   const started = clock.now();
-  const reader = new SpdyFrameReader({ maxFrameBytes: Math.min(limits.maxMessageBytes, 0xffffff), maxBlockBytes: limits.actionTextBytes, maxPairs: limits.maxChannelsPerConnection });
+  const reader = new SpdyFrameReader({ maxFrameBytes: Math.min(limits.maxMessageBytes, SPDY_MAX_FRAME_LENGTH), maxBlockBytes: limits.actionTextBytes, maxPairs: limits.maxChannelsPerConnection });
   const writer = new SpdyFrameWriter();
   const decided = new Map<number, { state: 'allowed' }>();
   for (const port of options.upgradeAction?.ports ?? []) decided.set(port, { state: 'allowed' });
-  const session = new SpdyPortForwardSession({ maxStreams: limits.maxChannelsPerConnection, maxErrorBytes: limits.actionTextBytes }, decided, !options.upgradeAction);
+  // a forwarded connection is a channel, as an SSH direct-tcpip channel is: two SPDY streams each
+  const session = new SpdyPortForwardSession({ maxStreams: 2 * limits.maxChannelsPerConnection, maxPorts: limits.maxChannelsPerConnection, maxErrorBytes: limits.actionTextBytes }, decided, !options.upgradeAction);
   const actions: { action: Action; ports: number[] }[] = options.upgradeAction ? [options.upgradeAction] : [];
   const upstreams = new Map<string, WebSocket>();
   const gone = new AbortController();

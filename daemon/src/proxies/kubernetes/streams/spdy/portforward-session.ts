@@ -32,8 +32,10 @@ export type SpdyPortForwardEffect =
   | { kind: 'end'; error: string; closedBy: 'error' | 'limit'; linger?: boolean };
 
 export interface SpdyPortForwardLimits {
-  /** streams open at once (limits.maxChannelsPerConnection); a SYN_STREAM beyond it is refused */
+  /** streams open at once (two per forwarded connection); a SYN_STREAM beyond it is refused */
   maxStreams: number;
+  /** distinct ports one port-forward may ask for (each is an action) */
+  maxPorts: number;
   /** bytes of error text kept per request for the error stream (limits.actionTextBytes) */
   maxErrorBytes: number;
 }
@@ -72,7 +74,6 @@ export function streamHeadersOf(streamId: number, headers: SpdyHeaders): { reque
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 0xffff) return { error: `stream ${streamId} asks for the port "${portText}", which is not a port number` };
   // kubectl sends requestid; clients before it pair an error stream with the data stream right after it
   const requestId = one('requestid') ?? String(type === 'data' ? streamId - 2 : streamId);
-  if (requestId.length > 32) return { error: `stream ${streamId} has a request id longer than 32 characters` };
   return { requestId, type, port: Number(portText) };
 }
 
@@ -240,6 +241,8 @@ export class SpdyPortForwardSession {
     const decision = this.decisions.get(pair.port);
     if (!decision) {
       if (!this.askPerPort) return this.closePair(pair.requestId, `Airlock did not open port ${pair.port}: the port-forward was decided for other ports (?ports=), and ports outside them are refused`);
+      // each new port is an action: bounded like the connections one agent connection may carry
+      if (this.decisions.size >= this.limits.maxPorts) return this.closePair(pair.requestId, `Airlock did not open port ${pair.port}: this port-forward already asked for ${this.decisions.size} ports (limits.maxChannelsPerConnection)`);
       this.decisions.set(pair.port, { state: 'pending' });
       pair.phase = 'deciding';
       return [{ kind: 'decide', port: pair.port }];
