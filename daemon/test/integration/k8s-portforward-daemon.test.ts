@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig, PortForward } from '@kubernetes/client-node';
@@ -8,6 +9,7 @@ import { startK8sProxy, type K8sProxyHarness } from '../helpers/k8s-proxy.js';
 import { kubectlFor, type Kubectl, type KubectlStream } from '../helpers/kubectl.js';
 import { freePort } from '../helpers/pg-cluster.js';
 import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { SpdyFrameReader, SpdyFrameWriter, type SpdyFrame } from '../../src/proxies/kubernetes/streams/spdy/frames.js';
 
 /**
  * kubectl port-forward through the real daemon: Debian's kubectl 1.32 speaks SPDY/3.1 (inside a
@@ -265,5 +267,93 @@ describe('kubectl port-forward through the daemon: limits and upstream failures'
     } finally {
       await stop(stream);
     }
+  });
+});
+
+/**
+ * A minimal SPDY/3.1 port-forward client over TLS (plain `Upgrade: SPDY/3.1`), built on Airlock's own
+ * codec, for what kubectl never sends: `?ports=` on the URL, and garbage after the upgrade.
+ */
+async function spdyClient(h: K8sProxyHarness, pathAndQuery: string): Promise<{ status: string; send(frame: SpdyFrame): void; sendRaw(bytes: Buffer): void; frames: SpdyFrame[]; closed: Promise<void> }> {
+  const socket = tls.connect({ host: '127.0.0.1', port: h.port, ca: h.daemonCaPem, servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.write(`POST ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${h.token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n`);
+  const reader = new SpdyFrameReader({ maxFrameBytes: 1 << 20, maxBlockBytes: 1 << 16, maxPairs: 64 });
+  const writer = new SpdyFrameWriter();
+  const frames: SpdyFrame[] = [];
+  let head = Buffer.alloc(0);
+  let status = '';
+  let chain = Promise.resolve();
+  const statusKnown = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      if (!status) {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        status = head.subarray(0, end).toString('latin1');
+        chunk = head.subarray(end + 4);
+        resolve();
+      }
+      const raw = reader.push(chunk);
+      if ('error' in raw) return;
+      for (const r of raw) chain = chain.then(async () => {
+        const frame = await reader.decodeHeaders(r);
+        if (!('error' in frame)) frames.push(frame);
+      });
+    });
+  });
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await Promise.race([statusKnown, closed]);
+  return { status, send: (frame) => socket.write(writer.encode(frame)), sendRaw: (bytes) => socket.write(bytes), frames, closed };
+}
+
+describe('SPDY port-forward requests kubectl does not make', () => {
+  let h: K8sProxyHarness;
+  let echo: net.Server;
+  before(async () => {
+    h = await startK8sProxy({ policy: POLICY });
+    echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    h.fake.create('pods', 'default', pod('web'));
+    h.fake.setPortTarget('default', 'web', 8080, { host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
+  });
+  after(async () => {
+    await h?.stop();
+    echo?.close();
+  });
+
+  const streamHeaders = (type: string, port: number, requestId: string) => new Map([['streamtype', [type]], ['port', [String(port)]], ['requestid', [requestId]]]);
+  const syn = (streamId: number, type: string, port: number, requestId: string): SpdyFrame => ({ type: 'syn_stream', streamId, associatedTo: 0, priority: 0, fin: false, unidirectional: false, headers: streamHeaders(type, port, requestId) });
+  const textOn = (frames: SpdyFrame[], streamId: number) => Buffer.concat(frames.filter((f): f is Extract<SpdyFrame, { type: 'data' }> => f.type === 'data' && f.streamId === streamId).map((f) => f.data)).toString();
+
+  test('?ports=8080 on the URL is decided at the upgrade: 8080 is forwarded, 9090 refused on its error stream and never dialled', { timeout: 60_000 }, async () => {
+    const c = await spdyClient(h, '/api/v1/namespaces/default/pods/web/portforward?ports=8080');
+    assert.match(c.status, /^HTTP\/1\.1 101/);
+    assert.match(c.status, /X-Stream-Protocol-Version: portforward\.k8s\.io/i);
+    c.send(syn(1, 'error', 8080, '0'));
+    c.send(syn(3, 'data', 8080, '0'));
+    c.send({ type: 'data', streamId: 3, fin: false, data: Buffer.from('over spdy\n') });
+    await until(async () => (textOn(c.frames, 3) === 'over spdy\n' ? true : undefined), () => `the echo; frames ${JSON.stringify(c.frames.map((f) => f.type))}`);
+    c.send(syn(5, 'error', 9090, '1'));
+    c.send(syn(7, 'data', 9090, '1'));
+    await until(async () => (/did not open port 9090/.test(textOn(c.frames, 5)) ? true : undefined), 'the refusal of 9090');
+    assert.ok(c.frames.some((f) => f.type === 'data' && f.streamId === 7 && f.fin), 'the refused data stream is ended');
+    assert.ok(!h.fake.requests.some((q) => q.query.ports?.includes('9090')));
+    c.send({ type: 'data', streamId: 3, fin: true, data: Buffer.alloc(0) });
+    await until(async () => (c.frames.some((f) => f.type === 'data' && f.streamId === 3 && f.fin) ? true : undefined), 'the end of the data stream');
+  });
+
+  test('garbage after the upgrade: GOAWAY and the connection closed; nothing dialled upstream', { timeout: 60_000 }, async () => {
+    const before = h.fake.requests.length;
+    const c = await spdyClient(h, '/api/v1/namespaces/default/pods/web/portforward');
+    assert.match(c.status, /^HTTP\/1\.1 101/);
+    c.sendRaw(Buffer.from([0x80, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 1, 2, 3, 4]));
+    await c.closed;
+    assert.ok(c.frames.some((f) => f.type === 'goaway' && f.status === 1), 'GOAWAY with PROTOCOL_ERROR');
+    assert.equal(h.fake.requests.slice(before).filter((q) => q.path.endsWith('/portforward')).length, 0);
   });
 });
