@@ -14,6 +14,7 @@ import { benchHttp } from './http.js';
 import { benchEgress } from './egress.js';
 import { benchKubernetes } from './kubernetes.js';
 import { benchKubernetesExec } from './kubernetes-exec.js';
+import { benchKubernetesPortForward } from './kubernetes-portforward.js';
 
 /** `npm run bench`: figures, each with a baseline measured in the same run. Not a test. */
 const sections: [string, () => Promise<BenchSection>][] = [
@@ -32,6 +33,7 @@ const sections: [string, () => Promise<BenchSection>][] = [
   ['egress', benchEgress],
   ['kubernetes', benchKubernetes],
   ['kubernetes-exec', benchKubernetesExec],
+  ['kubernetes-portforward', benchKubernetesPortForward],
 ];
 
 const only = process.argv.slice(2);

@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { WebSocketServer } from 'ws';
 import type { ServerCertificate } from '../../src/config/certificate-issuer.js';
 import { execSubprotocols, runExec, type ExecRecord, type ExecSubprotocol } from './fake-kube-exec.js';
+import { portTargetKey, runPortForward, type PortForwardRecord, type PortTargets } from './fake-kube-portforward.js';
 import {
   apiGroupDocument,
   apiGroupListDocument,
@@ -35,8 +36,9 @@ import { FakeKubeStore, KubeStatusError, applyPatch, type PatchType, type Stored
  * serviceaccounts, deployments and RBAC objects with resourceVersion/uid/creationTimestamp and the real
  * Status errors, list with limit/continue and label/field selectors, watch as chunked JSON lines,
  * `as=Table` answers for kubectl get, server-side dry run, PATCH (merge, strategic merge as merge,
- * JSON patch, server-side apply), `pods/log` with follow, `serviceaccounts/token`, `deployments/scale`, and `pods/exec` over
- * WebSocket (v5/v4.channel.k8s.io; fake-kube-exec.ts). SPDY upgrades are answered 400 and recorded, so a
+ * JSON patch, server-side apply), `pods/log` with follow, `serviceaccounts/token`, `deployments/scale`, `pods/exec` over
+ * WebSocket (v5/v4.channel.k8s.io; fake-kube-exec.ts), and `pods/portforward` over WebSocket
+ * (v4.channel.k8s.io; fake-kube-portforward.ts: each pod port connected to a TCP address the test gives). SPDY upgrades are answered 400 and recorded, so a
  * test can check a proxy refused them before they got here. Every request is recorded (method, path,
  * query, headers incl. Authorization and Impersonate-*, body) for tests to assert on what the upstream
  * received. It does not check permissions: every valid token may do everything, impersonation included.
@@ -85,7 +87,10 @@ export interface FakeKubeApiServer {
   token: string;
   requests: RecordedRequest[];
   execs: ExecRecord[];
+  portForwards: PortForwardRecord[];
   store: FakeKubeStore;
+  /** Connects `port` of the pod to a TCP address (an echo server the test runs): what a port-forward to it reaches. */
+  setPortTarget(namespace: string, pod: string, port: number, address: { host: string; port: number }): void;
   /** Creates an object as a client's POST would (core group unless `group` is given). */
   create(plural: string, namespace: string | undefined, object: KubeObject, group?: string): KubeObject;
   /** Sets a pod's log lines (without newlines). */
@@ -205,10 +210,13 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
   const store = new FakeKubeStore(options.watchHistory);
   const requests: RecordedRequest[] = [];
   const execs: ExecRecord[] = [];
+  const portForwards: PortForwardRecord[] = [];
+  const portTargets: PortTargets = new Map();
   const logs = new Map<string, string[]>();
   const logFollowers = new Map<string, Set<(line: string) => void>>();
   const streams = new Set<ServerResponse>();
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => execSubprotocols.find((p) => offered.has(p)) ?? false });
+  const portForwardWss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) });
   let serverAddress = '';
 
   const logKey = (namespace: string, pod: string) => `${namespace}/${pod}`;
@@ -569,11 +577,22 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     try {
       const split = splitPath(url.pathname.split('/').filter(Boolean));
       const target = split ? resolveTarget(split.group, split.version, split.rest) : undefined;
-      if (!target || target.resource.name !== 'pods' || target.name === undefined || (target.subresource !== 'exec' && target.subresource !== 'attach')) {
+      if (!target || target.resource.name !== 'pods' || target.name === undefined || (target.subresource !== 'exec' && target.subresource !== 'attach' && target.subresource !== 'portforward')) {
         return refuseUpgrade(socket, resourceNotFound());
       }
       const pod = store.get(target.resource, target.namespace, target.name);
       const query = url.searchParams;
+      if (target.subresource === 'portforward') {
+        const ports = query.getAll('ports').flatMap((p) => p.split(','));
+        if (ports.length === 0 || ports.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) return refuseUpgrade(socket, failureStatus(400, 'BadRequest', `invalid port in ports=${ports.join(',')}`));
+        const offeredPf = new Set((req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()));
+        if (!offeredPf.has('v4.channel.k8s.io')) return refuseUpgrade(socket, failureStatus(400, 'BadRequest', 'this fake serves port-forward over v4.channel.k8s.io only'));
+        return portForwardWss.handleUpgrade(req, socket, head, (ws) => {
+          const record: PortForwardRecord = { namespace: target.namespace!, pod: target.name!, ports: ports.map(Number), bytesFromClient: 0, bytesToClient: 0, closed: false };
+          portForwards.push(record);
+          runPortForward(ws, record, portTargets, pod.metadata?.uid ?? '');
+        });
+      }
       const container = chooseContainer(pod, query.get('container') ?? undefined);
       const command = target.subresource === 'attach' ? ['cat'] : query.getAll('command');
       if (command.length === 0) return refuseUpgrade(socket, failureStatus(400, 'BadRequest', 'you must specify at least 1 command'));
@@ -611,7 +630,11 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     token: tokens[0]!,
     requests,
     execs,
+    portForwards,
     store,
+    setPortTarget(namespace, pod, port, address) {
+      portTargets.set(portTargetKey(namespace, pod, port), address);
+    },
     create(plural, namespace, object, group = '') {
       return store.create(store.resource(group, plural), namespace, object, { dryRun: false });
     },
@@ -626,8 +649,9 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
     openStreams: () => streams.size,
     async close() {
       for (const res of streams) res.end();
-      for (const client of wss.clients) client.terminate();
+      for (const client of [...wss.clients, ...portForwardWss.clients]) client.terminate();
       wss.close();
+      portForwardWss.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -51,13 +51,14 @@ export interface KubectlResult {
 export interface KubectlStream {
   child: ChildProcessWithoutNullStreams;
   output(): string;
+  errors(): string;
   /** Resolves with all stdout so far once it matches; rejects if kubectl ends first. */
   waitFor(pattern: RegExp): Promise<string>;
 }
 
 export interface Kubectl {
   run(args: string[], options?: { stdin?: string; env?: Record<string, string> }): Promise<KubectlResult>;
-  stream(args: string[]): KubectlStream;
+  stream(args: string[], options?: { env?: Record<string, string> }): KubectlStream;
 }
 
 /** kubectl with KUBECONFIG=`kubeconfig` and HOME=`home`. */
@@ -79,8 +80,8 @@ export function kubectlFor(kubeconfig: string, home: string, timeoutMs = default
         });
         child.stdin.end(options.stdin ?? '');
       }),
-    stream: (args) => {
-      const child = spawn(kubectlBinary, args, { env: env() });
+    stream: (args, options = {}) => {
+      const child = spawn(kubectlBinary, args, { env: env(options.env) });
       let stdout = '';
       let stderr = '';
       const waiters = new Set<() => void>();
@@ -111,7 +112,7 @@ export function kubectlFor(kubeconfig: string, home: string, timeoutMs = default
           waiters.add(check);
           check();
         });
-      return { child, output: () => stdout, waitFor };
+      return { child, output: () => stdout, errors: () => stderr, waitFor };
     },
   };
 }

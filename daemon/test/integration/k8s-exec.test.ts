@@ -140,7 +140,7 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
     const out = await kubectl.run(['exec', 'web-0', '--', 'echo', 'old'], { env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } });
     assert.notEqual(out.code, 0);
     assert.equal(out.stdout, '');
-    assert.match(out.stderr, /Airlock proxies exec, attach and port-forward over WebSocket only, not SPDY; use kubectl 1\.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false/);
+    assert.match(out.stderr, /Airlock proxies exec and attach over WebSocket only, not SPDY; use kubectl 1\.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false/);
     assert.equal(fake.requests.filter((r) => r.upgrade === 'spdy/3.1').length, before);
     assert.equal(execsOf('echo old').length, 0);
   });

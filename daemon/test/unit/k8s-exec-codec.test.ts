@@ -239,9 +239,10 @@ describe('exec session', () => {
 describe('port-forward session', () => {
   const pf = () => new PortForwardSession('v4.channel.k8s.io', [8080, 9090], { agentMaxBytes: 1024, upstreamMaxBytes: 1024 });
   const withPort = (channel: number, port: number, data: string) => encodeFrame(channel, Buffer.concat([Buffer.from([port & 0xff, port >> 8]), Buffer.from(data)]));
-  test('counts data bytes per port each way (the port prefix and error channels not counted); messages pass unchanged', () => {
+  test('counts data bytes per port each way (the server\'s port prefix and error channels not counted); messages pass unchanged', () => {
     const s = pf();
-    const up = withPort(0, 8080, 'GET / HTTP/1.1\r\n\r\n');
+    // the client sends raw data, no prefix (kubelet websocket.go, client-node)
+    const up = encodeFrame(0, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     assert.equal(s.fromAgent(up, true), up);
     assert.ok(!isFrameError(s.fromAgent(encodeFrame(0, Buffer.from('more')), true)));
     assert.ok(!isFrameError(s.fromUpstream(withPort(0, 8080, 'HTTP/1.1 200 OK\r\n'), true)));
@@ -253,9 +254,10 @@ describe('port-forward session', () => {
       { port: '9090', bytesUp: 0, bytesDown: 3 },
     ]);
   });
-  test('adversarial: a port other than the one policy saw, a channel beyond the ports, no prefix', () => {
-    assert.match((pf().fromAgent(withPort(0, 22, 'x'), true) as { error: string }).error, /port 22 on the channel of port 8080/);
-    assert.ok(isFrameError(pf().fromAgent(withPort(4, 8080, 'x'), true)));
-    assert.ok(isFrameError(pf().fromAgent(encodeFrame(0, Buffer.from([1])), true)));
+  test('adversarial: the server answering for another port, a channel beyond the ports, no server prefix, the agent writing on an error channel', () => {
+    assert.match((pf().fromUpstream(withPort(0, 22, 'x'), true) as { error: string }).error, /port 22 on the channel of port 8080/);
+    assert.ok(isFrameError(pf().fromAgent(encodeFrame(4, Buffer.from('x')), true)));
+    assert.ok(isFrameError(pf().fromUpstream(encodeFrame(0, Buffer.from([1])), true)));
+    assert.match((pf().fromAgent(encodeFrame(1, Buffer.from('x')), true) as { error: string }).error, /error channel of port 8080/);
   });
 });

@@ -103,8 +103,10 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
     void (async () => {
       // fetched before the hand-over: openUpstream is synchronous
       const [{ headers: credential }, tlsOptions] = await Promise.all([upstream.credentials(), upstream.tlsOptions()]);
-      const forwardQuery = new URLSearchParams(described.info.query).toString();
-      const url = `${upstream.origin.replace(/^https:/, 'wss:')}${upstream.basePath}${described.info.path}${forwardQuery ? `?${forwardQuery}` : ''}`;
+      const urlWith = (query: ReadonlyArray<readonly [string, string]>): string => {
+        const forwardQuery = new URLSearchParams(query as [string, string][]).toString();
+        return `${upstream.origin.replace(/^https:/, 'wss:')}${upstream.basePath}${described.info.path}${forwardQuery ? `?${forwardQuery}` : ''}`;
+      };
       await handleK8sUpgrade(req, socket, head, {
         target,
         context,
@@ -113,8 +115,8 @@ export const kubernetesProxy: ProxyFactory = async (target: Target, context: Pro
         gone: connection.gone,
         described,
         secrets: upstream.secrets,
-        openUpstream: (protocols, options) =>
-          new WebSocket(url, protocols, {
+        openUpstream: (protocols, options, query) =>
+          new WebSocket(urlWith(query ?? described.info.query), protocols, {
             headers: Object.fromEntries(credential),
             ...tlsOptions,
             rejectUnauthorized: true,

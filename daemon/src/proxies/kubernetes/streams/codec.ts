@@ -21,6 +21,8 @@ export type ExecSubprotocol = (typeof EXEC_SUBPROTOCOLS)[number];
 
 /** The subprotocol kubectl 1.31+ uses to tunnel SPDY port-forward inside a WebSocket. */
 export const SPDY_TUNNEL_PORTFORWARD_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+/** The stream protocol of kubectl's port-forward over SPDY (`X-Stream-Protocol-Version`). */
+export const SPDY_PORTFORWARD_PROTOCOL = 'portforward.k8s.io';
 
 export function isExecSubprotocol(value: string): value is ExecSubprotocol {
   return (EXEC_SUBPROTOCOLS as readonly string[]).includes(value);

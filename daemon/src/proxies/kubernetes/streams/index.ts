@@ -1,6 +1,7 @@
 /**
- * exec, attach and portforward streams of the Kubernetes proxy, over WebSocket only: the listener
- * calls `handleK8sUpgrade` for an upgrade on a connect request (see upgrade.ts).
+ * exec, attach and portforward streams of the Kubernetes proxy: the listener calls
+ * `handleK8sUpgrade` for an upgrade on a connect request (see upgrade.ts). exec and attach over
+ * WebSocket; port-forward over WebSocket (v4.channel.k8s.io) and kubectl's SPDY/3.1 (spdy/).
  */
 export { handleK8sUpgrade } from './upgrade.js';
 export type { K8sUpgradeContext, UpstreamSocketOptions } from './types.js';

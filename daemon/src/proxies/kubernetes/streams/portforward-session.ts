@@ -4,14 +4,15 @@ import { decodeFrame, isFrameError, splitPortPrefix, type ExecSubprotocol, type 
 /**
  * One port-forward stream (`pods/portforward` over WebSocket, v4.channel.k8s.io framing), as a state
  * machine (pure). Channel 2k carries the data of the k-th port asked for in `?ports=`, channel 2k+1
- * its errors; the first message on each channel, each way, starts with the port (2 bytes,
- * little-endian), which must be the port policy decided on for that channel. Bytes are counted per
- * port each way; the content is not kept. Messages pass unchanged.
+ * its errors. The server starts each channel with the port (2 bytes, little-endian), which must be
+ * the port policy decided on for that channel; the client sends raw data on the data channels, no
+ * prefix (the kubelet's websocket.go reads none; @kubernetes/client-node sends none), and nothing on
+ * the error channels. Bytes are counted per port each way; the content is not kept. Messages pass
+ * unchanged.
  */
 export class PortForwardSession {
   private readonly counts: { port: string; bytesUp: number; bytesDown: number }[];
-  /** channels whose port prefix was seen, per direction */
-  private readonly prefixedUp = new Set<number>();
+  /** channels whose port prefix the server sent */
   private readonly prefixedDown = new Set<number>();
 
   constructor(
@@ -23,7 +24,7 @@ export class PortForwardSession {
   }
 
   fromAgent(message: Buffer, isBinary: boolean): Buffer | FrameError {
-    return this.pass(message, isBinary, this.limits.agentMaxBytes, this.prefixedUp, 'bytesUp');
+    return this.pass(message, isBinary, this.limits.agentMaxBytes, undefined, 'bytesUp');
   }
 
   fromUpstream(message: Buffer, isBinary: boolean): Buffer | FrameError {
@@ -34,13 +35,15 @@ export class PortForwardSession {
     return { ports: this.counts.map((c) => ({ ...c })), ...(closedBy ? { closedBy } : {}) };
   }
 
-  private pass(message: Buffer, isBinary: boolean, maxBytes: number, prefixed: Set<number>, way: 'bytesUp' | 'bytesDown'): Buffer | FrameError {
+  /** `prefixed`: the channels whose prefix was seen, for the server's direction; undefined for the client's, which sends none */
+  private pass(message: Buffer, isBinary: boolean, maxBytes: number, prefixed: Set<number> | undefined, way: 'bytesUp' | 'bytesDown'): Buffer | FrameError {
     const frame = decodeFrame(message, isBinary, { protocol: this.protocol, maxBytes, maxChannel: this.ports.length * 2 - 1 });
     if (isFrameError(frame)) return frame;
     const index = frame.channel >> 1;
     if (frame.kind === 'close') return message;
     let payload = frame.payload;
-    if (!prefixed.has(frame.channel)) {
+    if (!prefixed && (frame.channel & 1) === 1) return { error: `data on the error channel of port ${this.ports[index]}, which only the server writes` };
+    if (prefixed && !prefixed.has(frame.channel)) {
       const split = splitPortPrefix(payload);
       if (isFrameError(split)) return split;
       if (split.port !== this.ports[index]) return { error: `port ${split.port} on the channel of port ${this.ports[index]}` };

@@ -20,13 +20,10 @@ export function rawK8sStatus(code: number, reason: K8sStatusReason, message: str
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-/** What an agent using SPDY is told (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false). */
+/** What an agent using SPDY for exec or attach is told (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false). */
 export const SPDY_REFUSAL =
-  'Airlock proxies exec, attach and port-forward over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
+  'Airlock proxies exec and attach over WebSocket only, not SPDY; use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false (or a client library that speaks v5.channel.k8s.io or v4.channel.k8s.io)';
 
-/**
- * What kubectl port-forward is told, on its SPDY-in-WebSocket request (kubectl 1.31+) and on the
- * plain SPDY request it falls back to: both are SPDY, whose streams Airlock does not read.
- */
+/** What a SPDY port-forward speaking another stream protocol than kubectl's portforward.k8s.io is told. */
 export const SPDY_PORTFORWARD_REFUSAL =
-  'Airlock does not proxy kubectl port-forward: kubectl tunnels SPDY (inside a WebSocket as SPDY/3.1+portforward.k8s.io since 1.31, or plain SPDY) and Airlock proxies no SPDY; use a client that speaks the v4.channel.k8s.io port-forward protocol over WebSocket (@kubernetes/client-node PortForward)';
+  'Airlock proxies port-forward over SPDY/3.1 with the portforward.k8s.io stream protocol (kubectl port-forward) or over WebSocket with v4.channel.k8s.io; this request offered neither';

@@ -23,9 +23,10 @@ export interface K8sUpgradeContext {
   secrets?: readonly string[];
   /**
    * Opens the upstream WebSocket to the request's canonical path and query (`described.info.path`
-   * and its query as sent) with the daemon's credential over verified TLS, offering `protocols`.
+   * and its query as sent, or `query` instead when given: the SPDY port-forward opens one upstream
+   * per port with `?ports=PORT`) with the daemon's credential over verified TLS, offering `protocols`.
    */
-  openUpstream(protocols: string[], options: UpstreamSocketOptions): WebSocket;
+  openUpstream(protocols: string[], options: UpstreamSocketOptions, query?: ReadonlyArray<readonly [string, string]>): WebSocket;
 }
 
 export interface UpstreamSocketOptions {

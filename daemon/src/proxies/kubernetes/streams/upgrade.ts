@@ -1,11 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict } from '@airlock/shared';
+import { describeK8sRequest } from '../../../classify/k8s/index.js';
+import { headerListOf } from '../../http/headers.js';
 import { MaskReportBuilder } from '../../../masking/index.js';
-import { EXEC_SUBPROTOCOLS, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
+import type { ActionRequest } from '../../../pipeline/pipeline.js';
+import { EXEC_SUBPROTOCOLS, SPDY_PORTFORWARD_PROTOCOL, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
 import { relayExec } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
+import { parsePorts } from './portforward-session.js';
+import { relaySpdyPortForward, type SpdyPortForwardOptions } from './spdy/portforward-relay.js';
 import { SPDY_PORTFORWARD_REFUSAL, SPDY_REFUSAL, rawK8sStatus } from './status.js';
 import type { K8sUpgradeContext } from './types.js';
 
@@ -17,20 +22,25 @@ import type { K8sUpgradeContext } from './types.js';
  * with the daemon's credential, offering exactly what the agent offered among v5/v4, and only once
  * it answered is the agent's upgrade completed with the same subprotocol. Never throws.
  *
- * SPDY (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is refused with a Status
- * that says what to use instead; so is kubectl's port-forward, SPDY tunnelled in a WebSocket
- * (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+, checked with 1.32 -v=8), then plain SPDY. kubectl 1.32 tries WebSocket first and falls back to SPDY when the
- * upgrade fails; a SPDY request that follows a policy refusal of the same request in the same
- * session is answered with that refusal, so kubectl prints why it was refused, not the SPDY notice.
+ * SPDY exec/attach (kubectl before 1.30, or KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is refused with
+ * a Status that says what to use instead. kubectl's port-forward is SPDY, tunnelled in a WebSocket
+ * (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+, checked with 1.32 -v=8) or, when that upgrade
+ * fails or KUBECTL_PORT_FORWARD_WEBSOCKETS=false, plain `Upgrade: SPDY/3.1`: both are terminated
+ * here (handleSpdyPortForward). A SPDY request that follows a refusal of the same request in the
+ * same session is answered with that refusal, so kubectl prints why it was refused and policy
+ * decides once per request.
  */
 export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext): Promise<void> {
   socket.on('error', () => socket.destroy());
-  const { info, classification } = ctx.described;
+  const { info } = ctx.described;
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
   const refusalKey = `${ctx.session.id} ${info.path}?${new URLSearchParams(info.query).toString()}`;
   if (upgrade.startsWith('spdy/')) {
     const earlier = recentRefusals.take(refusalKey, ctx.context.clock.now());
     if (earlier) return void socket.end(earlier);
+    if (info.connect === 'portforward' && offeredProtocols(req.headers['x-stream-protocol-version']).includes(SPDY_PORTFORWARD_PROTOCOL) && upgrade === 'spdy/3.1') {
+      return handleSpdyPortForward(req, socket, head, ctx, 'plain', refusalKey);
+    }
     ctx.context.logger.info(`target "${ctx.target.name}", session ${ctx.session.id}: refused a SPDY upgrade on ${info.path}`);
     return void socket.end(rawK8sStatus(400, 'BadRequest', info.connect === 'portforward' ? SPDY_PORTFORWARD_REFUSAL : SPDY_REFUSAL));
   }
@@ -41,25 +51,28 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
   }
   const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
   if (connect === 'portforward' && offered.includes(SPDY_TUNNEL_PORTFORWARD_PROTOCOL) && !offered.some((p) => (EXEC_SUBPROTOCOLS as readonly string[]).includes(p))) {
-    return void socket.end(rawK8sStatus(400, 'BadRequest', SPDY_PORTFORWARD_REFUSAL));
+    return handleSpdyPortForward(req, socket, head, ctx, 'websocket', refusalKey);
   }
   const negotiated = negotiateExecProtocols(offered);
   if ('error' in negotiated) return void socket.end(rawK8sStatus(400, 'BadRequest', negotiated.error));
 
   const request =
     connect === 'portforward'
-      ? { kind: 'k8s.portforward', detail: portForwardDetail(ctx) as unknown as Record<string, unknown> }
+      ? { kind: 'k8s.portforward', detail: portForwardDetail(ctx, ctx.described) as unknown as Record<string, unknown> }
       : { kind: 'k8s.exec', detail: execDetail(ctx, connect) as unknown as Record<string, unknown> };
-  const action = {
-    target: ctx.target.name,
-    protocol: ctx.target.protocol,
-    summary: classification.summary,
-    risk: classification.risk,
-    attributes: classification.attributes,
-    ...request,
-  };
+  const action = streamAction(ctx, ctx.described, request);
 
-  // held: the socket is not read, so what the agent sends waits in TCP
+  const decided = await decideUpgrade(socket, ctx, action, refusalKey);
+  if (!decided) return;
+  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect, refusalKey);
+}
+
+/**
+ * Puts the upgrade's action to policy while the agent's socket is not read (what it sends waits in
+ * TCP). A refusal is answered (403 Status) and kept for kubectl's SPDY retry; undefined then, or
+ * when the agent went away meanwhile.
+ */
+async function decideUpgrade(socket: Duplex, ctx: K8sUpgradeContext, action: ActionRequest, refusalKey: string): Promise<{ action: Action; verdict: Verdict } | undefined> {
   socket.pause();
   const gone = ctx.gone ?? closeSignal(socket);
   const pipeline = ctx.context.pipeline;
@@ -67,20 +80,91 @@ export async function handleK8sUpgrade(req: IncomingMessage, socket: Duplex, hea
   try {
     decided = pipeline.submitNow(ctx.session, action) ?? (await pipeline.submit(ctx.session, action, { signal: gone }));
   } catch (err) {
-    ctx.context.logger.error(`target "${ctx.target.name}", session ${ctx.session.id}: could not decide ${classification.summary}: ${(err as Error).message}`);
-    return void socket.end(rawK8sStatus(500, 'InternalError', `Airlock could not decide on ${classification.summary}`));
+    ctx.context.logger.error(`target "${ctx.target.name}", session ${ctx.session.id}: could not decide ${action.summary}: ${(err as Error).message}`);
+    socket.end(rawK8sStatus(500, 'InternalError', `Airlock could not decide on ${action.summary}`));
+    return undefined;
   }
   if (!decided.verdict.allowed) {
     const answer = rawK8sStatus(403, 'Forbidden', refusalMessage(ctx.target.name, decided.verdict), { 'x-airlock-decision': 'deny' });
     recentRefusals.put(refusalKey, answer, ctx.context.clock.now() + ctx.context.limits.authTimeoutMs);
     if (!socket.destroyed) socket.end(answer);
-    return;
+    return undefined;
   }
   if (socket.destroyed) {
     recordNotRun(ctx, decided.action, 'the agent went away before the stream opened');
-    return;
+    return undefined;
   }
-  await openAndRelay(req, socket, head, ctx, decided.action, negotiated.protocols, connect, refusalKey);
+  return decided;
+}
+
+/** The action of a port-forward (or an exec/attach) as the pipeline takes it. */
+function streamAction(ctx: K8sUpgradeContext, described: K8sUpgradeContext['described'], request: { kind: string; detail: Record<string, unknown> }): ActionRequest {
+  const { classification } = described;
+  return { target: ctx.target.name, protocol: ctx.target.protocol, summary: classification.summary, risk: classification.risk, attributes: classification.attributes, ...request } as ActionRequest;
+}
+
+/**
+ * kubectl port-forward: SPDY/3.1 terminated here, in a WebSocket (`SPDY/3.1+portforward.k8s.io`)
+ * or after a plain `Upgrade: SPDY/3.1`. kubectl sends no `?ports=`: it names the port on each
+ * stream, so each port is put to policy when it is first asked for, as an action of its own
+ * (classified as the request with `?ports=PORT`, which is exactly what goes upstream). A request
+ * that does carry `?ports=` is decided here once, before the upgrade, and other ports are refused.
+ */
+async function handleSpdyPortForward(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K8sUpgradeContext, transport: 'websocket' | 'plain', refusalKey: string): Promise<void> {
+  const { limits, logger } = ctx.context;
+  let upgradeAction: { action: Action; ports: number[] } | undefined;
+  if ((ctx.described.classification.ports ?? []).length > 0) {
+    const ports = parsePorts(ctx.described.classification.ports ?? []);
+    if (!Array.isArray(ports)) return void socket.end(rawK8sStatus(400, 'BadRequest', `target "${ctx.target.name}": ${ports.error}`));
+    const decided = await decideUpgrade(socket, ctx, streamAction(ctx, ctx.described, { kind: 'k8s.portforward', detail: { ...portForwardDetail(ctx, ctx.described), protocol: SPDY_PORTFORWARD_PROTOCOL } }), refusalKey);
+    if (!decided) return;
+    upgradeAction = { action: decided.action, ports };
+  }
+  const options: SpdyPortForwardOptions = {
+    ...(upgradeAction ? { upgradeAction } : {}),
+    decidePort: async (port, gone) => {
+      const described = describeWithPort(req, port);
+      if ('error' in described) return { error: `Airlock cannot describe port ${port}: ${described.error}` };
+      const action = streamAction(ctx, described, { kind: 'k8s.portforward', detail: { ...portForwardDetail(ctx, described), protocol: SPDY_PORTFORWARD_PROTOCOL } });
+      return ctx.context.pipeline.submitNow(ctx.session, action) ?? (await ctx.context.pipeline.submit(ctx.session, action, { signal: gone }));
+    },
+    refusalMessage: (verdict) => refusalMessage(ctx.target.name, verdict),
+    upstreamRefusal: (code, body) => {
+      const said = upstreamStatusMessage(body, ctx);
+      return `the Kubernetes API server of target "${ctx.target.name}" refused the port-forward with HTTP ${code}${said ? `: ${said}` : ''}`;
+    },
+  };
+  socket.resume();
+  if (transport === 'plain') {
+    logger.info(`target "${ctx.target.name}", session ${ctx.session.id}: port-forward over SPDY/3.1 on ${ctx.described.info.path}`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${SPDY_PORTFORWARD_PROTOCOL}\r\n\r\n`);
+    return relaySpdyPortForward(socket, head, ctx, options);
+  }
+  const server = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
+  // ws refuses "SPDY/3.1+portforward.k8s.io" as a subprotocol token ("/" is a separator in RFC 7230
+  // tokens, which Go's WebSocket client does not check): the offer is taken off the request and the
+  // chosen protocol put on the 101 by hand
+  delete req.headers['sec-websocket-protocol'];
+  server.once('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${SPDY_TUNNEL_PORTFORWARD_PROTOCOL}`));
+  await new Promise<void>((resolve) => {
+    server.handleUpgrade(req, socket, head, (agent) => {
+      // SPDY bytes in binary messages, any chunking: the WebSocket is read as one byte stream
+      const stream = createWebSocketStream(agent);
+      stream.on('error', () => stream.destroy());
+      void relaySpdyPortForward(stream, Buffer.alloc(0), ctx, options).then(resolve);
+    });
+  });
+}
+
+/** The request as if it carried `?ports=PORT` (and no other ports): what one port's upstream gets. */
+function describeWithPort(req: IncomingMessage, port: number): K8sUpgradeContext['described'] | { error: string } {
+  const rawUrl = req.url ?? '';
+  const q = rawUrl.indexOf('?');
+  const kept = [...new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1))].filter(([name]) => name !== 'ports');
+  const query: Array<[string, string]> = [...kept, ['ports', String(port)]];
+  const rawQuery = new URLSearchParams(query).toString();
+  const described = describeK8sRequest({ method: req.method ?? '', path: q < 0 ? rawUrl : rawUrl.slice(0, q), query, rawQuery }, { headers: headerListOf(req.rawHeaders) });
+  return 'error' in described ? { error: described.error } : described;
 }
 
 /** Dials the upstream, then completes the agent's upgrade with the subprotocol the upstream chose. */
@@ -188,8 +272,8 @@ function execDetail(ctx: K8sUpgradeContext, operation: 'exec' | 'attach'): K8sEx
   };
 }
 
-function portForwardDetail(ctx: K8sUpgradeContext): K8sPortForwardDetail {
-  const { info, classification } = ctx.described;
+function portForwardDetail(ctx: K8sUpgradeContext, described: K8sUpgradeContext['described']): K8sPortForwardDetail {
+  const { info, classification } = described;
   return { connectionId: ctx.connectionId, pod: info.name, namespace: info.namespace, ports: classification.ports ?? [], path: info.path };
 }
 
