@@ -8,7 +8,7 @@ import { K8sPortForwardDetail, K8sPortForwardResultDetail } from '@airlock/share
 import { startK8sProxy, type K8sProxyHarness } from '../helpers/k8s-proxy.js';
 import { kubectlFor, type Kubectl, type KubectlStream } from '../helpers/kubectl.js';
 import { freePort } from '../helpers/pg-cluster.js';
-import { pendingApproval } from '../helpers/ssh-proxy.js';
+import { pendingApproval } from '../helpers/daemon-harness.js';
 import { SpdyFrameReader, SpdyFrameWriter, type SpdyFrame } from '../../src/proxies/kubernetes/streams/spdy/frames.js';
 
 /**
