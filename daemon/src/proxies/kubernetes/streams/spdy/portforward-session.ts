@@ -23,7 +23,6 @@ export type SpdyPortForwardEffect =
   /** a v4.channel.k8s.io message (channel byte first) */
   | { kind: 'to-upstream'; requestId: string; message: Buffer }
   | { kind: 'close-upstream'; requestId: string }
-  /** the connection is over: the shell flushes what it has for the agent and closes */
   /**
    * the connection is over. `linger`: requests were told why on their error streams; kubectl prints
    * that, then closes the connection itself, so the shell waits for it (a bounded while) instead of
