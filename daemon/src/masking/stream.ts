@@ -65,13 +65,21 @@ function quotedLocalPartStart(text: string): number {
 
 /**
  * The last `code` in text at or after `from`, or -1: lastIndexOf would search on through the whole
- * held text (32 KiB of SSH output) for a character that only counts near its end.
+ * held text (32 KiB of SSH output) for a character that only counts near its end. Past the last
+ * NEAR_END characters the native search takes over: a long line (binary output, /dev/zero) is
+ * then not walked character by character in JavaScript on every chunk.
  */
 function lastIndexIn(text: string, code: number, from: number): number {
   const bound = Math.max(0, from);
-  for (let i = text.length - 1; i >= bound; i--) if (text.charCodeAt(i) === code) return i;
-  return -1;
+  const near = Math.max(bound, text.length - NEAR_END);
+  for (let i = text.length - 1; i >= near; i--) if (text.charCodeAt(i) === code) return i;
+  if (near === bound) return -1;
+  const found = text.lastIndexOf(String.fromCharCode(code), near - 1);
+  return found >= bound ? found : -1;
 }
+
+/** lastIndexIn: how far back from the end it looks itself. */
+const NEAR_END = 256;
 
 function isWhitespace(code: number): boolean {
   return code === 32 || code === 9 || code === 10 || code === 13 || code === 12 || code === 11;
@@ -188,16 +196,22 @@ export class StreamMasker {
   /** Where the tail that could still become (part of) a match begins. */
   private holdStart(text: string, base: number): number {
     const length = text.length;
+    // Nothing before `floor` is held (a longer tail is cut there, see holdLimit): the walks back
+    // stop at it, and once one reached it nothing further back can matter. Output without white
+    // space (a binary stream, /dev/zero) is then not searched through on every chunk.
+    const floor = Math.max(base, length - this.holdLimit);
     let hold = length;
-    while (hold > base && !isWhitespace(text.charCodeAt(hold - 1))) hold--;
+    while (hold > floor && !isWhitespace(text.charCodeAt(hold - 1))) hold--;
     let groups = length;
-    while (groups > base) {
+    while (groups > floor) {
       const code = text.charCodeAt(groups - 1);
       if (isGroupChar(code)) groups--;
       else if (isGroupSeparator(code) && groups - 1 > base && isGroupChar(text.charCodeAt(groups - 2))) groups--;
       else break;
     }
     if (groups < hold) hold = groups;
+    // at the floor already: no candidate below can move the cut further back
+    if (hold === floor) return floor;
     const header = partialKeyHeaderStart(text, base);
     if (header >= 0 && header < hold) hold = header;
     // An open value that may hold spaces: held whole until it closes. Each check looks into the
@@ -226,8 +240,7 @@ export class StreamMasker {
       const key = LINE_VALUE_KEY.exec(text.slice(lineStart, hold));
       if (key !== null) hold = Math.max(base, lineStart + key.index);
     }
-    if (length - hold > this.holdLimit) hold = length - this.holdLimit;
-    return hold;
+    return Math.max(hold, floor);
   }
 
   /** Moves a cut out of a match: before it, or after it if the match began in text already emitted. */

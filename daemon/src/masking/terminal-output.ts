@@ -69,7 +69,8 @@ export class MaskedOutput {
       }
     }
     let text = this.escapeTail + decoded;
-    const cut = incompleteEscapeStart(text);
+    // only a sequence that starts within the hold limit of the end is held: none further back is looked for
+    const cut = incompleteEscapeStart(text, text.length - ESCAPE_HOLD_LIMIT);
     if (cut >= 0 && text.length - cut <= ESCAPE_HOLD_LIMIT) {
       this.escapeTail = text.slice(cut);
       text = text.slice(0, cut);
@@ -118,10 +119,11 @@ export function incompleteUtf8Tail(bytes: Buffer): number {
 /**
  * Where an escape sequence that is not complete yet starts at the end of `text`, or -1. CSI (`ESC [`
  * parameters, then a final byte @–~), OSC and the string sequences DCS/APC/PM/SOS (ended by BEL or
- * `ESC \`), and two-character escapes.
+ * `ESC \`), and two-character escapes. With `from`, only an escape at or after it counts (the
+ * text before is not searched: a 64 KiB chunk without escapes costs a short look at its end).
  */
-export function incompleteEscapeStart(text: string): number {
-  const esc = text.lastIndexOf('\x1b');
+export function incompleteEscapeStart(text: string, from = 0): number {
+  const esc = from > 0 ? lastEscapeFrom(text, from) : text.lastIndexOf('\x1b');
   if (esc < 0) {
     // an OSC may have started earlier and still be open: only looked for in the tail we would hold
     return -1;
@@ -141,5 +143,11 @@ export function incompleteEscapeStart(text: string): number {
   if (kind === 0x5d /* ] */ || kind === 0x50 /* P */ || kind === 0x5f /* _ */ || kind === 0x5e /* ^ */ || kind === 0x58 /* X */) {
     return text.indexOf('\x07', esc) >= 0 ? -1 : esc;
   }
+  return -1;
+}
+
+/** The last ESC in text at or after `from`, or -1. */
+function lastEscapeFrom(text: string, from: number): number {
+  for (let i = text.length - 1; i >= from; i--) if (text.charCodeAt(i) === 0x1b) return i;
   return -1;
 }

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { K8sExecResultDetail, K8sPortForwardResultDetail, MaskingPolicy } from '@airlock/shared';
 import {
   EXEC_CHANNEL,
@@ -233,6 +234,26 @@ describe('exec session', () => {
     assert.match(result.asciicastCut.sha256, /^[0-9a-f]{64}$/);
     assert.match(result.asciicast!, /"m", "exit 0"\]\n$/);
     assert.equal(result.bytesOut, 50 * 'line 0 of output\n'.length + 40 * 1 + 0, 'every byte counted, kept or not');
+  });
+});
+
+describe('exec clip cut', () => {
+  test('a cut clip describes all the output the agent received: its bytes, the bytes the clip kept, and its SHA-256', () => {
+    const s = session({ clipBytes: 300 });
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 50; i++) frames.push(...concat(s.fromUpstream(encodeFrame(i % 5 === 0 ? 2 : 1, Buffer.from(`line ${i}: \u00e9t\u00e9 \u0000\n`)), true, i)));
+    frames.push(...s.flush(60, true));
+    concat(s.fromUpstream(encodeFrame(3, statusOf({ status: 'Success' })), true, 61));
+    // stdout and stderr payloads in the order they went to the agent
+    const received = frames.filter((frame) => frame[0] === 1 || frame[0] === 2).map((frame) => frame.subarray(1));
+    const result = K8sExecResultDetail.parse(s.result(62, 'upstream'));
+    const all = Buffer.concat(received);
+    assert.ok(result.asciicastCut, 'says it was cut');
+    assert.equal(result.asciicastCut.bytes, all.length);
+    assert.equal(result.asciicastCut.sha256, createHash('sha256').update(all).digest('hex'));
+    const keptOutput = result.asciicast!.trim().split('\n').slice(1).map((line) => JSON.parse(line) as [number, string, string]).filter((event) => event[1] === 'o');
+    assert.ok(keptOutput.length > 0 && keptOutput.length < 50, `kept ${keptOutput.length} output events`);
+    assert.equal(result.asciicastCut.keptBytes, keptOutput.reduce((sum, event) => sum + Buffer.byteLength(event[2]), 0));
   });
 });
 

@@ -216,6 +216,25 @@ describe('StreamMasker bounds', () => {
     assert.equal(out, 'a'.repeat(20_000));
   });
 
+  test('a long run of NUL bytes (binary output, /dev/zero) is held exactly to the hold limit, chunk after chunk', () => {
+    const streamMasker = new StreamMasker(masker, new MaskReportBuilder(), { holdLimit: 64 });
+    let out = '';
+    for (let i = 0; i < 10; i++) {
+      out += streamMasker.push('\0'.repeat(500));
+      assert.equal(streamMasker.held, 64, `after chunk ${i}`);
+    }
+    out += streamMasker.flush();
+    assert.equal(out, '\0'.repeat(5000));
+  });
+
+  test('an open value that began before the hold limit still holds the tail from the limit on', () => {
+    // the last word is short, but <password> opened a value further back than the limit
+    const text = `<password>${'a'.repeat(40)} bbbb`;
+    const streamMasker = new StreamMasker(masker, new MaskReportBuilder(), { holdLimit: 16 });
+    assert.equal(streamMasker.push(text), text.slice(0, text.length - 16));
+    assert.equal(streamMasker.held, 16);
+  });
+
   test('an inactive masker passes chunks straight through', () => {
     const inactive = compileMasking(MaskingPolicy.parse({ detectors: [] }), 'host-1');
     const streamMasker = new StreamMasker(inactive, new MaskReportBuilder());

@@ -246,6 +246,21 @@ describe('masked SSH output', () => {
     assert.equal(first + rest, 'red: \x1b[31mtext\x1b[0m\n');
   });
 
+  test('in a long chunk only an escape near its end is held; one opened further back than the hold limit goes out as text', () => {
+    assert.equal(incompleteEscapeStart(`${'\0'.repeat(1000)}\x1b[3`, 1000), 1000);
+    assert.equal(incompleteEscapeStart(`\x1b]0;title${'x'.repeat(1000)}`, 500), -1);
+    const out = new MaskedOutput(masker, new MaskReportBuilder());
+    const zeros = '\0'.repeat(64 * 1024);
+    const first = out.push(Buffer.from(`${zeros}\x1b[3`)).toString();
+    assert.ok(!first.includes('\x1b'), 'the cut escape is held');
+    const rest = out.push(Buffer.from('1m')).toString() + out.flush(true).toString();
+    assert.equal(first + rest, `${zeros}\x1b[31m`);
+    const open = new MaskedOutput(masker, new MaskReportBuilder());
+    const osc = `\x1b]0;${'t'.repeat(2000)}`;
+    const passed = open.push(Buffer.from(osc)).toString() + open.flush(true).toString();
+    assert.equal(passed, osc, 'an OSC open for longer than the hold limit is text');
+  });
+
   test('binary output (not UTF-8) reaches the agent byte for byte, in any chunking; an ASCII secret inside it is still masked', () => {
     // a packfile-like stream: text first, then bytes that are not UTF-8
     const binary = Buffer.concat([Buffer.from('PACK header grüße\n'), Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0xe2, 0x82]), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256))]);

@@ -123,6 +123,10 @@ export const K8sExecResultDetail = z.object({
   error: z.string().optional(),
   /** the terminal clip as asciicast v2 lines (output masked), bounded */
   asciicast: z.string().optional(),
+  /**
+   * when the clip was cut: the output the agent received (stdout and stderr bytes in the order they
+   * went), how much of it the clip kept, and its SHA-256 (not of the clip, whose timestamps no copy has)
+   */
   asciicastCut: TextCut.optional(),
   bytesIn: z.number().int().min(0),
   bytesOut: z.number().int().min(0),

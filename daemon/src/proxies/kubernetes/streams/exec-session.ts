@@ -41,7 +41,7 @@ export class ExecSession {
   constructor(private readonly options: ExecSessionOptions) {
     this.stdout = new MaskedOutput(options.masker, this.report);
     this.stderr = new MaskedOutput(options.masker, this.report);
-    this.cast = new AsciicastWriter(options.startMs, options.clipBytes, { width: 80, height: 24, title: options.title }, { describeWhole: true });
+    this.cast = new AsciicastWriter(options.startMs, options.clipBytes, { width: 80, height: 24, title: options.title }, { describeOutput: true });
   }
 
   /** Output characters held back by the maskers (a quiet-time flush would release them). */
@@ -129,7 +129,7 @@ export class ExecSession {
 
   private emit(channel: number, bytes: Buffer, nowMs: number): Buffer[] {
     if (bytes.length === 0) return [];
-    this.cast.add(nowMs, 'o', bytes.toString('utf8'));
+    this.cast.addOutput(nowMs, bytes);
     return [encodeFrame(channel, bytes)];
   }
 
