@@ -382,4 +382,37 @@ describe('kubernetes exec through Airlock: limits.idleTimeout', () => {
       await fake.close();
     }
   });
+
+  test('a decision held longer than the idle timeout is not idle time: the stream opens after the approval and relays', { timeout: 40_000 }, async () => {
+    const ca = await makeTestCa();
+    const fake = await startFakeKubeApiServer({ tls: await ca.leaf() });
+    fake.create('pods', 'default', pod('held-pod'));
+    const clock = manualClock(Date.now());
+    const harness = await startExecHarness({ fake, ca, policy: POLICY, limits: { idleTimeout: '30s' }, clock });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${harness.port}/api/v1/namespaces/default/pods/held-pod/exec?command=cat&stdin=true&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      const got: Buffer[] = [];
+      ws.on('message', (d: Buffer) => got.push(d));
+      const opened = new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const approval = await harness.nextApproval();
+      clock.advance(120_000);
+      harness.broker.approve(approval.id, { by: 'test', via: 'api', scope: 'once' });
+      await opened;
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('after the hold\n')]));
+      while (!got.some((m) => m[0] === 1 && m.subarray(1).toString().includes('after the hold'))) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(got.some((m) => m[0] === 3), false, 'no Status: the stream was not closed for idleness');
+      assert.equal(harness.results.size, 0);
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.send(Buffer.from([255, 0]));
+      await closed;
+      const { result } = await harness.resultFor((a) => a.id === approval.action.id);
+      assert.notEqual(K8sExecResultDetail.parse(result.detail).closedBy, 'limit');
+    } finally {
+      await harness.close();
+      await fake.close();
+    }
+  });
 });
