@@ -60,6 +60,19 @@ export const CreateAgentSessionResponse = z.object({
   sshIdentity: z.string().optional(),
 });
 export type CreateAgentSessionResponse = z.infer<typeof CreateAgentSessionResponse>;
+/**
+ * POST /v1/agent-sessions/:id/tokens (id, or the name of one active session): another token for an
+ * existing, active agent session, for a client that needs the session's token but was not the one
+ * given it (the daemon keeps only hashes). Same session, same expiry; its other tokens keep working.
+ */
+export const AddSessionTokenRequest = z.object({}).strict();
+export type AddSessionTokenRequest = z.input<typeof AddSessionTokenRequest>;
+export const AddSessionTokenResponse = z.object({
+  session: AgentSession,
+  /** shown once: the daemon keeps only its hash */
+  token: z.string(),
+});
+export type AddSessionTokenResponse = z.infer<typeof AddSessionTokenResponse>;
 export const AgentSessionsResponse = z.object({
   sessions: z.array(AgentSession.extend({ state: z.enum(['active', 'expired', 'revoked']) })),
 });

@@ -1,4 +1,5 @@
 import type {
+  AddSessionTokenResponse,
   AgentSession,
   AgentSessionsResponse,
   Approval,
@@ -37,6 +38,8 @@ export interface ControlPlane {
   createSession(request: z.output<typeof CreateAgentSessionRequest>): Promise<CreateAgentSessionResponse>;
   listSessions(): AgentSessionsResponse['sessions'];
   revokeSession(id: string): Promise<AgentSession | undefined>;
+  /** another token for an active agent session (id, or the name of one active session) */
+  addSessionToken(idOrName: string): Promise<AddSessionTokenResponse>;
   /** writes the OpenSSH client config for one agent session and says where */
   sshConfig(request: z.output<typeof SshConfigRequest>): Promise<SshConfigResponse>;
   /** writes a kubeconfig for one agent session (its token checked) and says where */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import {
+  AddSessionTokenRequest,
   ApplyPolicyChangeRequest,
   ApproveRequest,
   CreateAgentSessionRequest,
@@ -85,6 +86,11 @@ export function createApiApp(plane: ControlPlane, options: ApiServerOptions): ex
   app.post('/v1/agent-sessions', async (req, res) => {
     const body = validate(CreateAgentSessionRequest, req.body, 'request body');
     res.status(201).json(await plane.createSession(body));
+  });
+  // the token is in the answer only: the daemon keeps its hash
+  app.post('/v1/agent-sessions/:id/tokens', async (req, res) => {
+    validate(AddSessionTokenRequest, req.body ?? {}, 'request body');
+    res.status(201).json(await plane.addSessionToken(param(req, 'id')));
   });
   app.delete('/v1/agent-sessions/:id', async (req, res) => {
     const id = param(req, 'id');

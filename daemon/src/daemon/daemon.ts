@@ -20,6 +20,7 @@ import {
   type TargetStatus,
   type SshConfigResponse,
   type KubeconfigResponse,
+  type AddSessionTokenResponse,
 } from '@airlock/shared';
 import { homePaths, type HomePaths } from '../config/paths.js';
 import { addTarget, loadLocalConfig, removeTarget, resolvePolicyFile } from '../config/local-config.js';
@@ -344,6 +345,15 @@ export class Daemon implements ControlPlane {
     const created = await this.sessions.create({ name: request.name, targets: request.targets ?? null, ttlMs: parseDuration(request.ttl) });
     this.bus.publish({ type: 'session.created', data: { session: created.session } });
     return created;
+  }
+
+  /** Another token for an active agent session (see AddSessionTokenRequest). */
+  async addSessionToken(idOrName: string): Promise<AddSessionTokenResponse> {
+    const session = this.sessions.get(idOrName);
+    if (!session) throw new HttpError(404, `no agent session "${idOrName}" (give its id, or the name of one active session)`);
+    const added = await this.sessions.addToken(session.id);
+    if (!added.ok) throw new HttpError(added.reason === 'unknown' ? 404 : 409, added.reason === 'full' ? added.message : `${added.message}: create a new one with "airlock session new"`);
+    return { session: added.session, token: added.token };
   }
 
   /** Writes the ssh client config for one agent session (see SshConfigRequest). */

@@ -9,10 +9,18 @@ import { newId } from '../util/ids.js';
 import { generateEd25519KeyPair, parseOpenSshPublicKey, removeSessionKey, sessionKeyPath, writeSessionKey, type SshPublicKey } from './ssh-identity.js';
 
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]+=*$/);
+const TokenHash = z.string().regex(/^[0-9a-f]{64}$/);
+const ScramVerifier = z.object({ storedKey: Base64, serverKey: Base64 });
+
+/** How many tokens a session may have besides the one it was made with (each `airlock kubeconfig --session` mints one). */
+export const MAX_ADDED_TOKENS = 32;
+
 const StoredAgentSession = AgentSession.extend({
-  tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+  tokenHash: TokenHash,
   /** SCRAM-SHA-256 verifier of the token, so wire protocols that use SCRAM (PostgreSQL) can check it */
-  scram: z.object({ storedKey: Base64, serverKey: Base64 }).optional(),
+  scram: ScramVerifier.optional(),
+  /** tokens minted later for the same session (addToken): same session, same expiry */
+  addedTokens: z.array(z.object({ tokenHash: TokenHash, scram: ScramVerifier.optional(), createdAt: z.string() })).max(MAX_ADDED_TOKENS).optional(),
 });
 type StoredAgentSession = z.infer<typeof StoredAgentSession>;
 const ScramParameters = z.object({ salt: Base64, iterations: z.number().int().min(4096) });
@@ -38,6 +46,10 @@ export interface AgentSessionStoreOptions {
    */
   sshKeyDir?: string;
 }
+
+export type AddTokenResult =
+  | { ok: true; session: AgentSession; token: string }
+  | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'target' | 'full'; message: string };
 
 export type AuthResult =
   | { ok: true; session: AgentSession }
@@ -141,10 +153,40 @@ export class AgentSessionStore {
     const hash = hashToken(token);
     const stored = this.byHash.get(hash);
     // the map lookup is by hash, so timing reveals nothing about the token; compare anyway for defence in depth
-    if (!stored || !timingSafeEqual(Buffer.from(stored.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
+    if (!stored || !tokenHashesOf(stored).some((h) => timingSafeEqual(Buffer.from(h, 'hex'), Buffer.from(hash, 'hex')))) {
       return { ok: false, reason: 'unknown', message: 'unknown agent session token' };
     }
     return this.verdictFor(stored, target);
+  }
+
+  /**
+   * Another token for an existing session that may still be used (the daemon keeps only hashes, so
+   * a client that needs the session's token and lacks it gets a new one): returned once, valid
+   * until the session's expiry and revoked with it; the session's other tokens keep working. At
+   * most MAX_ADDED_TOKENS per session.
+   */
+  async addToken(id: string): Promise<AddTokenResult> {
+    const stored = this.byId.get(id);
+    if (!stored) return { ok: false, reason: 'unknown', message: `no agent session "${id}"` };
+    const state = this.verdictFor(stored, undefined);
+    if (!state.ok) return { ok: false, reason: state.reason, message: `${state.message}: it gets no new token` };
+    const added = stored.addedTokens ?? [];
+    if (added.length >= MAX_ADDED_TOKENS) {
+      return { ok: false, reason: 'full', message: `agent session "${stored.name}" (${stored.id}) has ${added.length} added tokens, the most one session may have: make a new session` };
+    }
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const entry = { tokenHash: hashToken(token), scram: this.scramVerifierOf(token), createdAt: new Date(this.now()).toISOString() };
+    stored.addedTokens = [...added, entry];
+    this.byHash.set(entry.tokenHash, stored);
+    try {
+      await this.persist();
+    } catch (err) {
+      // not on disk: not usable either
+      stored.addedTokens = added;
+      this.byHash.delete(entry.tokenHash);
+      throw err;
+    }
+    return { ok: true, session: publicView(stored), token };
   }
 
   /**
@@ -184,8 +226,9 @@ export class AgentSessionStore {
   scramCandidates(): ScramCandidates {
     const sessions: ScramCandidates['sessions'] = [];
     for (const s of this.byId.values()) {
-      if (!s.scram) continue;
-      sessions.push({ session: publicView(s), storedKey: Buffer.from(s.scram.storedKey, 'base64'), serverKey: Buffer.from(s.scram.serverKey, 'base64') });
+      for (const scram of [s.scram, ...(s.addedTokens ?? []).map((t) => t.scram)]) {
+        if (scram) sessions.push({ session: publicView(s), storedKey: Buffer.from(scram.storedKey, 'base64'), serverKey: Buffer.from(scram.serverKey, 'base64') });
+      }
     }
     return { salt: Buffer.from(this.scramParameters.salt, 'base64'), iterations: this.scramParameters.iterations, sessions };
   }
@@ -238,7 +281,7 @@ export class AgentSessionStore {
 
   private index(s: StoredAgentSession): void {
     this.byId.set(s.id, s);
-    this.byHash.set(s.tokenHash, s);
+    for (const hash of tokenHashesOf(s)) this.byHash.set(hash, s);
     if (s.sshPublicKey) {
       const blob = parseOpenSshPublicKey(s.sshPublicKey).data;
       this.bySshKey.set(createHash('sha256').update(blob).digest('hex'), { stored: s, blob });
@@ -247,7 +290,7 @@ export class AgentSessionStore {
 
   private unindex(s: StoredAgentSession): void {
     this.byId.delete(s.id);
-    this.byHash.delete(s.tokenHash);
+    for (const hash of tokenHashesOf(s)) this.byHash.delete(hash);
     if (s.sshPublicKey) this.bySshKey.delete(createHash('sha256').update(parseOpenSshPublicKey(s.sshPublicKey).data).digest('hex'));
   }
 
@@ -263,7 +306,11 @@ export class AgentSessionStore {
   }
 }
 
+function tokenHashesOf(s: StoredAgentSession): string[] {
+  return [s.tokenHash, ...(s.addedTokens ?? []).map((t) => t.tokenHash)];
+}
+
 function publicView(s: StoredAgentSession): AgentSession {
-  const { tokenHash: _hash, scram: _scram, ...rest } = s;
+  const { tokenHash: _hash, scram: _scram, addedTokens: _added, ...rest } = s;
   return { ...rest, targets: rest.targets ? [...rest.targets] : null };
 }

@@ -613,7 +613,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions):
           stdinClosed: false,
         };
         execs.push(exec);
-        void runExec(ws, exec, streams);
+        void runExec(ws, exec, streams).then(() => (exec.socketClosed = true));
       });
     } catch (err) {
       refuseUpgrade(socket, err instanceof KubeStatusError ? err.status : failureStatus(500, 'InternalError', (err as Error).message));

@@ -46,6 +46,8 @@ export interface ExecRecord {
   exitCode?: number;
   /** the client closed stdin with a v5 close message */
   stdinClosed: boolean;
+  /** the WebSocket closed (either side) */
+  socketClosed?: boolean;
 }
 
 export interface ExecStreams {

@@ -17,7 +17,7 @@ import type { ProxyContext } from '../../src/proxies/listeners.js';
 import { handleK8sUpgrade, openK8sUpstreamSocket, upstreamPathOf } from '../../src/proxies/kubernetes/streams/index.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { lineLogger } from '../../src/util/logger.js';
-import { systemClock } from '../../src/util/time.js';
+import { systemClock, type Clock } from '../../src/util/time.js';
 import type { FakeKubeApiServer } from './fake-kube-apiserver.js';
 import type { TestCa } from './test-ca.js';
 
@@ -43,7 +43,7 @@ export interface ExecHarness {
   close(): Promise<void>;
 }
 
-export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: TestCa; policy: unknown; limits?: Record<string, unknown>; masking?: unknown }): Promise<ExecHarness> {
+export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: TestCa; policy: unknown; limits?: Record<string, unknown>; masking?: unknown; clock?: Clock }): Promise<ExecHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-k8s-exec-'));
   const recorder = new Recorder({ dir: path.join(dir, 'recordings'), indexFile: path.join(dir, 'sessions.json'), mode: 'async', queueLimit: 10_000, indexLimit: 5_000 });
   await recorder.start();
@@ -82,9 +82,9 @@ export async function startExecHarness(options: { fake: FakeKubeApiServer; ca: T
     sessions: undefined as never,
     masking: () => masker,
     logger,
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     limits,
-    connections: new ConnectionLimiter('staging', limits, logger, systemClock),
+    connections: new ConnectionLimiter('staging', limits, logger, options.clock ?? systemClock),
   };
   const session: AgentSession = { id: 'ses_k8s_exec', name: 'agent', targets: null, createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), revokedAt: null };
   const leaf = await options.ca.leaf();

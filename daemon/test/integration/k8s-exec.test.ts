@@ -12,6 +12,7 @@ import { fakePodEnvironment } from '../helpers/fake-kube-exec.js';
 import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../helpers/kubectl.js';
 import { leafFromAnotherCa, makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { startExecHarness, type ExecHarness } from '../helpers/k8s-exec-harness.js';
+import { manualClock } from '../helpers/manual-clock.js';
 
 /**
  * exec and attach streams through Airlock's handler (`handleK8sUpgrade`): Debian's kubectl 1.32 and
@@ -328,6 +329,90 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
       assert.match(recorded.error ?? '', /the API server closed the stream/);
     } finally {
       await h2.close();
+    }
+  });
+});
+
+describe('kubernetes exec through Airlock: limits.idleTimeout', () => {
+  test('an exec with no bytes either way for 30s gets a Status on the error channel, both sides close, the result says why; traffic keeps it open', { timeout: 40_000 }, async () => {
+    const ca = await makeTestCa();
+    const fake = await startFakeKubeApiServer({ tls: await ca.leaf() });
+    fake.create('pods', 'default', pod('web-0'));
+    const clock = manualClock(Date.now());
+    const harness = await startExecHarness({ fake, ca, policy: POLICY, limits: { idleTimeout: '30s' }, clock });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${harness.port}/api/v1/namespaces/default/pods/web-0/exec?command=cat&stdin=true&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      const got: Buffer[] = [];
+      ws.on('message', (d: Buffer) => got.push(d));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      while (!fake.execs.some((e) => e.command[0] === 'cat')) await new Promise((r) => setTimeout(r, 20));
+
+      // 20s quiet, then a line through cat: the next 20s are not 30s of quiet
+      clock.advance(20_000);
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('still here\n')]));
+      while (!got.some((m) => m[0] === 1 && m.subarray(1).toString().includes('still here'))) await new Promise((r) => setTimeout(r, 20));
+      clock.advance(20_000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(ws.readyState, ws.OPEN, 'traffic 20s ago: not idle');
+      assert.equal(harness.results.size, 0);
+
+      clock.advance(30_000);
+      assert.equal(await closed, 1000, 'a limit is a normal close after the Status');
+      const status = got.find((m) => m[0] === 3);
+      assert.ok(status, 'a Status on the error channel');
+      const parsed = JSON.parse(status.subarray(1).toString()) as { status: string; reason: string; message: string };
+      assert.deepEqual([parsed.status, parsed.reason], ['Failure', 'Timeout']);
+      assert.equal(parsed.message, 'target "staging" closed the exec stream: no traffic for 30s (limits.idleTimeout)');
+
+      const { result } = await harness.resultFor((a) => (a.attributes.command as string[] | undefined)?.join(' ') === 'cat');
+      const recorded = K8sExecResultDetail.parse(result.detail);
+      assert.equal(recorded.closedBy, 'limit');
+      assert.equal(recorded.exitCode, undefined);
+      assert.match(recorded.error ?? '', /no traffic for 30s \(limits\.idleTimeout\)/);
+      assert.match(result.summary, /closed by limit: target "staging" closed the exec stream/);
+      // the upstream was closed too, before the command ended
+      while (!fake.execs.find((e) => e.command[0] === 'cat')?.socketClosed) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(fake.execs.find((e) => e.command[0] === 'cat')?.exitCode, undefined);
+    } finally {
+      await harness.close();
+      await fake.close();
+    }
+  });
+
+  test('a decision held longer than the idle timeout is not idle time: the stream opens after the approval and relays', { timeout: 40_000 }, async () => {
+    const ca = await makeTestCa();
+    const fake = await startFakeKubeApiServer({ tls: await ca.leaf() });
+    fake.create('pods', 'default', pod('held-pod'));
+    const clock = manualClock(Date.now());
+    const harness = await startExecHarness({ fake, ca, policy: POLICY, limits: { idleTimeout: '30s' }, clock });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${harness.port}/api/v1/namespaces/default/pods/held-pod/exec?command=cat&stdin=true&stdout=true`, ['v5.channel.k8s.io'], { ca: ca.certPem });
+      const got: Buffer[] = [];
+      ws.on('message', (d: Buffer) => got.push(d));
+      const opened = new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const approval = await harness.nextApproval();
+      clock.advance(120_000);
+      harness.broker.approve(approval.id, { by: 'test', via: 'api', scope: 'once' });
+      await opened;
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('after the hold\n')]));
+      while (!got.some((m) => m[0] === 1 && m.subarray(1).toString().includes('after the hold'))) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(got.some((m) => m[0] === 3), false, 'no Status: the stream was not closed for idleness');
+      assert.equal(harness.results.size, 0);
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.send(Buffer.from([255, 0]));
+      await closed;
+      const { result } = await harness.resultFor((a) => a.id === approval.action.id);
+      assert.notEqual(K8sExecResultDetail.parse(result.detail).closedBy, 'limit');
+    } finally {
+      await harness.close();
+      await fake.close();
     }
   });
 });

@@ -316,11 +316,8 @@ describe('airlock kubeconfig', () => {
     assert.match(k.stdout, /web-1/);
   });
 
-  test('--session with the token in AIRLOCK_SESSION_TOKEN; without it a clear error', async () => {
+  test('--session with the token in AIRLOCK_SESSION_TOKEN; another session\'s token is refused', async () => {
     const out = path.join(h.home, 'mine.kubeconfig');
-    const missing = await runCli(h.home, ['kubeconfig', '--session', h.sessionId, '--out', out]);
-    assert.notEqual(missing.code, 0);
-    assert.match(missing.stderr, /AIRLOCK_SESSION_TOKEN/);
     const other = await h.newSession('someone-else');
     const forged = await runCli(h.home, ['kubeconfig', '--session', h.sessionId, '--out', out], { AIRLOCK_SESSION_TOKEN: other.token });
     assert.notEqual(forged.code, 0, 'another session\'s token does not make this session\'s kubeconfig');
@@ -330,5 +327,52 @@ describe('airlock kubeconfig', () => {
     assert.equal(r.stdout.trim(), out);
     const k = await kubectlFor(out, h.home).run(['--context', 'staging', 'get', 'pods']);
     assert.equal(k.code, 0, k.stderr);
+  });
+
+  // a listener connection carries one agent session: each request here on a connection of its own
+  const ONE_SHOT = { connection: 'close' };
+  const userTokenOf = (file: string): string => (YAML.parse(readFileSync(file, 'utf8')) as { users: Array<{ user: { token: string } }> }).users[0]!.user.token;
+
+  test('--session without AIRLOCK_SESSION_TOKEN: a token minted for the same session; both work, both go with a revoke', async () => {
+    const session = await h.newSession('minted');
+    const out = path.join(h.home, 'minted.kubeconfig');
+    const r = await runCli(h.home, ['kubeconfig', '--session', session.id, '--out', out], { AIRLOCK_SESSION_TOKEN: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`minted another token for agent session ${session.id}`));
+    const minted = userTokenOf(out);
+    assert.notEqual(minted, session.token);
+    const k = await kubectlFor(out, h.home).run(['--context', 'staging', 'get', 'pods']);
+    assert.equal(k.code, 0, k.stderr);
+    assert.match(k.stdout, /web-1/);
+    // the same session: its original token still works, and the records name that session
+    assert.equal((await h.request('GET', '/api/v1/namespaces/default/pods', { token: session.token, headers: ONE_SHOT })).status, 200);
+    assert.equal((await h.request('GET', '/api/v1/namespaces/default/pods', { token: minted, headers: ONE_SHOT })).status, 200);
+    // the recording is written asynchronously: wait for the kubectl get's and the two requests' actions
+    const actionsOf = async () => (await h.records(session.id)).filter((b) => (b as { type?: string }).type === 'action').length;
+    while ((await actionsOf()) < 3) await new Promise((r) => setTimeout(r, 50));
+
+    assert.equal((await h.daemon.api('DELETE', `/v1/agent-sessions/${session.id}`)).status, 200);
+    assert.equal((await h.request('GET', '/api/v1/namespaces/default/pods', { token: minted, headers: ONE_SHOT })).status, 401);
+    const again = await runCli(h.home, ['kubeconfig', '--session', session.id, '--out', out], { AIRLOCK_SESSION_TOKEN: '' });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /was revoked: it gets no new token/);
+  });
+
+  test('POST /v1/agent-sessions/:id/tokens: the API token is required, 201 with a token once, 404 unknown, 400 for a body with fields', async () => {
+    const session = await h.newSession('route');
+    assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {}, null)).status, 401);
+    assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {}, 'not-the-api-token')).status, 401);
+    assert.equal((await h.daemon.api('POST', '/v1/agent-sessions/ses_nosuch/tokens', {})).status, 404);
+    assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, { ttl: '100d' })).status, 400, 'no field may change the session');
+    const added = await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {});
+    assert.equal(added.status, 201);
+    const body = added.json as { session: { id: string; expiresAt: string }; token: string };
+    assert.equal(body.session.id, session.id);
+    assert.match(body.token, /^alk_/);
+    const listed = (await h.daemon.api('GET', '/v1/agent-sessions')).json as { sessions: Array<{ id: string; expiresAt: string }> };
+    assert.equal(listed.sessions.find((s) => s.id === session.id)?.expiresAt, body.session.expiresAt, 'same expiry');
+    assert.equal(JSON.stringify(listed).includes(body.token), false);
+    assert.equal(readFileSync(path.join(h.home, 'agent-sessions.json'), 'utf8').includes(body.token), false, 'only its hash is kept');
+    assert.equal((await h.request('GET', '/api/v1/namespaces/default/pods', { token: body.token, headers: ONE_SHOT })).status, 200);
   });
 });

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CreateAgentSessionResponse, KubeconfigResponse, TargetsResponse, parseDuration } from '@airlock/shared';
+import { AddSessionTokenResponse, CreateAgentSessionResponse, KubeconfigResponse, TargetsResponse, parseDuration } from '@airlock/shared';
 import { writeFileAtomic } from '../../config/files.js';
 import { DaemonClient } from '../daemon-client.js';
 import { CliError } from '../errors.js';
 import type { CliContext } from '../context.js';
 
-/** The variable an existing session's token is read from: the daemon keeps only its hash. */
+/** The variable an existing session's token is read from when set: the daemon keeps only its hash, so without it a new token is minted. */
 const TOKEN_VARIABLE = 'AIRLOCK_SESSION_TOKEN';
 
 export function registerKubeconfig(program: Command, ctx: CliContext): void {
@@ -15,7 +15,10 @@ export function registerKubeconfig(program: Command, ctx: CliContext): void {
     .description(
       "write a kubeconfig for an agent session: one context per kubernetes target (named after it) whose server is the target's listener, trusted through airlockd's local CA, with the session's token; prints the file's path (use: KUBECONFIG=FILE kubectl --context TARGET ...)",
     )
-    .option('--session <id>', `an existing agent session (its token is read from ${TOKEN_VARIABLE}: the daemon keeps only its hash); without it a new session is made`)
+    .option(
+      '--session <id>',
+      `an existing, active agent session (id, or the name of one active session); its token is read from ${TOKEN_VARIABLE} when set, otherwise the daemon mints another token for the session (same expiry; the session's other tokens keep working). Without --session a new session is made`,
+    )
     .option('--ttl <duration>', 'the new session\'s lifetime, e.g. 8h', '8h')
     .option('--out <file>', 'where to write it (the daemon keeps its copy in <data dir>/kube/<session id>.kubeconfig)')
     .action(async (opts: { session?: string; ttl: string; out?: string }) => {
@@ -31,9 +34,16 @@ export function registerKubeconfig(program: Command, ctx: CliContext): void {
       let token: string;
       if (opts.session !== undefined) {
         const value = process.env[TOKEN_VARIABLE];
-        if (!value) throw new CliError(`the daemon keeps only a hash of agent session "${opts.session}"'s token: put the token in ${TOKEN_VARIABLE}, or leave out --session to have a new session made`);
-        sessionId = opts.session;
-        token = value;
+        if (value) {
+          sessionId = opts.session;
+          token = value;
+        } else {
+          // the daemon keeps only token hashes: the kubeconfig gets a token of its own for the session
+          const added = await client.post(`/v1/agent-sessions/${encodeURIComponent(opts.session)}/tokens`, {}, AddSessionTokenResponse);
+          sessionId = added.session.id;
+          token = added.token;
+          console.error(`airlock: minted another token for agent session ${added.session.id} "${added.session.name}" (${TOKEN_VARIABLE} is not set), valid until ${added.session.expiresAt}`);
+        }
       } else {
         try {
           parseDuration(opts.ttl);

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline as pipeStreams } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
@@ -17,6 +16,7 @@ import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
 import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
 import { badRequest, gitPushRefusalAnswer, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
+import { relayBody } from './relay-body.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
 
 /**
@@ -389,7 +389,8 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
           ...(contentType ? { contentType } : {}),
         });
         if (!whole) res.writeHead(status, recordedHeaders);
-        await relayBody(decoderFor(plan, decodeBounds(context.limits)), response.body, res, bodyMasker, whole ? { status, headers: recordedHeaders } : undefined);
+        const decoder = decoderFor(plan, decodeBounds(context.limits));
+        await relayBody(response.body, res, bodyMasker, { ...(decoder ? { decoder } : {}), ...(whole ? { whole: { status, headers: recordedHeaders } } : {}) });
       }
     }
   } catch (err) {
@@ -444,52 +445,6 @@ function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * Upstream body → (decoder) → masker → agent, with backpressure both ways. `whole`: the masked body
- * is gathered (the upstream declared it small) and sent at the end with its length and these headers.
- * Otherwise the caller has written the head; rejects when the upstream breaks off or the agent goes.
- */
-function relayBody(decoder: ReturnType<typeof decoderFor>, body: Readable, res: ServerResponse, masker: BodyMasker, whole?: { status: number; headers: HeaderRecord }): Promise<void> {
-  const source: Readable = decoder ?? body;
-  if (decoder) pipeStreams(body, decoder, () => undefined);
-  const gathered: Uint8Array[] = [];
-  let gatheredBytes = 0;
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error): void => {
-      source.off('data', onData);
-      reject(err);
-    };
-    const onData = (chunk: Buffer): void => {
-      const out = masker.push(chunk);
-      if (out.length === 0) return;
-      if (whole) {
-        gathered.push(out);
-        gatheredBytes += out.length;
-      } else if (!res.write(out)) {
-        source.pause();
-        res.once('drain', () => source.resume());
-      }
-    };
-    source.on('data', onData);
-    source.once('error', fail);
-    res.once('close', () => {
-      if (!res.writableFinished) fail(new Error('the agent closed the connection'));
-    });
-    source.once('end', () => {
-      const rest = masker.end();
-      if (whole) {
-        if (rest.length > 0) {
-          gathered.push(rest);
-          gatheredBytes += rest.length;
-        }
-        res.writeHead(whole.status, { ...whole.headers, 'content-length': gatheredBytes });
-        res.end(gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes));
-      } else res.end(rest.length > 0 ? rest : undefined);
-      resolve();
-    });
-  });
 }
 
 function describeUpstreamError(err: unknown, agentGone: boolean, res: ServerResponse): string {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Action, AgentSession, HttpBodyExcerpt, K8sRequestDetail, K8sResponseResultDetail, MaskReport, Target, Verdict } from '@airlock/shared';
 import { describeK8sRequest, isK8sRequestError, parseRequestInfo, type K8sRequestInfo } from '../../classify/k8s/index.js';
@@ -10,6 +9,7 @@ import { forwardHeaders, responseHeaders, type HeaderRecord } from '../http/head
 import { maskResponseHeaders, planBody } from '../http/body/index.js';
 import { createK8sResponseMasker, planK8sResponse } from './masking/index.js';
 import type { BodyMasker, BodyPlan } from '../http/body/types.js';
+import { relayBody } from '../http/relay-body.js';
 import { upstreamErrorAnswer } from '../http/upstream-errors.js';
 import { asK8sStatus, k8sPolicyRefusal, k8sStatus } from './status.js';
 import type { K8sUpstream } from './upstream.js';
@@ -259,7 +259,7 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
           bufferBytes: context.limits.bufferBytes,
           ...(contentType ? { contentType } : {}),
         });
-        events = await relay(response.body, res, bodyMasker, f.info.verb === 'watch');
+        events = (await relayBody(response.body, res, bodyMasker, { countLines: f.info.verb === 'watch' })).lines;
       }
     }
   } catch (err) {
@@ -341,39 +341,4 @@ function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * Upstream body → masker → agent, each masked piece written as soon as the masker gives it (a watch
- * event, a log line), with backpressure: an agent that does not read stops the upstream being read.
- * Resolves with the number of newline-ended pieces passed (watch events).
- */
-function relay(body: Readable, res: ServerResponse, masker: BodyMasker, countEvents: boolean): Promise<number> {
-  let events = 0;
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error): void => {
-      body.off('data', onData);
-      body.destroy();
-      reject(err);
-    };
-    const onData = (chunk: Buffer): void => {
-      const out = masker.push(chunk);
-      if (out.length === 0) return;
-      if (countEvents) for (let at = out.indexOf(0x0a); at >= 0; at = out.indexOf(0x0a, at + 1)) events++;
-      if (!res.write(out)) {
-        body.pause();
-        res.once('drain', () => body.resume());
-      }
-    };
-    body.on('data', onData);
-    body.once('error', fail);
-    res.once('close', () => {
-      if (!res.writableFinished) fail(new Error('the agent closed the connection'));
-    });
-    body.once('end', () => {
-      const rest = masker.end();
-      res.end(rest.length > 0 ? rest : undefined);
-      resolve(events);
-    });
-  });
 }

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Action, K8sExecResultDetail } from '@airlock/shared';
 import { isFrameError, type ExecSubprotocol } from './codec.js';
 import { ExecSession } from './exec-session.js';
+import { StreamIdleTimer, idleStreamMessage } from './idle-timer.js';
 import type { K8sUpgradeContext } from './types.js';
 
 /** Held-back output is released after this much quiet, so a prompt is not kept from the agent (as the SSH adapter does). */
@@ -52,8 +53,10 @@ export function relayExec(agent: WebSocket, upstream: WebSocket, protocol: ExecS
       if (finished) return;
       finished = true;
       quiet?.cancel();
+      idle.stop();
       if (agent.readyState === agent.OPEN) send(agent, upstream, session.flush(clock.now(), true));
-      const code = problem ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL;
+      // a limit was told on the error channel already: the stream itself ends normally
+      const code = problem && closedBy !== 'limit' ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL;
       const reason = problem ? problem.slice(0, 120) : '';
       if (agent.readyState === agent.OPEN || agent.readyState === agent.CONNECTING) agent.close(code, reason);
       if (upstream.readyState === upstream.OPEN || upstream.readyState === upstream.CONNECTING) upstream.close(code, reason);
@@ -91,14 +94,30 @@ export function relayExec(agent: WebSocket, upstream: WebSocket, protocol: ExecS
         });
     };
 
+    // limits.idleTimeout: no bytes either way; a side paused for backpressure still has bytes on their way
+    const operation = ctx.described.info.connect === 'attach' ? 'attach' : 'exec';
+    const idle = new StreamIdleTimer(
+      clock,
+      limits.idleTimeoutMs,
+      () => {
+        const message = idleStreamMessage(ctx.target.name, operation, limits.idleTimeoutMs);
+        logger.info(`target "${ctx.target.name}", session ${ctx.session.id}, action ${action.id}: ${message}`);
+        if (agent.readyState === agent.OPEN) send(agent, upstream, session.endWithStatus(message, 'Timeout', clock.now()));
+        finish('limit', message);
+      },
+      () => agent.isPaused || upstream.isPaused || agent.bufferedAmount > 0 || upstream.bufferedAmount > 0,
+    );
+
     agent.on('message', (data: Buffer, isBinary: boolean) => {
       if (finished) return;
+      idle.touch();
       const out = session.fromAgent(data, isBinary, clock.now());
       if (isFrameError(out)) return finish('error', `the agent sent ${out.error}`);
       send(upstream, agent, out);
     });
     upstream.on('message', (data: Buffer, isBinary: boolean) => {
       if (finished) return;
+      idle.touch();
       const out = session.fromUpstream(data, isBinary, clock.now());
       if (isFrameError(out)) return finish('error', `the API server sent ${out.error}`);
       send(agent, upstream, out);

@@ -103,6 +103,19 @@ export class ExecSession {
     return [...this.release(EXEC_CHANNEL.stdout, nowMs, end), ...this.release(EXEC_CHANNEL.stderr, nowMs, end)];
   }
 
+  /**
+   * The daemon ends the stream (a limit): what the maskers hold, released, then a Failure Status on
+   * the error channel with `message`, as the API server ends a stream it gives up on; the record
+   * keeps the message as the stream's error.
+   */
+  endWithStatus(message: string, reason: string, nowMs: number): Buffer[] {
+    const out = this.flush(nowMs, true);
+    this.statusMessage = message;
+    this.cast.add(nowMs, 'm', message);
+    out.push(encodeFrame(EXEC_CHANNEL.error, Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message, reason }))));
+    return out;
+  }
+
   /** The result detail once the stream ended; the clip gets its exit marker once. */
   result(nowMs: number, closedBy: K8sExecResultDetail['closedBy'], problem?: string): K8sExecResultDetail {
     if (!this.ended) {

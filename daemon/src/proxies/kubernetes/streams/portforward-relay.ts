@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Action, K8sPortForwardResultDetail } from '@airlock/shared';
 import { isFrameError, type ExecSubprotocol } from './codec.js';
+import { StreamIdleTimer, idleStreamMessage } from './idle-timer.js';
 import { PortForwardSession, parsePorts } from './portforward-session.js';
 import type { K8sUpgradeContext } from './types.js';
 
@@ -22,7 +23,9 @@ export function relayPortForward(agent: WebSocket, upstream: WebSocket, protocol
     const finish = (closedBy: K8sPortForwardResultDetail['closedBy'], problem?: string): void => {
       if (finished) return;
       finished = true;
-      const code = problem ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL;
+      idle.stop();
+      // a limit is not the protocol's fault: a normal close whose reason says which limit
+      const code = problem && closedBy !== 'limit' ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL;
       for (const ws of [agent, upstream]) if (ws.readyState === ws.OPEN) ws.close(code, (problem ?? '').slice(0, 120));
       const detail: K8sPortForwardResultDetail = session ? session.result(closedBy) : { ports: [], ...(closedBy ? { closedBy } : {}) };
       const moved = detail.ports.map((p) => `${p.port}: ${p.bytesUp} up, ${p.bytesDown} down`).join('; ');
@@ -51,11 +54,23 @@ export function relayPortForward(agent: WebSocket, upstream: WebSocket, protocol
           }
         });
     };
+    // limits.idleTimeout: no bytes either way; a side paused for backpressure still has bytes on their way
+    const idle = new StreamIdleTimer(
+      clock,
+      limits.idleTimeoutMs,
+      () => {
+        const message = idleStreamMessage(ctx.target.name, 'port-forward', limits.idleTimeoutMs);
+        logger.info(`target "${ctx.target.name}", session ${ctx.session.id}, action ${action.id}: ${message}`);
+        finish('limit', message);
+      },
+      () => agent.isPaused || upstream.isPaused || agent.bufferedAmount > 0 || upstream.bufferedAmount > 0,
+    );
     if (!session) return finish('error', (ports as { error: string }).error);
 
     const pipe = (from: WebSocket, to: WebSocket, step: (m: Buffer, b: boolean) => Buffer | { error: string }, who: string): void => {
       from.on('message', (data: Buffer, isBinary: boolean) => {
         if (finished) return;
+        idle.touch();
         const out = step(data, isBinary);
         if (isFrameError(out)) return finish('error', `${who} sent ${out.error}`);
         if (to.readyState !== to.OPEN) return;
