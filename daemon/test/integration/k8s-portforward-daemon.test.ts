@@ -236,7 +236,7 @@ describe('kubectl port-forward through the daemon: limits and upstream failures'
     socket.on('error', () => undefined);
     socket.write('ping\n');
     try {
-      await until(async () => (/no bytes moved for 1500 ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), () => `kubectl to print the idle timeout; it printed ${JSON.stringify(stream.errors())}`, 30_000);
+      await until(async () => (/closed the port-forward stream: no traffic for 1s500ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), () => `kubectl to print the idle timeout; it printed ${JSON.stringify(stream.errors())}`, 30_000);
     } finally {
       socket.destroy();
       await stop(stream);

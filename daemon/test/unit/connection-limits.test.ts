@@ -2,29 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionLimiter, type Admission, type ConnectionLease } from '../../src/proxies/connection-limits.js';
 import { lineLogger } from '../../src/util/logger.js';
-import type { Clock } from '../../src/util/time.js';
-
-/** A clock whose timers run when the test moves time on. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  const timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const timer = { at: now + ms, fn, cancelled: false };
-      timers.push(timer);
-      return { cancel: () => void (timer.cancelled = true) };
-    },
-    advance(ms) {
-      now += ms;
-      for (const timer of timers.splice(0)) {
-        if (timer.cancelled) continue;
-        if (timer.at <= now) timer.fn();
-        else timers.push(timer);
-      }
-    },
-  };
-}
+import { manualClock } from '../helpers/manual-clock.js';
 
 function limiter(maxConnections: number, maxConnectionsPerSession: number) {
   const lines: string[] = [];

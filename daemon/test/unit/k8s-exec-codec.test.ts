@@ -258,7 +258,7 @@ describe('exec clip cut', () => {
 });
 
 describe('port-forward session', () => {
-  const pf = () => new PortForwardSession('v4.channel.k8s.io', [8080, 9090], { agentMaxBytes: 1024, upstreamMaxBytes: 1024 });
+  const pf = () => new PortForwardSession('v4.channel.k8s.io', [8080, 9090], { agentMaxBytes: 1024, upstreamMaxBytes: 1024 }, (text) => text.replace(/secret-\w+/g, '[masked]'));
   const withPort = (channel: number, port: number, data: string) => encodeFrame(channel, Buffer.concat([Buffer.from([port & 0xff, port >> 8]), Buffer.from(data)]));
   test('counts data bytes per port each way (the server\'s port prefix and error channels not counted); messages pass unchanged', () => {
     const s = pf();
@@ -280,5 +280,12 @@ describe('port-forward session', () => {
     assert.ok(isFrameError(pf().fromAgent(encodeFrame(4, Buffer.from('x')), true)));
     assert.ok(isFrameError(pf().fromUpstream(encodeFrame(0, Buffer.from([1])), true)));
     assert.match((pf().fromAgent(encodeFrame(1, Buffer.from('x')), true) as { error: string }).error, /error channel of port 8080/);
+  });
+  test('the server\'s error text is masked; its port prefix and channel byte kept', () => {
+    const s = pf();
+    const out = s.fromUpstream(withPort(1, 8080, 'cannot forward: secret-tok3n'), true);
+    assert.ok(Buffer.isBuffer(out));
+    assert.deepEqual(out, withPort(1, 8080, 'cannot forward: [masked]'));
+    assert.deepEqual(s.fromUpstream(encodeFrame(1, Buffer.from('again secret-x')), true), encodeFrame(1, Buffer.from('again [masked]')));
   });
 });

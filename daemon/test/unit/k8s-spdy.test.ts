@@ -174,6 +174,8 @@ describe('SPDY/3 frames', () => {
 
 describe('kubectl port-forward session (SPDY)', () => {
   const LIMITS_PF = { maxStreams: 6, maxPorts: 10, maxErrorBytes: 200 };
+  /** stands in for the target's content detectors: what it replaces must not reach the agent */
+  const maskForTest = (text: string): string => text.replace(/secret-\w+/g, '[masked]');
   const syn = (streamId: number, type: string, port: number | string, requestId = '0'): SpdyFrame => ({ type: 'syn_stream', streamId, associatedTo: 0, priority: 0, fin: false, unidirectional: false, headers: headers({ streamtype: type, port: String(port), requestid: requestId }) });
   const data = (streamId: number, text: string, fin = false): SpdyFrame => ({ type: 'data', streamId, fin, data: Buffer.from(text) });
   const toAgent = (effects: SpdyPortForwardEffect[]) => effects.filter((e): e is Extract<SpdyPortForwardEffect, { kind: 'to-agent' }> => e.kind === 'to-agent').map((e) => e.frame);
@@ -189,7 +191,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   ];
 
   test('a new port is put to policy once; allowed: one upstream per request, bytes relayed and counted, the port prefix dropped', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     assert.deepEqual(kinds(open(s, 8080)), ['syn_reply:1', 'syn_reply:3', 'decide']);
     // agent bytes before the decision wait (bounded by the shell through heldBytes)
     assert.deepEqual(s.fromAgent(data(3, 'GET /')), []);
@@ -210,7 +212,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('a refused port: the reason on the error stream, both streams ended, nothing opened upstream; later requests refused without asking again', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     open(s, 22);
     s.fromAgent(data(3, 'SSH-2.0'));
     const effects = s.decided(22, false, 'Airlock refused this request (rule no-ssh)');
@@ -224,7 +226,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('ports decided at the upgrade (?ports=): others are refused without asking (fail closed)', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map([[8080, { state: 'allowed' as const }]]), false);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map([[8080, { state: 'allowed' as const }]]), false, maskForTest);
     assert.deepEqual(kinds(open(s, 8080)), ['syn_reply:1', 'syn_reply:3', 'open-upstream']);
     const other = open(s, 5432, '1', 5);
     assert.ok(!other.some((e) => e.kind === 'decide' || e.kind === 'open-upstream'));
@@ -233,7 +235,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('the upstream refusing (pod gone) or sending its own error text: said on the error stream, bounded', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     open(s, 8080);
     s.decided(8080, true);
     const failed = s.upstreamFailed('0', 'the Kubernetes API server refused the port-forward with HTTP 404: pods "web" not found');
@@ -243,6 +245,11 @@ describe('kubectl port-forward session (SPDY)', () => {
     s.upstreamMessage('1', v4(1, prefix(8080)), true);
     const long = s.upstreamMessage('1', v4(1, 'e'.repeat(500)), true);
     assert.equal((toAgent(long)[0] as { data: Buffer }).data.length, 200, 'error text capped at maxErrorBytes');
+    open(s, 8080, '2', 9);
+    s.upstreamOpened('2');
+    s.upstreamMessage('2', v4(1, prefix(8080)), true);
+    const quoted = s.upstreamMessage('2', v4(1, 'error forwarding: read "secret-tok3n" from the socket'), true);
+    assert.equal((toAgent(quoted)[0] as { data: Buffer }).data.toString(), 'error forwarding: read "[masked]" from the socket', 'the server\'s error text is masked');
   });
 
   test('adversarial upstream: a text message, another port in the prefix, an unknown channel: the request ends with a reason', () => {
@@ -251,7 +258,7 @@ describe('kubectl port-forward session (SPDY)', () => {
       [v4(0, prefix(22)), true, /answered for port 22/],
       [v4(3, 'x'), true, /channel 3/],
     ] as const) {
-      const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+      const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
       open(s, 8080);
       s.decided(8080, true);
       s.upstreamOpened('0');
@@ -262,12 +269,12 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('adversarial agent: bad stream ids end the connection; bad headers, too many streams and a reused request are reset', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     assert.deepEqual(kinds(s.fromAgent(syn(3, 'error', 80))), ['syn_reply:3']);
     assert.deepEqual(kinds(s.fromAgent(syn(1, 'data', 80))), ['goaway:', 'end'], 'a stream id going back');
     assert.deepEqual(s.fromAgent(syn(5, 'data', 80)), [], 'nothing after the end');
 
-    const t = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const t = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     const reset = (f: SpdyFrame) => toAgent(t.fromAgent(f))[0] as { type: string; status?: number };
     assert.equal(reset(syn(1, 'stdin', 80)).status, RST_STATUS.protocolError);
     assert.equal(reset(syn(3, 'data', 'http')).status, RST_STATUS.protocolError);
@@ -281,7 +288,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('PING is answered; GOAWAY refuses new streams; RST from the agent closes the upstream; SETTINGS/WINDOW_UPDATE ignored', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     assert.deepEqual(toAgent(s.fromAgent({ type: 'ping', id: 1 })), [{ type: 'ping', id: 1 }]);
     assert.deepEqual(s.fromAgent({ type: 'settings', entries: [] }), []);
     assert.deepEqual(s.fromAgent({ type: 'window_update', streamId: 1, delta: 10 }), []);
@@ -295,7 +302,7 @@ describe('kubectl port-forward session (SPDY)', () => {
   });
 
   test('shutdown (idle timeout) ends every request with the message and waits for kubectl to close; with none open, GOAWAY', () => {
-    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const s = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     open(s, 8080);
     s.decided(8080, true);
     s.upstreamOpened('0');
@@ -304,12 +311,12 @@ describe('kubectl port-forward session (SPDY)', () => {
     assert.equal((toAgent(effects)[0] as { data: Buffer }).data.toString(), 'no bytes moved for 1000 ms');
     assert.deepEqual(effects.at(-1), { kind: 'end', error: 'no bytes moved for 1000 ms', closedBy: 'limit', linger: true }, 'kubectl closes once it printed the reason');
     assert.deepEqual(s.fromAgent(syn(9, 'error', 8080, '9')), [], 'nothing is served after the end');
-    const quiet = new SpdyPortForwardSession(LIMITS_PF, new Map(), true);
+    const quiet = new SpdyPortForwardSession(LIMITS_PF, new Map(), true, maskForTest);
     assert.deepEqual(kinds(quiet.shutdown('idle')), ['goaway:', 'end'], 'no stream to say why on: GOAWAY and close at once');
   });
 
   test('distinct ports asked for are bounded (each is an action): past the cap a new port is refused without asking', () => {
-    const s = new SpdyPortForwardSession({ maxStreams: 10, maxPorts: 2, maxErrorBytes: 200 }, new Map(), true);
+    const s = new SpdyPortForwardSession({ maxStreams: 10, maxPorts: 2, maxErrorBytes: 200 }, new Map(), true, maskForTest);
     assert.ok(open(s, 1000, 'a', 1).some((e) => e.kind === 'decide'));
     s.decided(1000, true);
     assert.ok(open(s, 2000, 'b', 5).some((e) => e.kind === 'decide'));

@@ -4,6 +4,7 @@ import { isFrameError, type ExecSubprotocol } from './codec.js';
 import { StreamIdleTimer, idleStreamMessage } from './idle-timer.js';
 import { PortForwardSession, parsePorts } from './portforward-session.js';
 import type { K8sUpgradeContext } from './types.js';
+import { maskUpstreamText } from './upstream-text.js';
 
 const CLOSE_PROTOCOL_ERROR = 1002;
 const CLOSE_NORMAL = 1000;
@@ -18,7 +19,7 @@ export function relayPortForward(agent: WebSocket, upstream: WebSocket, protocol
   const ports = parsePorts(ctx.described.classification.ports ?? []);
   return new Promise((resolve) => {
     let finished = false;
-    const session = isFrameError(ports) ? undefined : new PortForwardSession(protocol, ports, { agentMaxBytes: limits.maxMessageBytes, upstreamMaxBytes: limits.upstreamMessageBytes });
+    const session = isFrameError(ports) ? undefined : new PortForwardSession(protocol, ports, { agentMaxBytes: limits.maxMessageBytes, upstreamMaxBytes: limits.upstreamMessageBytes }, (text) => maskUpstreamText(ctx, text));
 
     const finish = (closedBy: K8sPortForwardResultDetail['closedBy'], problem?: string): void => {
       if (finished) return;

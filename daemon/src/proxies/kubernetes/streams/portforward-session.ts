@@ -7,8 +7,8 @@ import { decodeFrame, isFrameError, splitPortPrefix, type ExecSubprotocol, type 
  * its errors. The server starts each channel with the port (2 bytes, little-endian), which must be
  * the port policy decided on for that channel; the client sends raw data on the data channels, no
  * prefix (the kubelet's websocket.go reads none; @kubernetes/client-node sends none), and nothing on
- * the error channels. Bytes are counted per port each way; the content is not kept. Messages pass
- * unchanged.
+ * the error channels. Bytes are counted per port each way; the content is not kept. Data messages
+ * pass unchanged; the server's error text goes through `maskErrorText` (it can quote what it read).
  */
 export class PortForwardSession {
   private readonly counts: { port: string; bytesUp: number; bytesDown: number }[];
@@ -19,6 +19,7 @@ export class PortForwardSession {
     private readonly protocol: ExecSubprotocol,
     private readonly ports: readonly number[],
     private readonly limits: { agentMaxBytes: number; upstreamMaxBytes: number },
+    private readonly maskErrorText: (text: string) => string,
   ) {
     this.counts = ports.map((port) => ({ port: String(port), bytesUp: 0, bytesDown: 0 }));
   }
@@ -51,8 +52,12 @@ export class PortForwardSession {
       payload = split.rest;
     }
     // only the data channels count: the error channels carry the server's messages
-    if ((frame.channel & 1) === 0) this.counts[index]![way] += payload.length;
-    return message;
+    if ((frame.channel & 1) === 0) {
+      this.counts[index]![way] += payload.length;
+      return message;
+    }
+    const head = message.subarray(0, message.length - payload.length);
+    return Buffer.concat([head, Buffer.from(this.maskErrorText(payload.toString('utf8')), 'utf8')]);
   }
 }
 

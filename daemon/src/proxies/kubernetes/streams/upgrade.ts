@@ -4,7 +4,6 @@ import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { Action, AgentSession, K8sExecDetail, K8sPortForwardDetail, Verdict } from '@airlock/shared';
 import { describeK8sRequest } from '../../../classify/k8s/index.js';
 import { headerListOf } from '../../http/headers.js';
-import { MaskReportBuilder } from '../../../masking/index.js';
 import type { ActionRequest } from '../../../pipeline/pipeline.js';
 import { EXEC_SUBPROTOCOLS, SPDY_PORTFORWARD_PROTOCOL, SPDY_TUNNEL_PORTFORWARD_PROTOCOL, negotiateExecProtocols, offeredProtocols, type ExecSubprotocol } from './codec.js';
 import { relayExec } from './exec-relay.js';
@@ -13,6 +12,8 @@ import { parsePorts } from './portforward-session.js';
 import { relaySpdyPortForward, type SpdyPortForwardOptions } from './spdy/portforward-relay.js';
 import { SPDY_PORTFORWARD_REFUSAL, SPDY_REFUSAL, rawK8sStatus } from './status.js';
 import type { K8sUpgradeContext } from './types.js';
+import { readRefusalBody } from './upstream-socket.js';
+import { maskUpstreamText } from './upstream-text.js';
 
 /**
  * A WebSocket upgrade on a connect request (exec, attach, portforward), after the agent logged in.
@@ -200,23 +201,14 @@ function openAndRelay(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: K
       socket.off('close', agentGone);
       const code = response.statusCode ?? 502;
       // the upstream's Status says why (pod not found, container not running): its message, bounded and masked
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const answer = (): void => {
+      readRefusalBody(response, limits.actionTextBytes, (body) => {
         upstream.terminate();
-        const said = upstreamStatusMessage(Buffer.concat(chunks), ctx);
+        const said = upstreamStatusMessage(body, ctx);
         const message = `the Kubernetes API server of target "${ctx.target.name}" refused the stream with HTTP ${code}${said ? `: ${said}` : ''}`;
         fail(rawK8sStatus(code >= 400 && code < 600 ? code : 502, code === 403 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 400 ? 'BadRequest' : 'InternalError', message));
         recordNotRun(ctx, action, message);
         resolve();
-      };
-      response.on('data', (chunk: Buffer) => {
-        if (size >= limits.actionTextBytes) return;
-        chunks.push(chunk);
-        size += chunk.length;
       });
-      response.once('end', answer);
-      response.once('error', answer);
     });
     upstream.once('error', (err) => {
       if (settled) return;
@@ -297,9 +289,7 @@ function upstreamStatusMessage(body: Buffer, ctx: K8sUpgradeContext): string | u
   }
   const message = (parsed as { message?: unknown } | null)?.message;
   if (typeof message !== 'string') return undefined;
-  let text = ctx.context.masking(ctx.target.name).maskText(message.slice(0, ctx.context.limits.actionTextBytes), new MaskReportBuilder());
-  for (const secret of ctx.secrets ?? []) if (secret) text = text.split(secret).join('[credential]');
-  return text;
+  return maskUpstreamText(ctx, message.slice(0, ctx.context.limits.actionTextBytes));
 }
 
 function closeSignal(socket: Duplex): AbortSignal {

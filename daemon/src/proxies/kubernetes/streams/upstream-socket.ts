@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { UpstreamSocketOptions } from './types.js';
 
@@ -38,4 +39,26 @@ export function openK8sUpstreamSocket(credentials: K8sUpstreamCredentials, pathA
 export function upstreamPathOf(info: { path: string; query: ReadonlyArray<readonly [string, string]> }): string {
   const query = new URLSearchParams(info.query as [string, string][]).toString();
   return query ? `${info.path}?${query}` : info.path;
+}
+
+/**
+ * The body of an upstream's refusal of a WebSocket upgrade (its Status, usually), at most `maxBytes`
+ * of it kept; `done` runs once, when the body ended or failed.
+ */
+export function readRefusalBody(response: IncomingMessage, maxBytes: number, done: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let called = false;
+  const finish = (): void => {
+    if (called) return;
+    called = true;
+    done(Buffer.concat(chunks));
+  };
+  response.on('data', (chunk: Buffer) => {
+    if (size >= maxBytes) return;
+    chunks.push(chunk);
+    size += chunk.length;
+  });
+  response.once('end', finish);
+  response.once('error', finish);
 }

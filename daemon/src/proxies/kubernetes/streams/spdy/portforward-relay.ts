@@ -1,7 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Action, K8sPortForwardResultDetail, Verdict } from '@airlock/shared';
+import { StreamIdleTimer, idleStreamMessage } from '../idle-timer.js';
 import type { K8sUpgradeContext } from '../types.js';
+import { readRefusalBody } from '../upstream-socket.js';
+import { maskUpstreamText } from '../upstream-text.js';
 import { GOAWAY_STATUS, SPDY_MAX_FRAME_LENGTH, SpdyFrameReader, SpdyFrameWriter, type SpdyRawFrame } from './frames.js';
 import { SpdyPortForwardSession, type SpdyPortForwardEffect } from './portforward-session.js';
 
@@ -34,22 +37,20 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
   const decided = new Map<number, { state: 'allowed' }>();
   for (const port of options.upgradeAction?.ports ?? []) decided.set(port, { state: 'allowed' });
   // a forwarded connection is a channel, as an SSH direct-tcpip channel is: two SPDY streams each
-  const session = new SpdyPortForwardSession({ maxStreams: 2 * limits.maxChannelsPerConnection, maxPorts: limits.maxChannelsPerConnection, maxErrorBytes: limits.actionTextBytes }, decided, !options.upgradeAction);
+  const session = new SpdyPortForwardSession({ maxStreams: 2 * limits.maxChannelsPerConnection, maxPorts: limits.maxChannelsPerConnection, maxErrorBytes: limits.actionTextBytes }, decided, !options.upgradeAction, (text) => maskUpstreamText(ctx, text));
   const actions: { action: Action; ports: number[] }[] = options.upgradeAction ? [options.upgradeAction] : [];
   const upstreams = new Map<string, WebSocket>();
   const gone = new AbortController();
 
   return new Promise((resolve) => {
     let finished = false;
-    let lastActivity = clock.now();
-    let idleTimer: { cancel(): void } | undefined;
     let agentPausedForUpstream = false;
     let ending: { closedBy: K8sPortForwardResultDetail['closedBy']; error: string } | undefined;
 
     const finish = (closedBy: K8sPortForwardResultDetail['closedBy'], problem?: string): void => {
       if (finished) return;
       finished = true;
-      idleTimer?.cancel();
+      idle.stop();
       gone.abort();
       for (const ws of upstreams.values()) ws.terminate();
       upstreams.clear();
@@ -71,20 +72,14 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
       void Promise.all(records).then(() => resolve());
     };
 
-    const moved = (): void => {
-      lastActivity = clock.now();
-    };
-    if (limits.idleTimeoutMs > 0) {
-      const check = (): void => {
-        const quiet = clock.now() - lastActivity;
-        if (quiet >= limits.idleTimeoutMs) {
-          apply(session.shutdown(`Airlock closed the port-forward on target "${ctx.target.name}": no bytes moved for ${limits.idleTimeoutMs} ms (limits.idleTimeout)`));
-          return;
-        }
-        idleTimer = clock.setTimeout(check, limits.idleTimeoutMs - quiet);
-      };
-      idleTimer = clock.setTimeout(check, limits.idleTimeoutMs);
-    }
+    // limits.idleTimeout: no bytes either way; a request whose upstream is still full is not idle
+    const idle = new StreamIdleTimer(
+      clock,
+      limits.idleTimeoutMs,
+      () => apply(session.shutdown(idleStreamMessage(ctx.target.name, 'port-forward', limits.idleTimeoutMs))),
+      () => agentPausedForUpstream,
+    );
+    const moved = (): void => idle.touch();
 
     /** Reads the agent again once nothing waits above the buffer limit. */
     const maybeResumeAgent = (): void => {
@@ -196,19 +191,10 @@ export function relaySpdyPortForward(agent: Duplex, head: Buffer, ctx: K8sUpgrad
         maybeResumeAgent();
       };
       ws.once('unexpected-response', (_request, response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const answer = (): void => {
+        readRefusalBody(response, limits.actionTextBytes, (body) => {
           ws.terminate();
-          done(() => session.upstreamFailed(requestId, options.upstreamRefusal(response.statusCode ?? 502, Buffer.concat(chunks))));
-        };
-        response.on('data', (chunk: Buffer) => {
-          if (size >= limits.actionTextBytes) return;
-          chunks.push(chunk);
-          size += chunk.length;
+          done(() => session.upstreamFailed(requestId, options.upstreamRefusal(response.statusCode ?? 502, body)));
         });
-        response.once('end', answer);
-        response.once('error', answer);
       });
       ws.once('error', (err) => done(() => session.upstreamFailed(requestId, `Airlock could not open port ${port} on target "${ctx.target.name}": ${err.message}`)));
       ws.once('open', () => {

@@ -94,6 +94,8 @@ export class SpdyPortForwardSession {
     private readonly limits: SpdyPortForwardLimits,
     decided: ReadonlyMap<number, PortDecision>,
     private readonly askPerPort: boolean,
+    /** the API server's error text on its way to the agent (it can quote what it read): masked */
+    private readonly maskErrorText: (text: string) => string,
   ) {
     for (const [port, decision] of decided) this.decisions.set(port, decision);
   }
@@ -177,7 +179,7 @@ export class SpdyPortForwardSession {
       this.count(pair.port).bytesDown += payload.length;
       return pair.dataStream === undefined ? [] : [{ kind: 'to-agent', frame: { type: 'data', streamId: pair.dataStream, fin: false, data: payload } }];
     }
-    return this.errorText(pair, payload);
+    return this.errorText(pair, Buffer.from(this.maskErrorText(payload.toString('utf8')), 'utf8'));
   }
 
   /** The upstream WebSocket ended (`problem`: why, when it was not a normal end). */
