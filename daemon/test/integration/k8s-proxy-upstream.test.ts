@@ -362,6 +362,8 @@ describe('airlock kubeconfig', () => {
     const session = await h.newSession('route');
     assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {}, null)).status, 401);
     assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {}, 'not-the-api-token')).status, 401);
+    // an agent holding its own session's token cannot mint itself more
+    assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {}, session.token)).status, 401);
     assert.equal((await h.daemon.api('POST', '/v1/agent-sessions/ses_nosuch/tokens', {})).status, 404);
     assert.equal((await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, { ttl: '100d' })).status, 400, 'no field may change the session');
     const added = await h.daemon.api('POST', `/v1/agent-sessions/${session.id}/tokens`, {});
