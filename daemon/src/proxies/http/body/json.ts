@@ -211,6 +211,12 @@ export class JsonMasker {
   private nextBackslash = -1;
   /** keys that passed unchanged, with their labels (and their names, for a hook) */
   private readonly keyCache = new ShortBytesCache<CachedKey>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  /**
+   * Short string values the screen could not pass and the detectors then left unchanged (IP
+   * addresses open the phone detector's gate): the same bytes again are passed without decoding
+   * and scanning them. Values the screen passes are not looked up (most of them: ids, times).
+   */
+  private readonly passedValues = new ShortBytesCache<true>(SHORT_STRING_BYTES, CACHE_ENTRIES);
   /** where tokenBuffer's token lies in the buffer it returned */
   private tokenFrom = 0;
   private tokenTo = 0;
@@ -607,7 +613,7 @@ export class JsonMasker {
         }
       }
       screened = this.masker.screenBytes(bytes, from, to);
-      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && this.valueAction === undefined && !mayBeBase64Bytes(bytes, from, to)) {
+      if (!this.tokenIsKey && this.valueAction === undefined && ((screened === NOTHING_TO_MASK && !mayBeBase64Bytes(bytes, from, to)) || this.passedValues.get(bytes, from, to) !== undefined)) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
@@ -639,6 +645,7 @@ export class JsonMasker {
     } else {
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
       if (masked === text) masked = maskBase64Text(text, this.masker, this.secretForms, this.report) ?? text;
+      if (masked === text && !this.tokenHasEscape) this.passedValues.set(bytes, from, to, true);
       this.valueEnded();
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
