@@ -621,6 +621,8 @@ export class JsonMasker {
       text = utf8(bytes, from, to);
     }
     let source = text;
+    // a value shown to the hook is never looked up in passedValues: it is not remembered either
+    const hooked = this.valueAction !== undefined;
     if (!this.tokenIsKey && this.valueAction !== undefined) {
       const action = this.valueAction;
       this.valueAction = undefined;
@@ -645,7 +647,7 @@ export class JsonMasker {
     } else {
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
       if (masked === text) masked = maskBase64Text(text, this.masker, this.secretForms, this.report) ?? text;
-      if (masked === text && !this.tokenHasEscape) this.passedValues.set(bytes, from, to, true);
+      if (masked === text && !this.tokenHasEscape && !hooked) this.passedValues.set(bytes, from, to, true);
       this.valueEnded();
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
