@@ -110,6 +110,17 @@ describe('JSON masker caches (differential: warm against cold)', () => {
     }
   });
 
+  test('a body whose values do not repeat (the cache given up after its trial) is masked as each record alone', () => {
+    // 400 records with a unique email (masked) and a unique IP-like value (passed) each, then repeated ones
+    const records = Array.from({ length: 400 }, (_, i) => JSON.stringify({ email: `user${i}@example.com`, ip: `10.${i % 250}.${Math.floor(i / 250)}.7`, card: '4111 1111 1111 1111', host: '172.18.0.2' }));
+    const all = [...records, ...records.slice(0, 50)];
+    const cold = all.map((r) => maskAll(r, []));
+    const warm = maskAll(`[${all.join(',')}]`, [7, 4096, 50_000]);
+    assert.equal(warm.text, `[${cold.map((c) => c.text).join(',')}]`);
+    assert.deepEqual(warm.byDetector, sumCounts(cold.map((c) => c.byDetector)));
+    assert.equal(warm.text.includes('@example.com'), false);
+  });
+
   test('the Kubernetes masker gives a list of pods item by item what it gives each pod alone', () => {
     const pod = (i: number, ip: string) => ({
       metadata: { name: `pod-${i}`, labels: { app: 'bench' }, uid: `a79dd191-c4be-4681-94f7-5c723134b1${String(i % 100).padStart(2, '0')}`, resourceVersion: String(1000 + i) },

@@ -25,8 +25,8 @@ function sameBytes(known: Uint8Array, bytes: Uint8Array, from: number, to: numbe
 /**
  * A verdict per short byte string, found without decoding it: the same JSON keys come back in
  * every record of an array. Bounded: it starts over when full; two strings with one hash just
- * miss each other. (Caching values the detectors passed was tried: unique ids churn it, and it
- * cost more than it saved.)
+ * miss each other. (Caching every value the detectors passed was tried: unique ids churn it, and
+ * it cost more than it saved; the JSON masker keeps only values its screen could not pass.)
  *
  * Records of an array repeat their keys in the same order, so each entry remembers which entry
  * was asked for after it: that guess is compared first, byte for byte, and when it is right the
