@@ -119,11 +119,12 @@ for (const ch of ' \t\r\n,}]\x1e') SCALAR_END[ch.charCodeAt(0)] = 1;
 const QUOTE_BYTES = Buffer.from('"');
 
 /** Keys up to this many bytes have their verdicts cached, up to CACHE_ENTRIES of them. */
+const SHORT_STRING_BYTES = 64;
+const CACHE_ENTRIES = 1024;
+
 /** Lookups of passed values after which a cache that hardly ever hit is given up; the hits it needs: one in this many. */
 const VALUE_CACHE_TRIAL = 256;
 const VALUE_CACHE_MIN_HIT_SHARE = 4;
-const SHORT_STRING_BYTES = 64;
-const CACHE_ENTRIES = 1024;
 
 type Utf8Slice = (this: Buffer, start: number, end: number) => string;
 /** Buffer's own UTF-8 decoder, without toString's argument handling (it is most of the cost for short strings). */
