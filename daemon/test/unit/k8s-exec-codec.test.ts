@@ -165,6 +165,21 @@ describe('exec session', () => {
     assert.equal((lines[0] as { version: number }).version, 2);
     assert.deepEqual(lines.slice(1).map((l) => (l as unknown[]).slice(1)), [['o', 'hi\n'], ['m', 'exit 0']]);
   });
+  test('with no content detector output goes on as the very message that came (no copy), counted and recorded as when re-framed', () => {
+    const unmasked = session({ masker: compileMasking(MaskingPolicy.parse({ detectors: [] }), 'staging') });
+    const masked = session();
+    const messages = [encodeFrame(1, Buffer.from('hello ')), encodeFrame(2, Buffer.from('warning\n')), encodeFrame(1, Buffer.from('world\n')), bytes(1)];
+    const sent = messages.map((m) => concat(unmasked.fromUpstream(m, true, 1_000_010)));
+    messages.slice(0, 3).forEach((m, i) => assert.equal(sent[i]![0], m, `message ${i} is passed itself`));
+    // a message with a channel byte only carries nothing: nothing is sent for it
+    assert.deepEqual(sent[3], []);
+    const maskedOut = [...messages.flatMap((m) => concat(masked.fromUpstream(m, true, 1_000_010))), ...masked.flush(1_000_010, true)];
+    for (const channel of [1, 2]) assert.equal(payloadOn(sent.flat(), channel), payloadOn(maskedOut, channel));
+    const a = K8sExecResultDetail.parse(unmasked.result(1_000_040, 'upstream'));
+    const b = K8sExecResultDetail.parse(masked.result(1_000_040, 'upstream'));
+    assert.deepEqual([a.bytesOut, a.bytesErr], [12, 8]);
+    assert.deepEqual([a.bytesOut, a.bytesErr, a.asciicast], [b.bytesOut, b.bytesErr, b.asciicast]);
+  });
   test('a secret in stdout split across two messages is masked; the agent never sees it, nor does the clip', () => {
     const s = session();
     const key = 'AKIAIOSFODNN7EXAMPLE';

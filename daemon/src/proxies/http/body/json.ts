@@ -122,6 +122,10 @@ const QUOTE_BYTES = Buffer.from('"');
 const SHORT_STRING_BYTES = 64;
 const CACHE_ENTRIES = 1024;
 
+/** Lookups of passed values after which a cache that hardly ever hit is given up; the hits it needs: one in this many. */
+const VALUE_CACHE_TRIAL = 256;
+const VALUE_CACHE_MIN_HIT_SHARE = 4;
+
 type Utf8Slice = (this: Buffer, start: number, end: number) => string;
 /** Buffer's own UTF-8 decoder, without toString's argument handling (it is most of the cost for short strings). */
 const UTF8_SLICE = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice;
@@ -211,6 +215,15 @@ export class JsonMasker {
   private nextBackslash = -1;
   /** keys that passed unchanged, with their labels (and their names, for a hook) */
   private readonly keyCache = new ShortBytesCache<CachedKey>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  /**
+   * Short string values the screen could not pass and the detectors then left unchanged (IP
+   * addresses open the phone detector's gate): the same bytes again are passed without decoding
+   * and scanning them. Values the screen passes are not looked up (most of them: ids, times).
+   */
+  private readonly passedValues = new ShortBytesCache<true>(SHORT_STRING_BYTES, CACHE_ENTRIES);
+  /** passedValues lookups so far, -1 once it was given up (see passedBefore) */
+  private valueLookups = 0;
+  private valueHits = 0;
   /** where tokenBuffer's token lies in the buffer it returned */
   private tokenFrom = 0;
   private tokenTo = 0;
@@ -607,7 +620,7 @@ export class JsonMasker {
         }
       }
       screened = this.masker.screenBytes(bytes, from, to);
-      if (!this.tokenIsKey && screened === NOTHING_TO_MASK && this.valueAction === undefined && !mayBeBase64Bytes(bytes, from, to)) {
+      if (!this.tokenIsKey && this.valueAction === undefined && ((screened === NOTHING_TO_MASK && !mayBeBase64Bytes(bytes, from, to)) || this.passedBefore(bytes, from, to))) {
         this.emitToken(end, undefined);
         this.valueEnded();
         return end;
@@ -615,6 +628,8 @@ export class JsonMasker {
       text = utf8(bytes, from, to);
     }
     let source = text;
+    // a value shown to the hook is never looked up in passedValues: it is not remembered either
+    const hooked = this.valueAction !== undefined;
     if (!this.tokenIsKey && this.valueAction !== undefined) {
       const action = this.valueAction;
       this.valueAction = undefined;
@@ -639,10 +654,25 @@ export class JsonMasker {
     } else {
       if (this.masker.active && screened !== NOTHING_TO_MASK) masked = this.masker.maskCell(masked, undefined, this.report, masked === text ? screened : -1);
       if (masked === text) masked = maskBase64Text(text, this.masker, this.secretForms, this.report) ?? text;
+      if (masked === text && !this.tokenHasEscape && !hooked && this.valueLookups >= 0) this.passedValues.set(bytes, from, to, true);
       this.valueEnded();
     }
     this.emitToken(end, masked === text ? undefined : JSON.stringify(masked));
     return end;
+  }
+
+  /**
+   * Whether these bytes were a value the detectors passed before. A body whose such values do not
+   * repeat (an email, a card number in every record: masked, so never remembered) gives the cache
+   * up after VALUE_CACHE_TRIAL lookups with fewer than one hit in VALUE_CACHE_MIN_HIT_SHARE, and
+   * stops paying for lookups.
+   */
+  private passedBefore(bytes: Buffer, from: number, to: number): boolean {
+    if (this.valueLookups < 0) return false;
+    const hit = this.passedValues.get(bytes, from, to) !== undefined;
+    if (hit) this.valueHits++;
+    if (++this.valueLookups === VALUE_CACHE_TRIAL && this.valueHits * VALUE_CACHE_MIN_HIT_SHARE < VALUE_CACHE_TRIAL) this.valueLookups = -1;
+    return hit;
   }
 
   /** A key was read: the hook's action for its value, and the key rules' label (only the configured rules for a schema field). */

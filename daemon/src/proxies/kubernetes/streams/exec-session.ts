@@ -88,7 +88,11 @@ export class ExecSession {
     }
     if (frame.channel === EXEC_CHANNEL.stdout || frame.channel === EXEC_CHANNEL.stderr) {
       const output = frame.channel === EXEC_CHANNEL.stdout ? this.stdout : this.stderr;
-      return this.emit(frame.channel, output.push(frame.payload), nowMs);
+      const bytes = output.push(frame.payload);
+      if (bytes !== frame.payload || bytes.length === 0) return this.emit(frame.channel, bytes, nowMs);
+      // passed as it came (no content detector): the message itself goes on, not a copy of it
+      this.cast.addOutput(nowMs, bytes);
+      return [message];
     }
     if (frame.channel === EXEC_CHANNEL.error) {
       const out = [...this.release(EXEC_CHANNEL.stdout, nowMs, false), ...this.release(EXEC_CHANNEL.stderr, nowMs, false)];
