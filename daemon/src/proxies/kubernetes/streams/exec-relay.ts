@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Action, K8sExecResultDetail } from '@airlock/shared';
 import { isFrameError, type ExecSubprotocol } from './codec.js';
 import { ExecSession } from './exec-session.js';
+import { bothClosed } from './both-closed.js';
 import { StreamIdleTimer, idleStreamMessage } from './idle-timer.js';
 import type { K8sUpgradeContext } from './types.js';
 
@@ -74,24 +75,7 @@ export function relayExec(agent: WebSocket, upstream: WebSocket, protocol: ExecS
           detail: detail as unknown as Record<string, unknown>,
         })
         .catch((err: Error) => logger.error(`could not record the result of action ${action.id}: ${err.message}`))
-        .finally(() => {
-          // forced closed if a side does not complete the closing handshake
-          const stop = clock.setTimeout(() => {
-            agent.terminate();
-            upstream.terminate();
-          }, limits.authTimeoutMs);
-          let open = 2;
-          const closed = (): void => {
-            if (--open === 0) {
-              stop.cancel();
-              resolve();
-            }
-          };
-          if (agent.readyState === agent.CLOSED) closed();
-          else agent.once('close', closed);
-          if (upstream.readyState === upstream.CLOSED) closed();
-          else upstream.once('close', closed);
-        });
+        .finally(() => void bothClosed(agent, upstream, clock, limits.authTimeoutMs).then(resolve));
     };
 
     // limits.idleTimeout: no bytes either way; a side paused for backpressure still has bytes on their way

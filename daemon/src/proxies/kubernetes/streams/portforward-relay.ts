@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Action, K8sPortForwardResultDetail } from '@airlock/shared';
 import { isFrameError, type ExecSubprotocol } from './codec.js';
+import { bothClosed } from './both-closed.js';
 import { StreamIdleTimer, idleStreamMessage } from './idle-timer.js';
 import { PortForwardSession, parsePorts } from './portforward-session.js';
 import type { K8sUpgradeContext } from './types.js';
@@ -38,22 +39,7 @@ export function relayPortForward(agent: WebSocket, upstream: WebSocket, protocol
           detail: detail as unknown as Record<string, unknown>,
         })
         .catch((err: Error) => logger.error(`could not record the result of action ${action.id}: ${err.message}`))
-        .finally(() => {
-          const stop = clock.setTimeout(() => {
-            agent.terminate();
-            upstream.terminate();
-          }, limits.authTimeoutMs);
-          let open = 2;
-          const closed = (): void => {
-            if (--open > 0) return;
-            stop.cancel();
-            resolve();
-          };
-          for (const ws of [agent, upstream]) {
-            if (ws.readyState === ws.CLOSED) closed();
-            else ws.once('close', closed);
-          }
-        });
+        .finally(() => void bothClosed(agent, upstream, clock, limits.authTimeoutMs).then(resolve));
     };
     // limits.idleTimeout: no bytes either way; a side paused for backpressure still has bytes on their way
     const idle = new StreamIdleTimer(
