@@ -7,14 +7,14 @@ const UNITS: ReadonlyArray<readonly [suffix: string, ms: number]> = [
 
 /**
  * A duration as a person would write it: 250 → "250ms", 90_000 → "1m30s", 5_400_000 → "1h30m".
- * 1_500 → "1s500ms" (never rounded: it names limits). Exact single-unit values ("5m", "30s") read
- * back with parseDuration.
+ * At one second and above it is rounded to whole seconds; exact single-unit values ("5m", "30s")
+ * read back with parseDuration.
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`cannot format ${ms} as a duration: expected a non-negative number of milliseconds`);
   const rounded = Math.round(ms);
   if (rounded < 1_000) return `${rounded}ms`;
-  let rest = rounded;
+  let rest = Math.round(rounded / 1_000) * 1_000;
   let out = '';
   for (const [suffix, unitMs] of UNITS) {
     const count = Math.floor(rest / unitMs);
@@ -23,8 +23,7 @@ export function formatDuration(ms: number): string {
       rest -= count * unitMs;
     }
   }
-  // a limit of 1500ms reads 1s500ms, not 2s: the words must name the limit that was set
-  return rest > 0 ? `${out}${rest}ms` : out;
+  return out;
 }
 
 let isoMs = -1;

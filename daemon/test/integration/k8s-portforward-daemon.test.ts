@@ -216,7 +216,7 @@ describe('kubectl port-forward through the daemon: limits and upstream failures'
   let kubectl: Kubectl;
   let echo: net.Server;
   before(async () => {
-    h = await startK8sProxy({ policy: POLICY, limits: { idleTimeout: '1500ms' } });
+    h = await startK8sProxy({ policy: POLICY, limits: { idleTimeout: '2s' } });
     kubectl = kubectlFor(h.agentKubeconfig, h.home, 60_000);
     echo = net.createServer((s) => s.pipe(s));
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
@@ -236,7 +236,7 @@ describe('kubectl port-forward through the daemon: limits and upstream failures'
     socket.on('error', () => undefined);
     socket.write('ping\n');
     try {
-      await until(async () => (/closed the port-forward stream: no traffic for 1s500ms \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), () => `kubectl to print the idle timeout; it printed ${JSON.stringify(stream.errors())}`, 30_000);
+      await until(async () => (/closed the port-forward stream: no traffic for 2s \(limits\.idleTimeout\)/.test(stream.errors()) ? true : undefined), () => `kubectl to print the idle timeout; it printed ${JSON.stringify(stream.errors())}`, 30_000);
     } finally {
       socket.destroy();
       await stop(stream);

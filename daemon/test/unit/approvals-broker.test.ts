@@ -589,7 +589,6 @@ describe('helpers the broker uses', () => {
     assert.equal(formatDuration(30_000), '30s');
     assert.equal(formatDuration(90_000), '1m30s');
     assert.equal(formatDuration(300_000), '5m');
-    assert.equal(formatDuration(1_500), '1s500ms');
     assert.equal(formatDuration(5_400_000), '1h30m');
     assert.equal(formatDuration(7 * 86_400_000), '7d');
     assert.equal(formatDuration(86_400_000 + 61_000), '1d1m1s');
