@@ -17,19 +17,24 @@ const RUNS = 5;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 /** Sends `bytes` to each connection, then ends it. */
+/** Writes `bytes` of CHUNK to the socket with backpressure, then ends it. */
+function sendBytes(socket: net.Socket, bytes: number): void {
+  let left = bytes;
+  const pump = (): void => {
+    while (left > 0) {
+      const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+      left -= chunk.length;
+      if (!socket.write(chunk)) return void socket.once('drain', pump);
+    }
+    socket.end();
+  };
+  pump();
+}
+
 async function startSource(bytes: number): Promise<net.Server> {
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
-    let left = bytes;
-    const pump = (): void => {
-      while (left > 0) {
-        const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-        left -= chunk.length;
-        if (!socket.write(chunk)) return void socket.once('drain', pump);
-      }
-      socket.end();
-    };
-    pump();
+    sendBytes(socket, bytes);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
@@ -90,16 +95,7 @@ function upload(socket: net.Socket, bytes: number): Promise<number> {
     socket.once('end', () => resolve(Number(answer.trim())));
     socket.once('error', reject);
     socket.resume();
-    let left = bytes;
-    const pump = (): void => {
-      while (left > 0) {
-        const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-        left -= chunk.length;
-        if (!socket.write(chunk)) return void socket.once('drain', pump);
-      }
-      socket.end();
-    };
-    pump();
+    sendBytes(socket, bytes);
   });
 }
 

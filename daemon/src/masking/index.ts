@@ -1,4 +1,4 @@
-export { MaskReportBuilder } from './report.js';
+export { MaskReportBuilder, mergeMaskReports } from './report.js';
 export { Masker, NOTHING_TO_MASK, compileMasking, columnForm, customForm } from './masker.js';
 export { StreamMasker } from './stream.js';
 export type { StreamMaskerOptions } from './stream.js';

@@ -53,3 +53,11 @@ export class MaskReportBuilder {
     return { cells: this.cells, byDetector, nulled: this.nulledCells };
   }
 }
+
+/** Two reports of one result (its headers' masking and its body's, say) as one. */
+export function mergeMaskReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
+  if (!b) return a;
+  const byDetector = { ...a.byDetector };
+  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
+  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
+}

@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap, type V1Status } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import WebSocket from 'ws';
 import { startFakeKubeApiServer, fakeServiceAccountTokenPrefix, type FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { fakePodEnvironment } from '../helpers/fake-kube-exec.js';
 import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../helpers/kubectl.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
+import { clientNodeExec } from '../helpers/client-node-exec.js';
 
 /**
  * The fake Kubernetes API server (test/helpers/fake-kube-apiserver.ts) against real clients, with no
@@ -361,19 +361,7 @@ describe('the fake Kubernetes API server, driven directly by kubectl and client-
   });
 
   test('client-node: exec over WebSocket with stdout, stderr, stdin and the exit status', { timeout: 30_000 }, async () => {
-    const run = (command: string[], stdinText?: string) =>
-      new Promise<{ stdout: string; stderr: string; status: V1Status }>((resolve, reject) => {
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        let out = '';
-        let err = '';
-        stdout.on('data', (d: Buffer) => (out += d.toString()));
-        stderr.on('data', (d: Buffer) => (err += d.toString()));
-        const stdin = stdinText === undefined ? null : Readable.from([Buffer.from(stdinText)]);
-        new Exec(clientConfig())
-          .exec('default', 'exec-target', 'web', command, stdout, stderr, stdin, false, (status) => setImmediate(() => resolve({ stdout: out, stderr: err, status })))
-          .catch(reject);
-      });
+    const run = (command: string[], stdinText?: string) => clientNodeExec(clientConfig(), { namespace: 'default', name: 'exec-target', container: 'web' }, command, stdinText);
     const echo = await run(['echo', 'from', 'client-node']);
     assert.equal(echo.stdout, 'from client-node\n');
     assert.equal(echo.status.status, 'Success');

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocket } from 'ws';
 import { K8sExecDetail, K8sExecResultDetail } from '@airlock/shared';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
@@ -13,6 +12,7 @@ import { kubeconfigText, kubectlFor, writeKubeconfig, type Kubectl } from '../he
 import { leafFromAnotherCa, makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { startExecHarness, type ExecHarness } from '../helpers/k8s-exec-harness.js';
 import { manualClock } from '../helpers/manual-clock.js';
+import { clientNodeExec } from '../helpers/client-node-exec.js';
 
 /**
  * exec and attach streams through Airlock's handler (`handleK8sUpgrade`): Debian's kubectl 1.32 and
@@ -160,19 +160,7 @@ describe('kubernetes exec through Airlock (kubectl, client-node, raw WebSocket)'
   test('client-node exec over WebSocket: stdout, stderr, exit status through Airlock', { timeout: 40_000 }, async () => {
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    const run = (command: string[], stdinText?: string) =>
-      new Promise<{ stdout: string; stderr: string; status: V1Status }>((resolve, reject) => {
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        let out = '';
-        let err = '';
-        stdout.on('data', (d: Buffer) => (out += d.toString()));
-        stderr.on('data', (d: Buffer) => (err += d.toString()));
-        const stdin = stdinText === undefined ? null : Readable.from([Buffer.from(stdinText)]);
-        new Exec(kc)
-          .exec('default', 'web-0', 'web', command, stdout, stderr, stdin, false, (status) => setImmediate(() => resolve({ stdout: out, stderr: err, status })))
-          .catch(reject);
-      });
+    const run = (command: string[], stdinText?: string) => clientNodeExec(kc, { namespace: 'default', name: 'web-0', container: 'web' }, command, stdinText);
     const echo = await run(['echo', 'from', 'client-node']);
     assert.equal(echo.stdout, 'from client-node\n');
     assert.equal(echo.status.status, 'Success');

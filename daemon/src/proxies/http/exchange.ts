@@ -2,19 +2,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { AgentSession, AttributeValue, MaskReport, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
+import type { AgentSession, AttributeValue, HttpBodyExcerpt, HttpRequestDetail, HttpResponseResultDetail, HttpVia, Target, Verdict, Action } from '@airlock/shared';
 import type { BodyPrefix, HttpClassifyOptions, HttpRequestDescription, HttpRequestHead, MalformedRequest } from '../../classify/http/types.js';
 import { bodyNeeded, isMalformed } from '../../classify/http/index.js';
 import { classifyExchange } from './classification.js';
 import { GitPushPrefixReader } from '../../classify/http/git.js';
 import { createBodyMasker, decoderFor, maskResponseHeaders, maskUrlForRecord, planBody } from './body/index.js';
 import type { BodyMasker } from './body/types.js';
-import { MaskReportBuilder } from '../../masking/index.js';
+import { MaskReportBuilder, mergeMaskReports } from '../../masking/index.js';
 import { boundText } from '../../pipeline/bounded-text.js';
 import type { Refusal } from '../../pipeline/pipeline.js';
 import type { ProxyContext } from '../listeners.js';
 import type { CookieJar } from './cookies.js';
-import { forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
+import { firstHeaderValue, forwardHeaders, headerListOf, responseHeaders, type HeaderRecord } from './headers.js';
 import { badRequest, gitPushRefusalAnswer, policyRefusal, rawAnswer, upstreamFailure, type DaemonAnswer } from './refusal.js';
 import { relayBody } from './relay-body.js';
 import { upstreamErrorAnswer } from './upstream-errors.js';
@@ -356,8 +356,8 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     status = response.statusCode;
     const setCookie = response.headers['set-cookie'];
     if (setCookie) connection.jar.store(route.hostHeader, description.path, Array.isArray(setCookie) ? setCookie : [setCookie], context.clock.now());
-    const contentType = first(response.headers['content-type']);
-    const encoding = first(response.headers['content-encoding']);
+    const contentType = firstHeaderValue(response.headers['content-type']);
+    const encoding = firstHeaderValue(response.headers['content-encoding']);
     const noBody = description.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
     const plan = planBody({ contentType, contentEncoding: encoding });
     if (plan.withhold && !noBody) {
@@ -376,7 +376,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
       } else {
         // a small body of known length that is not a stream goes out whole, with its masked length, in
         // one write; anything else streams (chunked), each masked piece sent as soon as it is final
-        const declared = Number(first(response.headers['content-length']) ?? NaN);
+        const declared = Number(firstHeaderValue(response.headers['content-length']) ?? NaN);
         const whole = rewritten && !plan.decode && plan.treatment !== 'sse' && plan.treatment !== 'ndjson' && declared <= context.limits.actionTextBytes;
         const excerptLimit = Math.min(context.limits.resultBytes, context.limits.actionTextBytes);
         bodyMasker = createBodyMasker(plan, {
@@ -412,7 +412,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, connection: Ex
     requestBytes,
     ...(decoded ? { decoded } : {}),
   };
-  const maskReport = mergeReports(report.toReport(), bodyMasker?.report());
+  const maskReport = mergeMaskReports(report.toReport(), bodyMasker?.report());
   context.pipeline
     .recordResult(connection.session, action, {
       summary: error ? `${description.method} ${description.path}: ${error}` : `${status} ${description.method} ${description.path}`,
@@ -434,18 +434,6 @@ function decodeBounds(limits: ProxyContext['limits']): { maxBytes: number; maxRa
 
 /** deflate cannot honestly exceed about 1032:1; a body beyond this ratio is a bomb */
 const DECOMPRESSION_RATIO = 1100;
-
-/** What the headers' masking and the body's masking changed, as one report. */
-function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
-  if (!b) return a;
-  const byDetector = { ...a.byDetector };
-  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
-  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function describeUpstreamError(err: unknown, agentGone: boolean, res: ServerResponse): string {
   if (agentGone) return 'the agent closed the connection before the response ended';

@@ -110,3 +110,8 @@ export function headerListOf(raw: string[]): Array<[string, string]> {
   for (let i = 0; i + 1 < raw.length; i += 2) list.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
   return list;
 }
+
+/** The first value of a header as Node's IncomingMessage gives it (a string, or a list for repeated ones). */
+export function firstHeaderValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Action, AgentSession, HttpBodyExcerpt, K8sRequestDetail, K8sResponseResultDetail, MaskReport, Target, Verdict } from '@airlock/shared';
+import type { Action, AgentSession, HttpBodyExcerpt, K8sRequestDetail, K8sResponseResultDetail, Target, Verdict } from '@airlock/shared';
 import { describeK8sRequest, isK8sRequestError, parseRequestInfo, type K8sRequestInfo } from '../../classify/k8s/index.js';
-import { MaskReportBuilder } from '../../masking/index.js';
+import { MaskReportBuilder, mergeMaskReports } from '../../masking/index.js';
 import type { ProxyContext } from '../listeners.js';
 import { answer, bodyPending } from '../http/exchange.js';
-import { forwardHeaders, responseHeaders, type HeaderRecord } from '../http/headers.js';
+import { firstHeaderValue, forwardHeaders, responseHeaders, type HeaderRecord } from '../http/headers.js';
 import { maskResponseHeaders, planBody } from '../http/body/index.js';
 import { createK8sResponseMasker, planK8sResponse } from './masking/index.js';
 import type { BodyMasker, BodyPlan } from '../http/body/types.js';
@@ -232,8 +232,8 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
       signal: abort.signal,
     });
     status = response.statusCode;
-    const contentType = first(response.headers['content-type']);
-    const encoding = first(response.headers['content-encoding']);
+    const contentType = firstHeaderValue(response.headers['content-type']);
+    const encoding = firstHeaderValue(response.headers['content-encoding']);
     const noBody = f.info.method === 'HEAD' || status === 204 || status === 304;
     const plan: BodyPlan = planK8sResponse(f.info, planBody({ ...(contentType ? { contentType } : {}), ...(encoding ? { contentEncoding: encoding } : {}) }));
     const unreadable = plan.withhold ?? (plan.decode ? `the upstream answered in ${encoding} encoding though identity was asked for` : plan.treatment === 'binary' && !noBody ? `the upstream answered ${contentType ?? 'with no content type'}, which Airlock cannot mask` : undefined);
@@ -283,7 +283,7 @@ async function forward(res: ServerResponse, connection: K8sExchangeConnection, d
     requestBytes: f.body?.length ?? 0,
   };
   const bodyReport = bodyMasker?.report();
-  const maskReport = mergeReports(report.toReport(), bodyReport);
+  const maskReport = mergeMaskReports(report.toReport(), bodyReport);
   context.pipeline
     .recordResult(connection.session, f.action, {
       summary: error ? `${f.action.summary}: ${error}` : `${status} ${f.action.summary}`,
@@ -332,13 +332,3 @@ function summaryOf(excerpt: HttpBodyExcerpt): Partial<Pick<K8sResponseResultDeta
   }
 }
 
-function mergeReports(a: MaskReport, b: MaskReport | undefined): MaskReport {
-  if (!b) return a;
-  const byDetector = { ...a.byDetector };
-  for (const [k, v] of Object.entries(b.byDetector)) byDetector[k] = (byDetector[k] ?? 0) + v;
-  return { cells: a.cells + b.cells, byDetector, nulled: (a.nulled ?? 0) + (b.nulled ?? 0) };
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
